@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * pvclock arithmetic shared by pvtime.ko and the userspace programs.
+ *
+ *   system time = system_time +
+ *                 (((tsc - tsc_timestamp) << tsc_shift) * tsc_to_system_mul) >> 32
+ *
+ * (a negative tsc_shift shifts right).  The product is formed in 128 bits,
+ * so it is exact for any 64-bit delta; Xen's 96-bit form agrees with it
+ * wherever Xen's does not overflow.
+ *
+ * Records are guarded by 'version': odd while the hyp rewrites them.  A
+ * reader retries a bounded number of times and then reports -EAGAIN rather
+ * than spin forever on a record the hyp abandoned half-written.
+ */
+#ifndef PVCLOCK_MATH_H
+#define PVCLOCK_MATH_H
+
+#include "pvtime_xen.h"
+
+#ifdef __KERNEL__
+#include <linux/compiler.h>
+#include <linux/errno.h>
+#include <asm/barrier.h>
+#include <asm/msr.h>
+#define pvtime_rmb()		virt_rmb()
+#define pvtime_wmb()		virt_wmb()
+#define pvtime_rdtsc()		rdtsc_ordered()
+#define PVTIME_INLINE		static __always_inline
+#else
+#include <errno.h>
+#include <x86intrin.h>
+#define pvtime_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define pvtime_wmb()		__atomic_thread_fence(__ATOMIC_RELEASE)
+#define PVTIME_INLINE		static inline __attribute__((always_inline))
+#ifndef READ_ONCE
+#define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))
+#endif
+/* lfence keeps rdtsc from running ahead of the version load before it. */
+PVTIME_INLINE __u64 pvtime_rdtsc(void)
+{
+	_mm_lfence();
+	return __rdtsc();
+}
+#endif
+
+#define PVTIME_NSEC_PER_SEC	1000000000ull
+
+/* Default bound on version retries before a reader gives up (-EAGAIN). */
+#define PVTIME_READ_MAX_TRIES	1024u
+
+/* Nanoseconds for a TSC delta, with the record's mul and shift. */
+PVTIME_INLINE __u64 pvtime_scale_delta(__u64 delta, __u32 mul, __s8 shift)
+{
+	unsigned __int128 scaled = delta;
+
+	if (shift < 0)
+		scaled >>= -shift;
+	else
+		scaled <<= shift;
+	return (__u64)((scaled * mul) >> 32);
+}
+
+/* Frequency encoded by (mul, shift), in Hz, rounded down. */
+PVTIME_INLINE __u64 pvtime_hz_from_scale(__u32 mul, __s8 shift)
+{
+	__u64 hz;
+
+	if (!mul)
+		return 0;
+	hz = (PVTIME_NSEC_PER_SEC << 32) / mul;
+	return shift < 0 ? hz << -shift : hz >> shift;
+}
+
+struct pvtime_time_sample {
+	__u64 tsc;		/* the TSC value the time was computed from */
+	__u64 system_ns;	/* system time at that TSC */
+	__u32 version;		/* record version the sample came from */
+	__u8 flags;		/* record flags (PVTIME_FLAG_*) */
+};
+
+/*
+ * Version-checked read of one vCPU's record.  Returns 0, or -EAGAIN when the
+ * record stayed odd or kept changing for max_tries attempts.
+ */
+PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
+				   unsigned int max_tries,
+				   struct pvtime_time_sample *out)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < max_tries; tries++) {
+		__u32 version = READ_ONCE(ti->version);
+		__u64 tsc_timestamp, system_time, tsc;
+		__u32 mul;
+		__s8 shift;
+		__u8 flags;
+
+		pvtime_rmb();
+		tsc_timestamp = READ_ONCE(ti->tsc_timestamp);
+		system_time = READ_ONCE(ti->system_time);
+		mul = READ_ONCE(ti->tsc_to_system_mul);
+		shift = READ_ONCE(ti->tsc_shift);
+		flags = READ_ONCE(ti->flags);
+		tsc = pvtime_rdtsc();
+		pvtime_rmb();
+		if ((version & 1) || version != READ_ONCE(ti->version))
+			continue;
+		out->tsc = tsc;
+		out->system_ns = system_time +
+			pvtime_scale_delta(tsc - tsc_timestamp, mul, shift);
+		out->version = version;
+		out->flags = flags;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Consistent copy of a record (for inspection; no TSC involved). */
+PVTIME_INLINE int pvtime_time_snapshot(const pvtime_time_info_t *ti,
+				       unsigned int max_tries,
+				       pvtime_time_info_t *out)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < max_tries; tries++) {
+		__u32 version = READ_ONCE(ti->version);
+
+		pvtime_rmb();
+		out->tsc_timestamp = READ_ONCE(ti->tsc_timestamp);
+		out->system_time = READ_ONCE(ti->system_time);
+		out->tsc_to_system_mul = READ_ONCE(ti->tsc_to_system_mul);
+		out->tsc_shift = READ_ONCE(ti->tsc_shift);
+		out->flags = READ_ONCE(ti->flags);
+		pvtime_rmb();
+		if ((version & 1) || version != READ_ONCE(ti->version))
+			continue;
+		out->version = version;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Wall clock at system time 0, in ns since the epoch (wc_sec_hi included). */
+PVTIME_INLINE int pvtime_wallclock_read(const struct shared_info *si,
+					unsigned int max_tries, __s64 *wc_ns)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < max_tries; tries++) {
+		__u32 version = READ_ONCE(*pvtime_wc_version(si));
+		__u64 sec;
+		__u32 nsec;
+
+		pvtime_rmb();
+		sec = READ_ONCE(*pvtime_wc_sec(si)) |
+		      ((__u64)READ_ONCE(*pvtime_wc_sec_hi(si)) << 32);
+		nsec = READ_ONCE(*pvtime_wc_nsec(si));
+		pvtime_rmb();
+		if ((version & 1) || version != READ_ONCE(*pvtime_wc_version(si)))
+			continue;
+		*wc_ns = (__s64)(sec * PVTIME_NSEC_PER_SEC + nsec);
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+#ifndef __KERNEL__
+/*
+ * Userspace only (the hyp and the tests): mul/shift for a frequency in Hz,
+ * chosen so that mul is in [2^31, 2^32) for the best resolution, rounded
+ * to nearest.  Returns -EINVAL for 0 Hz or rates the encoding cannot hold.
+ */
+static inline int pvtime_scale_from_hz(__u64 hz, __u32 *mul, __s8 *shift)
+{
+	unsigned __int128 numerator;
+	__u64 scaled = hz;
+	int s = 0;
+
+	if (hz == 0)
+		return -EINVAL;
+	while (scaled > 2 * PVTIME_NSEC_PER_SEC) {
+		scaled >>= 1;
+		s--;
+	}
+	while (scaled <= PVTIME_NSEC_PER_SEC) {
+		scaled <<= 1;
+		s++;
+	}
+	for (;;) {
+		unsigned __int128 m;
+
+		/* mul = 1e9 * 2^(32 - s) / hz, with the full hz, rounded. */
+		numerator = (unsigned __int128)PVTIME_NSEC_PER_SEC << (32 - s);
+		m = (numerator + hz / 2) / hz;
+		if (m < ((unsigned __int128)1 << 32)) {
+			*mul = (__u32)m;
+			break;
+		}
+		s--;	/* rounding reached 2^32: halve the resolution */
+	}
+	if (s < -63 || s > 63)
+		return -EINVAL;
+	*shift = (__s8)s;
+	return 0;
+}
+
+/*
+ * Writer side of the version protocol (the hyp).  A record found odd (a
+ * previous writer died mid-update, or fresh garbage) is first made even so
+ * readers see a clean odd->even transition.
+ */
+static inline void pvtime_time_write(pvtime_time_info_t *ti,
+				     const pvtime_time_info_t *val)
+{
+	__u32 version = READ_ONCE(ti->version);
+
+	if (version & 1)
+		version++;
+	WRITE_ONCE(ti->version, version + 1);
+	pvtime_wmb();
+	WRITE_ONCE(ti->tsc_timestamp, val->tsc_timestamp);
+	WRITE_ONCE(ti->system_time, val->system_time);
+	WRITE_ONCE(ti->tsc_to_system_mul, val->tsc_to_system_mul);
+	WRITE_ONCE(ti->tsc_shift, val->tsc_shift);
+	WRITE_ONCE(ti->flags, val->flags);
+	pvtime_wmb();
+	WRITE_ONCE(ti->version, version + 2);
+}
+
+static inline void pvtime_wallclock_write(struct shared_info *si, __s64 wc_ns)
+{
+	__u32 version = READ_ONCE(*pvtime_wc_version(si));
+	__u64 sec = (__u64)wc_ns / PVTIME_NSEC_PER_SEC;
+
+	if (version & 1)
+		version++;
+	WRITE_ONCE(*pvtime_wc_version(si), version + 1);
+	pvtime_wmb();
+	WRITE_ONCE(*pvtime_wc_sec(si), (__u32)sec);
+	WRITE_ONCE(*pvtime_wc_sec_hi(si), (__u32)(sec >> 32));
+	WRITE_ONCE(*pvtime_wc_nsec(si), (__u32)((__u64)wc_ns % PVTIME_NSEC_PER_SEC));
+	pvtime_wmb();
+	WRITE_ONCE(*pvtime_wc_version(si), version + 2);
+}
+#endif /* !__KERNEL__ */
+
+#endif /* PVCLOCK_MATH_H */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * pvtime guest/hypervisor ABI: the layout of the shared memory exposed as
+ * BAR2 of an ivshmem-doorbell device, the doorbell vectors and the mailbox
+ * protocol.  Documentation/abi.rst is the prose version of this file.
+ *
+ *   offset 0x0000  page 0: Xen struct shared_info (vcpu_info[].time, wc_*)
+ *   offset 0x1000  page 1: struct pvtime_control (signature, ABI, mailbox)
+ *   rest           reserved, reads as zero
+ *
+ * All multi-byte fields are little-endian (x86 only).  The guest may write
+ * only the mailbox request fields; everything else is written by the hyp.
+ */
+#ifndef PVTIME_ABI_H
+#define PVTIME_ABI_H
+
+#include "pvtime_xen.h"
+
+#define PVTIME_MAGIC			0x454d4954u	/* "TIME" read as LE u32 */
+#define PVTIME_ABI_VERSION		1u
+
+#define PVTIME_SHM_SIZE			0x4000u		/* power of two for the BAR */
+#define PVTIME_SHARED_INFO_OFFSET	0x0000u
+#define PVTIME_CONTROL_OFFSET		0x1000u
+
+/* ivshmem identity of the device (QEMU's ivshmem-doorbell). */
+#define PVTIME_PCI_VENDOR_ID		0x1af4
+#define PVTIME_PCI_DEVICE_ID		0x1110
+
+/* ivshmem BAR0 registers. */
+#define PVTIME_IVSHMEM_REG_INTRMASK	0x00
+#define PVTIME_IVSHMEM_REG_INTRSTATUS	0x04
+#define PVTIME_IVSHMEM_REG_IVPOSITION	0x08
+#define PVTIME_IVSHMEM_REG_DOORBELL	0x0c
+
+/*
+ * Doorbell vectors.  Guest->hyp: the guest writes
+ * (control->host_peer_id << 16) | vector to the Doorbell register.
+ * Hyp->guest: MSI-X vector of the same number.
+ */
+#define PVTIME_VEC_MAILBOX		0	/* guest->hyp: serve the mailbox */
+#define PVTIME_VEC_WALLCLOCK		1	/* hyp->guest: wc_* changed, step */
+#define PVTIME_NR_VECTORS		2
+
+/* control->features: what this hyp offers. */
+#define PVTIME_F_WALLCLOCK_DOORBELL	(1ull << 0)
+#define PVTIME_F_REALTIME_PROBE		(1ull << 1)
+
+/* control->status bits, written by the hyp. */
+#define PVTIME_STATUS_RECORDS_VALID	(1u << 0)	/* offset learned, records live */
+
+/* mailbox->request values. */
+#define PVTIME_REQ_NONE			0u
+#define PVTIME_REQ_TSC_PROBE		1u	/* hyp answers host_tsc */
+#define PVTIME_REQ_REALTIME_PROBE	2u	/* hyp answers host_tsc and wall_ns */
+#define PVTIME_REQ_SET_OFFSET		3u	/* guest submits its best TSC probe */
+#define PVTIME_REQ_END			4u	/* hyp stops serving until next doorbell */
+
+/*
+ * One request at a time.  The guest fills the request fields, then bumps
+ * request_seq (release).  The hyp answers, then sets response_seq =
+ * request_seq (release).  A request the hyp rejects gets status = -errno.
+ */
+struct pvtime_mailbox {
+	__u32 request_seq;		/* guest */
+	__u32 response_seq;		/* hyp */
+	__u32 request;			/* guest: PVTIME_REQ_* */
+	__s32 status;			/* hyp: 0 or -errno */
+	__u32 vcpu;			/* guest: vCPU the probe ran on */
+	__u32 pad0;
+	__u64 guest_tsc_before;		/* guest: rdtsc before posting */
+	__u64 guest_tsc_after;		/* guest: rdtsc after the answer */
+	__u64 host_tsc;			/* hyp (guest echoes it in SET_OFFSET) */
+	__s64 wall_ns;			/* hyp: the domain's wall time, ns since epoch */
+	__s64 host_monotonic_raw_ns;	/* hyp: host CLOCK_MONOTONIC_RAW */
+	__u64 reserved[8];
+};
+
+struct pvtime_control {
+	__u32 magic;			/* PVTIME_MAGIC */
+	__u32 abi_version;		/* PVTIME_ABI_VERSION */
+	__u32 domid;
+	__u32 nr_vcpus;			/* records valid for vcpu 0..nr_vcpus-1 */
+	__u64 features;			/* PVTIME_F_* */
+	__u64 tsc_hz;			/* host TSC frequency the records encode */
+	__u32 host_peer_id;		/* ivshmem peer id of pvtimed */
+	__u32 status;			/* PVTIME_STATUS_* */
+	__s64 guest_tsc_offset;		/* guest TSC - host TSC, as adopted */
+	__u32 records_generation;	/* bumped whenever the hyp re-anchors */
+	__u32 pad0;
+	__u8 reserved0[0x100 - 0x38];
+	struct pvtime_mailbox mailbox;	/* at 0x100 */
+};
+
+_Static_assert(offsetof(struct pvtime_control, guest_tsc_offset) == 0x28,
+	       "control layout");
+_Static_assert(offsetof(struct pvtime_control, mailbox) == 0x100,
+	       "mailbox at control+0x100");
+_Static_assert(sizeof(struct pvtime_mailbox) == 0x80, "mailbox size");
+_Static_assert(sizeof(struct pvtime_control) <= 0x1000, "control fits a page");
+_Static_assert(PVTIME_CONTROL_OFFSET + 0x1000 <= PVTIME_SHM_SIZE, "shm size");
+
+#endif /* PVTIME_ABI_H */
