@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pvtime top-level build.  Everything goes into $(BUILD).
+#
+#   make          install missing Debian packages, build everything
+#   make check    build, then run every test suite (selftests/run_check.py)
+#   make run      demo: one guest, pvtime clocksource, a +1h wall-clock step
+#   make lint     checkpatch --strict + sparse on the module, -Werror builds
+#   make soak     make check with long-running guest tests (PVTIME_SOAK=1)
+#   make clean    remove build/ and the module's build products
+#
+# The top level only runs the dependency step and then re-invokes make for
+# the real build, so that KVER is computed after packages are installed.
+
+BUILD ?= $(CURDIR)/build
+SANITIZE ?=
+PYTHON ?= python3
+# Extra files for the guest image, as SRC:DEST pairs (DEST absolute).
+GUEST_EXTRA_FILES ?=
+# Extra words for the guest kernel command line of the generated configs.
+GUEST_CMDLINE ?=
+# Arguments for selftests/run_check.py (e.g. --only guest, --keep).
+CHECK_ARGS ?=
+
+export BUILD
+
+.PHONY: all deps build check run lint soak clean help FORCE
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+deps:
+	@tools/deps.sh
+
+help:
+	@sed -n '3,11s/^# \{0,1\}//p' Makefile
+
+# run_check.py builds and runs the host unit tests itself, with SANITIZE=1.
+check: all
+	$(PYTHON) selftests/run_check.py --build $(BUILD) $(CHECK_ARGS)
+
+soak: all
+	$(PYTHON) selftests/run_check.py --build $(BUILD) --soak $(CHECK_ARGS)
+
+run: all
+	$(PYTHON) selftests/run_demo.py --build $(BUILD)
+
+lint: all
+	@$(MAKE) --no-print-directory lint-module lint-userspace
+
+clean:
+	@ver=$$(tools/deps-kver.sh 2>/dev/null) && \
+		$(MAKE) -C /lib/modules/$$ver/build M=$(CURDIR) clean >/dev/null || \
+		find guest-module \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+			-o -name '*.mod.c' -o -name '.*.cmd' \) -delete
+	rm -rf $(BUILD)
+
+# ---------------------------------------------------------------------------
+# Everything below runs in the sub-make started by `all`.
+
+TOP_GOALS := all deps check soak run lint clean help
+ifneq ($(filter-out $(TOP_GOALS),$(MAKECMDGOALS)),)
+KVER := $(shell tools/deps-kver.sh)
+ifeq ($(KVER),)
+$(error no usable guest kernel: see the message above (tools/deps-kver.sh))
+endif
+endif
+
+KDIR := /lib/modules/$(KVER)/build
+GUEST_KERNEL := /boot/vmlinuz-$(KVER)
+LINUX_SRC := $(BUILD)/linux-src
+KSFT_DIR := $(LINUX_SRC)/tools/testing/selftests
+LINUX_TARBALL := /usr/src/linux-source-6.1.tar.xz
+GUEST := $(BUILD)/guest
+MODULE_KO := guest-module/pvtime.ko
+# run-guest-tests.sh belongs to the guest-module part; accept it where that
+# part keeps it.
+RUN_GUEST_TESTS = $(firstword $(wildcard guest-module/run-guest-tests.sh \
+	selftests/guest/run-guest-tests.sh \
+	$(BUILD)/guest-tests/run-guest-tests.sh))
+
+# The kernel's timers selftests that the guest runs.  clocksource-switch and
+# skew_consistency exec ./inconsistency-check and ./nanosleep, so all of them
+# live in one directory and must run with it as the working directory.
+TIMERS_TESTS := posix_timers nanosleep nsleep-lat set-timer-lat mqueue-lat \
+	inconsistency-check threadtest raw_skew clocksource-switch \
+	valid-adjtimex adjtick freq-step set-tai set-2038 leap-a-day \
+	skew_consistency
+TIMERS_BINS := $(addprefix $(GUEST)/timers/,$(TIMERS_TESTS))
+# Flags from the selftest's own Makefile, static for the initramfs.
+# valid-adjtimex defines its own clock_adjtime(), which clashes with glibc's
+# in a static link: rename the test's copy.
+TIMERS_CFLAGS := -static -O2 -Wall -Wl,-no-as-needed -I$(KSFT_DIR)
+TIMERS_LDLIBS := -lrt -lpthread -lm
+$(GUEST)/timers/valid-adjtimex: TIMERS_CFLAGS += -Dclock_adjtime=ksft_clock_adjtime
+
+LINUX_MEMBERS := tools/testing/selftests/kselftest.h \
+	tools/testing/selftests/kselftest_harness.h \
+	tools/testing/selftests/kselftest \
+	tools/testing/selftests/timers \
+	scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch
+LINUX_STAMP := $(LINUX_SRC)/.extracted
+
+CONFIGS := $(GUEST)/default.cfg $(GUEST)/test.cfg $(GUEST)/wrongabi.cfg \
+	$(GUEST)/soak.cfg
+GUEST_BASE_CMDLINE := $(strip console=ttyS0 loglevel=4 panic=-1 $(GUEST_CMDLINE))
+
+.PHONY: hyp tools module guest-tests timers guest-image configs \
+	lint-module lint-userspace
+
+build: hyp tools module guest-tests timers guest-image configs
+	@echo "pvtime: built for guest kernel $(KVER) in $(BUILD)"
+
+hyp:
+	$(MAKE) -C hyp all BUILD=$(BUILD) SANITIZE=$(SANITIZE)
+
+tools:
+	$(MAKE) -C tools all BUILD=$(BUILD) SANITIZE=$(SANITIZE)
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+guest-tests: $(LINUX_STAMP)
+	$(MAKE) -C selftests/guest all KSFT_DIR=$(KSFT_DIR) BUILD=$(BUILD)
+
+timers: $(TIMERS_BINS)
+
+$(LINUX_STAMP): $(LINUX_TARBALL)
+	@echo "  EXTRACT $(LINUX_SRC) (selftests, checkpatch)"
+	@rm -rf $(LINUX_SRC) && mkdir -p $(LINUX_SRC)
+	@tar -xJf $< -C $(LINUX_SRC) --strip-components=1 \
+		$(addprefix linux-source-6.1/,$(LINUX_MEMBERS))
+	@touch $@
+
+$(LINUX_TARBALL):
+	$(error $@ is missing: install linux-source-6.1 (tools/deps.sh))
+
+$(GUEST)/timers/%: $(LINUX_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(TIMERS_CFLAGS) -o $@ $(KSFT_DIR)/timers/$*.c $(TIMERS_LDLIBS)
+
+# Cheap to rebuild, and its inputs come from sub-makes: always rebuild.
+guest-image: module guest-tests timers
+	@if [ -z "$(RUN_GUEST_TESTS)" ]; then \
+		echo "error: run-guest-tests.sh not found (guest-module/ or" \
+		     "selftests/guest/)" >&2; exit 1; fi
+	@echo "  MKGUEST $(GUEST)/initramfs.cpio.gz"
+	@tools/mkguest/mkguest.sh --output $(GUEST)/initramfs.cpio.gz \
+		--module $(MODULE_KO) --run-tests $(RUN_GUEST_TESTS) \
+		--guest-tests $(BUILD)/guest-tests --timers $(GUEST)/timers \
+		$(addprefix --add ,$(GUEST_EXTRA_FILES))
+
+configs: $(CONFIGS)
+
+$(GUEST)/default.cfg: FORCE
+	@mkdir -p $(@D)
+	@tools/mkguest/mkcfg.sh $@ pvtime-demo $(GUEST_KERNEL) \
+		"$(GUEST_BASE_CMDLINE) pvtest=run"
+$(GUEST)/test.cfg: FORCE
+	@mkdir -p $(@D)
+	@tools/mkguest/mkcfg.sh $@ pvtime-test $(GUEST_KERNEL) \
+		"$(GUEST_BASE_CMDLINE) pvtest=main"
+$(GUEST)/wrongabi.cfg: FORCE
+	@mkdir -p $(@D)
+	@tools/mkguest/mkcfg.sh $@ pvtime-wrongabi $(GUEST_KERNEL) \
+		"$(GUEST_BASE_CMDLINE) pvtest=wrongabi" "pvtime_abi_version = 99"
+$(GUEST)/soak.cfg: FORCE
+	@mkdir -p $(@D)
+	@tools/mkguest/mkcfg.sh $@ pvtime-soak $(GUEST_KERNEL) \
+		"$(GUEST_BASE_CMDLINE) pvtest=main PVTIME_SOAK=1"
+
+CHECKPATCH := $(LINUX_SRC)/scripts/checkpatch.pl
+MODULE_SOURCES = $(wildcard guest-module/*.c guest-module/*.h)
+
+lint-module: $(LINUX_STAMP)
+	perl $(CHECKPATCH) --strict --no-tree --terse --show-types -f \
+		$(MODULE_SOURCES) $(wildcard shared/*.h)
+	@# C=2 runs sparse on every file, rebuilt or not; any report fails.
+	@$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules 2>&1 | tee $(BUILD)/sparse.log
+	@if grep -E ': (warning|error):' $(BUILD)/sparse.log; then \
+		echo "lint: sparse or compiler reports above" >&2; exit 1; fi
+	@echo "lint: module clean under checkpatch --strict and sparse"
+
+lint-userspace:
+	$(MAKE) -C hyp all BUILD=$(BUILD)/lint SANITIZE=
+	$(MAKE) -C tools all BUILD=$(BUILD)/lint SANITIZE=
+	@echo "lint: userspace builds clean with -Werror"
+
+FORCE:
