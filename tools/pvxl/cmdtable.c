@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include "cmdtable.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+const struct pvxl_command pvxl_commands[] = {
+	{
+		.name = "create",
+		.run = pvxl_cmd_create,
+		.summary = "Create and start a domain from a config file",
+		.usage = "CONFIG",
+		.details = "CONFIG is an xl.cfg-like file; pvtimed reads it, so pvxl\n"
+			   "sends its absolute path.",
+	},
+	{
+		.name = "list",
+		.run = pvxl_cmd_list,
+		.summary = "List domains",
+		.usage = "[--json]",
+		.details = "--json   machine-readable output",
+	},
+	{
+		.name = "destroy",
+		.run = pvxl_cmd_destroy,
+		.summary = "Terminate a domain immediately",
+		.usage = "DOM",
+		.details = "DOM is a domain name or numeric domain id.",
+	},
+	{
+		.name = "console",
+		.run = pvxl_cmd_console,
+		.summary = "Attach to a domain's serial console",
+		.usage = "DOM",
+		.details = "On a terminal, type Ctrl-] to detach.  With stdin not a\n"
+			   "terminal, input is relayed until EOF and output until the\n"
+			   "console closes.",
+	},
+	{
+		.name = "info",
+		.run = pvxl_cmd_info,
+		.summary = "Show a domain's time state",
+		.usage = "[--json] DOM",
+		.details = "--json   machine-readable output",
+	},
+	{
+		.name = "set-wallclock",
+		.run = pvxl_cmd_set_wallclock,
+		.summary = "Set the wall clock of one domain or of all domains",
+		.usage = "{DOM|--all} TIME",
+		.details = "TIME is one of:\n"
+			   "  now                           follow the host's clock again\n"
+			   "  @SECONDS[.FRACTION]           seconds since 1970-01-01T00:00:00Z\n"
+			   "  YYYY-MM-DDTHH:MM:SS[.FRACTION][Z|+HH:MM|-HH:MM]\n"
+			   "                                UTC unless a zone is given; ' ' may\n"
+			   "                                replace 'T'\n"
+			   "  {+|-}NUMBER[.FRACTION]UNIT    step by an offset; UNIT is one of\n"
+			   "                                ns us ms s m h d\n"
+			   "FRACTION has at most 9 digits.  Examples:\n"
+			   "  pvxl set-wallclock guest1 2027-01-01T12:00:00Z\n"
+			   "  pvxl set-wallclock --all +2.5s\n"
+			   "  pvxl set-wallclock guest1 -1h\n"
+			   "  pvxl set-wallclock guest1 now",
+	},
+	{
+		.name = "host-info",
+		.run = pvxl_cmd_host_info,
+		.summary = "Show pvtimed's timebase (TSC frequency, precision)",
+		.usage = "[--json]",
+		.details = "--json   machine-readable output",
+	},
+	{
+		.name = "help",
+		.run = pvxl_cmd_help,
+		.summary = "Show help for pvxl or for one command",
+		.usage = "[COMMAND]",
+		.details = NULL,
+	},
+};
+
+const size_t pvxl_command_count = sizeof(pvxl_commands) / sizeof(pvxl_commands[0]);
+
+const struct pvxl_command *pvxl_command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < pvxl_command_count; i++) {
+		if (!strcmp(pvxl_commands[i].name, name))
+			return &pvxl_commands[i];
+	}
+	return NULL;
+}
