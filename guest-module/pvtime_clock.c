@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Clocksource "pvtime": the hyp's system time for this vCPU, in ns,
+ * computed from the TSC and the vCPU's Xen-layout record without a trap.
+ *
+ * Unless the hyp certifies the TSC stable across vCPUs, one vCPU's record
+ * may run slightly behind another's, so reads go through a global guard
+ * that never lets the value move backwards (as the kernel's pvclock does).
+ */
+#include <linux/clocksource.h>
+#include <linux/irq_work.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/printk.h>
+#include <linux/nmi.h>
+#include <linux/sched/debug.h>
+#include <linux/time64.h>
+
+#include "pvtime.h"
+
+#define PVTIME_CLOCK_RATING	400	/* above hpet and acpi_pm, like kvm-clock */
+
+/* Record version for which this CPU last honoured PVTIME_FLAG_GUEST_STOPPED. */
+static DEFINE_PER_CPU(u32, pvtime_stopped_version);
+
+/*
+ * The hyp flags a record after the guest was stopped (paused, saved) so
+ * that the time the guest did not run does not trip its lockup detectors.
+ * The hyp owns the flag, so note each flagged record version once.
+ */
+static void notrace pvtime_note_guest_stopped(struct pvtime_dev *pd, u32 version)
+{
+	if (__this_cpu_read(pvtime_stopped_version) == version)
+		return;
+	__this_cpu_write(pvtime_stopped_version, version);
+	touch_softlockup_watchdog();
+	reset_hung_task_detector();
+	atomic64_inc(&pd->guest_stopped_seen);
+}
+
+u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
+{
+	struct pvtime_time_sample sample;
+	s64 last;
+	int ret;
+
+	preempt_disable_notrace();
+	ret = pvtime_time_read(pvtime_vcpu_time(pd->si, smp_processor_id()),
+			       PVTIME_READ_MAX_TRIES, &sample);
+	if (!ret && unlikely(sample.flags & PVTIME_FLAG_GUEST_STOPPED))
+		pvtime_note_guest_stopped(pd, sample.version);
+	preempt_enable_notrace();
+
+	if (unlikely(ret)) {
+		/* The hyp left the record half-written: never hang timekeeping. */
+		atomic64_inc(&pd->odd_record_fallbacks);
+		/* printk could recurse into timekeeping: warn from irq_work. */
+		irq_work_queue(&pd->odd_record_warning);
+		return atomic64_read(&pd->last_ns);
+	}
+
+	if (sample.flags & PVTIME_FLAG_TSC_STABLE)
+		return sample.system_ns;
+
+	last = atomic64_read(&pd->last_ns);
+	do {
+		if (sample.system_ns <= (u64)last)
+			return last;
+	} while (!atomic64_try_cmpxchg(&pd->last_ns, &last, sample.system_ns));
+	return sample.system_ns;
+}
+
+static void pvtime_warn_odd_record(struct irq_work *work)
+{
+	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
+					     odd_record_warning);
+
+	dev_warn_ratelimited(&pd->pdev->dev, "a vCPU record stayed odd for %u reads (%lld times so far); returned the last good time\n",
+			     PVTIME_READ_MAX_TRIES,
+			     atomic64_read(&pd->odd_record_fallbacks));
+}
+
+static u64 notrace pvtime_cs_read(struct clocksource *cs)
+{
+	return pvtime_clock_now(container_of(cs, struct pvtime_dev, cs));
+}
+
+int pvtime_clock_register(struct pvtime_dev *pd)
+{
+	int ret;
+
+	atomic64_set(&pd->last_ns, 0);
+	init_irq_work(&pd->odd_record_warning, pvtime_warn_odd_record);
+	pd->cs = (struct clocksource) {
+		.name = "pvtime",
+		.rating = PVTIME_CLOCK_RATING,
+		.read = pvtime_cs_read,
+		.mask = CLOCKSOURCE_MASK(64),
+		.flags = CLOCK_SOURCE_IS_CONTINUOUS,
+		/*
+		 * No .owner: the core would pin the module while pvtime is
+		 * current and rmmod could never switch away from it.
+		 */
+	};
+
+	/* The read already returns ns, so the "frequency" is 1 GHz. */
+	ret = clocksource_register_hz(&pd->cs, NSEC_PER_SEC);
+	if (ret)
+		dev_err(&pd->pdev->dev, "cannot register the clocksource: %d\n",
+			ret);
+	return ret;
+}
+
+int pvtime_clock_unregister(struct pvtime_dev *pd)
+{
+	int ret = clocksource_unregister(&pd->cs);
+
+	if (ret) {
+		dev_err(&pd->pdev->dev, "cannot unregister the clocksource: %d\n",
+			ret);
+		return ret;
+	}
+	irq_work_sync(&pd->odd_record_warning);
+	return 0;
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Read-only view of pvtime under /sys/kernel/debug/pvtime/:
+ *
+ *   state           control page, handshake result, counters ("key value")
+ *   records         one line per vCPU record
+ *   wallclock       wc, system time and their sum, sampled together
+ *   realtime_probe  each read runs a realtime probe against the hyp
+ *
+ * Documentation/guest-module.rst describes the formats.
+ */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <linux/timekeeping.h>
+
+#include "pvtime.h"
+
+#define PVTIME_REALTIME_PROBE_ROUNDS	32
+
+static int pvtime_state_show(struct seq_file *m, void *unused)
+{
+	struct pvtime_dev *pd = m->private;
+	const struct pvtime_control *ctl = pd->ctl;
+
+	seq_printf(m, "magic %#x\n", READ_ONCE(ctl->magic));
+	seq_printf(m, "abi_version %u\n", READ_ONCE(ctl->abi_version));
+	seq_printf(m, "domid %u\n", READ_ONCE(ctl->domid));
+	seq_printf(m, "nr_vcpus %u\n", READ_ONCE(ctl->nr_vcpus));
+	seq_printf(m, "features %#llx\n", READ_ONCE(ctl->features));
+	seq_printf(m, "tsc_hz %llu\n", READ_ONCE(ctl->tsc_hz));
+	seq_printf(m, "host_peer_id %u\n", READ_ONCE(ctl->host_peer_id));
+	seq_printf(m, "own_peer_id %u\n",
+		   ioread32(pd->regs + PVTIME_IVSHMEM_REG_IVPOSITION));
+	seq_printf(m, "status %#x\n", READ_ONCE(ctl->status));
+	seq_printf(m, "guest_tsc_offset %lld\n",
+		   (s64)READ_ONCE(ctl->guest_tsc_offset));
+	seq_printf(m, "records_generation %u\n",
+		   READ_ONCE(ctl->records_generation));
+	seq_printf(m, "handshake_rtt_cycles %llu\n", pd->handshake_rtt_cycles);
+	seq_printf(m, "handshake_rounds %u\n", pd->handshake_rounds);
+	seq_printf(m, "odd_record_fallbacks %lld\n",
+		   atomic64_read(&pd->odd_record_fallbacks));
+	seq_printf(m, "guest_stopped_seen %lld\n",
+		   atomic64_read(&pd->guest_stopped_seen));
+	seq_printf(m, "wallclock_irqs %lld\n",
+		   atomic64_read(&pd->wallclock_irqs));
+	seq_printf(m, "wallclock_steps %lld\n",
+		   atomic64_read(&pd->wallclock_steps));
+	seq_printf(m, "wallclock_last_step_ns %lld\n",
+		   atomic64_read(&pd->wallclock_last_step_ns));
+	seq_printf(m, "wallclock_sync_ms %u\n", pvtime_wallclock_sync_ms);
+	seq_printf(m, "wallclock_step_ns %lu\n", pvtime_wallclock_step_ns);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvtime_state);
+
+static int pvtime_records_show(struct seq_file *m, void *unused)
+{
+	struct pvtime_dev *pd = m->private;
+	unsigned int vcpu, nr = READ_ONCE(pd->ctl->nr_vcpus);
+
+	for (vcpu = 0; vcpu < min_t(unsigned int, nr, PVTIME_XEN_MAX_VCPUS); vcpu++) {
+		pvtime_time_info_t rec;
+
+		if (pvtime_time_snapshot(pvtime_vcpu_time(pd->si, vcpu),
+					 PVTIME_READ_MAX_TRIES, &rec)) {
+			seq_printf(m, "vcpu %u unreadable\n", vcpu);
+			continue;
+		}
+		seq_printf(m, "vcpu %u version %u tsc_timestamp %llu system_time %llu mul %u shift %d flags %#x\n",
+			   vcpu, rec.version, rec.tsc_timestamp, rec.system_time,
+			   rec.tsc_to_system_mul, rec.tsc_shift, rec.flags);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvtime_records);
+
+static int pvtime_wallclock_show(struct seq_file *m, void *unused)
+{
+	struct pvtime_dev *pd = m->private;
+	u64 system_ns;
+	s64 wc_ns;
+	int ret;
+
+	ret = pvtime_wallclock_sample(pd, &wc_ns, &system_ns);
+	if (ret)
+		return ret;
+	seq_printf(m, "wc_ns %lld system_ns %llu wall_ns %lld\n",
+		   wc_ns, system_ns, wc_ns + system_ns);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvtime_wallclock);
+
+static int pvtime_realtime_probe_show(struct seq_file *m, void *unused)
+{
+	struct pvtime_dev *pd = m->private;
+	struct pvtime_realtime_probe res;
+	int ret;
+
+	ret = pvtime_realtime_probe(pd, PVTIME_REALTIME_PROBE_ROUNDS, &res);
+	if (ret)
+		return ret;
+	seq_printf(m, "offset_ns %lld rtt_ns %llu rounds %u\n",
+		   res.offset_ns, res.rtt_ns, res.rounds);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvtime_realtime_probe);
+
+/* debugfs is a debugging aid: the driver works without it. */
+void pvtime_debugfs_init(struct pvtime_dev *pd)
+{
+	struct dentry *dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+
+	pd->debugfs_dir = dir;
+	debugfs_create_file("state", 0444, dir, pd, &pvtime_state_fops);
+	debugfs_create_file("records", 0444, dir, pd, &pvtime_records_fops);
+	debugfs_create_file("wallclock", 0444, dir, pd, &pvtime_wallclock_fops);
+	debugfs_create_file("realtime_probe", 0444, dir, pd,
+			    &pvtime_realtime_probe_fops);
+}
+
+void pvtime_debugfs_exit(struct pvtime_dev *pd)
+{
+	debugfs_remove_recursive(pd->debugfs_dir);
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The mailbox in the control page: the TSC handshake that lets the hyp
+ * learn this guest's TSC offset, and the realtime probe the tests use.
+ *
+ * A session starts with a doorbell (the hyp only polls the mailbox after
+ * one) and ends with PVTIME_REQ_END.  Each request is one round trip:
+ * fill the request fields, bump request_seq, spin until response_seq
+ * matches.  Probes run with interrupts off so that nothing lands between
+ * the two timestamps that bracket the hyp's answer; the loop around them
+ * stays preemptible.
+ */
+#include <linux/delay.h>
+#include <linux/irqflags.h>
+#include <linux/ktime.h>
+#include <linux/limits.h>
+#include <linux/smp.h>
+#include <linux/timekeeping.h>
+
+#include "pvtime.h"
+
+#define PVTIME_HANDSHAKE_ROUNDS		64
+/* The hyp wakes up on the doorbell, so the first answer can be slow. */
+#define PVTIME_MAILBOX_TIMEOUT_MS	200
+#define PVTIME_RECORDS_TIMEOUT_MS	1000
+/* ktime_get() may trap (hpet): look at the clock only every so often. */
+#define PVTIME_SPINS_PER_CLOCK_CHECK	1024
+
+struct pvtime_tsc_probe {
+	u64 guest_tsc_before;
+	u64 guest_tsc_after;
+	u64 host_tsc;
+	u32 vcpu;
+};
+
+static const char *pvtime_request_name(u32 request)
+{
+	switch (request) {
+	case PVTIME_REQ_TSC_PROBE:
+		return "TSC_PROBE";
+	case PVTIME_REQ_REALTIME_PROBE:
+		return "REALTIME_PROBE";
+	case PVTIME_REQ_SET_OFFSET:
+		return "SET_OFFSET";
+	case PVTIME_REQ_END:
+		return "END";
+	default:
+		return "?";
+	}
+}
+
+static void pvtime_mailbox_ring(struct pvtime_dev *pd)
+{
+	u32 peer = READ_ONCE(pd->ctl->host_peer_id);
+
+	writel(peer << 16 | PVTIME_VEC_MAILBOX,
+	       pd->regs + PVTIME_IVSHMEM_REG_DOORBELL);
+}
+
+/*
+ * Post the request whose fields the caller filled in and wait for the
+ * answer.  Returns the hyp's status (0 or -errno), or -ETIMEDOUT.
+ */
+static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	u32 seq = READ_ONCE(mb->request_seq) + 1;
+	ktime_t deadline = ktime_add_ms(ktime_get(), PVTIME_MAILBOX_TIMEOUT_MS);
+	unsigned int spins = 0;
+
+	lockdep_assert_held(&pd->mailbox_lock);
+	WRITE_ONCE(mb->request, request);
+	/* Publishes the request fields before the hyp sees the new seq. */
+	virt_store_release(&mb->request_seq, seq);
+
+	/* Pairs with the hyp's release: its answer is visible once seq is. */
+	while (virt_load_acquire(&mb->response_seq) != seq) {
+		if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK == 0 &&
+		    ktime_after(ktime_get(), deadline))
+			return -ETIMEDOUT;
+		cpu_relax();
+	}
+	return READ_ONCE(mb->status);
+}
+
+static void pvtime_mailbox_complain(struct pvtime_dev *pd, u32 request, int ret)
+{
+	if (ret == -ETIMEDOUT)
+		dev_err(&pd->pdev->dev, "mailbox request %s: no answer from the hypervisor within %u ms\n",
+			pvtime_request_name(request),
+			PVTIME_MAILBOX_TIMEOUT_MS);
+	else if (ret)
+		dev_err(&pd->pdev->dev, "mailbox request %s rejected by the hypervisor: %d\n",
+			pvtime_request_name(request), ret);
+}
+
+/* As pvtime_mailbox_post(), logging failures. */
+static int pvtime_mailbox_call(struct pvtime_dev *pd, u32 request)
+{
+	int ret = pvtime_mailbox_post(pd, request);
+
+	pvtime_mailbox_complain(pd, request, ret);
+	return ret;
+}
+
+static void pvtime_mailbox_begin(struct pvtime_dev *pd)
+{
+	mutex_lock(&pd->mailbox_lock);
+	pvtime_mailbox_ring(pd);
+}
+
+/* The session's result is what counts; END only lets the hyp stop polling. */
+static void pvtime_mailbox_end(struct pvtime_dev *pd)
+{
+	pvtime_mailbox_call(pd, PVTIME_REQ_END);
+	mutex_unlock(&pd->mailbox_lock);
+}
+
+static int pvtime_tsc_probe(struct pvtime_dev *pd, struct pvtime_tsc_probe *probe)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);
+	probe->vcpu = smp_processor_id();
+	WRITE_ONCE(mb->vcpu, probe->vcpu);
+	probe->guest_tsc_before = rdtsc_ordered();
+	WRITE_ONCE(mb->guest_tsc_before, probe->guest_tsc_before);
+	ret = pvtime_mailbox_post(pd, PVTIME_REQ_TSC_PROBE);
+	probe->guest_tsc_after = rdtsc_ordered();
+	local_irq_restore(flags);
+
+	if (ret) {
+		pvtime_mailbox_complain(pd, PVTIME_REQ_TSC_PROBE, ret);
+		return ret;
+	}
+	probe->host_tsc = READ_ONCE(mb->host_tsc);
+	return 0;
+}
+
+static int pvtime_submit_offset(struct pvtime_dev *pd,
+				const struct pvtime_tsc_probe *best)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+
+	WRITE_ONCE(mb->vcpu, best->vcpu);
+	WRITE_ONCE(mb->guest_tsc_before, best->guest_tsc_before);
+	WRITE_ONCE(mb->guest_tsc_after, best->guest_tsc_after);
+	WRITE_ONCE(mb->host_tsc, best->host_tsc);
+	return pvtime_mailbox_call(pd, PVTIME_REQ_SET_OFFSET);
+}
+
+static bool pvtime_records_valid(struct pvtime_dev *pd)
+{
+	unsigned int cpu;
+
+	if (!(READ_ONCE(pd->ctl->status) & PVTIME_STATUS_RECORDS_VALID))
+		return false;
+	for_each_possible_cpu(cpu) {
+		pvtime_time_info_t rec;
+
+		if (pvtime_time_snapshot(pvtime_vcpu_time(pd->si, cpu),
+					 PVTIME_READ_MAX_TRIES, &rec) ||
+		    !rec.version || !rec.tsc_to_system_mul)
+			return false;
+	}
+	return true;
+}
+
+static int pvtime_wait_records_valid(struct pvtime_dev *pd)
+{
+	unsigned long deadline = jiffies +
+				 msecs_to_jiffies(PVTIME_RECORDS_TIMEOUT_MS);
+
+	while (!pvtime_records_valid(pd)) {
+		if (time_after(jiffies, deadline)) {
+			dev_err(&pd->pdev->dev, "hypervisor accepted the TSC offset but its records did not become valid within %u ms (status %#x)\n",
+				PVTIME_RECORDS_TIMEOUT_MS,
+				READ_ONCE(pd->ctl->status));
+			return -ETIMEDOUT;
+		}
+		usleep_range(100, 200);
+	}
+	return 0;
+}
+
+/*
+ * Find the TSC probe with the shortest round trip, hand it to the hyp so
+ * it can adopt this guest's TSC offset, and wait until it publishes
+ * records built on that offset.
+ */
+int pvtime_handshake(struct pvtime_dev *pd)
+{
+	struct pvtime_tsc_probe best = { 0 }, probe;
+	u64 best_rtt = U64_MAX;
+	unsigned int round;
+	int ret = 0;
+
+	pvtime_mailbox_begin(pd);
+	for (round = 0; round < PVTIME_HANDSHAKE_ROUNDS; round++) {
+		ret = pvtime_tsc_probe(pd, &probe);
+		if (ret)
+			goto end;
+		if (probe.guest_tsc_after - probe.guest_tsc_before < best_rtt) {
+			best_rtt = probe.guest_tsc_after - probe.guest_tsc_before;
+			best = probe;
+		}
+		cond_resched();
+	}
+	ret = pvtime_submit_offset(pd, &best);
+	if (ret)
+		goto end;
+	ret = pvtime_wait_records_valid(pd);
+	if (ret)
+		goto end;
+	pd->handshake_rtt_cycles = best_rtt;
+	pd->handshake_rounds = round;
+end:
+	pvtime_mailbox_end(pd);
+	return ret;
+}
+
+/*
+ * Compare this guest's CLOCK_REALTIME with the hyp's wall time for the
+ * domain.  The round with the shortest round trip wins; its midpoint is
+ * taken as the instant the hyp sampled its clock.
+ */
+int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
+			  struct pvtime_realtime_probe *res)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	unsigned int round;
+	int ret = 0;
+
+	res->rtt_ns = U64_MAX;
+	res->rounds = 0;
+	pvtime_mailbox_begin(pd);
+	for (round = 0; round < rounds; round++) {
+		unsigned long flags;
+		s64 before, after, wall;
+
+		local_irq_save(flags);
+		WRITE_ONCE(mb->vcpu, smp_processor_id());
+		before = ktime_get_real_ns();
+		ret = pvtime_mailbox_post(pd, PVTIME_REQ_REALTIME_PROBE);
+		after = ktime_get_real_ns();
+		local_irq_restore(flags);
+		if (ret) {
+			pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE,
+						ret);
+			break;
+		}
+
+		wall = READ_ONCE(mb->wall_ns);
+		if (after - before < res->rtt_ns) {
+			res->rtt_ns = after - before;
+			res->offset_ns = before + (after - before) / 2 - wall;
+		}
+		res->rounds++;
+		cond_resched();
+	}
+	pvtime_mailbox_end(pd);
+	return ret;
+}

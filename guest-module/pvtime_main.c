@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvtime.ko: Xen-style paravirtual clock for guests of pvtimed.
+ *
+ * Module load validates the parameters and registers the PCI driver; a
+ * load that binds no device fails, so insmod in a guest without the
+ * pvtime device reports it instead of idling.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/time64.h>
+
+#include "pvtime.h"
+
+#define PVTIME_SYNC_MS_MAX	3600000u	/* one hour */
+#define PVTIME_STEP_NS_MIN	1000ul
+#define PVTIME_STEP_NS_MAX	1000000000ul	/* one second */
+
+unsigned int pvtime_wallclock_sync_ms = 1000;
+module_param_named(wallclock_sync_ms, pvtime_wallclock_sync_ms, uint, 0444);
+MODULE_PARM_DESC(wallclock_sync_ms,
+		 "Period of the wall clock drift check in ms, 0 = off (default 1000, max 3600000)");
+
+unsigned long pvtime_wallclock_step_ns = 100000;
+module_param_named(wallclock_step_ns, pvtime_wallclock_step_ns, ulong, 0444);
+MODULE_PARM_DESC(wallclock_step_ns,
+		 "Step CLOCK_REALTIME when it is off by more than this many ns (default 100000, 1000..1000000000)");
+
+static int __init pvtime_check_params(void)
+{
+	if (pvtime_wallclock_sync_ms > PVTIME_SYNC_MS_MAX) {
+		pr_err("wallclock_sync_ms=%u is out of range 0..%u\n",
+		       pvtime_wallclock_sync_ms, PVTIME_SYNC_MS_MAX);
+		return -EINVAL;
+	}
+	if (pvtime_wallclock_step_ns < PVTIME_STEP_NS_MIN ||
+	    pvtime_wallclock_step_ns > PVTIME_STEP_NS_MAX) {
+		pr_err("wallclock_step_ns=%lu is out of range %lu..%lu\n",
+		       pvtime_wallclock_step_ns, PVTIME_STEP_NS_MIN,
+		       PVTIME_STEP_NS_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int __init pvtime_init(void)
+{
+	int ret;
+
+	ret = pvtime_check_params();
+	if (ret)
+		return ret;
+
+	ret = pci_register_driver(&pvtime_pci_driver);
+	if (ret) {
+		pr_err("cannot register the PCI driver: %d\n", ret);
+		return ret;
+	}
+
+	if (!pvtime_pci_device_bound()) {
+		pci_unregister_driver(&pvtime_pci_driver);
+		if (pvtime_pci_device_refused())
+			pr_err("no usable pvtime device (refused, see above)\n");
+		else
+			pr_err("no pvtime device found\n");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static void __exit pvtime_exit(void)
+{
+	pci_unregister_driver(&pvtime_pci_driver);
+}
+
+module_init(pvtime_init);
+module_exit(pvtime_exit);
+
+MODULE_DESCRIPTION("Xen-style paravirtual clocksource and wall clock over ivshmem");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PCI side of pvtime.ko: the ivshmem-doorbell device pvtimed serves.
+ *
+ * BAR0 holds the ivshmem registers (the doorbell), BAR2 the shared memory
+ * (Xen shared_info page + pvtime control page), MSI-X carries the hyp's
+ * doorbells.  Any ivshmem device matches the PCI ids, so a device whose
+ * control page lacks the pvtime magic is declined without a word.
+ */
+#include <linux/io.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include "pvtime.h"
+
+#define PVTIME_BAR_REGS		0
+#define PVTIME_BAR_SHM		2
+
+/* The clocksource is global, so only one device drives it. */
+static DEFINE_MUTEX(pvtime_bind_lock);
+static struct pvtime_dev *pvtime_bound;
+static bool pvtime_refused;
+
+bool pvtime_pci_device_bound(void)
+{
+	bool bound;
+
+	mutex_lock(&pvtime_bind_lock);
+	bound = pvtime_bound;
+	mutex_unlock(&pvtime_bind_lock);
+	return bound;
+}
+
+bool pvtime_pci_device_refused(void)
+{
+	bool refused;
+
+	mutex_lock(&pvtime_bind_lock);
+	refused = pvtime_refused;
+	mutex_unlock(&pvtime_bind_lock);
+	return refused;
+}
+
+static int pvtime_map_shm(struct pvtime_dev *pd)
+{
+	struct pci_dev *pdev = pd->pdev;
+	resource_size_t len = pci_resource_len(pdev, PVTIME_BAR_SHM);
+
+	if (!(pci_resource_flags(pdev, PVTIME_BAR_SHM) & IORESOURCE_MEM) ||
+	    len < PVTIME_SHM_SIZE) {
+		dev_dbg(&pdev->dev, "BAR2 is %pa bytes, not a pvtime device\n",
+			&len);
+		return -ENODEV;
+	}
+
+	pd->shm = memremap(pci_resource_start(pdev, PVTIME_BAR_SHM),
+			   PVTIME_SHM_SIZE, MEMREMAP_WB);
+	if (!pd->shm) {
+		dev_err(&pdev->dev, "cannot map the shared memory (BAR2)\n");
+		return -ENOMEM;
+	}
+	pd->si = pd->shm + PVTIME_SHARED_INFO_OFFSET;
+	pd->ctl = pd->shm + PVTIME_CONTROL_OFFSET;
+	return 0;
+}
+
+/* Is this our hyp, speaking our ABI, with a record for every CPU? */
+static int pvtime_check_control(struct pvtime_dev *pd)
+{
+	struct device *dev = &pd->pdev->dev;
+	const struct pvtime_control *ctl = pd->ctl;
+	u32 magic = READ_ONCE(ctl->magic);
+	u32 abi = READ_ONCE(ctl->abi_version);
+	u32 nr_vcpus = READ_ONCE(ctl->nr_vcpus);
+
+	if (magic != PVTIME_MAGIC) {
+		dev_dbg(dev, "no pvtime magic (found %#x), not a pvtime device\n",
+			magic);
+		return -ENODEV;
+	}
+	if (abi != PVTIME_ABI_VERSION) {
+		dev_err(dev, "hypervisor speaks ABI version %u, this module speaks %u; refusing\n",
+			abi, PVTIME_ABI_VERSION);
+		return -ENODEV;
+	}
+	if (nr_cpu_ids > PVTIME_XEN_MAX_VCPUS) {
+		dev_err(dev, "guest has %u possible CPUs, the shared_info page holds %u; refusing\n",
+			nr_cpu_ids, PVTIME_XEN_MAX_VCPUS);
+		return -ENODEV;
+	}
+	if (nr_vcpus < nr_cpu_ids || nr_vcpus > PVTIME_XEN_MAX_VCPUS) {
+		dev_err(dev, "hypervisor publishes records for %u vCPUs, guest has %u possible CPUs; refusing\n",
+			nr_vcpus, nr_cpu_ids);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int pvtime_setup_irqs(struct pvtime_dev *pd)
+{
+	struct pci_dev *pdev = pd->pdev;
+	int ret;
+
+	ret = pci_alloc_irq_vectors(pdev, PVTIME_NR_VECTORS, PVTIME_NR_VECTORS,
+				    PCI_IRQ_MSIX);
+	if (ret < 0) {
+		dev_err(&pdev->dev, "need %u MSI-X vectors (ivshmem-doorbell vectors=%u): %d\n",
+			PVTIME_NR_VECTORS, PVTIME_NR_VECTORS, ret);
+		return ret;
+	}
+	pd->wallclock_irq = pci_irq_vector(pdev, PVTIME_VEC_WALLCLOCK);
+	return 0;
+}
+
+static int pvtime_request_wallclock_irq(struct pvtime_dev *pd)
+{
+	int ret;
+
+	ret = request_irq(pd->wallclock_irq, pvtime_wallclock_irq, 0,
+			  "pvtime-wallclock", pd);
+	if (ret)
+		dev_err(&pd->pdev->dev, "cannot request the wall clock irq %d: %d\n",
+			pd->wallclock_irq, ret);
+	return ret;
+}
+
+static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct pvtime_dev *pd;
+	int ret;
+
+	mutex_lock(&pvtime_bind_lock);
+	if (pvtime_bound) {
+		mutex_unlock(&pvtime_bind_lock);
+		dev_info(&pdev->dev, "a pvtime device is already bound; ignoring this one\n");
+		return -EBUSY;
+	}
+
+	pd = kzalloc(sizeof(*pd), GFP_KERNEL);
+	if (!pd) {
+		ret = -ENOMEM;
+		goto err_unlock;
+	}
+	pd->pdev = pdev;
+	mutex_init(&pd->mailbox_lock);
+
+	ret = pci_enable_device(pdev);
+	if (ret) {
+		dev_err(&pdev->dev, "cannot enable the device: %d\n", ret);
+		goto err_free;
+	}
+	ret = pci_request_regions(pdev, KBUILD_MODNAME);
+	if (ret) {
+		dev_err(&pdev->dev, "cannot claim the BARs: %d\n", ret);
+		goto err_disable;
+	}
+	pd->regs = pci_iomap(pdev, PVTIME_BAR_REGS, 0);
+	if (!pd->regs) {
+		dev_err(&pdev->dev, "cannot map the registers (BAR0)\n");
+		ret = -ENOMEM;
+		goto err_release;
+	}
+	ret = pvtime_map_shm(pd);
+	if (ret)
+		goto err_iounmap;
+	ret = pvtime_check_control(pd);
+	if (ret) {
+		/* Wrong magic is someone else's ivshmem; the rest is ours. */
+		if (READ_ONCE(pd->ctl->magic) == PVTIME_MAGIC)
+			pvtime_refused = true;
+		goto err_memunmap;
+	}
+
+	pci_set_master(pdev);
+	ret = pvtime_setup_irqs(pd);
+	if (ret)
+		goto err_refuse;
+	ret = pvtime_handshake(pd);
+	if (ret)
+		goto err_free_vectors;
+	ret = pvtime_clock_register(pd);
+	if (ret)
+		goto err_free_vectors;
+	pvtime_wallclock_start(pd);
+	ret = pvtime_request_wallclock_irq(pd);
+	if (ret)
+		goto err_wallclock;
+	pvtime_debugfs_init(pd);
+
+	pci_set_drvdata(pdev, pd);
+	pvtime_bound = pd;
+	mutex_unlock(&pvtime_bind_lock);
+	dev_info(&pdev->dev, "clocksource pvtime registered: domid %u, %u vCPUs, TSC offset %lld, handshake rtt %llu cycles\n",
+		 READ_ONCE(pd->ctl->domid), READ_ONCE(pd->ctl->nr_vcpus),
+		 (s64)READ_ONCE(pd->ctl->guest_tsc_offset),
+		 pd->handshake_rtt_cycles);
+	return 0;
+
+err_wallclock:
+	pvtime_wallclock_stop(pd);
+	/* Never unmap records a clocksource may still read. */
+	if (pvtime_clock_unregister(pd))
+		goto err_leak;
+err_free_vectors:
+	pci_free_irq_vectors(pdev);
+err_refuse:
+	pci_clear_master(pdev);
+	pvtime_refused = true;
+err_memunmap:
+	memunmap(pd->shm);
+err_iounmap:
+	pci_iounmap(pdev, pd->regs);
+err_release:
+	pci_release_regions(pdev);
+err_disable:
+	pci_disable_device(pdev);
+err_free:
+	kfree(pd);
+err_unlock:
+	mutex_unlock(&pvtime_bind_lock);
+	return ret;
+
+err_leak:
+	pvtime_refused = true;
+	mutex_unlock(&pvtime_bind_lock);
+	return ret;
+}
+
+static void pvtime_pci_remove(struct pci_dev *pdev)
+{
+	struct pvtime_dev *pd = pci_get_drvdata(pdev);
+
+	mutex_lock(&pvtime_bind_lock);
+	pvtime_debugfs_exit(pd);
+	free_irq(pd->wallclock_irq, pd);
+	pvtime_wallclock_stop(pd);
+	if (pvtime_clock_unregister(pd)) {
+		/* The kernel still reads the records: keep them mapped. */
+		dev_err(&pdev->dev, "clocksource still in use; leaking its mapping\n");
+		pvtime_bound = NULL;
+		mutex_unlock(&pvtime_bind_lock);
+		return;
+	}
+	pci_free_irq_vectors(pdev);
+	pci_clear_master(pdev);
+	memunmap(pd->shm);
+	pci_iounmap(pdev, pd->regs);
+	pci_release_regions(pdev);
+	pci_disable_device(pdev);
+	kfree(pd);
+	pvtime_bound = NULL;
+	mutex_unlock(&pvtime_bind_lock);
+}
+
+static const struct pci_device_id pvtime_pci_ids[] = {
+	{ PCI_DEVICE(PVTIME_PCI_VENDOR_ID, PVTIME_PCI_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, pvtime_pci_ids);
+
+struct pci_driver pvtime_pci_driver = {
+	.name = KBUILD_MODNAME,
+	.id_table = pvtime_pci_ids,
+	.probe = pvtime_pci_probe,
+	.remove = pvtime_pci_remove,
+};

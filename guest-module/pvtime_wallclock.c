@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest wall clock = the hyp's wc (wall time at system time 0) + pvtime
+ * system time, as in Xen.  CLOCK_REALTIME is stepped to it when the
+ * clocksource comes up, whenever the hyp rings PVTIME_VEC_WALLCLOCK (it
+ * moved wc), and by a periodic check when the guest drifted further than
+ * wallclock_step_ns.
+ */
+#include <linux/interrupt.h>
+#include <linux/jiffies.h>
+#include <linux/printk.h>
+#include <linux/time64.h>
+#include <linux/timekeeping.h>
+#include <linux/workqueue.h>
+
+#include "pvtime.h"
+
+/* wc and the system time it pairs with, read back to back. */
+int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns)
+{
+	int ret = pvtime_wallclock_read(pd->si, PVTIME_READ_MAX_TRIES, wc_ns);
+
+	if (ret)
+		return ret;
+	*system_ns = pvtime_clock_now(pd);
+	return 0;
+}
+
+/* Step CLOCK_REALTIME to the hyp's wall time now. */
+static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
+{
+	struct timespec64 target;
+	s64 wc_ns, before_ns;
+	u64 system_ns;
+	int ret;
+
+	ret = pvtime_wallclock_sample(pd, &wc_ns, &system_ns);
+	if (ret)
+		goto fail;
+	before_ns = ktime_get_real_ns();
+	target = ns_to_timespec64(wc_ns + system_ns);
+	ret = do_settimeofday64(&target);
+	if (ret)
+		goto fail;
+
+	atomic64_inc(&pd->wallclock_steps);
+	atomic64_set(&pd->wallclock_last_step_ns,
+		     wc_ns + system_ns - before_ns);
+	dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns (%s)\n",
+			     wc_ns + system_ns - before_ns, why);
+	return 0;
+fail:
+	dev_err_ratelimited(&pd->pdev->dev, "cannot step the wall clock (%s): %d\n",
+			    why, ret);
+	return ret;
+}
+
+static void pvtime_wallclock_work(struct work_struct *work)
+{
+	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
+					     wallclock_work);
+
+	pvtime_wallclock_step(pd, "hypervisor doorbell");
+}
+
+static void pvtime_wallclock_sync_work(struct work_struct *work)
+{
+	struct pvtime_dev *pd = container_of(to_delayed_work(work),
+					     struct pvtime_dev, wallclock_sync);
+	u64 system_ns;
+	s64 wc_ns, off_ns;
+
+	if (!pvtime_wallclock_sample(pd, &wc_ns, &system_ns)) {
+		off_ns = ktime_get_real_ns() - (wc_ns + system_ns);
+		if (abs(off_ns) > pvtime_wallclock_step_ns)
+			pvtime_wallclock_step(pd, "periodic check");
+	}
+	schedule_delayed_work(&pd->wallclock_sync,
+			      msecs_to_jiffies(pvtime_wallclock_sync_ms));
+}
+
+irqreturn_t pvtime_wallclock_irq(int irq, void *data)
+{
+	struct pvtime_dev *pd = data;
+
+	atomic64_inc(&pd->wallclock_irqs);
+	schedule_work(&pd->wallclock_work);
+	return IRQ_HANDLED;
+}
+
+/* Call with the clocksource registered: the wall clock is built on it. */
+void pvtime_wallclock_start(struct pvtime_dev *pd)
+{
+	INIT_WORK(&pd->wallclock_work, pvtime_wallclock_work);
+	INIT_DELAYED_WORK(&pd->wallclock_sync, pvtime_wallclock_sync_work);
+
+	pvtime_wallclock_step(pd, "initial");
+	if (pvtime_wallclock_sync_ms)
+		schedule_delayed_work(&pd->wallclock_sync,
+				      msecs_to_jiffies(pvtime_wallclock_sync_ms));
+}
+
+/* Call with the wall clock irq freed, so nothing requeues the work. */
+void pvtime_wallclock_stop(struct pvtime_dev *pd)
+{
+	cancel_delayed_work_sync(&pd->wallclock_sync);
+	cancel_work_sync(&pd->wallclock_work);
+}
