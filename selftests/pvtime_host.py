@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Host-side plumbing shared by run_check.py and run_demo.py.
+
+A private pvtimed (own socket and state directory), pvxl invocations against
+it, a follower for a guest's console log, and TAP line parsing.  Python 3
+standard library only.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+TAP_RE = re.compile(r"^(not )?ok ([0-9]+)\b(.*)$")
+SKIP_RE = re.compile(r"#\s*SKIP\b", re.IGNORECASE)
+
+
+def parse_tap_line(line):
+    """Return 'pass', 'fail', 'skip' for a TAP result line, else None.
+
+    Only lines starting at column 0 count (nested kselftest output is
+    indented)."""
+    match = TAP_RE.match(line)
+    if not match:
+        return None
+    if SKIP_RE.search(match.group(3)):
+        return "skip"
+    return "fail" if match.group(1) else "pass"
+
+
+def tail_file(path, lines=30):
+    """Last lines of a text file, or a note saying why there are none."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        return [f"(cannot read {path}: {err.strerror})"]
+    text = data.decode("utf-8", "replace").replace("\r", "")
+    return text.splitlines()[-lines:]
+
+
+def read_config_value(path, key):
+    """The value of `key = ...` in a domain config we generated (strings
+    unquoted; no escapes are used in generated configs)."""
+    pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=\s*(.*?)\s*$")
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            match = pattern.match(line)
+            if match:
+                value = match.group(1)
+                if value.startswith('"') and value.endswith('"'):
+                    value = value[1:-1]
+                return value
+    raise KeyError(f"{path}: no '{key}' setting")
+
+
+def find_key(obj, key):
+    """First value stored under `key` anywhere in a decoded JSON object."""
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        children = obj.values()
+    elif isinstance(obj, list):
+        children = obj
+    else:
+        return None
+    for child in children:
+        found = find_key(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def processes_mentioning(text):
+    """PIDs whose command line contains `text` (e.g. a private state dir)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
+class PvxlResult:
+    def __init__(self, argv, returncode, stdout, stderr):
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def describe(self):
+        out = (self.stdout + self.stderr).strip().replace("\n", " | ")
+        return f"`{' '.join(self.argv)}` -> exit {self.returncode}: {out[:300]}"
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+class Daemon:
+    """A pvtimed with its own control socket and state directory."""
+
+    def __init__(self, build, workdir, calibrate_ms=1000):
+        self.build = build
+        self.workdir = workdir
+        self.socket = os.path.join(workdir, "control.sock")
+        self.state_dir = os.path.join(workdir, "state")
+        self.log_path = os.path.join(workdir, "pvtimed.log")
+        self.calibrate_ms = calibrate_ms
+        self.proc = None
+        self.log_file = None
+
+    def start(self, timeout=30):
+        os.makedirs(self.state_dir, exist_ok=True)
+        argv = [os.path.join(self.build, "pvtimed"),
+                "--socket", self.socket, "--state-dir", self.state_dir,
+                "--log", "stderr", "--calibrate-ms", str(self.calibrate_ms)]
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"pvtimed exited with status {self.proc.returncode} "
+                    "during start-up")
+            if os.path.exists(self.socket) and self.pvxl("list").returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"pvtimed did not answer on {self.socket} "
+                           f"within {timeout} s")
+
+    def pvxl(self, *args, timeout=30, user=None):
+        argv = [os.path.join(self.build, "pvxl"), "--socket", self.socket]
+        argv += list(args)
+        if user is not None:
+            argv = ["setpriv", f"--reuid={user}", f"--regid={user}",
+                    "--clear-groups"] + argv
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=timeout,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            return PvxlResult(argv, -1, "", f"timed out after {timeout} s")
+        return PvxlResult(argv, proc.returncode,
+                          proc.stdout.decode("utf-8", "replace"),
+                          proc.stderr.decode("utf-8", "replace"))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines=30):
+        return tail_file(self.log_path, lines)
+
+    def domain_log(self, name):
+        return os.path.join(self.state_dir, f"{name}.log")
+
+    def terminate(self, timeout=30):
+        """SIGTERM; return its exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        self.log_file.close()
+        return self.proc.returncode
+
+    def kill_leftovers(self):
+        """Kill what still runs from our state dir (QEMU after a failure)."""
+        for pid in processes_mentioning(self.state_dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+class LogFollower:
+    """Yields complete lines appended to a file that may not exist yet."""
+
+    def __init__(self, path):
+        self.path = path
+        self.file = None
+        self.partial = b""
+
+    def lines(self):
+        if self.file is None:
+            try:
+                self.file = open(self.path, "rb")
+            except FileNotFoundError:
+                return []
+        self.partial += self.file.read()
+        *complete, self.partial = self.partial.split(b"\n")
+        return [line.decode("utf-8", "replace").replace("\r", "")
+                for line in complete]
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()

@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Run every pvtime test suite and count the TAP results (`make check`).
+
+Phases:
+  1. host unit suites: make -C {hyp,tools,selftests/host/shared} check SANITIZE=1
+  2. daemon integration: selftests/host/integration/ against a private pvtimed
+  3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
+  4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
+
+The last line is exactly "N passed, N failed" (", N skipped" when some were);
+the exit status is 1 if anything failed.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from pvtime_host import (Daemon, LogFollower, find_key, parse_tap_line,  # noqa: E402
+                         processes_mentioning, read_config_value, tail_file)
+
+QEMU = "/usr/bin/qemu-system-x86_64"
+REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
+HOUR_NS = 3600 * 10**9
+
+
+def log(text=""):
+    print(text, flush=True)
+
+
+class Results:
+    """Every TAP result of the run, plus the PVTIME-REPORT figures."""
+
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+        self.reports = []
+
+    def add(self, kind, suite, line):
+        if kind == "pass":
+            self.passed += 1
+        elif kind == "skip":
+            self.skipped += 1
+        else:
+            self.failed += 1
+            log(f"  FAIL [{suite}] {line}")
+
+    def own(self, passed, suite, name, context=()):
+        """A result the runner itself decides (not parsed from TAP)."""
+        self.add("pass" if passed else "fail", suite,
+                 f"{'ok' if passed else 'not ok'} - {name}")
+        if not passed:
+            for line in context:
+                log(f"    | {line}")
+        return passed
+
+    def report(self, suite, line):
+        match = REPORT_RE.match(line)
+        if match:
+            self.reports.append((suite, match.group(1), match.group(2)))
+            return True
+        return False
+
+    def summary_line(self):
+        line = f"{self.passed} passed, {self.failed} failed"
+        if self.skipped:
+            line += f", {self.skipped} skipped"
+        return line
+
+
+def count_tap(results, suite, text):
+    """Count the TAP results in a suite's output; return (results, diag)."""
+    found = 0
+    for line in text.splitlines():
+        kind = parse_tap_line(line)
+        if kind:
+            found += 1
+            results.add(kind, suite, line)
+        else:
+            results.report(suite, line)
+    return found
+
+
+def run_tap_command(results, suite, argv, timeout, cwd=TOP):
+    """Run a command whose stdout is TAP; its exit status must agree."""
+    log(f"  {suite}: {' '.join(shlex.quote(a) for a in argv)}")
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout, check=False)
+        output, status = proc.stdout.decode("utf-8", "replace"), proc.returncode
+    except subprocess.TimeoutExpired as err:
+        output = (err.stdout or b"").decode("utf-8", "replace")
+        status = None
+    before = (results.passed, results.failed, results.skipped)
+    found = count_tap(results, suite, output)
+    failed_here = results.failed - before[1]
+    elapsed = time.monotonic() - start
+    log(f"  {suite}: {results.passed - before[0]} passed, {failed_here} "
+        f"failed, {results.skipped - before[2]} skipped ({elapsed:.1f} s)")
+    problem = None
+    if status is None:
+        problem = f"timed out after {timeout} s"
+    elif found == 0:
+        problem = f"exited {status} without any TAP result"
+    elif status != 0 and failed_here == 0:
+        problem = f"exited {status} although every TAP result passed"
+    if problem:
+        results.own(False, suite, f"{suite} {problem}",
+                    output.splitlines()[-25:])
+
+
+# --------------------------------------------------------------------------
+# Phase 1 and 2
+
+
+def phase_host_units(results, args):
+    log("== phase 1: host unit tests (SANITIZE=1)")
+    sanitize_build = os.path.join(args.build, "sanitize")
+    for directory in ("hyp", "tools", "selftests/host/shared"):
+        run_tap_command(results, f"unit:{directory}",
+                        ["make", "--no-print-directory", "-C", directory,
+                         "check", "SANITIZE=1", f"BUILD={sanitize_build}"],
+                        timeout=600)
+
+
+def phase_integration(results, args, daemon, kernel, ramdisk):
+    log("== phase 2: pvtimed integration (bad input, control socket)")
+    script = os.path.join(HERE, "host", "integration", "test_control.py")
+    run_tap_command(results, "integration",
+                    [sys.executable, script, "--build", args.build,
+                     "--workdir", daemon.workdir, "--kernel", kernel,
+                     "--ramdisk", ramdisk], timeout=300)
+    if not daemon.alive():
+        results.own(False, "integration", "pvtimed survived the bad input",
+                    daemon.log_tail())
+
+
+# --------------------------------------------------------------------------
+# Phase 3: guests
+
+
+class GuestRun:
+    """Follow one guest's console: TAP between the markers, host requests."""
+
+    def __init__(self, results, suite, mode, console_path, daemon=None,
+                 domain=None):
+        self.results = results
+        self.suite = suite
+        self.mode = mode
+        self.console = LogFollower(console_path)
+        self.console_path = console_path
+        self.daemon = daemon
+        self.domain = domain
+        self.inside = False
+        self.begun = False
+        self.ended = False
+        self.tap_count = 0
+
+    def handle(self, line):
+        if line.startswith("PVTIME-GUEST-BEGIN"):
+            self.inside = self.begun = True
+            log(f"  {self.suite}: {line}")
+        elif line.startswith("PVTIME-GUEST-END"):
+            self.inside = False
+            self.ended = True
+            log(f"  {self.suite}: {line}")
+        elif line.startswith("PVTIME-HOST-REQUEST"):
+            self.host_request(line.split()[1:])
+        elif self.results.report(self.suite, line):
+            pass
+        elif self.inside:
+            kind = parse_tap_line(line)
+            if kind:
+                self.tap_count += 1
+                self.results.add(kind, self.suite, line)
+
+    def host_request(self, words):
+        if self.daemon is None or not words:
+            self.results.own(False, self.suite,
+                             f"unexpected host request {words!r}")
+            return
+        before = self.wallclock_ns()
+        argv = [words[0], self.domain] + words[1:]
+        result = self.daemon.pvxl(*argv)
+        log(f"  {self.suite}: host runs `pvxl {' '.join(argv)}`")
+        log(f"PVTIME-HOST-DONE {result.returncode}")
+        if result.returncode != 0:
+            self.results.own(False, self.suite,
+                             f"host request `pvxl {' '.join(argv)}`",
+                             [result.describe()])
+            return
+        if words[0] == "set-wallclock" and len(words) == 2 and \
+                words[1] in ("+3600s", "+1h"):
+            self.check_hour_step(before)
+
+    def wallclock_ns(self):
+        """The domain's wall clock minus host realtime, from `pvxl info`."""
+        result = self.daemon.pvxl("--json", "info", self.domain)
+        host_ns = time.time_ns()
+        try:
+            info = result.json()
+        except ValueError:
+            return None
+        for key in ("wallclock_offset_ns", "wall_offset_ns"):
+            value = find_key(info, key)
+            if isinstance(value, int):
+                return value
+        value = find_key(info, "wallclock_ns")
+        if isinstance(value, int):
+            return value - host_ns
+        return None
+
+    def check_hour_step(self, before):
+        after = self.wallclock_ns()
+        name = "host: pvxl info shows the wall clock moved by +1 h"
+        if before is None or after is None:
+            info = self.daemon.pvxl("--json", "info", self.domain)
+            self.results.own(False, self.suite, name,
+                             ["no wall-clock offset in `pvxl --json info`",
+                              info.describe()])
+            return
+        moved = after - before
+        self.results.own(abs(moved - HOUR_NS) < 5 * 10**9, self.suite,
+                         f"{name} (moved {moved / 1e9:.3f} s)")
+
+    def follow(self, timeout, finished):
+        """Read the console until the END marker, `finished()` or timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.console.lines():
+                self.handle(line)
+            if self.ended or finished():
+                break
+            time.sleep(0.2)
+        for line in self.console.lines():
+            self.handle(line)
+        self.console.close()
+        return self.ended
+
+    def verdict(self, timed_out_hint):
+        context = [f"console {self.console_path}, last lines:"] + \
+            tail_file(self.console_path, 30)
+        if self.daemon is not None:
+            context += ["pvtimed.log:"] + self.daemon.log_tail(15)
+        self.results.own(self.begun, self.suite,
+                         f"guest printed PVTIME-GUEST-BEGIN {self.mode}",
+                         context if not self.begun else ())
+        if self.begun:
+            self.results.own(self.ended, self.suite,
+                             f"guest printed PVTIME-GUEST-END {self.mode} "
+                             f"({timed_out_hint})", context)
+            self.results.own(self.tap_count > 0, self.suite,
+                             "guest reported at least one TAP result",
+                             context)
+
+
+def domain_listed(daemon, name):
+    listing = daemon.pvxl("list")
+    return listing.returncode == 0 and re.search(
+        r"(^|\s|\")" + re.escape(name) + r"(\s|\"|$)", listing.stdout)
+
+
+def guest_suite_pvtimed(results, daemon, cfg, mode, timeout):
+    suite = f"guest:{mode}"
+    name = read_config_value(cfg, "name")
+    log(f"  {suite}: pvxl create {cfg} (domain {name}, timeout {timeout} s)")
+    created = daemon.pvxl("create", os.path.abspath(cfg), timeout=120)
+    if not results.own(created.returncode == 0, suite,
+                       f"pvxl create {os.path.basename(cfg)}",
+                       [created.describe()] + daemon.log_tail(15)):
+        return
+    start = time.monotonic()
+    run = GuestRun(results, suite, mode, daemon.domain_log(name), daemon, name)
+    run.follow(timeout, lambda: not daemon.alive())
+    run.verdict(f"within {timeout} s")
+    log(f"  {suite}: guest ran {time.monotonic() - start:.1f} s")
+    # The guest powers itself off after END; give it a moment, then destroy.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and domain_listed(daemon, name):
+        time.sleep(0.5)
+    if domain_listed(daemon, name):
+        gone = daemon.pvxl("destroy", name, timeout=60)
+        results.own(gone.returncode == 0, suite, f"pvxl destroy {name}",
+                    [gone.describe()])
+
+
+def guest_suite_nodevice(results, args, cfg, workdir, timeout):
+    """Boot the same image on plain QEMU: no pvtimed, no ivshmem device."""
+    suite = "guest:nodevice"
+    kernel = read_config_value(cfg, "kernel")
+    ramdisk = os.path.join(os.path.dirname(cfg),
+                           read_config_value(cfg, "ramdisk"))
+    cmdline = re.sub(r"\bpvtest=\S+", "", read_config_value(cfg, "extra"))
+    cmdline = f"{cmdline.strip()} pvtest=nodevice"
+    console = os.path.join(workdir, "nodevice.log")
+    argv = [QEMU, "-M", "q35", "-accel", "tcg", "-smp", "2", "-m", "512",
+            "-display", "none", "-monitor", "none", "-no-reboot",
+            "-serial", f"file:{console}", "-kernel", kernel,
+            "-initrd", ramdisk, "-append", cmdline]
+    log(f"  {suite}: plain QEMU, -append '{cmdline}' (timeout {timeout} s)")
+    qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(console + ".stderr", "wb"))
+    try:
+        run = GuestRun(results, suite, "nodevice", console)
+        run.follow(timeout, lambda: qemu.poll() is not None)
+        run.verdict(f"within {timeout} s")
+        try:
+            qemu.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        results.own(qemu.returncode == 0, suite,
+                    "guest powered off and QEMU exited 0",
+                    tail_file(console + ".stderr", 10))
+    finally:
+        if qemu.poll() is None:
+            qemu.kill()
+            qemu.wait()
+
+
+def phase_guests(results, args, daemon, workdir):
+    log("== phase 3: guest suites")
+    guest = os.path.join(args.build, "guest")
+    scale = 4 if args.soak else 1
+    main_cfg = os.path.join(guest, "soak.cfg" if args.soak else "test.cfg")
+    guest_suite_pvtimed(results, daemon, main_cfg, "main",
+                        args.guest_timeout * scale)
+    guest_suite_pvtimed(results, daemon, os.path.join(guest, "wrongabi.cfg"),
+                        "wrongabi", 120)
+    guest_suite_nodevice(results, args, os.path.join(guest, "test.cfg"),
+                         workdir, 120)
+
+
+# --------------------------------------------------------------------------
+# Phase 4
+
+
+def phase_shutdown(results, daemon):
+    log("== phase 4: pvtimed shutdown on SIGTERM")
+    qemus_before = [pid for pid in processes_mentioning(daemon.state_dir)
+                    if pid != daemon.proc.pid]
+    status = daemon.terminate()
+    results.own(status == 0, "shutdown", f"pvtimed exits 0 on SIGTERM "
+                f"(status {status})", daemon.log_tail())
+    deadline = time.monotonic() + 10
+    left = processes_mentioning(daemon.state_dir)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = processes_mentioning(daemon.state_dir)
+    results.own(not left, "shutdown",
+                f"no QEMU left running ({len(qemus_before)} before SIGTERM)",
+                [f"still running: {left}"])
+
+
+def print_summary(results, started):
+    log("== summary")
+    for suite, key, value in results.reports:
+        log(f"  {key:32} {value:>20}   ({suite})")
+    log(f"  total time {time.monotonic() - started:.0f} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--build", default=os.path.join(TOP, "build"))
+    parser.add_argument("--soak", action="store_true",
+                        help="use soak.cfg (PVTIME_SOAK=1) and longer timeouts")
+    parser.add_argument("--only", action="append",
+                        choices=["units", "integration", "guests"],
+                        help="run only these phases (repeatable)")
+    parser.add_argument("--guest-timeout", type=int, default=420,
+                        help="seconds for the main guest suite (default 420)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary directory (logs)")
+    args = parser.parse_args()
+    args.build = os.path.abspath(args.build)
+    phases = set(args.only or ["units", "integration", "guests"])
+
+    started = time.monotonic()
+    results = Results()
+    workdir = tempfile.mkdtemp(prefix="pvtime-check.")
+    daemon = Daemon(args.build, workdir)
+    test_cfg = os.path.join(args.build, "guest", "test.cfg")
+    try:
+        if "units" in phases:
+            phase_host_units(results, args)
+        if phases & {"integration", "guests"}:
+            log(f"== starting pvtimed in {workdir}")
+            try:
+                daemon.start()
+            except (OSError, RuntimeError) as err:
+                results.own(False, "pvtimed", f"pvtimed starts: {err}",
+                            daemon.log_tail())
+            else:
+                kernel = read_config_value(test_cfg, "kernel")
+                ramdisk = os.path.join(args.build, "guest", "initramfs.cpio.gz")
+                if "integration" in phases:
+                    phase_integration(results, args, daemon, kernel, ramdisk)
+                if "guests" in phases and daemon.alive():
+                    phase_guests(results, args, daemon, workdir)
+                phase_shutdown(results, daemon)
+    except KeyboardInterrupt:
+        results.own(False, "runner", "interrupted")
+    finally:
+        if daemon.alive():
+            daemon.terminate()
+        daemon.kill_leftovers()
+        if args.keep or results.failed:
+            log(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_summary(results, started)
+    log(results.summary_line())
+    return 1 if results.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
