@@ -205,7 +205,7 @@ class GuestRun:
 
     def wallclock_ns(self):
         """The domain's wall clock minus host realtime, from `pvxl info`."""
-        result = self.daemon.pvxl("--json", "info", self.domain)
+        result = self.daemon.pvxl("info", "--json", self.domain)
         host_ns = time.time_ns()
         try:
             info = result.json()
@@ -224,7 +224,7 @@ class GuestRun:
         after = self.wallclock_ns()
         name = "host: pvxl info shows the wall clock moved by +1 h"
         if before is None or after is None:
-            info = self.daemon.pvxl("--json", "info", self.domain)
+            info = self.daemon.pvxl("info", "--json", self.domain)
             self.results.own(False, self.suite, name,
                              ["no wall-clock offset in `pvxl --json info`",
                               info.describe()])

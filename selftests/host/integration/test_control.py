@@ -113,7 +113,7 @@ class ControlTests:
         return path
 
     def test_host_info(self):
-        result = self.daemon.pvxl("--json", "host-info")
+        result = self.daemon.pvxl("host-info", "--json")
         tsc_hz = None
         try:
             tsc_hz = find_key(result.json(), "tsc_hz")
