@@ -174,8 +174,9 @@ CHECKPATCH := $(LINUX_SRC)/scripts/checkpatch.pl
 MODULE_SOURCES = $(filter-out %.mod.c,$(wildcard guest-module/*.c guest-module/*.h))
 
 lint-module: $(LINUX_STAMP)
-	perl $(CHECKPATCH) --strict --no-tree --terse --show-types -f \
-		$(MODULE_SOURCES)
+	@# From build/: in a git work tree checkpatch drops a cache file in cwd.
+	cd $(BUILD) && perl $(CHECKPATCH) --strict --no-tree --terse \
+		--show-types -f $(abspath $(MODULE_SOURCES))
 	@# C=2 runs sparse on every file, rebuilt or not; any report fails.
 	@$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules 2>&1 | tee $(BUILD)/sparse.log
 	@if grep -E ': (warning|error):' $(BUILD)/sparse.log; then \
