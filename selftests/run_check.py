@@ -205,17 +205,14 @@ class GuestRun:
 
     def wallclock_ns(self):
         """The domain's wall clock minus host realtime, from `pvxl info`."""
-        result = self.daemon.pvxl("info", "--json", self.domain)
         host_ns = time.time_ns()
+        result = self.daemon.pvxl("info", "--json", self.domain)
         try:
             info = result.json()
         except ValueError:
             return None
-        for key in ("wallclock_offset_ns", "wall_offset_ns"):
-            value = find_key(info, key)
-            if isinstance(value, int):
-                return value
-        value = find_key(info, "wallclock_ns")
+        # The wall time the domain sees now, against the host's.
+        value = find_key(info, "wall_now_ns")
         if isinstance(value, int):
             return value - host_ns
         return None
