@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Control socket server.  Each connection is non-blocking in the event loop
+ * with its own deadline (a timerfd), so a slow or hostile client costs a
+ * file descriptor for a few seconds and never stalls the daemon.  Peers
+ * other than uid 0 are refused before anything is read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pvtime_ctl.h"
+#include "control.h"
+#include "control_commands.h"
+#include "emit.h"
+#include "event_loop.h"
+#include "log.h"
+
+#define CONTROL_REQUEST_TIMEOUT_S	5
+#define CONTROL_SEND_TIMEOUT_S		2
+#define CONTROL_MAX_CONNECTIONS		64
+
+struct control_conn {
+	struct event_source sock;
+	struct event_source deadline;
+	struct ucred peer;
+	size_t len;
+	char line[PVTIME_CTL_MAX_LINE + 1];
+};
+
+static struct event_source listener = { .fd = -1 };
+static char *listener_path;
+static unsigned int nr_connections;
+
+static void conn_close(struct control_conn *c)
+{
+	event_loop_remove(&c->sock);
+	event_loop_remove(&c->deadline);
+	close(c->sock.fd);
+	if (c->deadline.fd >= 0)
+		close(c->deadline.fd);
+	free(c);
+	nr_connections--;
+}
+
+/* Best effort within CONTROL_SEND_TIMEOUT_S; a client that does not read loses. */
+static void send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_debug("control: reply not delivered: %s", strerror(errno));
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Error replies are one line: newlines in messages become spaces. */
+static void send_error(int fd, int code, const char *msg)
+{
+	char line[PVTIME_CTL_MAX_LINE];
+	char *p;
+	int n;
+
+	n = snprintf(line, sizeof(line) - 1, "error %d %s", code, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line) - 1)
+		n = (int)sizeof(line) - 2;
+	line[n] = '\0';
+	for (p = line; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	line[n] = '\n';
+	send_all(fd, line, (size_t)n + 1);
+}
+
+/* Split on single spaces; arguments are percent-unescaped. */
+static int split_request(char *line, char **words, int max_words, int *nr,
+			 char *err, size_t errlen)
+{
+	int n = 0;
+	char *p = line;
+
+	while (*p) {
+		char *word = p;
+
+		if (n == max_words) {
+			snprintf(err, errlen, "too many arguments (at most %d)",
+				 max_words - 2);
+			return -1;
+		}
+		p = strchr(p, ' ');
+		if (p)
+			*p++ = '\0';
+		else
+			p = word + strlen(word);
+		if (!*word) {
+			snprintf(err, errlen, "malformed request: empty word");
+			return -1;
+		}
+		if (pvtime_ctl_unescape(word)) {
+			snprintf(err, errlen, "malformed request: bad percent escape");
+			return -1;
+		}
+		words[n++] = word;
+	}
+	*nr = n;
+	return 0;
+}
+
+static void serve_request(struct control_conn *c)
+{
+	char *words[PVTIME_CTL_MAX_ARGS + 2];
+	const struct control_command *cmd;
+	char err[1024] = "";
+	struct emit e;
+	const char *body;
+	int nr, format, code;
+	size_t i;
+
+	for (i = 0; i < c->len; i++) {
+		unsigned char ch = (unsigned char)c->line[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			send_error(c->sock.fd, PVTIME_EXIT_USAGE,
+				   "malformed request: control character");
+			return;
+		}
+	}
+	if (split_request(c->line, words, PVTIME_CTL_MAX_ARGS + 2, &nr, err,
+			  sizeof(err))) {
+		send_error(c->sock.fd, PVTIME_EXIT_USAGE, err);
+		return;
+	}
+	if (nr < 2) {
+		send_error(c->sock.fd, PVTIME_EXIT_USAGE,
+			   "malformed request: expected '<text|json> <command> [arg...]'");
+		return;
+	}
+	format = emit_format_parse(words[0]);
+	if (format < 0) {
+		snprintf(err, sizeof(err), "bad format '%.64s' (expected text or json)",
+			 words[0]);
+		send_error(c->sock.fd, PVTIME_EXIT_USAGE, err);
+		return;
+	}
+	cmd = control_command_find(words[1]);
+	if (!cmd) {
+		snprintf(err, sizeof(err), "unknown command '%.64s'", words[1]);
+		send_error(c->sock.fd, PVTIME_EXIT_USAGE, err);
+		return;
+	}
+	if (nr - 2 < cmd->min_args || nr - 2 > cmd->max_args) {
+		snprintf(err, sizeof(err), "usage: %s%s%s", cmd->name,
+			 cmd->usage[0] ? " " : "", cmd->usage);
+		send_error(c->sock.fd, PVTIME_EXIT_USAGE, err);
+		return;
+	}
+	log_debug("control: pid %d: %s", (int)c->peer.pid, cmd->name);
+	emit_begin(&e, (enum emit_format)format);
+	code = cmd->handler(nr - 2, words + 2, &e, err, sizeof(err));
+	body = emit_finish(&e);
+	if (code == PVTIME_EXIT_OK && !body) {
+		code = PVTIME_EXIT_FAILURE;
+		snprintf(err, sizeof(err), "out of memory rendering the reply");
+	}
+	if (code == PVTIME_EXIT_OK) {
+		send_all(c->sock.fd, "ok\n", 3);
+		send_all(c->sock.fd, body, strlen(body));
+	} else {
+		send_error(c->sock.fd, code, err[0] ? err : "failed");
+	}
+	emit_release(&e);
+}
+
+/*
+ * The reply may exceed the socket buffer: send it blocking, but bounded by
+ * SO_SNDTIMEO so a client that never reads cannot hold the daemon.
+ */
+static void make_reply_blocking(int fd)
+{
+	struct timeval tv = { .tv_sec = CONTROL_SEND_TIMEOUT_S };
+	int flags = fcntl(fd, F_GETFL);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return;	/* stay non-blocking: a partial reply beats a hang */
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
+static void on_conn_readable(struct event_source *src, uint32_t events)
+{
+	struct control_conn *c = (struct control_conn *)src;
+	char *newline;
+	ssize_t n;
+
+	(void)events;
+	n = recv(src->fd, c->line + c->len, PVTIME_CTL_MAX_LINE - c->len,
+		 MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		if (c->len)
+			log_warn("control: pid %d closed before finishing its request",
+				 (int)c->peer.pid);
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->line[c->len] = '\0';
+	newline = memchr(c->line, '\n', c->len);
+	if (!newline) {
+		if (c->len >= PVTIME_CTL_MAX_LINE) {
+			send_error(src->fd, PVTIME_EXIT_USAGE, "request too long");
+			conn_close(c);
+		}
+		return;
+	}
+	*newline = '\0';
+	c->len = (size_t)(newline - c->line);
+	make_reply_blocking(src->fd);
+	serve_request(c);
+	conn_close(c);
+}
+
+static void on_conn_deadline(struct event_source *src, uint32_t events)
+{
+	struct control_conn *c =
+		(struct control_conn *)((char *)src -
+					offsetof(struct control_conn, deadline));
+
+	(void)events;
+	log_warn("control: pid %d sent no complete request within %d s; dropped",
+		 (int)c->peer.pid, CONTROL_REQUEST_TIMEOUT_S);
+	send_error(c->sock.fd, PVTIME_EXIT_USAGE, "request timed out");
+	conn_close(c);
+}
+
+static void on_listener(struct event_source *src, uint32_t events)
+{
+	struct itimerspec deadline = { .it_value.tv_sec = CONTROL_REQUEST_TIMEOUT_S };
+	socklen_t len = sizeof(struct ucred);
+	struct control_conn *c;
+	struct ucred peer;
+	int fd;
+
+	(void)events;
+	fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control: accept: %s", strerror(errno));
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
+		log_warn("control: SO_PEERCRED: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	if (peer.uid != 0) {
+		log_warn("control: refused pid %d uid %u: permission denied",
+			 (int)peer.pid, (unsigned int)peer.uid);
+		send_error(fd, PVTIME_EXIT_FAILURE, "permission denied");
+		close(fd);
+		return;
+	}
+	if (nr_connections >= CONTROL_MAX_CONNECTIONS) {
+		log_warn("control: too many connections; refusing pid %d", (int)peer.pid);
+		send_error(fd, PVTIME_EXIT_FAILURE, "too many connections");
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	nr_connections++;
+	c->peer = peer;
+	c->sock.fd = fd;
+	c->sock.handler = on_conn_readable;
+	c->deadline.handler = on_conn_deadline;
+	c->deadline.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (c->deadline.fd < 0 ||
+	    timerfd_settime(c->deadline.fd, 0, &deadline, NULL) < 0 ||
+	    event_loop_add(&c->deadline) || event_loop_add(&c->sock)) {
+		log_error("control: cannot watch a connection: %s", strerror(errno));
+		conn_close(c);
+	}
+}
+
+int control_start(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		log_error("control socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A live daemon answers a connect; only a dead one's socket is replaced. */
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+		log_error("another pvtimed is serving %s", path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (unlink(path) < 0 && errno != ENOENT)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		goto fail;
+	/* Everyone may connect; SO_PEERCRED decides who is served. */
+	if (chmod(path, 0666) < 0 || listen(fd, 16) < 0)
+		goto fail;
+	listener_path = strdup(path);
+	listener.fd = fd;
+	listener.handler = on_listener;
+	err = event_loop_add(&listener);
+	if (err) {
+		close(fd);
+		listener.fd = -1;
+		return err;
+	}
+	return 0;
+fail:
+	err = -errno;
+	log_error("control socket %s: %s", path, strerror(errno));
+	close(fd);
+	return err;
+}
+
+void control_stop(void)
+{
+	if (listener.fd < 0)
+		return;
+	event_loop_remove(&listener);
+	close(listener.fd);
+	listener.fd = -1;
+	if (listener_path)
+		unlink(listener_path);
+	free(listener_path);
+	listener_path = NULL;
+}

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "pvclock_math.h"
+#include "pvtime_ctl.h"
+#include "control_commands.h"
+#include "domain.h"
+#include "log.h"
+#include "timebase.h"
+#include "wallclock.h"
+
+static struct domain *find_domain(const char *dom, char *err, size_t errlen)
+{
+	struct domain *d = domain_lookup(dom);
+
+	if (!d)
+		snprintf(err, errlen, "no such domain '%s'", dom);
+	return d;
+}
+
+static int cmd_create(int argc, char **argv, struct emit *e, char *err,
+		      size_t errlen)
+{
+	struct domain *d;
+
+	(void)argc;
+	d = domain_create(argv[0], err, errlen);
+	if (!d) {
+		log_warn("create %s failed: %s", argv[0], err);
+		return PVTIME_EXIT_FAILURE;
+	}
+	emit_str(e, "name", d->cfg.name);
+	emit_u64(e, "domid", d->domid);
+	return PVTIME_EXIT_OK;
+}
+
+static int cmd_list(int argc, char **argv, struct emit *e, char *err,
+		    size_t errlen)
+{
+	struct domain *d;
+
+	(void)argc;
+	(void)argv;
+	(void)err;
+	(void)errlen;
+	emit_array_begin(e, "domains");
+	for (d = domain_first(); d; d = d->next) {
+		bool known;
+
+		pthread_mutex_lock(&d->clock.lock);
+		known = d->clock.offset_known;
+		pthread_mutex_unlock(&d->clock.lock);
+		emit_object_begin(e, NULL);
+		emit_str(e, "name", d->cfg.name);
+		emit_u64(e, "domid", d->domid);
+		emit_str(e, "state", domain_state_name(d->state));
+		emit_u64(e, "vcpus", d->cfg.vcpus);
+		emit_bool(e, "offset_known", known);
+		emit_object_end(e);
+	}
+	emit_array_end(e);
+	return PVTIME_EXIT_OK;
+}
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "wait status 0x%x", status);
+}
+
+static void emit_wallclock(struct emit *e, struct domain *d)
+{
+	const struct shared_info *si = d->shm.si;
+	__s64 wc_ns = 0;
+	int ret;
+
+	ret = pvtime_wallclock_read(si, PVTIME_READ_MAX_TRIES, &wc_ns);
+	emit_object_begin(e, "wallclock");
+	emit_u64(e, "wc_version", READ_ONCE(*pvtime_wc_version(si)));
+	emit_u64(e, "wc_sec", READ_ONCE(*pvtime_wc_sec(si)));
+	emit_u64(e, "wc_nsec", READ_ONCE(*pvtime_wc_nsec(si)));
+	emit_u64(e, "wc_sec_hi", READ_ONCE(*pvtime_wc_sec_hi(si)));
+	if (ret)
+		emit_str(e, "wc_ns", "unreadable (update in progress)");
+	else
+		emit_s64(e, "wc_ns", wc_ns);
+	emit_s64(e, "wall_now_ns", wallclock_now(&d->clock));
+	emit_object_end(e);
+}
+
+static void emit_records(struct emit *e, struct domain *d)
+{
+	unsigned int cpu;
+
+	emit_array_begin(e, "records");
+	for (cpu = 0; cpu < d->cfg.vcpus; cpu++) {
+		pvtime_time_info_t rec;
+		int ret = pvtime_time_snapshot(pvtime_vcpu_time(d->shm.si, cpu),
+					       PVTIME_READ_MAX_TRIES, &rec);
+
+		emit_object_begin(e, NULL);
+		emit_u64(e, "vcpu", cpu);
+		if (ret) {
+			emit_str(e, "error", "record unreadable (update in progress)");
+		} else {
+			emit_u64(e, "version", rec.version);
+			emit_u64(e, "tsc_timestamp", rec.tsc_timestamp);
+			emit_u64(e, "system_time", rec.system_time);
+			emit_u64(e, "tsc_to_system_mul", rec.tsc_to_system_mul);
+			emit_s64(e, "tsc_shift", rec.tsc_shift);
+			emit_u64(e, "flags", rec.flags);
+		}
+		emit_object_end(e);
+	}
+	emit_array_end(e);
+}
+
+static int cmd_info(int argc, char **argv, struct emit *e, char *err,
+		    size_t errlen)
+{
+	struct domain *d = find_domain(argv[0], err, errlen);
+	struct domain_clock snap;
+	const struct pvtime_control *ctl;
+
+	(void)argc;
+	if (!d)
+		return PVTIME_EXIT_FAILURE;
+	pthread_mutex_lock(&d->clock.lock);
+	snap = d->clock;
+	pthread_mutex_unlock(&d->clock.lock);
+	ctl = d->shm.ctl;
+
+	emit_str(e, "name", d->cfg.name);
+	emit_u64(e, "domid", d->domid);
+	emit_str(e, "state", domain_state_name(d->state));
+	emit_s64(e, "qemu_pid", d->qemu_pid);
+	if (d->state == DOMAIN_SHUTDOWN) {
+		char how[64];
+
+		describe_exit(d->qemu_status, how, sizeof(how));
+		emit_str(e, "qemu_exit", how);
+	}
+	emit_bool(e, "ivshmem_connected", ivshmem_server_connected(&d->ivshmem));
+	emit_u64(e, "vcpus", d->cfg.vcpus);
+	emit_u64(e, "memory_mib", d->cfg.memory_mib);
+	emit_u64(e, "abi_version", READ_ONCE(ctl->abi_version));
+	emit_u64(e, "tsc_hz", snap.tsc_hz);
+	emit_u64(e, "status", READ_ONCE(ctl->status));
+	emit_u64(e, "records_generation", snap.generation);
+	emit_bool(e, "guest_tsc_offset_known", snap.offset_known);
+	emit_s64(e, "guest_tsc_offset", snap.guest_tsc_offset);
+	emit_u64(e, "handshake_rtt_cycles", snap.handshake_rtt_cycles);
+	emit_u64(e, "handshake_rtt_ns",
+		 timebase_cycles_to_ns(snap.handshake_rtt_cycles));
+	emit_u64(e, "mailbox_sessions", d->mailbox.sessions);
+	emit_s64(e, "wall_offset_ns", snap.wall_offset_ns);
+	emit_wallclock(e, d);
+	emit_records(e, d);
+	emit_str(e, "console", d->console_path);
+	emit_str(e, "console_log", d->log_path);
+	emit_str(e, "qemu_log", d->qemu_log_path);
+	emit_str(e, "qmp", d->qmp_path);
+	emit_str(e, "config", d->config_path);
+	return PVTIME_EXIT_OK;
+}
+
+static int cmd_destroy(int argc, char **argv, struct emit *e, char *err,
+		       size_t errlen)
+{
+	struct domain *d = find_domain(argv[0], err, errlen);
+
+	(void)argc;
+	if (!d)
+		return PVTIME_EXIT_FAILURE;
+	emit_str(e, "name", d->cfg.name);
+	emit_u64(e, "domid", d->domid);
+	domain_destroy(d);
+	return PVTIME_EXIT_OK;
+}
+
+static int cmd_console(int argc, char **argv, struct emit *e, char *err,
+		       size_t errlen)
+{
+	struct domain *d = find_domain(argv[0], err, errlen);
+
+	(void)argc;
+	if (!d)
+		return PVTIME_EXIT_FAILURE;
+	if (d->state != DOMAIN_RUNNING) {
+		snprintf(err, errlen, "domain '%s' is shut down; its output is in %s",
+			 d->cfg.name, d->log_path);
+		return PVTIME_EXIT_FAILURE;
+	}
+	emit_sole_str(e, "console", d->console_path);
+	return PVTIME_EXIT_OK;
+}
+
+/* Strict decimal int64 with optional sign. */
+static int parse_ns(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!*s || (*s != '-' && *s != '+' && (*s < '0' || *s > '9')))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end || errno)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int set_one_wallclock(struct domain *d, enum wallclock_mode mode,
+			     int64_t ns, struct emit *e, char *err, size_t errlen)
+{
+	char why[160];
+
+	if (d->state != DOMAIN_RUNNING) {
+		snprintf(err, errlen, "domain '%s' is shut down", d->cfg.name);
+		return PVTIME_EXIT_FAILURE;
+	}
+	if (wallclock_set(&d->clock, &d->shm, mode, ns, why, sizeof(why))) {
+		snprintf(err, errlen, "domain '%s': %s", d->cfg.name, why);
+		return PVTIME_EXIT_FAILURE;
+	}
+	domain_ring_wallclock(d);
+	emit_object_begin(e, NULL);
+	emit_str(e, "name", d->cfg.name);
+	emit_u64(e, "domid", d->domid);
+	emit_s64(e, "wall_offset_ns", d->clock.wall_offset_ns);
+	emit_s64(e, "wall_now_ns", wallclock_now(&d->clock));
+	emit_object_end(e);
+	log_info("domain %s: wall clock set, offset %lld ns", d->cfg.name,
+		 (long long)d->clock.wall_offset_ns);
+	return PVTIME_EXIT_OK;
+}
+
+static int cmd_set_wallclock(int argc, char **argv, struct emit *e, char *err,
+			     size_t errlen)
+{
+	const char *how = argv[1];
+	enum wallclock_mode mode;
+	int64_t ns = 0;
+	int ret = PVTIME_EXIT_OK;
+
+	if (!strcmp(how, "host")) {
+		if (argc != 2) {
+			snprintf(err, errlen, "usage: set-wallclock <dom|--all> host");
+			return PVTIME_EXIT_USAGE;
+		}
+		mode = WALLCLOCK_HOST;
+	} else if (!strcmp(how, "abs") || !strcmp(how, "rel")) {
+		mode = how[0] == 'a' ? WALLCLOCK_ABSOLUTE : WALLCLOCK_RELATIVE;
+		if (argc != 3) {
+			snprintf(err, errlen, "usage: set-wallclock <dom|--all> %s <ns>", how);
+			return PVTIME_EXIT_USAGE;
+		}
+		if (parse_ns(argv[2], &ns)) {
+			snprintf(err, errlen, "bad nanoseconds '%s' (expected a signed 64-bit integer)",
+				 argv[2]);
+			return PVTIME_EXIT_USAGE;
+		}
+		if (mode == WALLCLOCK_ABSOLUTE && ns < 0) {
+			snprintf(err, errlen, "wall time %s ns is before 1970", argv[2]);
+			return PVTIME_EXIT_FAILURE;
+		}
+	} else {
+		snprintf(err, errlen, "bad mode '%s' (expected host, abs or rel)", how);
+		return PVTIME_EXIT_USAGE;
+	}
+
+	emit_array_begin(e, "domains");
+	if (!strcmp(argv[0], "--all")) {
+		struct domain *d;
+
+		/* Apply to all; report the first failure (others still move). */
+		for (d = domain_first(); d; d = d->next) {
+			char one[256];
+
+			if (d->state != DOMAIN_RUNNING)
+				continue;
+			if (set_one_wallclock(d, mode, ns, e, one, sizeof(one)) &&
+			    ret == PVTIME_EXIT_OK) {
+				ret = PVTIME_EXIT_FAILURE;
+				snprintf(err, errlen, "%s", one);
+			}
+		}
+	} else {
+		struct domain *d = find_domain(argv[0], err, errlen);
+
+		ret = d ? set_one_wallclock(d, mode, ns, e, err, errlen)
+			: PVTIME_EXIT_FAILURE;
+	}
+	emit_array_end(e);
+	return ret;
+}
+
+static int cmd_host_info(int argc, char **argv, struct emit *e, char *err,
+			 size_t errlen)
+{
+	const struct timebase *tb = timebase_get();
+
+	(void)argc;
+	(void)argv;
+	(void)err;
+	(void)errlen;
+	emit_u64(e, "tsc_hz", tb->tsc_hz);
+	emit_u64(e, "precision_hz", tb->precision_hz);
+	emit_double(e, "precision_ppm", tb->precision_ppm, 4);
+	emit_u64(e, "calibrate_ms", tb->calibrate_ms);
+	emit_u64(e, "calibration_ns", tb->calibration_ns);
+	emit_u64(e, "abi_version", PVTIME_ABI_VERSION);
+	return PVTIME_EXIT_OK;
+}
+
+static const struct control_command commands[] = {
+	{ "create", 1, 1, "<config-path>", cmd_create },
+	{ "list", 0, 0, "", cmd_list },
+	{ "info", 1, 1, "<dom>", cmd_info },
+	{ "destroy", 1, 1, "<dom>", cmd_destroy },
+	{ "console", 1, 1, "<dom>", cmd_console },
+	{ "set-wallclock", 2, 3, "<dom|--all> host | abs <ns> | rel <ns>",
+	  cmd_set_wallclock },
+	{ "host-info", 0, 0, "", cmd_host_info },
+};
+
+const struct control_command *control_command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pvtime_ctl.h"
+#include "domain.h"
+#include "log.h"
+#include "qemu.h"
+#include "timebase.h"
+#include "wallclock.h"
+
+#define QEMU_KILL_TIMEOUT_MS	2000
+
+static struct domain *domains;
+static uint32_t next_domid = 1;
+static const char *state_dir = PVTIME_CTL_DEFAULT_STATE_DIR;
+
+void domain_set_state_dir(const char *dir)
+{
+	state_dir = dir;
+}
+
+const char *domain_state_name(enum domain_state state)
+{
+	return state == DOMAIN_RUNNING ? "running" : "shutdown";
+}
+
+struct domain *domain_first(void)
+{
+	return domains;
+}
+
+struct domain *domain_lookup(const char *name_or_id)
+{
+	struct domain *d;
+	char *end;
+	unsigned long id;
+
+	for (d = domains; d; d = d->next)
+		if (!strcmp(d->cfg.name, name_or_id))
+			return d;
+	if (name_or_id[0] < '0' || name_or_id[0] > '9')
+		return NULL;
+	errno = 0;
+	id = strtoul(name_or_id, &end, 10);
+	if (*end || errno)
+		return NULL;
+	for (d = domains; d; d = d->next)
+		if (d->domid == id)
+			return d;
+	return NULL;
+}
+
+static void on_doorbell(struct ivshmem_server *srv, unsigned int vector)
+{
+	struct domain *d = srv->owner;
+
+	if (vector != PVTIME_VEC_MAILBOX) {
+		log_debug("domain %s: guest rang unused vector %u", d->cfg.name, vector);
+		return;
+	}
+	mailbox_server_kick(&d->mailbox);
+}
+
+void domain_ring_wallclock(struct domain *d)
+{
+	int ret = ivshmem_server_ring(&d->ivshmem, PVTIME_VEC_WALLCLOCK);
+
+	if (ret)
+		log_warn("domain %s: cannot ring the wall-clock doorbell: %s",
+			 d->cfg.name, strerror(-ret));
+}
+
+static char *state_path(const char *name, const char *suffix)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/%s%s", state_dir, name, suffix) < 0)
+		return NULL;
+	return path;
+}
+
+static void domain_free(struct domain *d)
+{
+	mailbox_server_stop(&d->mailbox);
+	if (d->ivshmem_ready)
+		ivshmem_server_stop(&d->ivshmem);
+	pvtime_shm_destroy(&d->shm);
+	if (d->clock_ready)
+		domain_clock_fini(&d->clock);
+	if (d->console_path)
+		unlink(d->console_path);
+	if (d->qmp_path)
+		unlink(d->qmp_path);
+	domain_config_free(&d->cfg);
+	free(d->config_path);
+	free(d->ivshmem_path);
+	free(d->console_path);
+	free(d->log_path);
+	free(d->qmp_path);
+	free(d->qemu_log_path);
+	free(d);
+}
+
+/* execvp would find a bare name on PATH; a path must be executable. */
+static int check_qemu_binary(const char *qemu, char *err, size_t errlen)
+{
+	if (strchr(qemu, '/') && access(qemu, X_OK) < 0) {
+		snprintf(err, errlen, "qemu '%s': %s", qemu, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int domain_start(struct domain *d, char *err, size_t errlen)
+{
+	struct pvtime_shm_identity id = {
+		.abi_version = d->cfg.abi_version,
+		.domid = d->domid,
+		.nr_vcpus = d->cfg.vcpus,
+		.tsc_hz = timebase_get()->tsc_hz,
+	};
+	struct qemu_paths paths;
+	char **argv;
+	pid_t pid;
+	int ret;
+
+	ret = domain_clock_init(&d->clock, id.tsc_hz, d->cfg.vcpus);
+	if (ret) {
+		snprintf(err, errlen, "cannot set up the clock: %s", strerror(-ret));
+		return -1;
+	}
+	d->clock_ready = true;
+	ret = pvtime_shm_create(&d->shm, d->cfg.name, &id);
+	if (ret) {
+		snprintf(err, errlen, "cannot create shared memory: %s", strerror(-ret));
+		return -1;
+	}
+	wallclock_publish(&d->clock, &d->shm, true);
+	mailbox_server_init(&d->mailbox, d->cfg.name, &d->shm, &d->clock);
+	/* Listen before QEMU starts: its realize blocks until it has the shm. */
+	ret = ivshmem_server_start(&d->ivshmem, d->cfg.name, d->ivshmem_path,
+				   d->shm.fd, on_doorbell, d);
+	if (ret) {
+		snprintf(err, errlen, "ivshmem socket %s: %s", d->ivshmem_path,
+			 strerror(-ret));
+		return -1;
+	}
+	d->ivshmem_ready = true;
+
+	paths = (struct qemu_paths) {
+		.ivshmem = d->ivshmem_path, .console = d->console_path,
+		.log = d->log_path, .qmp = d->qmp_path,
+		.qemu_log = d->qemu_log_path,
+	};
+	argv = qemu_build_argv(&d->cfg, &paths);
+	if (!argv) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		size_t i;
+
+		for (i = 0; argv[i]; i++)
+			log_debug("domain %s: qemu argv[%zu] = %s", d->cfg.name, i,
+				  argv[i]);
+	}
+	pid = qemu_spawn(argv, d->qemu_log_path, err, errlen);
+	qemu_argv_free(argv);
+	if (pid < 0)
+		return -1;
+	d->qemu_pid = pid;
+	return 0;
+}
+
+struct domain *domain_create(const char *config_path, char *err, size_t errlen)
+{
+	struct domain *d, **tail;
+
+	if (config_path[0] != '/') {
+		snprintf(err, errlen, "config path '%s' is not absolute", config_path);
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	d->shm.fd = -1;
+	d->state = DOMAIN_RUNNING;
+	if (domain_config_load(config_path, &d->cfg, err, errlen)) {
+		free(d);
+		return NULL;
+	}
+	if (domain_lookup(d->cfg.name)) {
+		snprintf(err, errlen, "domain '%s' already exists", d->cfg.name);
+		domain_config_free(&d->cfg);
+		free(d);
+		return NULL;
+	}
+	if (check_qemu_binary(d->cfg.qemu, err, errlen)) {
+		domain_config_free(&d->cfg);
+		free(d);
+		return NULL;
+	}
+	d->domid = next_domid++;
+	d->config_path = strdup(config_path);
+	d->ivshmem_path = state_path(d->cfg.name, ".ivshmem");
+	d->console_path = state_path(d->cfg.name, ".console");
+	d->log_path = state_path(d->cfg.name, ".log");
+	d->qmp_path = state_path(d->cfg.name, ".qmp");
+	d->qemu_log_path = state_path(d->cfg.name, ".qemu.log");
+	if (!d->config_path || !d->ivshmem_path || !d->console_path ||
+	    !d->log_path || !d->qmp_path || !d->qemu_log_path) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (domain_start(d, err, errlen))
+		goto fail;
+
+	for (tail = &domains; *tail; tail = &(*tail)->next)
+		;
+	*tail = d;
+	log_info("domain %s: created as domid %u from %s (qemu pid %d, %u vcpus, %u MiB, %s)",
+		 d->cfg.name, d->domid, config_path, (int)d->qemu_pid,
+		 d->cfg.vcpus, d->cfg.memory_mib, domain_accel_name(d->cfg.accel));
+	return d;
+fail:
+	domain_free(d);
+	return NULL;
+}
+
+void domain_destroy(struct domain *d)
+{
+	struct domain **link;
+
+	for (link = &domains; *link; link = &(*link)->next) {
+		if (*link == d) {
+			*link = d->next;
+			break;
+		}
+	}
+	if (d->state == DOMAIN_RUNNING && d->qemu_pid > 0)
+		qemu_kill(d->qemu_pid, QEMU_KILL_TIMEOUT_MS);
+	log_info("domain %s: destroyed (domid %u)", d->cfg.name, d->domid);
+	domain_free(d);
+}
+
+void domain_destroy_all(void)
+{
+	while (domains)
+		domain_destroy(domains);
+}
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "ended (wait status 0x%x)", status);
+}
+
+void domain_reap_children(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct domain *d;
+		char how[64];
+
+		describe_exit(status, how, sizeof(how));
+		for (d = domains; d; d = d->next)
+			if (d->state == DOMAIN_RUNNING && d->qemu_pid == pid)
+				break;
+		if (!d) {
+			log_debug("reaped unknown child %d (%s)", (int)pid, how);
+			continue;
+		}
+		d->state = DOMAIN_SHUTDOWN;
+		d->qemu_status = status;
+		mailbox_server_stop(&d->mailbox);
+		log_info("domain %s: QEMU (pid %d) %s; domain is shut down (see %s)",
+			 d->cfg.name, (int)pid, how, d->qemu_log_path);
+	}
+}
+
+void domain_republish_wallclocks(bool host_stepped)
+{
+	struct domain *d;
+
+	for (d = domains; d; d = d->next) {
+		if (d->state != DOMAIN_RUNNING)
+			continue;
+		if (wallclock_publish(&d->clock, &d->shm, host_stepped)) {
+			log_debug("domain %s: wall clock republished%s", d->cfg.name,
+				  host_stepped ? " after a host clock step" : "");
+			if (host_stepped)
+				domain_ring_wallclock(d);
+		}
+	}
+}

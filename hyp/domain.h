@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Domains: the table of guests pvtimed runs and their lifecycle.  A domain
+ * is created from a config file and runs until destroyed; if its QEMU exits
+ * it stays in the table in state "shutdown" until destroyed, like xl.
+ */
+#ifndef PVTIMED_DOMAIN_H
+#define PVTIMED_DOMAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "domain_config.h"
+#include "ivshmem_server.h"
+#include "mailbox.h"
+#include "records.h"
+#include "shm.h"
+
+enum domain_state {
+	DOMAIN_RUNNING,
+	DOMAIN_SHUTDOWN,
+};
+
+struct domain {
+	struct domain *next;
+	uint32_t domid;
+	enum domain_state state;
+	struct domain_config cfg;
+	char *config_path;
+	char *ivshmem_path;
+	char *console_path;
+	char *log_path;
+	char *qmp_path;
+	char *qemu_log_path;
+	pid_t qemu_pid;
+	int qemu_status;		/* waitpid status once shut down */
+
+	struct pvtime_shm shm;
+	struct domain_clock clock;
+	bool clock_ready;
+	struct ivshmem_server ivshmem;
+	bool ivshmem_ready;
+	struct mailbox_server mailbox;
+};
+
+/* Where per-domain files go; set once at startup. */
+void domain_set_state_dir(const char *dir);
+
+/*
+ * Create and start a domain from a config file.  Returns it, or NULL with
+ * a message in err (config errors carry file:line).
+ */
+struct domain *domain_create(const char *config_path, char *err, size_t errlen);
+
+/* Stop QEMU, free everything, unlink its sockets.  Logs files stay. */
+void domain_destroy(struct domain *d);
+void domain_destroy_all(void);
+
+/* By name, or by decimal domid.  NULL if none. */
+struct domain *domain_lookup(const char *name_or_id);
+struct domain *domain_first(void);
+
+/* SIGCHLD: reap children, mark their domains shut down. */
+void domain_reap_children(void);
+
+/* Republish every running domain's wall clock; ring if stepped. */
+void domain_republish_wallclocks(bool host_stepped);
+
+/* Ring the guest's wall-clock doorbell (after wc_* changed by a step). */
+void domain_ring_wallclock(struct domain *d);
+
+const char *domain_state_name(enum domain_state state);
+
+#endif /* PVTIMED_DOMAIN_H */

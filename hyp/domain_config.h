@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Domain configuration files (xl.cfg-like).  Documentation/domain-config.rst
+ * is the reference; CONTRACT.md lists the keys.
+ */
+#ifndef PVTIMED_DOMAIN_CONFIG_H
+#define PVTIMED_DOMAIN_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DOMAIN_NAME_MAX		32
+#define DOMAIN_VCPUS_MAX	32
+#define DOMAIN_MEMORY_MIN_MIB	64
+#define DOMAIN_MEMORY_MAX_MIB	65536
+#define DOMAIN_DM_ARGS_MAX	64
+#define DOMAIN_CONFIG_MAX_BYTES	(64 * 1024)
+#define DOMAIN_DEFAULT_QEMU	"/usr/bin/qemu-system-x86_64"
+
+enum domain_accel {
+	DOMAIN_ACCEL_TCG,
+	DOMAIN_ACCEL_KVM,
+};
+
+struct domain_config {
+	char name[DOMAIN_NAME_MAX + 1];
+	unsigned int vcpus;		/* default 1 */
+	unsigned int memory_mib;	/* default 512 */
+	char *kernel;			/* absolute after parsing */
+	char *ramdisk;			/* NULL if absent; absolute */
+	char *extra;			/* "" if absent */
+	enum domain_accel accel;
+	char *qemu;
+	char **dm_args;			/* device_model_args */
+	size_t nr_dm_args;
+	uint32_t abi_version;
+};
+
+/*
+ * Parse text as if read from file 'path' (used in messages; relative
+ * kernel/ramdisk paths resolve against its directory).  The kernel and
+ * ramdisk must exist as regular files.  On failure returns -1 with
+ * "path:line: problem" in err; cfg then holds nothing to free.
+ */
+int domain_config_parse(const char *path, const char *text,
+			struct domain_config *cfg, char *err, size_t errlen);
+
+/* Read and parse a file (at most DOMAIN_CONFIG_MAX_BYTES). */
+int domain_config_load(const char *path, struct domain_config *cfg,
+		       char *err, size_t errlen);
+
+void domain_config_free(struct domain_config *cfg);
+
+const char *domain_accel_name(enum domain_accel accel);
+
+/* [A-Za-z0-9_.-]{1,32} */
+int domain_name_valid(const char *name);
+
+#endif /* PVTIMED_DOMAIN_CONFIG_H */

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "domain.h"
+#include "event_loop.h"
+#include "host_clock_watch.h"
+#include "log.h"
+
+static struct event_source tick = { .fd = -1 };
+static struct event_source step = { .fd = -1 };
+
+/* Far in the future: the timer exists only to be cancelled by a step. */
+static int arm_step_timer(void)
+{
+	struct itimerspec far = { .it_value.tv_sec = INT32_MAX };
+
+	if (timerfd_settime(step.fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
+			    &far, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static void on_tick(struct event_source *src, uint32_t events)
+{
+	uint64_t expirations;
+
+	(void)events;
+	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	domain_republish_wallclocks(false);
+}
+
+static void on_step(struct event_source *src, uint32_t events)
+{
+	uint64_t expirations;
+	int ret;
+
+	(void)events;
+	if (read(src->fd, &expirations, sizeof(expirations)) >= 0 ||
+	    errno != ECANCELED)
+		return;
+	log_info("host CLOCK_REALTIME was stepped; republishing wall clocks");
+	ret = arm_step_timer();
+	if (ret)
+		log_error("cannot re-arm the clock-step timer: %s", strerror(-ret));
+	domain_republish_wallclocks(true);
+}
+
+int host_clock_watch_start(void)
+{
+	struct itimerspec every_second = {
+		.it_value.tv_sec = 1, .it_interval.tv_sec = 1,
+	};
+	int ret;
+
+	tick.handler = on_tick;
+	step.handler = on_step;
+	tick.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	step.fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (tick.fd < 0 || step.fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (timerfd_settime(tick.fd, 0, &every_second, NULL) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = arm_step_timer();
+	if (!ret)
+		ret = event_loop_add(&tick);
+	if (!ret)
+		ret = event_loop_add(&step);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	host_clock_watch_stop();
+	return ret;
+}
+
+void host_clock_watch_stop(void)
+{
+	struct event_source *srcs[] = { &tick, &step };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		event_loop_remove(srcs[i]);
+		if (srcs[i]->fd >= 0)
+			close(srcs[i]->fd);
+		srcs[i]->fd = -1;
+	}
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Watching the host's CLOCK_REALTIME: a 1 s tick republishes each domain's
+ * wall clock when it drifted (NTP slew), and a cancel-on-set timer reports
+ * steps (settimeofday, NTP step) at once.
+ */
+#ifndef PVTIMED_HOST_CLOCK_WATCH_H
+#define PVTIMED_HOST_CLOCK_WATCH_H
+
+int host_clock_watch_start(void);
+void host_clock_watch_stop(void);
+
+#endif /* PVTIMED_HOST_CLOCK_WATCH_H */

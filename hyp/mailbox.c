@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The mailbox lives in guest-writable memory: every field is read once with
+ * a volatile load into a local, and only the locals are trusted after
+ * validation.  The session is bounded in time whatever the guest does.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "pvclock_math.h"
+#include "log.h"
+#include "mailbox.h"
+#include "mailbox_session.h"
+#include "timebase.h"
+
+struct serve_limits {
+	uint64_t idle_cycles;
+	uint64_t session_cycles;
+	uint64_t max_rtt_cycles;
+};
+
+static int64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * (int64_t)PVTIME_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static void answer_realtime_probe(struct mailbox_server *srv,
+				  struct pvtime_mailbox *mb,
+				  struct mailbox_session *session)
+{
+	struct timebase_pair pair;
+	int64_t offset;
+
+	pthread_mutex_lock(&srv->clk->lock);
+	offset = srv->clk->wall_offset_ns;
+	pthread_mutex_unlock(&srv->clk->lock);
+	pair = timebase_sample_n(CLOCK_REALTIME, 2);
+	mailbox_session_hand_out(session, pair.tsc);
+	WRITE_ONCE(mb->host_tsc, pair.tsc);
+	WRITE_ONCE(mb->wall_ns, pair.clock_ns + offset);
+	WRITE_ONCE(mb->host_monotonic_raw_ns, clock_ns(CLOCK_MONOTONIC_RAW));
+	WRITE_ONCE(mb->status, 0);
+}
+
+static void answer_set_offset(struct mailbox_server *srv,
+			      struct pvtime_mailbox *mb,
+			      const struct mailbox_session *session,
+			      const struct serve_limits *limits)
+{
+	struct offset_proposal proposal = {
+		.guest_tsc_before = READ_ONCE(mb->guest_tsc_before),
+		.guest_tsc_after = READ_ONCE(mb->guest_tsc_after),
+		.host_tsc = READ_ONCE(mb->host_tsc),
+	};
+	uint64_t rtt;
+	int64_t offset;
+	const char *why;
+
+	if (mailbox_validate_offset(session, &proposal, limits->max_rtt_cycles,
+				    &offset, &rtt, &why)) {
+		log_warn("domain %s: rejected TSC offset proposal: %s (before %llu after %llu host_tsc %llu)",
+			 srv->domain_name, why,
+			 (unsigned long long)proposal.guest_tsc_before,
+			 (unsigned long long)proposal.guest_tsc_after,
+			 (unsigned long long)proposal.host_tsc);
+		WRITE_ONCE(mb->status, -EINVAL);
+		return;
+	}
+	records_adopt_offset(srv->clk, srv->shm, offset, rtt);
+	log_info("domain %s: adopted guest TSC offset %lld cycles (round trip %llu cycles, %llu ns)",
+		 srv->domain_name, (long long)offset, (unsigned long long)rtt,
+		 (unsigned long long)timebase_cycles_to_ns(rtt));
+	WRITE_ONCE(mb->status, 0);
+}
+
+static void serve_session(struct mailbox_server *srv)
+{
+	struct pvtime_mailbox *mb = &srv->shm->ctl->mailbox;
+	uint64_t hz = srv->clk->tsc_hz;
+	struct serve_limits limits = {
+		.idle_cycles = hz / 1000 * MAILBOX_IDLE_MS,
+		.session_cycles = hz / 1000 * MAILBOX_SESSION_MS,
+		.max_rtt_cycles = hz / 1000000 * MAILBOX_MAX_RTT_US,
+	};
+	struct mailbox_session session;
+	uint64_t start, last;
+	uint32_t answered;
+	unsigned long requests = 0;
+	const char *end_reason;
+
+	mailbox_session_init(&session);
+	answered = READ_ONCE(mb->response_seq);
+	start = pvtime_rdtsc();
+	last = start;
+	for (;;) {
+		uint32_t seq = READ_ONCE(mb->request_seq);
+		uint32_t request;
+		uint64_t now;
+		bool end = false;
+
+		if (atomic_load_explicit(&srv->stop, memory_order_relaxed)) {
+			end_reason = "daemon asked it to stop";
+			break;
+		}
+		if (seq == answered) {
+			now = pvtime_rdtsc();
+			if (now - last > limits.idle_cycles) {
+				end_reason = "idle for 50 ms";
+				break;
+			}
+			if (now - start > limits.session_cycles) {
+				end_reason = "2 s session limit";
+				break;
+			}
+			__builtin_ia32_pause();
+			continue;
+		}
+		pvtime_rmb();
+		request = READ_ONCE(mb->request);
+		switch (request) {
+		case PVTIME_REQ_TSC_PROBE:
+			now = pvtime_rdtsc();
+			mailbox_session_hand_out(&session, now);
+			WRITE_ONCE(mb->host_tsc, now);
+			WRITE_ONCE(mb->status, 0);
+			break;
+		case PVTIME_REQ_REALTIME_PROBE:
+			answer_realtime_probe(srv, mb, &session);
+			break;
+		case PVTIME_REQ_SET_OFFSET:
+			answer_set_offset(srv, mb, &session, &limits);
+			break;
+		case PVTIME_REQ_END:
+			WRITE_ONCE(mb->status, 0);
+			end = true;
+			break;
+		default:
+			WRITE_ONCE(mb->status, -EINVAL);
+			break;
+		}
+		pvtime_wmb();
+		WRITE_ONCE(mb->response_seq, seq);
+		answered = seq;
+		requests++;
+		last = pvtime_rdtsc();
+		if (end) {
+			end_reason = "guest sent END";
+			break;
+		}
+		if (last - start > limits.session_cycles) {
+			end_reason = "2 s session limit";
+			break;
+		}
+	}
+	if (!strcmp(end_reason, "guest sent END"))
+		log_debug("domain %s: mailbox session ended: %s after %lu requests",
+			  srv->domain_name, end_reason, requests);
+	else
+		log_info("domain %s: mailbox session ended: %s after %lu requests",
+			 srv->domain_name, end_reason, requests);
+}
+
+static void *serve_thread(void *arg)
+{
+	struct mailbox_server *srv = arg;
+
+	serve_session(srv);
+	atomic_store(&srv->active, false);
+	return NULL;
+}
+
+void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
+			 struct pvtime_shm *shm, struct domain_clock *clk)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->domain_name = domain_name;
+	srv->shm = shm;
+	srv->clk = clk;
+	atomic_init(&srv->active, false);
+	atomic_init(&srv->stop, false);
+}
+
+int mailbox_server_kick(struct mailbox_server *srv)
+{
+	int ret;
+
+	if (atomic_load(&srv->active))
+		return 0;
+	if (srv->thread_started) {
+		pthread_join(srv->thread, NULL);
+		srv->thread_started = false;
+	}
+	atomic_store(&srv->stop, false);
+	atomic_store(&srv->active, true);
+	ret = pthread_create(&srv->thread, NULL, serve_thread, srv);
+	if (ret) {
+		atomic_store(&srv->active, false);
+		log_error("domain %s: cannot start mailbox thread: %s",
+			  srv->domain_name, strerror(ret));
+		return -ret;
+	}
+	srv->thread_started = true;
+	srv->sessions++;
+	log_debug("domain %s: mailbox session %lu started", srv->domain_name,
+		  srv->sessions);
+	return 0;
+}
+
+void mailbox_server_stop(struct mailbox_server *srv)
+{
+	if (!srv->thread_started)
+		return;
+	atomic_store(&srv->stop, true);
+	pthread_join(srv->thread, NULL);
+	srv->thread_started = false;
+	atomic_store(&srv->active, false);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Serving a guest's mailbox (pvtime_abi.h has the protocol).  A doorbell on
+ * PVTIME_VEC_MAILBOX starts a serve session on its own thread, which spins
+ * on request_seq so a probe's round trip stays around a microsecond, and
+ * ends on REQ_END, 50 ms without a request, or 2 s in total.
+ */
+#ifndef PVTIMED_MAILBOX_H
+#define PVTIMED_MAILBOX_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "records.h"
+#include "shm.h"
+
+#define MAILBOX_IDLE_MS		50
+#define MAILBOX_SESSION_MS	2000
+#define MAILBOX_MAX_RTT_US	1000
+
+struct mailbox_server {
+	const char *domain_name;
+	struct pvtime_shm *shm;
+	struct domain_clock *clk;
+	pthread_t thread;
+	bool thread_started;		/* owned by the main thread */
+	atomic_bool active;		/* a session is running */
+	atomic_bool stop;		/* ask the session to end now */
+	unsigned long sessions;
+};
+
+void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
+			 struct pvtime_shm *shm, struct domain_clock *clk);
+
+/*
+ * The guest rang: start a session unless one is running.  Returns 0 or
+ * -errno if no thread could be started.
+ */
+int mailbox_server_kick(struct mailbox_server *srv);
+
+/* End any session and wait for its thread. */
+void mailbox_server_stop(struct mailbox_server *srv);
+
+#endif /* PVTIMED_MAILBOX_H */

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * pvtimed: the pvtime hypervisor-side daemon.  Documentation/pvtimed.rst is
+ * its manual.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pvtime_ctl.h"
+#include "control.h"
+#include "domain.h"
+#include "event_loop.h"
+#include "host_clock_watch.h"
+#include "log.h"
+#include "timebase.h"
+
+#define CALIBRATE_MS_DEFAULT	1000
+#define CALIBRATE_MS_MIN	10
+#define CALIBRATE_MS_MAX	60000
+
+struct options {
+	const char *socket_path;
+	const char *state_dir;
+	bool use_syslog;
+	enum log_level level;
+	unsigned int calibrate_ms;
+};
+
+static bool stop_requested;
+static struct event_source signals = { .fd = -1 };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: pvtimed [OPTION]...\n"
+		"pvtime hypervisor daemon: runs guests under QEMU, publishes their\n"
+		"paravirtual time records and serves pvxl on a control socket.\n"
+		"\n"
+		"  --socket PATH       control socket (default %s)\n"
+		"  --state-dir DIR     per-domain sockets and logs (default %s)\n"
+		"  --log stderr|syslog where messages go (default stderr)\n"
+		"  --log-level LEVEL   error, warn, info or debug (default info)\n"
+		"  --calibrate-ms N    TSC calibration interval, %d..%d (default %d)\n"
+		"  --help              show this help and exit\n"
+		"\n"
+		"SIGTERM or SIGINT destroys every domain and exits 0.\n",
+		PVTIME_CTL_DEFAULT_SOCKET, PVTIME_CTL_DEFAULT_STATE_DIR,
+		CALIBRATE_MS_MIN, CALIBRATE_MS_MAX, CALIBRATE_MS_DEFAULT);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "pvtimed: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'pvtimed --help'.\n");
+	return PVTIME_EXIT_USAGE;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_SOCKET = 256, OPT_STATE_DIR, OPT_LOG, OPT_LOG_LEVEL,
+	       OPT_CALIBRATE_MS, OPT_HELP };
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "calibrate-ms", required_argument, NULL, OPT_CALIBRATE_MS },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, level;
+	char *end;
+	unsigned long ms;
+
+	*o = (struct options) {
+		.socket_path = PVTIME_CTL_DEFAULT_SOCKET,
+		.state_dir = PVTIME_CTL_DEFAULT_STATE_DIR,
+		.level = LOG_LEVEL_INFO,
+		.calibrate_ms = CALIBRATE_MS_DEFAULT,
+	};
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			o->socket_path = optarg;
+			break;
+		case OPT_STATE_DIR:
+			o->state_dir = optarg;
+			break;
+		case OPT_LOG:
+			if (!strcmp(optarg, "syslog"))
+				o->use_syslog = true;
+			else if (strcmp(optarg, "stderr"))
+				return usage_error("bad --log '%s' (expected stderr or syslog)",
+						   optarg);
+			break;
+		case OPT_LOG_LEVEL:
+			level = log_level_parse(optarg);
+			if (level < 0)
+				return usage_error("bad --log-level '%s' (expected error, warn, info or debug)",
+						   optarg);
+			o->level = (enum log_level)level;
+			break;
+		case OPT_CALIBRATE_MS:
+			errno = 0;
+			ms = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || errno || ms < CALIBRATE_MS_MIN ||
+			    ms > CALIBRATE_MS_MAX)
+				return usage_error("bad --calibrate-ms '%s' (expected 10..60000)",
+						   optarg);
+			o->calibrate_ms = (unsigned int)ms;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			exit(PVTIME_EXIT_OK);
+		default:
+			return usage_error("unknown or incomplete option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static void on_signal(struct event_source *src, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			domain_reap_children();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u from pid %u: shutting down", si.ssi_signo,
+				 si.ssi_pid);
+			stop_requested = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int setup_signals(void)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signals.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (signals.fd < 0)
+		return -errno;
+	signals.handler = on_signal;
+	return event_loop_add(&signals);
+}
+
+static int make_state_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		log_error("cannot create state dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_error("state dir %s is not a directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opts;
+	struct timebase tb;
+	char state_dir[PATH_MAX];
+	int ret;
+
+	ret = parse_options(argc, argv, &opts);
+	if (ret)
+		return ret;
+	log_setup(opts.use_syslog, opts.level);
+
+	if (make_state_dir(opts.state_dir))
+		return PVTIME_EXIT_FAILURE;
+	if (!realpath(opts.state_dir, state_dir)) {
+		log_error("state dir %s: %s", opts.state_dir, strerror(errno));
+		return PVTIME_EXIT_FAILURE;
+	}
+	domain_set_state_dir(state_dir);
+
+	ret = event_loop_init();
+	if (!ret)
+		ret = setup_signals();
+	if (ret) {
+		log_error("cannot set up the event loop: %s", strerror(-ret));
+		return PVTIME_EXIT_FAILURE;
+	}
+	if (timebase_calibrate(&tb, opts.calibrate_ms))
+		return PVTIME_EXIT_FAILURE;
+	timebase_set(&tb);
+
+	ret = host_clock_watch_start();
+	if (ret) {
+		log_error("cannot watch the host clock: %s", strerror(-ret));
+		return PVTIME_EXIT_FAILURE;
+	}
+	if (control_start(opts.socket_path))
+		return PVTIME_EXIT_FAILURE;
+	log_info("serving %s (state dir %s)", opts.socket_path, state_dir);
+
+	while (!stop_requested) {
+		ret = event_loop_run_once();
+		if (ret) {
+			log_error("event loop: %s", strerror(-ret));
+			break;
+		}
+	}
+
+	control_stop();
+	domain_destroy_all();
+	host_clock_watch_stop();
+	event_loop_remove(&signals);
+	close(signals.fd);
+	event_loop_fini();
+	log_info("exiting");
+	log_close();
+	return ret ? PVTIME_EXIT_FAILURE : PVTIME_EXIT_OK;
+}

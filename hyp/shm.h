@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* A domain's shared memory: the memfd QEMU maps as the ivshmem BAR2. */
+#ifndef PVTIMED_SHM_H
+#define PVTIMED_SHM_H
+
+#include <stdint.h>
+
+#include "pvtime_abi.h"
+
+struct pvtime_shm {
+	int fd;
+	void *base;
+	struct shared_info *si;
+	struct pvtime_control *ctl;
+};
+
+struct pvtime_shm_identity {
+	uint32_t abi_version;
+	uint32_t domid;
+	uint32_t nr_vcpus;
+	uint64_t tsc_hz;
+};
+
+/*
+ * Create a sealed memfd of PVTIME_SHM_SIZE, map it and fill the control
+ * page.  Records stay version 0 and status 0 until the hyp learns the
+ * guest's TSC offset.  Returns 0 or -errno.
+ */
+int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
+		      const struct pvtime_shm_identity *id);
+void pvtime_shm_destroy(struct pvtime_shm *shm);
+
+#endif /* PVTIMED_SHM_H */

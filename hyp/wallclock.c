@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <stdio.h>
+
+#include "pvclock_math.h"
+#include "log.h"
+#include "timebase.h"
+#include "wallclock.h"
+
+/* wc for the current wall offset; false if it would be before 1970. */
+static bool wallclock_compute(struct domain_clock *clk, int64_t wall_offset_ns,
+			      int64_t *wc_ns, int64_t *wall_now_ns)
+{
+	struct timebase_pair now = timebase_sample(CLOCK_REALTIME);
+	uint64_t system_ns = domain_clock_system_ns(clk, now.tsc);
+	int64_t wall;
+
+	if (__builtin_add_overflow(now.clock_ns, wall_offset_ns, &wall) ||
+	    wall < 0 || system_ns > INT64_MAX || wall < (int64_t)system_ns)
+		return false;
+	*wc_ns = wall - (int64_t)system_ns;
+	if (wall_now_ns)
+		*wall_now_ns = wall;
+	return true;
+}
+
+/* Called with clk->lock held. */
+static bool publish_locked(struct domain_clock *clk, struct pvtime_shm *shm,
+			   bool force)
+{
+	int64_t wc, moved;
+
+	if (!wallclock_compute(clk, clk->wall_offset_ns, &wc, NULL)) {
+		log_warn("wall clock of a domain fell before 1970; not published");
+		return false;
+	}
+	moved = wc - clk->published_wc_ns;
+	if (!force && clk->wc_published &&
+	    moved <= WALLCLOCK_REPUBLISH_NS && moved >= -WALLCLOCK_REPUBLISH_NS)
+		return false;
+	pvtime_wallclock_write(shm->si, wc);
+	clk->published_wc_ns = wc;
+	clk->wc_published = true;
+	return true;
+}
+
+bool wallclock_publish(struct domain_clock *clk, struct pvtime_shm *shm,
+		       bool force)
+{
+	bool written;
+
+	pthread_mutex_lock(&clk->lock);
+	written = publish_locked(clk, shm, force);
+	pthread_mutex_unlock(&clk->lock);
+	return written;
+}
+
+int wallclock_set(struct domain_clock *clk, struct pvtime_shm *shm,
+		  enum wallclock_mode mode, int64_t ns, char *err, size_t errlen)
+{
+	int64_t offset, wc, wall;
+	int ret = -1;
+
+	pthread_mutex_lock(&clk->lock);
+	switch (mode) {
+	case WALLCLOCK_HOST:
+		offset = 0;
+		break;
+	case WALLCLOCK_ABSOLUTE:
+		if (ns < 0) {
+			snprintf(err, errlen, "wall time %lld ns is before 1970",
+				 (long long)ns);
+			goto out;
+		}
+		offset = ns - timebase_sample(CLOCK_REALTIME).clock_ns;
+		break;
+	case WALLCLOCK_RELATIVE:
+		if (__builtin_add_overflow(clk->wall_offset_ns, ns, &offset)) {
+			snprintf(err, errlen, "wall offset overflows");
+			goto out;
+		}
+		break;
+	default:
+		snprintf(err, errlen, "bad wall clock mode");
+		goto out;
+	}
+	if (!wallclock_compute(clk, offset, &wc, &wall)) {
+		snprintf(err, errlen,
+			 "the domain's wall clock would be before 1970 (at its system time 0)");
+		goto out;
+	}
+	clk->wall_offset_ns = offset;
+	publish_locked(clk, shm, true);
+	ret = 0;
+out:
+	pthread_mutex_unlock(&clk->lock);
+	return ret;
+}
+
+int64_t wallclock_now(struct domain_clock *clk)
+{
+	struct timespec ts;
+	int64_t offset;
+
+	pthread_mutex_lock(&clk->lock);
+	offset = clk->wall_offset_ns;
+	pthread_mutex_unlock(&clk->lock);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * (int64_t)PVTIME_NSEC_PER_SEC + ts.tv_nsec +
+	       offset;
+}

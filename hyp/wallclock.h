@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* A domain's wall clock: publishing wc_* and moving the domain's wall time. */
+#ifndef PVTIMED_WALLCLOCK_H
+#define PVTIMED_WALLCLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "records.h"
+
+/* Republish when wc moved by more than this (NTP slew, rate error). */
+#define WALLCLOCK_REPUBLISH_NS	1000
+
+enum wallclock_mode {
+	WALLCLOCK_HOST,		/* follow host CLOCK_REALTIME: offset 0 */
+	WALLCLOCK_ABSOLUTE,	/* wall time := ns since the epoch */
+	WALLCLOCK_RELATIVE,	/* wall time += ns */
+};
+
+/*
+ * Recompute wc = wall time - system time from one TSC read and write it if
+ * forced or if it moved by more than WALLCLOCK_REPUBLISH_NS.  Returns true
+ * when it was written.
+ */
+bool wallclock_publish(struct domain_clock *clk, struct pvtime_shm *shm,
+		       bool force);
+
+/*
+ * Change the domain's wall offset and republish.  Returns 0, or -1 with the
+ * reason in err (results before 1970 are refused; nothing changes then).
+ */
+int wallclock_set(struct domain_clock *clk, struct pvtime_shm *shm,
+		  enum wallclock_mode mode, int64_t ns, char *err, size_t errlen);
+
+/* The domain's wall time now, ns since the epoch. */
+int64_t wallclock_now(struct domain_clock *clk);
+
+#endif /* PVTIMED_WALLCLOCK_H */
