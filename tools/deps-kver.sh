@@ -11,8 +11,9 @@ best=
 for dir in /usr/src/linux-headers-*-amd64; do
 	[ -d "$dir" ] || continue
 	ver=${dir#/usr/src/linux-headers-}
-	[ -f "/boot/vmlinuz-$ver" ] && [ -e "/lib/modules/$ver/build" ] ||
+	if [ ! -f "/boot/vmlinuz-$ver" ] || [ ! -e "/lib/modules/$ver/build" ]; then
 		continue
+	fi
 	best=$(printf '%s\n%s\n' "$best" "$ver" | sort -V | tail -n 1)
 done
 if [ -z "$best" ]; then

@@ -8,6 +8,7 @@
 
 cs_dir=/sys/devices/system/clocksource/clocksource0
 secs=30
+# shellcheck disable=SC2013 # the command line is one line of words
 for word in $(cat /proc/cmdline); do
 	case "$word" in
 	pvdemo_secs=*) secs="${word#pvdemo_secs=}" ;;

@@ -32,7 +32,7 @@ die() {
 	exit 1
 }
 
-output= busybox=/bin/busybox module= run_tests= guest_tests= timers=
+output='' busybox=/bin/busybox module='' run_tests='' guest_tests='' timers=''
 extra=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -96,8 +96,9 @@ copy_dir() { # SRC_DIR DEST_DIR: every regular file, keeping its mode
 for spec in "${extra[@]}"; do
 	src=${spec%%:*}
 	dest=${spec#*:}
-	[ "$src" != "$spec" ] && [ -n "$src" ] && [ -n "$dest" ] ||
+	if [ "$src" = "$spec" ] || [ -z "$src" ] || [ -z "$dest" ]; then
 		die "--add '$spec': want SRC:DEST"
+	fi
 	case "$dest" in
 	/*) ;;
 	*) die "--add '$spec': DEST must be an absolute path in the guest" ;;

@@ -45,7 +45,7 @@ class Tap:
 
 def base_config(kernel, ramdisk):
     """A valid config, one setting per line (line N = index N-1)."""
-    return [f'name = "cfgtest"', "vcpus = 1", "memory = 128",
+    return ['name = "cfgtest"', "vcpus = 1", "memory = 128",
             f'kernel = "{kernel}"', f'ramdisk = "{ramdisk}"',
             'extra = "console=ttyS0"']
 
