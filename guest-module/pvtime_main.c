@@ -61,9 +61,8 @@ static int __init pvtime_init(void)
 
 	if (!pvtime_pci_device_bound()) {
 		pci_unregister_driver(&pvtime_pci_driver);
-		if (pvtime_pci_device_refused())
-			pr_err("no usable pvtime device (refused, see above)\n");
-		else
+		/* A refused device already said why, in one line. */
+		if (!pvtime_pci_device_refused())
 			pr_err("no pvtime device found\n");
 		return -ENODEV;
 	}

@@ -58,8 +58,9 @@ current_clocksource() {
 	cat "$CLOCKSOURCE/current_clocksource"
 }
 
-module_loaded() {
-	grep -q '^pvtime ' /proc/modules
+# shellcheck disable=SC2317 # called through check()
+module_unloaded() {
+	! grep -q '^pvtime ' /proc/modules
 }
 
 # Run COMMAND..., its output as comments; sets $rc and $skip_reason.
@@ -169,7 +170,7 @@ mode_main() {
 	comment "clocksource after rmmod: $after"
 	check "rmmod switches current_clocksource away from pvtime" \
 		[ "$after" != pvtime ]
-	check "module unloaded" eval '! module_loaded'
+	check "module unloaded" module_unloaded
 }
 
 # Both refusal modes: insmod fails, says why, leaves the clock alone.
@@ -181,9 +182,16 @@ mode_refused() { # MESSAGE
 	comment "insmod exit status $rc"
 	dmesg | comment_stream
 	check "insmod fails" [ "$rc" != 0 ]
-	check "module not loaded" eval '! module_loaded'
-	check "dmesg has exactly one \"$message\"" \
-		[ "$(dmesg_has "$message" | wc -l)" -eq 1 ]
+	check "module not loaded" module_unloaded
+	# busybox insmod retries a failed finit_module with init_module, so
+	# the module may have said it more than once: once per attempt, and
+	# nothing else.
+	said=$(dmesg_has "$message" | wc -l)
+	other=$(dmesg | grep pvtime | grep -c -v -F -e "$message" \
+		-e 'taints kernel' -e 'module verification failed')
+	comment "\"$message\" logged $said time(s), $other other pvtime line(s)"
+	[ "$said" -ge 1 ] && [ "$other" -eq 0 ]
+	result $? "dmesg says \"$message\" and nothing else"
 	check "current_clocksource unchanged ($before)" \
 		[ "$(current_clocksource)" = "$before" ]
 }
