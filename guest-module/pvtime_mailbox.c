@@ -22,6 +22,8 @@
 #define PVTIME_HANDSHAKE_ROUNDS		64
 /* The hyp wakes up on the doorbell, so the first answer can be slow. */
 #define PVTIME_MAILBOX_TIMEOUT_MS	200
+/* Ring again if a request sat unanswered this long (session ended idle). */
+#define PVTIME_MAILBOX_RERING_MS	20
 #define PVTIME_RECORDS_TIMEOUT_MS	1000
 /* ktime_get() may trap (hpet): look at the clock only every so often. */
 #define PVTIME_SPINS_PER_CLOCK_CHECK	1024
@@ -65,7 +67,9 @@ static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
 	u32 seq = READ_ONCE(mb->request_seq) + 1;
-	ktime_t deadline = ktime_add_ms(ktime_get(), PVTIME_MAILBOX_TIMEOUT_MS);
+	ktime_t now = ktime_get();
+	ktime_t deadline = ktime_add_ms(now, PVTIME_MAILBOX_TIMEOUT_MS);
+	ktime_t rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
 	unsigned int spins = 0;
 
 	lockdep_assert_held(&pd->mailbox_lock);
@@ -75,10 +79,17 @@ static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
 
 	/* Pairs with the hyp's release: its answer is visible once seq is. */
 	while (virt_load_acquire(&mb->response_seq) != seq) {
-		if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK == 0 &&
-		    ktime_after(ktime_get(), deadline))
-			return -ETIMEDOUT;
 		cpu_relax();
+		if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK)
+			continue;
+		now = ktime_get();
+		if (ktime_after(now, deadline))
+			return -ETIMEDOUT;
+		/* The hyp ends an idle session: wake it up again. */
+		if (ktime_after(now, rering)) {
+			pvtime_mailbox_ring(pd);
+			rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
+		}
 	}
 	return READ_ONCE(mb->status);
 }
