@@ -108,6 +108,7 @@ static void run_pvxl(struct run *r, const char *input, const char *env_socket,
 			unsetenv("PVTIME_SOCKET");
 		if (cwd && chdir(cwd))
 			_exit(126);
+		signal(SIGPIPE, SIG_DFL);
 		alarm(CHILD_TIMEOUT_SEC);	/* a hung pvxl fails, not hangs */
 		execv(pvxl, (char *const *)argv);
 		_exit(127);
@@ -159,6 +160,7 @@ static bool control_socket_touched(void)
 struct fake_server {
 	pthread_t thread;
 	int listen_fd;
+	const char *path;
 	const char *reply;
 	size_t reply_len;
 	char request[4200];
@@ -187,7 +189,9 @@ static void *fake_server_main(void *arg)
 		if (strchr(s->request, '\n'))
 			break;
 	}
-	if (s->console_reply) {
+	if (!strchr(s->request, '\n')) {
+		/* Not a pvxl request (the unblocking connect): no reply. */
+	} else if (s->console_reply) {
 		if (write(fd, s->console_reply, strlen(s->console_reply)) < 0)
 			perror("fake console write");
 	} else if (s->reply_len &&
@@ -198,17 +202,33 @@ static void *fake_server_main(void *arg)
 	return NULL;
 }
 
-static void fake_start(struct fake_server *s, int listen_fd, const char *reply)
+static void fake_start(struct fake_server *s, int listen_fd, const char *path,
+		       const char *reply)
 {
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = listen_fd;
+	s->path = path;
 	s->reply = reply;
 	s->reply_len = reply ? strlen(reply) : 0;
 	pthread_create(&s->thread, NULL, fake_server_main, s);
 }
 
+/*
+ * Wait for the fake server.  If pvxl failed before connecting, unblock its
+ * accept() first (a pvxl that did connect waited for the reply, so it was
+ * accepted by now).
+ */
 static void fake_join(struct fake_server *s)
 {
+	if (!__atomic_load_n(&s->accepted, __ATOMIC_ACQUIRE)) {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", s->path);
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)))
+			perror("unblock fake server");
+		close(fd);
+	}
 	pthread_join(s->thread, NULL);
 }
 
@@ -225,21 +245,8 @@ static void run_served(struct run *r, struct fake_server *s, const char *reply,
 	for (i = 0; args[i] && i < 30; i++)
 		argv[i + 1] = args[i];
 	argv[i + 1] = NULL;
-	fake_start(s, ctl_listen_fd, reply);
+	fake_start(s, ctl_listen_fd, ctl_path, reply);
 	run_pvxl(r, NULL, NULL, cwd, argv);
-	/*
-	 * pvxl failed before connecting: unblock the server's accept().  (A
-	 * pvxl that did connect waited for the reply, so it was accepted.)
-	 */
-	if (!__atomic_load_n(&s->accepted, __ATOMIC_ACQUIRE)) {
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ctl_path);
-		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)))
-			perror("unblock fake server");
-		close(fd);
-	}
 	fake_join(s);
 }
 
@@ -407,7 +414,7 @@ static void test_framing(void)
 	tap_ok(r.status == 1 && strstr(r.err, "closed the connection without a reply"),
 	       "connection closed without reply -> exit 1 (got %d: '%s')", r.status, flat(r.err));
 
-	fake_start(&s, ctl_listen_fd, "ok\n");
+	fake_start(&s, ctl_listen_fd, ctl_path, "ok\n");
 	run_pvxl(&r, NULL, ctl_path, NULL, (const char *const[]){ "host-info", NULL });
 	fake_join(&s);
 	tap_ok(r.status == 0 && !strcmp(s.request, "text host-info\n"),
@@ -487,8 +494,8 @@ static void test_console(void)
 
 	snprintf(reply, sizeof(reply), "ok\n%s\n", console_path);
 	snprintf(socket_arg, sizeof(socket_arg), "--socket=%s", ctl_path);
-	fake_start(&ctl, ctl_listen_fd, reply);
-	fake_start(&con, con_fd, NULL);
+	fake_start(&ctl, ctl_listen_fd, ctl_path, reply);
+	fake_start(&con, con_fd, console_path, NULL);
 	con.console_reply = "GUEST SAYS HI\r\n";
 	run_pvxl(&r, "hello guest\n", NULL, NULL,
 		 (const char *const[]){ socket_arg, "console", "guest1", NULL });
@@ -501,14 +508,14 @@ static void test_console(void)
 	       "console relays stdin to the guest and the guest to stdout (got %d, in '%s', out '%s', err '%s')",
 	       r.status, flat(con.request), flat(r.out), flat(r.err));
 
-	fake_start(&ctl, ctl_listen_fd, "ok\n");
+	fake_start(&ctl, ctl_listen_fd, ctl_path, "ok\n");
 	run_pvxl(&r, NULL, NULL, NULL,
 		 (const char *const[]){ socket_arg, "console", "guest1", NULL });
 	fake_join(&ctl);
 	tap_ok(r.status == 1 && strstr(r.err, "did not answer one console path"),
 	       "console with an empty path reply: exit 1 (got %d: %s)", r.status, flat(r.err));
 
-	fake_start(&ctl, ctl_listen_fd, "ok\n/nonexistent/console\n");
+	fake_start(&ctl, ctl_listen_fd, ctl_path, "ok\n/nonexistent/console\n");
 	run_pvxl(&r, NULL, NULL, NULL,
 		 (const char *const[]){ socket_arg, "console", "guest1", NULL });
 	fake_join(&ctl);
@@ -537,6 +544,8 @@ int main(void)
 		return 1;
 	}
 	atexit(cleanup);
+	/* A pvxl that hangs up early must fail a test, not kill the runner. */
+	signal(SIGPIPE, SIG_IGN);
 	snprintf(ctl_path, sizeof(ctl_path), "%s/control.sock", tmpdir);
 	snprintf(console_path, sizeof(console_path), "%s/guest1.console", tmpdir);
 	ctl_listen_fd = listen_unix(ctl_path);
