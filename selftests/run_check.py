@@ -77,15 +77,19 @@ class Results:
 
 
 def count_tap(results, suite, text):
-    """Count the TAP results in a suite's output; return (results, diag)."""
+    """Count the TAP results in a suite's output, showing the diagnostics
+    of failed ones; return how many results there were."""
     found = 0
+    after_failure = False
     for line in text.splitlines():
         kind = parse_tap_line(line)
         if kind:
             found += 1
             results.add(kind, suite, line)
-        else:
-            results.report(suite, line)
+            after_failure = kind == "fail"
+        elif not results.report(suite, line) and after_failure and \
+                line.startswith("#"):
+            log(f"    | {line[1:].strip()}")
     return found
 
 

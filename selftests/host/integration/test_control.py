@@ -88,7 +88,8 @@ class ControlTests:
         listing = self.daemon.pvxl("list")
         return listing.returncode == 0, listing
 
-    def expect_exit(self, name, code, *args, must_contain=(), user=None):
+    def expect_exit(self, name, code, *args, must_contain=(),
+                    must_contain_one=(), user=None):
         result = self.daemon.pvxl(*args, user=user)
         output = result.stdout + result.stderr
         problems = []
@@ -97,6 +98,9 @@ class ControlTests:
         for text in must_contain:
             if text not in output:
                 problems.append(f"output lacks '{text}'")
+        if must_contain_one and not any(text in output
+                                        for text in must_contain_one):
+            problems.append(f"output has none of {list(must_contain_one)}")
         if code != 0 and not result.stderr.strip():
             problems.append("no error message on stderr")
         serving, listing = self.still_serving()
@@ -131,9 +135,13 @@ class ControlTests:
             lines = base_config(self.kernel, self.ramdisk)
             lines[index] = line
             path = self.write_config(f"malformed-{number}.cfg", lines)
+            # An unterminated construct may be reported where it starts
+            # or at the end of the file.
+            where = [f"{path}:{index + 1}"]
+            if what.startswith("unterminated"):
+                where.append(f"{path}:{len(lines) + 1}")
             self.expect_exit(f"config with {what} is refused with file:line",
-                             1, "create", path,
-                             must_contain=[f"{path}:{index + 1}"])
+                             1, "create", path, must_contain_one=where)
 
     def test_bad_config_files(self):
         missing = os.path.join(self.cfg_dir, "does-not-exist.cfg")
