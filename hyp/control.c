@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct control_conn {
 	struct event_source sock;
 	struct event_source deadline;
 	struct ucred peer;
+	bool refused;		/* not root: answered "permission denied" */
 	size_t len;
 	char line[PVTIME_CTL_MAX_LINE + 1];
 };
@@ -237,7 +239,10 @@ static void on_conn_readable(struct event_source *src, uint32_t events)
 	*newline = '\0';
 	c->len = (size_t)(newline - c->line);
 	make_reply_blocking(src->fd);
-	serve_request(c);
+	if (c->refused)
+		send_error(src->fd, PVTIME_EXIT_FAILURE, "permission denied");
+	else
+		serve_request(c);
 	conn_close(c);
 }
 
@@ -274,13 +279,14 @@ static void on_listener(struct event_source *src, uint32_t events)
 		close(fd);
 		return;
 	}
-	if (peer.uid != 0) {
+	/*
+	 * A refused peer still gets its request read before the answer:
+	 * closing on unread data would reset the connection and lose the
+	 * reply.  Nothing in the request is looked at.
+	 */
+	if (peer.uid != 0)
 		log_warn("control: refused pid %d uid %u: permission denied",
 			 (int)peer.pid, (unsigned int)peer.uid);
-		send_error(fd, PVTIME_EXIT_FAILURE, "permission denied");
-		close(fd);
-		return;
-	}
 	if (nr_connections >= CONTROL_MAX_CONNECTIONS) {
 		log_warn("control: too many connections; refusing pid %d", (int)peer.pid);
 		send_error(fd, PVTIME_EXIT_FAILURE, "too many connections");
@@ -294,6 +300,7 @@ static void on_listener(struct event_source *src, uint32_t events)
 	}
 	nr_connections++;
 	c->peer = peer;
+	c->refused = peer.uid != 0;
 	c->sock.fd = fd;
 	c->sock.handler = on_conn_readable;
 	c->deadline.handler = on_conn_deadline;
