@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* Domain config parser: good files parse to the right values; every bad
+ * input is rejected with "file:line: problem".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "domain_config.h"
+#include "pvtime_abi.h"
+
+static char dir[] = "/tmp/pvtimed-cfgtest-XXXXXX";
+static char cfg_path[512];
+static char kernel_path[512];
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Parse text as cfg_path; returns the parser's result, err filled. */
+static int parse(const char *text, struct domain_config *cfg, char *err,
+		 size_t errlen)
+{
+	err[0] = '\0';
+	return domain_config_parse(cfg_path, text, cfg, err, errlen);
+}
+
+struct bad_case {
+	const char *what;
+	const char *text;
+	const char *expect;	/* substring of the error, after "path:" */
+};
+
+#define KERNEL_LINE "kernel = \"vmlinuz\"\n"
+
+static const struct bad_case bad_cases[] = {
+	{ "unknown key", "name = \"a\"\n" KERNEL_LINE "colour = \"red\"\n",
+	  ":3: unknown key 'colour'" },
+	{ "bad number", "name = \"a\"\n" KERNEL_LINE "vcpus = 2x\n",
+	  ":3: bad number '2x'" },
+	{ "negative number", "name = \"a\"\n" KERNEL_LINE "vcpus = -1\n",
+	  ":3: bad number '-1'" },
+	{ "vcpus out of range", "name = \"a\"\n" KERNEL_LINE "vcpus = 33\n",
+	  ":3: vcpus out of range: 33 (allowed 1..32)" },
+	{ "vcpus zero", "name = \"a\"\n" KERNEL_LINE "vcpus = 0\n",
+	  ":3: vcpus out of range" },
+	{ "memory too small", "name = \"a\"\n" KERNEL_LINE "memory = 63\n",
+	  ":3: memory out of range" },
+	{ "number overflow", "name = \"a\"\n" KERNEL_LINE
+	  "memory = 99999999999999999999999\n", ":3: number '99999999999999999999999' out of range" },
+	{ "abi version too big", "name = \"a\"\n" KERNEL_LINE
+	  "pvtime_abi_version = 4294967296\n", ":3: pvtime_abi_version out of range" },
+	{ "unterminated string", "name = \"a\n" KERNEL_LINE,
+	  ":1: unterminated string" },
+	{ "unterminated string at EOF", KERNEL_LINE "name = \"abc",
+	  ":2: unterminated string" },
+	{ "bad escape", "name = \"a\\n\"\n" KERNEL_LINE, ":1: bad escape" },
+	{ "missing name", KERNEL_LINE "vcpus = 1\n",
+	  "missing required key 'name'" },
+	{ "missing kernel", "name = \"a\"\n", "missing required key 'kernel'" },
+	{ "duplicate key", "name = \"a\"\n" KERNEL_LINE "vcpus = 1\nvcpus = 2\n",
+	  ":4: duplicate key 'vcpus'" },
+	{ "bad list element", "name = \"a\"\n" KERNEL_LINE
+	  "device_model_args = [ \"-a\", 3 ]\n", ":3: bad list: elements must be quoted strings" },
+	{ "list missing comma", "name = \"a\"\n" KERNEL_LINE
+	  "device_model_args = [ \"-a\" \"-b\" ]\n", ":3: bad list: expected ',' or ']'" },
+	{ "unterminated list", "name = \"a\"\n" KERNEL_LINE
+	  "device_model_args = [ \"-a\",\n", "unterminated list" },
+	{ "list where string expected", "name = [ \"a\" ]\n" KERNEL_LINE,
+	  ":1: name must be a string, not a list" },
+	{ "string where number expected", "name = \"a\"\n" KERNEL_LINE "vcpus = \"2\"\n",
+	  ":3: vcpus must be a number, not a string" },
+	{ "bad name characters", "name = \"a b\"\n" KERNEL_LINE, ":1: bad name 'a b'" },
+	{ "name too long", "name = \"abcdefghijabcdefghijabcdefghijabc\"\n" KERNEL_LINE,
+	  ":1: bad name" },
+	{ "empty name", "name = \"\"\n" KERNEL_LINE, ":1: bad name" },
+	{ "dotdot name", "name = \"..\"\n" KERNEL_LINE, ":1: bad name" },
+	{ "bad accel", "name = \"a\"\n" KERNEL_LINE "accel = \"xen\"\n",
+	  ":3: bad accel 'xen'" },
+	{ "missing kernel file", "name = \"a\"\nkernel = \"nope\"\n",
+	  ":2: kernel '" },
+	{ "kernel is a directory", "name = \"a\"\nkernel = \"/tmp\"\n",
+	  ":2: kernel '/tmp' is not a regular file" },
+	{ "missing ramdisk", "name = \"a\"\n" KERNEL_LINE "ramdisk = \"nope.cpio\"\n",
+	  ":3: ramdisk '" },
+	{ "missing equals", "name \"a\"\n" KERNEL_LINE, ":1: expected '=' after 'name'" },
+	{ "missing value", "name =\n" KERNEL_LINE, ":1: missing value after '='" },
+	{ "unquoted string", "name = guest\n" KERNEL_LINE, ":1: bad value 'guest'" },
+	{ "trailing junk", "name = \"a\" \"b\"\n" KERNEL_LINE,
+	  ":1: unexpected text after the value of 'name'" },
+	{ "stray character", "name = \"a\"\n" KERNEL_LINE "@\n",
+	  ":3: unexpected character '@'" },
+	{ "control byte", "name = \"a\"\n\x01\n" KERNEL_LINE, ":2: unexpected byte 0x01" },
+};
+
+static void test_good(void)
+{
+	struct domain_config cfg;
+	char err[512];
+	char expect_ramdisk[600];
+	int ret;
+
+	ret = parse("# a comment\n"
+		    "name = \"guest-1.a_b\"   # trailing comment\n"
+		    "vcpus = 2\n"
+		    "memory = 0x200\n"
+		    "kernel = \"vmlinuz\"\n"
+		    "ramdisk = \"initrd\"\n"
+		    "extra = \"console=ttyS0 say=\\\"hi\\\" back\\\\slash\"\n"
+		    "accel = \"kvm\"; qemu = \"/bin/true\"\n"
+		    "device_model_args = [ \"-device\",\n"
+		    "    \"virtio-rng-pci\",   # with a trailing comma\n"
+		    "]\n"
+		    "pvtime_abi_version = 7\n",
+		    &cfg, err, sizeof(err));
+	tap_ok(ret == 0, "full config parses (%s)", ret ? err : "ok");
+	if (ret) {
+		tap_ok(0, "values (skipped)");
+		return;
+	}
+	snprintf(expect_ramdisk, sizeof(expect_ramdisk), "%s/initrd", dir);
+	tap_ok(!strcmp(cfg.name, "guest-1.a_b") && cfg.vcpus == 2 &&
+	       cfg.memory_mib == 512 && !strcmp(cfg.kernel, kernel_path) &&
+	       !strcmp(cfg.ramdisk, expect_ramdisk) &&
+	       !strcmp(cfg.extra, "console=ttyS0 say=\"hi\" back\\slash") &&
+	       cfg.accel == DOMAIN_ACCEL_KVM && !strcmp(cfg.qemu, "/bin/true") &&
+	       cfg.nr_dm_args == 2 && !strcmp(cfg.dm_args[0], "-device") &&
+	       !strcmp(cfg.dm_args[1], "virtio-rng-pci") && cfg.abi_version == 7,
+	       "values, escapes, relative paths and lists are right (kernel %s, extra %s)",
+	       cfg.kernel, cfg.extra);
+	domain_config_free(&cfg);
+}
+
+static void test_defaults(void)
+{
+	struct domain_config cfg;
+	char err[512];
+	int ret;
+
+	ret = parse("name=\"d\"\nkernel=\"vmlinuz\"", &cfg, err, sizeof(err));
+	tap_ok(ret == 0, "minimal config without final newline parses (%s)",
+	       ret ? err : "ok");
+	if (ret) {
+		tap_ok(0, "defaults (skipped)");
+		return;
+	}
+	tap_ok(cfg.vcpus == 1 && cfg.memory_mib == 512 && !cfg.ramdisk &&
+	       !strcmp(cfg.extra, "") && cfg.accel == DOMAIN_ACCEL_TCG &&
+	       !strcmp(cfg.qemu, DOMAIN_DEFAULT_QEMU) && cfg.nr_dm_args == 0 &&
+	       cfg.abi_version == PVTIME_ABI_VERSION,
+	       "defaults: 1 vcpu, 512 MiB, tcg, no ramdisk, ABI %u",
+	       PVTIME_ABI_VERSION);
+	domain_config_free(&cfg);
+}
+
+static void test_bad(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		struct domain_config cfg;
+		char err[512];
+		int ret = parse(c->text, &cfg, err, sizeof(err));
+
+		tap_ok(ret == -1 && !strncmp(err, cfg_path, strlen(cfg_path)) &&
+		       strstr(err, c->expect),
+		       "rejects %s: got \"%s\", want \"...%s...\"", c->what, err,
+		       c->expect);
+	}
+}
+
+static void test_load(void)
+{
+	struct domain_config cfg;
+	char err[512];
+	char path[600];
+	int ret;
+
+	ret = domain_config_load("/nonexistent/x.cfg", &cfg, err, sizeof(err));
+	tap_ok(ret == -1 && strstr(err, "/nonexistent/x.cfg: No such file"),
+	       "missing config file: %s", err);
+
+	snprintf(path, sizeof(path), "%s/load.cfg", dir);
+	write_file(path, "name = \"fromfile\"\nkernel = \"vmlinuz\"\n");
+	ret = domain_config_load(path, &cfg, err, sizeof(err));
+	tap_ok(ret == 0 && !strcmp(cfg.name, "fromfile") &&
+	       !strcmp(cfg.kernel, kernel_path),
+	       "load from file resolves kernel next to it (%s)", ret ? err : cfg.kernel);
+	if (!ret)
+		domain_config_free(&cfg);
+
+	write_file(path, "name = \"x\"\nkernel = \"vmlinuz\"\n\0junk");
+	{
+		FILE *f = fopen(path, "w");
+
+		fwrite("name = \"x\"\n\0\n", 1, 13, f);
+		fclose(f);
+	}
+	ret = domain_config_load(path, &cfg, err, sizeof(err));
+	tap_ok(ret == -1 && strstr(err, "NUL byte"), "binary config refused: %s", err);
+}
+
+int main(void)
+{
+	char path[600];
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(cfg_path, sizeof(cfg_path), "%s/test.cfg", dir);
+	snprintf(kernel_path, sizeof(kernel_path), "%s/vmlinuz", dir);
+	write_file(kernel_path, "kernel");
+	snprintf(path, sizeof(path), "%s/initrd", dir);
+	write_file(path, "initrd");
+
+	tap_plan(4 + (int)(sizeof(bad_cases) / sizeof(bad_cases[0])) + 3);
+	test_good();
+	test_defaults();
+	test_bad();
+	test_load();
+
+	unlink(kernel_path);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/load.cfg", dir);
+	unlink(path);
+	rmdir(dir);
+	return tap_done();
+}

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* QEMU command line built for a domain, per CONTRACT.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "qemu.h"
+
+static size_t count(char **argv)
+{
+	size_t n = 0;
+
+	while (argv[n])
+		n++;
+	return n;
+}
+
+static int has_pair(char **argv, const char *opt, const char *val)
+{
+	size_t i;
+
+	for (i = 0; argv[i] && argv[i + 1]; i++)
+		if (!strcmp(argv[i], opt) && !strcmp(argv[i + 1], val))
+			return 1;
+	return 0;
+}
+
+int main(void)
+{
+	char *dm[] = { "-device", "virtio-rng-pci" };
+	struct domain_config cfg = {
+		.name = "g1", .vcpus = 2, .memory_mib = 512,
+		.kernel = "/k", .ramdisk = "/r", .extra = "console=ttyS0 a,b",
+		.accel = DOMAIN_ACCEL_TCG, .qemu = "/usr/bin/qemu-system-x86_64",
+		.dm_args = dm, .nr_dm_args = 2,
+	};
+	struct qemu_paths paths = {
+		.ivshmem = "/s/g1.ivshmem", .console = "/s/g1.console",
+		.log = "/s/a,b.log", .qmp = "/s/g1.qmp", .qemu_log = "/s/g1.qemu.log",
+	};
+	char **argv;
+	size_t n;
+
+	tap_plan(9);
+	argv = qemu_build_argv(&cfg, &paths);
+	if (!tap_ok(argv != NULL, "argv built"))
+		return tap_done();
+	n = count(argv);
+	tap_ok(!strcmp(argv[0], cfg.qemu) && has_pair(argv, "-M", "q35") &&
+	       has_pair(argv, "-accel", "tcg") && has_pair(argv, "-smp", "2") &&
+	       has_pair(argv, "-m", "512"), "machine, accel, smp, memory");
+	tap_ok(has_pair(argv, "-kernel", "/k") && has_pair(argv, "-initrd", "/r") &&
+	       has_pair(argv, "-append", "console=ttyS0 a,b"),
+	       "kernel, initrd, and append passed verbatim (no comma doubling)");
+	tap_ok(has_pair(argv, "-chardev", "socket,id=pvtime,path=/s/g1.ivshmem") &&
+	       has_pair(argv, "-device", "ivshmem-doorbell,chardev=pvtime,vectors=2"),
+	       "ivshmem-doorbell with 2 vectors on the ivshmem socket");
+	tap_ok(has_pair(argv, "-chardev",
+			"socket,id=console0,path=/s/g1.console,server=on,wait=off,logfile=/s/a,,b.log") &&
+	       has_pair(argv, "-serial", "chardev:console0"),
+	       "console chardev with logfile; commas in paths doubled");
+	tap_ok(has_pair(argv, "-qmp", "unix:/s/g1.qmp,server=on,wait=off"), "qmp socket");
+	tap_ok(n >= 2 && !strcmp(argv[n - 2], "-device") &&
+	       !strcmp(argv[n - 1], "virtio-rng-pci"),
+	       "device_model_args appended last, verbatim");
+	qemu_argv_free(argv);
+
+	cfg.ramdisk = NULL;
+	cfg.accel = DOMAIN_ACCEL_KVM;
+	cfg.nr_dm_args = 0;
+	argv = qemu_build_argv(&cfg, &paths);
+	n = argv ? count(argv) : 0;
+	tap_ok(argv && !has_pair(argv, "-initrd", "/r") &&
+	       has_pair(argv, "-accel", "kvm"), "no ramdisk: no -initrd; kvm accel");
+	tap_ok(argv && !strcmp(argv[n - 1], "unix:/s/g1.qmp,server=on,wait=off") &&
+	       has_pair(argv, "-nodefaults", "-no-reboot") &&
+	       has_pair(argv, "-display", "none"),
+	       "-nodefaults -no-reboot -display none");
+	qemu_argv_free(argv);
+	return tap_done();
+}
