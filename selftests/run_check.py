@@ -169,6 +169,7 @@ class GuestRun:
         self.begun = False
         self.ended = False
         self.tap_count = 0
+        self.after_failure = False
 
     def handle(self, line):
         if line.startswith("PVTIME-GUEST-BEGIN"):
@@ -187,6 +188,9 @@ class GuestRun:
             if kind:
                 self.tap_count += 1
                 self.results.add(kind, self.suite, line)
+                self.after_failure = kind == "fail"
+            elif self.after_failure and line.startswith("#"):
+                log(f"    | {line[1:].strip()}")
 
     def host_request(self, words):
         if self.daemon is None or not words:
@@ -231,8 +235,11 @@ class GuestRun:
                               info.describe()])
             return
         moved = after - before
-        self.results.own(abs(moved - HOUR_NS) < 5 * 10**9, self.suite,
-                         f"{name} (moved {moved / 1e9:.3f} s)")
+        passed = self.results.own(abs(moved - HOUR_NS) < 5 * 10**9,
+                                  self.suite,
+                                  f"{name} (moved {moved / 1e9:.3f} s)")
+        if passed:
+            log(f"  {self.suite}: ok - {name} (moved {moved / 1e9:.3f} s)")
 
     def follow(self, timeout, finished):
         """Read the console until the END marker, `finished()` or timeout."""
