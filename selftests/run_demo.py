@@ -88,7 +88,7 @@ def main():
     # Ctrl-C arrives as KeyboardInterrupt; SIGTERM gets the same cleanup.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     daemon = Daemon(build, workdir)
-    ok = False
+    ok = interrupted = False
     try:
         host(f"starting pvtimed (socket {daemon.socket}, log "
              f"{daemon.log_path}); calibrating the TSC takes a second")
@@ -96,6 +96,7 @@ def main():
         show_pvxl(daemon, "host-info")
         ok = run_guest(daemon, cfg, name)
     except KeyboardInterrupt:
+        interrupted = True
         host("interrupted; cleaning up")
     except (OSError, RuntimeError) as err:
         host(f"error: {err}")
@@ -108,6 +109,9 @@ def main():
             status = daemon.terminate()
             host(f"pvtimed stopped (exit status {status})")
         daemon.kill_leftovers()
+    if interrupted:
+        host("demo interrupted")
+        return 130
     host("demo finished" if ok else "demo FAILED")
     return 0 if ok else 1
 
