@@ -194,11 +194,21 @@ static inline int pvtime_scale_from_hz(__u64 hz, __u32 *mul, __s8 *shift)
 		/* mul = 1e9 * 2^(32 - s) / hz, with the full hz, rounded. */
 		numerator = (unsigned __int128)PVTIME_NSEC_PER_SEC << (32 - s);
 		m = (numerator + hz / 2) / hz;
-		if (m < ((unsigned __int128)1 << 32)) {
-			*mul = (__u32)m;
-			break;
+		/* A larger shift halves mul, a smaller one doubles it. */
+		if (m >= ((unsigned __int128)1 << 32)) {
+			s++;	/* rounding reached 2^32: halve the resolution */
+			continue;
 		}
-		s--;	/* rounding reached 2^32: halve the resolution */
+		if (m < ((unsigned __int128)1 << 31)) {
+			/*
+			 * hz just above 2e9 * 2^k: the shifts above truncated
+			 * it onto the bound and kept one shift too many.
+			 */
+			s--;
+			continue;
+		}
+		*mul = (__u32)m;
+		break;
 	}
 	if (s < -63 || s > 63)
 		return -EINVAL;
