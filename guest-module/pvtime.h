@@ -44,6 +44,7 @@ struct pvtime_dev {
 	atomic64_t wallclock_irqs;
 	atomic64_t wallclock_steps;
 	atomic64_t wallclock_last_step_ns;	/* signed correction applied */
+	atomic64_t wallclock_residual_ns;	/* REALTIME - wall just after it */
 
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
 	struct dentry *debugfs_dir;
@@ -61,6 +62,7 @@ bool pvtime_pci_device_refused(void);
 /* pvtime_mailbox.c */
 struct pvtime_realtime_probe {
 	s64 offset_ns;		/* guest CLOCK_REALTIME - hyp wall time */
+	s64 records_offset_ns;	/* wc + system time - hyp wall time */
 	u64 rtt_ns;		/* round trip of the best round */
 	unsigned int rounds;
 };

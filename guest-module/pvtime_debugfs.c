@@ -48,6 +48,8 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 		   atomic64_read(&pd->wallclock_steps));
 	seq_printf(m, "wallclock_last_step_ns %lld\n",
 		   atomic64_read(&pd->wallclock_last_step_ns));
+	seq_printf(m, "wallclock_residual_ns %lld\n",
+		   atomic64_read(&pd->wallclock_residual_ns));
 	seq_printf(m, "wallclock_sync_ms %u\n", pvtime_wallclock_sync_ms);
 	seq_printf(m, "wallclock_step_ns %lu\n", pvtime_wallclock_step_ns);
 	return 0;
@@ -100,8 +102,8 @@ static int pvtime_realtime_probe_show(struct seq_file *m, void *unused)
 	ret = pvtime_realtime_probe(pd, PVTIME_REALTIME_PROBE_ROUNDS, &res);
 	if (ret)
 		return ret;
-	seq_printf(m, "offset_ns %lld rtt_ns %llu rounds %u\n",
-		   res.offset_ns, res.rtt_ns, res.rounds);
+	seq_printf(m, "offset_ns %lld rtt_ns %llu rounds %u records_offset_ns %lld\n",
+		   res.offset_ns, res.rtt_ns, res.rounds, res.records_offset_ns);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvtime_realtime_probe);

@@ -232,10 +232,23 @@ end:
 	return ret;
 }
 
+/* Wall time as the records give it (wc + system time); 0 if unreadable. */
+static s64 pvtime_records_wall_ns(struct pvtime_dev *pd)
+{
+	u64 system_ns;
+	s64 wc_ns;
+
+	if (pvtime_wallclock_sample(pd, &wc_ns, &system_ns))
+		return 0;
+	return wc_ns + system_ns;
+}
+
 /*
  * Compare this guest's CLOCK_REALTIME with the hyp's wall time for the
- * domain.  The round with the shortest round trip wins; its midpoint is
- * taken as the instant the hyp sampled its clock.
+ * domain, and the records' own wall time (wc + system time) too, which
+ * tells the guest's error from the hyp's.  The round with the shortest
+ * round trip wins; its midpoint is taken as the instant the hyp sampled
+ * its clock.
  */
 int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res)
@@ -249,13 +262,14 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 	pvtime_mailbox_begin(pd);
 	for (round = 0; round < rounds; round++) {
 		unsigned long flags;
-		s64 before, after, wall;
+		s64 before, after, wall, records_wall;
 
 		local_irq_save(flags);
 		WRITE_ONCE(mb->vcpu, smp_processor_id());
 		before = ktime_get_real_ns();
 		ret = pvtime_mailbox_post(pd, PVTIME_REQ_REALTIME_PROBE);
 		after = ktime_get_real_ns();
+		records_wall = pvtime_records_wall_ns(pd) - (after - before) / 2;
 		local_irq_restore(flags);
 		if (ret) {
 			pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE,
@@ -267,6 +281,7 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		if (after - before < res->rtt_ns) {
 			res->rtt_ns = after - before;
 			res->offset_ns = before + (after - before) / 2 - wall;
+			res->records_offset_ns = records_wall - wall;
 		}
 		res->rounds++;
 		cond_resched();
