@@ -127,6 +127,11 @@ dmesg_has() {
 	dmesg | grep -F -- "$1"
 }
 
+# shellcheck disable=SC2317 # called through check()
+dmesg_says() {
+	dmesg | grep -q -F -- "$1"
+}
+
 mode_main() {
 	if [ "${PVTIME_SOAK:-0}" = 1 ]; then
 		incons_t=30 thread_t=60 switch_t=60
@@ -138,6 +143,10 @@ mode_main() {
 
 	before=$(current_clocksource)
 	comment "clocksource before insmod: $before"
+	run_commented insmod "$MODULE" wallclock_step_ns=5
+	check "insmod wallclock_step_ns=5 is refused" [ "$rc" != 0 ]
+	check "bad parameter named in dmesg" \
+		dmesg_says "wallclock_step_ns=5 is out of range"
 	if run_commented insmod "$MODULE" && [ "$rc" = 0 ]; then
 		result 0 "insmod pvtime.ko"
 	else
@@ -175,6 +184,14 @@ mode_main() {
 	check "rmmod switches current_clocksource away from pvtime" \
 		[ "$after" != pvtime ]
 	check "module unloaded" module_unloaded
+
+	# A second load must find the device and the hyp as the first did.
+	run_commented insmod "$MODULE"
+	check "insmod again after rmmod" [ "$rc" = 0 ]
+	check "current_clocksource is pvtime again" \
+		[ "$(current_clocksource)" = pvtime ]
+	run_commented rmmod pvtime
+	check "rmmod again" [ "$rc" = 0 ]
 }
 
 # Both refusal modes: insmod fails, says why, leaves the clock alone.
