@@ -34,6 +34,7 @@ struct control_conn {
 	struct event_source deadline;
 	struct ucred peer;
 	bool refused;		/* not root: answered "permission denied" */
+	bool too_long;		/* line overflowed: discarding up to its end */
 	size_t len;
 	char line[PVTIME_CTL_MAX_LINE + 1];
 };
@@ -230,16 +231,24 @@ static void on_conn_readable(struct event_source *src, uint32_t events)
 	c->line[c->len] = '\0';
 	newline = memchr(c->line, '\n', c->len);
 	if (!newline) {
+		/*
+		 * Keep reading (and dropping) an oversized line up to its end,
+		 * bounded by the request deadline: closing with unread data
+		 * would reset the connection and the client would never see
+		 * the error.
+		 */
 		if (c->len >= PVTIME_CTL_MAX_LINE) {
-			send_error(src->fd, PVTIME_EXIT_USAGE, "request too long");
-			conn_close(c);
+			c->too_long = true;
+			c->len = 0;
 		}
 		return;
 	}
 	*newline = '\0';
 	c->len = (size_t)(newline - c->line);
 	make_reply_blocking(src->fd);
-	if (c->refused)
+	if (c->too_long)
+		send_error(src->fd, PVTIME_EXIT_USAGE, "request too long");
+	else if (c->refused)
 		send_error(src->fd, PVTIME_EXIT_FAILURE, "permission denied");
 	else
 		serve_request(c);
