@@ -38,36 +38,53 @@ static void notrace pvtime_note_guest_stopped(struct pvtime_dev *pd, u32 version
 	atomic64_inc(&pd->guest_stopped_seen);
 }
 
+/* The last time this CPU returned: the fallback when its record is stuck. */
+static DEFINE_PER_CPU(u64, pvtime_cpu_last_ns);
+
+/* A stuck record: repeat the latest time known, so time never steps back. */
+static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd, u64 cpu_last)
+{
+	u64 global_last = atomic64_read(&pd->last_ns);
+
+	atomic64_inc(&pd->odd_record_fallbacks);
+	/* printk could recurse into timekeeping: warn from irq_work. */
+	irq_work_queue(&pd->odd_record_warning);
+	return max(cpu_last, global_last);
+}
+
+/* Never below what any CPU returned before (records may skew across CPUs). */
+static u64 notrace pvtime_clock_guard(struct pvtime_dev *pd, u64 now)
+{
+	s64 last = atomic64_read(&pd->last_ns);
+
+	do {
+		if (now <= (u64)last)
+			return last;
+	} while (!atomic64_try_cmpxchg(&pd->last_ns, &last, now));
+	return now;
+}
+
 u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 {
 	struct pvtime_time_sample sample;
-	s64 last;
-	int ret;
+	u64 now;
 
 	preempt_disable_notrace();
-	ret = pvtime_time_read(pvtime_vcpu_time(pd->si, smp_processor_id()),
-			       PVTIME_READ_MAX_TRIES, &sample);
-	if (!ret && unlikely(sample.flags & PVTIME_FLAG_GUEST_STOPPED))
-		pvtime_note_guest_stopped(pd, sample.version);
-	preempt_enable_notrace();
-
-	if (unlikely(ret)) {
-		/* The hyp left the record half-written: never hang timekeeping. */
-		atomic64_inc(&pd->odd_record_fallbacks);
-		/* printk could recurse into timekeeping: warn from irq_work. */
-		irq_work_queue(&pd->odd_record_warning);
-		return atomic64_read(&pd->last_ns);
+	if (unlikely(pvtime_time_read(pvtime_vcpu_time(pd->si, smp_processor_id()),
+				      PVTIME_READ_MAX_TRIES, &sample))) {
+		now = pvtime_clock_fallback(pd, __this_cpu_read(pvtime_cpu_last_ns));
+		preempt_enable_notrace();
+		return now;
 	}
+	if (unlikely(sample.flags & PVTIME_FLAG_GUEST_STOPPED))
+		pvtime_note_guest_stopped(pd, sample.version);
 
-	if (sample.flags & PVTIME_FLAG_TSC_STABLE)
-		return sample.system_ns;
-
-	last = atomic64_read(&pd->last_ns);
-	do {
-		if (sample.system_ns <= (u64)last)
-			return last;
-	} while (!atomic64_try_cmpxchg(&pd->last_ns, &last, sample.system_ns));
-	return sample.system_ns;
+	now = sample.system_ns;
+	if (!(sample.flags & PVTIME_FLAG_TSC_STABLE))
+		now = pvtime_clock_guard(pd, now);
+	__this_cpu_write(pvtime_cpu_last_ns, now);
+	preempt_enable_notrace();
+	return now;
 }
 
 static void pvtime_warn_odd_record(struct irq_work *work)
