@@ -40,11 +40,14 @@
  */
 #define PVTIME_VEC_MAILBOX		0	/* guest->hyp: serve the mailbox */
 #define PVTIME_VEC_WALLCLOCK		1	/* hyp->guest: wc_* changed, step */
-#define PVTIME_NR_VECTORS		2
+#define PVTIME_VEC_RECORDS		2	/* hyp->guest: record flags or rate changed */
+#define PVTIME_NR_VECTORS		3
 
 /* control->features: what this hyp offers. */
 #define PVTIME_F_WALLCLOCK_DOORBELL	(1ull << 0)
 #define PVTIME_F_REALTIME_PROBE		(1ull << 1)
+#define PVTIME_F_RECORDS_DOORBELL	(1ull << 2)
+#define PVTIME_F_TSC_STABLE_EVIDENCE	(1ull << 3)	/* SET_OFFSET per vCPU */
 
 /* control->status bits, written by the hyp. */
 #define PVTIME_STATUS_RECORDS_VALID	(1u << 0)	/* offset learned, records live */
@@ -53,7 +56,17 @@
 #define PVTIME_REQ_NONE			0u
 #define PVTIME_REQ_TSC_PROBE		1u	/* hyp answers host_tsc */
 #define PVTIME_REQ_REALTIME_PROBE	2u	/* hyp answers host_tsc and wall_ns */
-#define PVTIME_REQ_SET_OFFSET		3u	/* guest submits its best TSC probe */
+/*
+ * SET_OFFSET: the guest submits its best TSC probe, run on vCPU 'vcpu'.
+ * The first accepted one sets the domain's guest TSC offset and brings the
+ * records up.  With PVTIME_F_TSC_STABLE_EVIDENCE the guest then submits one
+ * per other online vCPU: the hyp checks each against the adopted offset
+ * (status 0: agrees within the probe's uncertainty, -ERANGE: it does not).
+ * Once every vCPU 0..nr_vcpus-1 has agreed, and the domain's tsc_stable
+ * policy allows it, the hyp sets PVTIME_FLAG_TSC_STABLE in all records and
+ * rings PVTIME_VEC_RECORDS.
+ */
+#define PVTIME_REQ_SET_OFFSET		3u
 #define PVTIME_REQ_END			4u	/* hyp stops serving until next doorbell */
 
 /*
