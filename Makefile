@@ -6,7 +6,8 @@
 #   make check    build, then run every test suite (selftests/run_check.py)
 #   make run      demo: one guest, pvtime clocksource, a +1h wall-clock step
 #   make lint     checkpatch --strict + sparse on the module, -Werror builds
-#   make soak     make check with long-running guest tests (PVTIME_SOAK=1)
+#   make soak     full-length timers selftests and long guest runs (PVTIME_SOAK=1)
+#   make bench    one guest: pvtime vs tsc vs hpet vs acpi_pm, one table
 #   make clean    remove build/ and the module's build products
 #
 # The top level only runs the dependency step and then re-invokes make for
@@ -21,10 +22,12 @@ GUEST_EXTRA_FILES ?=
 GUEST_CMDLINE ?=
 # Arguments for selftests/run_check.py (e.g. --only guest, --keep).
 CHECK_ARGS ?=
+# Arguments for selftests/run_bench.py (e.g. --rate-seconds 20, --keep).
+BENCH_ARGS ?=
 
 export BUILD
 
-.PHONY: all deps build check run lint soak clean help FORCE
+.PHONY: all deps build check run lint soak bench clean help FORCE
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -33,14 +36,19 @@ deps:
 	@tools/deps.sh
 
 help:
-	@sed -n '3,11s/^# \{0,1\}//p' Makefile
+	@sed -n '3,12s/^# \{0,1\}//p' Makefile
 
 # run_check.py builds and runs the host unit tests itself, with SANITIZE=1.
 check: all
 	$(PYTHON) selftests/run_check.py --build $(BUILD) $(CHECK_ARGS)
 
+# Only the guest phase: the host phases are the same as in make check.
 soak: all
-	$(PYTHON) selftests/run_check.py --build $(BUILD) --soak $(CHECK_ARGS)
+	$(PYTHON) selftests/run_check.py --build $(BUILD) --soak --only guests \
+		$(CHECK_ARGS)
+
+bench: all
+	$(PYTHON) selftests/run_bench.py --build $(BUILD) $(BENCH_ARGS)
 
 run: all
 	$(PYTHON) selftests/run_demo.py --build $(BUILD)
@@ -58,7 +66,7 @@ clean:
 # ---------------------------------------------------------------------------
 # Everything below runs in the sub-make started by `all`.
 
-TOP_GOALS := all deps check soak run lint clean help
+TOP_GOALS := all deps check soak bench run lint clean help
 ifneq ($(filter-out $(TOP_GOALS),$(MAKECMDGOALS)),)
 KVER := $(shell tools/deps-kver.sh)
 ifeq ($(KVER),)
@@ -87,10 +95,17 @@ TIMERS_TESTS := posix_timers nanosleep nsleep-lat set-timer-lat mqueue-lat \
 	valid-adjtimex adjtick freq-step set-tai set-2038 leap-a-day \
 	skew_consistency
 TIMERS_BINS := $(addprefix $(GUEST)/timers/,$(TIMERS_TESTS))
+# Shortened copies for make check of the tests that have no option to run
+# shorter (the edits and why: tools/mkguest/timers-short.py --table).
+TIMERS_SHORTEN := tools/mkguest/timers-short.py
+TIMERS_SHORT_TESTS := $(shell $(PYTHON) $(TIMERS_SHORTEN) --list)
+TIMERS_SHORT_BINS := $(addprefix $(GUEST)/timers-short/,$(TIMERS_SHORT_TESTS))
 # Flags from the selftest's own Makefile, static for the initramfs.
 # valid-adjtimex defines its own clock_adjtime(), which clashes with glibc's
 # in a static link: rename the test's copy.
-TIMERS_CFLAGS := -static -O2 -Wall -Wl,-no-as-needed -I$(KSFT_DIR)
+# -I timers/: the shortened sources include "../kselftest.h" from elsewhere.
+TIMERS_CFLAGS := -static -O2 -Wall -Wl,-no-as-needed -I$(KSFT_DIR) \
+	-I$(KSFT_DIR)/timers
 TIMERS_LDLIBS := -lrt -lpthread -lm
 $(GUEST)/timers/valid-adjtimex: TIMERS_CFLAGS += -Dclock_adjtime=ksft_clock_adjtime
 
@@ -102,7 +117,7 @@ LINUX_MEMBERS := tools/testing/selftests/kselftest.h \
 LINUX_STAMP := $(LINUX_SRC)/.extracted
 
 CONFIGS := $(GUEST)/default.cfg $(GUEST)/test.cfg $(GUEST)/wrongabi.cfg \
-	$(GUEST)/soak.cfg
+	$(GUEST)/soak.cfg $(GUEST)/bench.cfg $(GUEST)/idle.cfg
 GUEST_BASE_CMDLINE := $(strip console=ttyS0 loglevel=4 panic=-1 $(GUEST_CMDLINE))
 
 .PHONY: hyp tools module guest-tests timers guest-image configs \
@@ -123,7 +138,7 @@ module:
 guest-tests: $(LINUX_STAMP)
 	$(MAKE) -C selftests/guest all KSFT_DIR=$(KSFT_DIR) BUILD=$(BUILD)
 
-timers: $(TIMERS_BINS)
+timers: $(TIMERS_BINS) $(TIMERS_SHORT_BINS)
 
 $(LINUX_STAMP): $(LINUX_TARBALL)
 	@echo "  EXTRACT $(LINUX_SRC) (selftests, checkpatch)"
@@ -140,6 +155,17 @@ $(GUEST)/timers/%: $(LINUX_STAMP)
 	@echo "  CC      $@"
 	@$(CC) $(TIMERS_CFLAGS) -o $@ $(KSFT_DIR)/timers/$*.c $(TIMERS_LDLIBS)
 
+# Kept for reading: they are what the guest's shortened tests run.
+.PRECIOUS: $(GUEST)/timers-short-src/%.c
+$(GUEST)/timers-short-src/%.c: $(LINUX_STAMP) $(TIMERS_SHORTEN)
+	@mkdir -p $(@D)
+	@$(PYTHON) $(TIMERS_SHORTEN) $(KSFT_DIR)/timers $* $@
+
+$(GUEST)/timers-short/%: $(GUEST)/timers-short-src/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@ (shortened)"
+	@$(CC) $(TIMERS_CFLAGS) -o $@ $< $(TIMERS_LDLIBS)
+
 # Cheap to rebuild, and its inputs come from sub-makes: always rebuild.
 guest-image: module guest-tests timers
 	@if [ -z "$(RUN_GUEST_TESTS)" ]; then \
@@ -149,6 +175,7 @@ guest-image: module guest-tests timers
 	@tools/mkguest/mkguest.sh --output $(GUEST)/initramfs.cpio.gz \
 		--module $(MODULE_KO) --run-tests $(RUN_GUEST_TESTS) \
 		--guest-tests $(BUILD)/guest-tests --timers $(GUEST)/timers \
+		--timers-short $(GUEST)/timers-short \
 		$(addprefix --add ,$(GUEST_EXTRA_FILES))
 
 configs: $(CONFIGS)
@@ -169,6 +196,17 @@ $(GUEST)/soak.cfg: FORCE
 	@mkdir -p $(@D)
 	@tools/mkguest/mkcfg.sh $@ pvtime-soak $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=main PVTIME_SOAK=1"
+# tsc=reliable: the guest keeps tsc as a usable clocksource next to hpet
+# and acpi_pm, so the bench compares all of them in one boot.
+$(GUEST)/bench.cfg: FORCE
+	@mkdir -p $(@D)
+	@tools/mkguest/mkcfg.sh $@ pvtime-bench $(GUEST_KERNEL) \
+		"$(GUEST_BASE_CMDLINE) tsc=reliable pvtest=bench"
+# The bench's idle domains: insmod, then sleep (run_bench.py renames them).
+$(GUEST)/idle.cfg: FORCE
+	@mkdir -p $(@D)
+	@tools/mkguest/mkcfg.sh $@ pvtime-idle $(GUEST_KERNEL) \
+		"$(GUEST_BASE_CMDLINE) pvtest=idle"
 
 CHECKPATCH := $(LINUX_SRC)/scripts/checkpatch.pl
 MODULE_SOURCES = $(filter-out %.mod.c,$(wildcard guest-module/*.c guest-module/*.h))

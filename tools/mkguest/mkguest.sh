@@ -8,7 +8,12 @@
 #   /pvtime/pvtime.ko           --module
 #   /pvtime/run-guest-tests.sh  --run-tests
 #   /pvtime/selftests/<bin>     --guest-tests DIR (every regular file in it)
+#   /pvtime/bin/pvtime-rate     symlink to ../selftests/pvtime-rate, if built
 #   /pvtime/timers/<bin>        --timers DIR (every regular file in it)
+#   /pvtime/timers-short/<bin>  --timers-short DIR (every regular file in
+#                               it), plus a symlink to ../timers/<bin> for
+#                               every other timers test: some tests run
+#                               ./inconsistency-check, ./nanosleep from cwd
 #   /pvtime/demo.sh             tools/mkguest/demo.sh
 #   DEST                        --add SRC:DEST (repeatable)
 #
@@ -22,7 +27,8 @@ prog=$(basename "$0")
 usage() {
 	cat <<USAGE
 usage: $prog --output FILE [--busybox PATH] [--module PATH]
-       [--run-tests PATH] [--guest-tests DIR] [--timers DIR] [--add SRC:DEST]...
+       [--run-tests PATH] [--guest-tests DIR] [--timers DIR]
+       [--timers-short DIR] [--add SRC:DEST]...
 USAGE
 	exit 2
 }
@@ -33,11 +39,12 @@ die() {
 }
 
 output='' busybox=/bin/busybox module='' run_tests='' guest_tests='' timers=''
+timers_short=''
 extra=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--output | --busybox | --module | --run-tests | --guest-tests | \
-	--timers | --add)
+	--timers | --timers-short | --add)
 		[ $# -ge 2 ] || { echo "$prog: $1 needs an argument" >&2; usage; }
 		case "$1" in
 		--output) output=$2 ;;
@@ -46,6 +53,7 @@ while [ $# -gt 0 ]; do
 		--run-tests) run_tests=$2 ;;
 		--guest-tests) guest_tests=$2 ;;
 		--timers) timers=$2 ;;
+		--timers-short) timers_short=$2 ;;
 		--add) extra+=("$2") ;;
 		esac
 		shift 2
@@ -64,7 +72,7 @@ fi
 for f in "$module" "$run_tests"; do
 	[ -z "$f" ] || [ -f "$f" ] || die "'$f' not found"
 done
-for d in "$guest_tests" "$timers"; do
+for d in "$guest_tests" "$timers" "$timers_short"; do
 	[ -z "$d" ] || [ -d "$d" ] || die "directory '$d' not found"
 done
 
@@ -91,7 +99,21 @@ copy_dir() { # SRC_DIR DEST_DIR: every regular file, keeping its mode
 	find "$1" -maxdepth 1 -type f -exec cp -p -t "$2" {} +
 }
 [ -z "$guest_tests" ] || copy_dir "$guest_tests" "$stage/pvtime/selftests"
+# Tools a person may run by hand live in /pvtime/bin (CONTRACT.md).
+if [ -f "$stage/pvtime/selftests/pvtime-rate" ]; then
+	mkdir -p "$stage/pvtime/bin"
+	ln -s ../selftests/pvtime-rate "$stage/pvtime/bin/pvtime-rate"
+fi
 [ -z "$timers" ] || copy_dir "$timers" "$stage/pvtime/timers"
+if [ -n "$timers_short" ]; then
+	[ -n "$timers" ] || die "--timers-short needs --timers (for the others)"
+	copy_dir "$timers_short" "$stage/pvtime/timers-short"
+	for test in "$stage"/pvtime/timers/*; do
+		name=$(basename "$test")
+		[ -e "$stage/pvtime/timers-short/$name" ] ||
+			ln -s "../timers/$name" "$stage/pvtime/timers-short/$name"
+	done
+fi
 
 for spec in "${extra[@]}"; do
 	src=${spec%%:*}
