@@ -104,16 +104,32 @@ class PvxlResult:
         return json.loads(self.stdout)
 
 
-class Daemon:
-    """A pvtimed with its own control socket and state directory."""
+def pvtimed_supports(build, option):
+    """Whether `pvtimed --help` lists `option`."""
+    try:
+        proc = subprocess.run([os.path.join(build, "pvtimed"), "--help"],
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option in proc.stdout.decode("utf-8", "replace")
 
-    def __init__(self, build, workdir, calibrate_ms=1000):
+
+class Daemon:
+    """A pvtimed with its own control socket and state directory.
+
+    fault_injection=True starts it with --enable-fault-injection, so guest
+    tests can ask for `pvxl inject` (CONTRACT.md, issue 3)."""
+
+    def __init__(self, build, workdir, calibrate_ms=1000,
+                 fault_injection=False):
         self.build = build
         self.workdir = workdir
         self.socket = os.path.join(workdir, "control.sock")
         self.state_dir = os.path.join(workdir, "state")
         self.log_path = os.path.join(workdir, "pvtimed.log")
         self.calibrate_ms = calibrate_ms
+        self.fault_injection = fault_injection
         self.proc = None
         self.log_file = None
 
@@ -122,6 +138,8 @@ class Daemon:
         argv = [os.path.join(self.build, "pvtimed"),
                 "--socket", self.socket, "--state-dir", self.state_dir,
                 "--log", "stderr", "--calibrate-ms", str(self.calibrate_ms)]
+        if self.fault_injection:
+            argv.append("--enable-fault-injection")
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self.log_file,

@@ -26,11 +26,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from pvtime_host import (Daemon, LogFollower, find_key, parse_tap_line,  # noqa: E402
-                         processes_mentioning, read_config_value, tail_file)
+                         processes_mentioning, pvtimed_supports,
+                         read_config_value, tail_file)
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
 HOUR_NS = 3600 * 10**9
+GUEST_TIMEOUT = 600      # s, main guest suite in make check
+SOAK_TIMEOUT = 3 * 3600  # s, main guest suite at full length (make soak)
 
 
 def log(text=""):
@@ -339,10 +342,8 @@ def guest_suite_nodevice(results, args, cfg, workdir, timeout):
 def phase_guests(results, args, daemon, workdir):
     log("== phase 3: guest suites")
     guest = os.path.join(args.build, "guest")
-    scale = 4 if args.soak else 1
     main_cfg = os.path.join(guest, "soak.cfg" if args.soak else "test.cfg")
-    guest_suite_pvtimed(results, daemon, main_cfg, "main",
-                        args.guest_timeout * scale)
+    guest_suite_pvtimed(results, daemon, main_cfg, "main", args.guest_timeout)
     guest_suite_pvtimed(results, daemon, os.path.join(guest, "wrongabi.cfg"),
                         "wrongabi", 120)
     guest_suite_nodevice(results, args, os.path.join(guest, "test.cfg"),
@@ -381,22 +382,31 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build", default=os.path.join(TOP, "build"))
     parser.add_argument("--soak", action="store_true",
-                        help="use soak.cfg (PVTIME_SOAK=1) and longer timeouts")
+                        help="use soak.cfg (PVTIME_SOAK=1): full-length "
+                        "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
                         choices=["units", "integration", "guests"],
                         help="run only these phases (repeatable)")
-    parser.add_argument("--guest-timeout", type=int, default=420,
-                        help="seconds for the main guest suite (default 420)")
+    parser.add_argument("--guest-timeout", type=int,
+                        help="seconds for the main guest suite (default "
+                        f"{GUEST_TIMEOUT}, with --soak {SOAK_TIMEOUT})")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (logs)")
     args = parser.parse_args()
     args.build = os.path.abspath(args.build)
+    if args.guest_timeout is None:
+        args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "integration", "guests"])
 
     started = time.monotonic()
     results = Results()
     workdir = tempfile.mkdtemp(prefix="pvtime-check.")
-    daemon = Daemon(args.build, workdir)
+    # The guest tests ask for `pvxl inject` (fault injection).
+    injection = pvtimed_supports(args.build, "--enable-fault-injection")
+    if not injection:
+        log("warning: pvtimed has no --enable-fault-injection; guest "
+            "injection requests will fail")
+    daemon = Daemon(args.build, workdir, fault_injection=injection)
     test_cfg = os.path.join(args.build, "guest", "test.cfg")
     try:
         if "units" in phases:

@@ -7,7 +7,9 @@ never take the daemon down.  Runs against a pvtimed that the caller started
     test_control.py --build DIR --workdir DIR --kernel VMLINUZ --ramdisk CPIO
 
 --workdir is the daemon's private directory (control.sock, state/,
-pvtimed.log), as laid out by pvtime_host.Daemon.
+pvtimed.log), as laid out by pvtime_host.Daemon; that daemon runs with
+--enable-fault-injection.  The fault-injection refusal is tested on a second
+daemon of our own, started without it (in WORKDIR/noinject).
 """
 
 import argparse
@@ -17,7 +19,11 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", ".."))
-from pvtime_host import Daemon, find_key, tail_file  # noqa: E402
+from pvtime_host import (Daemon, find_key, pvtimed_supports,  # noqa: E402
+                         tail_file)
+
+INJECT_DISABLED = ("fault injection is disabled "
+                   "(start pvtimed with --enable-fault-injection)")
 
 NOBODY = 65534
 
@@ -66,6 +72,30 @@ MALFORMED = [
     ("trailing garbage after value", 1, "vcpus = 2 junk"),
 ]
 
+# `pvxl inject DOM ...` argument lists that are usage errors (exit 2).
+BAD_INJECTS = [
+    [],
+    ["frobnicate"],
+    ["storm"],
+    ["storm", "1000"],
+    ["storm", "0", "100"],
+    ["storm", "10001", "100"],
+    ["storm", "1000", "-5"],
+    ["storm", "fast", "100"],
+    ["skew"],
+    ["skew", "1ms"],
+    ["freq-step", "1001"],
+    ["freq-step", "-1001"],
+    ["freq-step", "1e3"],
+    ["odd", "1"],
+    ["odd", "1", "0"],
+    ["odd", "1", "5001"],
+    ["odd", "-1", "100"],
+    ["reanchor", "now"],
+    ["clear", "all"],
+    ["guest-stopped", "1"],
+]
+
 BAD_TIMES = ["soon", "+", "+1x", "--5s", "+99999999999999999999999s", "1h2",
              ""]
 
@@ -78,6 +108,7 @@ class ControlTests:
         self.cfg_dir = os.path.join(args.workdir, "configs")
         os.makedirs(self.cfg_dir, exist_ok=True)
         self.tap = Tap()
+        self.args = args
 
     def context(self, result):
         return [result.describe()] + [
@@ -173,6 +204,7 @@ class ControlTests:
         self.expect_exit("pvxl without a command", 2)
         self.expect_exit("pvxl with an unknown command", 2, "frobnicate")
         self.expect_exit("pvxl info without a domain", 2, "info")
+        self.expect_exit("pvxl inject without a domain", 2, "inject")
 
     def test_duplicate_create(self):
         # No pvtest= on the command line: the guest sits in a shell, so the
@@ -188,6 +220,8 @@ class ControlTests:
         try:
             self.expect_exit("second create with the same name", 1,
                              "create", path, must_contain=["duptest"])
+            if self.injection:
+                self.test_inject_on(self.daemon, "duptest")
             listing = self.daemon.pvxl("list")
             self.tap.result(listing.stdout.count("duptest") == 1,
                             "the domain is listed exactly once",
@@ -201,6 +235,58 @@ class ControlTests:
                         "duptest" not in listing.stdout,
                         "a destroyed domain is no longer listed",
                         self.context(listing))
+
+    def test_inject_on(self, daemon, domain):
+        """Fault injection on a daemon started with it enabled."""
+        for words in BAD_INJECTS:
+            self.expect_exit(f"`pvxl inject {domain} {' '.join(words)}` is a "
+                             "usage error", 2, "inject", domain, *words)
+        self.expect_exit("inject on an unknown domain", 1,
+                         "inject", "no-such-dom", "reanchor")
+        for words in (["reanchor"], ["storm", "100", "200"], ["skew", "0"],
+                      ["freq-step", "100"], ["guest-stopped"], ["clear"]):
+            self.expect_exit(f"`pvxl inject {domain} {' '.join(words)}` "
+                             "is accepted", 0, "inject", domain, *words)
+
+    def test_inject_disabled(self, args):
+        """A daemon started without --enable-fault-injection refuses every
+        inject request, and says how to enable it."""
+        workdir = os.path.join(args.workdir, "noinject")
+        os.makedirs(workdir, exist_ok=True)
+        daemon = Daemon(args.build, workdir, fault_injection=False)
+        try:
+            daemon.start()
+        except (OSError, RuntimeError) as err:
+            self.tap.result(False, "second pvtimed (no fault injection) "
+                            "starts", [str(err)] + daemon.log_tail(10))
+            return
+        try:
+            lines = base_config(self.kernel, self.ramdisk)
+            lines[0] = 'name = "noinject"'
+            path = self.write_config("noinject.cfg", lines)
+            created = daemon.pvxl("create", path, timeout=60)
+            if not self.tap.result(created.returncode == 0,
+                                   "create a domain on the second pvtimed",
+                                   [created.describe()] + daemon.log_tail(10)):
+                return
+            for words in (["reanchor"], ["storm", "1000", "100"], ["clear"]):
+                result = daemon.pvxl("inject", "noinject", *words)
+                output = result.stdout + result.stderr
+                self.tap.result(
+                    result.returncode == 1 and INJECT_DISABLED in output,
+                    f"inject {' '.join(words)} without "
+                    "--enable-fault-injection: exit 1, says how to enable it",
+                    [result.describe()] + daemon.log_tail(5))
+            listing = daemon.pvxl("list")
+            self.tap.result(listing.returncode == 0 and
+                            "noinject" in listing.stdout,
+                            "the domain still runs after refused injections",
+                            [listing.describe()])
+        finally:
+            status = daemon.terminate()
+            daemon.kill_leftovers()
+        self.tap.result(status == 0, "second pvtimed exits 0 on SIGTERM",
+                        daemon.log_tail(10))
 
     def test_non_root(self):
         # Make the socket reachable so the refusal comes from the daemon's
@@ -270,7 +356,15 @@ class ControlTests:
         self.test_bad_times()
         self.test_raw_garbage()
         self.test_non_root()
+        # Until pvtimed has the option, say so instead of failing.
+        self.injection = pvtimed_supports(self.args.build,
+                                          "--enable-fault-injection")
         self.test_duplicate_create()
+        if self.injection:
+            self.test_inject_disabled(self.args)
+        else:
+            self.tap.result(True, "fault injection # SKIP pvtimed has no "
+                            "--enable-fault-injection")
         print(f"1..{self.tap.count}")
         return 1 if self.tap.failed else 0
 
