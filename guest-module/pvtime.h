@@ -30,10 +30,17 @@ struct pvtime_dev {
 	struct mutex mailbox_lock;
 	u64 handshake_rtt_cycles;	/* best TSC probe round trip */
 	unsigned int handshake_rounds;
+	unsigned int handshake_vcpu;	/* vCPU whose probe set the offset */
 
 	/* Clocksource. */
 	struct clocksource cs;
 	atomic64_t last_ns;		/* monotonic guard across vCPUs */
+	/*
+	 * The records' TSC_STABLE flag may skip the guard only while this
+	 * is set: the fast-path check saw every record agree and time pass
+	 * the guard (pvtime_fastpath.c).
+	 */
+	bool stable_trusted;
 	atomic64_t odd_record_fallbacks;
 	struct irq_work odd_record_warning;
 	atomic64_t guest_stopped_seen;
@@ -46,7 +53,33 @@ struct pvtime_dev {
 	atomic64_t wallclock_last_step_ns;	/* signed correction applied */
 	atomic64_t wallclock_residual_ns;	/* REALTIME - wall just after it */
 
+	atomic64_t wallclock_ignored;	/* doorbells while not following */
+
+	/* Fast path: clocksource "pvtime-tsc" (pvtime_fastpath.c). */
+	struct clocksource tsc_cs;
+	struct mutex fastpath_lock;	/* everything below up to the irq */
+	bool fastpath_stopping;
+	bool tsc_cs_registered;
+	u32 tsc_cs_mul;			/* the records' rate it runs at */
+	s8 tsc_cs_shift;
+	int fastpath_state;		/* enum pvtime_fastpath_state */
+	pvtime_time_info_t *fastpath_snap;	/* one per possible CPU */
+	u32 *stopped_version_seen;	/* one per possible CPU */
+	s64 fastpath_worst_skew_ns;	/* largest record disagreement seen */
+	struct work_struct records_work;	/* hyp rang PVTIME_VEC_RECORDS */
+	struct delayed_work fastpath_check;	/* periodic re-evaluation */
+	atomic64_t records_irqs;
+	atomic64_t fastpath_engaged;	/* times pvtime-tsc was registered */
+	atomic64_t fastpath_dropped;	/* times it was unregistered */
+	atomic64_t guest_stopped_touches;	/* all-CPU watchdog touches */
+
+	/* Per-vCPU TSC evidence submitted after the handshake. */
+	unsigned int tsc_evidence_agreed;
+	unsigned int tsc_evidence_refused;
+	unsigned int tsc_evidence_failed;
+
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
+	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
 	struct dentry *debugfs_dir;
 };
 
@@ -58,16 +91,20 @@ extern unsigned long pvtime_wallclock_step_ns;
 extern struct pci_driver pvtime_pci_driver;
 bool pvtime_pci_device_bound(void);
 bool pvtime_pci_device_refused(void);
+void pvtime_pci_sync_period_changed(void);
 
 /* pvtime_mailbox.c */
 struct pvtime_realtime_probe {
 	s64 offset_ns;		/* guest CLOCK_REALTIME - hyp wall time */
 	s64 records_offset_ns;	/* wc + system time - hyp wall time */
+	s64 raw_offset_ns;	/* guest - host CLOCK_MONOTONIC_RAW */
+	s64 host_raw_ns;	/* host CLOCK_MONOTONIC_RAW of that round */
 	u64 rtt_ns;		/* round trip of the best round */
 	unsigned int rounds;
 };
 
 int pvtime_handshake(struct pvtime_dev *pd);
+void pvtime_tsc_evidence(struct pvtime_dev *pd);
 int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res);
 
@@ -76,9 +113,30 @@ int pvtime_clock_register(struct pvtime_dev *pd);
 int pvtime_clock_unregister(struct pvtime_dev *pd);
 u64 pvtime_clock_now(struct pvtime_dev *pd);
 
+/* pvtime_fastpath.c */
+enum pvtime_fastpath_state {
+	PVTIME_FP_ENGAGED,		/* pvtime-tsc registered */
+	PVTIME_FP_STARTING,		/* not evaluated yet */
+	PVTIME_FP_NOT_STABLE,		/* a record lacks TSC_STABLE */
+	PVTIME_FP_RECORD_BUSY,		/* a record stayed odd */
+	PVTIME_FP_RATES_DIFFER,		/* vCPUs' records encode different rates */
+	PVTIME_FP_INCONSISTENT,		/* records disagree on the time */
+	PVTIME_FP_GUARD_AHEAD,		/* waiting for time to pass the guard */
+	PVTIME_FP_BAD_RATE,		/* rate has no usable mult/shift */
+	PVTIME_FP_REGISTER_FAILED,
+};
+
+int pvtime_fastpath_init(struct pvtime_dev *pd);
+void pvtime_fastpath_start(struct pvtime_dev *pd);
+int pvtime_fastpath_stop(struct pvtime_dev *pd);
+void pvtime_fastpath_free(struct pvtime_dev *pd);
+irqreturn_t pvtime_records_irq(int irq, void *data);
+const char *pvtime_fastpath_state_name(int state);
+
 /* pvtime_wallclock.c */
 void pvtime_wallclock_start(struct pvtime_dev *pd);
 void pvtime_wallclock_stop(struct pvtime_dev *pd);
+void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd);
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
 

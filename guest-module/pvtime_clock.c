@@ -6,6 +6,8 @@
  * Unless the hyp certifies the TSC stable across vCPUs, one vCPU's record
  * may run slightly behind another's, so reads go through a global guard
  * that never lets the value move backwards (as the kernel's pvclock does).
+ * The certificate counts only once pvtime_fastpath.c has checked it
+ * (pd->stable_trusted).
  */
 #include <linux/clocksource.h>
 #include <linux/irq_work.h>
@@ -80,7 +82,9 @@ u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 		pvtime_note_guest_stopped(pd, sample.version);
 
 	now = sample.system_ns;
-	if (!(sample.flags & PVTIME_FLAG_TSC_STABLE))
+	/* As in Linux's pvclock: a certified-stable TSC needs no guard. */
+	if (!(sample.flags & PVTIME_FLAG_TSC_STABLE) ||
+	    !READ_ONCE(pd->stable_trusted))
 		now = pvtime_clock_guard(pd, now);
 	__this_cpu_write(pvtime_cpu_last_ns, now);
 	preempt_enable_notrace();
@@ -107,6 +111,7 @@ int pvtime_clock_register(struct pvtime_dev *pd)
 	int ret;
 
 	atomic64_set(&pd->last_ns, 0);
+	pd->stable_trusted = false;
 	init_irq_work(&pd->odd_record_warning, pvtime_warn_odd_record);
 	pd->cs = (struct clocksource) {
 		.name = "pvtime",

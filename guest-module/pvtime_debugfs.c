@@ -50,8 +50,31 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 		   atomic64_read(&pd->wallclock_last_step_ns));
 	seq_printf(m, "wallclock_residual_ns %lld\n",
 		   atomic64_read(&pd->wallclock_residual_ns));
-	seq_printf(m, "wallclock_sync_ms %u\n", pvtime_wallclock_sync_ms);
+	seq_printf(m, "wallclock_ignored %lld\n",
+		   atomic64_read(&pd->wallclock_ignored));
+	seq_printf(m, "wallclock_sync_ms %u\n",
+		   READ_ONCE(pvtime_wallclock_sync_ms));
 	seq_printf(m, "wallclock_step_ns %lu\n", pvtime_wallclock_step_ns);
+	seq_printf(m, "tsc_evidence_agreed %u\n", pd->tsc_evidence_agreed);
+	seq_printf(m, "tsc_evidence_refused %u\n", pd->tsc_evidence_refused);
+	seq_printf(m, "tsc_evidence_failed %u\n", pd->tsc_evidence_failed);
+	seq_printf(m, "tsc_stable_trusted %d\n", READ_ONCE(pd->stable_trusted));
+	seq_printf(m, "guard_last_ns %lld\n", atomic64_read(&pd->last_ns));
+	seq_printf(m, "records_irqs %lld\n", atomic64_read(&pd->records_irqs));
+	seq_printf(m, "guest_stopped_touches %lld\n",
+		   atomic64_read(&pd->guest_stopped_touches));
+	seq_printf(m, "fastpath %s\n",
+		   pvtime_fastpath_state_name(READ_ONCE(pd->fastpath_state)));
+	seq_printf(m, "fastpath_engaged %lld\n",
+		   atomic64_read(&pd->fastpath_engaged));
+	seq_printf(m, "fastpath_dropped %lld\n",
+		   atomic64_read(&pd->fastpath_dropped));
+	mutex_lock(&pd->fastpath_lock);
+	seq_printf(m, "fastpath_tsc_hz %llu\n", pd->tsc_cs_registered ?
+		   pvtime_hz_from_scale(pd->tsc_cs_mul, pd->tsc_cs_shift) : 0);
+	seq_printf(m, "fastpath_worst_skew_ns %lld\n",
+		   pd->fastpath_worst_skew_ns);
+	mutex_unlock(&pd->fastpath_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvtime_state);
@@ -102,8 +125,9 @@ static int pvtime_realtime_probe_show(struct seq_file *m, void *unused)
 	ret = pvtime_realtime_probe(pd, PVTIME_REALTIME_PROBE_ROUNDS, &res);
 	if (ret)
 		return ret;
-	seq_printf(m, "offset_ns %lld rtt_ns %llu rounds %u records_offset_ns %lld\n",
-		   res.offset_ns, res.rtt_ns, res.rounds, res.records_offset_ns);
+	seq_printf(m, "offset_ns %lld rtt_ns %llu rounds %u records_offset_ns %lld raw_offset_ns %lld host_raw_ns %lld\n",
+		   res.offset_ns, res.rtt_ns, res.rounds, res.records_offset_ns,
+		   res.raw_offset_ns, res.host_raw_ns);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvtime_realtime_probe);

@@ -10,6 +10,7 @@
  * the two timestamps that bracket the hyp's answer; the loop around them
  * stays preemptible.
  */
+#include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/irqflags.h>
 #include <linux/ktime.h>
@@ -150,8 +151,9 @@ static int pvtime_tsc_probe(struct pvtime_dev *pd, struct pvtime_tsc_probe *prob
 	return 0;
 }
 
-static int pvtime_submit_offset(struct pvtime_dev *pd,
-				const struct pvtime_tsc_probe *best)
+/* SET_OFFSET with the given probe; the caller reports failures. */
+static int pvtime_submit_offset_quiet(struct pvtime_dev *pd,
+				      const struct pvtime_tsc_probe *best)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
 
@@ -159,7 +161,16 @@ static int pvtime_submit_offset(struct pvtime_dev *pd,
 	WRITE_ONCE(mb->guest_tsc_before, best->guest_tsc_before);
 	WRITE_ONCE(mb->guest_tsc_after, best->guest_tsc_after);
 	WRITE_ONCE(mb->host_tsc, best->host_tsc);
-	return pvtime_mailbox_call(pd, PVTIME_REQ_SET_OFFSET);
+	return pvtime_mailbox_post(pd, PVTIME_REQ_SET_OFFSET);
+}
+
+static int pvtime_submit_offset(struct pvtime_dev *pd,
+				const struct pvtime_tsc_probe *best)
+{
+	int ret = pvtime_submit_offset_quiet(pd, best);
+
+	pvtime_mailbox_complain(pd, PVTIME_REQ_SET_OFFSET, ret);
+	return ret;
 }
 
 static bool pvtime_records_valid(struct pvtime_dev *pd)
@@ -227,9 +238,79 @@ int pvtime_handshake(struct pvtime_dev *pd)
 		goto end;
 	pd->handshake_rtt_cycles = best_rtt;
 	pd->handshake_rounds = round;
+	pd->handshake_vcpu = best.vcpu;
 end:
 	pvtime_mailbox_end(pd);
 	return ret;
+}
+
+#define PVTIME_EVIDENCE_ROUNDS		32
+
+/* The best of PVTIME_EVIDENCE_ROUNDS probes on this CPU, submitted. */
+static int pvtime_tsc_evidence_on_cpu(void *data)
+{
+	struct pvtime_dev *pd = data;
+	struct pvtime_tsc_probe best = { 0 }, probe;
+	u64 best_rtt = U64_MAX;
+	unsigned int round;
+	s64 mine, diff;
+	int ret = 0;
+
+	pvtime_mailbox_begin(pd);
+	for (round = 0; round < PVTIME_EVIDENCE_ROUNDS; round++) {
+		ret = pvtime_tsc_probe(pd, &probe);
+		if (ret)
+			goto end;
+		if (probe.guest_tsc_after - probe.guest_tsc_before < best_rtt) {
+			best_rtt = probe.guest_tsc_after - probe.guest_tsc_before;
+			best = probe;
+		}
+	}
+	ret = pvtime_submit_offset_quiet(pd, &best);
+	if (ret == -ERANGE) {
+		/* Our own reading of the offset, for the log. */
+		mine = best.guest_tsc_before + best_rtt / 2 - best.host_tsc;
+		diff = mine - (s64)READ_ONCE(pd->ctl->guest_tsc_offset);
+		dev_warn(&pd->pdev->dev, "vCPU %u: the hypervisor finds its TSC offset differs from the adopted one (by %lld cycles here, probe rtt %llu); TSC not certified stable\n",
+			 best.vcpu, diff, best_rtt);
+	} else if (ret) {
+		pvtime_mailbox_complain(pd, PVTIME_REQ_SET_OFFSET, ret);
+	}
+end:
+	pvtime_mailbox_end(pd);
+	return ret;
+}
+
+/*
+ * With PVTIME_F_TSC_STABLE_EVIDENCE the hyp wants one offset probe from
+ * every vCPU: it sets PVTIME_FLAG_TSC_STABLE only when they all agree
+ * with the one the handshake adopted.  Each probe runs on its vCPU (in a
+ * worker bound to it).  A disagreement is logged; pvtime works without
+ * the flag, through its cross-vCPU guard.
+ */
+void pvtime_tsc_evidence(struct pvtime_dev *pd)
+{
+	unsigned int cpu;
+	int ret;
+
+	if (!(READ_ONCE(pd->ctl->features) & PVTIME_F_TSC_STABLE_EVIDENCE))
+		return;
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		if (cpu == pd->handshake_vcpu)
+			continue;
+		ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, pd, false);
+		if (!ret)
+			pd->tsc_evidence_agreed++;
+		else if (ret == -ERANGE)
+			pd->tsc_evidence_refused++;
+		else
+			pd->tsc_evidence_failed++;
+	}
+	cpus_read_unlock();
+	dev_dbg(&pd->pdev->dev, "TSC evidence: %u vCPU(s) agree, %u differ, %u failed\n",
+		pd->tsc_evidence_agreed, pd->tsc_evidence_refused,
+		pd->tsc_evidence_failed);
 }
 
 /* Wall time as the records give it (wc + system time); 0 if unreadable. */
@@ -246,7 +327,9 @@ static s64 pvtime_records_wall_ns(struct pvtime_dev *pd)
 /*
  * Compare this guest's CLOCK_REALTIME with the hyp's wall time for the
  * domain, and the records' own wall time (wc + system time) too, which
- * tells the guest's error from the hyp's.  The round with the shortest
+ * tells the guest's error from the hyp's; and this guest's
+ * CLOCK_MONOTONIC_RAW with the host's, whose drift over time is the
+ * guest clock's rate error.  The round with the shortest
  * round trip wins; its midpoint is taken as the instant the hyp sampled
  * its clock.
  */
@@ -262,13 +345,16 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 	pvtime_mailbox_begin(pd);
 	for (round = 0; round < rounds; round++) {
 		unsigned long flags;
-		s64 before, after, wall, records_wall;
+		s64 before, after, wall, records_wall, raw_before, raw_after;
 
 		local_irq_save(flags);
 		WRITE_ONCE(mb->vcpu, smp_processor_id());
+		/* Nested brackets: both midpoints fall on the hyp's answer. */
+		raw_before = ktime_get_raw_ns();
 		before = ktime_get_real_ns();
 		ret = pvtime_mailbox_post(pd, PVTIME_REQ_REALTIME_PROBE);
 		after = ktime_get_real_ns();
+		raw_after = ktime_get_raw_ns();
 		records_wall = pvtime_records_wall_ns(pd) - (after - before) / 2;
 		local_irq_restore(flags);
 		if (ret) {
@@ -282,6 +368,10 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			res->rtt_ns = after - before;
 			res->offset_ns = before + (after - before) / 2 - wall;
 			res->records_offset_ns = records_wall - wall;
+			res->host_raw_ns = READ_ONCE(mb->host_monotonic_raw_ns);
+			res->raw_offset_ns = raw_before +
+					     (raw_after - raw_before) / 2 -
+					     res->host_raw_ns;
 		}
 		res->rounds++;
 		cond_resched();

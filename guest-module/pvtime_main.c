@@ -8,6 +8,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/time64.h>
@@ -19,9 +20,37 @@
 #define PVTIME_STEP_NS_MAX	1000000000ul	/* one second */
 
 unsigned int pvtime_wallclock_sync_ms = 1000;
-module_param_named(wallclock_sync_ms, pvtime_wallclock_sync_ms, uint, 0444);
+
+/* Validated on every write, at load time and at run time alike. */
+static int pvtime_sync_ms_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint(val, 0, &ms);
+	if (ret) {
+		pr_err("wallclock_sync_ms: '%s' is not a number of ms\n", val);
+		return ret;
+	}
+	if (ms > PVTIME_SYNC_MS_MAX) {
+		pr_err("wallclock_sync_ms=%u is out of range 0..%u\n", ms,
+		       PVTIME_SYNC_MS_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(pvtime_wallclock_sync_ms, ms);
+	pvtime_pci_sync_period_changed();
+	return 0;
+}
+
+static const struct kernel_param_ops pvtime_sync_ms_ops = {
+	.set = pvtime_sync_ms_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(wallclock_sync_ms, &pvtime_sync_ms_ops,
+		&pvtime_wallclock_sync_ms, 0644);
 MODULE_PARM_DESC(wallclock_sync_ms,
-		 "Period of the wall clock drift check in ms, 0 = off (default 1000, max 3600000)");
+		 "Period of the wall clock drift check in ms; 0 = leave the guest's wall clock alone (default 1000, max 3600000, writable)");
 
 unsigned long pvtime_wallclock_step_ns = 100000;
 module_param_named(wallclock_step_ns, pvtime_wallclock_step_ns, ulong, 0444);
@@ -30,11 +59,6 @@ MODULE_PARM_DESC(wallclock_step_ns,
 
 static int __init pvtime_check_params(void)
 {
-	if (pvtime_wallclock_sync_ms > PVTIME_SYNC_MS_MAX) {
-		pr_err("wallclock_sync_ms=%u is out of range 0..%u\n",
-		       pvtime_wallclock_sync_ms, PVTIME_SYNC_MS_MAX);
-		return -EINVAL;
-	}
 	if (pvtime_wallclock_step_ns < PVTIME_STEP_NS_MIN ||
 	    pvtime_wallclock_step_ns > PVTIME_STEP_NS_MAX) {
 		pr_err("wallclock_step_ns=%lu is out of range %lu..%lu\n",

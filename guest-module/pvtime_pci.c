@@ -98,31 +98,41 @@ static int pvtime_check_control(struct pvtime_dev *pd)
 	return 0;
 }
 
+void pvtime_pci_sync_period_changed(void)
+{
+	mutex_lock(&pvtime_bind_lock);
+	if (pvtime_bound)
+		pvtime_wallclock_sync_period_changed(pvtime_bound);
+	mutex_unlock(&pvtime_bind_lock);
+}
+
+/* A hyp without the records doorbell needs one vector less. */
 static int pvtime_setup_irqs(struct pvtime_dev *pd)
 {
 	struct pci_dev *pdev = pd->pdev;
+	bool records = READ_ONCE(pd->ctl->features) & PVTIME_F_RECORDS_DOORBELL;
+	unsigned int need = records ? PVTIME_NR_VECTORS : PVTIME_VEC_RECORDS;
 	int ret;
 
-	ret = pci_alloc_irq_vectors(pdev, PVTIME_NR_VECTORS, PVTIME_NR_VECTORS,
-				    PCI_IRQ_MSIX);
+	ret = pci_alloc_irq_vectors(pdev, need, need, PCI_IRQ_MSIX);
 	if (ret < 0) {
 		dev_err(&pdev->dev, "need %u MSI-X vectors (ivshmem-doorbell vectors=%u): %d\n",
-			PVTIME_NR_VECTORS, PVTIME_NR_VECTORS, ret);
+			need, need, ret);
 		return ret;
 	}
 	pd->wallclock_irq = pci_irq_vector(pdev, PVTIME_VEC_WALLCLOCK);
+	pd->records_irq = records ? pci_irq_vector(pdev, PVTIME_VEC_RECORDS) : -1;
 	return 0;
 }
 
-static int pvtime_request_wallclock_irq(struct pvtime_dev *pd)
+static int pvtime_request_irq(struct pvtime_dev *pd, int irq,
+			      irq_handler_t handler, const char *name)
 {
-	int ret;
+	int ret = request_irq(irq, handler, 0, name, pd);
 
-	ret = request_irq(pd->wallclock_irq, pvtime_wallclock_irq, 0,
-			  "pvtime-wallclock", pd);
 	if (ret)
-		dev_err(&pd->pdev->dev, "cannot request the wall clock irq %d: %d\n",
-			pd->wallclock_irq, ret);
+		dev_err(&pd->pdev->dev, "cannot request irq %d (%s): %d\n",
+			irq, name, ret);
 	return ret;
 }
 
@@ -177,32 +187,53 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	ret = pvtime_setup_irqs(pd);
 	if (ret)
 		goto err_refuse;
+	ret = pvtime_fastpath_init(pd);
+	if (ret)
+		goto err_free_vectors;
 	ret = pvtime_handshake(pd);
 	if (ret)
-		goto err_free_vectors;
+		goto err_fastpath_free;
+	pvtime_tsc_evidence(pd);
 	ret = pvtime_clock_register(pd);
 	if (ret)
-		goto err_free_vectors;
+		goto err_fastpath_free;
 	pvtime_wallclock_start(pd);
-	ret = pvtime_request_wallclock_irq(pd);
+	ret = pvtime_request_irq(pd, pd->wallclock_irq, pvtime_wallclock_irq,
+				 "pvtime-wallclock");
 	if (ret)
 		goto err_wallclock;
+	pvtime_fastpath_start(pd);
+	if (pd->records_irq >= 0) {
+		ret = pvtime_request_irq(pd, pd->records_irq,
+					 pvtime_records_irq, "pvtime-records");
+		if (ret)
+			goto err_fastpath;
+	}
 	pvtime_debugfs_init(pd);
 
 	pci_set_drvdata(pdev, pd);
 	pvtime_bound = pd;
 	mutex_unlock(&pvtime_bind_lock);
-	dev_info(&pdev->dev, "clocksource pvtime registered: domid %u, %u vCPUs, TSC offset %lld, handshake rtt %llu cycles\n",
+	dev_info(&pdev->dev, "clocksource pvtime registered: domid %u, %u vCPUs, TSC offset %lld, handshake rtt %llu cycles, %u vCPU(s) confirmed the offset, %u differ\n",
 		 READ_ONCE(pd->ctl->domid), READ_ONCE(pd->ctl->nr_vcpus),
 		 (s64)READ_ONCE(pd->ctl->guest_tsc_offset),
-		 pd->handshake_rtt_cycles);
+		 pd->handshake_rtt_cycles, pd->tsc_evidence_agreed,
+		 pd->tsc_evidence_refused);
 	return 0;
 
+err_fastpath:
+	free_irq(pd->wallclock_irq, pd);
+	if (pvtime_fastpath_stop(pd)) {
+		pvtime_wallclock_stop(pd);
+		goto err_leak;
+	}
 err_wallclock:
 	pvtime_wallclock_stop(pd);
 	/* Never unmap records a clocksource may still read. */
 	if (pvtime_clock_unregister(pd))
 		goto err_leak;
+err_fastpath_free:
+	pvtime_fastpath_free(pd);
 err_free_vectors:
 	pci_free_irq_vectors(pdev);
 err_refuse:
@@ -234,15 +265,19 @@ static void pvtime_pci_remove(struct pci_dev *pdev)
 
 	mutex_lock(&pvtime_bind_lock);
 	pvtime_debugfs_exit(pd);
+	if (pd->records_irq >= 0)
+		free_irq(pd->records_irq, pd);
 	free_irq(pd->wallclock_irq, pd);
 	pvtime_wallclock_stop(pd);
-	if (pvtime_clock_unregister(pd)) {
+	/* pvtime-tsc first: unregistering it may switch the kernel to pvtime. */
+	if (pvtime_fastpath_stop(pd) || pvtime_clock_unregister(pd)) {
 		/* The kernel still reads the records: keep them mapped. */
 		dev_err(&pdev->dev, "clocksource still in use; leaking its mapping\n");
 		pvtime_bound = NULL;
 		mutex_unlock(&pvtime_bind_lock);
 		return;
 	}
+	pvtime_fastpath_free(pd);
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);
 	memunmap(pd->shm);

@@ -4,7 +4,8 @@
  * system time, as in Xen.  CLOCK_REALTIME is stepped to it when the
  * clocksource comes up, whenever the hyp rings PVTIME_VEC_WALLCLOCK (it
  * moved wc), and by a periodic check when the guest drifted further than
- * wallclock_step_ns.
+ * wallclock_step_ns.  wallclock_sync_ms=0 (writable at run time) leaves
+ * the guest's wall clock alone after the initial step.
  */
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
@@ -99,6 +100,11 @@ static void pvtime_wallclock_work(struct work_struct *work)
 	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
 					     wallclock_work);
 
+	/* wallclock_sync_ms=0: the guest keeps its own wall clock. */
+	if (!READ_ONCE(pvtime_wallclock_sync_ms)) {
+		atomic64_inc(&pd->wallclock_ignored);
+		return;
+	}
 	pvtime_wallclock_step(pd, "hypervisor doorbell");
 }
 
@@ -106,16 +112,32 @@ static void pvtime_wallclock_sync_work(struct work_struct *work)
 {
 	struct pvtime_dev *pd = container_of(to_delayed_work(work),
 					     struct pvtime_dev, wallclock_sync);
+	unsigned int period_ms = READ_ONCE(pvtime_wallclock_sync_ms);
 	u64 system_ns;
 	s64 wc_ns, off_ns;
 
+	/* Set to 0 while this was queued: stop following. */
+	if (!period_ms)
+		return;
 	if (!pvtime_wallclock_sample(pd, &wc_ns, &system_ns)) {
 		off_ns = ktime_get_real_ns() - (wc_ns + system_ns);
 		if (abs(off_ns) > pvtime_wallclock_step_ns)
 			pvtime_wallclock_step(pd, "periodic check");
 	}
-	schedule_delayed_work(&pd->wallclock_sync,
-			      msecs_to_jiffies(pvtime_wallclock_sync_ms));
+	schedule_delayed_work(&pd->wallclock_sync, msecs_to_jiffies(period_ms));
+}
+
+/*
+ * wallclock_sync_ms was written: 0 stops following the hyp's wall clock
+ * (doorbells included); a period re-arms the check, which runs at once
+ * so a guest that set its own time is brought back right away.
+ */
+void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd)
+{
+	if (READ_ONCE(pvtime_wallclock_sync_ms))
+		mod_delayed_work(system_wq, &pd->wallclock_sync, 0);
+	else
+		cancel_delayed_work(&pd->wallclock_sync);
 }
 
 irqreturn_t pvtime_wallclock_irq(int irq, void *data)

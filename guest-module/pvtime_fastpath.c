@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The userspace fast path: clocksource "pvtime-tsc".
+ *
+ * Its read() is the raw TSC and its vdso_clock_mode VDSO_CLOCKMODE_TSC,
+ * so the vDSO serves clock_gettime() without a syscall, as for the
+ * kernel's own tsc clocksource.  Its rate is the records' own (mul, shift),
+ * not a calibration, so it keeps the time "pvtime" keeps.  That is only
+ * right while one TSC reading means the same time on every vCPU, so
+ * pvtime-tsc exists only while:
+ *
+ *   - every online vCPU's record carries PVTIME_FLAG_TSC_STABLE (the hyp
+ *     has evidence that all vCPUs share one TSC offset),
+ *   - all of them encode the same rate and agree on the time, and
+ *   - the rate it was registered with is still the records' rate.
+ *
+ * Otherwise it is unregistered, which makes the kernel switch back to
+ * "pvtime" (timekeeping keeps the time continuous across the switch);
+ * a rate change re-registers it at the new rate.  The check runs when the
+ * hyp rings PVTIME_VEC_RECORDS and every PVTIME_FASTPATH_CHECK_MS.
+ *
+ * The same check decides when pvtime's own reads may skip the cross-vCPU
+ * guard, and honours PVTIME_FLAG_GUEST_STOPPED for every CPU even while
+ * the kernel is not reading the records at all.
+ */
+#include <linux/clocksource.h>
+#include <linux/cpumask.h>
+#include <linux/interrupt.h>
+#include <linux/jiffies.h>
+#include <linux/nmi.h>
+#include <linux/sched/debug.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/workqueue.h>
+
+#include "pvtime.h"
+
+#define PVTIME_TSC_RATING		410	/* above pvtime's 400 */
+#define PVTIME_FASTPATH_CHECK_MS	1000
+#define PVTIME_GUARD_RECHECK_MS		10
+/*
+ * Records of one time function differ only by the hyp's rounding of each
+ * anchor (a few ns); more means the hyp's TSC_STABLE is not to be trusted.
+ */
+#define PVTIME_STABLE_TOLERANCE_NS	8
+/*
+ * The kernel's mult: below 2^29 it leaves the timekeeper room for the
+ * shifted nanoseconds it adds to delta * mult (shift <= 30 at GHz rates),
+ * and above 2^20 it is still finer than 1 ppm (2^28 gives ~4 ppb).
+ */
+#define PVTIME_TSC_MULT_LIMIT		BIT(29)
+#define PVTIME_TSC_MULT_MIN		BIT(20)
+
+static const char * const pvtime_fastpath_state_names[] = {
+	[PVTIME_FP_ENGAGED] = "engaged",
+	[PVTIME_FP_STARTING] = "starting",
+	[PVTIME_FP_NOT_STABLE] = "tsc-not-stable",
+	[PVTIME_FP_RECORD_BUSY] = "record-busy",
+	[PVTIME_FP_RATES_DIFFER] = "rates-differ",
+	[PVTIME_FP_INCONSISTENT] = "records-inconsistent",
+	[PVTIME_FP_GUARD_AHEAD] = "waiting-for-guard",
+	[PVTIME_FP_BAD_RATE] = "unusable-rate",
+	[PVTIME_FP_REGISTER_FAILED] = "register-failed",
+};
+
+const char *pvtime_fastpath_state_name(int state)
+{
+	if ((unsigned int)state >= ARRAY_SIZE(pvtime_fastpath_state_names))
+		return "?";
+	return pvtime_fastpath_state_names[state];
+}
+
+static u64 notrace pvtime_tsc_cs_read(struct clocksource *cs)
+{
+	return rdtsc_ordered();
+}
+
+/* The record's system time at any TSC value, before or after its anchor. */
+static s64 pvtime_record_time_at(const pvtime_time_info_t *rec, u64 tsc)
+{
+	if (tsc >= rec->tsc_timestamp)
+		return rec->system_time +
+		       pvtime_scale_delta(tsc - rec->tsc_timestamp,
+					  rec->tsc_to_system_mul, rec->tsc_shift);
+	return rec->system_time -
+	       pvtime_scale_delta(rec->tsc_timestamp - tsc,
+				  rec->tsc_to_system_mul, rec->tsc_shift);
+}
+
+/*
+ * Honour PVTIME_FLAG_GUEST_STOPPED for every CPU: the time the guest did
+ * not run must not look like a lockup to any CPU's watchdog.  The records
+ * are the hyp's (the guest cannot clear the flag), so each flagged record
+ * version counts once.
+ */
+static void pvtime_touch_watchdogs(void *unused)
+{
+	touch_nmi_watchdog();
+}
+
+static void pvtime_check_guest_stopped(struct pvtime_dev *pd)
+{
+	bool stopped = false;
+	unsigned int cpu;
+
+	for_each_online_cpu(cpu) {
+		const pvtime_time_info_t *rec = &pd->fastpath_snap[cpu];
+
+		if (!(rec->flags & PVTIME_FLAG_GUEST_STOPPED) ||
+		    pd->stopped_version_seen[cpu] == rec->version)
+			continue;
+		pd->stopped_version_seen[cpu] = rec->version;
+		stopped = true;
+	}
+	if (!stopped)
+		return;
+	on_each_cpu(pvtime_touch_watchdogs, NULL, 1);
+	reset_hung_task_detector();
+	atomic64_inc(&pd->guest_stopped_touches);
+}
+
+/*
+ * Do the online vCPUs' records all certify one TSC-based time function?
+ * On success *mul and *shift are its rate.
+ */
+static enum pvtime_fastpath_state
+pvtime_records_check(struct pvtime_dev *pd, u32 *mul, s8 *shift)
+{
+	enum pvtime_fastpath_state state = PVTIME_FP_ENGAGED;
+	const pvtime_time_info_t *first = NULL;
+	s64 first_ns = 0, skew, worst = 0;
+	unsigned int cpu;
+	u64 tsc;
+
+	for_each_online_cpu(cpu) {
+		if (pvtime_time_snapshot(pvtime_vcpu_time(pd->si, cpu),
+					 PVTIME_READ_MAX_TRIES,
+					 &pd->fastpath_snap[cpu]))
+			return PVTIME_FP_RECORD_BUSY;
+	}
+	pvtime_check_guest_stopped(pd);
+
+	/* Compare at one TSC value taken after every snapshot. */
+	tsc = rdtsc_ordered();
+	for_each_online_cpu(cpu) {
+		const pvtime_time_info_t *rec = &pd->fastpath_snap[cpu];
+
+		if (!(rec->flags & PVTIME_FLAG_TSC_STABLE))
+			return PVTIME_FP_NOT_STABLE;
+		if (!first) {
+			first = rec;
+			first_ns = pvtime_record_time_at(rec, tsc);
+			continue;
+		}
+		if (rec->tsc_to_system_mul != first->tsc_to_system_mul ||
+		    rec->tsc_shift != first->tsc_shift)
+			return PVTIME_FP_RATES_DIFFER;
+		skew = abs(pvtime_record_time_at(rec, tsc) - first_ns);
+		worst = max(worst, skew);
+		if (skew > PVTIME_STABLE_TOLERANCE_NS)
+			state = PVTIME_FP_INCONSISTENT;
+	}
+	if (worst > pd->fastpath_worst_skew_ns)
+		pd->fastpath_worst_skew_ns = worst;
+	if (!first)
+		return PVTIME_FP_RECORD_BUSY;
+	*mul = first->tsc_to_system_mul;
+	*shift = first->tsc_shift;
+	return state;
+}
+
+/*
+ * Let stable records skip the guard only once their time has passed the
+ * guard's value: every guarded read returned at most that, so from then
+ * on unguarded reads of one time function cannot go below any of them.
+ */
+static bool pvtime_trust_stable(struct pvtime_dev *pd)
+{
+	struct pvtime_time_sample sample;
+	bool ok;
+
+	if (READ_ONCE(pd->stable_trusted))
+		return true;
+	preempt_disable();
+	ok = !pvtime_time_read(pvtime_vcpu_time(pd->si, smp_processor_id()),
+			       PVTIME_READ_MAX_TRIES, &sample) &&
+	     (s64)sample.system_ns > atomic64_read(&pd->last_ns);
+	preempt_enable();
+	if (ok)
+		WRITE_ONCE(pd->stable_trusted, true);
+	return ok;
+}
+
+/* The kernel's mult/shift for the records' rate ns = delta * mul * 2^shift / 2^32. */
+static int pvtime_tsc_cs_scale(u32 mul, s8 tsc_shift, u32 *mult, u32 *shift)
+{
+	unsigned int drop = 0;
+	u64 m;
+	int s;
+
+	while ((mul >> drop) >= PVTIME_TSC_MULT_LIMIT)
+		drop++;
+	m = drop ? ((u64)mul + BIT(drop - 1)) >> drop : mul;
+	s = 32 - tsc_shift - drop;
+	if (m >= PVTIME_TSC_MULT_LIMIT) {
+		m >>= 1;
+		s--;
+	}
+	if (m < PVTIME_TSC_MULT_MIN || s < 1 || s > 32)
+		return -ERANGE;
+	*mult = m;
+	*shift = s;
+	return 0;
+}
+
+static int pvtime_tsc_cs_register(struct pvtime_dev *pd, u32 mul, s8 shift)
+{
+	u32 cs_mult, cs_shift;
+	int ret;
+
+	ret = pvtime_tsc_cs_scale(mul, shift, &cs_mult, &cs_shift);
+	if (ret)
+		return ret;
+	pd->tsc_cs = (struct clocksource) {
+		.name = "pvtime-tsc",
+		.rating = PVTIME_TSC_RATING,
+		.read = pvtime_tsc_cs_read,
+		.mask = CLOCKSOURCE_MASK(64),	/* the vDSO needs 64 bits */
+		.flags = CLOCK_SOURCE_IS_CONTINUOUS,
+		.vdso_clock_mode = VDSO_CLOCKMODE_TSC,
+		/* Set here, not from Hz: the core would round to ~0.1 ppm. */
+		.mult = cs_mult,
+		.shift = cs_shift,
+	};
+	ret = __clocksource_register(&pd->tsc_cs);
+	if (ret)
+		return ret;
+	pd->tsc_cs_registered = true;
+	pd->tsc_cs_mul = mul;
+	pd->tsc_cs_shift = shift;
+	atomic64_inc(&pd->fastpath_engaged);
+	dev_info(&pd->pdev->dev, "clocksource pvtime-tsc registered (vDSO fast path): %llu Hz, mult %u shift %u\n",
+		 pvtime_hz_from_scale(mul, shift), cs_mult, cs_shift);
+	return 0;
+}
+
+static int pvtime_tsc_cs_unregister(struct pvtime_dev *pd, const char *why)
+{
+	int ret;
+
+	if (!pd->tsc_cs_registered)
+		return 0;
+	/* If it is current, the kernel switches to the best other (pvtime). */
+	ret = clocksource_unregister(&pd->tsc_cs);
+	if (ret) {
+		dev_err(&pd->pdev->dev, "cannot unregister clocksource pvtime-tsc: %d\n",
+			ret);
+		return ret;
+	}
+	pd->tsc_cs_registered = false;
+	atomic64_inc(&pd->fastpath_dropped);
+	dev_info(&pd->pdev->dev, "clocksource pvtime-tsc unregistered: %s\n",
+		 why);
+	return 0;
+}
+
+static void pvtime_fastpath_set_state(struct pvtime_dev *pd,
+				      enum pvtime_fastpath_state state)
+{
+	if (pd->fastpath_state != state && state != PVTIME_FP_ENGAGED)
+		dev_info(&pd->pdev->dev, "fast path off: %s\n",
+			 pvtime_fastpath_state_name(state));
+	WRITE_ONCE(pd->fastpath_state, state);
+}
+
+static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
+{
+	enum pvtime_fastpath_state state;
+	unsigned long next = msecs_to_jiffies(PVTIME_FASTPATH_CHECK_MS);
+	u32 mul = 0;
+	s8 shift = 0;
+
+	mutex_lock(&pd->fastpath_lock);
+	if (pd->fastpath_stopping)
+		goto out;
+
+	state = pvtime_records_check(pd, &mul, &shift);
+	if (state != PVTIME_FP_ENGAGED)
+		WRITE_ONCE(pd->stable_trusted, false);
+	else if (!pvtime_trust_stable(pd))
+		state = PVTIME_FP_GUARD_AHEAD;
+
+	if (state != PVTIME_FP_ENGAGED) {
+		pvtime_tsc_cs_unregister(pd, pvtime_fastpath_state_name(state));
+	} else if (pd->tsc_cs_registered &&
+		   (pd->tsc_cs_mul != mul || pd->tsc_cs_shift != shift)) {
+		/* A clocksource's rate is fixed: re-register at the new one. */
+		if (!pvtime_tsc_cs_unregister(pd, "the records' rate changed") &&
+		    pvtime_tsc_cs_register(pd, mul, shift))
+			state = PVTIME_FP_REGISTER_FAILED;
+	} else if (!pd->tsc_cs_registered) {
+		int ret = pvtime_tsc_cs_register(pd, mul, shift);
+
+		if (ret == -ERANGE)
+			state = PVTIME_FP_BAD_RATE;
+		else if (ret)
+			state = PVTIME_FP_REGISTER_FAILED;
+	}
+	pvtime_fastpath_set_state(pd, state);
+	if (state == PVTIME_FP_GUARD_AHEAD)
+		next = msecs_to_jiffies(PVTIME_GUARD_RECHECK_MS);
+	mod_delayed_work(system_wq, &pd->fastpath_check, next);
+out:
+	mutex_unlock(&pd->fastpath_lock);
+}
+
+static void pvtime_fastpath_check_work(struct work_struct *work)
+{
+	pvtime_fastpath_evaluate(container_of(to_delayed_work(work),
+					      struct pvtime_dev,
+					      fastpath_check));
+}
+
+static void pvtime_records_work(struct work_struct *work)
+{
+	pvtime_fastpath_evaluate(container_of(work, struct pvtime_dev,
+					      records_work));
+}
+
+irqreturn_t pvtime_records_irq(int irq, void *data)
+{
+	struct pvtime_dev *pd = data;
+
+	atomic64_inc(&pd->records_irqs);
+	schedule_work(&pd->records_work);
+	return IRQ_HANDLED;
+}
+
+int pvtime_fastpath_init(struct pvtime_dev *pd)
+{
+	mutex_init(&pd->fastpath_lock);
+	INIT_WORK(&pd->records_work, pvtime_records_work);
+	INIT_DELAYED_WORK(&pd->fastpath_check, pvtime_fastpath_check_work);
+	pd->fastpath_state = PVTIME_FP_STARTING;
+	pd->fastpath_snap = kcalloc(nr_cpu_ids, sizeof(*pd->fastpath_snap),
+				    GFP_KERNEL);
+	pd->stopped_version_seen = kcalloc(nr_cpu_ids,
+					   sizeof(*pd->stopped_version_seen),
+					   GFP_KERNEL);
+	if (!pd->fastpath_snap || !pd->stopped_version_seen) {
+		pvtime_fastpath_free(pd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Call with clocksource pvtime registered: pvtime-tsc falls back to it. */
+void pvtime_fastpath_start(struct pvtime_dev *pd)
+{
+	pvtime_fastpath_evaluate(pd);
+}
+
+/*
+ * Call with the records irq freed.  Returns nonzero if pvtime-tsc could
+ * not be unregistered (then the device must stay as it is).
+ */
+int pvtime_fastpath_stop(struct pvtime_dev *pd)
+{
+	int ret;
+
+	mutex_lock(&pd->fastpath_lock);
+	pd->fastpath_stopping = true;
+	mutex_unlock(&pd->fastpath_lock);
+	cancel_work_sync(&pd->records_work);
+	cancel_delayed_work_sync(&pd->fastpath_check);
+
+	mutex_lock(&pd->fastpath_lock);
+	ret = pvtime_tsc_cs_unregister(pd, "driver unbound");
+	WRITE_ONCE(pd->stable_trusted, false);
+	mutex_unlock(&pd->fastpath_lock);
+	return ret;
+}
+
+void pvtime_fastpath_free(struct pvtime_dev *pd)
+{
+	kfree(pd->fastpath_snap);
+	kfree(pd->stopped_version_seen);
+	pd->fastpath_snap = NULL;
+	pd->stopped_version_seen = NULL;
+}
