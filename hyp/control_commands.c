@@ -9,6 +9,7 @@
 #include "pvtime_ctl.h"
 #include "control_commands.h"
 #include "domain.h"
+#include "fault_inject.h"
 #include "log.h"
 #include "timebase.h"
 #include "wallclock.h"
@@ -123,6 +124,47 @@ static void emit_records(struct emit *e, struct domain *d)
 	emit_array_end(e);
 }
 
+static void emit_stability(struct emit *e, const struct domain_clock *snap)
+{
+	uint32_t cpu;
+
+	emit_str(e, "tsc_stable_policy", tsc_stable_policy_name(snap->stable_policy));
+	emit_bool(e, "tsc_stable", snap->flags & PVTIME_FLAG_TSC_STABLE);
+	emit_bool(e, "tsc_evidence_complete", tsc_evidence_complete(&snap->evidence));
+	emit_array_begin(e, "tsc_evidence");
+	for (cpu = 0; cpu < snap->evidence.nr_vcpus; cpu++) {
+		const struct vcpu_evidence *v = &snap->evidence.vcpu[cpu];
+
+		emit_object_begin(e, NULL);
+		emit_u64(e, "vcpu", cpu);
+		emit_str(e, "state", vcpu_evidence_state_name(v->state));
+		if (v->state != VCPU_EVIDENCE_NONE) {
+			emit_s64(e, "offset", v->offset);
+			emit_u64(e, "rtt_cycles", v->rtt_cycles);
+			emit_u64(e, "tolerance_cycles", v->tolerance_cycles);
+		}
+		emit_object_end(e);
+	}
+	emit_array_end(e);
+}
+
+static void emit_time_function(struct emit *e, const struct domain_clock *snap)
+{
+	emit_object_begin(e, "time_function");
+	emit_u64(e, "anchor_host_tsc", snap->fn.anchor_tsc);
+	emit_u64(e, "system_ns", snap->fn.system_ns);
+	emit_u64(e, "mul", snap->fn.mul);
+	emit_s64(e, "shift", snap->fn.shift);
+	emit_u64(e, "records_hz", snap->records_hz);
+	emit_u64(e, "reanchors", snap->reanchors);
+	emit_double(e, "rounding_bias_mean_ns", snap->reanchors ?
+		    (double)snap->rounding_bias_sum / 4294967296.0 /
+		    (double)snap->reanchors : 0.0, 6);
+	emit_u64(e, "rate_term_total_ns", snap->rate_term_sum_ns);
+	emit_u64(e, "last_rewrite_ns", timebase_cycles_to_ns(snap->last_write_cycles));
+	emit_object_end(e);
+}
+
 static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		    size_t errlen)
 {
@@ -153,6 +195,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_u64(e, "memory_mib", d->cfg.memory_mib);
 	emit_u64(e, "abi_version", READ_ONCE(ctl->abi_version));
 	emit_u64(e, "tsc_hz", snap.tsc_hz);
+	emit_u64(e, "features", READ_ONCE(ctl->features));
 	emit_u64(e, "status", READ_ONCE(ctl->status));
 	emit_u64(e, "records_generation", snap.generation);
 	emit_bool(e, "guest_tsc_offset_known", snap.offset_known);
@@ -161,6 +204,9 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_u64(e, "handshake_rtt_ns",
 		 timebase_cycles_to_ns(snap.handshake_rtt_cycles));
 	emit_u64(e, "mailbox_sessions", d->mailbox.sessions);
+	emit_stability(e, &snap);
+	emit_time_function(e, &snap);
+	fault_emit(e, &d->faults);
 	emit_s64(e, "wall_offset_ns", snap.wall_offset_ns);
 	emit_wallclock(e, d);
 	emit_records(e, d);
@@ -318,7 +364,49 @@ static int cmd_host_info(int argc, char **argv, struct emit *e, char *err,
 	emit_double(e, "precision_ppm", tb->precision_ppm, 4);
 	emit_u64(e, "calibrate_ms", tb->calibrate_ms);
 	emit_u64(e, "calibration_ns", tb->calibration_ns);
+	emit_u64(e, "baseline_ns", tb->baseline_ns);
+	emit_u64(e, "refinements", tb->refinements);
+	emit_bool(e, "fault_injection", fault_injection_enabled());
 	emit_u64(e, "abi_version", PVTIME_ABI_VERSION);
+	return PVTIME_EXIT_OK;
+}
+
+static int cmd_inject(int argc, char **argv, struct emit *e, char *err,
+		      size_t errlen)
+{
+	struct fault_request req;
+	struct domain *d;
+	char why[200];
+	int i, len = 0;
+	char args[160] = "";
+
+	if (!fault_injection_enabled()) {
+		snprintf(err, errlen, "fault injection is disabled (start pvtimed with --enable-fault-injection)");
+		return PVTIME_EXIT_FAILURE;
+	}
+	d = find_domain(argv[0], err, errlen);
+	if (!d)
+		return PVTIME_EXIT_FAILURE;
+	if (fault_request_parse(argc - 1, argv + 1, d->cfg.vcpus, &req, err,
+				errlen))
+		return PVTIME_EXIT_USAGE;
+	if (d->state != DOMAIN_RUNNING) {
+		snprintf(err, errlen, "domain '%s' is shut down", d->cfg.name);
+		return PVTIME_EXIT_FAILURE;
+	}
+	if (fault_apply(&d->faults, &req, why, sizeof(why))) {
+		snprintf(err, errlen, "domain '%s': inject %s: %s", d->cfg.name,
+			 argv[1], why);
+		log_warn("%s", err);
+		return PVTIME_EXIT_FAILURE;
+	}
+	for (i = 2; i < argc && len >= 0 && (size_t)len < sizeof(args); i++)
+		len += snprintf(args + len, sizeof(args) - (size_t)len, " %s", argv[i]);
+	log_info("domain %s: inject %s%s", d->cfg.name, argv[1], args);
+	emit_str(e, "name", d->cfg.name);
+	emit_u64(e, "domid", d->domid);
+	emit_str(e, "mode", fault_mode_name(req.mode));
+	fault_emit(e, &d->faults);
 	return PVTIME_EXIT_OK;
 }
 
@@ -331,6 +419,7 @@ static const struct control_command commands[] = {
 	{ "set-wallclock", 2, 3, "<dom|--all> host | abs <ns> | rel <ns>",
 	  cmd_set_wallclock },
 	{ "host-info", 0, 0, "", cmd_host_info },
+	{ "inject", 2, 4, "<dom> <mode> [args]", cmd_inject },
 };
 
 const struct control_command *control_command_find(const char *name)

@@ -75,6 +75,21 @@ void domain_ring_wallclock(struct domain *d)
 			 d->cfg.name, strerror(-ret));
 }
 
+void domain_ring_records(struct domain *d)
+{
+	int ret = ivshmem_server_ring(&d->ivshmem, PVTIME_VEC_RECORDS);
+
+	if (ret)
+		log_warn("domain %s: cannot ring the records doorbell: %s",
+			 d->cfg.name, strerror(-ret));
+}
+
+/* Mailbox thread: a SET_OFFSET changed the record flags. */
+static void on_records_changed(void *owner)
+{
+	domain_ring_records(owner);
+}
+
 static char *state_path(const char *name, const char *suffix)
 {
 	char *path;
@@ -86,6 +101,7 @@ static char *state_path(const char *name, const char *suffix)
 
 static void domain_free(struct domain *d)
 {
+	fault_state_stop(&d->faults);
 	mailbox_server_stop(&d->mailbox);
 	if (d->ivshmem_ready)
 		ivshmem_server_stop(&d->ivshmem);
@@ -129,7 +145,8 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	pid_t pid;
 	int ret;
 
-	ret = domain_clock_init(&d->clock, id.tsc_hz, d->cfg.vcpus);
+	ret = domain_clock_init(&d->clock, id.tsc_hz, d->cfg.vcpus,
+				d->cfg.tsc_stable);
 	if (ret) {
 		snprintf(err, errlen, "cannot set up the clock: %s", strerror(-ret));
 		return -1;
@@ -141,7 +158,8 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		return -1;
 	}
 	wallclock_publish(&d->clock, &d->shm, true);
-	mailbox_server_init(&d->mailbox, d->cfg.name, &d->shm, &d->clock);
+	mailbox_server_init(&d->mailbox, d->cfg.name, &d->shm, &d->clock,
+			    on_records_changed, d);
 	/* Listen before QEMU starts: its realize blocks until it has the shm. */
 	ret = ivshmem_server_start(&d->ivshmem, d->cfg.name, d->ivshmem_path,
 				   d->shm.fd, on_doorbell, d);
@@ -192,6 +210,7 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 	}
 	d->shm.fd = -1;
 	d->state = DOMAIN_RUNNING;
+	fault_state_init(&d->faults, d);
 	if (domain_config_load(config_path, &d->cfg, err, errlen)) {
 		free(d);
 		return NULL;
@@ -286,6 +305,7 @@ void domain_reap_children(void)
 		d->state = DOMAIN_SHUTDOWN;
 		d->qemu_status = status;
 		mailbox_server_stop(&d->mailbox);
+		fault_state_stop(&d->faults);
 		log_info("domain %s: QEMU (pid %d) %s; domain is shut down (see %s)",
 			 d->cfg.name, (int)pid, how, d->qemu_log_path);
 	}
@@ -304,5 +324,49 @@ void domain_republish_wallclocks(bool host_stepped)
 			if (host_stepped)
 				domain_ring_wallclock(d);
 		}
+	}
+}
+
+void domain_refresh_stability_all(void)
+{
+	struct domain *d;
+
+	for (d = domains; d; d = d->next) {
+		if (d->state != DOMAIN_RUNNING)
+			continue;
+		if (records_refresh_stability(&d->clock, &d->shm)) {
+			bool stable;
+
+			pthread_mutex_lock(&d->clock.lock);
+			stable = d->clock.flags & PVTIME_FLAG_TSC_STABLE;
+			pthread_mutex_unlock(&d->clock.lock);
+			log_info("domain %s: TSC_STABLE %s", d->cfg.name,
+				 stable ? "set" : "cleared");
+			domain_ring_records(d);
+		}
+	}
+}
+
+void domain_set_tsc_hz_all(uint64_t tsc_hz)
+{
+	struct domain *d;
+
+	for (d = domains; d; d = d->next) {
+		bool ring;
+		int ret;
+
+		if (d->state != DOMAIN_RUNNING)
+			continue;
+		ret = records_set_rate(&d->clock, &d->shm, tsc_hz, d->faults.ppm,
+				       &ring);
+		if (ret) {
+			log_error("domain %s: cannot apply TSC rate %llu Hz: %s",
+				  d->cfg.name, (unsigned long long)tsc_hz,
+				  strerror(-ret));
+			continue;
+		}
+		if (ring)
+			domain_ring_records(d);
+		wallclock_publish(&d->clock, &d->shm, false);
 	}
 }

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "domain_config.h"
+#include "fault_inject.h"
 #include "ivshmem_server.h"
 #include "mailbox.h"
 #include "records.h"
@@ -43,6 +44,7 @@ struct domain {
 	struct ivshmem_server ivshmem;
 	bool ivshmem_ready;
 	struct mailbox_server mailbox;
+	struct fault_state faults;
 };
 
 /* Where per-domain files go; set once at startup. */
@@ -70,6 +72,15 @@ void domain_republish_wallclocks(bool host_stepped);
 
 /* Ring the guest's wall-clock doorbell (after wc_* changed by a step). */
 void domain_ring_wallclock(struct domain *d);
+
+/* Ring the guest's records doorbell (record flags or rate changed). */
+void domain_ring_records(struct domain *d);
+
+/* Once a second: set or clear TSC_STABLE per evidence and hold-offs. */
+void domain_refresh_stability_all(void);
+
+/* The host TSC rate was refined: every domain's records follow it. */
+void domain_set_tsc_hz_all(uint64_t tsc_hz);
 
 const char *domain_state_name(enum domain_state state);
 

@@ -466,6 +466,21 @@ static int key_accel(struct parser *p, struct value *v, struct domain_config *c)
 	return 0;
 }
 
+static int key_tsc_stable(struct parser *p, struct value *v,
+			  struct domain_config *c)
+{
+	if (!strcmp(v->str, "auto")) {
+		c->tsc_stable = TSC_STABLE_AUTO;
+	} else if (!strcmp(v->str, "off")) {
+		c->tsc_stable = TSC_STABLE_OFF;
+	} else {
+		parse_error(p, v->line, "bad tsc_stable '%s' (expected \"auto\" or \"off\")",
+			    v->str);
+		return -1;
+	}
+	return 0;
+}
+
 static int key_dm_args(struct parser *p, struct value *v, struct domain_config *c)
 {
 	(void)p;
@@ -517,6 +532,7 @@ static const struct config_key config_keys[] = {
 	{ "device_model_args", VAL_LIST, false, key_dm_args },
 	{ "qemu", VAL_STRING, false, key_qemu },
 	{ "pvtime_abi_version", VAL_NUMBER, false, key_abi_version },
+	{ "tsc_stable", VAL_STRING, false, key_tsc_stable },
 };
 
 #define NR_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -690,6 +706,11 @@ void domain_config_free(struct domain_config *cfg)
 		free(cfg->dm_args[i]);
 	free(cfg->dm_args);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *tsc_stable_policy_name(enum tsc_stable_policy policy)
+{
+	return policy == TSC_STABLE_OFF ? "off" : "auto";
 }
 
 const char *domain_accel_name(enum domain_accel accel)

@@ -23,6 +23,12 @@ enum domain_accel {
 	DOMAIN_ACCEL_KVM,
 };
 
+/* When pvtimed may set PVTIME_FLAG_TSC_STABLE in the domain's records. */
+enum tsc_stable_policy {
+	TSC_STABLE_AUTO,	/* once every vCPU's TSC offset agreed */
+	TSC_STABLE_OFF,		/* never */
+};
+
 struct domain_config {
 	char name[DOMAIN_NAME_MAX + 1];
 	unsigned int vcpus;		/* default 1 */
@@ -35,6 +41,7 @@ struct domain_config {
 	char **dm_args;			/* device_model_args */
 	size_t nr_dm_args;
 	uint32_t abi_version;
+	enum tsc_stable_policy tsc_stable;
 };
 
 /*
@@ -53,6 +60,7 @@ int domain_config_load(const char *path, struct domain_config *cfg,
 void domain_config_free(struct domain_config *cfg);
 
 const char *domain_accel_name(enum domain_accel accel);
+const char *tsc_stable_policy_name(enum tsc_stable_policy policy);
 
 /* [A-Za-z0-9_.-]{1,32} */
 int domain_name_valid(const char *name);

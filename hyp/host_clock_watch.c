@@ -32,6 +32,7 @@ static void on_tick(struct event_source *src, uint32_t events)
 	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	domain_republish_wallclocks(false);
+	domain_refresh_stability_all();
 }
 
 static void on_step(struct event_source *src, uint32_t events)

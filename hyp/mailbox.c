@@ -56,42 +56,75 @@ static void answer_set_offset(struct mailbox_server *srv,
 		.guest_tsc_after = READ_ONCE(mb->guest_tsc_after),
 		.host_tsc = READ_ONCE(mb->host_tsc),
 	};
+	uint32_t vcpu = READ_ONCE(mb->vcpu);
+	enum offset_outcome outcome;
 	uint64_t rtt;
 	int64_t offset;
 	const char *why;
+	bool ring;
 
 	if (mailbox_validate_offset(session, &proposal, limits->max_rtt_cycles,
 				    &offset, &rtt, &why)) {
-		log_warn("domain %s: rejected TSC offset proposal: %s (before %llu after %llu host_tsc %llu)",
-			 srv->domain_name, why,
+		log_warn("domain %s: rejected TSC offset proposal from vCPU %u: %s (before %llu after %llu host_tsc %llu)",
+			 srv->domain_name, vcpu, why,
 			 (unsigned long long)proposal.guest_tsc_before,
 			 (unsigned long long)proposal.guest_tsc_after,
 			 (unsigned long long)proposal.host_tsc);
 		WRITE_ONCE(mb->status, -EINVAL);
 		return;
 	}
-	records_adopt_offset(srv->clk, srv->shm, offset, rtt);
-	log_info("domain %s: adopted guest TSC offset %lld cycles (round trip %llu cycles, %llu ns)",
-		 srv->domain_name, (long long)offset, (unsigned long long)rtt,
-		 (unsigned long long)timebase_cycles_to_ns(rtt));
-	WRITE_ONCE(mb->status, 0);
+	outcome = records_submit_offset(srv->clk, srv->shm, vcpu, offset, rtt,
+					&ring);
+	switch (outcome) {
+	case OFFSET_ADOPTED:
+		log_info("domain %s: adopted guest TSC offset %lld cycles from vCPU %u (round trip %llu cycles, %llu ns)",
+			 srv->domain_name, (long long)offset, vcpu,
+			 (unsigned long long)rtt,
+			 (unsigned long long)timebase_cycles_to_ns(rtt));
+		WRITE_ONCE(mb->status, 0);
+		break;
+	case OFFSET_AGREED:
+		log_info("domain %s: vCPU %u TSC offset %lld agrees (round trip %llu cycles)",
+			 srv->domain_name, vcpu, (long long)offset,
+			 (unsigned long long)rtt);
+		WRITE_ONCE(mb->status, 0);
+		break;
+	case OFFSET_DISAGREED:
+		log_warn("domain %s: vCPU %u TSC offset %lld disagrees with the adopted %lld (round trip %llu cycles): TSC not stable",
+			 srv->domain_name, vcpu, (long long)offset,
+			 (long long)srv->clk->evidence.offset,
+			 (unsigned long long)rtt);
+		WRITE_ONCE(mb->status, -ERANGE);
+		break;
+	default:
+		log_warn("domain %s: SET_OFFSET from vCPU %u, but the domain has %u",
+			 srv->domain_name, vcpu, srv->clk->nr_vcpus);
+		WRITE_ONCE(mb->status, -EINVAL);
+		break;
+	}
+	if (ring && srv->records_changed)
+		srv->records_changed(srv->owner);
 }
 
 static void serve_session(struct mailbox_server *srv)
 {
 	struct pvtime_mailbox *mb = &srv->shm->ctl->mailbox;
-	uint64_t hz = srv->clk->tsc_hz;
-	struct serve_limits limits = {
-		.idle_cycles = hz / 1000 * MAILBOX_IDLE_MS,
-		.session_cycles = hz / 1000 * MAILBOX_SESSION_MS,
-		.max_rtt_cycles = hz / 1000000 * MAILBOX_MAX_RTT_US,
-	};
+	uint64_t hz;
+	struct serve_limits limits;
 	struct mailbox_session session;
 	uint64_t start, last;
 	uint32_t answered;
 	unsigned long requests = 0;
 	const char *end_reason;
 
+	pthread_mutex_lock(&srv->clk->lock);
+	hz = srv->clk->tsc_hz;
+	pthread_mutex_unlock(&srv->clk->lock);
+	limits = (struct serve_limits) {
+		.idle_cycles = hz / 1000 * MAILBOX_IDLE_MS,
+		.session_cycles = hz / 1000 * MAILBOX_SESSION_MS,
+		.max_rtt_cycles = hz / 1000000 * MAILBOX_MAX_RTT_US,
+	};
 	mailbox_session_init(&session);
 	answered = READ_ONCE(mb->response_seq);
 	start = pvtime_rdtsc();
@@ -174,9 +207,12 @@ static void *serve_thread(void *arg)
 }
 
 void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
-			 struct pvtime_shm *shm, struct domain_clock *clk)
+			 struct pvtime_shm *shm, struct domain_clock *clk,
+			 mailbox_records_changed_fn records_changed, void *owner)
 {
 	memset(srv, 0, sizeof(*srv));
+	srv->records_changed = records_changed;
+	srv->owner = owner;
 	srv->domain_name = domain_name;
 	srv->shm = shm;
 	srv->clk = clk;

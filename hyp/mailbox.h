@@ -19,8 +19,13 @@
 #define MAILBOX_SESSION_MS	2000
 #define MAILBOX_MAX_RTT_US	1000
 
+/* Called on the session thread when record flags changed (ring RECORDS). */
+typedef void (*mailbox_records_changed_fn)(void *owner);
+
 struct mailbox_server {
 	const char *domain_name;
+	mailbox_records_changed_fn records_changed;
+	void *owner;
 	struct pvtime_shm *shm;
 	struct domain_clock *clk;
 	pthread_t thread;
@@ -31,7 +36,8 @@ struct mailbox_server {
 };
 
 void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
-			 struct pvtime_shm *shm, struct domain_clock *clk);
+			 struct pvtime_shm *shm, struct domain_clock *clk,
+			 mailbox_records_changed_fn records_changed, void *owner);
 
 /*
  * The guest rang: start a session unless one is running.  Returns 0 or

@@ -19,9 +19,11 @@
 #include "control.h"
 #include "domain.h"
 #include "event_loop.h"
+#include "fault_inject.h"
 #include "host_clock_watch.h"
 #include "log.h"
 #include "timebase.h"
+#include "tsc_refine.h"
 
 #define CALIBRATE_MS_DEFAULT	1000
 #define CALIBRATE_MS_MIN	10
@@ -33,6 +35,7 @@ struct options {
 	bool use_syslog;
 	enum log_level level;
 	unsigned int calibrate_ms;
+	bool fault_injection;
 };
 
 static bool stop_requested;
@@ -50,6 +53,8 @@ static void usage(FILE *out)
 		"  --log stderr|syslog where messages go (default stderr)\n"
 		"  --log-level LEVEL   error, warn, info or debug (default info)\n"
 		"  --calibrate-ms N    TSC calibration interval, %d..%d (default %d)\n"
+		"  --enable-fault-injection\n"
+		"                      accept the 'inject' command (tests only)\n"
 		"  --help              show this help and exit\n"
 		"\n"
 		"SIGTERM or SIGINT destroys every domain and exits 0.\n",
@@ -68,13 +73,14 @@ static int usage_error(const char *fmt, const char *arg)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_SOCKET = 256, OPT_STATE_DIR, OPT_LOG, OPT_LOG_LEVEL,
-	       OPT_CALIBRATE_MS, OPT_HELP };
+	       OPT_CALIBRATE_MS, OPT_FAULT_INJECTION, OPT_HELP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "calibrate-ms", required_argument, NULL, OPT_CALIBRATE_MS },
+		{ "enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -119,6 +125,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return usage_error("bad --calibrate-ms '%s' (expected 10..60000)",
 						   optarg);
 			o->calibrate_ms = (unsigned int)ms;
+			break;
+		case OPT_FAULT_INJECTION:
+			o->fault_injection = true;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -207,6 +216,9 @@ int main(int argc, char **argv)
 		return PVTIME_EXIT_FAILURE;
 	}
 	domain_set_state_dir(state_dir);
+	fault_injection_enable(opts.fault_injection);
+	if (opts.fault_injection)
+		log_warn("fault injection enabled: 'inject' can disturb guests' clocks");
 
 	ret = event_loop_init();
 	if (!ret)
@@ -219,6 +231,11 @@ int main(int argc, char **argv)
 		return PVTIME_EXIT_FAILURE;
 	timebase_set(&tb);
 
+	ret = tsc_refine_start();
+	if (ret) {
+		log_error("cannot start TSC refinement: %s", strerror(-ret));
+		return PVTIME_EXIT_FAILURE;
+	}
 	ret = host_clock_watch_start();
 	if (ret) {
 		log_error("cannot watch the host clock: %s", strerror(-ret));
@@ -239,6 +256,7 @@ int main(int argc, char **argv)
 	control_stop();
 	domain_destroy_all();
 	host_clock_watch_stop();
+	tsc_refine_stop();
 	event_loop_remove(&signals);
 	close(signals.fd);
 	event_loop_fini();

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * A domain's clock and the records that publish it: system time is the host
- * TSC since the domain's creation scaled at the calibrated rate; the guest
- * TSC is the host TSC plus one offset; the wall clock is the host's
- * CLOCK_REALTIME plus the domain's wall offset.
+ * A domain's clock and the records that publish it.  The domain holds one
+ * time function (time_function.h): host TSC -> system time.  Records
+ * encode it for the guest's TSC (host TSC + the adopted offset); vCPU n's
+ * record reads n * skew_ns ahead while a skew is injected.  Every change of
+ * the function goes through one re-anchor, so no reader ever sees time
+ * step back; flags (TSC_STABLE) follow the per-vCPU offset evidence.
+ *
+ * Functions returning bool say whether record flags or the rate changed,
+ * i.e. whether the caller must ring PVTIME_VEC_RECORDS.
  */
 #ifndef PVTIMED_RECORDS_H
 #define PVTIMED_RECORDS_H
@@ -12,22 +17,41 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "domain_config.h"
 #include "shm.h"
+#include "time_function.h"
+#include "tsc_evidence.h"
+
+/* Anchor candidates searched for the least rounding (time_function.h). */
+#define RECORDS_ANCHOR_CANDIDATES	256
+/* Reader window a rate change covers: rewriting every record takes µs. */
+#define RECORDS_WINDOW_MS		1
 
 struct domain_clock {
 	/* Serialises writers of records, the wall clock and fields below. */
 	pthread_mutex_t lock;
-	uint64_t tsc_hz;
-	uint64_t epoch_host_tsc;
-	uint32_t mul;
-	int8_t shift;
 	uint32_t nr_vcpus;
+	uint64_t tsc_hz;		/* true host rate the domain follows */
+	int32_t freq_ppm;		/* injected: records run this much fast */
+	uint64_t records_hz;		/* rate the records encode */
+	struct time_function fn;	/* vCPU 0's (unskewed) function */
 
+	enum tsc_stable_policy stable_policy;
+	struct tsc_evidence evidence;
 	bool offset_known;
 	int64_t guest_tsc_offset;
 	uint64_t handshake_rtt_cycles;
-	uint64_t anchor_host_tsc;
 	uint32_t generation;
+	uint8_t flags;			/* flags in the records now */
+	uint64_t stable_hold_until_tsc;	/* no TSC_STABLE before this */
+
+	int64_t skew_ns;		/* injected per-vCPU skew */
+	uint32_t odd_vcpus;		/* bit n: vCPU n's record held odd */
+
+	uint64_t reanchors;
+	uint64_t rounding_bias_sum;	/* 2^-32 ns, over all re-anchors */
+	uint64_t rate_term_sum_ns;
+	uint64_t last_write_cycles;	/* time the last full rewrite took */
 
 	int64_t wall_offset_ns;
 	bool wc_published;
@@ -35,18 +59,60 @@ struct domain_clock {
 };
 
 int domain_clock_init(struct domain_clock *clk, uint64_t tsc_hz,
-		      uint32_t nr_vcpus);
+		      uint32_t nr_vcpus, enum tsc_stable_policy policy);
 void domain_clock_fini(struct domain_clock *clk);
 
-/* System time (ns since creation) at a host TSC value. */
+/* System time (ns since creation) at a host TSC value; caller holds lock. */
 uint64_t domain_clock_system_ns(const struct domain_clock *clk,
 				uint64_t host_tsc);
 
+enum offset_outcome {
+	OFFSET_ADOPTED,		/* first probe: records are live now */
+	OFFSET_AGREED,
+	OFFSET_DISAGREED,	/* answered -ERANGE */
+	OFFSET_BAD_VCPU,	/* answered -EINVAL */
+};
+
 /*
- * Adopt a guest TSC offset: anchor every vCPU record at the host TSC now,
- * mark records valid and bump records_generation.
+ * A guest's SET_OFFSET from 'vcpu'.  The first adopts the offset and brings
+ * the records up; later ones are evidence for TSC_STABLE.  *ring is set
+ * when the caller must ring PVTIME_VEC_RECORDS.
  */
-void records_adopt_offset(struct domain_clock *clk, struct pvtime_shm *shm,
-			  int64_t guest_tsc_offset, uint64_t rtt_cycles);
+enum offset_outcome records_submit_offset(struct domain_clock *clk,
+					  struct pvtime_shm *shm, uint32_t vcpu,
+					  int64_t offset, uint64_t rtt_cycles,
+					  bool *ring);
+
+/* Re-anchor every record now at the current rate. */
+void records_reanchor(struct domain_clock *clk, struct pvtime_shm *shm);
+
+/* New true rate and/or injected step.  Returns -EINVAL for bad rates. */
+int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
+		     uint64_t tsc_hz, int32_t freq_ppm, bool *ring);
+
+/*
+ * Inject a per-vCPU skew (0 removes it).  TSC_STABLE is cleared while a
+ * skew is in place and stays clear for long enough after its removal that
+ * every vCPU has passed the time it showed before.
+ */
+bool records_set_skew(struct domain_clock *clk, struct pvtime_shm *shm,
+		      int64_t skew_ns);
+
+/* Leave a vCPU's record version odd, or write it again. */
+void records_hold_odd(struct domain_clock *clk, struct pvtime_shm *shm,
+		      uint32_t vcpu);
+void records_release_odd(struct domain_clock *clk, struct pvtime_shm *shm,
+			 uint32_t vcpu);
+
+/* Rewrite every record once with PVTIME_FLAG_GUEST_STOPPED. */
+void records_mark_guest_stopped(struct domain_clock *clk,
+				struct pvtime_shm *shm);
+
+/* Set or clear TSC_STABLE per policy, evidence and injections. */
+bool records_refresh_stability(struct domain_clock *clk,
+			       struct pvtime_shm *shm);
+
+/* Whether TSC_STABLE is what the records should carry now. */
+bool records_stable_allowed(const struct domain_clock *clk, uint64_t now_tsc);
 
 #endif /* PVTIMED_RECORDS_H */

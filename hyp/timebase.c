@@ -113,6 +113,7 @@ int timebase_calibrate(struct timebase *tb, unsigned int calibrate_ms)
 	tb->tsc_hz = (uint64_t)hz;
 	tb->calibrate_ms = calibrate_ms;
 	tb->calibration_ns = (uint64_t)elapsed_ns;
+	tb->baseline_ns = (uint64_t)elapsed_ns;
 	/* Each end is known to within half its bracket. */
 	error_cycles = (start.width + 1) / 2 + (end.width + 1) / 2;
 	tb->precision_hz = (uint64_t)(((unsigned __int128)tb->tsc_hz * error_cycles +

@@ -15,6 +15,8 @@ struct timebase {
 	double precision_ppm;
 	unsigned int calibrate_ms;	/* requested */
 	uint64_t calibration_ns;	/* measured duration */
+	uint64_t baseline_ns;		/* of the current estimate */
+	unsigned int refinements;	/* tsc_refine.c estimates taken */
 };
 
 struct timebase_pair {

@@ -87,6 +87,8 @@ static const struct bad_case bad_cases[] = {
 	{ "dotdot name", "name = \"..\"\n" KERNEL_LINE, ":1: bad name" },
 	{ "bad accel", "name = \"a\"\n" KERNEL_LINE "accel = \"xen\"\n",
 	  ":3: bad accel 'xen'" },
+	{ "bad tsc_stable", "name = \"a\"\n" KERNEL_LINE "tsc_stable = \"yes\"\n",
+	  ":3: bad tsc_stable 'yes' (expected \"auto\" or \"off\")" },
 	{ "missing kernel file", "name = \"a\"\nkernel = \"nope\"\n",
 	  ":2: kernel '" },
 	{ "kernel is a directory", "name = \"a\"\nkernel = \"/tmp\"\n",
@@ -121,7 +123,8 @@ static void test_good(void)
 		    "device_model_args = [ \"-device\",\n"
 		    "    \"virtio-rng-pci\",   # with a trailing comma\n"
 		    "]\n"
-		    "pvtime_abi_version = 7\n",
+		    "pvtime_abi_version = 7\n"
+		    "tsc_stable = \"off\"\n",
 		    &cfg, err, sizeof(err));
 	tap_ok(ret == 0, "full config parses (%s)", ret ? err : "ok");
 	if (ret) {
@@ -135,7 +138,8 @@ static void test_good(void)
 	       !strcmp(cfg.extra, "console=ttyS0 say=\"hi\" back\\slash") &&
 	       cfg.accel == DOMAIN_ACCEL_KVM && !strcmp(cfg.qemu, "/bin/true") &&
 	       cfg.nr_dm_args == 2 && !strcmp(cfg.dm_args[0], "-device") &&
-	       !strcmp(cfg.dm_args[1], "virtio-rng-pci") && cfg.abi_version == 7,
+	       !strcmp(cfg.dm_args[1], "virtio-rng-pci") && cfg.abi_version == 7 &&
+	       cfg.tsc_stable == TSC_STABLE_OFF,
 	       "values, escapes, relative paths and lists are right (kernel %s, extra %s)",
 	       cfg.kernel, cfg.extra);
 	domain_config_free(&cfg);
@@ -157,8 +161,9 @@ static void test_defaults(void)
 	tap_ok(cfg.vcpus == 1 && cfg.memory_mib == 512 && !cfg.ramdisk &&
 	       !strcmp(cfg.extra, "") && cfg.accel == DOMAIN_ACCEL_TCG &&
 	       !strcmp(cfg.qemu, DOMAIN_DEFAULT_QEMU) && cfg.nr_dm_args == 0 &&
-	       cfg.abi_version == PVTIME_ABI_VERSION,
-	       "defaults: 1 vcpu, 512 MiB, tcg, no ramdisk, ABI %u",
+	       cfg.abi_version == PVTIME_ABI_VERSION &&
+	       cfg.tsc_stable == TSC_STABLE_AUTO,
+	       "defaults: 1 vcpu, 512 MiB, tcg, no ramdisk, ABI %u, tsc_stable auto",
 	       PVTIME_ABI_VERSION);
 	domain_config_free(&cfg);
 }
