@@ -1,0 +1,525 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""`make bench`: pvtime against tsc, hpet and acpi_pm in one boot, one table.
+
+1. A private pvtimed without fault injection; `pvxl host-info` gives the host
+   TSC Hz and its precision.
+2. `BUILD/bench-records`: the hyp's cost per record update.
+3. ONE guest (BUILD/guest/bench.cfg: `tsc=reliable pvtest=bench`) measures,
+   for each clocksource, ns per clock_gettime(CLOCK_MONOTONIC) and
+   (CLOCK_REALTIME), backward steps, and its rate against the host; it
+   prints one `PVTIME-BENCH <clocksource> key=value ...` line each.
+4. pvtimed's CPU use: with no domain, then with N idle domains
+   (BUILD/guest/idle.cfg: insmod, then sleep), from /proc/<pid>/stat.
+5. The table, on stdout and in BUILD/bench.txt; everything in
+   BUILD/bench.json.
+
+Exit status 0 when every figure was collected, 1 otherwise.  The issue's
+goals are printed as met or missed; missing a goal does not fail the run
+(a benchmark measures, it does not assert).
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from pvtime_host import Daemon, LogFollower, read_config_value  # noqa: E402
+from run_check import GuestRun, Results, domain_listed  # noqa: E402
+
+CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
+BENCH_RE = re.compile(r"^PVTIME-BENCH (\S+)\s*(.*)$")
+# The guest kernel's own TSC calibration, from its dmesg (the bench mode
+# prints it, as a PVTIME-BENCH line or as commented dmesg lines).
+TSC_MHZ_RES = [
+    re.compile(r"Refined TSC clocksource calibration: ([0-9.]+) MHz"),
+    re.compile(r"tsc: Detected ([0-9.]+) MHz processor"),
+]
+# Goals of issue 3.
+FAST_VS_TSC_MAX = 1.2
+HPET_VS_FAST_MIN = 7.0
+RATE_ERROR_MAX_PPM = 0.05
+GUEST_CALIBRATION_MIN_PPM = 1.0
+
+
+def log(text=""):
+    print(text, flush=True)
+
+
+def parse_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text and \
+        "e" not in text.lower() else value
+
+
+def parse_fields(text):
+    """key=value words (values may be quoted) -> dict; other words go to
+    'note'."""
+    fields, notes = {}, []
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = text.split()
+    for word in words:
+        key, sep, value = word.partition("=")
+        if sep and key:
+            fields[key] = parse_number(value)
+        else:
+            notes.append(word)
+    if notes:
+        fields["note"] = " ".join(notes)
+    return fields
+
+
+class BenchRun(GuestRun):
+    """The bench guest's console: PVTIME-BENCH lines and the TSC MHz."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bench = {}
+        self.tsc_mhz = {}
+
+    def handle(self, line):
+        text = line[2:] if line.startswith("# ") else line
+        for pattern in TSC_MHZ_RES:
+            match = pattern.search(text)
+            if match:
+                key = "refined" if "Refined" in pattern.pattern else "detected"
+                self.tsc_mhz[key] = float(match.group(1))
+        match = BENCH_RE.match(line)
+        if match:
+            log(f"  bench: {line}")
+            self.bench[match.group(1)] = parse_fields(match.group(2))
+            return
+        super().handle(line)
+
+
+def host_info(daemon):
+    result = daemon.pvxl("host-info", "--json")
+    if result.returncode != 0:
+        raise RuntimeError(f"pvxl host-info failed: {result.describe()}")
+    return result.json()
+
+
+def run_bench_records(build):
+    """BUILD/bench-records: its `key value` (or key=value) figures."""
+    path = os.path.join(build, "bench-records")
+    if not os.access(path, os.X_OK):
+        return {"error": f"{path} not built"}, []
+    try:
+        proc = subprocess.run([path], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=300, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{path} timed out after 300 s"}, []
+    output = proc.stdout.decode("utf-8", "replace").splitlines()
+    figures = {}
+    for line in output:
+        if line.startswith("#"):
+            continue
+        match = re.match(r"^\s*([A-Za-z_][\w.-]*)\s*[=:\s]\s*(-?[0-9.]+)\b",
+                         line)
+        if match:
+            figures[match.group(1)] = parse_number(match.group(2))
+    if proc.returncode != 0:
+        figures["error"] = (f"{path} exited {proc.returncode}: " +
+                            proc.stderr.decode("utf-8", "replace").strip()[:200])
+    return figures, output
+
+
+def cpu_seconds(pid):
+    """CPU time of a process (all threads), in seconds: from schedstat (ns)
+    where the kernel has it, else utime + stime (clock ticks)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state); utime, stime are fields 14, 15.
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def sample_cpu(daemon, seconds):
+    """pvtimed's CPU use over `seconds`, as a percentage of one core."""
+    start_cpu, start = cpu_seconds(daemon.proc.pid), time.monotonic()
+    time.sleep(seconds)
+    used = cpu_seconds(daemon.proc.pid) - start_cpu
+    return 100.0 * used / (time.monotonic() - start)
+
+
+def run_bench_guest(daemon, cfg, timeout, results):
+    name = read_config_value(cfg, "name")
+    log(f"== bench guest: pvxl create {cfg} (timeout {timeout} s)")
+    created = daemon.pvxl("create", os.path.abspath(cfg), timeout=120)
+    if created.returncode != 0:
+        raise RuntimeError(f"pvxl create failed: {created.describe()}")
+    start = time.monotonic()
+    run = BenchRun(results, "guest:bench", "bench", daemon.domain_log(name),
+                   daemon, name)
+    checked, unlisted = [time.monotonic()], []
+
+    def gone():
+        """pvtimed died, or the guest powered off without END (its last
+        console lines may land after it left `pvxl list`: read 3 s more)."""
+        if not daemon.alive():
+            return True
+        if unlisted:
+            return time.monotonic() - unlisted[0] > 3
+        if time.monotonic() - checked[0] >= 5:
+            checked[0] = time.monotonic()
+            if not domain_listed(daemon, name):
+                unlisted.append(time.monotonic())
+        return False
+
+    run.follow(timeout, gone)
+    log(f"  bench guest ran {time.monotonic() - start:.0f} s")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and domain_listed(daemon, name):
+        time.sleep(0.5)
+    if domain_listed(daemon, name):
+        daemon.pvxl("destroy", name, timeout=60)
+    if not run.ended:
+        log(f"  bench guest did not print PVTIME-GUEST-END bench within "
+            f"{timeout} s; console: {daemon.domain_log(name)}")
+    return run
+
+
+def idle_configs(idle_cfg, workdir, count):
+    """`count` copies of idle.cfg with their own names and an absolute
+    ramdisk path."""
+    ramdisk = os.path.join(os.path.dirname(os.path.abspath(idle_cfg)),
+                           read_config_value(idle_cfg, "ramdisk"))
+    with open(idle_cfg, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    configs = []
+    for number in range(1, count + 1):
+        name = f"pvtime-idle{number}"
+        text = []
+        for line in lines:
+            key = line.split("=", 1)[0].strip()
+            if key == "name":
+                line = f'name = "{name}"'
+            elif key == "ramdisk":
+                line = f'ramdisk = "{ramdisk}"'
+            text.append(line)
+        path = os.path.join(workdir, f"{name}.cfg")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(text) + "\n")
+        configs.append((name, path))
+    return configs
+
+
+def measure_idle(daemon, idle_cfg, workdir, count, seconds, boot_timeout):
+    """pvtimed CPU % with no domain, then with `count` idle domains."""
+    figures = {"idle_domains": count, "sample_s": seconds}
+    log(f"== pvtimed CPU: no domain, {min(seconds, 10)} s")
+    figures["cpu_percent_no_domain"] = sample_cpu(daemon, min(seconds, 10))
+    configs = idle_configs(idle_cfg, workdir, count)
+    followers = {}
+    try:
+        for name, path in configs:
+            created = daemon.pvxl("create", path, timeout=120)
+            if created.returncode != 0:
+                figures["error"] = f"create {name}: {created.describe()}"
+                return figures
+            followers[name] = LogFollower(daemon.domain_log(name))
+        log(f"== waiting for {count} idle domains (PVTIME-IDLE-READY)")
+        ready = {}
+        deadline = time.monotonic() + boot_timeout
+        while len(ready) < count and time.monotonic() < deadline:
+            for name, follower in followers.items():
+                for line in follower.lines():
+                    if line.startswith("PVTIME-IDLE-READY"):
+                        ready[name] = line.split()[-1]
+                    elif "insmod pvtime.ko failed" in line:
+                        ready[name] = "insmod failed"
+            time.sleep(0.5)
+        figures["idle_clocksources"] = ready
+        if len(ready) < count or any(v == "insmod failed"
+                                     for v in ready.values()):
+            figures["error"] = (f"{len(ready)} of {count} idle domains came "
+                                f"up within {boot_timeout} s: {ready}")
+            return figures
+        # Let the boot-time mailbox sessions finish before sampling.
+        time.sleep(5)
+        log(f"== pvtimed CPU: {count} idle domains, {seconds} s")
+        percent = sample_cpu(daemon, seconds)
+        figures["cpu_percent"] = percent
+        figures["cpu_percent_per_domain"] = percent / count
+    finally:
+        for follower in followers.values():
+            follower.close()
+        for name, _ in configs:
+            if domain_listed(daemon, name):
+                daemon.pvxl("destroy", name, timeout=60)
+    return figures
+
+
+def fmt(value, spec, missing="-"):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value):
+        return format(value, spec)
+    return missing
+
+
+def rate_text(row):
+    rate = row.get("rate_ppm")
+    if not isinstance(rate, (int, float)):
+        return "-"
+    err = row.get("rate_err")
+    text = f"{rate:+.3f}"
+    if isinstance(err, (int, float)):
+        text += f" ± {err:.3f}"
+    return text
+
+
+def build_report(data):
+    """The table and the summary lines, as printed."""
+    rows = data["clocksources"]
+    hpet = rows.get("hpet", {}).get("mono_ns")
+    out = ["pvtime bench: clock_gettime cost, monotonicity and rate, "
+           "one guest boot", ""]
+    head = (f"{'clocksource':<12} {'MONOTONIC ns':>13} {'REALTIME ns':>12} "
+            f"{'hpet/this':>10} {'backward':>9} {'rate vs host ppm':>20}")
+    out += [head, "-" * len(head)]
+    for name in CLOCKSOURCES:
+        row = rows.get(name)
+        if row is None:
+            out.append(f"{name:<12} (no PVTIME-BENCH line from the guest)")
+            continue
+        mono = row.get("mono_ns")
+        if not isinstance(mono, (int, float)):
+            reason = row.get("reason") or row.get("note") or "no figures"
+            out.append(f"{name:<12} skipped: {reason}")
+            continue
+        ratio = hpet / mono if isinstance(hpet, (int, float)) and mono else None
+        out.append(f"{name:<12} {fmt(mono, '13.1f')} "
+                   f"{fmt(row.get('real_ns'), '12.1f'):>12} "
+                   f"{fmt(ratio, '9.2f') + 'x' if ratio else '-':>10} "
+                   f"{fmt(row.get('backward'), '9d'):>9} "
+                   f"{rate_text(row):>20}")
+    out.append("")
+    derived = data["derived"]
+    out.append(f"fast path (pvtime-tsc) / forced tsc vDSO:  "
+               f"{fmt(derived.get('fast_vs_tsc'), '.3f')}x "
+               f"(goal <= {FAST_VS_TSC_MAX})")
+    out.append(f"hpet / fast path (pvtime-tsc):             "
+               f"{fmt(derived.get('hpet_vs_fast'), '.2f')}x "
+               f"(goal >= {HPET_VS_FAST_MIN})")
+    out.append(f"hpet / kernel path (pvtime):               "
+               f"{fmt(derived.get('hpet_vs_pvtime'), '.2f')}x")
+    host = data["host"]
+    out.append(f"host TSC:   {fmt(host.get('tsc_hz'), 'd')} Hz "
+               f"± {fmt(host.get('precision_hz'), 'd')} Hz "
+               f"({fmt(host.get('precision_ppm'), '.4f')} ppm, pvxl host-info)")
+    guest = data["guest"]
+    mhz = guest.get("tsc_mhz")
+    out.append(f"guest's own TSC calibration: {fmt(mhz, '.3f')} MHz "
+               f"({guest.get('tsc_mhz_source', 'not reported')}): "
+               f"{fmt(guest.get('tsc_calibration_ppm'), '+.2f')} ppm vs host "
+               f"(printed to 1 kHz: ±0.2 ppm)")
+    records = data["hyp"]["records"]
+    if records.get("error"):
+        out.append(f"record update: {records['error']}")
+    for key, value in records.items():
+        if key != "error":
+            out.append(f"record update: {key} = {value}")
+    idle = data["hyp"]["idle"]
+    if idle.get("error"):
+        out.append(f"pvtimed CPU: {idle['error']}")
+    else:
+        out.append(f"pvtimed CPU, {idle.get('idle_domains')} idle domains "
+                   f"over {idle.get('sample_s')} s: "
+                   f"{fmt(idle.get('cpu_percent'), '.3f')} % of a core, "
+                   f"{fmt(idle.get('cpu_percent_per_domain'), '.4f')} % per "
+                   f"domain (no domain: "
+                   f"{fmt(idle.get('cpu_percent_no_domain'), '.3f')} %)")
+    out.append("")
+    for goal, met in data["goals"].items():
+        out.append(f"goal {goal}: "
+                   f"{'met' if met else 'MISSED' if met is False else 'n/a'}")
+    return out
+
+
+def derive(data):
+    rows = data["clocksources"]
+
+    def mono(name):
+        value = rows.get(name, {}).get("mono_ns")
+        return value if isinstance(value, (int, float)) and value > 0 else None
+
+    def rate(name):
+        value = rows.get(name, {}).get("rate_ppm")
+        return value if isinstance(value, (int, float)) else None
+
+    derived = {}
+    if mono("pvtime-tsc") and mono("tsc"):
+        derived["fast_vs_tsc"] = mono("pvtime-tsc") / mono("tsc")
+    if mono("hpet") and mono("pvtime-tsc"):
+        derived["hpet_vs_fast"] = mono("hpet") / mono("pvtime-tsc")
+    if mono("hpet") and mono("pvtime"):
+        derived["hpet_vs_pvtime"] = mono("hpet") / mono("pvtime")
+    data["derived"] = derived
+
+    guest = data["guest"]
+    tsc_hz = data["host"].get("tsc_hz")
+    if guest.get("tsc_mhz") and isinstance(tsc_hz, int):
+        guest["tsc_calibration_ppm"] = \
+            (guest["tsc_mhz"] * 1e6 - tsc_hz) / tsc_hz * 1e6
+
+    def judged(value, test):
+        return None if value is None else bool(test(value))
+
+    backward = [rows[n].get("backward") for n in ("pvtime", "pvtime-tsc")
+                if n in rows]
+    pv_rates = [rate(n) for n in ("pvtime", "pvtime-tsc")]
+    data["goals"] = {
+        f"fast path within {FAST_VS_TSC_MAX}x of tsc vDSO":
+            judged(derived.get("fast_vs_tsc"), lambda v: v <= FAST_VS_TSC_MAX),
+        f"fast path >= {HPET_VS_FAST_MIN}x faster than hpet":
+            judged(derived.get("hpet_vs_fast"),
+                   lambda v: v >= HPET_VS_FAST_MIN),
+        "zero backward steps (pvtime, pvtime-tsc)":
+            judged(backward if len(backward) == 2 and
+                   all(isinstance(b, int) for b in backward) else None,
+                   lambda v: not any(v)),
+        f"pvtime rate error < {RATE_ERROR_MAX_PPM} ppm":
+            judged(pv_rates if all(r is not None for r in pv_rates) else None,
+                   lambda v: all(abs(r) < RATE_ERROR_MAX_PPM for r in v)),
+        f"guest's own calibration >= {GUEST_CALIBRATION_MIN_PPM} ppm off":
+            judged(guest.get("tsc_calibration_ppm"),
+                   lambda v: abs(v) >= GUEST_CALIBRATION_MIN_PPM),
+    }
+
+
+def complete(data):
+    """What is missing for a complete bench, as a list of sentences."""
+    missing = []
+    for name in CLOCKSOURCES:
+        row = data["clocksources"].get(name, {})
+        if not isinstance(row.get("mono_ns"), (int, float)):
+            missing.append(f"no figures for {name}")
+    if not data["guest"].get("tsc_mhz"):
+        missing.append("guest TSC calibration not reported")
+    if data["hyp"]["records"].get("error") or not data["hyp"]["records"]:
+        missing.append("no record-update figures")
+    if data["hyp"]["idle"].get("error") or \
+            "cpu_percent" not in data["hyp"]["idle"]:
+        missing.append("no pvtimed CPU figure")
+    if not data["guest"].get("ended"):
+        missing.append("bench guest did not finish")
+    return missing
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--build", default=os.path.join(TOP, "build"))
+    parser.add_argument("--timeout", type=int, default=900,
+                        help="seconds for the bench guest (default 900)")
+    parser.add_argument("--idle-domains", type=int, default=8)
+    parser.add_argument("--idle-seconds", type=int, default=30,
+                        help="CPU sampling time with idle domains (30)")
+    parser.add_argument("--calibrate-ms", type=int, default=2000,
+                        help="pvtimed's start-up TSC calibration (2000)")
+    parser.add_argument("--skip-idle", action="store_true",
+                        help="leave out the idle-domain CPU measurement")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary directory (logs)")
+    args = parser.parse_args()
+    args.build = os.path.abspath(args.build)
+    guest_dir = os.path.join(args.build, "guest")
+
+    started = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="pvtime-bench.")
+    daemon = Daemon(args.build, workdir, calibrate_ms=args.calibrate_ms)
+    results = Results()
+    data = {"clocksources": {}, "host": {}, "guest": {},
+            "hyp": {"records": {}, "idle": {}}}
+    failed = False
+    try:
+        log(f"== starting pvtimed in {workdir} (no fault injection)")
+        daemon.start()
+        log("== bench-records")
+        data["hyp"]["records"], records_output = run_bench_records(args.build)
+        for line in records_output:
+            log(f"  bench-records: {line}")
+        run = run_bench_guest(daemon, os.path.join(guest_dir, "bench.cfg"),
+                              args.timeout, results)
+        data["clocksources"] = run.bench
+        data["guest"]["ended"] = run.ended
+        data["guest"]["tap"] = {"passed": results.passed,
+                                "failed": results.failed,
+                                "skipped": results.skipped}
+        calibration = run.bench.get("tsc-calibration", {})
+        if isinstance(calibration.get("mhz"), (int, float)):
+            data["guest"]["tsc_mhz"] = float(calibration["mhz"])
+            data["guest"]["tsc_mhz_source"] = "PVTIME-BENCH tsc-calibration"
+        elif "refined" in run.tsc_mhz:
+            data["guest"]["tsc_mhz"] = run.tsc_mhz["refined"]
+            data["guest"]["tsc_mhz_source"] = "dmesg: refined calibration"
+        elif "detected" in run.tsc_mhz:
+            data["guest"]["tsc_mhz"] = run.tsc_mhz["detected"]
+            data["guest"]["tsc_mhz_source"] = "dmesg: detected"
+        # The host's figures after the run: pvtimed refines them as it runs.
+        data["host"] = host_info(daemon)
+        if not args.skip_idle:
+            data["hyp"]["idle"] = measure_idle(
+                daemon, os.path.join(guest_dir, "idle.cfg"), workdir,
+                args.idle_domains, args.idle_seconds, boot_timeout=300)
+        else:
+            data["hyp"]["idle"] = {"error": "skipped (--skip-idle)"}
+    except (OSError, RuntimeError, ValueError) as err:
+        log(f"bench: {err}")
+        for line in daemon.log_tail(15):
+            log(f"  pvtimed.log: {line}")
+        failed = True
+    except KeyboardInterrupt:
+        log("bench: interrupted")
+        failed = True
+    finally:
+        if daemon.alive():
+            daemon.terminate()
+        daemon.kill_leftovers()
+
+    derive(data)
+    missing = complete(data)
+    data["missing"] = missing
+    data["elapsed_s"] = round(time.monotonic() - started)
+    report = build_report(data)
+    for line in missing:
+        report.append(f"incomplete: {line}")
+    report.append(f"bench took {data['elapsed_s']} s")
+    print("\n".join(report), flush=True)
+    with open(os.path.join(args.build, "bench.txt"), "w",
+              encoding="utf-8") as f:
+        f.write("\n".join(report) + "\n")
+    with open(os.path.join(args.build, "bench.json"), "w",
+              encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    log(f"wrote {args.build}/bench.txt and bench.json")
+    failed = failed or bool(missing) or results.failed > 0
+    if args.keep or failed:
+        log(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
