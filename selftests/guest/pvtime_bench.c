@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvtime-bench: the figures of one clocksource for `make bench`, measured
+ * on whatever clocksource is current:
+ *
+ *   pvtime-bench [-r RUNS] [-n CALLS] [-b SECONDS] [-d SECONDS] [-i MS]
+ *
+ * prints one line
+ *
+ *   PVTIME-BENCH <clocksource> mono_ns=<x> real_ns=<x> backward=<n>
+ *       samples=<n> rate_ppm=<x> rate_err=<x> realtime_ppm=<x>
+ *
+ * mono_ns/real_ns: median over RUNS (default 11) of the mean cost of CALLS
+ * (default 200000) clock_gettime(CLOCK_MONOTONIC / CLOCK_REALTIME) calls;
+ * backward: readings below an earlier one seen by one pinned thread per
+ * CPU over -b SECONDS (default 3); rate_ppm: CLOCK_MONOTONIC_RAW against
+ * the host's over -d SECONDS (default 20, 0 = skip), from realtime_probe
+ * every -i MS (default 500).  Exit 0, 1 on failure, 2 on usage errors.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest_files.h"
+#include "monotonic_check.h"
+#include "rate_probe.h"
+
+#define MAX_RUNS	101
+
+static int64_t now_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median over runs of the mean ns per clock_gettime(clock). */
+static double cost_ns(clockid_t clock, unsigned long runs, unsigned long calls)
+{
+	double per_call[MAX_RUNS];
+	unsigned long run, i;
+	struct timespec ts;
+
+	for (run = 0; run < runs; run++) {
+		int64_t start = now_ns(CLOCK_MONOTONIC);
+
+		for (i = 0; i < calls; i++)
+			clock_gettime(clock, &ts);
+		per_call[run] = (double)(now_ns(CLOCK_MONOTONIC) - start) / calls;
+	}
+	qsort(per_call, runs, sizeof(per_call[0]), cmp_double);
+	return per_call[runs / 2];
+}
+
+static int parse_ulong(const char *opt, const char *text, unsigned long min,
+		       unsigned long max, unsigned long *value)
+{
+	char *end;
+
+	errno = 0;
+	*value = strtoul(text, &end, 10);
+	if (errno || end == text || *end || *text == '-' || *value < min ||
+	    *value > max) {
+		fprintf(stderr, "pvtime-bench: %s '%s': want %lu..%lu\n", opt,
+			text, min, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long runs = 11, calls = 200000, back_s = 3, rate_s = 20;
+	unsigned long interval = 500;
+	struct monotonic_result mono;
+	struct monotonic_check mc;
+	struct rate_result rate;
+	char cs[64];
+	double mono_ns, real_ns;
+	int opt, ret;
+
+	while ((opt = getopt(argc, argv, "r:n:b:d:i:")) != -1) {
+		switch (opt) {
+		case 'r':
+			ret = parse_ulong("-r", optarg, 1, MAX_RUNS, &runs);
+			break;
+		case 'n':
+			ret = parse_ulong("-n", optarg, 1, 100000000, &calls);
+			break;
+		case 'b':
+			ret = parse_ulong("-b", optarg, 1, 3600, &back_s);
+			break;
+		case 'd':
+			ret = parse_ulong("-d", optarg, 0, 86400, &rate_s);
+			break;
+		case 'i':
+			ret = parse_ulong("-i", optarg, 10, 60000, &interval);
+			break;
+		default:
+			ret = -EINVAL;
+		}
+		if (ret) {
+			fprintf(stderr, "usage: pvtime-bench [-r RUNS] [-n CALLS] [-b SECONDS] [-d SECONDS] [-i MS]\n");
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "pvtime-bench: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	ret = read_small_file(CURRENT_CLOCKSOURCE, cs, sizeof(cs));
+	if (ret) {
+		fprintf(stderr, "pvtime-bench: cannot read %s: %s\n",
+			CURRENT_CLOCKSOURCE, strerror(-ret));
+		return 1;
+	}
+
+	mono_ns = cost_ns(CLOCK_MONOTONIC, runs, calls);
+	real_ns = cost_ns(CLOCK_REALTIME, runs, calls);
+	if (monotonic_check_start(&mc))
+		return 1;
+	sleep((unsigned int)back_s);
+	monotonic_check_stop(&mc, &mono);
+
+	printf("PVTIME-BENCH %s mono_ns=%.1f real_ns=%.1f backward=%llu samples=%llu",
+	       cs, mono_ns, real_ns, (unsigned long long)mono.backsteps,
+	       (unsigned long long)mono.samples);
+	if (rate_s) {
+		fflush(stdout);
+		if (rate_measure((double)rate_s, (unsigned int)interval, &rate)) {
+			printf(" rate_failed=1\n");
+			return 1;
+		}
+		printf(" rate_ppm=%.4f rate_err=%.4f realtime_ppm=%.4f rate_s=%.1f",
+		       rate.raw_ppm, rate.raw_ppm_err, rate.realtime_ppm,
+		       rate.duration_s);
+	}
+	printf("\n");
+	return 0;
+}
