@@ -104,17 +104,6 @@ class PvxlResult:
         return json.loads(self.stdout)
 
 
-def pvtimed_supports(build, option):
-    """Whether `pvtimed --help` lists `option`."""
-    try:
-        proc = subprocess.run([os.path.join(build, "pvtimed"), "--help"],
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return option in proc.stdout.decode("utf-8", "replace")
-
-
 class Daemon:
     """A pvtimed with its own control socket and state directory.
 

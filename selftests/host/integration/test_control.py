@@ -19,8 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", ".."))
-from pvtime_host import (Daemon, find_key, pvtimed_supports,  # noqa: E402
-                         tail_file)
+from pvtime_host import Daemon, find_key, tail_file  # noqa: E402
 
 INJECT_DISABLED = ("fault injection is disabled "
                    "(start pvtimed with --enable-fault-injection)")
@@ -220,8 +219,7 @@ class ControlTests:
         try:
             self.expect_exit("second create with the same name", 1,
                              "create", path, must_contain=["duptest"])
-            if self.injection:
-                self.test_inject_on(self.daemon, "duptest")
+            self.test_inject_on(self.daemon, "duptest")
             listing = self.daemon.pvxl("list")
             self.tap.result(listing.stdout.count("duptest") == 1,
                             "the domain is listed exactly once",
@@ -356,15 +354,8 @@ class ControlTests:
         self.test_bad_times()
         self.test_raw_garbage()
         self.test_non_root()
-        # Until pvtimed has the option, say so instead of failing.
-        self.injection = pvtimed_supports(self.args.build,
-                                          "--enable-fault-injection")
         self.test_duplicate_create()
-        if self.injection:
-            self.test_inject_disabled(self.args)
-        else:
-            self.tap.result(True, "fault injection # SKIP pvtimed has no "
-                            "--enable-fault-injection")
+        self.test_inject_disabled(self.args)
         print(f"1..{self.tap.count}")
         return 1 if self.tap.failed else 0
 
