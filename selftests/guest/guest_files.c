@@ -53,23 +53,72 @@ static int parse_s64(const char *text, int64_t *value)
 	return 0;
 }
 
-int read_keyed_s64(const char *path, const char *key, int64_t *value)
+/* Points into buf at the value of "key <value>", or NULL. */
+static char *find_key(char *buf, const char *key)
 {
-	char buf[4096];
 	size_t klen = strlen(key);
 	char *line;
+
+	for (line = buf; line && *line; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (!strncmp(line, key, klen) && line[klen] == ' ')
+			return line + klen + 1;
+	}
+	return NULL;
+}
+
+int read_keyed_s64(const char *path, const char *key, int64_t *value)
+{
+	char buf[4096], *found;
 	int ret;
 
 	ret = read_small_file(path, buf, sizeof(buf));
 	if (ret)
 		return ret;
-	for (line = buf; line && *line; line = strchr(line, '\n')) {
-		if (*line == '\n')
-			line++;
-		if (!strncmp(line, key, klen) && line[klen] == ' ')
-			return parse_s64(line + klen + 1, value);
-	}
-	return -ENOENT;
+	found = find_key(buf, key);
+	return found ? parse_s64(found, value) : -ENOENT;
+}
+
+int read_keyed_str(const char *path, const char *key, char *value, size_t len)
+{
+	char buf[4096], *found;
+	size_t n;
+	int ret;
+
+	if (!len)
+		return -EINVAL;
+	ret = read_small_file(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	found = find_key(buf, key);
+	if (!found)
+		return -ENOENT;
+	n = strcspn(found, " \n");
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(value, found, n);
+	value[n] = '\0';
+	return 0;
+}
+
+int write_small_file(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != len)
+		ret = -EIO;
+	if (close(fd) && !ret)
+		ret = -errno;
+	return ret;
 }
 
 int read_s64_file(const char *path, int64_t *value)

@@ -20,6 +20,12 @@ int read_small_file(const char *path, char *buf, size_t len);
 /* Value of "key <integer>" in a file of such lines.  0 or -errno. */
 int read_keyed_s64(const char *path, const char *key, int64_t *value);
 
+/* Value of "key <word>" in a file of such lines, as a string.  0 or -errno. */
+int read_keyed_str(const char *path, const char *key, char *value, size_t len);
+
+/* Write a string to a sysfs file.  0 or -errno. */
+int write_small_file(const char *path, const char *text);
+
 /* A file holding one integer.  0 or -errno. */
 int read_s64_file(const char *path, int64_t *value);
 

@@ -3,27 +3,49 @@
  * In-guest tests of pvtime.ko, run with the module loaded (mode main of
  * run-guest-tests.sh).  They run in this order:
  *
- *   clocksource_is_pvtime       insmod made pvtime the current clocksource
+ *   clocksource_is_pvtime       insmod made pvtime (or pvtime-tsc) current
  *   monotonic_across_cpus       no CPU ever reads an earlier MONOTONIC time
  *   realtime_matches_hyp        guest REALTIME within 50 us of the hyp's
  *   wallclock_is_wc_plus_system wc + system time agrees with REALTIME
  *   set_wallclock_followed      pvxl set-wallclock +3600s / now reach us
+ *   fastpath_engaged            pvtime-tsc becomes current once the hyp
+ *                               certifies the TSC stable
+ *   fastpath_has_no_syscall     clock_gettime survives a seccomp filter
+ *                               that kills its syscall (and, as a control,
+ *                               does not on the kernel path)
+ *   storm_*                     1 kHz record rewrites: monotonic, accurate
+ *   skew_drops_fastpath         per-vCPU skew: back to pvtime, guard holds
+ *   freq_step_followed          +-100 ppm steps show in the measured rate
+ *   odd_record_falls_back       a record left odd: no hang, fallbacks
+ *   guest_stopped_honoured      the flag touches the watchdogs
+ *
+ * The fault injections are asked of the host runner (pvxl inject).
  *
  * Lines starting with PVTIME- go to the host runner (CONTRACT.md).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 
+#include "../../shared/pvtime_abi.h"
 #include "guest_files.h"
 #include "monotonic_check.h"
+#include "rate_probe.h"
 
 #define NSEC_PER_USEC		1000ll
 #define NSEC_PER_MSEC		1000000ll
@@ -104,7 +126,9 @@ TEST(clocksource_is_pvtime)
 
 	ASSERT_EQ(0, read_small_file(CURRENT_CLOCKSOURCE, name, sizeof(name)));
 	TH_LOG("current_clocksource: %s", name);
-	ASSERT_STREQ("pvtime", name);
+	/* pvtime-tsc may already have taken over (fastpath_engaged). */
+	if (strcmp(name, "pvtime-tsc"))
+		ASSERT_STREQ("pvtime", name);
 }
 
 TEST(monotonic_across_cpus)
@@ -206,6 +230,351 @@ TEST(set_wallclock_followed)
 	}
 	printf("# back to host time after %" PRId64 " ms\n",
 	       (int64_t)(took / NSEC_PER_MSEC));
+}
+
+/* ---- fast path and fault injection ---------------------------------- */
+
+#define FASTPATH_WAIT_NS	(15 * NSEC_PER_SEC)
+#define EFFECT_WAIT_NS		(10 * NSEC_PER_SEC)
+#define STORM_ARGS		"1000 3000"	/* Hz, ms */
+#define STORM_RUN_NS		(4 * NSEC_PER_SEC)
+#define STORM_MIN_REANCHORS	100
+#define SKEW_NS			20000
+#define FREQ_STEP_PPM		100
+#define FREQ_TOLERANCE_PPM	15.0
+#define RATE_WINDOW_S		3.0
+#define RATE_INTERVAL_MS	250
+#define ODD_ARGS		"1 200"		/* vCPU, ms */
+#define SECCOMP_CALLS		100000
+
+static void inject(const char *args)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "inject %s", args);
+	host_request(line);
+}
+
+static int current_is(const char *want)
+{
+	char name[64];
+
+	return !read_small_file(CURRENT_CLOCKSOURCE, name, sizeof(name)) &&
+	       !strcmp(name, want);
+}
+
+/* Poll until want is the current clocksource: 0, or -1 after timeout_ns. */
+static int wait_clocksource(const char *want, int64_t timeout_ns)
+{
+	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + timeout_ns;
+
+	while (!current_is(want)) {
+		if (clock_ns(CLOCK_MONOTONIC) > deadline)
+			return -1;
+		sleep_ns(POLL_INTERVAL_NS);
+	}
+	return 0;
+}
+
+/* Poll until the state counter key exceeds old: 0, or -1 after timeout. */
+static int wait_counter_above(const char *key, int64_t old, int64_t timeout_ns,
+			      int64_t *now)
+{
+	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + timeout_ns;
+
+	for (;;) {
+		if (!read_keyed_s64(PVTIME_DEBUGFS "/state", key, now) &&
+		    *now > old)
+			return 0;
+		if (clock_ns(CLOCK_MONOTONIC) > deadline)
+			return -1;
+		sleep_ns(POLL_INTERVAL_NS);
+	}
+}
+
+static int64_t state_value(const char *key)
+{
+	int64_t v = -1;
+
+	read_keyed_s64(PVTIME_DEBUGFS "/state", key, &v);
+	return v;
+}
+
+/* Select a clocksource by name; "" gives the choice back to the kernel. */
+static int select_clocksource(const char *name)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "%s\n", name);
+	return write_small_file(CURRENT_CLOCKSOURCE, line);
+}
+
+static bool hyp_offers_stability(void)
+{
+	int64_t features = 0;
+
+	return !read_keyed_s64(PVTIME_DEBUGFS "/state", "features", &features) &&
+	       (features & PVTIME_F_TSC_STABLE_EVIDENCE);
+}
+
+/* Did the fast path come up (possibly after a wait)? */
+static bool fastpath_up(void)
+{
+	return hyp_offers_stability() &&
+	       !wait_clocksource("pvtime-tsc", FASTPATH_WAIT_NS);
+}
+
+/*
+ * Run clock_gettime() in a child that a seccomp filter kills on the
+ * clock_gettime syscall: 0 if it never made one (vDSO), 1 if it was
+ * killed, -1 on any other outcome.
+ */
+static int clock_gettime_makes_syscall(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clock_gettime, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(filter) / sizeof(filter[0]),
+		.filter = filter,
+	};
+	int status, i;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		struct timespec ts;
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+			_exit(3);
+		for (i = 0; i < SECCOMP_CALLS; i++) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			clock_gettime(CLOCK_REALTIME, &ts);
+		}
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		return 1;
+	return -1;
+}
+
+static void run_monotonic(struct __test_metadata *_metadata, int64_t ns,
+			  const char *what)
+{
+	struct monotonic_check mc;
+	struct monotonic_result res;
+
+	ASSERT_EQ(0, monotonic_check_start(&mc));
+	sleep_ns(ns);
+	monotonic_check_stop(&mc, &res);
+	printf("# %s: %" PRIu64 " readings on %u CPUs, %" PRIu64
+	       " steps back (worst %" PRIu64 " ns)\n", what, res.samples,
+	       res.threads, res.backsteps, res.worst_backstep_ns);
+	EXPECT_GT(res.samples, 1000);
+	EXPECT_EQ(0, res.backsteps);
+}
+
+TEST(fastpath_engaged)
+{
+	char state[64] = "?";
+
+	if (!hyp_offers_stability())
+		SKIP(return, "the hyp offers no TSC stability evidence (features lack PVTIME_F_TSC_STABLE_EVIDENCE)");
+	ASSERT_EQ(0, wait_clocksource("pvtime-tsc", FASTPATH_WAIT_NS)) {
+		read_keyed_str(PVTIME_DEBUGFS "/state", "fastpath", state,
+			       sizeof(state));
+		TH_LOG("pvtime-tsc not current after %lld s; fast path: %s",
+		       FASTPATH_WAIT_NS / NSEC_PER_SEC, state);
+	}
+	ASSERT_EQ(0, read_keyed_str(PVTIME_DEBUGFS "/state", "fastpath", state,
+				    sizeof(state)));
+	EXPECT_STREQ("engaged", state);
+	EXPECT_EQ(1, state_value("tsc_stable_trusted"));
+	printf("PVTIME-REPORT fastpath_tsc_hz %" PRId64 "\n",
+	       state_value("fastpath_tsc_hz"));
+}
+
+TEST(fastpath_has_no_syscall)
+{
+	char maps[65536];
+
+	if (!fastpath_up())
+		SKIP(return, "fast path not engaged (see fastpath_engaged)");
+	ASSERT_EQ(0, read_small_file("/proc/self/maps", maps, sizeof(maps)));
+	ASSERT_NE(NULL, strstr(maps, "[vdso]"));
+	EXPECT_EQ(0, clock_gettime_makes_syscall()) {
+		TH_LOG("clock_gettime made a syscall with pvtime-tsc current");
+	}
+	/* Control: the kernel path must trip the same filter. */
+	ASSERT_EQ(0, select_clocksource("pvtime"));
+	ASSERT_EQ(0, wait_clocksource("pvtime", EFFECT_WAIT_NS));
+	EXPECT_EQ(1, clock_gettime_makes_syscall()) {
+		TH_LOG("the seccomp filter did not catch the pvtime syscall path");
+	}
+	ASSERT_EQ(0, select_clocksource(""));
+	EXPECT_EQ(0, wait_clocksource("pvtime-tsc", EFFECT_WAIT_NS));
+}
+
+/* A 1 kHz storm of re-anchored records, read through the given path. */
+static void storm(struct __test_metadata *_metadata, const char *clocksource)
+{
+	int64_t gen_before, gen_after;
+	long long offset, rtt;
+	char line[256];
+
+	if (clocksource) {
+		ASSERT_EQ(0, select_clocksource(clocksource));
+		ASSERT_EQ(0, wait_clocksource(clocksource, EFFECT_WAIT_NS));
+	}
+	gen_before = state_value("records_generation");
+	inject("storm " STORM_ARGS);
+	run_monotonic(_metadata, STORM_RUN_NS, "storm " STORM_ARGS);
+	gen_after = state_value("records_generation");
+	printf("# records_generation %" PRId64 " -> %" PRId64 "\n",
+	       gen_before, gen_after);
+	EXPECT_GE(gen_after - gen_before, STORM_MIN_REANCHORS) {
+		TH_LOG("the storm did not reach the records");
+	}
+	ASSERT_EQ(0, read_small_file(PVTIME_DEBUGFS "/realtime_probe", line,
+				     sizeof(line)));
+	ASSERT_EQ(2, sscanf(line, "offset_ns %lld rtt_ns %lld", &offset, &rtt));
+	printf("# after the storm: REALTIME %lld ns off the hyp (rtt %lld)\n",
+	       offset, rtt);
+	EXPECT_LE(llabs(offset), REALTIME_TOLERANCE_NS);
+	if (clocksource)
+		EXPECT_EQ(0, select_clocksource(""));
+}
+
+TEST(storm_kernel_path)
+{
+	storm(_metadata, "pvtime");
+}
+
+TEST(storm_default_path)
+{
+	storm(_metadata, NULL);
+}
+
+TEST(skew_drops_fastpath)
+{
+	bool fast = fastpath_up();
+	char state[64] = "?";
+
+	inject("skew 20000");
+	if (fast) {
+		EXPECT_EQ(0, wait_clocksource("pvtime", EFFECT_WAIT_NS)) {
+			read_keyed_str(PVTIME_DEBUGFS "/state", "fastpath",
+				       state, sizeof(state));
+			TH_LOG("still not back on pvtime; fast path: %s", state);
+		}
+	} else {
+		sleep_ns(NSEC_PER_SEC);
+	}
+	read_keyed_str(PVTIME_DEBUGFS "/state", "fastpath", state,
+		       sizeof(state));
+	printf("# skewed records: fast path %s, current %s\n", state,
+	       current_is("pvtime") ? "pvtime" : "not pvtime");
+	EXPECT_EQ(0, state_value("tsc_stable_trusted"));
+	run_monotonic(_metadata, 3 * NSEC_PER_SEC, "skew 20000");
+
+	inject("clear");
+	if (fast)
+		EXPECT_EQ(0, wait_clocksource("pvtime-tsc", FASTPATH_WAIT_NS));
+	run_monotonic(_metadata, NSEC_PER_SEC, "after clear");
+}
+
+/* MONOTONIC_RAW against the host's over RATE_WINDOW_S: 0 or -errno. */
+static int measure_raw_ppm(const char *what, double *ppm)
+{
+	struct rate_result r;
+	int ret = rate_measure(RATE_WINDOW_S, RATE_INTERVAL_MS, &r);
+
+	if (ret)
+		return ret;
+	printf("# %s: MONOTONIC_RAW %+.3f ppm +- %.3f (%zu samples, rtt %.0f ns)\n",
+	       what, r.raw_ppm, r.raw_ppm_err, r.samples, r.rtt_median_ns);
+	*ppm = r.raw_ppm;
+	return 0;
+}
+
+TEST(freq_step_followed)
+{
+	struct monotonic_check mc;
+	struct monotonic_result res;
+	double base = 0, up = 0, down = 0, back = 0;
+	char args[32];
+
+	ASSERT_EQ(0, measure_raw_ppm("before", &base));
+	ASSERT_EQ(0, monotonic_check_start(&mc));
+	snprintf(args, sizeof(args), "freq-step %d", FREQ_STEP_PPM);
+	inject(args);
+	sleep_ns(NSEC_PER_SEC);
+	EXPECT_EQ(0, measure_raw_ppm(args, &up));
+	snprintf(args, sizeof(args), "freq-step %d", -FREQ_STEP_PPM);
+	inject(args);
+	sleep_ns(NSEC_PER_SEC);
+	EXPECT_EQ(0, measure_raw_ppm(args, &down));
+	inject("clear");
+	sleep_ns(NSEC_PER_SEC);
+	EXPECT_EQ(0, measure_raw_ppm("after clear", &back));
+	monotonic_check_stop(&mc, &res);
+
+	printf("PVTIME-REPORT freq_step_up_ppm %.3f\n", up - base);
+	printf("PVTIME-REPORT freq_step_down_ppm %.3f\n", down - base);
+	/* +ppm: the records' clock runs that much fast (CONTRACT.md). */
+	EXPECT_LE(fabs(up - base - FREQ_STEP_PPM), FREQ_TOLERANCE_PPM);
+	EXPECT_LE(fabs(down - base + FREQ_STEP_PPM), FREQ_TOLERANCE_PPM);
+	EXPECT_LE(fabs(back - base), FREQ_TOLERANCE_PPM / 3);
+	printf("# through the steps: %" PRIu64 " readings, %" PRIu64
+	       " steps back\n", res.samples, res.backsteps);
+	EXPECT_EQ(0, res.backsteps);
+}
+
+TEST(odd_record_falls_back)
+{
+	int64_t before, after;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs vCPU 1");
+	/* Only the kernel path reads the records. */
+	ASSERT_EQ(0, select_clocksource("pvtime"));
+	ASSERT_EQ(0, wait_clocksource("pvtime", EFFECT_WAIT_NS));
+	before = state_value("odd_record_fallbacks");
+	inject("odd " ODD_ARGS);
+	run_monotonic(_metadata, 2 * NSEC_PER_SEC, "odd " ODD_ARGS);
+	after = state_value("odd_record_fallbacks");
+	printf("# odd_record_fallbacks %" PRId64 " -> %" PRId64 "\n",
+	       before, after);
+	EXPECT_GT(after, before);
+	EXPECT_EQ(0, select_clocksource(""));
+}
+
+TEST(guest_stopped_honoured)
+{
+	int64_t seen = state_value("guest_stopped_seen");
+	int64_t touches = state_value("guest_stopped_touches");
+	int64_t now;
+
+	inject("guest-stopped");
+	EXPECT_EQ(0, wait_counter_above("guest_stopped_touches", touches,
+					EFFECT_WAIT_NS, &now)) {
+		TH_LOG("guest_stopped_touches stayed %" PRId64, touches);
+	}
+	printf("# guest_stopped_seen %" PRId64 " -> %" PRId64 "\n", seen,
+	       state_value("guest_stopped_seen"));
+	inject("clear");
 }
 
 TEST_HARNESS_MAIN

@@ -4,22 +4,32 @@
 # In-guest test runner for pvtime.ko (busybox sh).  Installed in the guest
 # image as /pvtime/run-guest-tests.sh and started by /init for pvtest=MODE:
 #
-#   main      insmod; pvtime_test; the kernel's timers selftests with pvtime
-#             as the clocksource; rmmod without CLOCK_MONOTONIC stepping back
+#   main      insmod; pvtime_test (fast path, fault injection); the kernel's
+#             timers selftests with pvtime or pvtime-tsc as the clocksource;
+#             rmmod without CLOCK_MONOTONIC stepping back
 #   wrongabi  the hyp advertises ABI 99: insmod must refuse, one dmesg line
 #   nodevice  no pvtime device: insmod must fail with "no pvtime device found"
+#   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
+#             (one PVTIME-BENCH line each) and the kernel's TSC calibration
 #
 # Output (Documentation/CONTRACT.md): PVTIME-GUEST-BEGIN/END around TAP;
 # result lines at column 0, everything else prefixed "# ", except the
 # PVTIME-HOST-REQUEST and PVTIME-REPORT lines meant for the host runner.
-# PVTIME_SOAK=1 in the environment lengthens the timing tests.
+# PVTIME_SOAK=1 in the environment runs the timers selftests at full length
+# (/pvtime/timers) instead of the shortened copies (/pvtime/timers-short).
 # Exit status: number of failed results (0 = all passed or skipped).
 
 PVTIME_DIR=${PVTIME_DIR:-/pvtime}
 MODULE=$PVTIME_DIR/pvtime.ko
 SELFTESTS=$PVTIME_DIR/selftests
-TIMERS=$PVTIME_DIR/timers
+if [ "${PVTIME_SOAK:-0}" = 1 ] || [ ! -d "$PVTIME_DIR/timers-short" ]; then
+	TIMERS=$PVTIME_DIR/timers
+else
+	TIMERS=$PVTIME_DIR/timers-short
+fi
 CLOCKSOURCE=/sys/devices/system/clocksource/clocksource0
+SYNC_MS=/sys/module/pvtime/parameters/wallclock_sync_ms
+DEBUGFS=/sys/kernel/debug/pvtime
 KSFT_SKIP=4
 TMP=${TMPDIR:-/tmp}/pvtime-guest.$$
 
@@ -56,6 +66,37 @@ check() { # NAME COMMAND...: one result from a shell condition
 
 current_clocksource() {
 	cat "$CLOCKSOURCE/current_clocksource"
+}
+
+# shellcheck disable=SC2317 # called through check()
+is_pvtime_clocksource() {
+	case "$(current_clocksource)" in
+	pvtime | pvtime-tsc) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# The guest's CLOCK_REALTIME minus the hyp's wall time, in ns.
+# shellcheck disable=SC2317 # called through check()
+realtime_offset_ns() {
+	sed -n 's/^offset_ns \(-\{0,1\}[0-9]*\) .*/\1/p' "$DEBUGFS/realtime_probe"
+}
+
+# shellcheck disable=SC2317 # called through check()
+realtime_resynced() { # wait up to 10 s for |offset| <= 1 ms
+	tries=0
+	while [ "$tries" -lt 100 ]; do
+		off=$(realtime_offset_ns)
+		off=${off#-}
+		if [ -n "$off" ] && [ "$off" -le 1000000 ]; then
+			comment "wall clock back within $off ns of the host's"
+			return 0
+		fi
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	comment "wall clock still $(realtime_offset_ns) ns off the host's"
+	return 1
 }
 
 # shellcheck disable=SC2317 # called through check()
@@ -132,14 +173,64 @@ dmesg_says() {
 	dmesg | grep -q -F -- "$1"
 }
 
-mode_main() {
+# The kernel's timers selftests.  Those in the second group set the time,
+# the tick or the frequency: the module stops following the hyp's wall
+# clock around them (wallclock_sync_ms=0) and must bring it back after.
+run_all_timers() {
 	if [ "${PVTIME_SOAK:-0}" = 1 ]; then
-		incons_t=30 thread_t=60 switch_t=60
+		incons_t=30 thread_t=60 switch_t=60 leap_i=10
 	else
 		# clocksource-switch runs inconsistency-check -t switch_t on
 		# each of 11 clocks, then nanosleep: about a minute in all.
-		incons_t=2 thread_t=10 switch_t=2
+		incons_t=2 thread_t=10 switch_t=2 leap_i=2
 	fi
+	comment "timers selftests from $TIMERS"
+	run_timers inconsistency-check -t "$incons_t"
+	run_timers threadtest -t "$thread_t"
+	run_timers nanosleep
+	run_timers nsleep-lat
+	run_timers posix_timers
+	run_timers set-timer-lat
+	run_timers mqueue-lat
+	run_timers clocksource-switch -s -t "$switch_t"
+	cs=$(current_clocksource)
+	# clocksource-switch restores what it found, as an override: give
+	# the choice back to the kernel (pvtime-tsc or pvtime).
+	echo >"$CLOCKSOURCE/current_clocksource"
+	sleep 1
+	comment "clocksource-switch left '$cs'; kernel's choice: $(current_clocksource)"
+	check "current_clocksource is pvtime or pvtime-tsc after clocksource-switch" \
+		is_pvtime_clocksource
+
+	echo 0 >"$SYNC_MS"
+	check "wallclock_sync_ms=0 accepted" [ "$(cat "$SYNC_MS")" = 0 ]
+	run_timers raw_skew
+	run_timers valid-adjtimex
+	run_timers adjtick
+	run_timers freq-step
+	run_timers set-tai
+	run_timers set-2038
+	run_timers leap-a-day -i "$leap_i"
+	run_timers skew_consistency
+	echo 1000 >"$SYNC_MS"
+	check "wall clock re-synced to the host after the time-setting tests" \
+		realtime_resynced
+	check "current_clocksource is pvtime or pvtime-tsc after the timers tests" \
+		is_pvtime_clocksource
+}
+
+# wallclock_sync_ms is validated when written at run time too.
+check_sync_param() {
+	if echo 3600001 >"$SYNC_MS" 2>/dev/null; then
+		result 1 "wallclock_sync_ms=3600001 is refused at run time"
+	else
+		result 0 "wallclock_sync_ms=3600001 is refused at run time"
+	fi
+	check "wallclock_sync_ms unchanged by the refused write" \
+		[ "$(cat "$SYNC_MS")" = 1000 ]
+}
+
+mode_main() {
 
 	before=$(current_clocksource)
 	comment "clocksource before insmod: $before"
@@ -156,21 +247,11 @@ mode_main() {
 	fi
 	dmesg | grep pvtime | comment_stream
 
+	check_sync_param
 	run_pvtime_test
-
-	run_timers inconsistency-check -t "$incons_t"
-	run_timers threadtest -t "$thread_t"
-	run_timers nanosleep
-	run_timers posix_timers
-	run_timers set-timer-lat
-	run_timers clocksource-switch -s -t "$switch_t"
-	cs=$(current_clocksource)
-	if [ "$cs" != pvtime ]; then
-		comment "clocksource-switch left '$cs'; selecting pvtime again"
-		echo pvtime >"$CLOCKSOURCE/current_clocksource"
-	fi
-	check "current_clocksource is pvtime after clocksource-switch" \
-		[ "$cs" = pvtime ]
+	run_all_timers
+	grep -E '^(fastpath|records_irqs|tsc_evidence|odd_record|guest_stopped)' \
+		"$DEBUGFS/state" | comment_stream
 
 	if [ -x "$SELFTESTS/pvtime-monotonic" ]; then
 		run_commented "$SELFTESTS/pvtime-monotonic" -t 1 -- rmmod pvtime
@@ -182,16 +263,69 @@ mode_main() {
 	after=$(current_clocksource)
 	comment "clocksource after rmmod: $after"
 	check "rmmod switches current_clocksource away from pvtime" \
-		[ "$after" != pvtime ]
+		[ "${after#pvtime}" = "$after" ]
 	check "module unloaded" module_unloaded
 
 	# A second load must find the device and the hyp as the first did.
 	run_commented insmod "$MODULE"
 	check "insmod again after rmmod" [ "$rc" = 0 ]
-	check "current_clocksource is pvtime again" \
-		[ "$(current_clocksource)" = pvtime ]
+	check "current_clocksource is pvtime or pvtime-tsc again" \
+		is_pvtime_clocksource
 	run_commented rmmod pvtime
 	check "rmmod again" [ "$rc" = 0 ]
+}
+
+# One PVTIME-BENCH line per clocksource, all in this boot.
+mode_bench() {
+	rate_s=${PVTIME_BENCH_RATE_S:-20}
+	if ! run_commented insmod "$MODULE" || [ "$rc" != 0 ]; then
+		result 1 "insmod pvtime.ko"
+		return
+	fi
+	result 0 "insmod pvtime.ko"
+	# Give the fast path its chance to come up before listing.
+	tries=0
+	while [ "$(current_clocksource)" != pvtime-tsc ] && [ "$tries" -lt 100 ]; do
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	available=$(cat "$CLOCKSOURCE/available_clocksource")
+	comment "available clocksources: $available"
+	dmesg | grep -E 'tsc:|clocksource|pvtime' | comment_stream
+	mhz=$(dmesg | sed -n 's/.*Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/\1/p' | tail -n 1)
+	[ -n "$mhz" ] || mhz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz processor.*/\1/p' | tail -n 1)
+	if [ -n "$mhz" ]; then
+		echo "PVTIME-BENCH tsc-calibration mhz=$mhz"
+	else
+		echo "PVTIME-BENCH tsc-calibration reason=\"no tsc MHz line in dmesg\""
+	fi
+	for cs in pvtime pvtime-tsc tsc hpet acpi_pm; do
+		case " $available " in
+		*" $cs "*) ;;
+		*)
+			why="not in available_clocksource"
+			[ "$cs" = pvtime-tsc ] && why="$why (fast path: $(sed -n 's/^fastpath //p' "$DEBUGFS/state"))"
+			echo "PVTIME-BENCH $cs reason=\"$why\""
+			result "$KSFT_SKIP" "bench $cs" "$why"
+			continue
+			;;
+		esac
+		echo "$cs" >"$CLOCKSOURCE/current_clocksource"
+		if [ "$(current_clocksource)" != "$cs" ]; then
+			why="the kernel did not switch to it (current: $(current_clocksource))"
+			echo "PVTIME-BENCH $cs reason=\"$why\""
+			result "$KSFT_SKIP" "bench $cs" "$why"
+			continue
+		fi
+		"$SELFTESTS/pvtime-bench" -d "$rate_s" 2>"$TMP.err"
+		rc=$?
+		comment_stream <"$TMP.err"
+		result "$rc" "bench $cs"
+	done
+	echo >"$CLOCKSOURCE/current_clocksource"
+	grep -E '^(fastpath|tsc_evidence)' "$DEBUGFS/state" | comment_stream
+	run_commented rmmod pvtime
+	check "rmmod after the bench" [ "$rc" = 0 ]
 }
 
 # Both refusal modes: insmod fails, says why, leaves the clock alone.
@@ -219,9 +353,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice) ;;
+main | wrongabi | nodevice | bench) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench" >&2
 	exit 2
 	;;
 esac
@@ -233,6 +367,7 @@ if [ ! -f "$MODULE" ]; then
 else
 	case "$mode" in
 	main) mode_main ;;
+	bench) mode_bench ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
 		;;
