@@ -145,7 +145,7 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	pid_t pid;
 	int ret;
 
-	ret = domain_clock_init(&d->clock, id.tsc_hz, d->cfg.vcpus,
+	ret = domain_clock_init(&d->clock, d->cfg.name, id.tsc_hz, d->cfg.vcpus,
 				d->cfg.tsc_stable);
 	if (ret) {
 		snprintf(err, errlen, "cannot set up the clock: %s", strerror(-ret));
@@ -334,16 +334,8 @@ void domain_refresh_stability_all(void)
 	for (d = domains; d; d = d->next) {
 		if (d->state != DOMAIN_RUNNING)
 			continue;
-		if (records_refresh_stability(&d->clock, &d->shm)) {
-			bool stable;
-
-			pthread_mutex_lock(&d->clock.lock);
-			stable = d->clock.flags & PVTIME_FLAG_TSC_STABLE;
-			pthread_mutex_unlock(&d->clock.lock);
-			log_info("domain %s: TSC_STABLE %s", d->cfg.name,
-				 stable ? "set" : "cleared");
+		if (records_refresh_stability(&d->clock, &d->shm))
 			domain_ring_records(d);
-		}
 	}
 }
 

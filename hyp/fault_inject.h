@@ -31,6 +31,7 @@ enum fault_mode {
 	FAULT_CLEAR,
 };
 
+/* fault_request.c */
 struct fault_request {
 	enum fault_mode mode;
 	uint32_t rate_hz;		/* storm */

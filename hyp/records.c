@@ -9,12 +9,14 @@
 /* Past a removed skew, TSC_STABLE waits this long on top of the lead. */
 #define STABLE_HOLD_MARGIN_NS	100000000ull
 
-int domain_clock_init(struct domain_clock *clk, uint64_t tsc_hz,
-		      uint32_t nr_vcpus, enum tsc_stable_policy policy)
+int domain_clock_init(struct domain_clock *clk, const char *name,
+		      uint64_t tsc_hz, uint32_t nr_vcpus,
+		      enum tsc_stable_policy policy)
 {
 	int ret;
 
 	memset(clk, 0, sizeof(*clk));
+	clk->name = name;
 	ret = pvtime_scale_from_hz(tsc_hz, &clk->fn.mul, &clk->fn.shift);
 	if (ret)
 		return ret;
@@ -65,6 +67,13 @@ static void record_for(const struct domain_clock *clk, uint32_t cpu,
 	rec->flags = clk->flags | extra_flags;
 }
 
+static uint64_t window_cycles(const struct domain_clock *clk)
+{
+	uint64_t window = ns_to_cycles(clk, RECORDS_WINDOW_MS * 1000000ull);
+
+	return window < TIME_FUNCTION_MAX_WINDOW ? window : TIME_FUNCTION_MAX_WINDOW;
+}
+
 /* Rewrite every record not held odd; called with the lock held. */
 static void write_records_locked(struct domain_clock *clk,
 				 struct pvtime_shm *shm, uint8_t extra_flags)
@@ -89,13 +98,11 @@ static void write_records_locked(struct domain_clock *clk,
 /* Move the function to a new anchor (and maybe rate); lock held. */
 static int reanchor_locked(struct domain_clock *clk, uint32_t mul, int8_t shift)
 {
-	uint64_t window = ns_to_cycles(clk, RECORDS_WINDOW_MS * 1000000ull);
 	struct reanchor_request req = {
 		.now_tsc = pvtime_rdtsc(),
 		.mul = mul,
 		.shift = shift,
-		.window_cycles = window < TIME_FUNCTION_MAX_WINDOW ?
-				 window : TIME_FUNCTION_MAX_WINDOW,
+		.window_cycles = window_cycles(clk),
 		.candidates = RECORDS_ANCHOR_CANDIDATES,
 	};
 	struct reanchor_report rep;
@@ -121,6 +128,12 @@ static bool refresh_flags_locked(struct domain_clock *clk)
 	if (flags == clk->flags)
 		return false;
 	clk->flags = flags;
+	if (clk->offset_known)
+		log_info("domain %s: TSC_STABLE %s (policy %s, evidence %s, skew %lld ns)",
+			 clk->name, (flags & PVTIME_FLAG_TSC_STABLE) ? "set" : "cleared",
+			 tsc_stable_policy_name(clk->stable_policy),
+			 tsc_evidence_complete(&clk->evidence) ? "complete" : "incomplete",
+			 (long long)clk->skew_ns);
 	return true;
 }
 
@@ -202,6 +215,14 @@ int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 			pvtime_wmb();
 			write_records_locked(clk, shm, 0);
 			*ring = clk->offset_known;
+			/* Past the window a reader of a not yet rewritten record
+			 * may have run ahead of an updated one. */
+			if (clk->offset_known &&
+			    pvtime_rdtsc() - clk->fn.anchor_tsc > window_cycles(clk)) {
+				clk->window_overruns++;
+				log_warn("rate change: rewriting the records took longer than %d ms (pvtimed preempted?)",
+					 RECORDS_WINDOW_MS);
+			}
 		}
 	}
 	pthread_mutex_unlock(&clk->lock);

@@ -24,12 +24,18 @@
 
 /* Anchor candidates searched for the least rounding (time_function.h). */
 #define RECORDS_ANCHOR_CANDIDATES	256
-/* Reader window a rate change covers: rewriting every record takes µs. */
-#define RECORDS_WINDOW_MS		1
+/*
+ * Reader window a rate change covers.  Rewriting every record takes a
+ * microsecond; the margin is for pvtimed being preempted mid-rewrite.  A
+ * slower rate starts this window's rate difference ahead (20 us for 1000
+ * ppm, under 1 ns for a refinement).
+ */
+#define RECORDS_WINDOW_MS		20
 
 struct domain_clock {
 	/* Serialises writers of records, the wall clock and fields below. */
 	pthread_mutex_t lock;
+	const char *name;		/* the domain's, for messages */
 	uint32_t nr_vcpus;
 	uint64_t tsc_hz;		/* true host rate the domain follows */
 	int32_t freq_ppm;		/* injected: records run this much fast */
@@ -52,14 +58,16 @@ struct domain_clock {
 	uint64_t rounding_bias_sum;	/* 2^-32 ns, over all re-anchors */
 	uint64_t rate_term_sum_ns;
 	uint64_t last_write_cycles;	/* time the last full rewrite took */
+	uint64_t window_overruns;	/* rate changes rewritten too slowly */
 
 	int64_t wall_offset_ns;
 	bool wc_published;
 	int64_t published_wc_ns;
 };
 
-int domain_clock_init(struct domain_clock *clk, uint64_t tsc_hz,
-		      uint32_t nr_vcpus, enum tsc_stable_policy policy);
+int domain_clock_init(struct domain_clock *clk, const char *name,
+		      uint64_t tsc_hz, uint32_t nr_vcpus,
+		      enum tsc_stable_policy policy);
 void domain_clock_fini(struct domain_clock *clk);
 
 /* System time (ns since creation) at a host TSC value; caller holds lock. */
