@@ -72,6 +72,28 @@ const struct pvxl_command pvxl_commands[] = {
 		.details = "--json   machine-readable output",
 	},
 	{
+		.name = "inject",
+		.run = pvxl_cmd_inject,
+		.summary = "Inject a fault into a domain's time records (tests only)",
+		.usage = "[--json] DOM MODE [ARGS]",
+		.details = "pvtimed must run with --enable-fault-injection.  MODE is one of:\n"
+			   "  storm RATE_HZ DURATION_MS  re-anchor every record at RATE_HZ\n"
+			   "                             (1..10000) for DURATION_MS (1..600000)\n"
+			   "  skew NS                    vCPU n's records read n*NS ahead\n"
+			   "                             (0..1000000000; clears TSC_STABLE; 0 removes)\n"
+			   "  freq-step PPM              records run PPM fast (-1000..1000; 0 restores)\n"
+			   "  reanchor                   re-anchor every record once, now\n"
+			   "  odd VCPU MS                leave VCPU's record version odd for MS\n"
+			   "                             (1..5000)\n"
+			   "  guest-stopped              set the guest-stopped flag on every record\n"
+			   "  clear                      end all injections: true rate, no skew,\n"
+			   "                             TSC_STABLE per evidence\n"
+			   "Examples:\n"
+			   "  pvxl inject guest1 storm 1000 5000\n"
+			   "  pvxl inject guest1 freq-step -100\n"
+			   "  pvxl inject guest1 clear",
+	},
+	{
 		.name = "help",
 		.run = pvxl_cmd_help,
 		.summary = "Show help for pvxl or for one command",

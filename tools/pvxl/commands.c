@@ -67,7 +67,7 @@ struct command_args {
 	bool json;
 	bool all;
 	int count;
-	char *pos[2];
+	char *pos[4];
 };
 
 /*
@@ -264,6 +264,27 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock)
 		break;
 	}
 	return call(ctx, "set-wallclock", false, n, wire);
+}
+
+/* Modes pvtimed's inject knows; it validates their arguments. */
+static const char *const inject_modes[] = {
+	"storm", "skew", "freq-step", "reanchor", "odd", "guest-stopped", "clear",
+};
+
+PVXL_COMMAND_HANDLER(pvxl_cmd_inject)
+{
+	struct command_args a;
+	size_t i;
+	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 2, 4, &a);
+
+	if (rc >= 0)
+		return rc;
+	for (i = 0; i < sizeof(inject_modes) / sizeof(inject_modes[0]); i++)
+		if (!strcmp(a.pos[1], inject_modes[i]))
+			break;
+	if (i == sizeof(inject_modes) / sizeof(inject_modes[0]))
+		return pvxl_usage_error(cmd, "unknown mode '%s'", a.pos[1]);
+	return call(ctx, "inject", a.json, a.count, (const char *const *)a.pos);
 }
 
 PVXL_COMMAND_HANDLER(pvxl_cmd_help)

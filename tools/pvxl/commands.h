@@ -18,6 +18,7 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_console);
 PVXL_COMMAND_HANDLER(pvxl_cmd_info);
 PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock);
 PVXL_COMMAND_HANDLER(pvxl_cmd_host_info);
+PVXL_COMMAND_HANDLER(pvxl_cmd_inject);
 PVXL_COMMAND_HANDLER(pvxl_cmd_help);
 
 /* Usage error for a command: message, hint, returns PVTIME_EXIT_USAGE. */

@@ -256,7 +256,7 @@ static void run_served(struct run *r, struct fake_server *s, const char *reply,
 static void test_usage_errors(void)
 {
 	static const struct {
-		const char *args[5];
+		const char *args[7];
 		const char *message;
 	} cases[] = {
 		{ { NULL }, "pvxl: missing COMMAND" },
@@ -282,6 +282,11 @@ static void test_usage_errors(void)
 		{ { "set-wallclock", "--all", "2027-13-01T00:00:00Z" }, "month 13" },
 		{ { "set-wallclock", "g", "+99999999999999999999s" }, "too large" },
 		{ { "help", "frobnicate" }, "pvxl: help: unknown command 'frobnicate'" },
+		{ { "inject" }, "pvxl: inject: missing argument" },
+		{ { "inject", "g" }, "pvxl: inject: missing argument" },
+		{ { "inject", "g", "flood" }, "pvxl: inject: unknown mode 'flood'" },
+		{ { "inject", "g", "storm", "1", "2", "3" },
+		  "pvxl: inject: unexpected argument '3'" },
 	};
 	char socket_arg[160];
 	size_t i;
@@ -313,7 +318,7 @@ static void test_help(void)
 {
 	static const char *const commands[] = {
 		"create", "list", "destroy", "console", "info", "set-wallclock",
-		"host-info", "help",
+		"host-info", "inject", "help",
 	};
 	char expect[64];
 	struct run r;
@@ -343,6 +348,27 @@ static void test_help(void)
 	RUN(&r, "--version");
 	tap_ok(r.status == 0 && !strncmp(r.out, "pvxl ", 5),
 	       "'pvxl --version' exits 0 (got %d: %s)", r.status, flat(r.out));
+}
+
+static void test_inject_wire(void)
+{
+	struct fake_server s;
+	struct run r;
+
+	SERVED(&r, &s, "ok\nmode: freq-step\n", "inject", "guest1", "freq-step", "-100");
+	tap_ok(r.status == 0 && !strcmp(s.request, "text inject guest1 freq-step -100\n") &&
+	       !strcmp(r.out, "mode: freq-step\n"),
+	       "inject: a negative ppm is an argument, not an option (got %d, req '%s')",
+	       r.status, flat(s.request));
+	SERVED(&r, &s, "ok\n{}\n", "inject", "--json", "guest1", "storm", "1000", "5000");
+	tap_ok(r.status == 0 && !strcmp(s.request, "json inject guest1 storm 1000 5000\n"),
+	       "inject --json: storm with two arguments (got %d, req '%s')",
+	       r.status, flat(s.request));
+	SERVED(&r, &s, "error 2 bad arguments for storm (usage: inject <dom> storm <rate_hz 1..10000> <duration_ms 1..600000>)\n",
+	       "inject", "guest1", "storm", "0", "5");
+	tap_ok(r.status == 2 && strstr(r.err, "pvxl: bad arguments for storm"),
+	       "pvtimed's validation error -> exit 2 with its message (got %d: '%s')",
+	       r.status, flat(r.err));
 }
 
 static void test_cannot_connect(void)
@@ -550,12 +576,13 @@ int main(void)
 	snprintf(console_path, sizeof(console_path), "%s/guest1.console", tmpdir);
 	ctl_listen_fd = listen_unix(ctl_path);
 
-	tap_plan(23 + 12 + 2 + 12 + 6 + 3 + 3);
+	tap_plan(27 + 13 + 2 + 12 + 6 + 3 + 3 + 3);
 	test_usage_errors();
 	test_help();
 	test_cannot_connect();
 	test_framing();
 	test_set_wallclock_wire();
+	test_inject_wire();
 	test_create();
 	test_console();
 	return tap_done();
