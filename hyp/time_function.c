@@ -73,7 +73,7 @@ int time_function_reanchor(const struct time_function *old,
 	unsigned int left = old->shift > 0 ? old->shift : 0;
 	unsigned int candidates = req->candidates ? req->candidates : 1;
 	uint64_t elapsed, units, best_units, best_bias = UINT64_MAX;
-	unsigned __int128 best_product = 0;
+	unsigned __int128 best_product = 0, product, step;
 	uint64_t rate_term;
 	unsigned int i;
 
@@ -85,20 +85,20 @@ int time_function_reanchor(const struct time_function *old,
 		  req->now_tsc - old->anchor_tsc : 0;
 	units = elapsed >> k;
 	best_units = units;
-	for (i = 0; i < candidates && i <= units; i++) {
-		uint64_t u = units - i;
-		unsigned __int128 product =
-			((unsigned __int128)u << left) * old->mul;
+	product = ((unsigned __int128)units << left) * old->mul;
+	step = (unsigned __int128)old->mul << left;
+	/* One anchor position back lowers the product by one step. */
+	for (i = 0; i < candidates && i <= units; i++, product -= step) {
 		uint32_t fraction = (uint32_t)product;
 		uint64_t bias = fraction ? (uint64_t)(FRACTION_ONE - fraction) : 0;
 
 		if (bias < best_bias) {
 			best_bias = bias;
-			best_units = u;
+			best_units = units - i;
 			best_product = product;
+			if (!bias)
+				break;
 		}
-		if (!bias)
-			break;
 	}
 	rate_term = rate_change_term(old, req);
 	new->anchor_tsc = old->anchor_tsc + (best_units << k);
