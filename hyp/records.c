@@ -90,6 +90,7 @@ static void write_records_locked(struct domain_clock *clk,
 		record_for(clk, cpu, extra_flags, &rec);
 		pvtime_time_write(pvtime_vcpu_time(shm->si, cpu), &rec);
 	}
+	clk->guest_stopped_shown = extra_flags & PVTIME_FLAG_GUEST_STOPPED;
 	clk->generation++;
 	WRITE_ONCE(shm->ctl->records_generation, clk->generation);
 	clk->last_write_cycles = pvtime_rdtsc() - start;
@@ -307,7 +308,7 @@ bool records_refresh_stability(struct domain_clock *clk,
 
 	pthread_mutex_lock(&clk->lock);
 	changed = refresh_flags_locked(clk);
-	if (changed)
+	if (changed || clk->guest_stopped_shown)
 		write_records_locked(clk, shm, 0);
 	changed = changed && clk->offset_known;
 	pthread_mutex_unlock(&clk->lock);

@@ -53,6 +53,7 @@ struct domain_clock {
 
 	int64_t skew_ns;		/* injected per-vCPU skew */
 	uint32_t odd_vcpus;		/* bit n: vCPU n's record held odd */
+	bool guest_stopped_shown;	/* records carry GUEST_STOPPED now */
 
 	uint64_t reanchors;
 	uint64_t rounding_bias_sum;	/* 2^-32 ns, over all re-anchors */
@@ -112,11 +113,17 @@ void records_hold_odd(struct domain_clock *clk, struct pvtime_shm *shm,
 void records_release_odd(struct domain_clock *clk, struct pvtime_shm *shm,
 			 uint32_t vcpu);
 
-/* Rewrite every record once with PVTIME_FLAG_GUEST_STOPPED. */
+/*
+ * Rewrite every record once with PVTIME_FLAG_GUEST_STOPPED; the next
+ * rewrite (at the latest the next records_refresh_stability) drops it.
+ */
 void records_mark_guest_stopped(struct domain_clock *clk,
 				struct pvtime_shm *shm);
 
-/* Set or clear TSC_STABLE per policy, evidence and injections. */
+/*
+ * Set or clear TSC_STABLE per policy, evidence and injections (and drop a
+ * guest-stopped flag shown since the last call).
+ */
 bool records_refresh_stability(struct domain_clock *clk,
 			       struct pvtime_shm *shm);
 
