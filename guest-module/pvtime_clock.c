@@ -43,17 +43,6 @@ static void notrace pvtime_note_guest_stopped(struct pvtime_dev *pd, u32 version
 /* The last time this CPU returned: the fallback when its record is stuck. */
 static DEFINE_PER_CPU(u64, pvtime_cpu_last_ns);
 
-/* A stuck record: repeat the latest time known, so time never steps back. */
-static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd, u64 cpu_last)
-{
-	u64 global_last = atomic64_read(&pd->last_ns);
-
-	atomic64_inc(&pd->odd_record_fallbacks);
-	/* printk could recurse into timekeeping: warn from irq_work. */
-	irq_work_queue(&pd->odd_record_warning);
-	return max(cpu_last, global_last);
-}
-
 /* Never below what any CPU returned before (records may skew across CPUs). */
 static u64 notrace pvtime_clock_guard(struct pvtime_dev *pd, u64 now)
 {
@@ -66,6 +55,36 @@ static u64 notrace pvtime_clock_guard(struct pvtime_dev *pd, u64 now)
 	return now;
 }
 
+/*
+ * This CPU's record is stuck (odd for PVTIME_READ_MAX_TRIES reads): take
+ * the time from another vCPU's record, guarded unless the records are
+ * trusted to share one time function.  If none is readable, repeat the
+ * latest time known; the guard holds every value returned while it is in
+ * use, so time does not step back.
+ */
+static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd,
+					 unsigned int this_cpu, u64 cpu_last)
+{
+	struct pvtime_time_sample sample;
+	unsigned int cpu;
+
+	atomic64_inc(&pd->odd_record_fallbacks);
+	/* printk could recurse into timekeeping: warn from irq_work. */
+	irq_work_queue(&pd->odd_record_warning);
+	for_each_online_cpu(cpu) {
+		if (cpu == this_cpu ||
+		    pvtime_time_read(pvtime_vcpu_time(pd->si, cpu),
+				     PVTIME_READ_MAX_TRIES, &sample))
+			continue;
+		if (!(sample.flags & PVTIME_FLAG_TSC_STABLE) ||
+		    !READ_ONCE(pd->stable_trusted))
+			return pvtime_clock_guard(pd, max(sample.system_ns,
+							  cpu_last));
+		return max(sample.system_ns, cpu_last);
+	}
+	return max_t(u64, cpu_last, atomic64_read(&pd->last_ns));
+}
+
 u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 {
 	struct pvtime_time_sample sample;
@@ -74,7 +93,9 @@ u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 	preempt_disable_notrace();
 	if (unlikely(pvtime_time_read(pvtime_vcpu_time(pd->si, smp_processor_id()),
 				      PVTIME_READ_MAX_TRIES, &sample))) {
-		now = pvtime_clock_fallback(pd, __this_cpu_read(pvtime_cpu_last_ns));
+		now = pvtime_clock_fallback(pd, smp_processor_id(),
+					    __this_cpu_read(pvtime_cpu_last_ns));
+		__this_cpu_write(pvtime_cpu_last_ns, now);
 		preempt_enable_notrace();
 		return now;
 	}
@@ -96,7 +117,7 @@ static void pvtime_warn_odd_record(struct irq_work *work)
 	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
 					     odd_record_warning);
 
-	dev_warn_ratelimited(&pd->pdev->dev, "a vCPU record stayed odd for %u reads (%lld times so far); returned the last good time\n",
+	dev_warn_ratelimited(&pd->pdev->dev, "a vCPU record stayed odd for %u reads (%lld times so far); used another vCPU's record or the last good time\n",
 			     PVTIME_READ_MAX_TRIES,
 			     atomic64_read(&pd->odd_record_fallbacks));
 }

@@ -511,25 +511,22 @@ static int measure_raw_ppm(const char *what, double *ppm)
 
 TEST(freq_step_followed)
 {
-	struct monotonic_check mc;
-	struct monotonic_result res;
 	double base = 0, up = 0, down = 0, back = 0;
 	char args[32];
 
+	/* Measured with the CPUs otherwise idle: the probe needs them. */
 	ASSERT_EQ(0, measure_raw_ppm("before", &base));
-	ASSERT_EQ(0, monotonic_check_start(&mc));
 	snprintf(args, sizeof(args), "freq-step %d", FREQ_STEP_PPM);
 	inject(args);
-	sleep_ns(NSEC_PER_SEC);
+	run_monotonic(_metadata, NSEC_PER_SEC, args);
 	EXPECT_EQ(0, measure_raw_ppm(args, &up));
 	snprintf(args, sizeof(args), "freq-step %d", -FREQ_STEP_PPM);
 	inject(args);
-	sleep_ns(NSEC_PER_SEC);
+	run_monotonic(_metadata, NSEC_PER_SEC, args);
 	EXPECT_EQ(0, measure_raw_ppm(args, &down));
 	inject("clear");
-	sleep_ns(NSEC_PER_SEC);
+	run_monotonic(_metadata, NSEC_PER_SEC, "clear");
 	EXPECT_EQ(0, measure_raw_ppm("after clear", &back));
-	monotonic_check_stop(&mc, &res);
 
 	printf("PVTIME-REPORT freq_step_up_ppm %.3f\n", up - base);
 	printf("PVTIME-REPORT freq_step_down_ppm %.3f\n", down - base);
@@ -537,9 +534,6 @@ TEST(freq_step_followed)
 	EXPECT_LE(fabs(up - base - FREQ_STEP_PPM), FREQ_TOLERANCE_PPM);
 	EXPECT_LE(fabs(down - base + FREQ_STEP_PPM), FREQ_TOLERANCE_PPM);
 	EXPECT_LE(fabs(back - base), FREQ_TOLERANCE_PPM / 3);
-	printf("# through the steps: %" PRIu64 " readings, %" PRIu64
-	       " steps back\n", res.samples, res.backsteps);
-	EXPECT_EQ(0, res.backsteps);
 }
 
 TEST(odd_record_falls_back)
