@@ -20,29 +20,39 @@ struct serve_limits {
 	uint64_t max_rtt_cycles;
 };
 
-static int64_t clock_ns(clockid_t clock)
+/* A clock's value at a given host TSC, from a sample taken next to it. */
+static int64_t clock_at_tsc(const struct timebase_pair *sample, uint64_t tsc,
+			    uint64_t hz)
 {
-	struct timespec ts;
+	int64_t cycles = (int64_t)(tsc - sample->tsc);
+	__int128 ns = (__int128)cycles * (int64_t)PVTIME_NSEC_PER_SEC / (int64_t)hz;
 
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * (int64_t)PVTIME_NSEC_PER_SEC + ts.tv_nsec;
+	return sample->clock_ns + (int64_t)ns;
 }
 
+/*
+ * host_tsc, wall_ns and host_monotonic_raw_ns all describe one instant:
+ * the raw clock is sampled right after and carried back to host_tsc, so
+ * a guest fitting rates over short windows sees no read-order jitter.
+ */
 static void answer_realtime_probe(struct mailbox_server *srv,
 				  struct pvtime_mailbox *mb,
 				  struct mailbox_session *session)
 {
-	struct timebase_pair pair;
+	struct timebase_pair pair, raw;
 	int64_t offset;
+	uint64_t hz;
 
 	pthread_mutex_lock(&srv->clk->lock);
 	offset = srv->clk->wall_offset_ns;
+	hz = srv->clk->tsc_hz;
 	pthread_mutex_unlock(&srv->clk->lock);
 	pair = timebase_sample_n(CLOCK_REALTIME, 2);
+	raw = timebase_sample_n(CLOCK_MONOTONIC_RAW, 2);
 	mailbox_session_hand_out(session, pair.tsc);
 	WRITE_ONCE(mb->host_tsc, pair.tsc);
 	WRITE_ONCE(mb->wall_ns, pair.clock_ns + offset);
-	WRITE_ONCE(mb->host_monotonic_raw_ns, clock_ns(CLOCK_MONOTONIC_RAW));
+	WRITE_ONCE(mb->host_monotonic_raw_ns, clock_at_tsc(&raw, pair.tsc, hz));
 	WRITE_ONCE(mb->status, 0);
 }
 
