@@ -224,7 +224,7 @@ int fault_apply(struct fault_state *fs, const struct fault_request *req,
 		ret = apply_odd(fs, req, err, errlen);
 		break;
 	case FAULT_GUEST_STOPPED:
-		records_mark_guest_stopped(&d->clock, &d->shm);
+		ring_records(d, records_mark_guest_stopped(&d->clock, &d->shm));
 		break;
 	case FAULT_CLEAR:
 		end_storm(fs, "cleared");

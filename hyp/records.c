@@ -293,12 +293,17 @@ void records_release_odd(struct domain_clock *clk, struct pvtime_shm *shm,
 	pthread_mutex_unlock(&clk->lock);
 }
 
-void records_mark_guest_stopped(struct domain_clock *clk,
+bool records_mark_guest_stopped(struct domain_clock *clk,
 				struct pvtime_shm *shm)
 {
+	bool live;
+
 	pthread_mutex_lock(&clk->lock);
 	write_records_locked(clk, shm, PVTIME_FLAG_GUEST_STOPPED);
+	clk->guest_stopped_tsc = pvtime_rdtsc();
+	live = clk->offset_known;
 	pthread_mutex_unlock(&clk->lock);
+	return live;
 }
 
 bool records_refresh_stability(struct domain_clock *clk,
@@ -308,7 +313,9 @@ bool records_refresh_stability(struct domain_clock *clk,
 
 	pthread_mutex_lock(&clk->lock);
 	changed = refresh_flags_locked(clk);
-	if (changed || clk->guest_stopped_shown)
+	/* Shown for a second: every reader had its chance to see it. */
+	if (changed || (clk->guest_stopped_shown &&
+			pvtime_rdtsc() - clk->guest_stopped_tsc >= clk->tsc_hz))
 		write_records_locked(clk, shm, 0);
 	changed = changed && clk->offset_known;
 	pthread_mutex_unlock(&clk->lock);

@@ -54,6 +54,7 @@ struct domain_clock {
 	int64_t skew_ns;		/* injected per-vCPU skew */
 	uint32_t odd_vcpus;		/* bit n: vCPU n's record held odd */
 	bool guest_stopped_shown;	/* records carry GUEST_STOPPED now */
+	uint64_t guest_stopped_tsc;	/* since when */
 
 	uint64_t reanchors;
 	uint64_t rounding_bias_sum;	/* 2^-32 ns, over all re-anchors */
@@ -115,9 +116,11 @@ void records_release_odd(struct domain_clock *clk, struct pvtime_shm *shm,
 
 /*
  * Rewrite every record once with PVTIME_FLAG_GUEST_STOPPED; the next
- * rewrite (at the latest the next records_refresh_stability) drops it.
+ * rewrite drops it, at the latest the first records_refresh_stability a
+ * second or more later.  Returns true (ring RECORDS: a flag changed) when
+ * the records are live.
  */
-void records_mark_guest_stopped(struct domain_clock *clk,
+bool records_mark_guest_stopped(struct domain_clock *clk,
 				struct pvtime_shm *shm);
 
 /*

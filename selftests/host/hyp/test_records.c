@@ -107,7 +107,7 @@ int main(void)
 	bool ring;
 
 	log_setup(false, LOG_LEVEL_WARN);
-	tap_plan(21);
+	tap_plan(22);
 	if (pvtime_shm_create(&shm, "test", &id) ||
 	    domain_clock_init(&clk, "test", HZ, 2, TSC_STABLE_AUTO)) {
 		tap_ok(0, "shared memory and clock");
@@ -164,20 +164,24 @@ int main(void)
 	       r1.system_time == r0.system_time,
 	       "released: vCPU 1 even again with the current function");
 
-	records_mark_guest_stopped(&clk, &shm);
-	tap_ok((rec(0)->flags & PVTIME_FLAG_GUEST_STOPPED) &&
+	tap_ok(records_mark_guest_stopped(&clk, &shm) &&
+	       (rec(0)->flags & PVTIME_FLAG_GUEST_STOPPED) &&
 	       (rec(1)->flags & PVTIME_FLAG_GUEST_STOPPED) &&
 	       (rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
-	       "guest-stopped set on every record, TSC_STABLE kept");
+	       "guest-stopped set on every record, TSC_STABLE kept, ring");
 	records_reanchor(&clk, &shm);
 	tap_ok(!(rec(0)->flags & PVTIME_FLAG_GUEST_STOPPED),
 	       "the next rewrite drops guest-stopped (one-shot)");
 	records_mark_guest_stopped(&clk, &shm);
 	v = rec(0)->version;
+	records_refresh_stability(&clk, &shm);
+	tap_ok((rec(0)->flags & PVTIME_FLAG_GUEST_STOPPED) && rec(0)->version == v,
+	       "a refresh within a second keeps guest-stopped shown");
+	clk.guest_stopped_tsc -= clk.tsc_hz;
 	tap_ok(!records_refresh_stability(&clk, &shm) &&
 	       !(rec(0)->flags & PVTIME_FLAG_GUEST_STOPPED) && rec(0)->version == v + 2 &&
 	       (rec(0)->flags & PVTIME_FLAG_TSC_STABLE),
-	       "without other rewrites the once-a-second refresh drops it, no ring");
+	       "a second later the refresh drops it, without a ring");
 
 	tap_ok(!records_set_rate(&clk, &shm, HZ, 100, &ring) && ring &&
 	       shm.ctl->tsc_hz == 2599740026ull && clk.records_hz == 2599740026ull,
