@@ -275,9 +275,14 @@ class GuestRun:
 
 
 def domain_listed(daemon, name):
-    listing = daemon.pvxl("list")
-    return listing.returncode == 0 and re.search(
-        r"(^|\s|\")" + re.escape(name) + r"(\s|\"|$)", listing.stdout)
+    """Whether `pvxl list` still shows the domain (an unanswered list counts
+    as listed, so nobody stops waiting on a daemon hiccup)."""
+    listing = daemon.pvxl("list", "--json")
+    try:
+        domains = listing.json().get("domains", [])
+    except (ValueError, AttributeError):
+        return True
+    return any(domain.get("name") == name for domain in domains)
 
 
 def guest_suite_pvtimed(results, daemon, cfg, mode, timeout):
