@@ -300,9 +300,9 @@ def rate_text(row):
     if not isinstance(rate, (int, float)):
         return "-"
     err = row.get("rate_err")
-    text = f"{rate:+.3f}"
+    text = f"{rate:+.4f}"
     if isinstance(err, (int, float)):
-        text += f" ± {err:.3f}"
+        text += f" ± {err:.4f}"
     return text
 
 
