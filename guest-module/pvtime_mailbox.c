@@ -212,7 +212,7 @@ static int pvtime_wait_records_valid(struct pvtime_dev *pd)
  * it can adopt this guest's TSC offset, and wait until it publishes
  * records built on that offset.
  */
-int pvtime_handshake(struct pvtime_dev *pd)
+static int pvtime_handshake_once(struct pvtime_dev *pd)
 {
 	struct pvtime_tsc_probe best = { 0 }, probe;
 	u64 best_rtt = U64_MAX;
@@ -241,6 +241,33 @@ int pvtime_handshake(struct pvtime_dev *pd)
 	pd->handshake_vcpu = best.vcpu;
 end:
 	pvtime_mailbox_end(pd);
+	return ret;
+}
+
+/* A busy host (many guests booting at once) may miss or refuse a round. */
+#define PVTIME_HANDSHAKE_ATTEMPTS	5
+#define PVTIME_HANDSHAKE_BACKOFF_MS	50
+
+/*
+ * The handshake, retried with a growing pause: a timeout or a probe the
+ * hyp finds too slow (-EINVAL) says the host was busy, not that it is
+ * broken.  Anything else, or the last attempt's failure, is final.
+ */
+int pvtime_handshake(struct pvtime_dev *pd)
+{
+	unsigned int attempt;
+	int ret = -ETIMEDOUT;
+
+	for (attempt = 1; attempt <= PVTIME_HANDSHAKE_ATTEMPTS; attempt++) {
+		ret = pvtime_handshake_once(pd);
+		if (ret != -ETIMEDOUT && ret != -EINVAL)
+			break;
+		if (attempt == PVTIME_HANDSHAKE_ATTEMPTS)
+			break;
+		dev_warn(&pd->pdev->dev, "TSC handshake attempt %u failed (%d); retrying\n",
+			 attempt, ret);
+		msleep(PVTIME_HANDSHAKE_BACKOFF_MS << (attempt - 1));
+	}
 	return ret;
 }
 

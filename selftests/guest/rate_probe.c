@@ -97,10 +97,19 @@ int rate_measure(double duration_s, unsigned int interval_ms,
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (n = 0; n < cap; n++) {
-		ret = rate_sample_take(&s);
-		if (ret)
-			goto out;
+	n = 0;
+	while (n < cap) {
+		if (rate_sample_take(&s)) {
+			/* A busy host missed this probe: skip it, within reason. */
+			res->failed_samples++;
+			if (res->failed_samples > 2 &&
+			    res->failed_samples * 100 > cap * RATE_MAX_FAILED_PERCENT) {
+				ret = -ETIMEDOUT;
+				goto out;
+			}
+			sleep_ms(interval_ms);
+			continue;
+		}
 		if (!n)
 			first = s.host_raw_ns;
 		/* Seconds of host time; offsets in ns, so slope is ns/s = ppb. */
@@ -108,11 +117,11 @@ int rate_measure(double duration_s, unsigned int interval_ms,
 		yr[n] = (double)s.raw_offset_ns;
 		yw[n] = (double)s.realtime_offset_ns;
 		rtt[n] = (double)s.rtt_ns;
-		if (x[n] >= duration_s)
+		n++;
+		if (x[n - 1] >= duration_s)
 			break;
 		sleep_ms(interval_ms);
 	}
-	n = n < cap ? n + 1 : cap;
 	ret = line_fit(x, yr, n, &raw_fit);
 	if (!ret)
 		ret = line_fit(x, yw, n, &real_fit);

@@ -35,6 +35,7 @@ int line_fit(const double *x, const double *y, size_t n, struct line_fit *fit);
 
 struct rate_result {
 	size_t samples;
+	size_t failed_samples;		/* probes that got no answer (skipped) */
 	double duration_s;		/* host time covered */
 	double raw_ppm, raw_ppm_err;	/* CLOCK_MONOTONIC_RAW vs host raw */
 	double realtime_ppm, realtime_ppm_err;	/* REALTIME vs hyp wall */
@@ -45,8 +46,11 @@ struct rate_result {
 
 /*
  * Sample every interval_ms for duration_s seconds and fit both clocks.
- * 0, or -errno when the probe failed or gave fewer than 3 samples.
+ * A probe that fails (a busy host missed it) is skipped and counted; more
+ * than RATE_MAX_FAILED_PERCENT of them, or fewer than 3 samples, is an
+ * error.  0, or -errno.
  */
+#define RATE_MAX_FAILED_PERCENT	10
 int rate_measure(double duration_s, unsigned int interval_ms,
 		 struct rate_result *res);
 
