@@ -3,7 +3,10 @@
  * Control socket server.  Each connection is non-blocking in the event loop
  * with its own deadline (a timerfd), so a slow or hostile client costs a
  * file descriptor for a few seconds and never stalls the daemon.  Peers
- * other than uid 0 are refused before anything is read.
+ * other than uid 0 are refused (after their request line, before anything
+ * in it is looked at); they draw from their own small pool of slots with a
+ * short deadline (control_slots.h), so they cannot lock root out, and the
+ * warnings about them are rate-limited.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,18 +24,25 @@
 #include "pvtime_ctl.h"
 #include "control.h"
 #include "control_commands.h"
+#include "control_slots.h"
 #include "emit.h"
 #include "event_loop.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define CONTROL_REQUEST_TIMEOUT_S	5
 #define CONTROL_SEND_TIMEOUT_S		2
-#define CONTROL_MAX_CONNECTIONS		64
+/* A refused peer's request line is waited for this long. */
+#define CONTROL_REFUSED_TIMEOUT_MS	500
+/* Warnings about peers: at most this many per minute per kind. */
+#define CONTROL_WARN_BURST		5
+#define CONTROL_WARN_INTERVAL_NS	(60 * 1000000000ull)
 
 struct control_conn {
 	struct event_source sock;
 	struct event_source deadline;
 	struct ucred peer;
+	enum control_admission admission;
 	bool refused;		/* not root: answered "permission denied" */
 	bool too_long;		/* line overflowed: discarding up to its end */
 	size_t len;
@@ -41,7 +51,24 @@ struct control_conn {
 
 static struct event_source listener = { .fd = -1 };
 static char *listener_path;
-static unsigned int nr_connections;
+static struct control_slots slots;
+static struct ratelimit refused_rl =
+	RATELIMIT_INIT(CONTROL_WARN_INTERVAL_NS, CONTROL_WARN_BURST);
+static struct ratelimit busy_rl =
+	RATELIMIT_INIT(CONTROL_WARN_INTERVAL_NS, CONTROL_WARN_BURST);
+static struct ratelimit client_rl =
+	RATELIMIT_INIT(CONTROL_WARN_INTERVAL_NS, CONTROL_WARN_BURST);
+
+/* Warnings a local user can trigger at will go through a rate limit. */
+#define control_warn_limited(rl, fmt, ...)					\
+	do {									\
+		unsigned long missed_;						\
+										\
+		if (ratelimit_allow((rl), ratelimit_now_ns(), &missed_))	\
+			log_warn(fmt "%s%.0lu%s", __VA_ARGS__,			\
+				 missed_ ? " (" : "", missed_,			\
+				 missed_ ? " similar suppressed)" : "");	\
+	} while (0)
 
 static void conn_close(struct control_conn *c)
 {
@@ -50,8 +77,8 @@ static void conn_close(struct control_conn *c)
 	close(c->sock.fd);
 	if (c->deadline.fd >= 0)
 		close(c->deadline.fd);
+	control_slots_release(&slots, c->admission);
 	free(c);
-	nr_connections--;
 }
 
 /* Best effort within CONTROL_SEND_TIMEOUT_S; a client that does not read loses. */
@@ -221,9 +248,10 @@ static void on_conn_readable(struct event_source *src, uint32_t events)
 		return;
 	}
 	if (n == 0) {
-		if (c->len)
-			log_warn("control: pid %d closed before finishing its request",
-				 (int)c->peer.pid);
+		if (c->len && !c->refused)
+			control_warn_limited(&client_rl,
+					     "control: pid %d closed before finishing its request",
+					     (int)c->peer.pid);
 		conn_close(c);
 		return;
 	}
@@ -262,15 +290,24 @@ static void on_conn_deadline(struct event_source *src, uint32_t events)
 					offsetof(struct control_conn, deadline));
 
 	(void)events;
-	log_warn("control: pid %d sent no complete request within %d s; dropped",
-		 (int)c->peer.pid, CONTROL_REQUEST_TIMEOUT_S);
-	send_error(c->sock.fd, PVTIME_EXIT_USAGE, "request timed out");
+	if (c->refused) {
+		send_error(c->sock.fd, PVTIME_EXIT_FAILURE, "permission denied");
+	} else {
+		control_warn_limited(&client_rl,
+				     "control: pid %d sent no complete request within %d s; dropped",
+				     (int)c->peer.pid, CONTROL_REQUEST_TIMEOUT_S);
+		send_error(c->sock.fd, PVTIME_EXIT_USAGE, "request timed out");
+	}
 	conn_close(c);
 }
 
 static void on_listener(struct event_source *src, uint32_t events)
 {
 	struct itimerspec deadline = { .it_value.tv_sec = CONTROL_REQUEST_TIMEOUT_S };
+	struct itimerspec refused_deadline = {
+		.it_value.tv_nsec = CONTROL_REFUSED_TIMEOUT_MS * 1000000l,
+	};
+	enum control_admission admission;
 	socklen_t len = sizeof(struct ucred);
 	struct control_conn *c;
 	struct ucred peer;
@@ -294,28 +331,36 @@ static void on_listener(struct event_source *src, uint32_t events)
 	 * reply.  Nothing in the request is looked at.
 	 */
 	if (peer.uid != 0)
-		log_warn("control: refused pid %d uid %u: permission denied",
-			 (int)peer.pid, (unsigned int)peer.uid);
-	if (nr_connections >= CONTROL_MAX_CONNECTIONS) {
-		log_warn("control: too many connections; refusing pid %d", (int)peer.pid);
-		send_error(fd, PVTIME_EXIT_FAILURE, "too many connections");
+		control_warn_limited(&refused_rl,
+				     "control: refused pid %d uid %u: permission denied",
+				     (int)peer.pid, (unsigned int)peer.uid);
+	admission = control_slots_admit(&slots, peer.uid);
+	if (admission == CONTROL_REJECT_BUSY) {
+		if (peer.uid == 0)
+			control_warn_limited(&busy_rl,
+					     "control: too many connections; refusing pid %d",
+					     (int)peer.pid);
+		send_error(fd, PVTIME_EXIT_FAILURE,
+			   peer.uid == 0 ? "too many connections" : "permission denied");
 		close(fd);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
+		control_slots_release(&slots, admission);
 		close(fd);
 		return;
 	}
-	nr_connections++;
+	c->admission = admission;
 	c->peer = peer;
-	c->refused = peer.uid != 0;
+	c->refused = admission == CONTROL_ADMIT_REFUSED;
 	c->sock.fd = fd;
 	c->sock.handler = on_conn_readable;
 	c->deadline.handler = on_conn_deadline;
 	c->deadline.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (c->deadline.fd < 0 ||
-	    timerfd_settime(c->deadline.fd, 0, &deadline, NULL) < 0 ||
+	    timerfd_settime(c->deadline.fd, 0,
+			    c->refused ? &refused_deadline : &deadline, NULL) < 0 ||
 	    event_loop_add(&c->deadline) || event_loop_add(&c->sock)) {
 		log_error("control: cannot watch a connection: %s", strerror(errno));
 		conn_close(c);
