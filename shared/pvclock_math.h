@@ -2,12 +2,17 @@
 /*
  * pvclock arithmetic shared by pvtime.ko and the userspace programs.
  *
+ *   delta       = max((s64)(tsc - tsc_timestamp), 0)
  *   system time = system_time +
- *                 (((tsc - tsc_timestamp) << tsc_shift) * tsc_to_system_mul) >> 32
+ *                 ((delta << tsc_shift) * tsc_to_system_mul) >> 32
  *
  * (a negative tsc_shift shifts right).  The product is formed in 128 bits,
  * so it is exact for any 64-bit delta; Xen's 96-bit form agrees with it
  * wherever Xen's does not overflow.
+ *
+ * A TSC slightly behind the record's tsc_timestamp (the guest's TSC offset
+ * is an estimate, and a vCPU may lag a re-anchor) reads as system_time, as
+ * in Linux's pvclock: an unsigned delta would wrap to centuries.
  *
  * Records are guarded by 'version': odd while the hyp rewrites them.  A
  * reader retries a bounded number of times and then reports -EAGAIN rather
@@ -93,6 +98,7 @@ PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
 	for (tries = 0; tries < max_tries; tries++) {
 		__u32 version = READ_ONCE(ti->version);
 		__u64 tsc_timestamp, system_time, tsc;
+		__s64 delta;
 		__u32 mul;
 		__s8 shift;
 		__u8 flags;
@@ -107,9 +113,13 @@ PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
 		pvtime_rmb();
 		if ((version & 1) || version != READ_ONCE(ti->version))
 			continue;
+		/* A TSC behind the anchor counts as the anchor: no wrap. */
+		delta = (__s64)(tsc - tsc_timestamp);
+		if (delta < 0)
+			delta = 0;
 		out->tsc = tsc;
 		out->system_ns = system_time +
-			pvtime_scale_delta(tsc - tsc_timestamp, mul, shift);
+			pvtime_scale_delta((__u64)delta, mul, shift);
 		out->version = version;
 		out->flags = flags;
 		return 0;

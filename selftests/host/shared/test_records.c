@@ -9,7 +9,9 @@
  *
  * Plus the corner cases: a record left odd (a writer died mid-update)
  * makes readers give up with -EAGAIN instead of spinning, and the next
- * write makes it even again.  Each concurrent phase runs for RUN_MS.
+ * write makes it even again; a record anchored ahead of the current TSC
+ * reads as its system_time, not as a wrapped delta.  Each concurrent phase
+ * runs for RUN_MS.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +48,16 @@ static const int64_t wallclocks[] = {
 	8895933592LL * 1000000000 + 999999999,	/* 2251-11-27, wc_sec_hi 2 */
 };
 #define NR_WALLCLOCKS	(sizeof(wallclocks) / sizeof(wallclocks[0]))
+
+/* What pvtime_time_read() must give at tsc: a TSC behind the anchor is the anchor. */
+static uint64_t time_at(const pvtime_time_info_t *r, uint64_t tsc)
+{
+	int64_t delta = (int64_t)(tsc - r->tsc_timestamp);
+
+	return r->system_time +
+	       pvtime_scale_delta(delta < 0 ? 0 : (uint64_t)delta,
+				  r->tsc_to_system_mul, r->tsc_shift);
+}
 
 static struct shared_info shared;
 static int stop;		/* atomic */
@@ -136,9 +148,7 @@ static void *time_reader(void *arg)
 		}
 		res->reads++;
 		record_for(s.version / 2, &want);
-		expect = want.system_time +
-			 pvtime_scale_delta(s.tsc - want.tsc_timestamp,
-					    want.tsc_to_system_mul, want.tsc_shift);
+		expect = time_at(&want, s.tsc);
 		if ((s.version & 1) || s.flags != want.flags || s.system_ns != expect)
 			torn(res, "time sample", s.version);
 	}
@@ -309,6 +319,58 @@ static void test_odd_records(void)
 	       *pvtime_wc_version(&shared));
 }
 
+/*
+ * The guest's TSC offset is an estimate (off by up to half the handshake's
+ * round trip) and a vCPU may lag a re-anchor, so a reader's TSC can be
+ * behind the record's tsc_timestamp.  That must read as system_time, not
+ * as an unsigned delta wrapped to ~2^64 cycles (centuries ahead).
+ */
+static void test_tsc_behind_anchor(void)
+{
+	static const struct {
+		int64_t ahead;		/* tsc_timestamp - TSC now, cycles */
+		const char *what;
+	} cases[] = {
+		{ 3000000, "1 ms" },
+		{ 1ll << 40, "~6 minutes" },
+		{ INT64_MAX / 2, "~2^62 cycles" },
+	};
+	pvtime_time_info_t *ti = pvtime_vcpu_time(&shared, 2);
+	const uint64_t system_time = 5000000000000ull;	/* 5000 s */
+	struct pvtime_time_sample s;
+	pvtime_time_info_t val;
+	uint32_t mul;
+	int8_t shift;
+	uint64_t tsc;
+	size_t i;
+	int rc;
+
+	pvtime_scale_from_hz(3000000000ull, &mul, &shift);
+	memset(&val, 0, sizeof(val));
+	val.system_time = system_time;
+	val.tsc_to_system_mul = mul;
+	val.tsc_shift = shift;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		val.tsc_timestamp = pvtime_rdtsc() + (uint64_t)cases[i].ahead;
+		pvtime_time_write(ti, &val);
+		memset(&s, 0, sizeof(s));
+		rc = pvtime_time_read(ti, PVTIME_READ_MAX_TRIES, &s);
+		tap_ok(rc == 0 && s.system_ns == system_time,
+		       "record anchored %s ahead of the TSC reads as its system_time %" PRIu64 " (rc %d, got %" PRIu64 ")",
+		       cases[i].what, system_time, rc, (uint64_t)s.system_ns);
+	}
+
+	/* Control: an anchor 1 s (at 3 GHz) behind the TSC still counts up. */
+	tsc = pvtime_rdtsc();
+	val.tsc_timestamp = tsc - 3000000000ull;
+	pvtime_time_write(ti, &val);
+	rc = pvtime_time_read(ti, PVTIME_READ_MAX_TRIES, &s);
+	tap_ok(rc == 0 && s.system_ns >= system_time + 999999999 &&
+	       s.system_ns < system_time + 60 * PVTIME_NSEC_PER_SEC,
+	       "record anchored 1 s behind the TSC reads >= system_time + 1 s (got +%" PRId64 " ns)",
+	       (int64_t)(s.system_ns - system_time));
+}
+
 static void test_wallclock_fields(void)
 {
 	static const struct {
@@ -344,9 +406,10 @@ static void test_wallclock_fields(void)
 int main(void)
 {
 	alarm(WATCHDOG_SEC);	/* a reader that spins forever fails the run */
-	tap_plan(3 + 7 + 6);
+	tap_plan(3 + 7 + 4 + 6);
 	test_races();
 	test_odd_records();
+	test_tsc_behind_anchor();
 	test_wallclock_fields();
 	return tap_done();
 }
