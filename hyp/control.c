@@ -9,7 +9,6 @@
  * warnings about them are rate-limited.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "pvtime_ctl.h"
 #include "control.h"
 #include "control_commands.h"
+#include "control_send.h"
 #include "control_slots.h"
 #include "emit.h"
 #include "event_loop.h"
@@ -81,21 +81,25 @@ static void conn_close(struct control_conn *c)
 	free(c);
 }
 
-/* Best effort within CONTROL_SEND_TIMEOUT_S; a client that does not read loses. */
+/*
+ * Deadline of the reply being sent (the event loop serves one at a time):
+ * the whole reply, not each send(), is bounded, so a client reading a
+ * little at a time cannot hold the daemon longer than CONTROL_SEND_TIMEOUT_S.
+ */
+static uint64_t reply_deadline_ns;
+
+static void reply_begin(uint64_t timeout_ns)
+{
+	reply_deadline_ns = control_now_ns() + timeout_ns;
+}
+
+/* Best effort before the reply's deadline; a client that does not read loses. */
 static void send_all(int fd, const char *buf, size_t len)
 {
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+	int ret = control_send_all(fd, buf, len, reply_deadline_ns);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_debug("control: reply not delivered: %s", strerror(errno));
-			return;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
+	if (ret)
+		log_debug("control: reply not delivered: %s", strerror(-ret));
 }
 
 /* Error replies are one line: newlines in messages become spaces. */
@@ -217,21 +221,6 @@ static void serve_request(struct control_conn *c)
 	emit_release(&e);
 }
 
-/*
- * The reply may exceed the socket buffer: send it blocking, but bounded by
- * SO_SNDTIMEO so a client that never reads cannot hold the daemon.
- */
-static void make_reply_blocking(int fd)
-{
-	struct timeval tv = { .tv_sec = CONTROL_SEND_TIMEOUT_S };
-	int flags = fcntl(fd, F_GETFL);
-
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return;	/* stay non-blocking: a partial reply beats a hang */
-	if (flags >= 0)
-		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-}
-
 static void on_conn_readable(struct event_source *src, uint32_t events)
 {
 	struct control_conn *c = (struct control_conn *)src;
@@ -273,7 +262,8 @@ static void on_conn_readable(struct event_source *src, uint32_t events)
 	}
 	*newline = '\0';
 	c->len = (size_t)(newline - c->line);
-	make_reply_blocking(src->fd);
+	/* The reply may exceed the socket buffer: wait for room, bounded. */
+	reply_begin(CONTROL_SEND_TIMEOUT_S * 1000000000ull);
 	if (c->too_long)
 		send_error(src->fd, PVTIME_EXIT_USAGE, "request too long");
 	else if (c->refused)
@@ -290,6 +280,7 @@ static void on_conn_deadline(struct event_source *src, uint32_t events)
 					offsetof(struct control_conn, deadline));
 
 	(void)events;
+	reply_begin(CONTROL_SEND_TIMEOUT_S * 1000000000ull);
 	if (c->refused) {
 		send_error(c->sock.fd, PVTIME_EXIT_FAILURE, "permission denied");
 	} else {
@@ -340,6 +331,7 @@ static void on_listener(struct event_source *src, uint32_t events)
 			control_warn_limited(&busy_rl,
 					     "control: too many connections; refusing pid %d",
 					     (int)peer.pid);
+		reply_begin(0);	/* one attempt: a short line fits the buffer */
 		send_error(fd, PVTIME_EXIT_FAILURE,
 			   peer.uid == 0 ? "too many connections" : "permission denied");
 		close(fd);
