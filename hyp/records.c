@@ -129,7 +129,12 @@ static bool refresh_flags_locked(struct domain_clock *clk)
 	if (flags == clk->flags)
 		return false;
 	clk->flags = flags;
-	if (clk->offset_known)
+	if (clk->stable_rate_hold && (flags & PVTIME_FLAG_TSC_STABLE)) {
+		/* Back after a rate change: routine (every TSC refinement). */
+		clk->stable_rate_hold = false;
+		log_debug("domain %s: TSC_STABLE set again after a rate change",
+			  clk->name);
+	} else if (clk->offset_known)
 		log_info("domain %s: TSC_STABLE %s (policy %s, evidence %s, skew %lld ns)",
 			 clk->name, (flags & PVTIME_FLAG_TSC_STABLE) ? "set" : "cleared",
 			 tsc_stable_policy_name(clk->stable_policy),
@@ -189,6 +194,25 @@ void records_reanchor(struct domain_clock *clk, struct pvtime_shm *shm)
 	pthread_mutex_unlock(&clk->lock);
 }
 
+/* No TSC_STABLE before now + ns (a later hold already in place stays). */
+static void hold_stable_locked(struct domain_clock *clk, uint64_t ns)
+{
+	uint64_t until = pvtime_rdtsc() + ns_to_cycles(clk, ns);
+
+	if ((int64_t)(until - clk->stable_hold_until_tsc) > 0)
+		clk->stable_hold_until_tsc = until;
+}
+
+/*
+ * Records are rewritten one vCPU at a time, and a slower rate's function
+ * starts up to the window's rate term ahead of the old one: a reader
+ * hopping between a rewritten and a not yet rewritten vCPU could see time
+ * go back.  So with TSC_STABLE set the flag goes first (every record
+ * rewritten with the same function, without it: from then on readers keep
+ * their guard), then the new function, still without it; TSC_STABLE comes
+ * back by records_refresh_stability once the reader window and a margin
+ * are past.
+ */
 int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 		     uint64_t tsc_hz, int32_t freq_ppm, bool *ring)
 {
@@ -208,6 +232,16 @@ int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 	clk->tsc_hz = tsc_hz;
 	clk->freq_ppm = freq_ppm;
 	if (mul != clk->fn.mul || shift != clk->fn.shift) {
+		if (clk->offset_known) {
+			hold_stable_locked(clk, RECORDS_WINDOW_MS * 1000000ull +
+						STABLE_HOLD_MARGIN_NS);
+			if (clk->flags & PVTIME_FLAG_TSC_STABLE) {
+				clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
+				clk->stable_rate_hold = true;
+				write_records_locked(clk, shm, 0);
+				*ring = true;
+			}
+		}
 		ret = reanchor_locked(clk, mul, shift);
 		if (!ret) {
 			clk->records_hz = records_hz;
@@ -240,13 +274,10 @@ bool records_set_skew(struct domain_clock *clk, struct pvtime_shm *shm,
 		pthread_mutex_unlock(&clk->lock);
 		return false;
 	}
-	if (clk->skew_ns > 0 && clk->nr_vcpus > 1) {
+	if (clk->skew_ns > 0 && clk->nr_vcpus > 1)
 		/* vCPU n was n*skew ahead: keep the guest's guard until it is past. */
-		uint64_t lead = (uint64_t)clk->skew_ns * (clk->nr_vcpus - 1) +
-				STABLE_HOLD_MARGIN_NS;
-
-		clk->stable_hold_until_tsc = pvtime_rdtsc() + ns_to_cycles(clk, lead);
-	}
+		hold_stable_locked(clk, (uint64_t)clk->skew_ns * (clk->nr_vcpus - 1) +
+					STABLE_HOLD_MARGIN_NS);
 	clk->skew_ns = skew_ns;
 	flags_changed = refresh_flags_locked(clk) && clk->offset_known;
 	write_records_locked(clk, shm, 0);

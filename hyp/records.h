@@ -50,6 +50,7 @@ struct domain_clock {
 	uint32_t generation;
 	uint8_t flags;			/* flags in the records now */
 	uint64_t stable_hold_until_tsc;	/* no TSC_STABLE before this */
+	bool stable_rate_hold;		/* TSC_STABLE cleared for a rate change */
 
 	int64_t skew_ns;		/* injected per-vCPU skew */
 	uint32_t odd_vcpus;		/* bit n: vCPU n's record held odd */
@@ -96,7 +97,12 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 /* Re-anchor every record now at the current rate. */
 void records_reanchor(struct domain_clock *clk, struct pvtime_shm *shm);
 
-/* New true rate and/or injected step.  Returns -EINVAL for bad rates. */
+/*
+ * New true rate and/or injected step.  Returns -EINVAL for bad rates.  When
+ * the function changes TSC_STABLE is cleared on every record before any
+ * record gets the new function, and held off for RECORDS_WINDOW_MS plus a
+ * margin (records_refresh_stability brings it back).
+ */
 int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 		     uint64_t tsc_hz, int32_t freq_ppm, bool *ring);
 

@@ -107,7 +107,7 @@ int main(void)
 	bool ring;
 
 	log_setup(false, LOG_LEVEL_WARN);
-	tap_plan(22);
+	tap_plan(24);
 	if (pvtime_shm_create(&shm, "test", &id) ||
 	    domain_clock_init(&clk, "test", HZ, 2, TSC_STABLE_AUTO)) {
 		tap_ok(0, "shared memory and clock");
@@ -183,10 +183,28 @@ int main(void)
 	       (rec(0)->flags & PVTIME_FLAG_TSC_STABLE),
 	       "a second later the refresh drops it, without a ring");
 
+	v = rec(1)->version;
 	tap_ok(!records_set_rate(&clk, &shm, HZ, 100, &ring) && ring &&
 	       shm.ctl->tsc_hz == 2599740026ull && clk.records_hz == 2599740026ull,
 	       "freq-step +100 ppm: ctl->tsc_hz = records' rate (%llu), ring",
 	       (unsigned long long)shm.ctl->tsc_hz);
+	/*
+	 * Records go one vCPU at a time: TSC_STABLE must be off on every
+	 * record (one full rewrite with the old function) before any gets
+	 * the new one, i.e. two rewrites, and stay off for the window.
+	 */
+	tap_ok(rec(1)->version == v + 4 &&
+	       !(rec(0)->flags & PVTIME_FLAG_TSC_STABLE) &&
+	       !(rec(1)->flags & PVTIME_FLAG_TSC_STABLE) &&
+	       !records_refresh_stability(&clk, &shm) &&
+	       !(rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
+	       "rate change: TSC_STABLE cleared everywhere first (version +%u), held off",
+	       rec(1)->version - v);
+	clk.stable_hold_until_tsc = pvtime_rdtsc();
+	tap_ok(records_refresh_stability(&clk, &shm) &&
+	       (rec(0)->flags & PVTIME_FLAG_TSC_STABLE) &&
+	       (rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
+	       "after the reader window TSC_STABLE returns, with a ring");
 	tap_ok(!records_set_rate(&clk, &shm, HZ, 100, &ring) && !ring,
 	       "the same rate again: no rewrite, no ring");
 	tap_ok(records_set_rate(&clk, &shm, HZ, -1000000, &ring) == -EINVAL,
