@@ -43,6 +43,14 @@ static void notrace pvtime_note_guest_stopped(struct pvtime_dev *pd, u32 version
 /* The last time this CPU returned: the fallback when its record is stuck. */
 static DEFINE_PER_CPU(u64, pvtime_cpu_last_ns);
 
+/*
+ * The odd version at which this CPU's last read of its record gave up (an
+ * even value: none).  While the record still shows it, reads go straight
+ * to the fallback instead of waiting PVTIME_READ_MAX_TRIES each time; it
+ * costs nothing on the normal path (only an odd version is compared).
+ */
+static DEFINE_PER_CPU(u32, pvtime_stuck_version);
+
 /* Never below what any CPU returned before (records may skew across CPUs). */
 static u64 notrace pvtime_clock_guard(struct pvtime_dev *pd, u64 now)
 {
@@ -72,9 +80,12 @@ static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd,
 	/* printk could recurse into timekeeping: warn from irq_work. */
 	irq_work_queue(&pd->odd_record_warning);
 	for_each_online_cpu(cpu) {
+		/* That CPU's own stuck mark spares the wait here too. */
 		if (cpu == this_cpu ||
-		    pvtime_time_read(pvtime_vcpu_time(pd->si, cpu),
-				     PVTIME_READ_MAX_TRIES, &sample))
+		    pvtime_time_read_stuck(pvtime_vcpu_time(pd->si, cpu),
+					   PVTIME_READ_MAX_TRIES,
+					   READ_ONCE(per_cpu(pvtime_stuck_version, cpu)),
+					   &sample))
 			continue;
 		if (!(sample.flags & PVTIME_FLAG_TSC_STABLE) ||
 		    !READ_ONCE(pd->stable_trusted))
@@ -91,8 +102,12 @@ u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 	u64 now;
 
 	preempt_disable_notrace();
-	if (unlikely(pvtime_time_read(pvtime_vcpu_time(pd->si, smp_processor_id()),
-				      PVTIME_READ_MAX_TRIES, &sample))) {
+	if (unlikely(pvtime_time_read_stuck(pvtime_vcpu_time(pd->si, smp_processor_id()),
+					    PVTIME_READ_MAX_TRIES,
+					    __this_cpu_read(pvtime_stuck_version),
+					    &sample))) {
+		/* Remember the version it gave up on (even: kept changing). */
+		__this_cpu_write(pvtime_stuck_version, sample.version);
 		now = pvtime_clock_fallback(pd, smp_processor_id(),
 					    __this_cpu_read(pvtime_cpu_last_ns));
 		__this_cpu_write(pvtime_cpu_last_ns, now);

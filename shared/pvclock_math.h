@@ -16,7 +16,9 @@
  *
  * Records are guarded by 'version': odd while the hyp rewrites them.  A
  * reader retries a bounded number of times and then reports -EAGAIN rather
- * than spin forever on a record the hyp abandoned half-written.
+ * than spin forever on a record the hyp abandoned half-written.  While the
+ * version is odd a retry only reloads it (with a pause): the fields and
+ * the TSC are read once it is even.
  */
 #ifndef PVCLOCK_MATH_H
 #define PVCLOCK_MATH_H
@@ -28,9 +30,11 @@
 #include <linux/errno.h>
 #include <asm/barrier.h>
 #include <asm/msr.h>
+#include <asm/processor.h>
 #define pvtime_rmb()		virt_rmb()
 #define pvtime_wmb()		virt_wmb()
 #define pvtime_rdtsc()		rdtsc_ordered()
+#define pvtime_cpu_relax()	cpu_relax()
 #define PVTIME_INLINE		static __always_inline
 #else
 #include <errno.h>
@@ -42,12 +46,21 @@
 #define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))
 #endif
+/*
+ * A test may define pvtime_rdtsc() and pvtime_cpu_relax() before including
+ * this file, to run the readers on a TSC it controls and count their steps.
+ */
+#ifndef pvtime_rdtsc
 /* lfence keeps rdtsc from running ahead of the version load before it. */
 PVTIME_INLINE __u64 pvtime_rdtsc(void)
 {
 	_mm_lfence();
 	return __rdtsc();
 }
+#endif
+#ifndef pvtime_cpu_relax
+#define pvtime_cpu_relax()	_mm_pause()
+#endif
 #endif
 
 #define PVTIME_NSEC_PER_SEC	1000000000ull
@@ -87,22 +100,36 @@ struct pvtime_time_sample {
 
 /*
  * Version-checked read of one vCPU's record.  Returns 0, or -EAGAIN when the
- * record stayed odd or kept changing for max_tries attempts.
+ * record stayed odd or kept changing for max_tries attempts; then
+ * out->version is the last version seen and nothing else in *out is set.
+ *
+ * stuck: an odd version at which an earlier read gave up (out->version of
+ * that -EAGAIN), or any even value for none.  While the record still shows
+ * that version the read gives up at once instead of waiting max_tries
+ * again, so a record the hyp abandoned costs one wait, not one per read.
  */
-PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
-				   unsigned int max_tries,
-				   struct pvtime_time_sample *out)
+PVTIME_INLINE int pvtime_time_read_stuck(const pvtime_time_info_t *ti,
+					 unsigned int max_tries, __u32 stuck,
+					 struct pvtime_time_sample *out)
 {
 	unsigned int tries;
+	__u32 version = 0;
 
 	for (tries = 0; tries < max_tries; tries++) {
-		__u32 version = READ_ONCE(ti->version);
 		__u64 tsc_timestamp, system_time, tsc;
 		__s64 delta;
 		__u32 mul;
 		__s8 shift;
 		__u8 flags;
 
+		version = READ_ONCE(ti->version);
+		if (version & 1) {
+			/* Being rewritten: wait, the fields are not worth reading. */
+			if (version == stuck)
+				break;
+			pvtime_cpu_relax();
+			continue;
+		}
 		pvtime_rmb();
 		tsc_timestamp = READ_ONCE(ti->tsc_timestamp);
 		system_time = READ_ONCE(ti->system_time);
@@ -111,7 +138,7 @@ PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
 		flags = READ_ONCE(ti->flags);
 		tsc = pvtime_rdtsc();
 		pvtime_rmb();
-		if ((version & 1) || version != READ_ONCE(ti->version))
+		if (version != READ_ONCE(ti->version))
 			continue;
 		/* A TSC behind the anchor counts as the anchor: no wrap. */
 		delta = (__s64)(tsc - tsc_timestamp);
@@ -124,7 +151,15 @@ PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
 		out->flags = flags;
 		return 0;
 	}
+	out->version = version;
 	return -EAGAIN;
+}
+
+PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
+				   unsigned int max_tries,
+				   struct pvtime_time_sample *out)
+{
+	return pvtime_time_read_stuck(ti, max_tries, 0, out);
 }
 
 /* Consistent copy of a record (for inspection; no TSC involved). */
@@ -137,6 +172,10 @@ PVTIME_INLINE int pvtime_time_snapshot(const pvtime_time_info_t *ti,
 	for (tries = 0; tries < max_tries; tries++) {
 		__u32 version = READ_ONCE(ti->version);
 
+		if (version & 1) {
+			pvtime_cpu_relax();
+			continue;
+		}
 		pvtime_rmb();
 		out->tsc_timestamp = READ_ONCE(ti->tsc_timestamp);
 		out->system_time = READ_ONCE(ti->system_time);
@@ -144,7 +183,7 @@ PVTIME_INLINE int pvtime_time_snapshot(const pvtime_time_info_t *ti,
 		out->tsc_shift = READ_ONCE(ti->tsc_shift);
 		out->flags = READ_ONCE(ti->flags);
 		pvtime_rmb();
-		if ((version & 1) || version != READ_ONCE(ti->version))
+		if (version != READ_ONCE(ti->version))
 			continue;
 		out->version = version;
 		return 0;
@@ -163,12 +202,16 @@ PVTIME_INLINE int pvtime_wallclock_read(const struct shared_info *si,
 		__u64 sec;
 		__u32 nsec;
 
+		if (version & 1) {
+			pvtime_cpu_relax();
+			continue;
+		}
 		pvtime_rmb();
 		sec = READ_ONCE(*pvtime_wc_sec(si)) |
 		      ((__u64)READ_ONCE(*pvtime_wc_sec_hi(si)) << 32);
 		nsec = READ_ONCE(*pvtime_wc_nsec(si));
 		pvtime_rmb();
-		if ((version & 1) || version != READ_ONCE(*pvtime_wc_version(si)))
+		if (version != READ_ONCE(*pvtime_wc_version(si)))
 			continue;
 		*wc_ns = (__s64)(sec * PVTIME_NSEC_PER_SEC + nsec);
 		return 0;
