@@ -285,6 +285,19 @@ def domain_listed(daemon, name):
     return any(domain.get("name") == name for domain in domains)
 
 
+def report_domain_figures(results, daemon, suite, name):
+    """Copy the hyp's view of the guest (TSC offset, handshake) into the summary."""
+    info = daemon.pvxl("info", "--json", name)
+    try:
+        data = info.json()
+    except ValueError:
+        return
+    for key in ("guest_tsc_offset", "handshake_rtt_ns", "handshake_rtt_cycles"):
+        value = find_key(data, key)
+        if isinstance(value, int) and find_key(data, "guest_tsc_offset_known"):
+            results.reports.append((suite, key, str(value)))
+
+
 def guest_suite_pvtimed(results, daemon, cfg, mode, timeout):
     suite = f"guest:{mode}"
     name = read_config_value(cfg, "name")
@@ -299,6 +312,7 @@ def guest_suite_pvtimed(results, daemon, cfg, mode, timeout):
     run.follow(timeout, lambda: not daemon.alive())
     run.verdict(f"within {timeout} s")
     log(f"  {suite}: guest ran {time.monotonic() - start:.1f} s")
+    report_domain_figures(results, daemon, suite, name)
     # The guest powers itself off after END; give it a moment, then destroy.
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and domain_listed(daemon, name):

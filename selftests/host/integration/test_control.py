@@ -157,6 +157,10 @@ class ControlTests:
             tsc_hz > 100_000_000
         if passed:
             print(f"PVTIME-REPORT host_tsc_hz {tsc_hz}")
+            for key in ("precision_hz", "precision_ppm"):
+                value = find_key(result.json(), key)
+                if value is not None:
+                    print(f"PVTIME-REPORT host_tsc_{key} {value}")
         self.tap.result(passed, f"host-info reports tsc_hz ({tsc_hz})",
                         self.context(result))
 
