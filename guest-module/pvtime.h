@@ -78,6 +78,13 @@ struct pvtime_dev {
 	unsigned int tsc_evidence_refused;
 	unsigned int tsc_evidence_failed;
 
+	/*
+	 * A clocksource could not be unregistered: the device stays bound
+	 * with only the clocksources running and the module pinned
+	 * (pvtime_pci.c).
+	 */
+	bool degraded;
+
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
 	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
 	struct dentry *debugfs_dir;

@@ -18,7 +18,10 @@
 #define PVTIME_BAR_REGS		0
 #define PVTIME_BAR_SHM		2
 
-/* The clocksource is global, so only one device drives it. */
+/*
+ * The clocksource is global, so only one device drives it.  A degraded
+ * device (see pvtime_pci_degrade()) stays pvtime_bound for good.
+ */
 static DEFINE_MUTEX(pvtime_bind_lock);
 static struct pvtime_dev *pvtime_bound;
 static bool pvtime_refused;
@@ -101,9 +104,27 @@ static int pvtime_check_control(struct pvtime_dev *pd)
 void pvtime_pci_sync_period_changed(void)
 {
 	mutex_lock(&pvtime_bind_lock);
-	if (pvtime_bound)
+	if (pvtime_bound && !pvtime_bound->degraded)
 		pvtime_wallclock_sync_period_changed(pvtime_bound);
 	mutex_unlock(&pvtime_bind_lock);
+}
+
+/*
+ * A clocksource of ours (pvtime or pvtime-tsc) could not be unregistered:
+ * the kernel may still call its .read, which is module text and reads the
+ * records mapping.  The clocksources have no .owner (by design, see
+ * pvtime_clock_register()), so pin the module for good, and keep the
+ * device bound with its BARs, mapping and MSI-X vectors: degraded, with
+ * only the clocksources running (no irqs, no wall clock work, no fast-path
+ * checks).  Call with pvtime_bind_lock held.
+ */
+static void pvtime_pci_degrade(struct pvtime_dev *pd)
+{
+	if (pd->degraded)
+		return;
+	pd->degraded = true;
+	__module_get(THIS_MODULE);
+	dev_err(&pd->pdev->dev, "clocksource still registered: device kept bound without wall clock or fast path, module pinned\n");
 }
 
 /* A hyp without the records doorbell needs one vector less. */
@@ -143,8 +164,12 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 
 	mutex_lock(&pvtime_bind_lock);
 	if (pvtime_bound) {
+		bool degraded = pvtime_bound->degraded;
+
 		mutex_unlock(&pvtime_bind_lock);
-		dev_info(&pdev->dev, "a pvtime device is already bound; ignoring this one\n");
+		dev_info(&pdev->dev, "%s; ignoring this one\n",
+			 degraded ? "an earlier pvtime device's clocksource is still registered" :
+			 "a pvtime device is already bound");
 		return -EBUSY;
 	}
 
@@ -254,9 +279,14 @@ err_unlock:
 	return ret;
 
 err_leak:
-	pvtime_refused = true;
+	/* Unloading now would free the clocksource's .read: stay, degraded. */
+	dev_err(&pdev->dev, "setting up failed (%d) after the clocksource was registered\n",
+		ret);
+	pvtime_pci_degrade(pd);
+	pci_set_drvdata(pdev, pd);
+	pvtime_bound = pd;
 	mutex_unlock(&pvtime_bind_lock);
-	return ret;
+	return 0;
 }
 
 static void pvtime_pci_remove(struct pci_dev *pdev)
@@ -264,6 +294,11 @@ static void pvtime_pci_remove(struct pci_dev *pdev)
 	struct pvtime_dev *pd = pci_get_drvdata(pdev);
 
 	mutex_lock(&pvtime_bind_lock);
+	if (pd->degraded) {
+		/* Nothing left to stop, and nothing may be freed. */
+		mutex_unlock(&pvtime_bind_lock);
+		return;
+	}
 	pvtime_debugfs_exit(pd);
 	if (pd->records_irq >= 0)
 		free_irq(pd->records_irq, pd);
@@ -271,9 +306,12 @@ static void pvtime_pci_remove(struct pci_dev *pdev)
 	pvtime_wallclock_stop(pd);
 	/* pvtime-tsc first: unregistering it may switch the kernel to pvtime. */
 	if (pvtime_fastpath_stop(pd) || pvtime_clock_unregister(pd)) {
-		/* The kernel still reads the records: keep them mapped. */
-		dev_err(&pdev->dev, "clocksource still in use; leaking its mapping\n");
-		pvtime_bound = NULL;
+		/*
+		 * The kernel still reads the records: keep them mapped and
+		 * the module loaded; pvtime_bound stays, so no other device
+		 * registers a second pvtime clocksource.
+		 */
+		pvtime_pci_degrade(pd);
 		mutex_unlock(&pvtime_bind_lock);
 		return;
 	}
