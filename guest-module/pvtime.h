@@ -98,6 +98,7 @@ extern unsigned long pvtime_wallclock_step_ns;
 extern struct pci_driver pvtime_pci_driver;
 bool pvtime_pci_device_bound(void);
 bool pvtime_pci_device_refused(void);
+bool pvtime_pci_device_setup_failed(void);
 void pvtime_pci_sync_period_changed(void);
 
 /* pvtime_mailbox.c */

@@ -85,8 +85,13 @@ static int __init pvtime_init(void)
 
 	if (!pvtime_pci_device_bound()) {
 		pci_unregister_driver(&pvtime_pci_driver);
-		/* A refused device already said why, in one line. */
-		if (!pvtime_pci_device_refused())
+		/*
+		 * A refused device (ABI, vCPU count) already said why, in
+		 * one line; a device that failed to set up said what failed.
+		 */
+		if (pvtime_pci_device_setup_failed())
+			pr_err("a pvtime device was found but could not be set up\n");
+		else if (!pvtime_pci_device_refused())
 			pr_err("no pvtime device found\n");
 		return -ENODEV;
 	}

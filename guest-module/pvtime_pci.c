@@ -24,7 +24,10 @@
  */
 static DEFINE_MUTEX(pvtime_bind_lock);
 static struct pvtime_dev *pvtime_bound;
+/* Set only when an ABI or vCPU-count check refused a pvtime device. */
 static bool pvtime_refused;
+/* A pvtime device passed those checks but could not be set up. */
+static bool pvtime_setup_failed;
 
 bool pvtime_pci_device_bound(void)
 {
@@ -44,6 +47,16 @@ bool pvtime_pci_device_refused(void)
 	refused = pvtime_refused;
 	mutex_unlock(&pvtime_bind_lock);
 	return refused;
+}
+
+bool pvtime_pci_device_setup_failed(void)
+{
+	bool failed;
+
+	mutex_lock(&pvtime_bind_lock);
+	failed = pvtime_setup_failed;
+	mutex_unlock(&pvtime_bind_lock);
+	return failed;
 }
 
 static int pvtime_map_shm(struct pvtime_dev *pd)
@@ -211,7 +224,7 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	pci_set_master(pdev);
 	ret = pvtime_setup_irqs(pd);
 	if (ret)
-		goto err_refuse;
+		goto err_clear_master;
 	ret = pvtime_fastpath_init(pd);
 	if (ret)
 		goto err_free_vectors;
@@ -261,9 +274,10 @@ err_fastpath_free:
 	pvtime_fastpath_free(pd);
 err_free_vectors:
 	pci_free_irq_vectors(pdev);
-err_refuse:
+err_clear_master:
 	pci_clear_master(pdev);
-	pvtime_refused = true;
+	/* Ours and accepted, but not set up: not a refusal (pvtime_init()). */
+	pvtime_setup_failed = true;
 err_memunmap:
 	memunmap(pd->shm);
 err_iounmap:
