@@ -60,15 +60,8 @@ static struct ratelimit client_rl =
 	RATELIMIT_INIT(CONTROL_WARN_INTERVAL_NS, CONTROL_WARN_BURST);
 
 /* Warnings a local user can trigger at will go through a rate limit. */
-#define control_warn_limited(rl, fmt, ...)					\
-	do {									\
-		unsigned long missed_;						\
-										\
-		if (ratelimit_allow((rl), ratelimit_now_ns(), &missed_))	\
-			log_warn(fmt "%s%.0lu%s", __VA_ARGS__,			\
-				 missed_ ? " (" : "", missed_,			\
-				 missed_ ? " similar suppressed)" : "");	\
-	} while (0)
+#define control_warn_limited(rl, ...) \
+	log_ratelimited((rl), LOG_LEVEL_WARN, __VA_ARGS__)
 
 static void conn_close(struct control_conn *c)
 {

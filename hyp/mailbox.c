@@ -2,10 +2,13 @@
 /*
  * The mailbox lives in guest-writable memory: every field is read once with
  * a volatile load into a local, and only the locals are trusted after
- * validation.  The session is bounded in time whatever the guest does.
+ * validation.  The session is bounded in time whatever the guest does, and
+ * the sessions of a domain by a budget (mailbox_budget.h); what a guest can
+ * make pvtimed log goes through rate limits.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "pvclock_math.h"
@@ -14,11 +17,22 @@
 #include "mailbox_session.h"
 #include "timebase.h"
 
+/* SET_OFFSET messages: a boot's worth (one per vCPU) per minute. */
+#define OFFSET_LOG_BURST	(2 * DOMAIN_VCPUS_MAX)
+#define SESSION_LOG_BURST	5
+#define LOG_INTERVAL_NS		(60 * 1000000000ull)
+
 struct serve_limits {
 	uint64_t idle_cycles;
+	uint64_t busy_poll_cycles;
 	uint64_t session_cycles;
 	uint64_t max_rtt_cycles;
 };
+
+static uint64_t cycles_for_ns(uint64_t hz, uint64_t ns)
+{
+	return (uint64_t)((unsigned __int128)hz * ns / PVTIME_NSEC_PER_SEC);
+}
 
 /* A clock's value at a given host TSC, from a sample taken next to it. */
 static int64_t clock_at_tsc(const struct timebase_pair *sample, uint64_t tsc,
@@ -75,7 +89,8 @@ static void answer_set_offset(struct mailbox_server *srv,
 
 	if (mailbox_validate_offset(session, &proposal, limits->max_rtt_cycles,
 				    &offset, &rtt, &why)) {
-		log_warn("domain %s: rejected TSC offset proposal from vCPU %u: %s (before %llu after %llu host_tsc %llu)",
+		log_ratelimited(&srv->offset_rl, LOG_LEVEL_WARN,
+				"domain %s: rejected TSC offset proposal from vCPU %u: %s (before %llu after %llu host_tsc %llu)",
 			 srv->domain_name, vcpu, why,
 			 (unsigned long long)proposal.guest_tsc_before,
 			 (unsigned long long)proposal.guest_tsc_after,
@@ -94,20 +109,23 @@ static void answer_set_offset(struct mailbox_server *srv,
 		WRITE_ONCE(mb->status, 0);
 		break;
 	case OFFSET_AGREED:
-		log_info("domain %s: vCPU %u TSC offset %lld agrees (round trip %llu cycles)",
+		log_ratelimited(&srv->offset_rl, LOG_LEVEL_INFO,
+				"domain %s: vCPU %u TSC offset %lld agrees (round trip %llu cycles)",
 			 srv->domain_name, vcpu, (long long)offset,
 			 (unsigned long long)rtt);
 		WRITE_ONCE(mb->status, 0);
 		break;
 	case OFFSET_DISAGREED:
-		log_warn("domain %s: vCPU %u TSC offset %lld disagrees with the adopted %lld (round trip %llu cycles): TSC not stable",
+		log_ratelimited(&srv->offset_rl, LOG_LEVEL_WARN,
+				"domain %s: vCPU %u TSC offset %lld disagrees with the adopted %lld (round trip %llu cycles): TSC not stable",
 			 srv->domain_name, vcpu, (long long)offset,
 			 (long long)srv->clk->evidence.offset,
 			 (unsigned long long)rtt);
 		WRITE_ONCE(mb->status, -ERANGE);
 		break;
 	default:
-		log_warn("domain %s: SET_OFFSET from vCPU %u, but the domain has %u",
+		log_ratelimited(&srv->offset_rl, LOG_LEVEL_WARN,
+				"domain %s: SET_OFFSET from vCPU %u, but the domain has %u",
 			 srv->domain_name, vcpu, srv->clk->nr_vcpus);
 		WRITE_ONCE(mb->status, -EINVAL);
 		break;
@@ -116,10 +134,46 @@ static void answer_set_offset(struct mailbox_server *srv,
 		srv->records_changed(srv->owner);
 }
 
+/* Sleep ns, in slices, unless asked to stop.  Returns false if asked. */
+static bool sleep_unless_stopped(struct mailbox_server *srv, uint64_t ns)
+{
+	while (ns) {
+		uint64_t slice = ns < 10000000 ? ns : 10000000;
+		struct timespec ts = { .tv_nsec = (long)slice };
+
+		if (atomic_load_explicit(&srv->stop, memory_order_relaxed))
+			return false;
+		nanosleep(&ts, NULL);
+		ns -= slice;
+	}
+	return !atomic_load_explicit(&srv->stop, memory_order_relaxed);
+}
+
+/*
+ * Wait until the budget allows a session; returns its grant in ns, or 0
+ * if the daemon asked the thread to stop meanwhile.
+ */
+static uint64_t wait_for_budget(struct mailbox_server *srv)
+{
+	uint64_t wait = mailbox_budget_wait_ns(&srv->budget, ratelimit_now_ns());
+
+	if (wait) {
+		srv->deferred++;
+		log_ratelimited(&srv->session_rl, LOG_LEVEL_INFO,
+				"domain %s: mailbox budget spent; doorbell served in %llu ms",
+				srv->domain_name,
+				(unsigned long long)(wait / 1000000));
+		if (!sleep_unless_stopped(srv, wait))
+			return 0;
+	}
+	return mailbox_budget_grant_ns(&srv->budget, ratelimit_now_ns());
+}
+
 static void serve_session(struct mailbox_server *srv)
 {
 	struct pvtime_mailbox *mb = &srv->shm->ctl->mailbox;
-	uint64_t hz;
+	const struct timespec gentle = { .tv_nsec = MAILBOX_GENTLE_POLL_US * 1000 };
+	uint64_t hz, grant_ns, start_ns;
 	struct serve_limits limits;
 	struct mailbox_session session;
 	uint64_t start, last;
@@ -127,16 +181,23 @@ static void serve_session(struct mailbox_server *srv)
 	unsigned long requests = 0;
 	const char *end_reason;
 
+	grant_ns = wait_for_budget(srv);
+	if (!grant_ns)
+		return;
+	if (grant_ns > MAILBOX_SESSION_MS * 1000000ull)
+		grant_ns = MAILBOX_SESSION_MS * 1000000ull;
 	pthread_mutex_lock(&srv->clk->lock);
 	hz = srv->clk->tsc_hz;
 	pthread_mutex_unlock(&srv->clk->lock);
 	limits = (struct serve_limits) {
-		.idle_cycles = hz / 1000 * MAILBOX_IDLE_MS,
-		.session_cycles = hz / 1000 * MAILBOX_SESSION_MS,
+		.idle_cycles = cycles_for_ns(hz, MAILBOX_IDLE_MS * 1000000ull),
+		.busy_poll_cycles = cycles_for_ns(hz, MAILBOX_BUSY_POLL_US * 1000ull),
+		.session_cycles = cycles_for_ns(hz, grant_ns),
 		.max_rtt_cycles = hz / 1000000 * MAILBOX_MAX_RTT_US,
 	};
 	mailbox_session_init(&session);
 	answered = READ_ONCE(mb->response_seq);
+	start_ns = ratelimit_now_ns();
 	start = pvtime_rdtsc();
 	last = start;
 	for (;;) {
@@ -156,10 +217,14 @@ static void serve_session(struct mailbox_server *srv)
 				break;
 			}
 			if (now - start > limits.session_cycles) {
-				end_reason = "2 s session limit";
+				end_reason = "session time limit";
 				break;
 			}
-			__builtin_ia32_pause();
+			/* Spin only while requests come back to back. */
+			if (now - last > limits.busy_poll_cycles)
+				nanosleep(&gentle, NULL);
+			else
+				__builtin_ia32_pause();
 			continue;
 		}
 		pvtime_rmb();
@@ -195,22 +260,32 @@ static void serve_session(struct mailbox_server *srv)
 			break;
 		}
 		if (last - start > limits.session_cycles) {
-			end_reason = "2 s session limit";
+			end_reason = "session time limit";
+			break;
+		}
+		if (requests >= MAILBOX_SESSION_MAX_REQUESTS) {
+			end_reason = "request limit";
 			break;
 		}
 	}
+	mailbox_budget_charge(&srv->budget, ratelimit_now_ns(),
+			      ratelimit_now_ns() - start_ns);
 	if (!strcmp(end_reason, "guest sent END"))
 		log_debug("domain %s: mailbox session ended: %s after %lu requests",
 			  srv->domain_name, end_reason, requests);
 	else
-		log_info("domain %s: mailbox session ended: %s after %lu requests",
-			 srv->domain_name, end_reason, requests);
+		log_ratelimited(&srv->session_rl, LOG_LEVEL_INFO,
+				"domain %s: mailbox session ended: %s (%llu ms) after %lu requests",
+				srv->domain_name, end_reason,
+				(unsigned long long)(grant_ns / 1000000), requests);
 }
 
 static void *serve_thread(void *arg)
 {
 	struct mailbox_server *srv = arg;
 
+	/* The gentle poll's sleeps should be as short as asked. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	serve_session(srv);
 	atomic_store(&srv->active, false);
 	return NULL;
@@ -228,6 +303,11 @@ void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
 	srv->clk = clk;
 	atomic_init(&srv->active, false);
 	atomic_init(&srv->stop, false);
+	mailbox_budget_init(&srv->budget, ratelimit_now_ns());
+	srv->offset_rl = (struct ratelimit)RATELIMIT_INIT(LOG_INTERVAL_NS,
+							   OFFSET_LOG_BURST);
+	srv->session_rl = (struct ratelimit)RATELIMIT_INIT(LOG_INTERVAL_NS,
+							    SESSION_LOG_BURST);
 }
 
 int mailbox_server_kick(struct mailbox_server *srv)

@@ -2,8 +2,13 @@
 /*
  * Serving a guest's mailbox (pvtime_abi.h has the protocol).  A doorbell on
  * PVTIME_VEC_MAILBOX starts a serve session on its own thread, which spins
- * on request_seq so a probe's round trip stays around a microsecond, and
- * ends on REQ_END, 50 ms without a request, or 2 s in total.
+ * on request_seq so a probe's round trip stays around a microsecond (after
+ * MAILBOX_BUSY_POLL_US without a request it polls every
+ * MAILBOX_GENTLE_POLL_US instead), and ends on REQ_END, 50 ms without a
+ * request, MAILBOX_SESSION_MAX_REQUESTS requests, or 2 s in total.  The
+ * sessions of a domain share a budget (mailbox_budget.h): a doorbell while
+ * it is spent is served once it has refilled, and a session ends when it
+ * runs out.
  */
 #ifndef PVTIMED_MAILBOX_H
 #define PVTIMED_MAILBOX_H
@@ -12,12 +17,17 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "mailbox_budget.h"
+#include "ratelimit.h"
 #include "records.h"
 #include "shm.h"
 
 #define MAILBOX_IDLE_MS		50
 #define MAILBOX_SESSION_MS	2000
 #define MAILBOX_MAX_RTT_US	1000
+#define MAILBOX_BUSY_POLL_US	100
+#define MAILBOX_GENTLE_POLL_US	20
+#define MAILBOX_SESSION_MAX_REQUESTS	4096
 
 /* Called on the session thread when record flags changed (ring RECORDS). */
 typedef void (*mailbox_records_changed_fn)(void *owner);
@@ -33,6 +43,11 @@ struct mailbox_server {
 	atomic_bool active;		/* a session is running */
 	atomic_bool stop;		/* ask the session to end now */
 	unsigned long sessions;
+	/* Owned by the session thread (one at a time, joined before the next). */
+	struct mailbox_budget budget;
+	unsigned long deferred;		/* sessions that waited for budget */
+	struct ratelimit offset_rl;	/* SET_OFFSET messages */
+	struct ratelimit session_rl;	/* session ends and deferrals */
 };
 
 void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,

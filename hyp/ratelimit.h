@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "log.h"
+
 struct ratelimit {
 	uint64_t interval_ns;
 	unsigned int burst;
@@ -36,5 +38,16 @@ static inline uint64_t ratelimit_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* log_msg through a rate limit; the next message counts the suppressed. */
+#define log_ratelimited(rl, level, fmt, ...)					\
+	do {									\
+		unsigned long missed_;						\
+										\
+		if (ratelimit_allow((rl), ratelimit_now_ns(), &missed_))	\
+			log_msg((level), fmt "%s%.0lu%s", ##__VA_ARGS__,		\
+				missed_ ? " (" : "", missed_,			\
+				missed_ ? " similar suppressed)" : "");		\
+	} while (0)
 
 #endif /* PVTIMED_RATELIMIT_H */

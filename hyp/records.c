@@ -4,10 +4,21 @@
 
 #include "pvclock_math.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "records.h"
 
 /* Past a removed skew, TSC_STABLE waits this long on top of the lead. */
 #define STABLE_HOLD_MARGIN_NS	100000000ull
+/*
+ * After a vCPU's offset disagreed, TSC_STABLE stays off at least this long
+ * even if it agrees again: a guest alternating cannot make the records
+ * flip (each a rewrite, a doorbell and a log line) more than about once
+ * a second.
+ */
+#define STABLE_REFUSED_HOLD_NS	1000000000ull
+/* TSC_STABLE transition messages per minute and domain. */
+#define STABLE_LOG_BURST	10
+#define STABLE_LOG_INTERVAL_NS	(60 * 1000000000ull)
 
 int domain_clock_init(struct domain_clock *clk, const char *name,
 		      uint64_t tsc_hz, uint32_t nr_vcpus,
@@ -27,6 +38,8 @@ int domain_clock_init(struct domain_clock *clk, const char *name,
 	clk->records_hz = tsc_hz;
 	clk->nr_vcpus = nr_vcpus;
 	clk->stable_policy = policy;
+	clk->stable_rl = (struct ratelimit)RATELIMIT_INIT(STABLE_LOG_INTERVAL_NS,
+							   STABLE_LOG_BURST);
 	tsc_evidence_init(&clk->evidence, nr_vcpus);
 	clk->fn.anchor_tsc = pvtime_rdtsc();
 	clk->fn.system_ns = 0;
@@ -120,6 +133,15 @@ static int reanchor_locked(struct domain_clock *clk, uint32_t mul, int8_t shift)
 	return 0;
 }
 
+/* No TSC_STABLE before now + ns (a later hold already in place stays). */
+static void hold_stable_locked(struct domain_clock *clk, uint64_t ns)
+{
+	uint64_t until = pvtime_rdtsc() + ns_to_cycles(clk, ns);
+
+	if ((int64_t)(until - clk->stable_hold_until_tsc) > 0)
+		clk->stable_hold_until_tsc = until;
+}
+
 static bool refresh_flags_locked(struct domain_clock *clk)
 {
 	uint8_t flags = clk->flags & ~PVTIME_FLAG_TSC_STABLE;
@@ -135,7 +157,8 @@ static bool refresh_flags_locked(struct domain_clock *clk)
 		log_debug("domain %s: TSC_STABLE set again after a rate change",
 			  clk->name);
 	} else if (clk->offset_known)
-		log_info("domain %s: TSC_STABLE %s (policy %s, evidence %s, skew %lld ns)",
+		log_ratelimited(&clk->stable_rl, LOG_LEVEL_INFO,
+				"domain %s: TSC_STABLE %s (policy %s, evidence %s, skew %lld ns)",
 			 clk->name, (flags & PVTIME_FLAG_TSC_STABLE) ? "set" : "cleared",
 			 tsc_stable_policy_name(clk->stable_policy),
 			 tsc_evidence_complete(&clk->evidence) ? "complete" : "incomplete",
@@ -171,6 +194,7 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 		break;
 	default:
 		outcome = OFFSET_DISAGREED;
+		hold_stable_locked(clk, STABLE_REFUSED_HOLD_NS);
 		break;
 	}
 	flags_changed = refresh_flags_locked(clk);
@@ -192,15 +216,6 @@ void records_reanchor(struct domain_clock *clk, struct pvtime_shm *shm)
 	if (!reanchor_locked(clk, clk->fn.mul, clk->fn.shift))
 		write_records_locked(clk, shm, 0);
 	pthread_mutex_unlock(&clk->lock);
-}
-
-/* No TSC_STABLE before now + ns (a later hold already in place stays). */
-static void hold_stable_locked(struct domain_clock *clk, uint64_t ns)
-{
-	uint64_t until = pvtime_rdtsc() + ns_to_cycles(clk, ns);
-
-	if ((int64_t)(until - clk->stable_hold_until_tsc) > 0)
-		clk->stable_hold_until_tsc = until;
 }
 
 /*

@@ -5,7 +5,8 @@
  * encode it for the guest's TSC (host TSC + the adopted offset); vCPU n's
  * record reads n * skew_ns ahead while a skew is injected.  Every change of
  * the function goes through one re-anchor, so no reader ever sees time
- * step back; flags (TSC_STABLE) follow the per-vCPU offset evidence.
+ * step back; flags (TSC_STABLE) follow the per-vCPU offset evidence (a
+ * disagreeing vCPU holds TSC_STABLE off for at least a second).
  *
  * Functions returning bool say whether record flags or the rate changed,
  * i.e. whether the caller must ring PVTIME_VEC_RECORDS.
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "domain_config.h"
+#include "ratelimit.h"
 #include "shm.h"
 #include "time_function.h"
 #include "tsc_evidence.h"
@@ -51,6 +53,7 @@ struct domain_clock {
 	uint8_t flags;			/* flags in the records now */
 	uint64_t stable_hold_until_tsc;	/* no TSC_STABLE before this */
 	bool stable_rate_hold;		/* TSC_STABLE cleared for a rate change */
+	struct ratelimit stable_rl;	/* TSC_STABLE transition messages */
 
 	int64_t skew_ns;		/* injected per-vCPU skew */
 	uint32_t odd_vcpus;		/* bit n: vCPU n's record held odd */

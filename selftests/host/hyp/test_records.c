@@ -102,12 +102,13 @@ int main(void)
 					  .nr_vcpus = 2, .tsc_hz = HZ };
 	struct domain_clock off;
 	enum offset_outcome out;
-	pvtime_time_info_t r0, r1;
+	pvtime_time_info_t r0 = { 0 }, r1 = { 0 };
 	uint32_t v;
+	int i, rings;
 	bool ring;
 
 	log_setup(false, LOG_LEVEL_WARN);
-	tap_plan(24);
+	tap_plan(26);
 	if (pvtime_shm_create(&shm, "test", &id) ||
 	    domain_clock_init(&clk, "test", HZ, 2, TSC_STABLE_AUTO)) {
 		tap_ok(0, "shared memory and clock");
@@ -125,14 +126,30 @@ int main(void)
 	       rec(0)->version == 2 && rec(1)->version == 2 && !ring &&
 	       !(rec(0)->flags & PVTIME_FLAG_TSC_STABLE),
 	       "first SET_OFFSET adopts, records live, not yet stable");
-	out = records_submit_offset(&clk, &shm, 1, 517, 500, &ring);
-	tap_ok(out == OFFSET_DISAGREED && !ring,
-	       "vCPU 1 517 cycles off disagrees (tolerance 250 + 250 + 16)");
 	out = records_submit_offset(&clk, &shm, 1, 100, 500, &ring);
 	tap_ok(out == OFFSET_AGREED && ring &&
 	       (rec(0)->flags & PVTIME_FLAG_TSC_STABLE) &&
 	       (rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
 	       "vCPU 1 agreeing sets TSC_STABLE on all records and asks for a ring");
+	out = records_submit_offset(&clk, &shm, 1, 517, 500, &ring);
+	tap_ok(out == OFFSET_DISAGREED && ring &&
+	       !(rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
+	       "vCPU 1 517 cycles off disagrees (tolerance 250 + 250 + 16): TSC_STABLE cleared");
+	v = rec(0)->version;
+	rings = 0;
+	for (i = 0; i < 100; i++) {
+		records_submit_offset(&clk, &shm, 1, i & 1 ? 517 : 100, 500, &ring);
+		rings += ring;
+	}
+	out = records_submit_offset(&clk, &shm, 1, 100, 500, &ring);
+	tap_ok(out == OFFSET_AGREED && !ring && !rings && rec(0)->version == v &&
+	       !(rec(1)->flags & PVTIME_FLAG_TSC_STABLE) &&
+	       !records_refresh_stability(&clk, &shm),
+	       "a guest flip-flopping vCPU 1's offset: no flip, no rewrite, no ring within the hold");
+	clk.stable_hold_until_tsc = pvtime_rdtsc();
+	tap_ok(records_refresh_stability(&clk, &shm) &&
+	       (rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
+	       "agreeing again, TSC_STABLE returns once the hold is over");
 	out = records_submit_offset(&clk, &shm, 2, 0, 500, &ring);
 	tap_ok(out == OFFSET_BAD_VCPU && !ring, "SET_OFFSET from vCPU 2 of 2 refused");
 
