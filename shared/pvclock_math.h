@@ -17,8 +17,8 @@
  * Records are guarded by 'version': odd while the hyp rewrites them.  A
  * reader retries a bounded number of times and then reports -EAGAIN rather
  * than spin forever on a record the hyp abandoned half-written.  While the
- * version is odd a retry only reloads it (with a pause): the fields and
- * the TSC are read once it is even.
+ * version is odd, pvtime_time_read() and pvtime_wallclock_read() only
+ * reload it (with a pause): the fields and the TSC are read once it is even.
  */
 #ifndef PVCLOCK_MATH_H
 #define PVCLOCK_MATH_H
@@ -162,7 +162,11 @@ PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
 	return pvtime_time_read_stuck(ti, max_tries, 0, out);
 }
 
-/* Consistent copy of a record (for inspection; no TSC involved). */
+/*
+ * Consistent copy of a record (for inspection; no TSC involved).  Every try
+ * copies the fields, so *out is always written (torn on -EAGAIN); callers
+ * that ignore the result rely on that.
+ */
 PVTIME_INLINE int pvtime_time_snapshot(const pvtime_time_info_t *ti,
 				       unsigned int max_tries,
 				       pvtime_time_info_t *out)
@@ -172,10 +176,6 @@ PVTIME_INLINE int pvtime_time_snapshot(const pvtime_time_info_t *ti,
 	for (tries = 0; tries < max_tries; tries++) {
 		__u32 version = READ_ONCE(ti->version);
 
-		if (version & 1) {
-			pvtime_cpu_relax();
-			continue;
-		}
 		pvtime_rmb();
 		out->tsc_timestamp = READ_ONCE(ti->tsc_timestamp);
 		out->system_time = READ_ONCE(ti->system_time);
@@ -183,7 +183,7 @@ PVTIME_INLINE int pvtime_time_snapshot(const pvtime_time_info_t *ti,
 		out->tsc_shift = READ_ONCE(ti->tsc_shift);
 		out->flags = READ_ONCE(ti->flags);
 		pvtime_rmb();
-		if (version != READ_ONCE(ti->version))
+		if ((version & 1) || version != READ_ONCE(ti->version))
 			continue;
 		out->version = version;
 		return 0;
