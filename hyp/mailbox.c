@@ -16,6 +16,7 @@
 #include "mailbox.h"
 #include "mailbox_session.h"
 #include "timebase.h"
+#include "wallclock.h"
 
 /* SET_OFFSET messages: a boot's worth (one per vCPU) per minute. */
 #define OFFSET_LOG_BURST	(2 * DOMAIN_VCPUS_MAX)
@@ -65,7 +66,7 @@ static void answer_realtime_probe(struct mailbox_server *srv,
 	raw = timebase_sample_n(CLOCK_MONOTONIC_RAW, 2);
 	mailbox_session_hand_out(session, pair.tsc);
 	WRITE_ONCE(mb->host_tsc, pair.tsc);
-	WRITE_ONCE(mb->wall_ns, pair.clock_ns + offset);
+	WRITE_ONCE(mb->wall_ns, wallclock_add_sat(pair.clock_ns, offset));
 	WRITE_ONCE(mb->host_monotonic_raw_ns, clock_at_tsc(&raw, pair.tsc, hz));
 	WRITE_ONCE(mb->status, 0);
 }

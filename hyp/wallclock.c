@@ -30,7 +30,8 @@ static bool publish_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 	int64_t wc, moved;
 
 	if (!wallclock_compute(clk, clk->wall_offset_ns, &wc, NULL)) {
-		log_warn("wall clock of a domain fell before 1970; not published");
+		log_warn("domain %s: wall clock outside 1970..2262; not published",
+			 clk->name);
 		return false;
 	}
 	moved = wc - clk->published_wc_ns;
@@ -71,6 +72,12 @@ int wallclock_set(struct domain_clock *clk, struct pvtime_shm *shm,
 				 (long long)ns);
 			goto out;
 		}
+		if (ns > WALLCLOCK_MAX_NS) {
+			snprintf(err, errlen,
+				 "wall time %lld ns is after 2261-01-01 (%lld ns): too close to the 64-bit limit",
+				 (long long)ns, (long long)WALLCLOCK_MAX_NS);
+			goto out;
+		}
 		offset = ns - timebase_sample(CLOCK_REALTIME).clock_ns;
 		break;
 	case WALLCLOCK_RELATIVE:
@@ -81,6 +88,13 @@ int wallclock_set(struct domain_clock *clk, struct pvtime_shm *shm,
 		break;
 	default:
 		snprintf(err, errlen, "bad wall clock mode");
+		goto out;
+	}
+	/* Now + offset cannot wrap below (now >= 0): only the top is checked. */
+	if (wallclock_add_sat(timebase_sample(CLOCK_REALTIME).clock_ns, offset) >
+	    WALLCLOCK_MAX_NS) {
+		snprintf(err, errlen,
+			 "the domain's wall time would be after 2261-01-01, too close to the 64-bit limit");
 		goto out;
 	}
 	if (!wallclock_compute(clk, offset, &wc, &wall)) {
@@ -105,6 +119,6 @@ int64_t wallclock_now(struct domain_clock *clk)
 	offset = clk->wall_offset_ns;
 	pthread_mutex_unlock(&clk->lock);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * (int64_t)PVTIME_NSEC_PER_SEC + ts.tv_nsec +
-	       offset;
+	return wallclock_add_sat((int64_t)ts.tv_sec * (int64_t)PVTIME_NSEC_PER_SEC +
+				 ts.tv_nsec, offset);
 }

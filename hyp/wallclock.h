@@ -11,6 +11,12 @@
 
 /* Republish when wc moved by more than this (NTP slew, rate error). */
 #define WALLCLOCK_REPUBLISH_NS	1000
+/*
+ * Latest wall time a set may target: 2261-01-01T00:00:00Z, over a year
+ * before a signed 64-bit ns count overflows (2262-04-11), so a domain runs
+ * for that long before its wall time saturates.
+ */
+#define WALLCLOCK_MAX_NS	9183110400000000000ll
 
 enum wallclock_mode {
 	WALLCLOCK_HOST,		/* follow host CLOCK_REALTIME: offset 0 */
@@ -28,12 +34,23 @@ bool wallclock_publish(struct domain_clock *clk, struct pvtime_shm *shm,
 
 /*
  * Change the domain's wall offset and republish.  Returns 0, or -1 with the
- * reason in err (results before 1970 are refused; nothing changes then).
+ * reason in err (results before 1970 or after WALLCLOCK_MAX_NS are refused;
+ * nothing changes then).
  */
 int wallclock_set(struct domain_clock *clk, struct pvtime_shm *shm,
 		  enum wallclock_mode mode, int64_t ns, char *err, size_t errlen);
 
-/* The domain's wall time now, ns since the epoch. */
+/* The domain's wall time now, ns since the epoch (saturated, never wraps). */
 int64_t wallclock_now(struct domain_clock *clk);
+
+/* a + b, saturated at INT64_MIN / INT64_MAX instead of overflowing. */
+static inline int64_t wallclock_add_sat(int64_t a, int64_t b)
+{
+	int64_t sum;
+
+	if (__builtin_add_overflow(a, b, &sum))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return sum;
+}
 
 #endif /* PVTIMED_WALLCLOCK_H */
