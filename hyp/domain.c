@@ -8,6 +8,7 @@
 
 #include "pvtime_ctl.h"
 #include "domain.h"
+#include "host_clock_watch.h"
 #include "log.h"
 #include "qemu.h"
 #include "timebase.h"
@@ -357,8 +358,11 @@ void domain_set_tsc_hz_all(uint64_t tsc_hz)
 				  strerror(-ret));
 			continue;
 		}
-		if (ring)
+		if (ring) {
 			domain_ring_records(d);
+			/* TSC_STABLE back as soon as the hold allows. */
+			host_clock_watch_recheck_in(RECORDS_RATE_HOLD_NS + 5000000);
+		}
 		wallclock_publish(&d->clock, &d->shm, false);
 	}
 }

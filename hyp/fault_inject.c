@@ -8,6 +8,7 @@
 
 #include "domain.h"
 #include "fault_inject.h"
+#include "host_clock_watch.h"
 #include "log.h"
 #include "timebase.h"
 #include "wallclock.h"
@@ -157,6 +158,8 @@ static int set_rate_step(struct fault_state *fs, int32_t ppm, char *err,
 	}
 	fs->ppm = ppm;
 	ring_records(d, ring);
+	if (ring)	/* TSC_STABLE back as soon as the hold allows */
+		host_clock_watch_recheck_in(RECORDS_RATE_HOLD_NS + 5000000);
 	/* wall = wc + system time: wc follows the new rate from now on. */
 	wallclock_publish(&d->clock, &d->shm, false);
 	return 0;

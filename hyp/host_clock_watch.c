@@ -12,6 +12,7 @@
 
 static struct event_source tick = { .fd = -1 };
 static struct event_source step = { .fd = -1 };
+static struct event_source recheck = { .fd = -1 };
 
 /* Far in the future: the timer exists only to be cancelled by a step. */
 static int arm_step_timer(void)
@@ -33,6 +34,31 @@ static void on_tick(struct event_source *src, uint32_t events)
 		return;
 	domain_republish_wallclocks(false);
 	domain_refresh_stability_all();
+}
+
+static void on_recheck(struct event_source *src, uint32_t events)
+{
+	uint64_t expirations;
+
+	(void)events;
+	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	domain_refresh_stability_all();
+}
+
+void host_clock_watch_recheck_in(uint64_t ns)
+{
+	struct itimerspec once = {
+		.it_value.tv_sec = (time_t)(ns / 1000000000ull),
+		.it_value.tv_nsec = (long)(ns % 1000000000ull),
+	};
+
+	if (recheck.fd < 0)
+		return;	/* the 1 s tick does it */
+	if (!once.it_value.tv_sec && !once.it_value.tv_nsec)
+		once.it_value.tv_nsec = 1;
+	if (timerfd_settime(recheck.fd, 0, &once, NULL) < 0)
+		log_debug("cannot arm the stability recheck: %s", strerror(errno));
 }
 
 static void on_step(struct event_source *src, uint32_t events)
@@ -60,9 +86,11 @@ int host_clock_watch_start(void)
 
 	tick.handler = on_tick;
 	step.handler = on_step;
+	recheck.handler = on_recheck;
 	tick.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	step.fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (tick.fd < 0 || step.fd < 0) {
+	recheck.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (tick.fd < 0 || step.fd < 0 || recheck.fd < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -75,6 +103,8 @@ int host_clock_watch_start(void)
 		ret = event_loop_add(&tick);
 	if (!ret)
 		ret = event_loop_add(&step);
+	if (!ret)
+		ret = event_loop_add(&recheck);
 	if (ret)
 		goto fail;
 	return 0;
@@ -85,10 +115,10 @@ fail:
 
 void host_clock_watch_stop(void)
 {
-	struct event_source *srcs[] = { &tick, &step };
+	struct event_source *srcs[] = { &tick, &step, &recheck };
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		event_loop_remove(srcs[i]);
 		if (srcs[i]->fd >= 0)
 			close(srcs[i]->fd);

@@ -248,8 +248,7 @@ int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 	clk->freq_ppm = freq_ppm;
 	if (mul != clk->fn.mul || shift != clk->fn.shift) {
 		if (clk->offset_known) {
-			hold_stable_locked(clk, RECORDS_WINDOW_MS * 1000000ull +
-						STABLE_HOLD_MARGIN_NS);
+			hold_stable_locked(clk, RECORDS_RATE_HOLD_NS);
 			if (clk->flags & PVTIME_FLAG_TSC_STABLE) {
 				clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
 				clk->stable_rate_hold = true;

@@ -33,6 +33,8 @@
  * ppm, under 1 ns for a refinement).
  */
 #define RECORDS_WINDOW_MS		20
+/* TSC_STABLE is held off this long after a rate change. */
+#define RECORDS_RATE_HOLD_NS	(RECORDS_WINDOW_MS * 1000000ull + 100000000ull)
 
 struct domain_clock {
 	/* Serialises writers of records, the wall clock and fields below. */
