@@ -276,9 +276,9 @@ static void serve_session(struct mailbox_server *srv)
 			  srv->domain_name, end_reason, requests);
 	else
 		log_ratelimited(&srv->session_rl, LOG_LEVEL_INFO,
-				"domain %s: mailbox session ended: %s (%llu ms) after %lu requests",
-				srv->domain_name, end_reason,
-				(unsigned long long)(grant_ns / 1000000), requests);
+				"domain %s: mailbox session ended: %s after %lu requests (%llu ms granted)",
+				srv->domain_name, end_reason, requests,
+				(unsigned long long)(grant_ns / 1000000));
 }
 
 static void *serve_thread(void *arg)
