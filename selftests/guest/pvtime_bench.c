@@ -166,10 +166,10 @@ int main(int argc, char **argv)
 				rate.failed_samples);
 	else if (rate_s)
 		len += snprintf(line + len, sizeof(line) - len,
-				" rate_ppm=%.4f rate_err=%.4f realtime_ppm=%.4f rate_s=%.1f rate_failed_samples=%zu",
+				" rate_ppm=%.4f rate_err=%.4f realtime_ppm=%.4f rate_s=%.1f rate_failed_samples=%zu rate_slow_samples=%zu",
 				rate.raw_ppm, rate.raw_ppm_err,
 				rate.realtime_ppm, rate.duration_s,
-				rate.failed_samples);
+				rate.failed_samples, rate.slow_samples);
 	printf("%s\n", line);
 	return rate_ret ? 1 : 0;
 }

@@ -80,6 +80,40 @@ static void sleep_ms(unsigned int ms)
 		;
 }
 
+/*
+ * A probe whose round trip was long (the host or the guest was busy in
+ * between) brackets the host's answer loosely: its offset can be off by up
+ * to half that round trip.  Keep the probes within RATE_SLOW_RTT_FACTOR of
+ * the median round trip, compacting the arrays in place; returns how many
+ * were kept.
+ */
+static size_t drop_slow_probes(double *x, double *yr, double *yw, double *rtt,
+			       size_t n)
+{
+	double *sorted = malloc(n * sizeof(*sorted));
+	double limit;
+	size_t i, kept = 0;
+
+	if (!sorted || !n) {
+		free(sorted);
+		return n;
+	}
+	memcpy(sorted, rtt, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_double);
+	limit = sorted[n / 2] * RATE_SLOW_RTT_FACTOR;
+	free(sorted);
+	for (i = 0; i < n; i++) {
+		if (rtt[i] > limit)
+			continue;
+		x[kept] = x[i];
+		yr[kept] = yr[i];
+		yw[kept] = yw[i];
+		rtt[kept] = rtt[i];
+		kept++;
+	}
+	return kept;
+}
+
 int rate_measure(double duration_s, unsigned int interval_ms,
 		 struct rate_result *res)
 {
@@ -89,7 +123,7 @@ int rate_measure(double duration_s, unsigned int interval_ms,
 	struct line_fit raw_fit, real_fit;
 	struct rate_sample s;
 	int64_t first = 0;
-	size_t n;
+	size_t n, kept;
 	int ret = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -122,13 +156,16 @@ int rate_measure(double duration_s, unsigned int interval_ms,
 			break;
 		sleep_ms(interval_ms);
 	}
-	ret = line_fit(x, yr, n, &raw_fit);
+	kept = drop_slow_probes(x, yr, yw, rtt, n);
+	res->slow_samples = n - kept;
+	ret = line_fit(x, yr, kept, &raw_fit);
 	if (!ret)
-		ret = line_fit(x, yw, n, &real_fit);
+		ret = line_fit(x, yw, kept, &real_fit);
 	if (ret) {
-		fprintf(stderr, "rate: %zu samples are too few to fit\n", n);
+		fprintf(stderr, "rate: %zu samples are too few to fit\n", kept);
 		goto out;
 	}
+	n = kept;
 	res->samples = n;
 	res->duration_s = x[n - 1];
 	res->raw_ppm = raw_fit.slope / 1e3;

@@ -36,6 +36,7 @@ int line_fit(const double *x, const double *y, size_t n, struct line_fit *fit);
 struct rate_result {
 	size_t samples;
 	size_t failed_samples;		/* probes that got no answer (skipped) */
+	size_t slow_samples;		/* answered, but round trip too long: not fitted */
 	double duration_s;		/* host time covered */
 	double raw_ppm, raw_ppm_err;	/* CLOCK_MONOTONIC_RAW vs host raw */
 	double realtime_ppm, realtime_ppm_err;	/* REALTIME vs hyp wall */
@@ -51,6 +52,8 @@ struct rate_result {
  * error.  0, or -errno.
  */
 #define RATE_MAX_FAILED_PERCENT	10
+/* Probes slower than this times the median round trip are not fitted. */
+#define RATE_SLOW_RTT_FACTOR	2.0
 int rate_measure(double duration_s, unsigned int interval_ms,
 		 struct rate_result *res);
 
