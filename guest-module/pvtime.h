@@ -145,6 +145,7 @@ const char *pvtime_fastpath_state_name(int state);
 void pvtime_wallclock_start(struct pvtime_dev *pd);
 void pvtime_wallclock_stop(struct pvtime_dev *pd);
 void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd);
+void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why);
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
 

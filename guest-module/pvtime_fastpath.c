@@ -277,12 +277,15 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 {
 	enum pvtime_fastpath_state state;
 	unsigned long next = msecs_to_jiffies(PVTIME_FASTPATH_CHECK_MS);
+	u64 switches;
 	u32 mul = 0;
 	s8 shift = 0;
 
 	mutex_lock(&pd->fastpath_lock);
 	if (pd->fastpath_stopping)
 		goto out;
+	switches = atomic64_read(&pd->fastpath_engaged) +
+		   atomic64_read(&pd->fastpath_dropped);
 
 	state = pvtime_records_check(pd, &mul, &shift);
 	if (state != PVTIME_FP_ENGAGED)
@@ -307,6 +310,14 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 			state = PVTIME_FP_REGISTER_FAILED;
 	}
 	pvtime_fastpath_set_state(pd, state);
+	/*
+	 * A clocksource switch loses the moments between the kernel's last
+	 * read of the old clock and its first of the new one (microseconds
+	 * under TCG): bring CLOCK_REALTIME back onto the hyp's wall clock.
+	 */
+	if (switches != atomic64_read(&pd->fastpath_engaged) +
+			atomic64_read(&pd->fastpath_dropped))
+		pvtime_wallclock_resync(pd, "clocksource switch");
 	if (state == PVTIME_FP_GUARD_AHEAD)
 		next = msecs_to_jiffies(PVTIME_GUARD_RECHECK_MS);
 	mod_delayed_work(system_wq, &pd->fastpath_check, next);

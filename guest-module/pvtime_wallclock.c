@@ -95,6 +95,20 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 	return 0;
 }
 
+/*
+ * Step back onto the hyp's wall clock now, from process context (e.g.
+ * after a clocksource switch), unless wallclock_sync_ms=0 says the guest
+ * keeps its own wall clock.
+ */
+void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why)
+{
+	if (!READ_ONCE(pvtime_wallclock_sync_ms)) {
+		atomic64_inc(&pd->wallclock_ignored);
+		return;
+	}
+	pvtime_wallclock_step(pd, why);
+}
+
 static void pvtime_wallclock_work(struct work_struct *work)
 {
 	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
