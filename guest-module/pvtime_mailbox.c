@@ -207,6 +207,28 @@ static int pvtime_wait_records_valid(struct pvtime_dev *pd)
 	return 0;
 }
 
+/* The probe with the shortest round trip of 'rounds', inside a session. */
+static int pvtime_best_tsc_probe(struct pvtime_dev *pd, unsigned int rounds,
+				 struct pvtime_tsc_probe *best, u64 *best_rtt)
+{
+	struct pvtime_tsc_probe probe;
+	unsigned int round;
+	int ret;
+
+	*best_rtt = U64_MAX;
+	for (round = 0; round < rounds; round++) {
+		ret = pvtime_tsc_probe(pd, &probe);
+		if (ret)
+			return ret;
+		if (probe.guest_tsc_after - probe.guest_tsc_before < *best_rtt) {
+			*best_rtt = probe.guest_tsc_after - probe.guest_tsc_before;
+			*best = probe;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
 /*
  * Find the TSC probe with the shortest round trip, hand it to the hyp so
  * it can adopt this guest's TSC offset, and wait until it publishes
@@ -214,22 +236,14 @@ static int pvtime_wait_records_valid(struct pvtime_dev *pd)
  */
 static int pvtime_handshake_once(struct pvtime_dev *pd)
 {
-	struct pvtime_tsc_probe best = { 0 }, probe;
-	u64 best_rtt = U64_MAX;
-	unsigned int round;
-	int ret = 0;
+	struct pvtime_tsc_probe best = { 0 };
+	u64 best_rtt;
+	int ret;
 
 	pvtime_mailbox_begin(pd);
-	for (round = 0; round < PVTIME_HANDSHAKE_ROUNDS; round++) {
-		ret = pvtime_tsc_probe(pd, &probe);
-		if (ret)
-			goto end;
-		if (probe.guest_tsc_after - probe.guest_tsc_before < best_rtt) {
-			best_rtt = probe.guest_tsc_after - probe.guest_tsc_before;
-			best = probe;
-		}
-		cond_resched();
-	}
+	ret = pvtime_best_tsc_probe(pd, PVTIME_HANDSHAKE_ROUNDS, &best, &best_rtt);
+	if (ret)
+		goto end;
 	ret = pvtime_submit_offset(pd, &best);
 	if (ret)
 		goto end;
@@ -237,7 +251,7 @@ static int pvtime_handshake_once(struct pvtime_dev *pd)
 	if (ret)
 		goto end;
 	pd->handshake_rtt_cycles = best_rtt;
-	pd->handshake_rounds = round;
+	pd->handshake_rounds = PVTIME_HANDSHAKE_ROUNDS;
 	pd->handshake_vcpu = best.vcpu;
 end:
 	pvtime_mailbox_end(pd);
@@ -277,22 +291,15 @@ int pvtime_handshake(struct pvtime_dev *pd)
 static int pvtime_tsc_evidence_on_cpu(void *data)
 {
 	struct pvtime_dev *pd = data;
-	struct pvtime_tsc_probe best = { 0 }, probe;
-	u64 best_rtt = U64_MAX;
-	unsigned int round;
+	struct pvtime_tsc_probe best = { 0 };
+	u64 best_rtt;
 	s64 mine, diff;
-	int ret = 0;
+	int ret;
 
 	pvtime_mailbox_begin(pd);
-	for (round = 0; round < PVTIME_EVIDENCE_ROUNDS; round++) {
-		ret = pvtime_tsc_probe(pd, &probe);
-		if (ret)
-			goto end;
-		if (probe.guest_tsc_after - probe.guest_tsc_before < best_rtt) {
-			best_rtt = probe.guest_tsc_after - probe.guest_tsc_before;
-			best = probe;
-		}
-	}
+	ret = pvtime_best_tsc_probe(pd, PVTIME_EVIDENCE_ROUNDS, &best, &best_rtt);
+	if (ret)
+		goto end;
 	ret = pvtime_submit_offset_quiet(pd, &best);
 	if (ret == -ERANGE) {
 		/* Our own reading of the offset, for the log. */
