@@ -67,16 +67,6 @@ static int cmd_list(int argc, char **argv, struct emit *e, char *err,
 	return PVTIME_EXIT_OK;
 }
 
-static void describe_exit(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, len, "wait status 0x%x", status);
-}
-
 static void emit_wallclock(struct emit *e, struct domain *d)
 {
 	const struct shared_info *si = d->shm.si;
@@ -187,7 +177,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	if (d->state == DOMAIN_SHUTDOWN) {
 		char how[64];
 
-		describe_exit(d->qemu_status, how, sizeof(how));
+		domain_describe_exit(d->qemu_status, how, sizeof(how));
 		emit_str(e, "qemu_exit", how);
 	}
 	emit_bool(e, "ivshmem_connected", ivshmem_server_connected(&d->ivshmem));

@@ -276,7 +276,8 @@ void domain_destroy_all(void)
 		domain_destroy(domains);
 }
 
-static void describe_exit(int status, char *buf, size_t len)
+/* How QEMU ended, from its wait status, for logs and `info`. */
+void domain_describe_exit(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
@@ -295,7 +296,7 @@ void domain_reap_children(void)
 		struct domain *d;
 		char how[64];
 
-		describe_exit(status, how, sizeof(how));
+		domain_describe_exit(status, how, sizeof(how));
 		for (d = domains; d; d = d->next)
 			if (d->state == DOMAIN_RUNNING && d->qemu_pid == pid)
 				break;

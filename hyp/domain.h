@@ -66,6 +66,7 @@ struct domain *domain_first(void);
 
 /* SIGCHLD: reap children, mark their domains shut down. */
 void domain_reap_children(void);
+void domain_describe_exit(int status, char *buf, size_t len);
 
 /* Republish every running domain's wall clock; ring if stepped. */
 void domain_republish_wallclocks(bool host_stepped);
