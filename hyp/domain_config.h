@@ -29,6 +29,26 @@ enum tsc_stable_policy {
 	TSC_STABLE_OFF,		/* never */
 };
 
+/*
+ * How QEMU runs a TCG domain's vCPUs.  Multi-threaded TCG lets the guest
+ * TSC ratchet ahead of the host's on some hosts (QEMU's cpu_get_ticks()
+ * keeps one cpu_ticks_prev for all vCPU threads); one thread does not.
+ */
+enum tcg_thread_mode {
+	TCG_THREAD_SINGLE,	/* default: -accel tcg,thread=single */
+	TCG_THREAD_MULTI,	/* -accel tcg,thread=multi (MTTCG) */
+};
+
+/* What the guest clock does with an interval the domain was stopped. */
+enum stopped_time_policy {
+	STOPPED_TIME_STEP,	/* default: catch up at once (Xen) */
+	STOPPED_TIME_SLEW,	/* catch up at stopped_slew_ppm */
+	STOPPED_TIME_KEEP,	/* stay behind; the drift is accounted */
+};
+
+#define STOPPED_SLEW_PPM_MIN	1
+#define STOPPED_SLEW_PPM_MAX	500000
+
 struct domain_config {
 	char name[DOMAIN_NAME_MAX + 1];
 	unsigned int vcpus;		/* default 1 */
@@ -42,6 +62,10 @@ struct domain_config {
 	size_t nr_dm_args;
 	uint32_t abi_version;
 	enum tsc_stable_policy tsc_stable;
+	enum tcg_thread_mode tcg_thread;	/* tcg_thread = "single"|"multi" */
+	/* stopped_time = "step" | "slew:PPM" | "keep" */
+	enum stopped_time_policy stopped_time;
+	uint32_t stopped_slew_ppm;		/* for STOPPED_TIME_SLEW */
 };
 
 /*

@@ -366,3 +366,24 @@ bool records_refresh_stability(struct domain_clock *clk,
 	pthread_mutex_unlock(&clk->lock);
 	return changed;
 }
+
+void records_guest_paused(struct domain_clock *clk, uint64_t stop_tsc)
+{
+	pthread_mutex_lock(&clk->lock);
+	clk->paused = true;
+	clk->pause_stop_tsc = stop_tsc;
+	pthread_mutex_unlock(&clk->lock);
+}
+
+bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
+			   uint64_t cont_tsc, enum stopped_time_policy policy,
+			   uint32_t slew_ppm)
+{
+	(void)cont_tsc;
+	(void)policy;
+	(void)slew_ppm;
+	pthread_mutex_lock(&clk->lock);
+	clk->paused = false;
+	pthread_mutex_unlock(&clk->lock);
+	return records_mark_guest_stopped(clk, shm);
+}

@@ -68,6 +68,9 @@ struct domain_clock {
 	uint64_t last_write_cycles;	/* time the last full rewrite took */
 	uint64_t window_overruns;	/* rate changes rewritten too slowly */
 
+	bool paused;			/* QEMU stopped the guest */
+	uint64_t pause_stop_tsc;	/* host TSC when it did */
+
 	int64_t wall_offset_ns;
 	bool wc_published;
 	int64_t published_wc_ns;
@@ -133,6 +136,23 @@ void records_release_odd(struct domain_clock *clk, struct pvtime_shm *shm,
  */
 bool records_mark_guest_stopped(struct domain_clock *clk,
 				struct pvtime_shm *shm);
+
+/*
+ * QMP "stop" took effect around host TSC stop_tsc: from then on the guest
+ * TSC stands still (QEMU's cpu_disable_ticks) until records_guest_resumed.
+ */
+void records_guest_paused(struct domain_clock *clk, uint64_t stop_tsc);
+
+/*
+ * QMP "cont" took effect around host TSC cont_tsc: the guest TSC offset
+ * dropped by about cont_tsc - stop_tsc.  Marks the records GUEST_STOPPED,
+ * holds TSC_STABLE off until the guest has calibrated again, and applies
+ * the stopped-time policy to the interval.  Returns true when the caller
+ * must ring PVTIME_VEC_RECORDS.
+ */
+bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
+			   uint64_t cont_tsc, enum stopped_time_policy policy,
+			   uint32_t slew_ppm);
 
 /*
  * Set or clear TSC_STABLE per policy, evidence and injections (and drop a
