@@ -114,13 +114,16 @@ static void emit_records(struct emit *e, struct domain *d)
 	emit_array_end(e);
 }
 
-static void emit_stability(struct emit *e, const struct domain_clock *snap)
+static void emit_stability(struct emit *e, const struct domain_clock *snap,
+			   uint64_t now_tsc)
 {
 	uint32_t cpu;
 
 	emit_str(e, "tsc_stable_policy", tsc_stable_policy_name(snap->stable_policy));
 	emit_bool(e, "tsc_stable", snap->flags & PVTIME_FLAG_TSC_STABLE);
-	emit_bool(e, "tsc_evidence_complete", tsc_evidence_complete(&snap->evidence));
+	emit_bool(e, "tsc_evidence_complete",
+		  tsc_evidence_complete(&snap->evidence, now_tsc, 0));
+	emit_bool(e, "guest_calibrates", snap->evidence.periodic);
 	emit_array_begin(e, "tsc_evidence");
 	for (cpu = 0; cpu < snap->evidence.nr_vcpus; cpu++) {
 		const struct vcpu_evidence *v = &snap->evidence.vcpu[cpu];
@@ -128,14 +131,49 @@ static void emit_stability(struct emit *e, const struct domain_clock *snap)
 		emit_object_begin(e, NULL);
 		emit_u64(e, "vcpu", cpu);
 		emit_str(e, "state", vcpu_evidence_state_name(v->state));
-		if (v->state != VCPU_EVIDENCE_NONE) {
+		if (v->samples) {
 			emit_s64(e, "offset", v->offset);
 			emit_u64(e, "rtt_cycles", v->rtt_cycles);
 			emit_u64(e, "tolerance_cycles", v->tolerance_cycles);
+			emit_u64(e, "samples", v->samples);
+			emit_u64(e, "age_ms",
+				 timebase_cycles_to_ns(now_tsc - v->sample_tsc) / 1000000);
+			if (v->rate_known)
+				emit_double(e, "rate_ppm", (double)v->rate_ppb / 1000.0, 3);
 		}
 		emit_object_end(e);
 	}
 	emit_array_end(e);
+}
+
+/* How the records were steered back onto the host's time. */
+static void emit_calibration(struct emit *e, const struct domain_clock *snap,
+			     const struct domain_config *cfg, uint64_t now_tsc)
+{
+	char policy[32];
+
+	if (cfg->stopped_time == STOPPED_TIME_SLEW)
+		snprintf(policy, sizeof(policy), "slew:%u", cfg->stopped_slew_ppm);
+	else
+		snprintf(policy, sizeof(policy), "%s",
+			 cfg->stopped_time == STOPPED_TIME_KEEP ? "keep" : "step");
+	emit_object_begin(e, "calibration");
+	emit_str(e, "stopped_time", policy);
+	emit_u64(e, "offset_moves", snap->offset_moves);
+	emit_s64(e, "last_lead_ns", snap->last_lead_ns);
+	emit_u64(e, "last_lead_age_ms", snap->last_lead_tsc ?
+		 timebase_cycles_to_ns(now_tsc - snap->last_lead_tsc) / 1000000 : 0);
+	emit_u64(e, "forward_steps", snap->forward_steps);
+	emit_u64(e, "forward_step_ns_total", snap->forward_step_ns_total);
+	emit_s64(e, "last_forward_step_ns", snap->last_forward_step_ns);
+	emit_u64(e, "slews", snap->slews);
+	emit_s64(e, "slew_ppm", snap->slew_ppm);
+	emit_bool(e, "correction_pending", snap->correction_pending);
+	emit_s64(e, "drift_ns", snap->lag_ns);
+	emit_u64(e, "pauses", snap->pauses);
+	emit_u64(e, "paused_ns_total", snap->paused_ns_total);
+	emit_u64(e, "last_paused_ns", snap->last_paused_ns);
+	emit_object_end(e);
 }
 
 static void emit_time_function(struct emit *e, const struct domain_clock *snap)
@@ -161,12 +199,14 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	struct domain *d = find_domain(argv[0], err, errlen);
 	struct domain_clock snap;
 	const struct pvtime_control *ctl;
+	uint64_t now_tsc;
 
 	(void)argc;
 	if (!d)
 		return PVTIME_EXIT_FAILURE;
 	pthread_mutex_lock(&d->clock.lock);
 	snap = d->clock;
+	now_tsc = pvtime_rdtsc();
 	pthread_mutex_unlock(&d->clock.lock);
 	ctl = d->shm.ctl;
 
@@ -194,7 +234,8 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_u64(e, "handshake_rtt_ns",
 		 timebase_cycles_to_ns(snap.handshake_rtt_cycles));
 	emit_u64(e, "mailbox_sessions", d->mailbox.sessions);
-	emit_stability(e, &snap);
+	emit_stability(e, &snap, now_tsc);
+	emit_calibration(e, &snap, &d->cfg, now_tsc);
 	emit_time_function(e, &snap);
 	fault_emit(e, &d->faults);
 	emit_s64(e, "wall_offset_ns", snap.wall_offset_ns);

@@ -140,6 +140,7 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		.domid = d->domid,
 		.nr_vcpus = d->cfg.vcpus,
 		.tsc_hz = timebase_get()->tsc_hz,
+		.calibration_ms = RECORDS_CALIBRATION_MS,
 	};
 	struct qemu_paths paths;
 	char **argv;
@@ -153,6 +154,9 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		return -1;
 	}
 	d->clock_ready = true;
+	records_set_stopped_policy(&d->clock, d->cfg.stopped_time,
+				   d->cfg.stopped_slew_ppm);
+	d->clock.recheck_in = host_clock_watch_recheck_in;
 	ret = pvtime_shm_create(&d->shm, d->cfg.name, &id);
 	if (ret) {
 		snprintf(err, errlen, "cannot create shared memory: %s", strerror(-ret));

@@ -53,10 +53,19 @@ void host_clock_watch_recheck_in(uint64_t ns)
 		.it_value.tv_nsec = (long)(ns % 1000000000ull),
 	};
 
+	struct itimerspec pending;
+
 	if (recheck.fd < 0)
 		return;	/* the 1 s tick does it */
 	if (!once.it_value.tv_sec && !once.it_value.tv_nsec)
 		once.it_value.tv_nsec = 1;
+	/* An earlier re-check stays: whoever wanted a later one re-arms then. */
+	if (!timerfd_gettime(recheck.fd, &pending) &&
+	    (pending.it_value.tv_sec || pending.it_value.tv_nsec) &&
+	    (pending.it_value.tv_sec < once.it_value.tv_sec ||
+	     (pending.it_value.tv_sec == once.it_value.tv_sec &&
+	      pending.it_value.tv_nsec <= once.it_value.tv_nsec)))
+		return;
 	if (timerfd_settime(recheck.fd, 0, &once, NULL) < 0)
 		log_debug("cannot arm the stability recheck: %s", strerror(errno));
 }

@@ -59,7 +59,8 @@ static void answer_realtime_probe(struct mailbox_server *srv,
 	uint64_t hz;
 
 	pthread_mutex_lock(&srv->clk->lock);
-	offset = srv->clk->wall_offset_ns;
+	/* Where the guest should be: behind by any drift it keeps. */
+	offset = srv->clk->wall_offset_ns - srv->clk->lag_ns;
 	hz = srv->clk->tsc_hz;
 	pthread_mutex_unlock(&srv->clk->lock);
 	pair = timebase_sample_n(CLOCK_REALTIME, 2);
@@ -82,6 +83,7 @@ static void answer_set_offset(struct mailbox_server *srv,
 		.host_tsc = READ_ONCE(mb->host_tsc),
 	};
 	uint32_t vcpu = READ_ONCE(mb->vcpu);
+	uint32_t sample_flags = READ_ONCE(mb->sample_flags);
 	enum offset_outcome outcome;
 	uint64_t rtt;
 	int64_t offset;
@@ -100,7 +102,7 @@ static void answer_set_offset(struct mailbox_server *srv,
 		return;
 	}
 	outcome = records_submit_offset(srv->clk, srv->shm, vcpu, offset, rtt,
-					&ring);
+					sample_flags, &ring);
 	switch (outcome) {
 	case OFFSET_ADOPTED:
 		log_info("domain %s: adopted guest TSC offset %lld cycles from vCPU %u (round trip %llu cycles, %llu ns)",
@@ -110,19 +112,18 @@ static void answer_set_offset(struct mailbox_server *srv,
 		WRITE_ONCE(mb->status, 0);
 		break;
 	case OFFSET_AGREED:
+		/* Every vCPU, every calibration period: debug only. */
+		log_debug("domain %s: vCPU %u TSC offset %lld agrees (round trip %llu cycles)",
+			  srv->domain_name, vcpu, (long long)offset,
+			  (unsigned long long)rtt);
+		WRITE_ONCE(mb->status, 0);
+		break;
+	case OFFSET_MOVED:
 		log_ratelimited(&srv->offset_rl, LOG_LEVEL_INFO,
-				"domain %s: vCPU %u TSC offset %lld agrees (round trip %llu cycles)",
+				"domain %s: vCPU %u: guest TSC offset moved to %lld (round trip %llu cycles)",
 			 srv->domain_name, vcpu, (long long)offset,
 			 (unsigned long long)rtt);
 		WRITE_ONCE(mb->status, 0);
-		break;
-	case OFFSET_DISAGREED:
-		log_ratelimited(&srv->offset_rl, LOG_LEVEL_WARN,
-				"domain %s: vCPU %u TSC offset %lld disagrees with the adopted %lld (round trip %llu cycles): TSC not stable",
-			 srv->domain_name, vcpu, (long long)offset,
-			 (long long)srv->clk->evidence.offset,
-			 (unsigned long long)rtt);
-		WRITE_ONCE(mb->status, -ERANGE);
 		break;
 	default:
 		log_ratelimited(&srv->offset_rl, LOG_LEVEL_WARN,

@@ -40,9 +40,12 @@ int domain_clock_init(struct domain_clock *clk, const char *name,
 	clk->stable_policy = policy;
 	clk->stable_rl = (struct ratelimit)RATELIMIT_INIT(STABLE_LOG_INTERVAL_NS,
 							   STABLE_LOG_BURST);
+	clk->steer_rl = (struct ratelimit)RATELIMIT_INIT(STABLE_LOG_INTERVAL_NS,
+							  STABLE_LOG_BURST);
 	tsc_evidence_init(&clk->evidence, nr_vcpus);
 	clk->fn.anchor_tsc = pvtime_rdtsc();
 	clk->fn.system_ns = 0;
+	clk->ref = clk->fn;
 	return 0;
 }
 
@@ -54,7 +57,17 @@ void domain_clock_fini(struct domain_clock *clk)
 uint64_t domain_clock_system_ns(const struct domain_clock *clk,
 				uint64_t host_tsc)
 {
-	return time_function_at(&clk->fn, host_tsc);
+	return time_function_at(&clk->ref, host_tsc);
+}
+
+void records_set_stopped_policy(struct domain_clock *clk,
+				enum stopped_time_policy policy,
+				uint32_t slew_ppm)
+{
+	pthread_mutex_lock(&clk->lock);
+	clk->stopped_policy = policy;
+	clk->stopped_slew_ppm = slew_ppm;
+	pthread_mutex_unlock(&clk->lock);
 }
 
 static uint64_t ns_to_cycles(const struct domain_clock *clk, uint64_t ns)
@@ -62,10 +75,19 @@ static uint64_t ns_to_cycles(const struct domain_clock *clk, uint64_t ns)
 	return (uint64_t)((unsigned __int128)ns * clk->tsc_hz / PVTIME_NSEC_PER_SEC);
 }
 
+static uint64_t evidence_max_age_cycles(const struct domain_clock *clk)
+{
+	return ns_to_cycles(clk, RECORDS_EVIDENCE_MAX_PERIODS *
+				 RECORDS_CALIBRATION_MS * 1000000ull);
+}
+
 bool records_stable_allowed(const struct domain_clock *clk, uint64_t now_tsc)
 {
 	return clk->stable_policy == TSC_STABLE_AUTO && clk->offset_known &&
-	       tsc_evidence_complete(&clk->evidence) && clk->skew_ns == 0 &&
+	       tsc_evidence_complete(&clk->evidence, now_tsc,
+				     evidence_max_age_cycles(clk)) &&
+	       clk->skew_ns == 0 && !clk->slew_ppm && !clk->correction_pending &&
+	       !clk->paused &&
 	       (int64_t)(now_tsc - clk->stable_hold_until_tsc) >= 0;
 }
 
@@ -109,14 +131,18 @@ static void write_records_locked(struct domain_clock *clk,
 	clk->last_write_cycles = pvtime_rdtsc() - start;
 }
 
-/* Move the function to a new anchor (and maybe rate); lock held. */
-static int reanchor_locked(struct domain_clock *clk, uint32_t mul, int8_t shift)
+/*
+ * Move the records' function to a new anchor (and maybe rate), covering a
+ * reader window of 'window' cycles; lock held.
+ */
+static int reanchor_window_locked(struct domain_clock *clk, uint32_t mul,
+				  int8_t shift, uint64_t window)
 {
 	struct reanchor_request req = {
 		.now_tsc = pvtime_rdtsc(),
 		.mul = mul,
 		.shift = shift,
-		.window_cycles = window_cycles(clk),
+		.window_cycles = window,
 		.candidates = RECORDS_ANCHOR_CANDIDATES,
 	};
 	struct reanchor_report rep;
@@ -131,6 +157,31 @@ static int reanchor_locked(struct domain_clock *clk, uint32_t mul, int8_t shift)
 	clk->rounding_bias_sum += rep.rounding_bias;
 	clk->rate_term_sum_ns += rep.rate_term_ns;
 	return 0;
+}
+
+static int reanchor_locked(struct domain_clock *clk, uint32_t mul, int8_t shift)
+{
+	return reanchor_window_locked(clk, mul, shift, window_cycles(clk));
+}
+
+/* The reference follows the true rate (and injections), never a slew. */
+static int reanchor_ref_locked(struct domain_clock *clk, uint32_t mul,
+			       int8_t shift)
+{
+	struct reanchor_request req = {
+		.now_tsc = pvtime_rdtsc(), .mul = mul, .shift = shift,
+		.window_cycles = 0, .candidates = 1,
+	};
+	struct reanchor_report rep;
+	struct time_function next;
+	int ret;
+
+	if (mul == clk->ref.mul && shift == clk->ref.shift)
+		return 0;
+	ret = time_function_reanchor(&clk->ref, &req, &next, &rep);
+	if (!ret)
+		clk->ref = next;
+	return ret;
 }
 
 /* No TSC_STABLE before now + ns (a later hold already in place stays). */
@@ -161,22 +212,237 @@ static bool refresh_flags_locked(struct domain_clock *clk)
 				"domain %s: TSC_STABLE %s (policy %s, evidence %s, skew %lld ns)",
 			 clk->name, (flags & PVTIME_FLAG_TSC_STABLE) ? "set" : "cleared",
 			 tsc_stable_policy_name(clk->stable_policy),
-			 tsc_evidence_complete(&clk->evidence) ? "complete" : "incomplete",
+			 tsc_evidence_complete(&clk->evidence, pvtime_rdtsc(), evidence_max_age_cycles(clk)) ? "complete" : "incomplete",
 			 (long long)clk->skew_ns);
+	return true;
+}
+
+/*
+ * The guest's TSC offset moved by 'moved' cycles.  Take it over so that
+ * the records show exactly what they showed: fn over host TSC shifts by
+ * the same amount, and tsc_timestamp = anchor + offset is unchanged.
+ */
+static void take_moved_offset_locked(struct domain_clock *clk,
+				     struct pvtime_shm *shm, int64_t offset)
+{
+	int64_t moved = offset - clk->guest_tsc_offset;
+
+	clk->fn.anchor_tsc -= (uint64_t)moved;
+	clk->guest_tsc_offset = offset;
+	clk->offset_moves++;
+	WRITE_ONCE(shm->ctl->guest_tsc_offset, offset);
+}
+
+static uint64_t abs64(int64_t v)
+{
+	return v < 0 ? -(uint64_t)v : (uint64_t)v;
+}
+
+/* What the records show minus what they should, at host TSC now. */
+static int64_t lead_ns_locked(const struct domain_clock *clk, uint64_t now)
+{
+	uint64_t shown = time_function_at(&clk->fn, now);
+	uint64_t target = time_function_at(&clk->ref, now);
+
+	return (int64_t)(shown - target) + clk->lag_ns;
+}
+
+/*
+ * fn's rate: the true one, plus an injected step, plus the slew.  When it
+ * changes, TSC_STABLE goes first (every record rewritten without it: from
+ * then on readers keep their guard), then the new function; it comes back
+ * by records_refresh_stability once the reader window and a margin are
+ * past.  A slew uses no reader window: the guard covers it, and a window
+ * would start a slower rate that far ahead.  Lock held.
+ */
+static int apply_rate_locked(struct domain_clock *clk, struct pvtime_shm *shm,
+			     uint64_t window, bool *ring)
+{
+	int32_t ppm = clk->freq_ppm + clk->slew_ppm;
+	uint32_t mul, ref_mul;
+	int8_t shift, ref_shift;
+	int ret;
+
+	ret = time_function_scale(clk->tsc_hz, ppm, &mul, &shift);
+	if (!ret)
+		ret = time_function_scale(clk->tsc_hz, clk->freq_ppm, &ref_mul,
+					  &ref_shift);
+	if (ret)
+		return ret;
+	ret = reanchor_ref_locked(clk, ref_mul, ref_shift);
+	if (ret || (mul == clk->fn.mul && shift == clk->fn.shift))
+		return ret;
+	if (clk->offset_known) {
+		hold_stable_locked(clk, RECORDS_RATE_HOLD_NS);
+		if (clk->flags & PVTIME_FLAG_TSC_STABLE) {
+			clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
+			clk->stable_rate_hold = true;
+			write_records_locked(clk, shm, 0);
+			*ring = true;
+		}
+	}
+	ret = reanchor_window_locked(clk, mul, shift, window);
+	if (ret)
+		return ret;
+	clk->records_hz = (uint64_t)(((unsigned __int128)clk->tsc_hz * 1000000 +
+				      (uint64_t)(1000000 + ppm) / 2) /
+				     (uint64_t)(1000000 + ppm));
+	/* The rate the records encode, before they encode it. */
+	WRITE_ONCE(shm->ctl->tsc_hz, clk->records_hz);
+	pvtime_wmb();
+	write_records_locked(clk, shm, 0);
+	*ring = *ring || clk->offset_known;
+	/* Past the window a reader of a not yet rewritten record may have
+	 * run ahead of an updated one. */
+	if (window && clk->offset_known &&
+	    pvtime_rdtsc() - clk->fn.anchor_tsc > window) {
+		clk->window_overruns++;
+		log_warn("rate change: rewriting the records took longer than %d ms (pvtimed preempted?)",
+			 RECORDS_WINDOW_MS);
+	}
+	return 0;
+}
+
+static void start_slew_locked(struct domain_clock *clk, struct pvtime_shm *shm,
+			      int64_t lead, uint64_t ppm, uint64_t now,
+			      bool *ring)
+{
+	uint64_t need_ns = (uint64_t)((unsigned __int128)abs64(lead) * 1000000 /
+				      ppm);
+
+	clk->slew_ppm = lead > 0 ? -(int32_t)ppm : (int32_t)ppm;
+	clk->slew_end_tsc = now + ns_to_cycles(clk, need_ns);
+	clk->slews++;
+	if (apply_rate_locked(clk, shm, 0, ring)) {
+		clk->slew_ppm = 0;
+		return;
+	}
+	log_ratelimited(&clk->steer_rl, LOG_LEVEL_INFO,
+			"domain %s: guest clock %lld ns %s; slewing at %+d ppm for %llu ms",
+			clk->name, (long long)abs64(lead),
+			lead > 0 ? "ahead" : "behind", clk->slew_ppm,
+			(unsigned long long)(need_ns / 1000000));
+	if (clk->recheck_in)
+		clk->recheck_in(need_ns);
+}
+
+static void end_slew_locked(struct domain_clock *clk, struct pvtime_shm *shm,
+			    bool *ring)
+{
+	clk->slew_ppm = 0;
+	apply_rate_locked(clk, shm, 0, ring);
+}
+
+/* Forward to the reference: the guest's clock jumps ahead. */
+static void step_forward_locked(struct domain_clock *clk,
+				struct pvtime_shm *shm, int64_t lead)
+{
+	uint64_t jump = abs64(lead);
+
+	if (reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0))
+		return;
+	clk->fn.system_ns += jump;
+	clk->forward_steps++;
+	clk->forward_step_ns_total += jump;
+	clk->last_forward_step_ns = (int64_t)jump;
+	write_records_locked(clk, shm, 0);
+	log_ratelimited(&clk->steer_rl, LOG_LEVEL_INFO,
+			"domain %s: guest clock stepped forward by %llu ns onto the host's",
+			clk->name, (unsigned long long)jump);
+}
+
+/*
+ * Steer the records back onto the reference after a sample.  Ahead is
+ * slewed (never a step back); a little behind is slewed too; far behind
+ * is stopped time, and the domain's policy says what happens: a step
+ * (which must wait until the guest runs on the records, not the raw-TSC
+ * fast path, or its clock would never see it), a slew at the policy's
+ * rate, or keeping the lag as drift.  Lock held; returns whether the
+ * records changed.
+ */
+static bool steer_locked(struct domain_clock *clk, struct pvtime_shm *shm,
+			 uint32_t sample_flags, bool *ring)
+{
+	uint64_t now = pvtime_rdtsc();
+	int64_t lead = lead_ns_locked(clk, now);
+	bool on_fast_path;
+
+	clk->last_lead_ns = lead;
+	clk->last_lead_tsc = now;
+	if (clk->slew_ppm) {
+		bool done = abs64(lead) <= RECORDS_LEAD_DEADBAND_NS ||
+			    (lead > 0) == (clk->slew_ppm > 0);
+
+		if (done) {
+			end_slew_locked(clk, shm, ring);
+			return true;
+		}
+		clk->slew_end_tsc = now + ns_to_cycles(clk,
+			(uint64_t)((unsigned __int128)abs64(lead) * 1000000 /
+				   abs64(clk->slew_ppm)));
+		return false;
+	}
+	if (abs64(lead) <= RECORDS_LEAD_DEADBAND_NS) {
+		clk->correction_pending = false;
+		return false;
+	}
+	if (lead < -(int64_t)RECORDS_STEP_MIN_NS) {
+		switch (clk->stopped_policy) {
+		case STOPPED_TIME_KEEP:
+			clk->lag_ns -= lead;
+			clk->kept_ns_total += abs64(lead);
+			clk->correction_pending = false;
+			log_ratelimited(&clk->steer_rl, LOG_LEVEL_INFO,
+					"domain %s: guest clock %llu ns behind; kept (drift now %lld ns)",
+					clk->name, (unsigned long long)abs64(lead),
+					(long long)clk->lag_ns);
+			return false;
+		case STOPPED_TIME_SLEW:
+			clk->correction_pending = false;
+			start_slew_locked(clk, shm, lead, clk->stopped_slew_ppm,
+					  now, ring);
+			return true;
+		default:
+			break;
+		}
+		on_fast_path = (clk->flags & PVTIME_FLAG_TSC_STABLE) ||
+			       (clk->evidence.periodic &&
+				!(sample_flags & PVTIME_SAMPLE_F_KERNEL_PATH));
+		if (on_fast_path) {
+			/* Off the fast path first; the next sample steps. */
+			clk->correction_pending = true;
+			return refresh_flags_locked(clk);
+		}
+		clk->correction_pending = false;
+		step_forward_locked(clk, shm, lead);
+		*ring = true;
+		return true;
+	}
+	start_slew_locked(clk, shm, lead,
+			  abs64(lead) * 1000000 / RECORDS_SLEW_PERIOD_NS < RECORDS_SLEW_MIN_PPM ?
+			  RECORDS_SLEW_MIN_PPM :
+			  abs64(lead) * 1000000 / RECORDS_SLEW_PERIOD_NS > RECORDS_SLEW_MAX_PPM ?
+			  RECORDS_SLEW_MAX_PPM :
+			  abs64(lead) * 1000000 / RECORDS_SLEW_PERIOD_NS,
+			  now, ring);
 	return true;
 }
 
 enum offset_outcome records_submit_offset(struct domain_clock *clk,
 					  struct pvtime_shm *shm, uint32_t vcpu,
 					  int64_t offset, uint64_t rtt_cycles,
-					  bool *ring)
+					  uint32_t sample_flags, bool *ring)
 {
 	enum offset_outcome outcome;
-	bool flags_changed;
+	bool flags_changed, rewritten = false;
 
 	*ring = false;
 	pthread_mutex_lock(&clk->lock);
-	switch (tsc_evidence_submit(&clk->evidence, vcpu, offset, rtt_cycles)) {
+	if (sample_flags & PVTIME_SAMPLE_F_PERIODIC)
+		clk->evidence.periodic = true;
+	switch (tsc_evidence_submit(&clk->evidence, vcpu, offset, rtt_cycles,
+				    pvtime_rdtsc(),
+				    ns_to_cycles(clk, RECORDS_LEAD_DEADBAND_NS))) {
 	case TSC_EVIDENCE_BAD_VCPU:
 		pthread_mutex_unlock(&clk->lock);
 		return OFFSET_BAD_VCPU;
@@ -187,25 +453,28 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 		clk->handshake_rtt_cycles = rtt_cycles;
 		/* Anchor near now: the records' deltas stay small. */
 		reanchor_locked(clk, clk->fn.mul, clk->fn.shift);
+		clk->ref = clk->fn;
 		WRITE_ONCE(shm->ctl->guest_tsc_offset, offset);
 		break;
-	case TSC_EVIDENCE_AGREED:
-		outcome = OFFSET_AGREED;
+	case TSC_EVIDENCE_MOVED:
+		outcome = OFFSET_MOVED;
+		take_moved_offset_locked(clk, shm, offset);
 		break;
 	default:
-		outcome = OFFSET_DISAGREED;
-		hold_stable_locked(clk, STABLE_REFUSED_HOLD_NS);
+		outcome = OFFSET_AGREED;
 		break;
 	}
+	if (outcome != OFFSET_ADOPTED && !clk->paused)
+		rewritten = steer_locked(clk, shm, sample_flags, ring);
 	flags_changed = refresh_flags_locked(clk);
-	if (outcome == OFFSET_ADOPTED || flags_changed)
+	if (outcome == OFFSET_ADOPTED || (flags_changed && !rewritten))
 		write_records_locked(clk, shm, 0);
 	if (outcome == OFFSET_ADOPTED) {
 		pvtime_wmb();
 		WRITE_ONCE(shm->ctl->status,
 			   READ_ONCE(shm->ctl->status) | PVTIME_STATUS_RECORDS_VALID);
 	}
-	*ring = flags_changed;
+	*ring = *ring || flags_changed;
 	pthread_mutex_unlock(&clk->lock);
 	return outcome;
 }
@@ -218,20 +487,9 @@ void records_reanchor(struct domain_clock *clk, struct pvtime_shm *shm)
 	pthread_mutex_unlock(&clk->lock);
 }
 
-/*
- * Records are rewritten one vCPU at a time, and a slower rate's function
- * starts up to the window's rate term ahead of the old one: a reader
- * hopping between a rewritten and a not yet rewritten vCPU could see time
- * go back.  So with TSC_STABLE set the flag goes first (every record
- * rewritten with the same function, without it: from then on readers keep
- * their guard), then the new function, still without it; TSC_STABLE comes
- * back by records_refresh_stability once the reader window and a margin
- * are past.
- */
 int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 		     uint64_t tsc_hz, int32_t freq_ppm, bool *ring)
 {
-	uint64_t records_hz;
 	uint32_t mul;
 	int8_t shift;
 	int ret;
@@ -240,40 +498,10 @@ int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 	ret = time_function_scale(tsc_hz, freq_ppm, &mul, &shift);
 	if (ret)
 		return ret;
-	records_hz = (uint64_t)(((unsigned __int128)tsc_hz * 1000000 +
-				 (uint64_t)(1000000 + freq_ppm) / 2) /
-				(uint64_t)(1000000 + freq_ppm));
 	pthread_mutex_lock(&clk->lock);
 	clk->tsc_hz = tsc_hz;
 	clk->freq_ppm = freq_ppm;
-	if (mul != clk->fn.mul || shift != clk->fn.shift) {
-		if (clk->offset_known) {
-			hold_stable_locked(clk, RECORDS_RATE_HOLD_NS);
-			if (clk->flags & PVTIME_FLAG_TSC_STABLE) {
-				clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
-				clk->stable_rate_hold = true;
-				write_records_locked(clk, shm, 0);
-				*ring = true;
-			}
-		}
-		ret = reanchor_locked(clk, mul, shift);
-		if (!ret) {
-			clk->records_hz = records_hz;
-			/* The rate the records encode, before they encode it. */
-			WRITE_ONCE(shm->ctl->tsc_hz, records_hz);
-			pvtime_wmb();
-			write_records_locked(clk, shm, 0);
-			*ring = clk->offset_known;
-			/* Past the window a reader of a not yet rewritten record
-			 * may have run ahead of an updated one. */
-			if (clk->offset_known &&
-			    pvtime_rdtsc() - clk->fn.anchor_tsc > window_cycles(clk)) {
-				clk->window_overruns++;
-				log_warn("rate change: rewriting the records took longer than %d ms (pvtimed preempted?)",
-					 RECORDS_WINDOW_MS);
-			}
-		}
-	}
+	ret = apply_rate_locked(clk, shm, window_cycles(clk), ring);
 	pthread_mutex_unlock(&clk->lock);
 	return ret;
 }
@@ -356,8 +584,20 @@ bool records_refresh_stability(struct domain_clock *clk,
 {
 	bool changed;
 
+	bool ring = false;
+
 	pthread_mutex_lock(&clk->lock);
-	changed = refresh_flags_locked(clk);
+	if (clk->slew_ppm &&
+	    (int64_t)(pvtime_rdtsc() - clk->slew_end_tsc) >= 0) {
+		end_slew_locked(clk, shm, &ring);
+		clk->last_lead_ns = lead_ns_locked(clk, pvtime_rdtsc());
+	} else if (clk->slew_ppm && clk->recheck_in) {
+		uint64_t left = clk->slew_end_tsc - pvtime_rdtsc();
+
+		clk->recheck_in((uint64_t)((unsigned __int128)left *
+					   PVTIME_NSEC_PER_SEC / clk->tsc_hz));
+	}
+	changed = refresh_flags_locked(clk) || ring;
 	/* Shown for a second: every reader had its chance to see it. */
 	if (changed || (clk->guest_stopped_shown &&
 			pvtime_rdtsc() - clk->guest_stopped_tsc >= clk->tsc_hz))
@@ -379,11 +619,40 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 			   uint64_t cont_tsc, enum stopped_time_policy policy,
 			   uint32_t slew_ppm)
 {
-	(void)cont_tsc;
-	(void)policy;
-	(void)slew_ppm;
+	uint64_t stopped_ns;
+	bool live;
+
 	pthread_mutex_lock(&clk->lock);
+	clk->stopped_policy = policy;
+	clk->stopped_slew_ppm = slew_ppm;
+	if (!clk->paused) {
+		pthread_mutex_unlock(&clk->lock);
+		return false;
+	}
 	clk->paused = false;
+	stopped_ns = (uint64_t)((unsigned __int128)(cont_tsc - clk->pause_stop_tsc) *
+				PVTIME_NSEC_PER_SEC / clk->tsc_hz);
+	clk->pauses++;
+	clk->paused_ns_total += stopped_ns;
+	clk->last_paused_ns = stopped_ns;
+	/*
+	 * QEMU held the guest TSC still: the guest is about stopped_ns
+	 * behind.  Keep: that is drift from now on (the next samples
+	 * correct what this estimate missed).  Otherwise the next
+	 * samples find the lead and the policy catches up.
+	 */
+	if (policy == STOPPED_TIME_KEEP && clk->offset_known) {
+		clk->lag_ns += (int64_t)stopped_ns;
+		clk->kept_ns_total += stopped_ns;
+	}
+	/* Until a sample shows where the guest TSC is now. */
+	if (clk->evidence.periodic)
+		clk->correction_pending = true;
+	tsc_evidence_unconfirm(&clk->evidence);
+	refresh_flags_locked(clk);
+	write_records_locked(clk, shm, PVTIME_FLAG_GUEST_STOPPED);
+	clk->guest_stopped_tsc = pvtime_rdtsc();
+	live = clk->offset_known;
 	pthread_mutex_unlock(&clk->lock);
-	return records_mark_guest_stopped(clk, shm);
+	return live;
 }

@@ -36,6 +36,25 @@
 /* TSC_STABLE is held off this long after a rate change. */
 #define RECORDS_RATE_HOLD_NS	(RECORDS_WINDOW_MS * 1000000ull + 100000000ull)
 
+/*
+ * Continuous calibration (Xen's local_time_calibration, per guest): every
+ * guest sample is compared with the domain's offset, and the records are
+ * steered so that what the guest shows follows the reference.
+ */
+/* Samples per vCPU the guest is asked for: one every this many ms. */
+#define RECORDS_CALIBRATION_MS		1000
+/* TSC_STABLE needs every vCPU's evidence younger than this many periods. */
+#define RECORDS_EVIDENCE_MAX_PERIODS	3
+/* Leads smaller than this are left alone (a few probe uncertainties). */
+#define RECORDS_LEAD_DEADBAND_NS	5000
+/* A guest this far behind is stopped time, handled by the policy. */
+#define RECORDS_STEP_MIN_NS		1000000
+/* Small corrections are slewed to nothing over about this long... */
+#define RECORDS_SLEW_PERIOD_NS		500000000ull
+/* ...at a rate within these bounds (ppm). */
+#define RECORDS_SLEW_MIN_PPM		100
+#define RECORDS_SLEW_MAX_PPM		100000
+
 struct domain_clock {
 	/* Serialises writers of records, the wall clock and fields below. */
 	pthread_mutex_t lock;
@@ -44,18 +63,43 @@ struct domain_clock {
 	uint64_t tsc_hz;		/* true host rate the domain follows */
 	int32_t freq_ppm;		/* injected: records run this much fast */
 	uint64_t records_hz;		/* rate the records encode */
-	struct time_function fn;	/* vCPU 0's (unskewed) function */
+	/*
+	 * ref: host TSC -> the system time the domain should show (plus
+	 * lag_ns).  fn: host TSC -> what its records show, vCPU 0's
+	 * (unskewed); it leaves ref only while a correction is under way.
+	 */
+	struct time_function ref;
+	struct time_function fn;
 
 	enum tsc_stable_policy stable_policy;
 	struct tsc_evidence evidence;
 	bool offset_known;
-	int64_t guest_tsc_offset;
+	int64_t guest_tsc_offset;	/* the offset the records encode */
 	uint64_t handshake_rtt_cycles;
 	uint32_t generation;
 	uint8_t flags;			/* flags in the records now */
 	uint64_t stable_hold_until_tsc;	/* no TSC_STABLE before this */
 	bool stable_rate_hold;		/* TSC_STABLE cleared for a rate change */
 	struct ratelimit stable_rl;	/* TSC_STABLE transition messages */
+
+	/* Steering (records_submit_offset). */
+	enum stopped_time_policy stopped_policy;
+	uint32_t stopped_slew_ppm;
+	int32_t slew_ppm;		/* records run this much fast (<0 slow) */
+	uint64_t slew_end_tsc;		/* when the lead is expected gone */
+	int64_t lag_ns;			/* kept behind ref (keep policy): drift */
+	int64_t last_lead_ns;		/* fn - (ref - lag) at the last sample */
+	uint64_t last_lead_tsc;
+	bool correction_pending;	/* a step waits for a kernel-path sample */
+	uint64_t offset_moves;
+	uint64_t forward_steps;
+	uint64_t forward_step_ns_total;
+	int64_t last_forward_step_ns;
+	uint64_t slews;
+	uint64_t kept_ns_total;		/* lag added by the keep policy */
+	struct ratelimit steer_rl;	/* step/slew messages */
+	/* Arms a stability re-check in ns (slew ends); may be NULL. */
+	void (*recheck_in)(uint64_t ns);
 
 	int64_t skew_ns;		/* injected per-vCPU skew */
 	uint32_t odd_vcpus;		/* bit n: vCPU n's record held odd */
@@ -70,6 +114,9 @@ struct domain_clock {
 
 	bool paused;			/* QEMU stopped the guest */
 	uint64_t pause_stop_tsc;	/* host TSC when it did */
+	uint64_t pauses;
+	uint64_t paused_ns_total;
+	uint64_t last_paused_ns;
 
 	int64_t wall_offset_ns;
 	bool wc_published;
@@ -81,26 +128,37 @@ int domain_clock_init(struct domain_clock *clk, const char *name,
 		      enum tsc_stable_policy policy);
 void domain_clock_fini(struct domain_clock *clk);
 
-/* System time (ns since creation) at a host TSC value; caller holds lock. */
+/*
+ * The reference system time (ns since creation) at a host TSC value, what
+ * wc pairs with; caller holds lock.
+ */
 uint64_t domain_clock_system_ns(const struct domain_clock *clk,
 				uint64_t host_tsc);
 
 enum offset_outcome {
 	OFFSET_ADOPTED,		/* first probe: records are live now */
 	OFFSET_AGREED,
-	OFFSET_DISAGREED,	/* answered -ERANGE */
+	OFFSET_MOVED,		/* the domain's offset moved to this one */
 	OFFSET_BAD_VCPU,	/* answered -EINVAL */
 };
 
 /*
- * A guest's SET_OFFSET from 'vcpu'.  The first adopts the offset and brings
- * the records up; later ones are evidence for TSC_STABLE.  *ring is set
- * when the caller must ring PVTIME_VEC_RECORDS.
+ * A guest's SET_OFFSET from 'vcpu' (sample_flags: PVTIME_SAMPLE_F_*).  The
+ * first adopts the offset and brings the records up; later ones are
+ * evidence for TSC_STABLE and calibration: a moved offset is taken over
+ * without any change in what the records show, then the records are
+ * steered back onto the reference (records.c: steer_locked).  *ring is
+ * set when the caller must ring PVTIME_VEC_RECORDS.
  */
 enum offset_outcome records_submit_offset(struct domain_clock *clk,
 					  struct pvtime_shm *shm, uint32_t vcpu,
 					  int64_t offset, uint64_t rtt_cycles,
-					  bool *ring);
+					  uint32_t sample_flags, bool *ring);
+
+/* Set the stopped-time policy (domain config) before the guest runs. */
+void records_set_stopped_policy(struct domain_clock *clk,
+				enum stopped_time_policy policy,
+				uint32_t slew_ppm);
 
 /* Re-anchor every record now at the current rate. */
 void records_reanchor(struct domain_clock *clk, struct pvtime_shm *shm);

@@ -19,6 +19,7 @@ struct pvtime_shm_identity {
 	uint32_t domid;
 	uint32_t nr_vcpus;
 	uint64_t tsc_hz;
+	uint32_t calibration_ms;	/* 0: no PVTIME_F_CALIBRATION */
 };
 
 /*

@@ -48,6 +48,14 @@
 #define PVTIME_F_REALTIME_PROBE		(1ull << 1)
 #define PVTIME_F_RECORDS_DOORBELL	(1ull << 2)
 #define PVTIME_F_TSC_STABLE_EVIDENCE	(1ull << 3)	/* SET_OFFSET per vCPU */
+/*
+ * Continuous calibration: the guest TSC offset is not trusted once.  The
+ * hyp wants a SET_OFFSET from every online vCPU every calibration_ms
+ * (marked PVTIME_SAMPLE_F_PERIODIC), re-anchors the records when the
+ * offset moved (forward steps, or slews: never backwards), and keeps
+ * TSC_STABLE only while every vCPU's evidence is fresh and agrees.
+ */
+#define PVTIME_F_CALIBRATION		(1ull << 4)
 
 /* control->status bits, written by the hyp. */
 #define PVTIME_STATUS_RECORDS_VALID	(1u << 0)	/* offset learned, records live */
@@ -67,6 +75,15 @@
  * rings PVTIME_VEC_RECORDS.
  */
 #define PVTIME_REQ_SET_OFFSET		3u
+/*
+ * mailbox->sample_flags of a SET_OFFSET (guest).  PERIODIC: this guest
+ * calibrates every calibration_ms, so stale evidence means trouble.
+ * KERNEL_PATH: the guest does not run on its raw-TSC fast path now, so a
+ * step of the records reaches its clock (with the fast path engaged the
+ * hyp first clears TSC_STABLE and waits for a sample without it).
+ */
+#define PVTIME_SAMPLE_F_PERIODIC	(1u << 0)
+#define PVTIME_SAMPLE_F_KERNEL_PATH	(1u << 1)
 #define PVTIME_REQ_END			4u	/* hyp stops serving until next doorbell */
 
 /*
@@ -80,7 +97,7 @@ struct pvtime_mailbox {
 	__u32 request;			/* guest: PVTIME_REQ_* */
 	__s32 status;			/* hyp: 0 or -errno */
 	__u32 vcpu;			/* guest: vCPU the probe ran on */
-	__u32 pad0;
+	__u32 sample_flags;		/* guest: PVTIME_SAMPLE_F_* (SET_OFFSET) */
 	__u64 guest_tsc_before;		/* guest: rdtsc before posting */
 	__u64 guest_tsc_after;		/* guest: rdtsc after the answer */
 	__u64 host_tsc;			/* hyp (guest echoes it in SET_OFFSET) */
@@ -100,12 +117,14 @@ struct pvtime_control {
 	__u32 status;			/* PVTIME_STATUS_* */
 	__s64 guest_tsc_offset;		/* guest TSC - host TSC, as adopted */
 	__u32 records_generation;	/* bumped whenever the hyp re-anchors */
-	__u32 pad0;
+	__u32 calibration_ms;		/* PVTIME_F_CALIBRATION: sample period */
 	__u8 reserved0[0x100 - 0x38];
 	struct pvtime_mailbox mailbox;	/* at 0x100 */
 };
 
 _Static_assert(offsetof(struct pvtime_control, guest_tsc_offset) == 0x28,
+	       "control layout");
+_Static_assert(offsetof(struct pvtime_control, calibration_ms) == 0x34,
 	       "control layout");
 _Static_assert(offsetof(struct pvtime_control, mailbox) == 0x100,
 	       "mailbox at control+0x100");

@@ -101,7 +101,7 @@ static int fixture_init(struct domain_fixture *f, uint32_t nr_vcpus,
 	if (ret)
 		return ret;
 	for (cpu = 0; cpu < nr_vcpus; cpu++)
-		records_submit_offset(&f->clk, &f->shm, cpu, 0, 100, &ring);
+		records_submit_offset(&f->clk, &f->shm, cpu, 0, 100, 0, &ring);
 	return pvtime_time_snapshot(pvtime_vcpu_time(f->shm.si, 0), 16, &f->rec);
 }
 

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "pvclock_math.h"
@@ -116,6 +117,171 @@ static void test_concurrent_reader(void)
 	       steps_back, (unsigned long long)worst_back);
 }
 
+
+#define MS_CYCLES	(HZ / 1000)
+
+/* What vCPU 0's record shows at a guest TSC value. */
+static uint64_t shown_at(struct pvtime_shm *m, uint64_t guest_tsc)
+{
+	const pvtime_time_info_t *r = pvtime_vcpu_time(m->si, 0);
+
+	return r->system_time + pvtime_scale_delta(guest_tsc - r->tsc_timestamp,
+						   r->tsc_to_system_mul,
+						   r->tsc_shift);
+}
+
+static int64_t lead_now(struct domain_clock *c, struct pvtime_shm *m)
+{
+	uint64_t now = pvtime_rdtsc();
+
+	return (int64_t)(shown_at(m, now + (uint64_t)c->guest_tsc_offset) -
+			 domain_clock_system_ns(c, now)) + c->lag_ns;
+}
+
+static int steer_fixture(struct domain_clock *c, struct pvtime_shm *m,
+			 enum stopped_time_policy policy, uint32_t ppm)
+{
+	struct pvtime_shm_identity id = { .abi_version = 1, .domid = 2,
+					  .nr_vcpus = 2, .tsc_hz = HZ,
+					  .calibration_ms = 1000 };
+	bool ring;
+
+	if (pvtime_shm_create(m, "steer", &id) ||
+	    domain_clock_init(c, "steer", HZ, 2, TSC_STABLE_AUTO))
+		return -1;
+	records_set_stopped_policy(c, policy, ppm);
+	records_submit_offset(c, m, 0, 0, 500, PVTIME_SAMPLE_F_PERIODIC, &ring);
+	records_submit_offset(c, m, 1, 0, 500, PVTIME_SAMPLE_F_PERIODIC, &ring);
+	/* A stopped guest TSC is never behind its records' anchor: age them. */
+	usleep(30000);
+	return (c->flags & PVTIME_FLAG_TSC_STABLE) ? 0 : -1;
+}
+
+static void steer_teardown(struct domain_clock *c, struct pvtime_shm *m)
+{
+	domain_clock_fini(c);
+	pvtime_shm_destroy(m);
+}
+
+/*
+ * Continuous calibration: a moved offset is taken over without a visible
+ * change, ahead is slewed, behind follows the stopped-time policy, and a
+ * step waits until the guest runs on the records.
+ */
+static void test_steering(void)
+{
+	struct domain_clock c;
+	struct pvtime_shm m;
+	enum offset_outcome out;
+	uint64_t before, after, g;
+	pvtime_time_info_t old;
+	int64_t lead;
+	bool ring;
+
+	if (steer_fixture(&c, &m, STOPPED_TIME_STEP, 0)) {
+		tap_ok(0, "steering fixture");
+		return;
+	}
+	tap_ok(m.ctl->calibration_ms == 1000 &&
+	       (m.ctl->features & PVTIME_F_CALIBRATION),
+	       "calibration advertised with its period");
+
+	/* The guest TSC jumped 2 ms ahead (QEMU's MTTCG ratchet). */
+	old = *pvtime_vcpu_time(m.si, 0);
+	out = records_submit_offset(&c, &m, 0, 2 * MS_CYCLES, 500,
+				    PVTIME_SAMPLE_F_PERIODIC, &ring);
+	g = pvtime_vcpu_time(m.si, 0)->tsc_timestamp;
+	after = shown_at(&m, g);
+	before = old.system_time + pvtime_scale_delta(g - old.tsc_timestamp,
+						      old.tsc_to_system_mul,
+						      old.tsc_shift);
+	tap_ok(out == OFFSET_MOVED && ring && c.slew_ppm < 0 &&
+	       !(c.flags & PVTIME_FLAG_TSC_STABLE) &&
+	       after + 2 >= before && after <= before + 2,
+	       "2 ms ahead: offset taken over with no visible change (%lld ns), slewed at %d ppm, TSC_STABLE off",
+	       (long long)(after - before), c.slew_ppm);
+	lead = lead_now(&c, &m);
+	tap_ok(lead > 1900000 && lead < 2100000 && c.evidence.vcpu[1].state == VCPU_EVIDENCE_NONE,
+	       "lead %lld ns measured against the reference; vCPU 1 must confirm again",
+	       (long long)lead);
+	c.slew_end_tsc = pvtime_rdtsc();
+	tap_ok(records_refresh_stability(&c, &m) && c.slew_ppm == 0,
+	       "the slew ends at its end time");
+	steer_teardown(&c, &m);
+
+	/* Stopped 100 ms: the guest TSC is that much behind. */
+	if (steer_fixture(&c, &m, STOPPED_TIME_STEP, 0)) {
+		tap_ok(0, "steering fixture");
+		return;
+	}
+	records_guest_paused(&c, pvtime_rdtsc());
+	ring = records_guest_resumed(&c, &m, pvtime_rdtsc() + 10 * MS_CYCLES,
+				     STOPPED_TIME_STEP, 0);
+	tap_ok(ring && (pvtime_vcpu_time(m.si, 0)->flags & PVTIME_FLAG_GUEST_STOPPED) &&
+	       !(c.flags & PVTIME_FLAG_TSC_STABLE) && c.correction_pending &&
+	       c.pauses == 1 && c.last_paused_ns >= 9900000 &&
+	       c.last_paused_ns <= 10100000,
+	       "resume: GUEST_STOPPED, TSC_STABLE off, a correction pending, 10 ms paused");
+	out = records_submit_offset(&c, &m, 1, -10 * (int64_t)MS_CYCLES, 500,
+				    PVTIME_SAMPLE_F_PERIODIC, &ring);
+	tap_ok(out == OFFSET_MOVED && c.forward_steps == 0 && c.correction_pending,
+	       "a sample from the fast path does not step (the jump would be lost)");
+	out = records_submit_offset(&c, &m, 1, -10 * (int64_t)MS_CYCLES, 500,
+				    PVTIME_SAMPLE_F_PERIODIC | PVTIME_SAMPLE_F_KERNEL_PATH,
+				    &ring);
+	lead = lead_now(&c, &m);
+	tap_ok(ring && c.forward_steps == 1 && !c.correction_pending &&
+	       c.last_forward_step_ns > 9900000 && lead < 5000 && lead > -5000,
+	       "a kernel-path sample steps forward by %lld ns; lead now %lld ns",
+	       (long long)c.last_forward_step_ns, (long long)lead);
+	steer_teardown(&c, &m);
+
+	/* keep: the lag becomes drift, nothing jumps. */
+	if (steer_fixture(&c, &m, STOPPED_TIME_KEEP, 0)) {
+		tap_ok(0, "steering fixture");
+		return;
+	}
+	g = pvtime_rdtsc() - 10 * MS_CYCLES;
+	before = shown_at(&m, g);
+	records_guest_paused(&c, pvtime_rdtsc());
+	records_guest_resumed(&c, &m, pvtime_rdtsc() + 10 * MS_CYCLES,
+			      STOPPED_TIME_KEEP, 0);
+	records_submit_offset(&c, &m, 0, -10 * (int64_t)MS_CYCLES, 500,
+			      PVTIME_SAMPLE_F_PERIODIC | PVTIME_SAMPLE_F_KERNEL_PATH,
+			      &ring);
+	tap_ok(c.forward_steps == 0 && c.slew_ppm == 0 &&
+	       c.lag_ns >= 9900000 && c.lag_ns <= 10100000 &&
+	       shown_at(&m, g) == before,
+	       "keep: drift %lld ns kept, no step, no slew, records unchanged",
+	       (long long)c.lag_ns);
+	steer_teardown(&c, &m);
+
+	/* slew:50000: catch up at 5 %. */
+	if (steer_fixture(&c, &m, STOPPED_TIME_SLEW, 50000)) {
+		tap_ok(0, "steering fixture");
+		return;
+	}
+	records_submit_offset(&c, &m, 0, -10 * (int64_t)MS_CYCLES, 500,
+			      PVTIME_SAMPLE_F_PERIODIC | PVTIME_SAMPLE_F_KERNEL_PATH,
+			      &ring);
+	tap_ok(c.forward_steps == 0 && c.slew_ppm == 50000 && ring &&
+	       m.ctl->tsc_hz < HZ,
+	       "slew:50000: 10 ms behind slews at +50000 ppm (records rate %llu Hz)",
+	       (unsigned long long)m.ctl->tsc_hz);
+	steer_teardown(&c, &m);
+
+	/* Stale evidence: no TSC_STABLE for a guest that stopped sampling. */
+	if (steer_fixture(&c, &m, STOPPED_TIME_STEP, 0)) {
+		tap_ok(0, "steering fixture");
+		return;
+	}
+	c.evidence.vcpu[1].sample_tsc = pvtime_rdtsc() - 4000 * MS_CYCLES;
+	tap_ok(records_refresh_stability(&c, &m) &&
+	       !(c.flags & PVTIME_FLAG_TSC_STABLE),
+	       "vCPU 1 silent for 4 s: TSC_STABLE cleared");
+	steer_teardown(&c, &m);
+}
+
 int main(void)
 {
 	struct pvtime_shm_identity id = { .abi_version = 1, .domid = 1,
@@ -128,7 +294,7 @@ int main(void)
 	bool ring;
 
 	log_setup(false, LOG_LEVEL_WARN);
-	tap_plan(26);
+	tap_plan(35);
 	if (pvtime_shm_create(&shm, "test", &id) ||
 	    domain_clock_init(&clk, "test", HZ, 2, TSC_STABLE_AUTO)) {
 		tap_ok(0, "shared memory and clock");
@@ -141,36 +307,32 @@ int main(void)
 	records_reanchor(&clk, &shm);
 	tap_ok(rec(0)->version == 0, "no record written before the offset is known");
 
-	out = records_submit_offset(&clk, &shm, 0, 0, 500, &ring);
+	out = records_submit_offset(&clk, &shm, 0, 0, 500, 0, &ring);
 	tap_ok(out == OFFSET_ADOPTED && (shm.ctl->status & PVTIME_STATUS_RECORDS_VALID) &&
 	       rec(0)->version == 2 && rec(1)->version == 2 && !ring &&
 	       !(rec(0)->flags & PVTIME_FLAG_TSC_STABLE),
 	       "first SET_OFFSET adopts, records live, not yet stable");
-	out = records_submit_offset(&clk, &shm, 1, 100, 500, &ring);
+	out = records_submit_offset(&clk, &shm, 1, 100, 500, 0, &ring);
 	tap_ok(out == OFFSET_AGREED && ring &&
 	       (rec(0)->flags & PVTIME_FLAG_TSC_STABLE) &&
 	       (rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
 	       "vCPU 1 agreeing sets TSC_STABLE on all records and asks for a ring");
-	out = records_submit_offset(&clk, &shm, 1, 517, 500, &ring);
-	tap_ok(out == OFFSET_DISAGREED && ring &&
-	       !(rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
-	       "vCPU 1 517 cycles off disagrees (tolerance 250 + 250 + 16): TSC_STABLE cleared");
 	v = rec(0)->version;
+	r0 = *rec(0);
+	out = records_submit_offset(&clk, &shm, 1, 517, 500, 0, &ring);
+	tap_ok(out == OFFSET_MOVED && !ring && clk.guest_tsc_offset == 517 &&
+	       rec(0)->version == v && rec(0)->tsc_timestamp == r0.tsc_timestamp &&
+	       (rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
+	       "vCPU 1 517 cycles off (tolerance 250 + 250 + 16) moves the offset; records unchanged, still stable");
 	rings = 0;
 	for (i = 0; i < 100; i++) {
-		records_submit_offset(&clk, &shm, 1, i & 1 ? 517 : 100, 500, &ring);
+		records_submit_offset(&clk, &shm, 1, i & 1 ? 517 : 100, 500, 0, &ring);
 		rings += ring;
 	}
-	out = records_submit_offset(&clk, &shm, 1, 100, 500, &ring);
-	tap_ok(out == OFFSET_AGREED && !ring && !rings && rec(0)->version == v &&
-	       !(rec(1)->flags & PVTIME_FLAG_TSC_STABLE) &&
-	       !records_refresh_stability(&clk, &shm),
-	       "a guest flip-flopping vCPU 1's offset: no flip, no rewrite, no ring within the hold");
-	clk.stable_hold_until_tsc = pvtime_rdtsc();
-	tap_ok(records_refresh_stability(&clk, &shm) &&
+	tap_ok(!rings && rec(0)->version == v &&
 	       (rec(1)->flags & PVTIME_FLAG_TSC_STABLE),
-	       "agreeing again, TSC_STABLE returns once the hold is over");
-	out = records_submit_offset(&clk, &shm, 2, 0, 500, &ring);
+	       "a guest flip-flopping within the dead band: no rewrite, no ring");
+	out = records_submit_offset(&clk, &shm, 2, 0, 500, 0, &ring);
 	tap_ok(out == OFFSET_BAD_VCPU && !ring, "SET_OFFSET from vCPU 2 of 2 refused");
 
 	tap_ok(records_set_skew(&clk, &shm, 1000) &&
@@ -248,9 +410,10 @@ int main(void)
 	       "an impossible rate is refused");
 
 	test_concurrent_reader();
+	test_steering();
 
 	if (domain_clock_init(&off, "off", HZ, 1, TSC_STABLE_OFF) == 0) {
-		records_submit_offset(&off, &shm, 0, 0, 100, &ring);
+		records_submit_offset(&off, &shm, 0, 0, 100, 0, &ring);
 		tap_ok(!ring && !(off.flags & PVTIME_FLAG_TSC_STABLE),
 		       "tsc_stable = off: complete evidence never sets TSC_STABLE");
 		domain_clock_fini(&off);

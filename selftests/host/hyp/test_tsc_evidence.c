@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
-/* Per-vCPU TSC offset evidence: adoption, tolerance, completeness. */
+/*
+ * Per-vCPU TSC offset evidence: adoption, tolerance, moves, staleness,
+ * drift rate, completeness.
+ */
 #include <stdint.h>
 
 #include "tap.h"
 #include "tsc_evidence.h"
+
+#define NOW		1000000000ull
+#define BIG_MOVE	5000
 
 int main(void)
 {
@@ -11,41 +17,63 @@ int main(void)
 	enum tsc_evidence_result r;
 	uint64_t tol;
 
-	tap_plan(11);
+	tap_plan(15);
 	tsc_evidence_init(&ev, 3);
-	tap_ok(!tsc_evidence_complete(&ev), "no evidence: not complete");
+	tap_ok(!tsc_evidence_complete(&ev, NOW, 0), "no evidence: not complete");
 
-	r = tsc_evidence_submit(&ev, 1, -5000, 600);
+	r = tsc_evidence_submit(&ev, 1, -5000, 600, NOW, BIG_MOVE);
 	tap_ok(r == TSC_EVIDENCE_ADOPTED && ev.adopted && ev.offset == -5000 &&
 	       ev.adopted_vcpu == 1, "first probe (from vCPU 1) adopts its offset");
-	tap_ok(!tsc_evidence_complete(&ev), "one of three vCPUs: not complete");
+	tap_ok(!tsc_evidence_complete(&ev, NOW, 0), "one of three vCPUs: not complete");
 
 	/* Tolerance: 600/2 + 1001/2 rounded up + slack. */
 	tol = 300 + 501 + TSC_EVIDENCE_SLACK_CYCLES;
-	r = tsc_evidence_submit(&ev, 0, -5000 + (int64_t)tol, 1001);
-	tap_ok(r == TSC_EVIDENCE_AGREED && ev.vcpu[0].tolerance_cycles == tol,
+	r = tsc_evidence_submit(&ev, 0, -5000 + (int64_t)tol, 1001, NOW, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_AGREED && ev.vcpu[0].tolerance_cycles == tol &&
+	       ev.offset == -5000,
 	       "offset off by exactly the tolerance (%llu) agrees",
 	       (unsigned long long)tol);
-	r = tsc_evidence_submit(&ev, 2, -5000 - (int64_t)tol - 1, 1001);
-	tap_ok(r == TSC_EVIDENCE_DISAGREED &&
-	       ev.vcpu[2].state == VCPU_EVIDENCE_DISAGREED,
-	       "one cycle beyond the tolerance (below) disagrees");
-	tap_ok(!tsc_evidence_complete(&ev), "a disagreeing vCPU keeps it incomplete");
-	r = tsc_evidence_submit(&ev, 2, -4990, 400);
-	tap_ok(r == TSC_EVIDENCE_AGREED && tsc_evidence_complete(&ev),
-	       "a later probe of that vCPU replaces its evidence: complete");
-	r = tsc_evidence_submit(&ev, 3, -5000, 400);
+	r = tsc_evidence_submit(&ev, 2, -5000 - (int64_t)tol - 1, 1001, NOW, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_MOVED && ev.offset == -5000 - (int64_t)tol - 1 &&
+	       ev.vcpu[0].state == VCPU_EVIDENCE_AGREED && ev.moves == 1,
+	       "one cycle beyond the tolerance moves the offset; a small move keeps the others");
+	tap_ok(tsc_evidence_complete(&ev, NOW, 0), "every vCPU agreed: complete");
+
+	r = tsc_evidence_submit(&ev, 2, -5000 + 2 * BIG_MOVE, 400, NOW + 1000000, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_MOVED && ev.vcpu[0].state == VCPU_EVIDENCE_NONE &&
+	       ev.vcpu[1].state == VCPU_EVIDENCE_NONE &&
+	       ev.vcpu[2].state == VCPU_EVIDENCE_AGREED &&
+	       !tsc_evidence_complete(&ev, NOW, 0),
+	       "a large move: the other vCPUs must confirm it again");
+	tap_ok(ev.vcpu[2].rate_known && ev.vcpu[2].rate_ppb > 0,
+	       "vCPU 2's offset drift rate is known (%lld ppb)",
+	       (long long)ev.vcpu[2].rate_ppb);
+	tsc_evidence_submit(&ev, 0, ev.offset, 400, NOW + 2000000, BIG_MOVE);
+	tsc_evidence_submit(&ev, 1, ev.offset, 400, NOW + 2000000, BIG_MOVE);
+	tap_ok(tsc_evidence_complete(&ev, NOW + 2000000, 0),
+	       "confirmed by every vCPU: complete again");
+
+	ev.periodic = true;
+	tap_ok(tsc_evidence_complete(&ev, NOW + 3000000, 2000000) &&
+	       !tsc_evidence_complete(&ev, NOW + 4000001, 2000000),
+	       "a periodic guest's evidence goes stale after max_age");
+	ev.periodic = false;
+	tap_ok(tsc_evidence_complete(&ev, NOW + 4000001, 2000000),
+	       "a guest that samples once is never stale");
+
+	r = tsc_evidence_submit(&ev, 3, -5000, 400, NOW, BIG_MOVE);
 	tap_ok(r == TSC_EVIDENCE_BAD_VCPU, "vCPU beyond nr_vcpus refused");
-	r = tsc_evidence_submit(&ev, 0, INT64_MAX, 0);
-	tap_ok(r == TSC_EVIDENCE_DISAGREED && !tsc_evidence_complete(&ev),
+	r = tsc_evidence_submit(&ev, 0, INT64_MAX, 0, NOW + 5000000, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_MOVED && ev.offset == INT64_MAX &&
+	       !tsc_evidence_complete(&ev, NOW + 5000000, 0),
 	       "extreme offsets compare without overflow");
 
 	tsc_evidence_init(&ev, 1);
-	tsc_evidence_submit(&ev, 0, 7, 100);
-	tap_ok(tsc_evidence_complete(&ev), "one vCPU: adoption alone is complete");
+	tsc_evidence_submit(&ev, 0, 7, 100, NOW, BIG_MOVE);
+	tap_ok(tsc_evidence_complete(&ev, NOW, 0), "one vCPU: adoption alone is complete");
 	tsc_evidence_init(&ev, 0);
-	tap_ok(!tsc_evidence_complete(&ev) &&
-	       tsc_evidence_submit(&ev, 0, 1, 1) == TSC_EVIDENCE_BAD_VCPU,
+	tap_ok(!tsc_evidence_complete(&ev, NOW, 0) &&
+	       tsc_evidence_submit(&ev, 0, 1, 1, NOW, BIG_MOVE) == TSC_EVIDENCE_BAD_VCPU,
 	       "a domain without vCPUs is never complete");
 	return tap_done();
 }
