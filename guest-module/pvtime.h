@@ -85,10 +85,29 @@ struct pvtime_dev {
 	 */
 	bool degraded;
 
+	/* Calibration and vouching (pvtime_calibrate.c). */
+	struct delayed_work calibrate_work;
+	u32 calibration_ms;		/* 0: the hyp does not calibrate */
+	bool calibrate_stopping;
+	bool vouched;			/* the records agree with the hyp */
+	unsigned int vouch_bad;		/* bad checks in a row */
+	unsigned int vouch_good;	/* good checks in a row */
+	char vouch_reason[64];		/* why they were last not vouched for */
+	atomic64_t vouch_fallbacks;
+	atomic64_t calibrations;
+	atomic64_t calibration_failures;
+	atomic64_t health_checks;
+	atomic64_t health_records_offset_ns;	/* records' wall - hyp's */
+	atomic64_t health_realtime_offset_ns;	/* CLOCK_REALTIME - hyp's */
+
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
 	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
 	struct dentry *debugfs_dir;
 };
+
+/* Clocksource ratings: above hpet and acpi_pm, like kvm-clock; not vouched for: below them. */
+#define PVTIME_CLOCK_RATING	400
+#define PVTIME_FALLBACK_RATING	50
 
 /* pvtime_main.c: module parameters, validated at load. */
 extern unsigned int pvtime_wallclock_sync_ms;
@@ -113,6 +132,7 @@ struct pvtime_realtime_probe {
 
 int pvtime_handshake(struct pvtime_dev *pd);
 void pvtime_tsc_evidence(struct pvtime_dev *pd);
+int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds);
 int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res);
 
@@ -132,6 +152,7 @@ enum pvtime_fastpath_state {
 	PVTIME_FP_GUARD_AHEAD,		/* waiting for time to pass the guard */
 	PVTIME_FP_BAD_RATE,		/* rate has no usable mult/shift */
 	PVTIME_FP_REGISTER_FAILED,
+	PVTIME_FP_NOT_VOUCHED,		/* the health check failed */
 };
 
 int pvtime_fastpath_init(struct pvtime_dev *pd);
@@ -139,6 +160,15 @@ void pvtime_fastpath_start(struct pvtime_dev *pd);
 int pvtime_fastpath_stop(struct pvtime_dev *pd);
 void pvtime_fastpath_free(struct pvtime_dev *pd);
 irqreturn_t pvtime_records_irq(int irq, void *data);
+void pvtime_fastpath_recheck(struct pvtime_dev *pd);
+bool pvtime_fastpath_engaged(struct pvtime_dev *pd);
+
+/* pvtime_calibrate.c */
+void pvtime_calibrate_start(struct pvtime_dev *pd);
+void pvtime_calibrate_stop(struct pvtime_dev *pd);
+void pvtime_calibrate_now(struct pvtime_dev *pd);
+bool pvtime_calibrating(struct pvtime_dev *pd);
+bool pvtime_records_vouched(struct pvtime_dev *pd);
 const char *pvtime_fastpath_state_name(int state);
 
 /* pvtime_wallclock.c */

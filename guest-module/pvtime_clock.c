@@ -20,7 +20,6 @@
 
 #include "pvtime.h"
 
-#define PVTIME_CLOCK_RATING	400	/* above hpet and acpi_pm, like kvm-clock */
 
 /* Record version for which this CPU last honoured PVTIME_FLAG_GUEST_STOPPED. */
 static DEFINE_PER_CPU(u32, pvtime_stopped_version);

@@ -75,6 +75,20 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "fastpath_worst_skew_ns %lld\n",
 		   pd->fastpath_worst_skew_ns);
 	mutex_unlock(&pd->fastpath_lock);
+	seq_printf(m, "calibration_ms %u\n", READ_ONCE(pd->calibration_ms));
+	seq_printf(m, "calibrations %lld\n", atomic64_read(&pd->calibrations));
+	seq_printf(m, "calibration_failures %lld\n",
+		   atomic64_read(&pd->calibration_failures));
+	seq_printf(m, "health_checks %lld\n", atomic64_read(&pd->health_checks));
+	seq_printf(m, "health_records_offset_ns %lld\n",
+		   atomic64_read(&pd->health_records_offset_ns));
+	seq_printf(m, "health_realtime_offset_ns %lld\n",
+		   atomic64_read(&pd->health_realtime_offset_ns));
+	seq_printf(m, "vouched %d\n", pvtime_records_vouched(pd));
+	seq_printf(m, "vouch_fallbacks %lld\n",
+		   atomic64_read(&pd->vouch_fallbacks));
+	seq_printf(m, "vouch_reason %s\n",
+		   pd->vouch_reason[0] ? pd->vouch_reason : "-");
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvtime_state);

@@ -61,6 +61,7 @@ static const char * const pvtime_fastpath_state_names[] = {
 	[PVTIME_FP_GUARD_AHEAD] = "waiting-for-guard",
 	[PVTIME_FP_BAD_RATE] = "unusable-rate",
 	[PVTIME_FP_REGISTER_FAILED] = "register-failed",
+	[PVTIME_FP_NOT_VOUCHED] = "not-vouched",
 };
 
 const char *pvtime_fastpath_state_name(int state)
@@ -98,7 +99,8 @@ static void pvtime_touch_watchdogs(void *unused)
 	touch_nmi_watchdog();
 }
 
-static void pvtime_check_guest_stopped(struct pvtime_dev *pd)
+/* Returns true when a new guest-stopped flag was seen. */
+static bool pvtime_check_guest_stopped(struct pvtime_dev *pd)
 {
 	bool stopped = false;
 	unsigned int cpu;
@@ -113,10 +115,11 @@ static void pvtime_check_guest_stopped(struct pvtime_dev *pd)
 		stopped = true;
 	}
 	if (!stopped)
-		return;
+		return false;
 	on_each_cpu(pvtime_touch_watchdogs, NULL, 1);
 	reset_hung_task_detector();
 	atomic64_inc(&pd->guest_stopped_touches);
+	return true;
 }
 
 /*
@@ -124,7 +127,8 @@ static void pvtime_check_guest_stopped(struct pvtime_dev *pd)
  * On success *mul and *shift are its rate.
  */
 static enum pvtime_fastpath_state
-pvtime_records_check(struct pvtime_dev *pd, u32 *mul, s8 *shift)
+pvtime_records_check(struct pvtime_dev *pd, u32 *mul, s8 *shift,
+		     bool *stopped)
 {
 	enum pvtime_fastpath_state state = PVTIME_FP_ENGAGED;
 	const pvtime_time_info_t *first = NULL;
@@ -138,7 +142,9 @@ pvtime_records_check(struct pvtime_dev *pd, u32 *mul, s8 *shift)
 					 &pd->fastpath_snap[cpu]))
 			return PVTIME_FP_RECORD_BUSY;
 	}
-	pvtime_check_guest_stopped(pd);
+	*stopped = pvtime_check_guest_stopped(pd);
+	if (!pvtime_records_vouched(pd))
+		return PVTIME_FP_NOT_VOUCHED;
 
 	/* Compare at one TSC value taken after every snapshot. */
 	tsc = rdtsc_ordered();
@@ -277,6 +283,7 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 {
 	enum pvtime_fastpath_state state;
 	unsigned long next = msecs_to_jiffies(PVTIME_FASTPATH_CHECK_MS);
+	bool was_engaged, stopped = false;
 	u64 switches;
 	u32 mul = 0;
 	s8 shift = 0;
@@ -287,7 +294,8 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 	switches = atomic64_read(&pd->fastpath_engaged) +
 		   atomic64_read(&pd->fastpath_dropped);
 
-	state = pvtime_records_check(pd, &mul, &shift);
+	was_engaged = pd->tsc_cs_registered;
+	state = pvtime_records_check(pd, &mul, &shift, &stopped);
 	if (state != PVTIME_FP_ENGAGED)
 		WRITE_ONCE(pd->stable_trusted, false);
 	else if (!pvtime_trust_stable(pd))
@@ -318,11 +326,30 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 	if (switches != atomic64_read(&pd->fastpath_engaged) +
 			atomic64_read(&pd->fastpath_dropped))
 		pvtime_wallclock_resync(pd, "clocksource switch");
+	/*
+	 * The guest was stopped, or the hyp withdrew TSC_STABLE (its offset
+	 * moved): now that the kernel reads the records, tell the hyp where
+	 * the TSC is, so that its correction reaches the kernel's clock.
+	 */
+	if (stopped || (was_engaged && state == PVTIME_FP_NOT_STABLE))
+		pvtime_calibrate_now(pd);
 	if (state == PVTIME_FP_GUARD_AHEAD)
 		next = msecs_to_jiffies(PVTIME_GUARD_RECHECK_MS);
 	mod_delayed_work(system_wq, &pd->fastpath_check, next);
 out:
 	mutex_unlock(&pd->fastpath_lock);
+}
+
+/* Re-evaluate now, from process context (vouching changed). */
+void pvtime_fastpath_recheck(struct pvtime_dev *pd)
+{
+	pvtime_fastpath_evaluate(pd);
+}
+
+/* pvtime-tsc is registered, so the kernel reads the raw TSC. */
+bool pvtime_fastpath_engaged(struct pvtime_dev *pd)
+{
+	return READ_ONCE(pd->tsc_cs_registered);
 }
 
 static void pvtime_fastpath_check_work(struct work_struct *work)

@@ -156,6 +156,13 @@ static int pvtime_submit_offset_quiet(struct pvtime_dev *pd,
 				      const struct pvtime_tsc_probe *best)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	u32 sample_flags = 0;
+
+	if (pvtime_calibrating(pd))
+		sample_flags |= PVTIME_SAMPLE_F_PERIODIC;
+	if (!pvtime_fastpath_engaged(pd))
+		sample_flags |= PVTIME_SAMPLE_F_KERNEL_PATH;
+	WRITE_ONCE(mb->sample_flags, sample_flags);
 
 	WRITE_ONCE(mb->vcpu, best->vcpu);
 	WRITE_ONCE(mb->guest_tsc_before, best->guest_tsc_before);
@@ -287,17 +294,23 @@ int pvtime_handshake(struct pvtime_dev *pd)
 
 #define PVTIME_EVIDENCE_ROUNDS		32
 
-/* The best of PVTIME_EVIDENCE_ROUNDS probes on this CPU, submitted. */
+struct pvtime_evidence_call {
+	struct pvtime_dev *pd;
+	unsigned int rounds;
+};
+
+/* The best of 'rounds' probes on this CPU, submitted. */
 static int pvtime_tsc_evidence_on_cpu(void *data)
 {
-	struct pvtime_dev *pd = data;
+	struct pvtime_evidence_call *call = data;
+	struct pvtime_dev *pd = call->pd;
 	struct pvtime_tsc_probe best = { 0 };
 	u64 best_rtt;
 	s64 mine, diff;
 	int ret;
 
 	pvtime_mailbox_begin(pd);
-	ret = pvtime_best_tsc_probe(pd, PVTIME_EVIDENCE_ROUNDS, &best, &best_rtt);
+	ret = pvtime_best_tsc_probe(pd, call->rounds, &best, &best_rtt);
 	if (ret)
 		goto end;
 	ret = pvtime_submit_offset_quiet(pd, &best);
@@ -324,6 +337,9 @@ end:
  */
 void pvtime_tsc_evidence(struct pvtime_dev *pd)
 {
+	struct pvtime_evidence_call call = {
+		.pd = pd, .rounds = PVTIME_EVIDENCE_ROUNDS,
+	};
 	unsigned int cpu;
 	int ret;
 
@@ -333,7 +349,8 @@ void pvtime_tsc_evidence(struct pvtime_dev *pd)
 	for_each_online_cpu(cpu) {
 		if (cpu == pd->handshake_vcpu)
 			continue;
-		ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, pd, false);
+		ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call,
+				      false);
 		if (!ret)
 			pd->tsc_evidence_agreed++;
 		else if (ret == -ERANGE)
@@ -345,6 +362,24 @@ void pvtime_tsc_evidence(struct pvtime_dev *pd)
 	dev_dbg(&pd->pdev->dev, "TSC evidence: %u vCPU(s) agree, %u differ, %u failed\n",
 		pd->tsc_evidence_agreed, pd->tsc_evidence_refused,
 		pd->tsc_evidence_failed);
+}
+
+/*
+ * One calibration round: a probe from every online vCPU, each on its own
+ * vCPU.  Returns how many failed.
+ */
+int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds)
+{
+	struct pvtime_evidence_call call = { .pd = pd, .rounds = rounds };
+	unsigned int cpu;
+	int failures = 0;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu)
+		if (smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call, false))
+			failures++;
+	cpus_read_unlock();
+	return failures;
 }
 
 /* Wall time as the records give it (wc + system time); 0 if unreadable. */

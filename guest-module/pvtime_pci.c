@@ -240,6 +240,8 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 				 "pvtime-wallclock");
 	if (ret)
 		goto err_wallclock;
+	/* Before the fast path: it asks for calibration and for vouching. */
+	pvtime_calibrate_start(pd);
 	pvtime_fastpath_start(pd);
 	if (pd->records_irq >= 0) {
 		ret = pvtime_request_irq(pd, pd->records_irq,
@@ -261,7 +263,9 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 
 err_fastpath:
 	free_irq(pd->wallclock_irq, pd);
-	if (pvtime_fastpath_stop(pd)) {
+	ret = pvtime_fastpath_stop(pd);
+	pvtime_calibrate_stop(pd);
+	if (ret) {
 		pvtime_wallclock_stop(pd);
 		goto err_leak;
 	}
@@ -306,6 +310,7 @@ err_leak:
 static void pvtime_pci_remove(struct pci_dev *pdev)
 {
 	struct pvtime_dev *pd = pci_get_drvdata(pdev);
+	int ret;
 
 	mutex_lock(&pvtime_bind_lock);
 	if (pd->degraded) {
@@ -319,7 +324,9 @@ static void pvtime_pci_remove(struct pci_dev *pdev)
 	free_irq(pd->wallclock_irq, pd);
 	pvtime_wallclock_stop(pd);
 	/* pvtime-tsc first: unregistering it may switch the kernel to pvtime. */
-	if (pvtime_fastpath_stop(pd) || pvtime_clock_unregister(pd)) {
+	ret = pvtime_fastpath_stop(pd);
+	pvtime_calibrate_stop(pd);
+	if (ret || pvtime_clock_unregister(pd)) {
 		/*
 		 * The kernel still reads the records: keep them mapped and
 		 * the module loaded; pvtime_bound stays, so no other device

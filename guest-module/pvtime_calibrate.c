@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Continuous calibration and the records' health check (owns everything
+ * under "calibration" and "vouching" in struct pvtime_dev).
+ *
+ * The guest TSC offset is not learnt once: QEMU moves it on every pause,
+ * save or migration, and under multi-threaded TCG on some hosts whenever
+ * vCPUs read the TSC together.  With PVTIME_F_CALIBRATION the hyp asks for
+ * a TSC probe from every online vCPU every calibration_ms and steers the
+ * records back onto the host's time.  After each round one realtime probe
+ * compares the records' wall time with the hyp's own wall time through the
+ * mailbox, a reference independent of the records: while they disagree,
+ * or calibration fails, the records are not vouched for and the kernel
+ * gets its next best clocksource (hpet) back until they agree again.
+ */
+#include <linux/clocksource.h>
+#include <linux/jiffies.h>
+#include <linux/timekeeping.h>
+#include <linux/workqueue.h>
+
+#include "pvtime.h"
+
+#define PVTIME_CALIBRATION_ROUNDS	8
+#define PVTIME_HEALTH_PROBE_ROUNDS	4
+/* Records further than this from the hyp's wall time are not vouched for. */
+#define PVTIME_VOUCH_LIMIT_NS		(1 * NSEC_PER_MSEC)
+/* Bad checks in a row before hpet takes over, good ones before we do. */
+#define PVTIME_VOUCH_BAD_CHECKS		2
+#define PVTIME_VOUCH_GOOD_CHECKS	3
+/* While not vouched for, the wall clock follows the hyp's probe. */
+#define PVTIME_UNVOUCHED_STEP_NS	(100 * NSEC_PER_USEC)
+
+bool pvtime_calibrating(struct pvtime_dev *pd)
+{
+	return READ_ONCE(pd->calibration_ms) != 0;
+}
+
+bool pvtime_records_vouched(struct pvtime_dev *pd)
+{
+	return READ_ONCE(pd->vouched);
+}
+
+/* Hand the clock to the kernel's next best clocksource, or take it back. */
+static void pvtime_set_vouched(struct pvtime_dev *pd, bool vouched,
+			       const char *why)
+{
+	if (pd->vouched == vouched)
+		return;
+	WRITE_ONCE(pd->vouched, vouched);
+	if (!vouched) {
+		atomic64_inc(&pd->vouch_fallbacks);
+		strscpy(pd->vouch_reason, why, sizeof(pd->vouch_reason));
+		/* pvtime-tsc first, or the kernel would just move to it. */
+		pvtime_fastpath_recheck(pd);
+		clocksource_change_rating(&pd->cs, PVTIME_FALLBACK_RATING);
+		dev_warn(&pd->pdev->dev, "records not vouched for (%s): clock handed to the next best clocksource\n",
+			 why);
+	} else {
+		clocksource_change_rating(&pd->cs, PVTIME_CLOCK_RATING);
+		pvtime_fastpath_recheck(pd);
+		dev_info(&pd->pdev->dev, "records agree with the hypervisor again: clocksource pvtime back\n");
+	}
+}
+
+/*
+ * While the records are not vouched for, CLOCK_REALTIME is kept on the
+ * hyp's wall time directly (the records' wall time is the suspect).
+ */
+static void pvtime_follow_hyp_wall(struct pvtime_dev *pd,
+				   const struct pvtime_realtime_probe *res)
+{
+	struct timespec64 target;
+
+	if (!READ_ONCE(pvtime_wallclock_sync_ms) ||
+	    abs(res->offset_ns) <= PVTIME_UNVOUCHED_STEP_NS)
+		return;
+	target = ns_to_timespec64(ktime_get_real_ns() - res->offset_ns);
+	if (!do_settimeofday64(&target))
+		atomic64_inc(&pd->wallclock_steps);
+}
+
+static void pvtime_health_check(struct pvtime_dev *pd, int calibration_failures)
+{
+	struct pvtime_realtime_probe res;
+	const char *why = NULL;
+	int ret;
+
+	ret = pvtime_realtime_probe(pd, PVTIME_HEALTH_PROBE_ROUNDS, &res);
+	if (ret)
+		why = "the realtime probe failed";
+	else if (calibration_failures)
+		why = "calibration failed";
+	else if (abs(res.records_offset_ns) > PVTIME_VOUCH_LIMIT_NS)
+		why = "the records' time disagrees with the hypervisor's";
+	if (!ret) {
+		atomic64_set(&pd->health_records_offset_ns, res.records_offset_ns);
+		atomic64_set(&pd->health_realtime_offset_ns, res.offset_ns);
+	}
+	atomic64_inc(&pd->health_checks);
+	if (why) {
+		pd->vouch_good = 0;
+		if (++pd->vouch_bad >= PVTIME_VOUCH_BAD_CHECKS)
+			pvtime_set_vouched(pd, false, why);
+	} else {
+		pd->vouch_bad = 0;
+		if (++pd->vouch_good >= PVTIME_VOUCH_GOOD_CHECKS)
+			pvtime_set_vouched(pd, true, NULL);
+	}
+	if (!ret && !pd->vouched)
+		pvtime_follow_hyp_wall(pd, &res);
+}
+
+static void pvtime_calibrate_work(struct work_struct *work)
+{
+	struct pvtime_dev *pd = container_of(to_delayed_work(work),
+					     struct pvtime_dev, calibrate_work);
+	unsigned int period_ms = READ_ONCE(pd->calibration_ms);
+	int failures;
+
+	failures = pvtime_tsc_calibrate(pd, PVTIME_CALIBRATION_ROUNDS);
+	atomic64_inc(&pd->calibrations);
+	if (failures)
+		atomic64_add(failures, &pd->calibration_failures);
+	pvtime_health_check(pd, failures);
+	if (period_ms)
+		schedule_delayed_work(&pd->calibrate_work,
+				      msecs_to_jiffies(period_ms));
+}
+
+/* Calibrate now (guest was stopped, the fast path was dropped). */
+void pvtime_calibrate_now(struct pvtime_dev *pd)
+{
+	if (pvtime_calibrating(pd) && !READ_ONCE(pd->calibrate_stopping))
+		mod_delayed_work(system_wq, &pd->calibrate_work, 0);
+}
+
+void pvtime_calibrate_start(struct pvtime_dev *pd)
+{
+	u32 period_ms = 0;
+
+	if (READ_ONCE(pd->ctl->features) & PVTIME_F_CALIBRATION)
+		period_ms = READ_ONCE(pd->ctl->calibration_ms);
+	/* A hostile or broken period: at most ten a second, at least one a minute. */
+	if (period_ms)
+		period_ms = clamp_t(u32, period_ms, 100, 60000);
+	WRITE_ONCE(pd->calibration_ms, period_ms);
+	pd->vouched = true;
+	INIT_DELAYED_WORK(&pd->calibrate_work, pvtime_calibrate_work);
+	if (period_ms)
+		schedule_delayed_work(&pd->calibrate_work,
+				      msecs_to_jiffies(period_ms));
+}
+
+void pvtime_calibrate_stop(struct pvtime_dev *pd)
+{
+	WRITE_ONCE(pd->calibrate_stopping, true);
+	cancel_delayed_work_sync(&pd->calibrate_work);
+}
