@@ -204,14 +204,26 @@ static int json_string(struct json_reader *r, struct text_sink *out)
 			return json_fail(r, "unterminated string");
 		c = (unsigned char)*r->pos++;
 		switch (c) {
-		case '"': case '\\': case '/':
+		case '"':
+		case '\\':
+		case '/':
 			sink_put(out, (char)c);
 			break;
-		case 'b': sink_put(out, '\b'); break;
-		case 'f': sink_put(out, '\f'); break;
-		case 'n': sink_put(out, '\n'); break;
-		case 'r': sink_put(out, '\r'); break;
-		case 't': sink_put(out, '\t'); break;
+		case 'b':
+			sink_put(out, '\b');
+			break;
+		case 'f':
+			sink_put(out, '\f');
+			break;
+		case 'n':
+			sink_put(out, '\n');
+			break;
+		case 'r':
+			sink_put(out, '\r');
+			break;
+		case 't':
+			sink_put(out, '\t');
+			break;
 		case 'u': {
 			unsigned int cp, low;
 
