@@ -390,7 +390,14 @@ static int domain_qmp(struct domain *d, const char *command,
 
 	if (qmp_run(d->qmp_path, command, QMP_TIMEOUT_MS, &reply, why,
 		    sizeof(why))) {
-		snprintf(err, errlen, "domain '%s': %s", d->cfg.name, why);
+		/*
+		 * Sent but unanswered: QEMU may still have acted on it, and
+		 * pvtimed keeps the state it had; say so rather than guess.
+		 */
+		bool maybe_done = reply.sent_tsc && !reply.error_class[0];
+
+		snprintf(err, errlen, "domain '%s': %s%s", d->cfg.name, why,
+			 maybe_done ? " (sent without an answer: check QEMU's state with QMP query-status)" : "");
 		log_warn("%s", err);
 		return -1;
 	}
