@@ -58,7 +58,7 @@ static int cmd_list(int argc, char **argv, struct emit *e, char *err,
 		emit_object_begin(e, NULL);
 		emit_str(e, "name", d->cfg.name);
 		emit_u64(e, "domid", d->domid);
-		emit_str(e, "state", domain_state_name(d->state));
+		emit_str(e, "state", domain_state_label(d));
 		emit_u64(e, "vcpus", d->cfg.vcpus);
 		emit_bool(e, "offset_known", known);
 		emit_object_end(e);
@@ -197,6 +197,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		    size_t errlen)
 {
 	struct domain *d = find_domain(argv[0], err, errlen);
+	char policy[STOPPED_TIME_NAME_MAX];
 	struct domain_clock snap;
 	const struct pvtime_control *ctl;
 	uint64_t now_tsc;
@@ -212,7 +213,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 
 	emit_str(e, "name", d->cfg.name);
 	emit_u64(e, "domid", d->domid);
-	emit_str(e, "state", domain_state_name(d->state));
+	emit_str(e, "state", domain_state_label(d));
 	emit_s64(e, "qemu_pid", d->qemu_pid);
 	if (d->state == DOMAIN_SHUTDOWN) {
 		char how[64];
@@ -220,6 +221,12 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		domain_describe_exit(d->qemu_status, how, sizeof(how));
 		emit_str(e, "qemu_exit", how);
 	}
+	emit_u64(e, "pauses", d->pauses);
+	emit_u64(e, "paused_total_ns", domain_paused_total_ns(d));
+	emit_str(e, "stopped_time",
+		 stopped_time_policy_name(d->cfg.stopped_time,
+					  d->cfg.stopped_slew_ppm, policy,
+					  sizeof(policy)));
 	emit_bool(e, "ivshmem_connected", ivshmem_server_connected(&d->ivshmem));
 	emit_u64(e, "vcpus", d->cfg.vcpus);
 	emit_u64(e, "memory_mib", d->cfg.memory_mib);
@@ -260,6 +267,44 @@ static int cmd_destroy(int argc, char **argv, struct emit *e, char *err,
 	emit_str(e, "name", d->cfg.name);
 	emit_u64(e, "domid", d->domid);
 	domain_destroy(d);
+	return PVTIME_EXIT_OK;
+}
+
+static int cmd_pause(int argc, char **argv, struct emit *e, char *err,
+		     size_t errlen)
+{
+	struct domain *d = find_domain(argv[0], err, errlen);
+	uint64_t rtt_ns;
+
+	(void)argc;
+	if (!d || domain_pause(d, &rtt_ns, err, errlen))
+		return PVTIME_EXIT_FAILURE;
+	emit_str(e, "name", d->cfg.name);
+	emit_u64(e, "domid", d->domid);
+	emit_str(e, "state", domain_state_label(d));
+	emit_u64(e, "qmp_round_trip_ns", rtt_ns);
+	return PVTIME_EXIT_OK;
+}
+
+static int cmd_unpause(int argc, char **argv, struct emit *e, char *err,
+		       size_t errlen)
+{
+	struct domain *d = find_domain(argv[0], err, errlen);
+	char policy[STOPPED_TIME_NAME_MAX];
+	uint64_t rtt_ns, paused_ns;
+
+	(void)argc;
+	if (!d || domain_unpause(d, &rtt_ns, &paused_ns, err, errlen))
+		return PVTIME_EXIT_FAILURE;
+	emit_str(e, "name", d->cfg.name);
+	emit_u64(e, "domid", d->domid);
+	emit_str(e, "state", domain_state_label(d));
+	emit_u64(e, "paused_ns", paused_ns);
+	emit_str(e, "stopped_time",
+		 stopped_time_policy_name(d->cfg.stopped_time,
+					  d->cfg.stopped_slew_ppm, policy,
+					  sizeof(policy)));
+	emit_u64(e, "qmp_round_trip_ns", rtt_ns);
 	return PVTIME_EXIT_OK;
 }
 
@@ -446,6 +491,8 @@ static const struct control_command commands[] = {
 	{ "list", 0, 0, "", cmd_list },
 	{ "info", 1, 1, "<dom>", cmd_info },
 	{ "destroy", 1, 1, "<dom>", cmd_destroy },
+	{ "pause", 1, 1, "<dom>", cmd_pause },
+	{ "unpause", 1, 1, "<dom>", cmd_unpause },
 	{ "console", 1, 1, "<dom>", cmd_console },
 	{ "set-wallclock", 2, 3, "<dom|--all> host | abs <ns> | rel <ns>",
 	  cmd_set_wallclock },

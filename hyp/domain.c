@@ -10,7 +10,9 @@
 #include "domain.h"
 #include "host_clock_watch.h"
 #include "log.h"
+#include "pvclock_math.h"
 #include "qemu.h"
+#include "qmp.h"
 #include "timebase.h"
 #include "wallclock.h"
 
@@ -28,6 +30,13 @@ void domain_set_state_dir(const char *dir)
 const char *domain_state_name(enum domain_state state)
 {
 	return state == DOMAIN_RUNNING ? "running" : "shutdown";
+}
+
+const char *domain_state_label(const struct domain *d)
+{
+	if (d->state == DOMAIN_RUNNING && d->paused)
+		return "paused";
+	return domain_state_name(d->state);
 }
 
 struct domain *domain_first(void)
@@ -370,4 +379,104 @@ void domain_set_tsc_hz_all(uint64_t tsc_hz)
 		}
 		wallclock_publish(&d->clock, &d->shm, false);
 	}
+}
+
+/*
+ * One QMP command; when it returned, *effect_tsc is the midpoint of its
+ * round trip (QEMU acted somewhere in it) and *rtt_ns the round trip.
+ */
+static int domain_qmp(struct domain *d, const char *command,
+		      uint64_t *effect_tsc, uint64_t *rtt_ns, char *err,
+		      size_t errlen)
+{
+	struct qmp_reply reply;
+	char why[320];
+
+	if (qmp_run(d->qmp_path, command, QMP_TIMEOUT_MS, &reply, why,
+		    sizeof(why))) {
+		/*
+		 * Sent but unanswered: QEMU may still have acted on it, and
+		 * pvtimed keeps the state it had; say so rather than guess.
+		 */
+		bool maybe_done = reply.sent_tsc && !reply.error_class[0];
+
+		snprintf(err, errlen, "domain '%s': %s%s", d->cfg.name, why,
+			 maybe_done ? " (sent without an answer: check QEMU's state with QMP query-status)" : "");
+		log_warn("%s", err);
+		return -1;
+	}
+	*effect_tsc = reply.sent_tsc + (reply.replied_tsc - reply.sent_tsc) / 2;
+	*rtt_ns = timebase_cycles_to_ns(reply.replied_tsc - reply.sent_tsc);
+	if (reply.events_skipped)
+		log_debug("domain %s: QMP %s: %u event(s) before the reply",
+			  d->cfg.name, command, reply.events_skipped);
+	return 0;
+}
+
+int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
+		 size_t errlen)
+{
+	uint64_t stop_tsc;
+
+	if (d->state != DOMAIN_RUNNING) {
+		snprintf(err, errlen, "domain '%s' is shut down", d->cfg.name);
+		return -1;
+	}
+	if (d->paused) {
+		snprintf(err, errlen, "domain '%s' is already paused", d->cfg.name);
+		return -1;
+	}
+	if (domain_qmp(d, "stop", &stop_tsc, qmp_rtt_ns, err, errlen))
+		return -1;
+	records_guest_paused(&d->clock, stop_tsc);
+	d->paused = true;
+	d->pause_stop_tsc = stop_tsc;
+	d->pauses++;
+	log_info("domain %s: paused (QMP stop round trip %llu ns)", d->cfg.name,
+		 (unsigned long long)*qmp_rtt_ns);
+	return 0;
+}
+
+int domain_unpause(struct domain *d, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
+		   char *err, size_t errlen)
+{
+	char policy[STOPPED_TIME_NAME_MAX];
+	uint64_t cont_tsc;
+
+	if (d->state != DOMAIN_RUNNING) {
+		snprintf(err, errlen, "domain '%s' is shut down", d->cfg.name);
+		return -1;
+	}
+	if (!d->paused) {
+		snprintf(err, errlen, "domain '%s' is not paused", d->cfg.name);
+		return -1;
+	}
+	if (domain_qmp(d, "cont", &cont_tsc, qmp_rtt_ns, err, errlen))
+		return -1;
+	/* The records learn of the resume before the guest can act on it. */
+	if (records_guest_resumed(&d->clock, &d->shm, cont_tsc,
+				  d->cfg.stopped_time, d->cfg.stopped_slew_ppm))
+		domain_ring_records(d);
+	d->paused = false;
+	*paused_ns = cont_tsc > d->pause_stop_tsc ?
+		     timebase_cycles_to_ns(cont_tsc - d->pause_stop_tsc) : 0;
+	d->paused_total_ns += *paused_ns;
+	log_info("domain %s: unpaused after %llu ns paused (QMP cont round trip %llu ns, stopped_time %s)",
+		 d->cfg.name, (unsigned long long)*paused_ns,
+		 (unsigned long long)*qmp_rtt_ns,
+		 stopped_time_policy_name(d->cfg.stopped_time,
+					  d->cfg.stopped_slew_ppm, policy,
+					  sizeof(policy)));
+	return 0;
+}
+
+uint64_t domain_paused_total_ns(const struct domain *d)
+{
+	uint64_t now;
+
+	if (!d->paused || d->state != DOMAIN_RUNNING)
+		return d->paused_total_ns;
+	now = pvtime_rdtsc();
+	return d->paused_total_ns + (now > d->pause_stop_tsc ?
+				     timebase_cycles_to_ns(now - d->pause_stop_tsc) : 0);
 }

@@ -45,6 +45,16 @@ struct domain {
 	bool ivshmem_ready;
 	struct mailbox_server mailbox;
 	struct fault_state faults;
+
+	/*
+	 * pvxl pause/unpause: QEMU's vCPUs stopped through QMP.  The domain
+	 * stays DOMAIN_RUNNING (QEMU runs, its doorbells and records are
+	 * served); only what it shows and pause/unpause look at this.
+	 */
+	bool paused;
+	uint64_t pause_stop_tsc;	/* host TSC the stop took effect at */
+	uint64_t pauses;		/* completed and current */
+	uint64_t paused_total_ns;	/* completed pauses */
 };
 
 /* Where per-domain files go; set once at startup. */
@@ -84,5 +94,23 @@ void domain_refresh_stability_all(void);
 void domain_set_tsc_hz_all(uint64_t tsc_hz);
 
 const char *domain_state_name(enum domain_state state);
+/* What list and info show: "running", "paused" or "shutdown". */
+const char *domain_state_label(const struct domain *d);
+
+/*
+ * Stop or continue the guest's vCPUs through QEMU's QMP socket ("stop",
+ * "cont"), telling the records when it took effect (the midpoint of the
+ * QMP round trip, which is logged and returned as *qmp_rtt_ns: it bounds
+ * the error of that estimate).  Return 0, or -1 with one line in err and
+ * the domain as it was: shut down, already paused / not paused, or QMP
+ * failed.  unpause also returns how long this pause lasted.
+ */
+int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
+		 size_t errlen);
+int domain_unpause(struct domain *d, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
+		   char *err, size_t errlen);
+
+/* Paused time over all pauses, the current one up to now included. */
+uint64_t domain_paused_total_ns(const struct domain *d);
 
 #endif /* PVTIMED_DOMAIN_H */

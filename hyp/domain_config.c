@@ -514,6 +514,67 @@ static int key_abi_version(struct parser *p, struct value *v,
 	return 0;
 }
 
+/* "slew:PPM": PPM is plain decimal digits, no sign, no spaces, in range. */
+static int take_slew_ppm(struct parser *p, struct value *v, const char *ppm,
+			 uint32_t *out)
+{
+	uint64_t n = 0;
+	const char *c;
+
+	if (!*ppm) {
+		parse_error(p, v->line,
+			    "bad stopped_time '%s' (slew needs a rate: \"slew:PPM\", PPM %u..%u)",
+			    v->str, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
+		return -1;
+	}
+	for (c = ppm; *c; c++) {
+		if (*c < '0' || *c > '9') {
+			parse_error(p, v->line,
+				    "bad stopped_time '%s' (PPM must be a decimal integer %u..%u)",
+				    v->str, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
+			return -1;
+		}
+		/* Saturate instead of wrapping: any overflow is out of range. */
+		if (n <= STOPPED_SLEW_PPM_MAX)
+			n = n * 10 + (uint64_t)(*c - '0');
+	}
+	if (n < STOPPED_SLEW_PPM_MIN || n > STOPPED_SLEW_PPM_MAX) {
+		parse_error(p, v->line,
+			    "stopped_time slew rate out of range: %s ppm (allowed %u..%u)",
+			    ppm, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int key_stopped_time(struct parser *p, struct value *v,
+			    struct domain_config *c)
+{
+	if (!strcmp(v->str, "step")) {
+		c->stopped_time = STOPPED_TIME_STEP;
+		c->stopped_slew_ppm = 0;
+		return 0;
+	}
+	if (!strcmp(v->str, "keep")) {
+		c->stopped_time = STOPPED_TIME_KEEP;
+		c->stopped_slew_ppm = 0;
+		return 0;
+	}
+	/* "slew" alone is a slew without its rate: say so, not "unknown". */
+	if (!strcmp(v->str, "slew") || !strncmp(v->str, "slew:", 5)) {
+		if (take_slew_ppm(p, v, v->str[4] ? v->str + 5 : "",
+				  &c->stopped_slew_ppm))
+			return -1;
+		c->stopped_time = STOPPED_TIME_SLEW;
+		return 0;
+	}
+	parse_error(p, v->line,
+		    "bad stopped_time '%s' (expected \"step\", \"slew:PPM\" or \"keep\")",
+		    v->str);
+	return -1;
+}
+
 struct config_key {
 	const char *name;
 	enum value_type type;
@@ -532,6 +593,7 @@ static const struct config_key config_keys[] = {
 	{ "device_model_args", VAL_LIST, false, key_dm_args },
 	{ "qemu", VAL_STRING, false, key_qemu },
 	{ "pvtime_abi_version", VAL_NUMBER, false, key_abi_version },
+	{ "stopped_time", VAL_STRING, false, key_stopped_time },
 	{ "tsc_stable", VAL_STRING, false, key_tsc_stable },
 };
 
@@ -733,4 +795,21 @@ int domain_name_valid(const char *name)
 	}
 	/* Names become file names in the state dir. */
 	return strcmp(name, ".") && strcmp(name, "..");
+}
+
+const char *stopped_time_policy_name(enum stopped_time_policy policy,
+				     uint32_t slew_ppm, char *buf, size_t len)
+{
+	switch (policy) {
+	case STOPPED_TIME_SLEW:
+		snprintf(buf, len, "slew:%u", slew_ppm);
+		break;
+	case STOPPED_TIME_KEEP:
+		snprintf(buf, len, "keep");
+		break;
+	default:
+		snprintf(buf, len, "step");
+		break;
+	}
+	return buf;
 }

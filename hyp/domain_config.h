@@ -89,4 +89,10 @@ const char *tsc_stable_policy_name(enum tsc_stable_policy policy);
 /* [A-Za-z0-9_.-]{1,32} */
 int domain_name_valid(const char *name);
 
+/* Room for any stopped_time_policy_name(), "slew:500000" included. */
+#define STOPPED_TIME_NAME_MAX	16
+/* "step", "keep" or "slew:PPM", as the config spells it; returns buf. */
+const char *stopped_time_policy_name(enum stopped_time_policy policy,
+				     uint32_t slew_ppm, char *buf, size_t len);
+
 #endif /* PVTIMED_DOMAIN_CONFIG_H */

@@ -30,6 +30,26 @@ const struct pvxl_command pvxl_commands[] = {
 		.details = "DOM is a domain name or numeric domain id.",
 	},
 	{
+		.name = "pause",
+		.run = pvxl_cmd_pause,
+		.summary = "Pause a domain (stop its vCPUs)",
+		.usage = "[--json] DOM",
+		.details = "QEMU stops the guest's vCPUs (QMP \"stop\"); the guest's TSC\n"
+			   "stands still until 'pvxl unpause'.  Shows the QMP round trip,\n"
+			   "which bounds when the stop took effect.\n"
+			   "--json   machine-readable output",
+	},
+	{
+		.name = "unpause",
+		.run = pvxl_cmd_unpause,
+		.summary = "Unpause a paused domain",
+		.usage = "[--json] DOM",
+		.details = "QEMU continues the guest's vCPUs (QMP \"cont\"); the guest's\n"
+			   "clock makes up the paused time per the domain's stopped_time\n"
+			   "policy (step, slew:PPM or keep).  Shows how long it was paused.\n"
+			   "--json   machine-readable output",
+	},
+	{
 		.name = "console",
 		.run = pvxl_cmd_console,
 		.summary = "Attach to a domain's serial console",

@@ -171,6 +171,26 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_destroy)
 	return call(ctx, "destroy", false, 1, (const char *const *)a.pos);
 }
 
+PVXL_COMMAND_HANDLER(pvxl_cmd_pause)
+{
+	struct command_args a;
+	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 1, 1, &a);
+
+	if (rc >= 0)
+		return rc;
+	return call(ctx, "pause", a.json, 1, (const char *const *)a.pos);
+}
+
+PVXL_COMMAND_HANDLER(pvxl_cmd_unpause)
+{
+	struct command_args a;
+	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 1, 1, &a);
+
+	if (rc >= 0)
+		return rc;
+	return call(ctx, "unpause", a.json, 1, (const char *const *)a.pos);
+}
+
 PVXL_COMMAND_HANDLER(pvxl_cmd_info)
 {
 	struct command_args a;

@@ -14,6 +14,8 @@
 PVXL_COMMAND_HANDLER(pvxl_cmd_create);
 PVXL_COMMAND_HANDLER(pvxl_cmd_list);
 PVXL_COMMAND_HANDLER(pvxl_cmd_destroy);
+PVXL_COMMAND_HANDLER(pvxl_cmd_pause);
+PVXL_COMMAND_HANDLER(pvxl_cmd_unpause);
 PVXL_COMMAND_HANDLER(pvxl_cmd_console);
 PVXL_COMMAND_HANDLER(pvxl_cmd_info);
 PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock);

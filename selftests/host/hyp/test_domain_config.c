@@ -105,6 +105,114 @@ static const struct bad_case bad_cases[] = {
 	{ "control byte", "name = \"a\"\n\x01\n" KERNEL_LINE, ":2: unexpected byte 0x01" },
 };
 
+#define STOPPED_PREFIX "name = \"a\"\n" KERNEL_LINE "stopped_time = "
+
+/* stopped_time: a policy name, and for slew a strict decimal rate. */
+static const struct bad_case bad_stopped_time_cases[] = {
+	{ "slew without a rate", STOPPED_PREFIX "\"slew\"\n",
+	  ":3: bad stopped_time 'slew' (slew needs a rate: \"slew:PPM\", PPM 1..500000)" },
+	{ "slew with an empty rate", STOPPED_PREFIX "\"slew:\"\n",
+	  ":3: bad stopped_time 'slew:' (slew needs a rate" },
+	{ "slew rate zero", STOPPED_PREFIX "\"slew:0\"\n",
+	  ":3: stopped_time slew rate out of range: 0 ppm (allowed 1..500000)" },
+	{ "slew rate above the maximum", STOPPED_PREFIX "\"slew:500001\"\n",
+	  ":3: stopped_time slew rate out of range: 500001 ppm" },
+	{ "slew rate that overflows 64 bits", STOPPED_PREFIX
+	  "\"slew:99999999999999999999999\"\n", ":3: stopped_time slew rate out of range" },
+	{ "slew rate not a number", STOPPED_PREFIX "\"slew:abc\"\n",
+	  ":3: bad stopped_time 'slew:abc' (PPM must be a decimal integer 1..500000)" },
+	{ "slew rate with a sign", STOPPED_PREFIX "\"slew:+100\"\n",
+	  ":3: bad stopped_time 'slew:+100' (PPM must be a decimal integer" },
+	{ "slew rate negative", STOPPED_PREFIX "\"slew:-100\"\n",
+	  ":3: bad stopped_time 'slew:-100' (PPM must be" },
+	{ "slew rate in hex", STOPPED_PREFIX "\"slew:0x10\"\n",
+	  ":3: bad stopped_time 'slew:0x10' (PPM must be" },
+	{ "slew rate with a unit", STOPPED_PREFIX "\"slew:100ppm\"\n",
+	  ":3: bad stopped_time 'slew:100ppm' (PPM must be" },
+	{ "slew rate with a space", STOPPED_PREFIX "\"slew: 100\"\n",
+	  ":3: bad stopped_time 'slew: 100' (PPM must be" },
+	{ "unknown policy", STOPPED_PREFIX "\"skip\"\n",
+	  ":3: bad stopped_time 'skip' (expected \"step\", \"slew:PPM\" or \"keep\")" },
+	{ "policy in capitals", STOPPED_PREFIX "\"STEP\"\n",
+	  ":3: bad stopped_time 'STEP'" },
+	{ "rate on step", STOPPED_PREFIX "\"step:100\"\n",
+	  ":3: bad stopped_time 'step:100'" },
+	{ "slew prefix of a longer word", STOPPED_PREFIX "\"slewing:100\"\n",
+	  ":3: bad stopped_time 'slewing:100'" },
+	{ "empty policy", STOPPED_PREFIX "\"\"\n", ":3: bad stopped_time ''" },
+	{ "policy as a number", STOPPED_PREFIX "1000\n",
+	  ":3: stopped_time must be a string, not a number" },
+	{ "duplicate stopped_time", STOPPED_PREFIX "\"step\"\nstopped_time = \"keep\"\n",
+	  ":4: duplicate key 'stopped_time'" },
+};
+
+#define NR_BAD_STOPPED_TIME \
+	(sizeof(bad_stopped_time_cases) / sizeof(bad_stopped_time_cases[0]))
+
+static const struct {
+	const char *value;
+	enum stopped_time_policy policy;
+	uint32_t slew_ppm;
+	const char *name;	/* stopped_time_policy_name() */
+} good_stopped_time_cases[] = {
+	{ "step", STOPPED_TIME_STEP, 0, "step" },
+	{ "keep", STOPPED_TIME_KEEP, 0, "keep" },
+	{ "slew:1", STOPPED_TIME_SLEW, 1, "slew:1" },
+	{ "slew:1000", STOPPED_TIME_SLEW, 1000, "slew:1000" },
+	{ "slew:0500", STOPPED_TIME_SLEW, 500, "slew:500" },
+	{ "slew:500000", STOPPED_TIME_SLEW, 500000, "slew:500000" },
+};
+
+#define NR_GOOD_STOPPED_TIME \
+	(sizeof(good_stopped_time_cases) / sizeof(good_stopped_time_cases[0]))
+
+static void test_stopped_time(void)
+{
+	char text[256], err[512], name[STOPPED_TIME_NAME_MAX];
+	struct domain_config cfg;
+	size_t i;
+	int ret;
+
+	ret = parse("name = \"a\"\n" KERNEL_LINE, &cfg, err, sizeof(err));
+	tap_ok(ret == 0 && cfg.stopped_time == STOPPED_TIME_STEP &&
+	       !strcmp(stopped_time_policy_name(cfg.stopped_time,
+						cfg.stopped_slew_ppm, name,
+						sizeof(name)), "step"),
+	       "stopped_time defaults to step (%s)", ret ? err : name);
+	if (!ret)
+		domain_config_free(&cfg);
+
+	for (i = 0; i < NR_GOOD_STOPPED_TIME; i++) {
+		snprintf(text, sizeof(text), STOPPED_PREFIX "\"%s\"\n",
+			 good_stopped_time_cases[i].value);
+		ret = parse(text, &cfg, err, sizeof(err));
+		if (ret) {
+			tap_ok(0, "stopped_time = \"%s\" parses (%s)",
+			       good_stopped_time_cases[i].value, err);
+			continue;
+		}
+		stopped_time_policy_name(cfg.stopped_time, cfg.stopped_slew_ppm,
+					 name, sizeof(name));
+		tap_ok(cfg.stopped_time == good_stopped_time_cases[i].policy &&
+		       cfg.stopped_slew_ppm == good_stopped_time_cases[i].slew_ppm &&
+		       !strcmp(name, good_stopped_time_cases[i].name),
+		       "stopped_time = \"%s\": policy %d, %u ppm, named '%s'",
+		       good_stopped_time_cases[i].value, (int)cfg.stopped_time,
+		       cfg.stopped_slew_ppm, name);
+		domain_config_free(&cfg);
+	}
+
+	for (i = 0; i < NR_BAD_STOPPED_TIME; i++) {
+		const struct bad_case *c = &bad_stopped_time_cases[i];
+
+		ret = parse(c->text, &cfg, err, sizeof(err));
+		tap_ok(ret == -1 && !strncmp(err, cfg_path, strlen(cfg_path)) &&
+		       strstr(err, c->expect),
+		       "stopped_time: rejects %s: got \"%s\", want \"...%s...\"",
+		       c->what, err, c->expect);
+	}
+}
+
 static void test_good(void)
 {
 	struct domain_config cfg;
@@ -230,11 +338,13 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/initrd", dir);
 	write_file(path, "initrd");
 
-	tap_plan(4 + (int)(sizeof(bad_cases) / sizeof(bad_cases[0])) + 3);
+	tap_plan(4 + (int)(sizeof(bad_cases) / sizeof(bad_cases[0])) + 3 +
+		 1 + (int)(NR_GOOD_STOPPED_TIME + NR_BAD_STOPPED_TIME));
 	test_good();
 	test_defaults();
 	test_bad();
 	test_load();
+	test_stopped_time();
 
 	unlink(kernel_path);
 	unlink(path);

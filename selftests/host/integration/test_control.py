@@ -13,9 +13,11 @@ daemon of our own, started without it (in WORKDIR/noinject).
 """
 
 import argparse
+import json
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", ".."))
@@ -69,6 +71,12 @@ MALFORMED = [
     ("unterminated list", 5, 'device_model_args = [ "-device", "x"'),
     ("invalid string escape", 5, 'extra = "console=ttyS0 \\q"'),
     ("trailing garbage after value", 1, "vcpus = 2 junk"),
+    ("stopped_time slew without a rate", 5, 'stopped_time = "slew"'),
+    ("stopped_time slew rate 0", 5, 'stopped_time = "slew:0"'),
+    ("stopped_time slew rate not decimal", 5, 'stopped_time = "slew:abc"'),
+    ("stopped_time slew rate above 500000", 5,
+     'stopped_time = "slew:500001"'),
+    ("unknown stopped_time", 5, 'stopped_time = "skip"'),
 ]
 
 # `pvxl inject DOM ...` argument lists that are usage errors (exit 2).
@@ -94,6 +102,59 @@ BAD_INJECTS = [
     ["clear", "all"],
     ["guest-stopped", "1"],
 ]
+
+# The duplicate-create domain's stopped-time policy, shown by `pvxl info`.
+DUPTEST_STOPPED_TIME = "slew:1000"
+
+
+class QmpClient:
+    """Just enough QMP to ask QEMU itself what state it is in: connect,
+    greeting, qmp_capabilities, one command, skipping events."""
+
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        greeting = self.read()
+        if "QMP" not in greeting:
+            raise RuntimeError(f"no QMP greeting: {greeting}")
+
+    def read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("QEMU closed the QMP connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def execute(self, command):
+        self.sock.sendall(json.dumps({"execute": command}).encode() + b"\n")
+        while True:
+            reply = self.read()
+            if "event" in reply:
+                continue
+            if "error" in reply:
+                raise RuntimeError(f"QMP {command}: {reply['error']}")
+            return reply["return"]
+
+    def close(self):
+        self.sock.close()
+
+
+def qmp_status(path):
+    """QEMU's own answer to query-status, e.g. 'paused' or 'running'."""
+    try:
+        client = QmpClient(path)
+        try:
+            client.execute("qmp_capabilities")
+            return client.execute("query-status").get("status")
+        finally:
+            client.close()
+    except (OSError, RuntimeError, ValueError) as err:
+        return f"<query-status failed: {err}>"
+
 
 BAD_TIMES = ["soon", "+", "+1x", "--5s", "+99999999999999999999999s", "1h2",
              ""]
@@ -194,7 +255,8 @@ class ControlTests:
     def test_unknown_domain(self):
         for args in (["info", "no-such-dom"], ["destroy", "no-such-dom"],
                      ["set-wallclock", "no-such-dom", "+1s"],
-                     ["info", "4242"]):
+                     ["info", "4242"], ["pause", "no-such-dom"],
+                     ["unpause", "no-such-dom"], ["pause", "4242"]):
             self.expect_exit(f"`pvxl {' '.join(args)}` on an unknown domain",
                              1, *args)
 
@@ -208,12 +270,16 @@ class ControlTests:
         self.expect_exit("pvxl with an unknown command", 2, "frobnicate")
         self.expect_exit("pvxl info without a domain", 2, "info")
         self.expect_exit("pvxl inject without a domain", 2, "inject")
+        self.expect_exit("pvxl pause without a domain", 2, "pause")
+        self.expect_exit("pvxl unpause with two domains", 2, "unpause",
+                         "a", "b")
 
     def test_duplicate_create(self):
         # No pvtest= on the command line: the guest sits in a shell, so the
         # domain stays up however long the test takes.
         lines = base_config(self.kernel, self.ramdisk)
         lines[0] = 'name = "duptest"'
+        lines.append(f'stopped_time = "{DUPTEST_STOPPED_TIME}"')
         path = self.write_config("duptest.cfg", lines)
         first = self.daemon.pvxl("create", path, timeout=60)
         if not self.tap.result(first.returncode == 0,
@@ -228,6 +294,10 @@ class ControlTests:
             self.tap.result(listing.stdout.count("duptest") == 1,
                             "the domain is listed exactly once",
                             self.context(listing))
+            self.test_pause_on("duptest")
+            # Left paused: destroy below must still work.
+            self.expect_exit("pause again, to destroy a paused domain", 0,
+                             "pause", "duptest", must_contain=["paused"])
         finally:
             gone = self.daemon.pvxl("destroy", "duptest", timeout=60)
         self.tap.result(gone.returncode == 0, "destroy the domain",
@@ -237,6 +307,103 @@ class ControlTests:
                         "duptest" not in listing.stdout,
                         "a destroyed domain is no longer listed",
                         self.context(listing))
+
+    def info_json(self, domain):
+        result = self.daemon.pvxl("info", "--json", domain)
+        try:
+            return result, result.json()
+        except ValueError:
+            return result, {}
+
+    def listed_state(self, domain):
+        listing = self.daemon.pvxl("list", "--json")
+        try:
+            for row in listing.json()["domains"]:
+                if row["name"] == domain:
+                    return row["state"]
+        except (ValueError, KeyError):
+            pass
+        return None
+
+    def check_state(self, domain, want, qemu_want, when):
+        """list, info and QEMU's own query-status agree on the state."""
+        result, info = self.info_json(domain)
+        listed = self.listed_state(domain)
+        qemu = qmp_status(os.path.join(self.daemon.state_dir,
+                                       f"{domain}.qmp"))
+        self.tap.result(
+            listed == want and info.get("state") == want and qemu == qemu_want,
+            f"{when}: list and info say {want}, QEMU query-status says "
+            f"{qemu_want}", [f"list: {listed}, info: {info.get('state')}, "
+                             f"query-status: {qemu}"] + self.context(result))
+        return info
+
+    def test_pause_on(self, domain):
+        """pause/unpause of a real QEMU domain, checked against QEMU."""
+        self.expect_exit("unpause of a domain that is not paused", 1,
+                         "unpause", domain, must_contain=["is not paused"])
+        info = self.check_state(domain, "running", "running", "before pause")
+        self.tap.result(info.get("pauses") == 0 and
+                        info.get("paused_total_ns") == 0 and
+                        info.get("stopped_time") == DUPTEST_STOPPED_TIME,
+                        "info before any pause: pauses 0, paused_total_ns 0, "
+                        f"stopped_time {DUPTEST_STOPPED_TIME}",
+                        [json.dumps({k: info.get(k) for k in (
+                            "pauses", "paused_total_ns", "stopped_time")})])
+
+        paused = self.daemon.pvxl("pause", "--json", domain)
+        try:
+            body = paused.json()
+        except ValueError:
+            body = {}
+        self.tap.result(paused.returncode == 0 and
+                        body.get("state") == "paused" and
+                        isinstance(body.get("qmp_round_trip_ns"), int),
+                        "pause --json: state paused, QMP round trip shown",
+                        self.context(paused))
+        self.check_state(domain, "paused", "paused", "after pause")
+        self.expect_exit("pause of a domain already paused", 1, "pause",
+                         domain, must_contain=["already paused"])
+        # set-wallclock still works on a paused domain (QEMU keeps running).
+        self.expect_exit("set-wallclock on a paused domain", 0,
+                         "set-wallclock", domain, "now")
+
+        time.sleep(0.5)
+        resumed = self.daemon.pvxl("unpause", domain)
+        self.tap.result(resumed.returncode == 0 and
+                        "state: running" in resumed.stdout and
+                        f"stopped_time: {DUPTEST_STOPPED_TIME}" in
+                        resumed.stdout, "unpause: state running, policy "
+                        "shown", self.context(resumed))
+        info = self.check_state(domain, "running", "running", "after unpause")
+        total = info.get("paused_total_ns") or 0
+        self.tap.result(info.get("pauses") == 1 and
+                        500_000_000 <= total < 60_000_000_000,
+                        "info after unpause: pauses 1, paused_total_ns "
+                        f"covers the 0.5 s slept ({total} ns)",
+                        self.context(resumed))
+
+        # QEMU's monitor serves one client: while we hold it, pvtimed's
+        # QMP exchange times out; the command fails cleanly and the domain
+        # is left as it was.
+        try:
+            holder = QmpClient(os.path.join(self.daemon.state_dir,
+                                            f"{domain}.qmp"))
+        except (OSError, RuntimeError, ValueError) as err:
+            self.tap.result(False, "hold the QMP socket", [str(err)])
+            return
+        try:
+            started = time.monotonic()
+            self.expect_exit("pause while another client holds QMP fails "
+                             "with a QMP error", 1, "pause", domain,
+                             must_contain=["QMP stop", "timed out"])
+            took = time.monotonic() - started
+        finally:
+            holder.close()
+        self.tap.result(took < 10, f"the QMP failure took {took:.1f} s "
+                        "(bounded by pvtimed's QMP timeout)")
+        self.check_state(domain, "running", "running",
+                         "after the failed pause")
 
     def test_inject_on(self, daemon, domain):
         """Fault injection on a daemon started with it enabled."""

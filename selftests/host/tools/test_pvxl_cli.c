@@ -270,6 +270,11 @@ static void test_usage_errors(void)
 		{ { "destroy" }, "pvxl: destroy: missing argument" },
 		{ { "destroy", "" }, "pvxl: destroy: empty argument" },
 		{ { "console" }, "pvxl: console: missing argument" },
+		{ { "pause" }, "pvxl: pause: missing argument" },
+		{ { "pause", "g", "h" }, "pvxl: pause: unexpected argument 'h'" },
+		{ { "pause", "--all" }, "pvxl: pause: unknown option '--all'" },
+		{ { "unpause" }, "pvxl: unpause: missing argument" },
+		{ { "unpause", "" }, "pvxl: unpause: empty argument" },
 		{ { "info" }, "pvxl: info: missing argument" },
 		{ { "info", "--all", "g" }, "pvxl: info: unknown option '--all'" },
 		{ { "host-info", "x" }, "pvxl: host-info: unexpected argument 'x'" },
@@ -317,8 +322,8 @@ static void test_usage_errors(void)
 static void test_help(void)
 {
 	static const char *const commands[] = {
-		"create", "list", "destroy", "console", "info", "set-wallclock",
-		"host-info", "inject", "help",
+		"create", "list", "destroy", "pause", "unpause", "console", "info",
+		"set-wallclock", "host-info", "inject", "help",
 	};
 	char expect[64];
 	struct run r;
@@ -368,6 +373,27 @@ static void test_inject_wire(void)
 	       "inject", "guest1", "storm", "0", "5");
 	tap_ok(r.status == 2 && strstr(r.err, "pvxl: bad arguments for storm"),
 	       "pvtimed's validation error -> exit 2 with its message (got %d: '%s')",
+	       r.status, flat(r.err));
+}
+
+static void test_pause_wire(void)
+{
+	struct fake_server s;
+	struct run r;
+
+	SERVED(&r, &s, "ok\nname: g1\nstate: paused\n", "pause", "g1");
+	tap_ok(r.status == 0 && !strcmp(s.request, "text pause g1\n") &&
+	       !strcmp(r.out, "name: g1\nstate: paused\n"),
+	       "pause: request 'text pause g1', body printed (got %d, req '%s')",
+	       r.status, flat(s.request));
+	SERVED(&r, &s, "ok\n{}\n", "unpause", "--json", "7");
+	tap_ok(r.status == 0 && !strcmp(s.request, "json unpause 7\n"),
+	       "unpause --json 7: request 'json unpause 7' (got %d, req '%s')",
+	       r.status, flat(s.request));
+	SERVED(&r, &s, "error 1 domain 'g1' is not paused\n", "unpause", "g1");
+	tap_ok(r.status == 1 && !strcmp(r.err, "pvxl: domain 'g1' is not paused\n") &&
+	       !*r.out,
+	       "unpause refused by pvtimed: exit 1 with its message (got %d: '%s')",
 	       r.status, flat(r.err));
 }
 
@@ -576,13 +602,14 @@ int main(void)
 	snprintf(console_path, sizeof(console_path), "%s/guest1.console", tmpdir);
 	ctl_listen_fd = listen_unix(ctl_path);
 
-	tap_plan(27 + 13 + 2 + 12 + 6 + 3 + 3 + 3);
+	tap_plan(32 + 15 + 2 + 12 + 6 + 3 + 3 + 3 + 3);
 	test_usage_errors();
 	test_help();
 	test_cannot_connect();
 	test_framing();
 	test_set_wallclock_wire();
 	test_inject_wire();
+	test_pause_wire();
 	test_create();
 	test_console();
 	return tap_done();
