@@ -148,17 +148,9 @@ static void emit_stability(struct emit *e, const struct domain_clock *snap,
 
 /* How the records were steered back onto the host's time. */
 static void emit_calibration(struct emit *e, const struct domain_clock *snap,
-			     const struct domain_config *cfg, uint64_t now_tsc)
+			     uint64_t now_tsc)
 {
-	char policy[32];
-
-	if (cfg->stopped_time == STOPPED_TIME_SLEW)
-		snprintf(policy, sizeof(policy), "slew:%u", cfg->stopped_slew_ppm);
-	else
-		snprintf(policy, sizeof(policy), "%s",
-			 cfg->stopped_time == STOPPED_TIME_KEEP ? "keep" : "step");
 	emit_object_begin(e, "calibration");
-	emit_str(e, "stopped_time", policy);
 	emit_u64(e, "offset_moves", snap->offset_moves);
 	emit_s64(e, "last_lead_ns", snap->last_lead_ns);
 	emit_u64(e, "last_lead_age_ms", snap->last_lead_tsc ?
@@ -170,9 +162,7 @@ static void emit_calibration(struct emit *e, const struct domain_clock *snap,
 	emit_s64(e, "slew_ppm", snap->slew_ppm);
 	emit_bool(e, "correction_pending", snap->correction_pending);
 	emit_s64(e, "drift_ns", snap->lag_ns);
-	emit_u64(e, "pauses", snap->pauses);
-	emit_u64(e, "paused_ns_total", snap->paused_ns_total);
-	emit_u64(e, "last_paused_ns", snap->last_paused_ns);
+	emit_u64(e, "kept_ns_total", snap->kept_ns_total);
 	emit_object_end(e);
 }
 
@@ -242,7 +232,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		 timebase_cycles_to_ns(snap.handshake_rtt_cycles));
 	emit_u64(e, "mailbox_sessions", d->mailbox.sessions);
 	emit_stability(e, &snap, now_tsc);
-	emit_calibration(e, &snap, &d->cfg, now_tsc);
+	emit_calibration(e, &snap, now_tsc);
 	emit_time_function(e, &snap);
 	fault_emit(e, &d->faults);
 	emit_s64(e, "wall_offset_ns", snap.wall_offset_ns);
