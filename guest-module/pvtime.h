@@ -96,6 +96,8 @@ struct pvtime_dev {
 	atomic64_t vouch_fallbacks;
 	atomic64_t calibrations;
 	atomic64_t calibration_failures;
+	atomic64_t calibration_busy;	/* probes too slow to submit */
+	unsigned int calibration_failed_rounds;	/* in a row */
 	atomic64_t health_checks;
 	atomic64_t health_records_offset_ns;	/* records' wall - hyp's */
 	atomic64_t health_realtime_offset_ns;	/* CLOCK_REALTIME - hyp's */
@@ -132,7 +134,8 @@ struct pvtime_realtime_probe {
 
 int pvtime_handshake(struct pvtime_dev *pd);
 void pvtime_tsc_evidence(struct pvtime_dev *pd);
-int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds);
+int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds,
+			 unsigned int *busy);
 int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res);
 

@@ -20,7 +20,9 @@
 
 #include "pvtime.h"
 
-#define PVTIME_CALIBRATION_ROUNDS	8
+#define PVTIME_CALIBRATION_ROUNDS	16
+/* Rounds in a row with a vCPU's calibration failing before we give up. */
+#define PVTIME_CALIBRATION_FAILED_ROUNDS	5
 #define PVTIME_HEALTH_PROBE_ROUNDS	4
 /* Records further than this from the hyp's wall time are not vouched for. */
 #define PVTIME_VOUCH_LIMIT_NS		(1 * NSEC_PER_MSEC)
@@ -86,10 +88,10 @@ static void pvtime_health_check(struct pvtime_dev *pd, int calibration_failures)
 	int ret;
 
 	ret = pvtime_realtime_probe(pd, PVTIME_HEALTH_PROBE_ROUNDS, &res);
-	if (ret)
-		why = "the realtime probe failed";
-	else if (calibration_failures)
-		why = "calibration failed";
+	if (ret && !calibration_failures)
+		return;		/* a busy mailbox says nothing either way */
+	if (ret || calibration_failures)
+		why = "the mailbox stopped answering";
 	else if (abs(res.records_offset_ns) > PVTIME_VOUCH_LIMIT_NS)
 		why = "the records' time disagrees with the hypervisor's";
 	if (!ret) {
@@ -115,13 +117,21 @@ static void pvtime_calibrate_work(struct work_struct *work)
 	struct pvtime_dev *pd = container_of(to_delayed_work(work),
 					     struct pvtime_dev, calibrate_work);
 	unsigned int period_ms = READ_ONCE(pd->calibration_ms);
+	unsigned int busy;
 	int failures;
 
-	failures = pvtime_tsc_calibrate(pd, PVTIME_CALIBRATION_ROUNDS);
+	failures = pvtime_tsc_calibrate(pd, PVTIME_CALIBRATION_ROUNDS, &busy);
 	atomic64_inc(&pd->calibrations);
-	if (failures)
+	atomic64_add(busy, &pd->calibration_busy);
+	if (failures) {
 		atomic64_add(failures, &pd->calibration_failures);
-	pvtime_health_check(pd, failures);
+		pd->calibration_failed_rounds++;
+	} else {
+		pd->calibration_failed_rounds = 0;
+	}
+	/* The mailbox failing once is a busy host; for seconds, trouble. */
+	pvtime_health_check(pd, pd->calibration_failed_rounds >=
+				PVTIME_CALIBRATION_FAILED_ROUNDS);
 	if (period_ms)
 		schedule_delayed_work(&pd->calibrate_work,
 				      msecs_to_jiffies(period_ms));

@@ -293,6 +293,8 @@ int pvtime_handshake(struct pvtime_dev *pd)
 }
 
 #define PVTIME_EVIDENCE_ROUNDS		32
+/* The hyp refuses probes slower than its MAILBOX_MAX_RTT_US (1 ms). */
+#define PVTIME_MAX_PROBE_RTT_MS		1
 
 struct pvtime_evidence_call {
 	struct pvtime_dev *pd;
@@ -313,6 +315,11 @@ static int pvtime_tsc_evidence_on_cpu(void *data)
 	ret = pvtime_best_tsc_probe(pd, call->rounds, &best, &best_rtt);
 	if (ret)
 		goto end;
+	/* A busy host: the hyp would refuse it (-EINVAL); try next time. */
+	if (best_rtt > READ_ONCE(pd->ctl->tsc_hz) / 1000 * PVTIME_MAX_PROBE_RTT_MS) {
+		ret = -EAGAIN;
+		goto end;
+	}
 	ret = pvtime_submit_offset_quiet(pd, &best);
 	if (ret == -ERANGE) {
 		/* Our own reading of the offset, for the log. */
@@ -366,18 +373,25 @@ void pvtime_tsc_evidence(struct pvtime_dev *pd)
 
 /*
  * One calibration round: a probe from every online vCPU, each on its own
- * vCPU.  Returns how many failed.
+ * vCPU.  Returns how many failed; *busy counts the vCPUs whose best probe
+ * was too slow to submit (a busy host, not a broken hyp).
  */
-int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds)
+int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds,
+			 unsigned int *busy)
 {
 	struct pvtime_evidence_call call = { .pd = pd, .rounds = rounds };
 	unsigned int cpu;
-	int failures = 0;
+	int failures = 0, ret;
 
+	*busy = 0;
 	cpus_read_lock();
-	for_each_online_cpu(cpu)
-		if (smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call, false))
+	for_each_online_cpu(cpu) {
+		ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call, false);
+		if (ret == -EAGAIN)
+			(*busy)++;
+		else if (ret)
 			failures++;
+	}
 	cpus_read_unlock();
 	return failures;
 }

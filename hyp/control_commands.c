@@ -281,18 +281,26 @@ static int cmd_unpause(int argc, char **argv, struct emit *e, char *err,
 {
 	struct domain *d = find_domain(argv[0], err, errlen);
 	char policy[STOPPED_TIME_NAME_MAX];
+	enum stopped_time_policy stopped;
 	uint64_t rtt_ns, paused_ns;
+	uint32_t slew_ppm;
 
-	(void)argc;
-	if (!d || domain_unpause(d, &rtt_ns, &paused_ns, err, errlen))
+	if (!d)
+		return PVTIME_EXIT_FAILURE;
+	stopped = d->cfg.stopped_time;
+	slew_ppm = d->cfg.stopped_slew_ppm;
+	/* An optional policy for this unpause only. */
+	if (argc > 1 && stopped_time_policy_parse(argv[1], &stopped, &slew_ppm,
+						  err, errlen))
+		return PVTIME_EXIT_FAILURE;
+	if (domain_unpause(d, stopped, slew_ppm, &rtt_ns, &paused_ns, err, errlen))
 		return PVTIME_EXIT_FAILURE;
 	emit_str(e, "name", d->cfg.name);
 	emit_u64(e, "domid", d->domid);
 	emit_str(e, "state", domain_state_label(d));
 	emit_u64(e, "paused_ns", paused_ns);
 	emit_str(e, "stopped_time",
-		 stopped_time_policy_name(d->cfg.stopped_time,
-					  d->cfg.stopped_slew_ppm, policy,
+		 stopped_time_policy_name(stopped, slew_ppm, policy,
 					  sizeof(policy)));
 	emit_u64(e, "qmp_round_trip_ns", rtt_ns);
 	return PVTIME_EXIT_OK;
@@ -482,7 +490,7 @@ static const struct control_command commands[] = {
 	{ "info", 1, 1, "<dom>", cmd_info },
 	{ "destroy", 1, 1, "<dom>", cmd_destroy },
 	{ "pause", 1, 1, "<dom>", cmd_pause },
-	{ "unpause", 1, 1, "<dom>", cmd_unpause },
+	{ "unpause", 1, 2, "<dom> [step|slew:PPM|keep]", cmd_unpause },
 	{ "console", 1, 1, "<dom>", cmd_console },
 	{ "set-wallclock", 2, 3, "<dom|--all> host | abs <ns> | rel <ns>",
 	  cmd_set_wallclock },

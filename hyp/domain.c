@@ -437,7 +437,8 @@ int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
 	return 0;
 }
 
-int domain_unpause(struct domain *d, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
+int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
+		   uint32_t slew_ppm, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
 		   char *err, size_t errlen)
 {
 	char policy[STOPPED_TIME_NAME_MAX];
@@ -454,8 +455,8 @@ int domain_unpause(struct domain *d, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
 	if (domain_qmp(d, "cont", &cont_tsc, qmp_rtt_ns, err, errlen))
 		return -1;
 	/* The records learn of the resume before the guest can act on it. */
-	if (records_guest_resumed(&d->clock, &d->shm, cont_tsc,
-				  d->cfg.stopped_time, d->cfg.stopped_slew_ppm))
+	if (records_guest_resumed(&d->clock, &d->shm, cont_tsc, stopped,
+				  slew_ppm))
 		domain_ring_records(d);
 	d->paused = false;
 	*paused_ns = cont_tsc > d->pause_stop_tsc ?
@@ -464,8 +465,7 @@ int domain_unpause(struct domain *d, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
 	log_info("domain %s: unpaused after %llu ns paused (QMP cont round trip %llu ns, stopped_time %s)",
 		 d->cfg.name, (unsigned long long)*paused_ns,
 		 (unsigned long long)*qmp_rtt_ns,
-		 stopped_time_policy_name(d->cfg.stopped_time,
-					  d->cfg.stopped_slew_ppm, policy,
+		 stopped_time_policy_name(stopped, slew_ppm, policy,
 					  sizeof(policy)));
 	return 0;
 }

@@ -107,7 +107,9 @@ const char *domain_state_label(const struct domain *d);
  */
 int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
 		 size_t errlen);
-int domain_unpause(struct domain *d, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
+/* unpause applies the stopped-time policy given (the domain's, or an override). */
+int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
+		   uint32_t slew_ppm, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
 		   char *err, size_t errlen);
 
 /* Paused time over all pauses, the current one up to now included. */

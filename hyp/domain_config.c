@@ -515,23 +515,23 @@ static int key_abi_version(struct parser *p, struct value *v,
 }
 
 /* "slew:PPM": PPM is plain decimal digits, no sign, no spaces, in range. */
-static int take_slew_ppm(struct parser *p, struct value *v, const char *ppm,
-			 uint32_t *out)
+static int take_slew_ppm(const char *text, const char *ppm, uint32_t *out,
+			 char *why, size_t whylen)
 {
 	uint64_t n = 0;
 	const char *c;
 
 	if (!*ppm) {
-		parse_error(p, v->line,
-			    "bad stopped_time '%s' (slew needs a rate: \"slew:PPM\", PPM %u..%u)",
-			    v->str, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
+		snprintf(why, whylen,
+			 "bad stopped_time '%s' (slew needs a rate: \"slew:PPM\", PPM %u..%u)",
+			 text, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
 		return -1;
 	}
 	for (c = ppm; *c; c++) {
 		if (*c < '0' || *c > '9') {
-			parse_error(p, v->line,
-				    "bad stopped_time '%s' (PPM must be a decimal integer %u..%u)",
-				    v->str, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
+			snprintf(why, whylen,
+				 "bad stopped_time '%s' (PPM must be a decimal integer %u..%u)",
+				 text, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
 			return -1;
 		}
 		/* Saturate instead of wrapping: any overflow is out of range. */
@@ -539,40 +539,53 @@ static int take_slew_ppm(struct parser *p, struct value *v, const char *ppm,
 			n = n * 10 + (uint64_t)(*c - '0');
 	}
 	if (n < STOPPED_SLEW_PPM_MIN || n > STOPPED_SLEW_PPM_MAX) {
-		parse_error(p, v->line,
-			    "stopped_time slew rate out of range: %s ppm (allowed %u..%u)",
-			    ppm, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
+		snprintf(why, whylen,
+			 "stopped_time slew rate out of range: %s ppm (allowed %u..%u)",
+			 ppm, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
 		return -1;
 	}
 	*out = (uint32_t)n;
 	return 0;
 }
 
-static int key_stopped_time(struct parser *p, struct value *v,
-			    struct domain_config *c)
+int stopped_time_policy_parse(const char *text, enum stopped_time_policy *policy,
+			      uint32_t *slew_ppm, char *why, size_t whylen)
 {
-	if (!strcmp(v->str, "step")) {
-		c->stopped_time = STOPPED_TIME_STEP;
-		c->stopped_slew_ppm = 0;
+	if (!strcmp(text, "step")) {
+		*policy = STOPPED_TIME_STEP;
+		*slew_ppm = 0;
 		return 0;
 	}
-	if (!strcmp(v->str, "keep")) {
-		c->stopped_time = STOPPED_TIME_KEEP;
-		c->stopped_slew_ppm = 0;
+	if (!strcmp(text, "keep")) {
+		*policy = STOPPED_TIME_KEEP;
+		*slew_ppm = 0;
 		return 0;
 	}
 	/* "slew" alone is a slew without its rate: say so, not "unknown". */
-	if (!strcmp(v->str, "slew") || !strncmp(v->str, "slew:", 5)) {
-		if (take_slew_ppm(p, v, v->str[4] ? v->str + 5 : "",
-				  &c->stopped_slew_ppm))
+	if (!strcmp(text, "slew") || !strncmp(text, "slew:", 5)) {
+		if (take_slew_ppm(text, text[4] ? text + 5 : "", slew_ppm, why,
+				  whylen))
 			return -1;
-		c->stopped_time = STOPPED_TIME_SLEW;
+		*policy = STOPPED_TIME_SLEW;
 		return 0;
 	}
-	parse_error(p, v->line,
-		    "bad stopped_time '%s' (expected \"step\", \"slew:PPM\" or \"keep\")",
-		    v->str);
+	snprintf(why, whylen,
+		 "bad stopped_time '%s' (expected \"step\", \"slew:PPM\" or \"keep\")",
+		 text);
 	return -1;
+}
+
+static int key_stopped_time(struct parser *p, struct value *v,
+			    struct domain_config *c)
+{
+	char why[160];
+
+	if (stopped_time_policy_parse(v->str, &c->stopped_time,
+				      &c->stopped_slew_ppm, why, sizeof(why))) {
+		parse_error(p, v->line, "%s", why);
+		return -1;
+	}
+	return 0;
 }
 
 struct config_key {

@@ -92,6 +92,13 @@ int domain_name_valid(const char *name);
 /* Room for any stopped_time_policy_name(), "slew:500000" included. */
 #define STOPPED_TIME_NAME_MAX	16
 /* "step", "keep" or "slew:PPM", as the config spells it; returns buf. */
+/*
+ * "step", "keep" or "slew:PPM" (PPM strict decimal, in range).  Returns 0,
+ * or -1 with the reason in why.
+ */
+int stopped_time_policy_parse(const char *text, enum stopped_time_policy *policy,
+			      uint32_t *slew_ppm, char *why, size_t whylen);
+
 const char *stopped_time_policy_name(enum stopped_time_policy policy,
 				     uint32_t slew_ppm, char *buf, size_t len);
 

@@ -637,14 +637,10 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 	clk->last_paused_ns = stopped_ns;
 	/*
 	 * QEMU held the guest TSC still: the guest is about stopped_ns
-	 * behind.  Keep: that is drift from now on (the next samples
-	 * correct what this estimate missed).  Otherwise the next
-	 * samples find the lead and the policy catches up.
+	 * behind.  The QMP round trips bound when stop and cont took
+	 * effect only loosely (tens of ms under TCG), so the lead is taken
+	 * from the guest's next samples, and the policy applies to that.
 	 */
-	if (policy == STOPPED_TIME_KEEP && clk->offset_known) {
-		clk->lag_ns += (int64_t)stopped_ns;
-		clk->kept_ns_total += stopped_ns;
-	}
 	/* Until a sample shows where the guest TSC is now. */
 	if (clk->evidence.periodic)
 		clk->correction_pending = true;

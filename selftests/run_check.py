@@ -194,10 +194,39 @@ class GuestRun:
             elif self.after_failure and line.startswith("#"):
                 log(f"    | {line[1:].strip()}")
 
+    def pause_for(self, args):
+        """`pause-for SECONDS [POLICY]`: a stopped guest cannot ask for
+        its own unpause, so the runner pauses, waits and unpauses."""
+        try:
+            seconds = float(args[0])
+            if not 0 < seconds <= 60 or len(args) > 2:
+                raise ValueError
+        except (IndexError, ValueError):
+            self.results.own(False, self.suite,
+                             f"bad host request pause-for {args!r}")
+            return
+        paused = self.daemon.pvxl("pause", self.domain)
+        log(f"  {self.suite}: host runs `pvxl pause {self.domain}`, "
+            f"waits {seconds:g} s")
+        if paused.returncode == 0:
+            time.sleep(seconds)
+        resumed = self.daemon.pvxl("unpause", self.domain, *args[1:])
+        log(f"  {self.suite}: host runs `pvxl unpause {self.domain} "
+            f"{' '.join(args[1:])}`")
+        log(f"PVTIME-HOST-DONE {paused.returncode or resumed.returncode}")
+        for what, result in (("pause", paused), ("unpause", resumed)):
+            if result.returncode != 0:
+                self.results.own(False, self.suite,
+                                 f"host request `pvxl {what}` for pause-for",
+                                 [result.describe()])
+
     def host_request(self, words):
         if self.daemon is None or not words:
             self.results.own(False, self.suite,
                              f"unexpected host request {words!r}")
+            return
+        if words[0] == "pause-for":
+            self.pause_for(words[1:])
             return
         before = self.wallclock_ns()
         argv = [words[0], self.domain] + words[1:]
@@ -361,7 +390,16 @@ def phase_guests(results, args, daemon, workdir):
     log("== phase 3: guest suites")
     guest = os.path.join(args.build, "guest")
     main_cfg = os.path.join(guest, "soak.cfg" if args.soak else "test.cfg")
-    guest_suite_pvtimed(results, daemon, main_cfg, "main", args.guest_timeout)
+    if args.guest_mode != "main":
+        # Same guest, another pvtest= mode: a config copy beside it.
+        with open(main_cfg) as src:
+            text = src.read()
+        main_cfg = os.path.join(guest, f"check-{args.guest_mode}.cfg")
+        with open(main_cfg, "w") as dst:
+            dst.write(re.sub(r"\bpvtest=[^\s\"]+", f"pvtest={args.guest_mode}",
+                             text))
+    guest_suite_pvtimed(results, daemon, main_cfg, args.guest_mode,
+                        args.guest_timeout)
     guest_suite_pvtimed(results, daemon, os.path.join(guest, "wrongabi.cfg"),
                         "wrongabi", 120)
     guest_suite_nodevice(results, args, os.path.join(guest, "test.cfg"),
@@ -408,6 +446,10 @@ def main():
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
                         f"{GUEST_TIMEOUT}, with --soak {SOAK_TIMEOUT})")
+    parser.add_argument("--guest-mode", default="main",
+                        choices=["main", "timekeep"],
+                        help="the main guest's pvtest= mode (timekeep: only "
+                             "the moving-TSC tests)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (logs)")
     args = parser.parse_args()

@@ -9,6 +9,7 @@
 #             rmmod without CLOCK_MONOTONIC stepping back
 #   wrongabi  the hyp advertises ABI 99: insmod must refuse, one dmesg line
 #   nodevice  no pvtime device: insmod must fail with "no pvtime device found"
+#   timekeep  insmod; only the moving-TSC tests (load, pauses, reloads) of main
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration
 #
@@ -113,6 +114,57 @@ run_commented() {
 	rc=$(cat "$TMP.rc")
 	skip_reason=$(grep -i 'skip' "$TMP.out" | tail -n 1 | sed 's/^[# ]*//')
 	[ -n "$skip_reason" ] || skip_reason="exit code $KSFT_SKIP"
+}
+
+# Run COMMAND... as one result NAME: PVTIME- lines go to the host runner
+# as they are, everything else as comments.
+run_reporting() { # NAME COMMAND...
+	name=$1
+	shift
+	if [ ! -x "$1" ]; then
+		result 1 "$name ($1 missing)"
+		return
+	fi
+	{
+		"$@" 2>&1
+		echo "$?" >"$TMP.rc"
+	} | awk '/^PVTIME-/ || /^#/ { print; fflush(); next }
+		{ print "# " $0; fflush() }'
+	rc=$(cat "$TMP.rc")
+	result "$rc" "$name" "exit code $KSFT_SKIP"
+}
+
+# The guest TSC moves (all-vCPU load, pauses under each stopped-time
+# policy): time must stay on the host's, measured through the mailbox.
+run_timekeeping() {
+	if [ "${PVTIME_SOAK:-0}" = 1 ]; then load_s=600; else load_s=60; fi
+	tk=$SELFTESTS/pvtime-timekeep
+	run_reporting "timekeep: REALTIME within 50 us of the hyp's under ${load_s} s of all-vCPU clock_gettime+rdtsc load" \
+		"$tk" load "$load_s"
+	run_reporting "timekeep: pause 3 s, step: within 1 ms of the host within 200 ms of unpause" \
+		"$tk" pause 3 step
+	run_reporting "timekeep: pause 3 s, slew:300000: catches up at the declared rate" \
+		"$tk" pause 3 slew:300000
+	run_reporting "timekeep: pause 3 s, keep: stays behind by the pause" \
+		"$tk" pause 3 keep
+	# keep left the guest behind: a step pause brings it back.
+	run_reporting "timekeep: pause 1 s, step after keep" "$tk" pause 1 step
+	grep -E '^(calibration|health|vouch|fastpath )' "$DEBUGFS/state" |
+		comment_stream
+}
+
+# rmmod + insmod several times after the TSC moved (load, pauses).
+reload_cycles() {
+	i=1
+	while [ "$i" -le 3 ]; do
+		run_commented rmmod pvtime
+		check "rmmod #$i after the TSC moved" [ "$rc" = 0 ]
+		run_commented insmod "$MODULE"
+		check "insmod #$i after the TSC moved" [ "$rc" = 0 ]
+		check "REALTIME within 1 ms of the hyp's after insmod #$i" \
+			realtime_resynced
+		i=$((i + 1))
+	done
 }
 
 # One kernel timers selftest as one TAP result: run_timers NAME [ARGS...].
@@ -251,6 +303,8 @@ mode_main() {
 	check_sync_param
 	run_pvtime_test
 	run_all_timers
+	run_timekeeping
+	reload_cycles
 	grep -E '^(fastpath|records_irqs|tsc_evidence|odd_record|guest_stopped)' \
 		"$DEBUGFS/state" | comment_stream
 
@@ -274,6 +328,17 @@ mode_main() {
 		is_pvtime_clocksource
 	run_commented rmmod pvtime
 	check "rmmod again" [ "$rc" = 0 ]
+}
+
+# The moving-TSC part of main alone, for working on it.
+mode_timekeep() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	sleep 3
+	run_timekeeping
+	reload_cycles
+	run_commented rmmod pvtime
+	check "rmmod" [ "$rc" = 0 ]
 }
 
 # One PVTIME-BENCH line per clocksource, all in this boot.
@@ -354,9 +419,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench) ;;
+main | wrongabi | nodevice | bench | timekeep) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep" >&2
 	exit 2
 	;;
 esac
@@ -368,6 +433,7 @@ if [ ! -f "$MODULE" ]; then
 else
 	case "$mode" in
 	main) mode_main ;;
+	timekeep) mode_timekeep ;;
 	bench) mode_bench ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"

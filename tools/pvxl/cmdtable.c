@@ -43,10 +43,11 @@ const struct pvxl_command pvxl_commands[] = {
 		.name = "unpause",
 		.run = pvxl_cmd_unpause,
 		.summary = "Unpause a paused domain",
-		.usage = "[--json] DOM",
+		.usage = "[--json] DOM [POLICY]",
 		.details = "QEMU continues the guest's vCPUs (QMP \"cont\"); the guest's\n"
 			   "clock makes up the paused time per the domain's stopped_time\n"
-			   "policy (step, slew:PPM or keep).  Shows how long it was paused.\n"
+			   "policy (step, slew:PPM or keep), or per POLICY for this unpause\n"
+			   "only.  Shows how long it was paused.\n"
 			   "--json   machine-readable output",
 	},
 	{

@@ -184,11 +184,11 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_pause)
 PVXL_COMMAND_HANDLER(pvxl_cmd_unpause)
 {
 	struct command_args a;
-	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 1, 1, &a);
+	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 1, 2, &a);
 
 	if (rc >= 0)
 		return rc;
-	return call(ctx, "unpause", a.json, 1, (const char *const *)a.pos);
+	return call(ctx, "unpause", a.json, a.count, (const char *const *)a.pos);
 }
 
 PVXL_COMMAND_HANDLER(pvxl_cmd_info)

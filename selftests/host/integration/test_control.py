@@ -271,8 +271,8 @@ class ControlTests:
         self.expect_exit("pvxl info without a domain", 2, "info")
         self.expect_exit("pvxl inject without a domain", 2, "inject")
         self.expect_exit("pvxl pause without a domain", 2, "pause")
-        self.expect_exit("pvxl unpause with two domains", 2, "unpause",
-                         "a", "b")
+        self.expect_exit("pvxl unpause with three arguments", 2, "unpause",
+                         "a", "step", "b")
 
     def test_duplicate_create(self):
         # No pvtest= on the command line: the guest sits in a shell, so the

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvtime-timekeep: does the guest's time stay right when its TSC moves?
+ * Every figure comes from the hyp's own clocks through the mailbox (the
+ * module's debugfs realtime_probe), never from the records.
+ *
+ *   pvtime-timekeep load SECONDS
+ *	Hammer clock_gettime() and rdtsc on every vCPU for SECONDS (what
+ *	makes QEMU's multi-threaded TCG ratchet the guest TSC ahead on some
+ *	hosts) while probing guest CLOCK_REALTIME against the hyp's wall
+ *	time once a second; then probe again once the load has stopped.
+ *	Passes when every probe is within --limit-ns (default 50 us) and
+ *	CLOCK_MONOTONIC never went back on any vCPU.
+ *
+ *   pvtime-timekeep pause SECONDS POLICY
+ *	Ask the host (PVTIME-HOST-REQUEST pause-for SECONDS POLICY) to stop
+ *	this guest for SECONDS and resume it under the stopped-time POLICY
+ *	(step, slew:PPM or keep), probing all the while.  The pause shows
+ *	as a gap in the hyp's CLOCK_MONOTONIC_RAW between two probes; the
+ *	guest's error is its CLOCK_MONOTONIC_RAW against the host's
+ *	(raw_offset), relative to before the pause, and its CLOCK_REALTIME
+ *	against the hyp's wall time:
+ *	  step: within 1 ms of the host within 200 ms of the unpause;
+ *	  slew: catching up at PPM (+-10 %), then within 1 ms;
+ *	  keep: behind by the pause +-1 ms, and staying there.
+ *
+ * Output: "# " comments and PVTIME-REPORT lines; exit 0 pass, 1 fail,
+ * 2 usage, 4 skip (no pvtime debugfs).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "guest_files.h"
+#include "monotonic_check.h"
+
+#define KSFT_SKIP		4
+#define MS			((int64_t)1000000)
+#define PROBE_PATH		PVTIME_DEBUGFS "/realtime_probe"
+/* Host raw time between two probes that says the guest was stopped. */
+#define PAUSE_GAP_NS		(500 * MS)
+#define STEP_RECOVERY_LIMIT_NS	(200 * MS)
+#define ONE_MS			MS
+
+struct probe {
+	int64_t offset_ns;	/* guest REALTIME - hyp wall time */
+	int64_t raw_offset_ns;	/* guest - host CLOCK_MONOTONIC_RAW */
+	int64_t host_raw_ns;	/* host CLOCK_MONOTONIC_RAW */
+	int64_t rtt_ns;
+};
+
+static int take_probe(struct probe *p)
+{
+	char line[512];
+	int n;
+
+	if (read_small_file(PROBE_PATH, line, sizeof(line)))
+		return -errno ? -errno : -EIO;
+	n = sscanf(line, "offset_ns %" SCNd64 " rtt_ns %" SCNd64
+		   " rounds %*u records_offset_ns %*d raw_offset_ns %" SCNd64
+		   " host_raw_ns %" SCNd64, &p->offset_ns, &p->rtt_ns,
+		   &p->raw_offset_ns, &p->host_raw_ns);
+	return n == 4 ? 0 : -EINVAL;
+}
+
+static int64_t abs64(int64_t v)
+{
+	return v < 0 ? -v : v;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * MS };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* rdtsc and CLOCK_REALTIME in a loop, one thread per vCPU. */
+struct tsc_hammer {
+	pthread_t thread;
+	int cpu;
+	atomic_bool *stop;
+	uint64_t loops;
+};
+
+static void *hammer_run(void *arg)
+{
+	struct tsc_hammer *h = arg;
+	struct timespec ts;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(h->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while (!atomic_load_explicit(h->stop, memory_order_relaxed)) {
+		(void)__rdtsc();
+		clock_gettime(CLOCK_REALTIME, &ts);
+		h->loops++;
+	}
+	return NULL;
+}
+
+static int report_monotonic(struct monotonic_check *mc)
+{
+	struct monotonic_result res;
+
+	monotonic_check_stop(mc, &res);
+	printf("# CLOCK_MONOTONIC: %" PRIu64 " reads on %u threads, %" PRIu64
+	       " backward (worst %" PRIu64 " ns)\n", res.samples, res.threads,
+	       res.backsteps, res.worst_backstep_ns);
+	printf("PVTIME-REPORT timekeep_monotonic_backsteps %" PRIu64 "\n",
+	       res.backsteps);
+	return res.backsteps ? 1 : 0;
+}
+
+static int cmd_load(int seconds, int64_t limit_ns)
+{
+	long nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct tsc_hammer hammers[MONOTONIC_CHECK_MAX_CPUS];
+	struct monotonic_check mc = { 0 };
+	atomic_bool stop = false;
+	int64_t worst_during = 0, worst_after = 0, raw_first = 0, raw_last = 0;
+	int64_t host_first = 0, host_last = 0;
+	unsigned int probes = 0, failed_probes = 0;
+	struct probe p;
+	uint64_t loops = 0;
+	long cpu;
+	int ret = 0, i;
+
+	if (nr_cpus < 1 || nr_cpus > MONOTONIC_CHECK_MAX_CPUS)
+		nr_cpus = 1;
+	if (monotonic_check_start(&mc)) {
+		printf("# cannot start the CLOCK_MONOTONIC checkers\n");
+		return 1;
+	}
+	for (cpu = 0; cpu < nr_cpus; cpu++) {
+		hammers[cpu] = (struct tsc_hammer){ .cpu = (int)cpu, .stop = &stop };
+		pthread_create(&hammers[cpu].thread, NULL, hammer_run, &hammers[cpu]);
+	}
+	printf("# %ld vCPU(s) hammering clock_gettime() and rdtsc for %d s\n",
+	       nr_cpus, seconds);
+	for (i = 0; i < seconds; i++) {
+		sleep_ms(1000);
+		if (take_probe(&p)) {
+			failed_probes++;
+			continue;
+		}
+		if (!probes++) {
+			raw_first = p.raw_offset_ns;
+			host_first = p.host_raw_ns;
+		}
+		raw_last = p.raw_offset_ns;
+		host_last = p.host_raw_ns;
+		if (abs64(p.offset_ns) > abs64(worst_during))
+			worst_during = p.offset_ns;
+		if (abs64(p.offset_ns) > limit_ns)
+			printf("# at %d s: REALTIME %" PRId64 " ns off the hyp's (rtt %" PRId64 " ns)\n",
+			       i + 1, p.offset_ns, p.rtt_ns);
+	}
+	atomic_store(&stop, true);
+	for (cpu = 0; cpu < nr_cpus; cpu++) {
+		pthread_join(hammers[cpu].thread, NULL);
+		loops += hammers[cpu].loops;
+	}
+	ret |= report_monotonic(&mc);
+	for (i = 0; i < 5; i++) {
+		sleep_ms(200);
+		if (take_probe(&p)) {
+			failed_probes++;
+			continue;
+		}
+		if (abs64(p.offset_ns) > abs64(worst_after))
+			worst_after = p.offset_ns;
+	}
+	printf("# %" PRIu64 " hammer loops; %u probes (%u failed)\n", loops,
+	       probes, failed_probes);
+	printf("# REALTIME vs hyp: worst %" PRId64 " ns during the load, %" PRId64
+	       " ns after (limit %" PRId64 ")\n", worst_during, worst_after,
+	       limit_ns);
+	if (host_last > host_first)
+		printf("# guest raw clock vs host over the load: %+.3f ppm\n",
+		       (double)(raw_last - raw_first) * 1e6 /
+		       (double)(host_last - host_first));
+	printf("PVTIME-REPORT load_realtime_worst_ns %" PRId64 "\n", worst_during);
+	printf("PVTIME-REPORT load_realtime_after_ns %" PRId64 "\n", worst_after);
+	if (!probes || failed_probes > (unsigned int)seconds / 4) {
+		printf("# too few probes answered\n");
+		ret = 1;
+	}
+	if (abs64(worst_during) > limit_ns || abs64(worst_after) > limit_ns)
+		ret = 1;
+	return ret;
+}
+
+enum policy { POLICY_STEP, POLICY_SLEW, POLICY_KEEP };
+
+static int parse_policy(const char *text, enum policy *policy, long *ppm)
+{
+	char *end;
+
+	if (!strcmp(text, "step")) {
+		*policy = POLICY_STEP;
+	} else if (!strcmp(text, "keep")) {
+		*policy = POLICY_KEEP;
+	} else if (!strncmp(text, "slew:", 5)) {
+		*policy = POLICY_SLEW;
+		errno = 0;
+		*ppm = strtol(text + 5, &end, 10);
+		if (errno || *end || *ppm <= 0)
+			return -1;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Wait ms, then probe until one is answered (a busy mailbox may refuse a
+ * few); *p keeps the last good one.  Probing gently matters: every probe
+ * is a mailbox session, and the hyp budgets them per domain.
+ */
+static void next_probe(struct probe *p, long ms)
+{
+	struct probe fresh;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		sleep_ms(tries ? 10 : ms);
+		if (!take_probe(&fresh)) {
+			*p = fresh;
+			return;
+		}
+	}
+	/* Nothing answers: push time on so that the callers' loops end. */
+	p->host_raw_ns += 1000 * MS;
+}
+
+/* Probe until the host's raw clock jumps: the pause.  Returns 0 or -1. */
+static int wait_for_pause(const struct probe *before, struct probe *resumed,
+			  int64_t *paused_ns, int timeout_s)
+{
+	struct probe last = *before, p;
+
+	int64_t give_up = before->host_raw_ns + (int64_t)timeout_s * 1000 * MS;
+
+	for (;;) {
+		p = last;
+		next_probe(&p, 20);
+		if (p.host_raw_ns - last.host_raw_ns > PAUSE_GAP_NS) {
+			*resumed = p;
+			*paused_ns = p.host_raw_ns - last.host_raw_ns;
+			return 0;
+		}
+		if (p.host_raw_ns > give_up)
+			return -1;
+		last = p;
+	}
+}
+
+static int cmd_pause(int seconds, const char *policy_text)
+{
+	struct monotonic_check mc = { 0 };
+	struct probe before, resumed, p;
+	int64_t paused_ns, error, first_error, recovery = -1, t0;
+	enum policy policy;
+	long ppm = 0;
+	int ret = 0, i;
+
+	if (parse_policy(policy_text, &policy, &ppm)) {
+		fprintf(stderr, "bad policy '%s' (step, slew:PPM or keep)\n",
+			policy_text);
+		return 2;
+	}
+	if (take_probe(&before)) {
+		printf("# no realtime probe (is pvtime loaded, debugfs mounted?)\n");
+		return KSFT_SKIP;
+	}
+	if (monotonic_check_start(&mc)) {
+		printf("# cannot start the CLOCK_MONOTONIC checkers\n");
+		return 1;
+	}
+	printf("# before: REALTIME %" PRId64 " ns off the hyp's, raw offset %" PRId64 " ns\n",
+	       before.offset_ns, before.raw_offset_ns);
+	printf("PVTIME-HOST-REQUEST pause-for %d %s\n", seconds, policy_text);
+	fflush(stdout);
+	if (wait_for_pause(&before, &resumed, &paused_ns, seconds + 30)) {
+		printf("# no pause seen within %d s\n", seconds + 30);
+		report_monotonic(&mc);
+		return 1;
+	}
+	t0 = resumed.host_raw_ns;
+	first_error = resumed.raw_offset_ns - before.raw_offset_ns;
+	printf("# paused for %" PRId64 " ms (host raw clock); first probe after: guest %" PRId64 " ns off\n",
+	       paused_ns / MS, first_error);
+	printf("PVTIME-REPORT pause_%s_seconds %.3f\n", policy == POLICY_SLEW ?
+	       "slew" : policy_text, (double)paused_ns / 1e9);
+
+	switch (policy) {
+	case POLICY_STEP:
+		/* Within 1 ms on both measures, within 200 ms of the unpause. */
+		p = resumed;
+		while (p.host_raw_ns - t0 <= 5000 * MS) {
+			error = p.raw_offset_ns - before.raw_offset_ns;
+			if (abs64(error) <= ONE_MS && abs64(p.offset_ns) <= ONE_MS) {
+				recovery = p.host_raw_ns - t0;
+				break;
+			}
+			next_probe(&p, 20);
+		}
+		printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
+		       recovery / 1000, (long long)(STEP_RECOVERY_LIMIT_NS / MS));
+		printf("PVTIME-REPORT pause_step_recovery_us %" PRId64 "\n",
+		       recovery / 1000);
+		if (recovery < 0 || recovery > STEP_RECOVERY_LIMIT_NS)
+			ret = 1;
+		break;
+	case POLICY_KEEP:
+		/* Behind by what the first probe after the pause saw, and staying. */
+		p = resumed;
+		for (i = 0; i < 2; i++) {
+			next_probe(&p, 1000);
+			error = p.raw_offset_ns - before.raw_offset_ns;
+			printf("# keep: %d s after: guest %" PRId64 " ns behind the host (%" PRId64 " ns right after the pause)\n",
+			       i + 1, -error, -first_error);
+			if (abs64(error - first_error) > ONE_MS ||
+			    abs64(-first_error - paused_ns) > 200 * MS)
+				ret = 1;
+		}
+		printf("PVTIME-REPORT pause_keep_drift_ns %" PRId64 "\n", -error);
+		break;
+	case POLICY_SLEW: {
+		struct probe a, b;
+		double rate;
+
+		/* The catch-up rate over a second, then convergence. */
+		a = resumed;
+		next_probe(&a, 200);
+		b = a;
+		next_probe(&b, 1000);
+		rate = (double)(b.raw_offset_ns - a.raw_offset_ns) * 1e6 /
+		       (double)(b.host_raw_ns - a.host_raw_ns);
+		printf("# slew: catching up at %.0f ppm (declared %ld)\n", rate, ppm);
+		printf("PVTIME-REPORT pause_slew_rate_ppm %.0f\n", rate);
+		if (rate < ppm * 0.9 || rate > ppm * 1.1)
+			ret = 1;
+		p = b;
+		while (p.host_raw_ns - t0 <=
+		       (int64_t)((double)-first_error * (1e6 / ppm) * 1.5) + 2000 * MS) {
+			error = p.raw_offset_ns - before.raw_offset_ns;
+			if (abs64(error) <= ONE_MS) {
+				recovery = p.host_raw_ns - t0;
+				break;
+			}
+			next_probe(&p, 100);
+		}
+		printf("# slew: within 1 ms after %" PRId64 " ms\n", recovery / MS);
+		printf("PVTIME-REPORT pause_slew_converged_ms %" PRId64 "\n",
+		       recovery / MS);
+		if (recovery < 0)
+			ret = 1;
+		break;
+	}
+	}
+	ret |= report_monotonic(&mc);
+	return ret;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: pvtime-timekeep load SECONDS [LIMIT_NS]\n"
+			"       pvtime-timekeep pause SECONDS step|slew:PPM|keep\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	long seconds;
+	char *end;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 3)
+		return usage();
+	errno = 0;
+	seconds = strtol(argv[2], &end, 10);
+	if (errno || *end || seconds < 1 || seconds > 3600)
+		return usage();
+	if (access(PROBE_PATH, R_OK)) {
+		printf("# %s: %s\n", PROBE_PATH, strerror(errno));
+		return KSFT_SKIP;
+	}
+	if (!strcmp(argv[1], "load") && argc <= 4) {
+		int64_t limit = 50000;
+
+		if (argc == 4) {
+			limit = strtoll(argv[3], &end, 10);
+			if (*end || limit <= 0)
+				return usage();
+		}
+		return cmd_load((int)seconds, limit);
+	}
+	if (!strcmp(argv[1], "pause") && argc == 4)
+		return cmd_pause((int)seconds, argv[3]);
+	return usage();
+}
