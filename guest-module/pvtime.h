@@ -126,6 +126,7 @@ void pvtime_pci_sync_period_changed(void);
 struct pvtime_realtime_probe {
 	s64 offset_ns;		/* guest CLOCK_REALTIME - hyp wall time */
 	s64 records_offset_ns;	/* wc + system time - hyp wall time */
+	s64 records_lead_ns;	/* what the hyp means it to be (a slew) */
 	s64 raw_offset_ns;	/* guest - host CLOCK_MONOTONIC_RAW */
 	s64 host_raw_ns;	/* host CLOCK_MONOTONIC_RAW of that round */
 	u64 rtt_ns;		/* round trip of the best round */

@@ -92,7 +92,8 @@ static void pvtime_health_check(struct pvtime_dev *pd, int calibration_failures)
 		return;		/* a busy mailbox says nothing either way */
 	if (ret || calibration_failures)
 		why = "the mailbox stopped answering";
-	else if (abs(res.records_offset_ns) > PVTIME_VOUCH_LIMIT_NS)
+	else if (abs(res.records_offset_ns - res.records_lead_ns) >
+		 PVTIME_VOUCH_LIMIT_NS)
 		why = "the records' time disagrees with the hypervisor's";
 	if (!ret) {
 		atomic64_set(&pd->health_records_offset_ns, res.records_offset_ns);

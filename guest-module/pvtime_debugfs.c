@@ -141,9 +141,9 @@ static int pvtime_realtime_probe_show(struct seq_file *m, void *unused)
 	ret = pvtime_realtime_probe(pd, PVTIME_REALTIME_PROBE_ROUNDS, &res);
 	if (ret)
 		return ret;
-	seq_printf(m, "offset_ns %lld rtt_ns %llu rounds %u records_offset_ns %lld raw_offset_ns %lld host_raw_ns %lld\n",
+	seq_printf(m, "offset_ns %lld rtt_ns %llu rounds %u records_offset_ns %lld raw_offset_ns %lld host_raw_ns %lld records_lead_ns %lld\n",
 		   res.offset_ns, res.rtt_ns, res.rounds, res.records_offset_ns,
-		   res.raw_offset_ns, res.host_raw_ns);
+		   res.raw_offset_ns, res.host_raw_ns, res.records_lead_ns);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvtime_realtime_probe);

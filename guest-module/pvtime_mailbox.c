@@ -451,6 +451,7 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			res->rtt_ns = after - before;
 			res->offset_ns = before + (after - before) / 2 - wall;
 			res->records_offset_ns = records_wall - wall;
+			res->records_lead_ns = READ_ONCE(mb->records_lead_ns);
 			res->host_raw_ns = READ_ONCE(mb->host_monotonic_raw_ns);
 			res->raw_offset_ns = raw_before +
 					     (raw_after - raw_before) / 2 -

@@ -55,20 +55,23 @@ static void answer_realtime_probe(struct mailbox_server *srv,
 				  struct mailbox_session *session)
 {
 	struct timebase_pair pair, raw;
-	int64_t offset;
+	int64_t offset, lead;
 	uint64_t hz;
 
+	pair = timebase_sample_n(CLOCK_REALTIME, 2);
+	raw = timebase_sample_n(CLOCK_MONOTONIC_RAW, 2);
 	pthread_mutex_lock(&srv->clk->lock);
 	/* Where the guest should be: behind by any drift it keeps. */
 	offset = srv->clk->wall_offset_ns - srv->clk->lag_ns;
 	hz = srv->clk->tsc_hz;
+	lead = srv->clk->offset_known ?
+	       records_lead_ns_locked(srv->clk, pair.tsc) : 0;
 	pthread_mutex_unlock(&srv->clk->lock);
-	pair = timebase_sample_n(CLOCK_REALTIME, 2);
-	raw = timebase_sample_n(CLOCK_MONOTONIC_RAW, 2);
 	mailbox_session_hand_out(session, pair.tsc);
 	WRITE_ONCE(mb->host_tsc, pair.tsc);
 	WRITE_ONCE(mb->wall_ns, wallclock_add_sat(pair.clock_ns, offset));
 	WRITE_ONCE(mb->host_monotonic_raw_ns, clock_at_tsc(&raw, pair.tsc, hz));
+	WRITE_ONCE(mb->records_lead_ns, lead);
 	WRITE_ONCE(mb->status, 0);
 }
 

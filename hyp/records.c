@@ -238,8 +238,8 @@ static uint64_t abs64(int64_t v)
 	return v < 0 ? -(uint64_t)v : (uint64_t)v;
 }
 
-/* What the records show minus what they should, at host TSC now. */
-static int64_t lead_ns_locked(const struct domain_clock *clk, uint64_t now)
+int64_t records_lead_ns_locked(const struct domain_clock *clk,
+			       uint64_t now)
 {
 	uint64_t shown = time_function_at(&clk->fn, now);
 	uint64_t target = time_function_at(&clk->ref, now);
@@ -364,7 +364,7 @@ static bool steer_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 			 uint32_t sample_flags, bool *ring)
 {
 	uint64_t now = pvtime_rdtsc();
-	int64_t lead = lead_ns_locked(clk, now);
+	int64_t lead = records_lead_ns_locked(clk, now);
 	bool on_fast_path;
 
 	clk->last_lead_ns = lead;
@@ -590,7 +590,7 @@ bool records_refresh_stability(struct domain_clock *clk,
 	if (clk->slew_ppm &&
 	    (int64_t)(pvtime_rdtsc() - clk->slew_end_tsc) >= 0) {
 		end_slew_locked(clk, shm, &ring);
-		clk->last_lead_ns = lead_ns_locked(clk, pvtime_rdtsc());
+		clk->last_lead_ns = records_lead_ns_locked(clk, pvtime_rdtsc());
 	} else if (clk->slew_ppm && clk->recheck_in) {
 		uint64_t left = clk->slew_end_tsc - pvtime_rdtsc();
 

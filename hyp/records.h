@@ -219,6 +219,13 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 bool records_refresh_stability(struct domain_clock *clk,
 			       struct pvtime_shm *shm);
 
+/*
+ * What the records show minus what the domain should read, at host TSC
+ * host_tsc (non-zero while a correction is under way); caller holds lock.
+ */
+int64_t records_lead_ns_locked(const struct domain_clock *clk,
+			       uint64_t host_tsc);
+
 /* Whether TSC_STABLE is what the records should carry now. */
 bool records_stable_allowed(const struct domain_clock *clk, uint64_t now_tsc);
 

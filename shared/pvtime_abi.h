@@ -103,7 +103,13 @@ struct pvtime_mailbox {
 	__u64 host_tsc;			/* hyp (guest echoes it in SET_OFFSET) */
 	__s64 wall_ns;			/* hyp: the domain's wall time, ns since epoch */
 	__s64 host_monotonic_raw_ns;	/* hyp: host CLOCK_MONOTONIC_RAW */
-	__u64 reserved[8];
+	/*
+	 * hyp, REALTIME_PROBE with PVTIME_F_CALIBRATION: how far the records
+	 * are meant to be from wall_ns right now (a slew under way), so the
+	 * guest can tell a correction in progress from records gone wrong.
+	 */
+	__s64 records_lead_ns;
+	__u64 reserved[7];
 };
 
 struct pvtime_control {
