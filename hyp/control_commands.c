@@ -161,6 +161,9 @@ static void emit_calibration(struct emit *e, const struct domain_clock *snap,
 	emit_u64(e, "slews", snap->slews);
 	emit_s64(e, "slew_ppm", snap->slew_ppm);
 	emit_bool(e, "correction_pending", snap->correction_pending);
+	emit_bool(e, "resume_correction_pending", snap->resume_tsc != 0);
+	emit_double(e, "resume_correction_ms",
+		    (double)snap->resume_correction_ns / 1e6, 3);
 	emit_s64(e, "drift_ns", snap->lag_ns);
 	emit_u64(e, "kept_ns_total", snap->kept_ns_total);
 	emit_object_end(e);

@@ -360,15 +360,35 @@ static void step_forward_locked(struct domain_clock *clk,
  * rate, or keeping the lag as drift.  Lock held; returns whether the
  * records changed.
  */
+static bool steer_decide_locked(struct domain_clock *clk,
+				struct pvtime_shm *shm, uint32_t sample_flags,
+				int64_t lead, uint64_t now, bool *ring);
+
 static bool steer_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 			 uint32_t sample_flags, bool *ring)
 {
 	uint64_t now = pvtime_rdtsc();
 	int64_t lead = records_lead_ns_locked(clk, now);
-	bool on_fast_path;
+	bool changed;
 
 	clk->last_lead_ns = lead;
 	clk->last_lead_tsc = now;
+	changed = steer_decide_locked(clk, shm, sample_flags, lead, now, ring);
+	/* The first decision after a resume that is not "wait": how long it took. */
+	if (clk->resume_tsc && !clk->correction_pending) {
+		clk->resume_correction_ns = (uint64_t)((unsigned __int128)
+			(now - clk->resume_tsc) * PVTIME_NSEC_PER_SEC / clk->tsc_hz);
+		clk->resume_tsc = 0;
+	}
+	return changed;
+}
+
+static bool steer_decide_locked(struct domain_clock *clk,
+				struct pvtime_shm *shm, uint32_t sample_flags,
+				int64_t lead, uint64_t now, bool *ring)
+{
+	bool on_fast_path;
+
 	if (clk->slew_ppm) {
 		bool done = abs64(lead) <= RECORDS_LEAD_DEADBAND_NS ||
 			    (lead > 0) == (clk->slew_ppm > 0);
@@ -635,6 +655,7 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 	clk->pauses++;
 	clk->paused_ns_total += stopped_ns;
 	clk->last_paused_ns = stopped_ns;
+	clk->resume_tsc = cont_tsc;
 	/*
 	 * QEMU held the guest TSC still: the guest is about stopped_ns
 	 * behind.  The QMP round trips bound when stop and cont took

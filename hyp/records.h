@@ -112,6 +112,8 @@ struct domain_clock {
 	uint64_t last_write_cycles;	/* time the last full rewrite took */
 	uint64_t window_overruns;	/* rate changes rewritten too slowly */
 
+	uint64_t resume_tsc;		/* last resume, until its correction */
+	uint64_t resume_correction_ns;	/* resume to correction, last time */
 	bool paused;			/* QEMU stopped the guest */
 	uint64_t pause_stop_tsc;	/* host TSC when it did */
 	uint64_t pauses;

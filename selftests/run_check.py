@@ -219,6 +219,32 @@ class GuestRun:
                 self.results.own(False, self.suite,
                                  f"host request `pvxl {what}` for pause-for",
                                  [result.describe()])
+                return
+        self.check_resume_correction(args[1] if len(args) > 1 else "step")
+
+    def check_resume_correction(self, policy):
+        """The hyp's own figure: from QMP cont to the first correction
+        the guest's samples allowed (a step, a slew, or keeping)."""
+        deadline = time.monotonic() + 5
+        while True:
+            info = self.daemon.pvxl("info", "--json", self.domain)
+            try:
+                data = info.json()
+            except ValueError:
+                data = {}
+            pending = find_key(data, "resume_correction_pending")
+            if pending is False or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        ms = find_key(data, "resume_correction_ms")
+        name = policy.split(":")[0]
+        self.results.reports.append((self.suite, f"resume_{name}_correction_ms",
+                                     f"{ms}"))
+        if name == "step":
+            self.results.own(pending is False and isinstance(ms, (int, float))
+                             and ms <= 200, self.suite,
+                             f"host: the hyp stepped the guest {ms} ms after "
+                             f"unpause (limit 200 ms)")
 
     def host_request(self, words):
         if self.daemon is None or not words:
