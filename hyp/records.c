@@ -10,10 +10,10 @@
 /* Past a removed skew, TSC_STABLE waits this long on top of the lead. */
 #define STABLE_HOLD_MARGIN_NS	100000000ull
 /*
- * After a vCPU's offset disagreed, TSC_STABLE stays off at least this long
- * even if it agrees again: a guest alternating cannot make the records
- * flip (each a rewrite, a doorbell and a log line) more than about once
- * a second.
+ * After a sample moved the offset beyond the dead band, TSC_STABLE stays
+ * off at least this long even if every vCPU confirms at once: a guest
+ * alternating cannot make the records flip (each a rewrite, a doorbell
+ * and a log line) more than about once a second.
  */
 #define STABLE_REFUSED_HOLD_NS	1000000000ull
 /* TSC_STABLE transition messages per minute and domain. */
@@ -478,6 +478,9 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 		break;
 	case TSC_EVIDENCE_MOVED:
 		outcome = OFFSET_MOVED;
+		if (abs64(offset - clk->guest_tsc_offset) >
+		    ns_to_cycles(clk, RECORDS_LEAD_DEADBAND_NS))
+			hold_stable_locked(clk, STABLE_REFUSED_HOLD_NS);
 		take_moved_offset_locked(clk, shm, offset);
 		break;
 	default:
