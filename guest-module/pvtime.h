@@ -99,6 +99,7 @@ struct pvtime_dev {
 	atomic64_t calibration_busy;	/* probes too slow to submit */
 	unsigned int calibration_failed_rounds;	/* in a row */
 	atomic64_t health_checks;
+	atomic64_t health_inconclusive;	/* probe too slow to judge */
 	atomic64_t health_records_offset_ns;	/* records' wall - hyp's */
 	atomic64_t health_realtime_offset_ns;	/* CLOCK_REALTIME - hyp's */
 

@@ -29,6 +29,8 @@
 /* Bad checks in a row before hpet takes over, good ones before we do. */
 #define PVTIME_VOUCH_BAD_CHECKS		2
 #define PVTIME_VOUCH_GOOD_CHECKS	3
+/* A probe whose round trip took longer says nothing (a busy host). */
+#define PVTIME_HEALTH_MAX_RTT_NS	(200 * NSEC_PER_USEC)
 /* While not vouched for, the wall clock follows the hyp's probe. */
 #define PVTIME_UNVOUCHED_STEP_NS	(100 * NSEC_PER_USEC)
 
@@ -88,8 +90,13 @@ static void pvtime_health_check(struct pvtime_dev *pd, int calibration_failures)
 	int ret;
 
 	ret = pvtime_realtime_probe(pd, PVTIME_HEALTH_PROBE_ROUNDS, &res);
+	/* A busy mailbox or host says nothing either way. */
+	if (!ret && res.rtt_ns > PVTIME_HEALTH_MAX_RTT_NS) {
+		atomic64_inc(&pd->health_inconclusive);
+		return;
+	}
 	if (ret && !calibration_failures)
-		return;		/* a busy mailbox says nothing either way */
+		return;
 	if (ret || calibration_failures)
 		why = "the mailbox stopped answering";
 	else if (abs(res.records_offset_ns - res.records_lead_ns) >

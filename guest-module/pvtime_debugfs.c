@@ -82,6 +82,8 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "calibration_busy %lld\n",
 		   atomic64_read(&pd->calibration_busy));
 	seq_printf(m, "health_checks %lld\n", atomic64_read(&pd->health_checks));
+	seq_printf(m, "health_inconclusive %lld\n",
+		   atomic64_read(&pd->health_inconclusive));
 	seq_printf(m, "health_records_offset_ns %lld\n",
 		   atomic64_read(&pd->health_records_offset_ns));
 	seq_printf(m, "health_realtime_offset_ns %lld\n",

@@ -293,6 +293,7 @@ int pvtime_handshake(struct pvtime_dev *pd)
 }
 
 #define PVTIME_EVIDENCE_ROUNDS		32
+#define PVTIME_CALIBRATION_RETRY_MS	20
 /* The hyp refuses probes slower than its MAILBOX_MAX_RTT_US (1 ms). */
 #define PVTIME_MAX_PROBE_RTT_MS		1
 
@@ -387,6 +388,12 @@ int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds,
 	cpus_read_lock();
 	for_each_online_cpu(cpu) {
 		ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call, false);
+		/* Too slow (a busy host): once more, after a pause. */
+		if (ret == -EAGAIN) {
+			msleep(PVTIME_CALIBRATION_RETRY_MS);
+			ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu,
+					      &call, false);
+		}
 		if (ret == -EAGAIN)
 			(*busy)++;
 		else if (ret)
@@ -429,16 +436,23 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 	for (round = 0; round < rounds; round++) {
 		unsigned long flags;
 		s64 before, after, wall, records_wall, raw_before, raw_after;
+		s64 records_before, records_after;
+		u64 rtt;
 
 		local_irq_save(flags);
 		WRITE_ONCE(mb->vcpu, smp_processor_id());
-		/* Nested brackets: both midpoints fall on the hyp's answer. */
+		/*
+		 * Nested brackets: every midpoint falls on the hyp's answer,
+		 * even when the host descheduled this vCPU in between.
+		 */
+		records_before = pvtime_records_wall_ns(pd);
 		raw_before = ktime_get_raw_ns();
 		before = ktime_get_real_ns();
 		ret = pvtime_mailbox_post(pd, PVTIME_REQ_REALTIME_PROBE);
 		after = ktime_get_real_ns();
 		raw_after = ktime_get_raw_ns();
-		records_wall = pvtime_records_wall_ns(pd) - (after - before) / 2;
+		records_after = pvtime_records_wall_ns(pd);
+		records_wall = records_before + (records_after - records_before) / 2;
 		local_irq_restore(flags);
 		if (ret) {
 			pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE,
@@ -447,8 +461,10 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		}
 
 		wall = READ_ONCE(mb->wall_ns);
-		if (after - before < res->rtt_ns) {
-			res->rtt_ns = after - before;
+		/* The outer bracket: what every midpoint here may be off by. */
+		rtt = max(after - before, records_after - records_before);
+		if (rtt < res->rtt_ns) {
+			res->rtt_ns = rtt;
 			res->offset_ns = before + (after - before) / 2 - wall;
 			res->records_offset_ns = records_wall - wall;
 			res->records_lead_ns = READ_ONCE(mb->records_lead_ns);

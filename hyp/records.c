@@ -333,6 +333,16 @@ static void end_slew_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 	apply_rate_locked(clk, shm, 0, ring);
 }
 
+/* A small lead is slewed away over RECORDS_SLEW_PERIOD_NS, within bounds. */
+static uint64_t small_slew_ppm(int64_t lead)
+{
+	uint64_t ppm = abs64(lead) * 1000000 / RECORDS_SLEW_PERIOD_NS;
+
+	if (ppm < RECORDS_SLEW_MIN_PPM)
+		return RECORDS_SLEW_MIN_PPM;
+	return ppm > RECORDS_SLEW_MAX_PPM ? RECORDS_SLEW_MAX_PPM : ppm;
+}
+
 /* Forward to the reference: the guest's clock jumps ahead. */
 static void step_forward_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, int64_t lead)
@@ -351,19 +361,11 @@ static void step_forward_locked(struct domain_clock *clk,
 			clk->name, (unsigned long long)jump);
 }
 
-/*
- * Steer the records back onto the reference after a sample.  Ahead is
- * slewed (never a step back); a little behind is slewed too; far behind
- * is stopped time, and the domain's policy says what happens: a step
- * (which must wait until the guest runs on the records, not the raw-TSC
- * fast path, or its clock would never see it), a slew at the policy's
- * rate, or keeping the lag as drift.  Lock held; returns whether the
- * records changed.
- */
 static bool steer_decide_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, uint32_t sample_flags,
 				int64_t lead, uint64_t now, bool *ring);
 
+/* Steer after a sample (steer_decide_locked), noting the lead it saw. */
 static bool steer_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 			 uint32_t sample_flags, bool *ring)
 {
@@ -383,6 +385,15 @@ static bool steer_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 	return changed;
 }
 
+/*
+ * Steer the records back onto the reference after a sample.  Ahead is
+ * slewed (never a step back); a little behind is slewed too; far behind
+ * is stopped time, and the domain's policy says what happens: a step
+ * (which must wait until the guest runs on the records, not the raw-TSC
+ * fast path, or its clock would never see it), a slew at the policy's
+ * rate, or keeping the lag as drift.  Lock held; returns whether the
+ * records were rewritten.
+ */
 static bool steer_decide_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, uint32_t sample_flags,
 				int64_t lead, uint64_t now, bool *ring)
@@ -431,20 +442,18 @@ static bool steer_decide_locked(struct domain_clock *clk,
 		if (on_fast_path) {
 			/* Off the fast path first; the next sample steps. */
 			clk->correction_pending = true;
-			return refresh_flags_locked(clk);
+			if (!refresh_flags_locked(clk))
+				return false;
+			write_records_locked(clk, shm, 0);
+			*ring = true;
+			return true;
 		}
 		clk->correction_pending = false;
 		step_forward_locked(clk, shm, lead);
 		*ring = true;
 		return true;
 	}
-	start_slew_locked(clk, shm, lead,
-			  abs64(lead) * 1000000 / RECORDS_SLEW_PERIOD_NS < RECORDS_SLEW_MIN_PPM ?
-			  RECORDS_SLEW_MIN_PPM :
-			  abs64(lead) * 1000000 / RECORDS_SLEW_PERIOD_NS > RECORDS_SLEW_MAX_PPM ?
-			  RECORDS_SLEW_MAX_PPM :
-			  abs64(lead) * 1000000 / RECORDS_SLEW_PERIOD_NS,
-			  now, ring);
+	start_slew_locked(clk, shm, lead, small_slew_ppm(lead), now, ring);
 	return true;
 }
 
@@ -653,6 +662,12 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 		return false;
 	}
 	clk->paused = false;
+	/* The stopped interval is the policy's: a small slew under way ends. */
+	if (clk->slew_ppm) {
+		bool rate_ring = false;
+
+		end_slew_locked(clk, shm, &rate_ring);
+	}
 	stopped_ns = (uint64_t)((unsigned __int128)(cont_tsc - clk->pause_stop_tsc) *
 				PVTIME_NSEC_PER_SEC / clk->tsc_hz);
 	clk->pauses++;

@@ -43,8 +43,13 @@
  */
 /* Samples per vCPU the guest is asked for: one every this many ms. */
 #define RECORDS_CALIBRATION_MS		1000
-/* TSC_STABLE needs every vCPU's evidence younger than this many periods. */
-#define RECORDS_EVIDENCE_MAX_PERIODS	3
+/*
+ * TSC_STABLE needs every vCPU's evidence younger than this many periods.
+ * A loaded host leaves some rounds without a probe good enough to submit,
+ * and every TSC_STABLE flip costs the guest a clocksource switch (which
+ * also resets its NTP state), so this is generous.
+ */
+#define RECORDS_EVIDENCE_MAX_PERIODS	10
 /* Leads smaller than this are left alone (a few probe uncertainties). */
 #define RECORDS_LEAD_DEADBAND_NS	5000
 /* A guest this far behind is stopped time, handled by the policy. */

@@ -276,10 +276,14 @@ static void test_steering(void)
 		tap_ok(0, "steering fixture");
 		return;
 	}
-	c.evidence.vcpu[1].sample_tsc = pvtime_rdtsc() - 4000 * MS_CYCLES;
+	c.evidence.vcpu[1].sample_tsc = pvtime_rdtsc() - 9000 * MS_CYCLES;
+	tap_ok(!records_refresh_stability(&c, &m) &&
+	       (c.flags & PVTIME_FLAG_TSC_STABLE),
+	       "vCPU 1 silent for 9 s: TSC_STABLE stays");
+	c.evidence.vcpu[1].sample_tsc = pvtime_rdtsc() - 11000 * MS_CYCLES;
 	tap_ok(records_refresh_stability(&c, &m) &&
 	       !(c.flags & PVTIME_FLAG_TSC_STABLE),
-	       "vCPU 1 silent for 4 s: TSC_STABLE cleared");
+	       "vCPU 1 silent for 11 s: TSC_STABLE cleared");
 	steer_teardown(&c, &m);
 }
 
@@ -295,7 +299,7 @@ int main(void)
 	bool ring;
 
 	log_setup(false, LOG_LEVEL_WARN);
-	tap_plan(35);
+	tap_plan(36);
 	if (pvtime_shm_create(&shm, "test", &id) ||
 	    domain_clock_init(&clk, "test", HZ, 2, TSC_STABLE_AUTO)) {
 		tap_ok(0, "shared memory and clock");
