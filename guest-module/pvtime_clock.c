@@ -20,7 +20,6 @@
 
 #include "pvtime.h"
 
-
 /* Record version for which this CPU last honoured PVTIME_FLAG_GUEST_STOPPED. */
 static DEFINE_PER_CPU(u32, pvtime_stopped_version);
 

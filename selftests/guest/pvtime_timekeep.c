@@ -318,6 +318,9 @@ static int cmd_pause(int seconds, const char *policy_text)
 			}
 			next_probe(&p, 20);
 		}
+		if (recovery < 0)
+			printf("# step: still off after 5 s: raw %" PRId64 " ns, REALTIME %" PRId64 " ns\n",
+			       p.raw_offset_ns - before.raw_offset_ns, p.offset_ns);
 		printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
 		       recovery / 1000, (long long)(STEP_RECOVERY_LIMIT_NS / MS));
 		printf("PVTIME-REPORT pause_step_recovery_us %" PRId64 "\n",
