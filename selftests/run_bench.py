@@ -11,7 +11,8 @@
    prints one `PVTIME-BENCH <clocksource> key=value ...` line each.
    Then, on pvtime, pvtime-tcg-bench: the summed iterations/s of an
    integer loop on every vCPU, and the guest TSC's rate against the host's
-   while every vCPU spins on clock_gettime + rdtsc.  That guest runs with
+   over a span in which every vCPU spins on clock_gettime + rdtsc (the
+   offset gained between realtime_probe reads just before and after).  That guest runs with
    `tcg_thread = "single"` (the default).
 4. A second, short boot of the same image with `tcg_thread = "multi"` runs
    only pvtime-tcg-bench (`PVTIME_BENCH_PARTS=tcg`): the TCG-mode rows.
@@ -383,11 +384,13 @@ def tcg_report(data):
         notes.append(f"  {mode}: QEMU -accel {accel.get('qemu_accel', '?')}, "
                      f"pvxl info tcg_thread={accel.get('info_tcg_thread', '?')}; "
                      f"{work.get('threads', '?')} threads for "
-                     f"{fmt(work.get('seconds'), '.0f')} s; rate on "
-                     f"{load.get('clocksource', '?')} over "
-                     f"{fmt(load.get('rate_s'), '.0f')} s, "
-                     f"{load.get('samples', '?')} probes, "
-                     f"{fmt(load.get('reads_per_s'), '.3g')} clock reads/s")
+                     f"{fmt(work.get('seconds'), '.0f')} s; on "
+                     f"{load.get('clocksource', '?')}, offset gained "
+                     f"{fmt(load.get('offset_gain_ns'), 'd')} ns over "
+                     f"{fmt(load.get('rate_s'), '.1f')} s of "
+                     f"{fmt(load.get('reads_per_s'), '.3g')} clock reads/s "
+                     f"(probe round trips {fmt(load.get('rtt_before_ns'), 'd')}"
+                     f" / {fmt(load.get('rtt_after_ns'), 'd')} ns)")
     return out + notes
 
 
