@@ -99,8 +99,8 @@ char **qemu_build_argv(const struct domain_config *cfg,
 	add(&b, "-M");
 	add(&b, "q35");
 	add(&b, "-accel");
+	/* The thread mode always explicit: QEMU's default for -smp > 1 is multi. */
 	if (cfg->accel == DOMAIN_ACCEL_TCG)
-		/* Always explicit: QEMU's own default for -smp > 1 is multi. */
 		addf(&b, "tcg,thread=%s", tcg_thread_mode_name(cfg->tcg_thread));
 	else
 		add(&b, domain_accel_name(cfg->accel));
