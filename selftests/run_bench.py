@@ -12,8 +12,8 @@
    Then, on pvtime, pvtime-tcg-bench: the summed iterations/s of an
    integer loop on every vCPU, and the guest TSC's rate against the host's
    over a span in which every vCPU spins on clock_gettime + rdtsc (the
-   offset gained between realtime_probe reads just before and after).  That guest runs with
-   `tcg_thread = "single"` (the default).
+   offset gained between realtime_probe reads just before and after).
+   That guest runs with `tcg_thread = "single"` (the default).
 4. A second, short boot of the same image with `tcg_thread = "multi"` runs
    only pvtime-tcg-bench (`PVTIME_BENCH_PARTS=tcg`): the TCG-mode rows.
 5. pvtimed's CPU use: with no domain, then with N idle domains
@@ -170,14 +170,17 @@ def sample_cpu(daemon, seconds):
     return 100.0 * used / elapsed, 100.0 / os.sysconf("SC_CLK_TCK") / elapsed
 
 
-def qemu_accel_arg(daemon, name):
+def tcg_mode_evidence(daemon, name):
     """What pvxl info says of the domain's TCG thread mode, and the -accel
     argument its QEMU actually got (from /proc/<qemu_pid>/cmdline)."""
     found = {}
     info = daemon.pvxl("info", "--json", name)
     if info.returncode != 0:
         return {"error": info.describe()}
-    fields = info.json()
+    try:
+        fields = info.json()
+    except ValueError as err:
+        return {"error": f"pvxl info --json: {err}"}
     found["info_tcg_thread"] = fields.get("tcg_thread")
     try:
         with open(f"/proc/{fields.get('qemu_pid')}/cmdline", "rb") as f:
@@ -198,7 +201,7 @@ def run_bench_guest(daemon, cfg, timeout, results, suite="guest:bench"):
     start = time.monotonic()
     run = BenchRun(results, suite, "bench", daemon.domain_log(name),
                    daemon, name)
-    run.accel = qemu_accel_arg(daemon, name)
+    run.accel = tcg_mode_evidence(daemon, name)
     log(f"  {name}: {run.accel}")
     checked, unlisted = [time.monotonic()], []
 
