@@ -223,6 +223,9 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_bool(e, "ivshmem_connected", ivshmem_server_connected(&d->ivshmem));
 	emit_u64(e, "vcpus", d->cfg.vcpus);
 	emit_u64(e, "memory_mib", d->cfg.memory_mib);
+	emit_str(e, "accel", domain_accel_name(d->cfg.accel));
+	if (d->cfg.accel == DOMAIN_ACCEL_TCG)
+		emit_str(e, "tcg_thread", tcg_thread_mode_name(d->cfg.tcg_thread));
 	emit_u64(e, "abi_version", READ_ONCE(ctl->abi_version));
 	emit_u64(e, "tsc_hz", snap.tsc_hz);
 	emit_u64(e, "features", READ_ONCE(ctl->features));

@@ -72,6 +72,7 @@ struct parser {
 	struct token tok;	/* current token */
 	char basedir[PATH_MAX];
 	unsigned int seen;	/* bitmask over config_keys */
+	int tcg_thread_line;	/* 0 unless tcg_thread was given */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -481,6 +482,23 @@ static int key_tsc_stable(struct parser *p, struct value *v,
 	return 0;
 }
 
+static int key_tcg_thread(struct parser *p, struct value *v,
+			  struct domain_config *c)
+{
+	if (!strcmp(v->str, "single")) {
+		c->tcg_thread = TCG_THREAD_SINGLE;
+	} else if (!strcmp(v->str, "multi")) {
+		c->tcg_thread = TCG_THREAD_MULTI;
+	} else {
+		parse_error(p, v->line,
+			    "bad tcg_thread '%s' (expected \"single\" or \"multi\")",
+			    v->str);
+		return -1;
+	}
+	p->tcg_thread_line = v->line;
+	return 0;
+}
+
 static int key_dm_args(struct parser *p, struct value *v, struct domain_config *c)
 {
 	(void)p;
@@ -608,6 +626,7 @@ static const struct config_key config_keys[] = {
 	{ "pvtime_abi_version", VAL_NUMBER, false, key_abi_version },
 	{ "stopped_time", VAL_STRING, false, key_stopped_time },
 	{ "tsc_stable", VAL_STRING, false, key_tsc_stable },
+	{ "tcg_thread", VAL_STRING, false, key_tcg_thread },
 };
 
 #define NR_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -690,6 +709,7 @@ int domain_config_parse(const char *path, const char *text,
 	cfg->vcpus = 1;
 	cfg->memory_mib = 512;
 	cfg->accel = DOMAIN_ACCEL_TCG;
+	cfg->tcg_thread = TCG_THREAD_SINGLE;
 	cfg->abi_version = PVTIME_ABI_VERSION;
 	set_basedir(&p, path);
 
@@ -712,6 +732,13 @@ int domain_config_parse(const char *path, const char *text,
 		if (config_keys[i].required && !(p.seen & (1u << i)))
 			parse_error(&p, p.line, "missing required key '%s'",
 				    config_keys[i].name);
+	/*
+	 * A thread mode that cannot take effect is a mistake in the file, not
+	 * something to drop silently: the user believes the TSC is protected.
+	 */
+	if (!p.failed && p.tcg_thread_line && cfg->accel != DOMAIN_ACCEL_TCG)
+		parse_error(&p, p.tcg_thread_line,
+			    "tcg_thread applies only to accel = \"tcg\"");
 	if (!p.failed && !cfg->extra)
 		cfg->extra = strdup("");
 	if (!p.failed && !cfg->qemu)
@@ -786,6 +813,11 @@ void domain_config_free(struct domain_config *cfg)
 const char *tsc_stable_policy_name(enum tsc_stable_policy policy)
 {
 	return policy == TSC_STABLE_OFF ? "off" : "auto";
+}
+
+const char *tcg_thread_mode_name(enum tcg_thread_mode mode)
+{
+	return mode == TCG_THREAD_MULTI ? "multi" : "single";
 }
 
 const char *domain_accel_name(enum domain_accel accel)

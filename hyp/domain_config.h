@@ -85,6 +85,7 @@ void domain_config_free(struct domain_config *cfg);
 
 const char *domain_accel_name(enum domain_accel accel);
 const char *tsc_stable_policy_name(enum tsc_stable_policy policy);
+const char *tcg_thread_mode_name(enum tcg_thread_mode mode);
 
 /* [A-Za-z0-9_.-]{1,32} */
 int domain_name_valid(const char *name);

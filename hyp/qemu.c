@@ -99,7 +99,11 @@ char **qemu_build_argv(const struct domain_config *cfg,
 	add(&b, "-M");
 	add(&b, "q35");
 	add(&b, "-accel");
-	add(&b, domain_accel_name(cfg->accel));
+	/* The thread mode always explicit: QEMU's default for -smp > 1 is multi. */
+	if (cfg->accel == DOMAIN_ACCEL_TCG)
+		addf(&b, "tcg,thread=%s", tcg_thread_mode_name(cfg->tcg_thread));
+	else
+		add(&b, domain_accel_name(cfg->accel));
 	add(&b, "-smp");
 	addf(&b, "%u", cfg->vcpus);
 	add(&b, "-m");

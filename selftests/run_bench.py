@@ -9,9 +9,16 @@
    for each clocksource, ns per clock_gettime(CLOCK_MONOTONIC) and
    (CLOCK_REALTIME), backward steps, and its rate against the host; it
    prints one `PVTIME-BENCH <clocksource> key=value ...` line each.
-4. pvtimed's CPU use: with no domain, then with N idle domains
+   Then, on pvtime, pvtime-tcg-bench: the summed iterations/s of an
+   integer loop on every vCPU, and the guest TSC's rate against the host's
+   over a span in which every vCPU spins on clock_gettime + rdtsc (the
+   offset gained between realtime_probe reads just before and after).
+   That guest runs with `tcg_thread = "single"` (the default).
+4. A second, short boot of the same image with `tcg_thread = "multi"` runs
+   only pvtime-tcg-bench (`PVTIME_BENCH_PARTS=tcg`): the TCG-mode rows.
+5. pvtimed's CPU use: with no domain, then with N idle domains
    (BUILD/guest/idle.cfg: insmod, then sleep), from /proc/<pid>/stat.
-5. The table, on stdout and in BUILD/bench.txt; everything in
+6. The table, on stdout and in BUILD/bench.txt; everything in
    BUILD/bench.json.
 
 Exit status 0 when every figure was collected, 1 otherwise.  The issue's
@@ -38,6 +45,9 @@ from pvtime_host import Daemon, LogFollower, read_config_value  # noqa: E402
 from run_check import GuestRun, Results, domain_listed  # noqa: E402
 
 CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
+# Domain config values of tcg_thread, in the order the table lists them.
+TCG_MODES = ["single", "multi"]
+TCG_LINES = ["tcg-throughput", "tcg-load-rate"]
 BENCH_RE = re.compile(r"^PVTIME-BENCH (\S+)\s*(.*)$")
 # The guest kernel's own TSC calibration, from its dmesg (the bench mode
 # prints it, as a PVTIME-BENCH line or as commented dmesg lines).
@@ -160,15 +170,39 @@ def sample_cpu(daemon, seconds):
     return 100.0 * used / elapsed, 100.0 / os.sysconf("SC_CLK_TCK") / elapsed
 
 
-def run_bench_guest(daemon, cfg, timeout, results):
+def tcg_mode_evidence(daemon, name):
+    """What pvxl info says of the domain's TCG thread mode, and the -accel
+    argument its QEMU actually got (from /proc/<qemu_pid>/cmdline)."""
+    found = {}
+    info = daemon.pvxl("info", "--json", name)
+    if info.returncode != 0:
+        return {"error": info.describe()}
+    try:
+        fields = info.json()
+    except ValueError as err:
+        return {"error": f"pvxl info --json: {err}"}
+    found["info_tcg_thread"] = fields.get("tcg_thread")
+    try:
+        with open(f"/proc/{fields.get('qemu_pid')}/cmdline", "rb") as f:
+            argv = f.read().decode("utf-8", "replace").split("\0")
+        if "-accel" in argv[:-1]:
+            found["qemu_accel"] = argv[argv.index("-accel") + 1]
+    except OSError as err:
+        found["qemu_accel"] = f"unknown ({err})"
+    return found
+
+
+def run_bench_guest(daemon, cfg, timeout, results, suite="guest:bench"):
     name = read_config_value(cfg, "name")
     log(f"== bench guest: pvxl create {cfg} (timeout {timeout} s)")
     created = daemon.pvxl("create", os.path.abspath(cfg), timeout=120)
     if created.returncode != 0:
         raise RuntimeError(f"pvxl create failed: {created.describe()}")
     start = time.monotonic()
-    run = BenchRun(results, "guest:bench", "bench", daemon.domain_log(name),
+    run = BenchRun(results, suite, "bench", daemon.domain_log(name),
                    daemon, name)
+    run.accel = tcg_mode_evidence(daemon, name)
+    log(f"  {name}: {run.accel}")
     checked, unlisted = [time.monotonic()], []
 
     def gone():
@@ -197,9 +231,12 @@ def run_bench_guest(daemon, cfg, timeout, results):
     return run
 
 
-def config_copy(cfg, path, name=None, extra_words=""):
+def config_copy(cfg, path, name=None, extra_words="", set_keys=None):
     """Write a copy of a generated domain config to `path`, with an absolute
-    ramdisk path, optionally a new name and more kernel parameters."""
+    ramdisk path, optionally a new name, more kernel parameters and keys
+    set to values (given as config text, e.g. '"multi"'), replaced where
+    the file has them and appended where it does not."""
+    set_keys = dict(set_keys or {})
     ramdisk = os.path.join(os.path.dirname(os.path.abspath(cfg)),
                            read_config_value(cfg, "ramdisk"))
     extra = f"{read_config_value(cfg, 'extra')} {extra_words}".strip()
@@ -214,7 +251,10 @@ def config_copy(cfg, path, name=None, extra_words=""):
             line = f'ramdisk = "{ramdisk}"'
         elif key == "extra":
             line = f'extra = "{extra}"'
+        elif key in set_keys:
+            line = f"{key} = {set_keys.pop(key)}"
         text.append(line)
+    text += [f"{key} = {value}" for key, value in set_keys.items()]
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(text) + "\n")
     return path
@@ -306,6 +346,57 @@ def rate_text(row):
     return text
 
 
+def tcg_figures(run):
+    """The TCG-mode figures of one bench boot."""
+    figures = {name: run.bench[name] for name in TCG_LINES if name in run.bench}
+    figures["accel"] = getattr(run, "accel", {})
+    figures["ended"] = run.ended
+    return figures
+
+
+def tcg_report(data):
+    """The TCG thread mode rows: one per mode, from its own boot."""
+    tcg = data.get("tcg", {})
+    if not tcg:
+        return []
+    multi = tcg.get("multi", {}).get("tcg-throughput", {}).get("iter_per_s")
+    head = (f"{'TCG mode':<9} {'two-thread throughput (iter/s)':>31} "
+            f"{'ratio vs multi':>15} "
+            f"{'guest TSC rate vs host under all-vCPU load (ppm)':>50}")
+    out = ["", head, "-" * len(head)]
+    notes = []
+    for mode in TCG_MODES:
+        row = tcg.get(mode)
+        if row is None:
+            continue
+        if row.get("skipped"):
+            out.append(f"{mode:<9} skipped: {row['skipped']}")
+            continue
+        work = row.get("tcg-throughput", {})
+        load = row.get("tcg-load-rate", {})
+        iters = work.get("iter_per_s")
+        ratio = iters / multi if isinstance(iters, (int, float)) and \
+            isinstance(multi, (int, float)) and multi else None
+        rate = rate_text(load) if load else "-"
+        if load.get("reason"):
+            rate = f"skipped: {load['reason']}"
+        out.append(f"{mode:<9} {fmt(iters, '31.4g')} "
+                   f"{fmt(ratio, '14.2f') + 'x' if ratio else '-':>15} "
+                   f"{rate:>50}")
+        accel = row.get("accel", {})
+        notes.append(f"  {mode}: QEMU -accel {accel.get('qemu_accel', '?')}, "
+                     f"pvxl info tcg_thread={accel.get('info_tcg_thread', '?')}; "
+                     f"{work.get('threads', '?')} threads for "
+                     f"{fmt(work.get('seconds'), '.0f')} s; on "
+                     f"{load.get('clocksource', '?')}, offset gained "
+                     f"{fmt(load.get('offset_gain_ns'), 'd')} ns over "
+                     f"{fmt(load.get('rate_s'), '.1f')} s of "
+                     f"{fmt(load.get('reads_per_s'), '.3g')} clock reads/s "
+                     f"(probe round trips {fmt(load.get('rtt_before_ns'), 'd')}"
+                     f" / {fmt(load.get('rtt_after_ns'), 'd')} ns)")
+    return out + notes
+
+
 def build_report(data):
     """The table and the summary lines, as printed."""
     rows = data["clocksources"]
@@ -374,6 +465,7 @@ def build_report(data):
                    f"over {idle.get('sample_s')} s: {total_text}, "
                    f"{per_text} per domain (no domain: "
                    f"{fmt(idle.get('cpu_percent_no_domain'), '.3f')} %)")
+    out += tcg_report(data)
     out.append("")
     for goal, verdict in data["goals"].items():
         out.append(f"goal {goal}: {verdict}")
@@ -398,6 +490,11 @@ def derive(data):
         derived["hpet_vs_fast"] = mono("hpet") / mono("pvtime-tsc")
     if mono("hpet") and mono("pvtime"):
         derived["hpet_vs_pvtime"] = mono("hpet") / mono("pvtime")
+    tcg = data.get("tcg", {})
+    iters = {mode: tcg.get(mode, {}).get("tcg-throughput", {}).get("iter_per_s")
+             for mode in TCG_MODES}
+    if all(isinstance(v, (int, float)) and v > 0 for v in iters.values()):
+        derived["tcg_single_vs_multi"] = iters["single"] / iters["multi"]
     data["derived"] = derived
 
     guest = data["guest"]
@@ -464,6 +561,15 @@ def complete(data):
         missing.append("no pvtimed CPU figure")
     if not data["guest"].get("ended"):
         missing.append("bench guest did not finish")
+    for mode, row in data.get("tcg", {}).items():
+        if row.get("skipped"):
+            continue
+        if not isinstance(row.get("tcg-throughput", {}).get("iter_per_s"),
+                          (int, float)):
+            missing.append(f"no throughput figure for tcg_thread {mode}")
+        if not isinstance(row.get("tcg-load-rate", {}).get("rate_ppm"),
+                          (int, float)):
+            missing.append(f"no TSC rate under load for tcg_thread {mode}")
     return missing
 
 
@@ -475,6 +581,16 @@ def main():
     parser.add_argument("--rate-seconds", type=int, default=30,
                         help="rate measurement per clocksource in the guest "
                         "(PVTIME_BENCH_RATE_S, default 30)")
+    parser.add_argument("--tcg-seconds", type=int, default=15,
+                        help="pvtime-tcg-bench: seconds of integer load, then "
+                        "as many of rate under clock-read load, per TCG "
+                        "thread mode (PVTIME_BENCH_TCG_S, default 15; 0 "
+                        "leaves the TCG-mode rows out)")
+    parser.add_argument("--skip-tcg-multi", action="store_true",
+                        help="no second boot with tcg_thread = \"multi\"")
+    parser.add_argument("--skip-clocksources", action="store_true",
+                        help="the first boot runs only pvtime-tcg-bench "
+                        "(quick TCG-mode figures; the bench is incomplete)")
     parser.add_argument("--idle-domains", type=int, default=8)
     parser.add_argument("--idle-seconds", type=int, default=30,
                         help="CPU sampling time with idle domains (30)")
@@ -493,7 +609,10 @@ def main():
     daemon = Daemon(args.build, workdir, calibrate_ms=args.calibrate_ms)
     results = Results()
     data = {"clocksources": {}, "host": {}, "guest": {},
-            "hyp": {"records": {}, "idle": {}}}
+            "hyp": {"records": {}, "idle": {}}, "tcg": {}}
+    parts = [] if args.skip_clocksources else ["clocksources"]
+    if args.tcg_seconds > 0:
+        parts.append("tcg")
     failed = False
     try:
         log(f"== starting pvtimed in {workdir} (no fault injection)")
@@ -505,9 +624,15 @@ def main():
         bench_cfg = config_copy(
             os.path.join(guest_dir, "bench.cfg"),
             os.path.join(workdir, "bench.cfg"),
-            extra_words=f"PVTIME_BENCH_RATE_S={args.rate_seconds}")
+            extra_words=f"PVTIME_BENCH_RATE_S={args.rate_seconds} "
+            f"PVTIME_BENCH_TCG_S={args.tcg_seconds} "
+            f"PVTIME_BENCH_PARTS={','.join(parts) or 'none'}",
+            set_keys={"tcg_thread": '"single"'})
         run = run_bench_guest(daemon, bench_cfg, args.timeout, results)
-        data["clocksources"] = run.bench
+        data["clocksources"] = {name: row for name, row in run.bench.items()
+                                if name not in TCG_LINES}
+        if args.tcg_seconds > 0:
+            data["tcg"]["single"] = tcg_figures(run)
         data["guest"]["ended"] = run.ended
         data["guest"]["tap"] = {"passed": results.passed,
                                 "failed": results.failed,
@@ -524,6 +649,20 @@ def main():
             data["guest"]["tsc_mhz_source"] = "dmesg: detected"
         # The host's figures after the run: pvtimed refines them as it runs.
         data["host"] = host_info(daemon)
+        if args.tcg_seconds > 0 and args.skip_tcg_multi:
+            data["tcg"]["multi"] = {"skipped": "--skip-tcg-multi"}
+        elif args.tcg_seconds > 0:
+            multi_cfg = config_copy(
+                os.path.join(guest_dir, "bench.cfg"),
+                os.path.join(workdir, "bench-multi.cfg"),
+                name=f"{read_config_value(bench_cfg, 'name')}-multi",
+                extra_words=f"PVTIME_BENCH_TCG_S={args.tcg_seconds} "
+                "PVTIME_BENCH_PARTS=tcg",
+                set_keys={"tcg_thread": '"multi"'})
+            multi_run = run_bench_guest(daemon, multi_cfg,
+                                        4 * args.tcg_seconds + 180, results,
+                                        suite="guest:bench-multi")
+            data["tcg"]["multi"] = tcg_figures(multi_run)
         if not args.skip_idle:
             data["hyp"]["idle"] = measure_idle(
                 daemon, os.path.join(guest_dir, "idle.cfg"), workdir,

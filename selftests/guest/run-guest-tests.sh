@@ -11,7 +11,8 @@
 #   nodevice  no pvtime device: insmod must fail with "no pvtime device found"
 #   timekeep  insmod; only the moving-TSC tests (load, pauses, reloads) of main
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
-#             (one PVTIME-BENCH line each) and the kernel's TSC calibration
+#             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
+#             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
 #
 # Output (Documentation/CONTRACT.md): PVTIME-GUEST-BEGIN/END around TAP;
 # result lines at column 0, everything else prefixed "# ", except the
@@ -342,13 +343,8 @@ mode_timekeep() {
 }
 
 # One PVTIME-BENCH line per clocksource, all in this boot.
-mode_bench() {
+bench_clocksources() {
 	rate_s=${PVTIME_BENCH_RATE_S:-20}
-	if ! run_commented insmod "$MODULE" || [ "$rc" != 0 ]; then
-		result 1 "insmod pvtime.ko"
-		return
-	fi
-	result 0 "insmod pvtime.ko"
 	# Give the fast path its chance to come up before listing.
 	tries=0
 	while [ "$(current_clocksource)" != pvtime-tsc ] && [ "$tries" -lt 100 ]; do
@@ -389,6 +385,34 @@ mode_bench() {
 		result "$rc" "bench $cs"
 	done
 	echo >"$CLOCKSOURCE/current_clocksource"
+}
+
+# Throughput and the guest TSC's rate under all-vCPU load, for comparing
+# the TCG thread modes (the host boots this once per mode).  On pvtime,
+# whose CLOCK_MONOTONIC_RAW is the guest TSC at the host's TSC rate.
+bench_tcg() {
+	tcg_s=${PVTIME_BENCH_TCG_S:-15}
+	echo pvtime >"$CLOCKSOURCE/current_clocksource"
+	[ "$(current_clocksource)" = pvtime ] ||
+		comment "could not select pvtime; measuring on $(current_clocksource)"
+	"$SELFTESTS/pvtime-tcg-bench" -w "$tcg_s" -d "$tcg_s" 2>"$TMP.err"
+	rc=$?
+	comment_stream <"$TMP.err"
+	result "$rc" "bench tcg throughput and rate under load"
+	echo >"$CLOCKSOURCE/current_clocksource"
+}
+
+# PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
+# clocksources and tcg; both by default.
+mode_bench() {
+	parts=${PVTIME_BENCH_PARTS:-clocksources,tcg}
+	if ! run_commented insmod "$MODULE" || [ "$rc" != 0 ]; then
+		result 1 "insmod pvtime.ko"
+		return
+	fi
+	result 0 "insmod pvtime.ko"
+	case ",$parts," in *,clocksources,*) bench_clocksources ;; esac
+	case ",$parts," in *,tcg,*) bench_tcg ;; esac
 	grep -E '^(fastpath|tsc_evidence)' "$DEBUGFS/state" | comment_stream
 	run_commented rmmod pvtime
 	check "rmmod after the bench" [ "$rc" = 0 ]

@@ -89,6 +89,19 @@ static const struct bad_case bad_cases[] = {
 	  ":3: bad accel 'xen'" },
 	{ "bad tsc_stable", "name = \"a\"\n" KERNEL_LINE "tsc_stable = \"yes\"\n",
 	  ":3: bad tsc_stable 'yes' (expected \"auto\" or \"off\")" },
+	{ "bad tcg_thread", "name = \"a\"\n" KERNEL_LINE "tcg_thread = \"mttcg\"\n",
+	  ":3: bad tcg_thread 'mttcg' (expected \"single\" or \"multi\")" },
+	{ "tcg_thread as a number", "name = \"a\"\n" KERNEL_LINE "tcg_thread = 1\n",
+	  ":3: tcg_thread must be a string, not a number" },
+	{ "duplicate tcg_thread", "name = \"a\"\n" KERNEL_LINE
+	  "tcg_thread = \"single\"\ntcg_thread = \"multi\"\n",
+	  ":4: duplicate key 'tcg_thread'" },
+	{ "tcg_thread with kvm", "name = \"a\"\n" KERNEL_LINE
+	  "tcg_thread = \"single\"\naccel = \"kvm\"\n",
+	  ":3: tcg_thread applies only to accel = \"tcg\"" },
+	{ "kvm with tcg_thread", "name = \"a\"\naccel = \"kvm\"\n" KERNEL_LINE
+	  "tcg_thread = \"multi\"\n",
+	  ":4: tcg_thread applies only to accel = \"tcg\"" },
 	{ "missing kernel file", "name = \"a\"\nkernel = \"nope\"\n",
 	  ":2: kernel '" },
 	{ "kernel is a directory", "name = \"a\"\nkernel = \"/tmp\"\n",
@@ -270,10 +283,43 @@ static void test_defaults(void)
 	       !strcmp(cfg.extra, "") && cfg.accel == DOMAIN_ACCEL_TCG &&
 	       !strcmp(cfg.qemu, DOMAIN_DEFAULT_QEMU) && cfg.nr_dm_args == 0 &&
 	       cfg.abi_version == PVTIME_ABI_VERSION &&
-	       cfg.tsc_stable == TSC_STABLE_AUTO,
-	       "defaults: 1 vcpu, 512 MiB, tcg, no ramdisk, ABI %u, tsc_stable auto",
+	       cfg.tsc_stable == TSC_STABLE_AUTO &&
+	       cfg.tcg_thread == TCG_THREAD_SINGLE,
+	       "defaults: 1 vcpu, 512 MiB, tcg, no ramdisk, ABI %u, tsc_stable auto, "
+	       "tcg_thread single",
 	       PVTIME_ABI_VERSION);
 	domain_config_free(&cfg);
+}
+
+/* Both tcg_thread values parse; the names round-trip. */
+static void test_tcg_thread(void)
+{
+	static const struct {
+		const char *text;
+		enum tcg_thread_mode want;
+	} cases[] = {
+		{ "name = \"t\"\n" KERNEL_LINE "tcg_thread = \"multi\"\n",
+		  TCG_THREAD_MULTI },
+		{ "name = \"t\"\n" KERNEL_LINE "accel = \"tcg\"\n"
+		  "tcg_thread = \"single\"\n", TCG_THREAD_SINGLE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct domain_config cfg;
+		char err[512];
+		int ret = parse(cases[i].text, &cfg, err, sizeof(err));
+
+		tap_ok(ret == 0 && cfg.tcg_thread == cases[i].want &&
+		       cfg.accel == DOMAIN_ACCEL_TCG,
+		       "tcg_thread = \"%s\" parses (%s)",
+		       tcg_thread_mode_name(cases[i].want), ret ? err : "ok");
+		if (!ret)
+			domain_config_free(&cfg);
+	}
+	tap_ok(!strcmp(tcg_thread_mode_name(TCG_THREAD_SINGLE), "single") &&
+	       !strcmp(tcg_thread_mode_name(TCG_THREAD_MULTI), "multi"),
+	       "tcg_thread_mode_name: single, multi");
 }
 
 static void test_bad(void)
@@ -338,10 +384,11 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/initrd", dir);
 	write_file(path, "initrd");
 
-	tap_plan(4 + (int)(sizeof(bad_cases) / sizeof(bad_cases[0])) + 3 +
+	tap_plan(4 + 3 + (int)(sizeof(bad_cases) / sizeof(bad_cases[0])) + 3 +
 		 1 + (int)(NR_GOOD_STOPPED_TIME + NR_BAD_STOPPED_TIME));
 	test_good();
 	test_defaults();
+	test_tcg_thread();
 	test_bad();
 	test_load();
 	test_stopped_time();

@@ -43,14 +43,15 @@ int main(void)
 	char **argv;
 	size_t n;
 
-	tap_plan(9);
+	tap_plan(10);
 	argv = qemu_build_argv(&cfg, &paths);
 	if (!tap_ok(argv != NULL, "argv built"))
 		return tap_done();
 	n = count(argv);
 	tap_ok(!strcmp(argv[0], cfg.qemu) && has_pair(argv, "-M", "q35") &&
-	       has_pair(argv, "-accel", "tcg") && has_pair(argv, "-smp", "2") &&
-	       has_pair(argv, "-m", "512"), "machine, accel, smp, memory");
+	       has_pair(argv, "-accel", "tcg,thread=single") &&
+	       has_pair(argv, "-smp", "2") && has_pair(argv, "-m", "512"),
+	       "machine, accel (single-threaded TCG by default), smp, memory");
 	tap_ok(has_pair(argv, "-kernel", "/k") && has_pair(argv, "-initrd", "/r") &&
 	       has_pair(argv, "-append", "console=ttyS0 a,b"),
 	       "kernel, initrd, and append passed verbatim (no comma doubling)");
@@ -65,6 +66,12 @@ int main(void)
 	tap_ok(n >= 2 && !strcmp(argv[n - 2], "-device") &&
 	       !strcmp(argv[n - 1], "virtio-rng-pci"),
 	       "device_model_args appended last, verbatim");
+	qemu_argv_free(argv);
+
+	cfg.tcg_thread = TCG_THREAD_MULTI;
+	argv = qemu_build_argv(&cfg, &paths);
+	tap_ok(argv && has_pair(argv, "-accel", "tcg,thread=multi"),
+	       "tcg_thread = \"multi\": -accel tcg,thread=multi");
 	qemu_argv_free(argv);
 
 	cfg.ramdisk = NULL;

@@ -67,6 +67,8 @@ MALFORMED = [
     ("memory = 1 (below range)", 2, "memory = 1"),
     ("name with invalid characters", 0, 'name = "bad name!"'),
     ("unknown accel", 5, 'accel = "warp"'),
+    ("unknown tcg_thread", 5, 'tcg_thread = "many"'),
+    ("tcg_thread with accel = kvm", 5, 'accel = "kvm"; tcg_thread = "multi"'),
     ("missing '='", 1, "vcpus 2"),
     ("unterminated list", 5, 'device_model_args = [ "-device", "x"'),
     ("invalid string escape", 5, 'extra = "console=ttyS0 \\q"'),
