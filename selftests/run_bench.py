@@ -48,6 +48,7 @@ CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
 # Domain config values of tcg_thread, in the order the table lists them.
 TCG_MODES = ["single", "multi"]
 TCG_LINES = ["tcg-throughput", "tcg-load-rate"]
+TIMEKEEP_LINES = ["timekeep-load", "timekeep-pause-step"]
 BENCH_RE = re.compile(r"^PVTIME-BENCH (\S+)\s*(.*)$")
 # The guest kernel's own TSC calibration, from its dmesg (the bench mode
 # prints it, as a PVTIME-BENCH line or as commented dmesg lines).
@@ -397,6 +398,28 @@ def tcg_report(data):
     return out + notes
 
 
+def timekeep_report(data):
+    """When the guest TSC moves: all-vCPU load, and a pause under step."""
+    tk = data.get("timekeep")
+    if not tk:
+        return []
+    load = tk.get("timekeep-load", {})
+    pause = tk.get("timekeep-pause-step", {})
+    out = ["", "guest TSC moving (pvtime-timekeep, against the hyp through "
+           "the mailbox; chosen TCG mode)"]
+    out.append(f"  all-vCPU clock_gettime+rdtsc load, {load.get('seconds', '?')}"
+               f" s: max |REALTIME - hyp| "
+               f"{fmt(abs(load['worst_realtime_ns']) if isinstance(load.get('worst_realtime_ns'), int) else None, 'd')} ns"
+               f" (after: {fmt(load.get('after_realtime_ns'), 'd')} ns), "
+               f"guest raw clock vs host {fmt(load.get('raw_rate_ppm'), '+.4f')} ppm")
+    out.append(f"  pause {fmt(pause.get('paused_ms'), 'd')} ms, step: hyp "
+               f"corrected {tk.get('resume_step_correction_ms') or '-'} ms "
+               f"after cont; guest within 1 ms {fmt(pause.get('recovery_us'), 'd')}"
+               f" us after its first probe (which saw "
+               f"{fmt(pause.get('first_error_ns'), 'd')} ns)")
+    return out
+
+
 def build_report(data):
     """The table and the summary lines, as printed."""
     rows = data["clocksources"]
@@ -466,6 +489,7 @@ def build_report(data):
                    f"{per_text} per domain (no domain: "
                    f"{fmt(idle.get('cpu_percent_no_domain'), '.3f')} %)")
     out += tcg_report(data)
+    out += timekeep_report(data)
     out.append("")
     for goal, verdict in data["goals"].items():
         out.append(f"goal {goal}: {verdict}")
@@ -586,6 +610,10 @@ def main():
                         "as many of rate under clock-read load, per TCG "
                         "thread mode (PVTIME_BENCH_TCG_S, default 15; 0 "
                         "leaves the TCG-mode rows out)")
+    parser.add_argument("--timekeep-seconds", type=int, default=30,
+                        help="pvtime-timekeep: seconds of all-vCPU load, then "
+                        "a 3 s pause (PVTIME_BENCH_TIMEKEEP_S, default 30; 0 "
+                        "leaves those rows out)")
     parser.add_argument("--skip-tcg-multi", action="store_true",
                         help="no second boot with tcg_thread = \"multi\"")
     parser.add_argument("--skip-clocksources", action="store_true",
@@ -613,6 +641,8 @@ def main():
     parts = [] if args.skip_clocksources else ["clocksources"]
     if args.tcg_seconds > 0:
         parts.append("tcg")
+    if args.timekeep_seconds > 0:
+        parts.append("timekeep")
     failed = False
     try:
         log(f"== starting pvtimed in {workdir} (no fault injection)")
@@ -626,11 +656,18 @@ def main():
             os.path.join(workdir, "bench.cfg"),
             extra_words=f"PVTIME_BENCH_RATE_S={args.rate_seconds} "
             f"PVTIME_BENCH_TCG_S={args.tcg_seconds} "
+            f"PVTIME_BENCH_TIMEKEEP_S={args.timekeep_seconds} "
             f"PVTIME_BENCH_PARTS={','.join(parts) or 'none'}",
             set_keys={"tcg_thread": '"single"'})
         run = run_bench_guest(daemon, bench_cfg, args.timeout, results)
         data["clocksources"] = {name: row for name, row in run.bench.items()
-                                if name not in TCG_LINES}
+                                if name not in TCG_LINES + TIMEKEEP_LINES}
+        if args.timekeep_seconds > 0:
+            data["timekeep"] = {name: run.bench.get(name, {})
+                                for name in TIMEKEEP_LINES}
+            data["timekeep"]["resume_step_correction_ms"] = next(
+                (value for _, key, value in results.reports
+                 if key == "resume_step_correction_ms"), None)
         if args.tcg_seconds > 0:
             data["tcg"]["single"] = tcg_figures(run)
         data["guest"]["ended"] = run.ended

@@ -192,6 +192,11 @@ static int cmd_load(int seconds, int64_t limit_ns)
 		printf("# guest raw clock vs host over the load: %+.3f ppm\n",
 		       (double)(raw_last - raw_first) * 1e6 /
 		       (double)(host_last - host_first));
+	printf("PVTIME-BENCH timekeep-load seconds=%d worst_realtime_ns=%" PRId64
+	       " after_realtime_ns=%" PRId64 " raw_rate_ppm=%.4f probes=%u\n",
+	       seconds, worst_during, worst_after,
+	       host_last > host_first ? (double)(raw_last - raw_first) * 1e6 /
+	       (double)(host_last - host_first) : 0.0, probes);
 	printf("PVTIME-REPORT load_realtime_worst_ns %" PRId64 "\n", worst_during);
 	printf("PVTIME-REPORT load_realtime_after_ns %" PRId64 "\n", worst_after);
 	if (!probes || failed_probes > (unsigned int)seconds / 4) {
@@ -325,6 +330,9 @@ static int cmd_pause(int seconds, const char *policy_text)
 		       recovery / 1000, (long long)(STEP_RECOVERY_LIMIT_NS / MS));
 		printf("PVTIME-REPORT pause_step_recovery_us %" PRId64 "\n",
 		       recovery / 1000);
+		printf("PVTIME-BENCH timekeep-pause-step paused_ms=%" PRId64
+		       " first_error_ns=%" PRId64 " recovery_us=%" PRId64 "\n",
+		       paused_ns / MS, first_error, recovery / 1000);
 		if (recovery < 0 || recovery > STEP_RECOVERY_LIMIT_NS)
 			ret = 1;
 		break;

@@ -402,10 +402,19 @@ bench_tcg() {
 	echo >"$CLOCKSOURCE/current_clocksource"
 }
 
+# The guest's time when its TSC moves: all-vCPU load, then a pause.
+bench_timekeep() {
+	tk_s=${PVTIME_BENCH_TIMEKEEP_S:-30}
+	run_reporting "bench timekeep under ${tk_s} s of all-vCPU load" \
+		"$SELFTESTS/pvtime-timekeep" load "$tk_s"
+	run_reporting "bench timekeep: pause 3 s, step" \
+		"$SELFTESTS/pvtime-timekeep" pause 3 step
+}
+
 # PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
-# clocksources and tcg; both by default.
+# clocksources, tcg and timekeep; all by default.
 mode_bench() {
-	parts=${PVTIME_BENCH_PARTS:-clocksources,tcg}
+	parts=${PVTIME_BENCH_PARTS:-clocksources,tcg,timekeep}
 	if ! run_commented insmod "$MODULE" || [ "$rc" != 0 ]; then
 		result 1 "insmod pvtime.ko"
 		return
@@ -413,6 +422,7 @@ mode_bench() {
 	result 0 "insmod pvtime.ko"
 	case ",$parts," in *,clocksources,*) bench_clocksources ;; esac
 	case ",$parts," in *,tcg,*) bench_tcg ;; esac
+	case ",$parts," in *,timekeep,*) bench_timekeep ;; esac
 	grep -E '^(fastpath|tsc_evidence)' "$DEBUGFS/state" | comment_stream
 	run_commented rmmod pvtime
 	check "rmmod after the bench" [ "$rc" = 0 ]
