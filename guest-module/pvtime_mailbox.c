@@ -28,6 +28,13 @@
 #define PVTIME_RECORDS_TIMEOUT_MS	1000
 /* ktime_get() may trap (hpet): look at the clock only every so often. */
 #define PVTIME_SPINS_PER_CLOCK_CHECK	1024
+/*
+ * Spin this often without PAUSE first.  Under single-threaded TCG a PAUSE
+ * hands the host thread to the next vCPU, which may keep it for
+ * milliseconds: the probe's bracket would hold the other vCPU's time
+ * slice, not the hyp's answer (a microsecond away).
+ */
+#define PVTIME_TIGHT_SPINS		8192
 
 struct pvtime_tsc_probe {
 	u64 guest_tsc_before;
@@ -80,7 +87,10 @@ static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
 
 	/* Pairs with the hyp's release: its answer is visible once seq is. */
 	while (virt_load_acquire(&mb->response_seq) != seq) {
-		cpu_relax();
+		if (spins < PVTIME_TIGHT_SPINS)
+			barrier();
+		else
+			cpu_relax();
 		if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK)
 			continue;
 		now = ktime_get();
