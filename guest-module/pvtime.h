@@ -115,6 +115,7 @@ struct pvtime_dev {
 /* pvtime_main.c: module parameters, validated at load. */
 extern unsigned int pvtime_wallclock_sync_ms;
 extern unsigned long pvtime_wallclock_step_ns;
+extern bool pvtime_calibration;
 
 /* pvtime_pci.c */
 extern struct pci_driver pvtime_pci_driver;

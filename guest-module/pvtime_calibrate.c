@@ -36,7 +36,7 @@
 
 bool pvtime_calibrating(struct pvtime_dev *pd)
 {
-	return READ_ONCE(pd->calibration_ms) != 0;
+	return READ_ONCE(pd->calibration_ms) != 0 && READ_ONCE(pvtime_calibration);
 }
 
 bool pvtime_records_vouched(struct pvtime_dev *pd)
@@ -125,10 +125,13 @@ static void pvtime_calibrate_work(struct work_struct *work)
 	struct pvtime_dev *pd = container_of(to_delayed_work(work),
 					     struct pvtime_dev, calibrate_work);
 	unsigned int period_ms = READ_ONCE(pd->calibration_ms);
-	unsigned int busy;
-	int failures;
+	unsigned int busy = 0;
+	int failures = 0;
 
-	failures = pvtime_tsc_calibrate(pd, PVTIME_CALIBRATION_ROUNDS, &busy);
+	/* calibration=0: only the health check (tests of the fallback). */
+	if (pvtime_calibrating(pd))
+		failures = pvtime_tsc_calibrate(pd, PVTIME_CALIBRATION_ROUNDS,
+						&busy);
 	atomic64_inc(&pd->calibrations);
 	atomic64_add(busy, &pd->calibration_busy);
 	if (failures) {
@@ -148,7 +151,7 @@ static void pvtime_calibrate_work(struct work_struct *work)
 /* Calibrate now (guest was stopped, the fast path was dropped). */
 void pvtime_calibrate_now(struct pvtime_dev *pd)
 {
-	if (pvtime_calibrating(pd) && !READ_ONCE(pd->calibrate_stopping))
+	if (READ_ONCE(pd->calibration_ms) && !READ_ONCE(pd->calibrate_stopping))
 		mod_delayed_work(system_wq, &pd->calibrate_work, 0);
 }
 

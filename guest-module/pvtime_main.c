@@ -57,6 +57,11 @@ module_param_named(wallclock_step_ns, pvtime_wallclock_step_ns, ulong, 0444);
 MODULE_PARM_DESC(wallclock_step_ns,
 		 "Step CLOCK_REALTIME when it is off by more than this many ns (default 100000, 1000..1000000000)");
 
+bool pvtime_calibration = true;
+module_param_named(calibration, pvtime_calibration, bool, 0644);
+MODULE_PARM_DESC(calibration,
+		 "Send the hypervisor a TSC sample from every vCPU each calibration period when it asks for them (default 1, writable); 0 leaves only the health check, which hands the clock to hpet once the records go wrong");
+
 static int __init pvtime_check_params(void)
 {
 	if (pvtime_wallclock_step_ns < PVTIME_STEP_NS_MIN ||

@@ -261,7 +261,8 @@ static int wait_for_pause(const struct probe *before, struct probe *resumed,
 
 	for (;;) {
 		p = last;
-		next_probe(&p, 20);
+		/* Each probe is a 32-round mailbox session: gently. */
+		next_probe(&p, 100);
 		if (p.host_raw_ns - last.host_raw_ns > PAUSE_GAP_NS) {
 			*resumed = p;
 			*paused_ns = p.host_raw_ns - last.host_raw_ns;

@@ -152,6 +152,47 @@ run_timekeeping() {
 	run_reporting "timekeep: pause 1 s, step after keep" "$tk" pause 1 step
 	grep -E '^(calibration|health|vouch|fastpath )' "$DEBUGFS/state" |
 		comment_stream
+	check_fallback
+}
+
+# shellcheck disable=SC2317 # called through check()
+vouched_is() { # 0|1: wait up to 20 s for debugfs "vouched" to read that
+	tries=0
+	while [ "$tries" -lt 200 ]; do
+		[ "$(sed -n 's/^vouched //p' "$DEBUGFS/state")" = "$1" ] && return 0
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	grep -E '^(vouch|health|calibration)' "$DEBUGFS/state" | comment_stream
+	return 1
+}
+
+# Never worse than hpet: with calibration off, a pause leaves the records
+# behind; the health check (against the hyp's wall time) must give the
+# kernel hpet back and keep CLOCK_REALTIME on the hyp's, then take the
+# clock again once calibration corrects the records.
+check_fallback() {
+	run_commented rmmod pvtime
+	run_commented insmod "$MODULE" calibration=0
+	check "insmod calibration=0" [ "$rc" = 0 ] || return
+	sleep 3
+	echo "PVTIME-HOST-REQUEST pause-for 1 keep"
+	sleep 4
+	check "records behind after a pause without calibration: not vouched for" \
+		vouched_is 0
+	comment "current clocksource: $(current_clocksource)"
+	check "the kernel has hpet back" [ "$(current_clocksource)" = hpet ]
+	check "dmesg says the records are not vouched for" \
+		dmesg_says "records not vouched for"
+	check "REALTIME follows the hyp's wall time meanwhile" realtime_resynced
+	echo 1 >/sys/module/pvtime/parameters/calibration
+	check "calibration on again: the records are vouched for again" \
+		vouched_is 1
+	sleep 1
+	comment "current clocksource: $(current_clocksource)"
+	check "pvtime is the clocksource again" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's after the fallback" \
+		realtime_resynced
 }
 
 # rmmod + insmod several times after the TSC moved (load, pauses).
@@ -266,6 +307,10 @@ run_all_timers() {
 	run_timers set-2038
 	run_timers leap-a-day -i "$leap_i"
 	run_timers skew_consistency
+	# They may leave the kernel's NTP frequency set, and a guest that
+	# follows the hyp runs no NTP of its own: show it, then clear it.
+	adjtimex 2>&1 | comment_stream
+	adjtimex -q -f 0
 	echo 1000 >"$SYNC_MS"
 	check "wall clock re-synced to the host after the time-setting tests" \
 		realtime_resynced
