@@ -152,6 +152,15 @@ run_timekeeping() {
 	run_reporting "timekeep: pause 1 s, step after keep" "$tk" pause 1 step
 	grep -E '^(calibration|health|vouch|fastpath )' "$DEBUGFS/state" |
 		comment_stream
+	# A pause past the soft-lockup (20 s) and RCU-stall (21 s) limits:
+	# GUEST_STOPPED must have touched the watchdogs.  Soak only (slow).
+	if [ "${PVTIME_SOAK:-0}" = 1 ]; then
+		run_reporting "timekeep: pause 25 s, step" "$tk" pause 25 step
+		dmesg | grep -iE 'soft lockup|rcu.*stall|hung task' |
+			comment_stream
+		check "no soft-lockup, RCU-stall or hung-task report after a 25 s pause" \
+			sh -c "! dmesg | grep -qiE 'soft lockup|rcu.*stall|hung task'"
+	fi
 	check_fallback
 }
 
