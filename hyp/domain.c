@@ -458,6 +458,12 @@ int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
 	if (records_guest_resumed(&d->clock, &d->shm, cont_tsc, stopped,
 				  slew_ppm))
 		domain_ring_records(d);
+	/*
+	 * A guest stopped in the middle of a request finds its session
+	 * ended (idle while it stood still): serve at once, so its first
+	 * request after the resume is answered without a doorbell.
+	 */
+	mailbox_server_kick(&d->mailbox);
 	d->paused = false;
 	*paused_ns = cont_tsc > d->pause_stop_tsc ?
 		     timebase_cycles_to_ns(cont_tsc - d->pause_stop_tsc) : 0;

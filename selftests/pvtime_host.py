@@ -129,6 +129,9 @@ class Daemon:
                 "--log", "stderr", "--calibrate-ms", str(self.calibrate_ms)]
         if self.fault_injection:
             argv.append("--enable-fault-injection")
+        # For chasing a problem: PVTIMED_LOG_LEVEL=debug make check
+        if os.environ.get("PVTIMED_LOG_LEVEL"):
+            argv += ["--log-level", os.environ["PVTIMED_LOG_LEVEL"]]
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self.log_file,
