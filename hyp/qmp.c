@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pvclock_math.h"
+#include "pvtime_ctl.h"
 #include "qmp.h"
 
 /* ---- framing ---- */
@@ -117,17 +118,6 @@ static int json_expect(struct json_reader *r, char c)
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int json_read_hex4(struct json_reader *r, unsigned int *out)
 {
 	unsigned int v = 0;
@@ -136,7 +126,7 @@ static int json_read_hex4(struct json_reader *r, unsigned int *out)
 	if (r->end - r->pos < 4)
 		return json_fail(r, "truncated \\u escape");
 	for (i = 0; i < 4; i++) {
-		int d = hex_digit(r->pos[i]);
+		int d = pvtime_ctl_hexval(r->pos[i]);
 
 		if (d < 0)
 			return json_fail(r, "bad \\u escape");
