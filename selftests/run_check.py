@@ -13,6 +13,7 @@ the exit status is 1 if anything failed.
 """
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -354,6 +355,19 @@ def report_domain_figures(results, daemon, suite, name):
         value = find_key(data, key)
         if isinstance(value, int) and find_key(data, "guest_tsc_offset_known"):
             results.reports.append((suite, key, str(value)))
+    if suite != "guest:main":
+        return
+    # Continuous calibration: every vCPU's offset, drift rate and age.
+    evidence = find_key(data, "tsc_evidence") or []
+    complete = [v for v in evidence if isinstance(v, dict) and
+                all(k in v for k in ("offset", "rate_ppm", "age_ms"))]
+    results.own(len(evidence) >= 2 and len(complete) == len(evidence), suite,
+                f"host: pvxl info shows every vCPU's calibrated TSC offset, "
+                f"rate and age ({len(complete)} of {len(evidence)})",
+                [json.dumps(evidence)])
+    for vcpu in complete:
+        results.reports.append((suite, f"vcpu{vcpu.get('vcpu')}_offset_rate_ppm",
+                                str(vcpu["rate_ppm"])))
 
 
 def guest_suite_pvtimed(results, daemon, cfg, mode, timeout):
