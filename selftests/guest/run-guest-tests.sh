@@ -387,6 +387,8 @@ mode_main() {
 
 # The moving-TSC part of main alone, for working on it.
 mode_timekeep() {
+	# Kernel messages on the console, timestamped, for working on these.
+	dmesg -n 8
 	run_commented insmod "$MODULE"
 	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
 	sleep 3
