@@ -594,6 +594,14 @@ def complete(data):
         if not isinstance(row.get("tcg-load-rate", {}).get("rate_ppm"),
                           (int, float)):
             missing.append(f"no TSC rate under load for tcg_thread {mode}")
+    tk = data.get("timekeep")
+    if tk is not None:
+        if not isinstance(tk.get("timekeep-load", {}).get("worst_realtime_ns"),
+                          int):
+            missing.append("no REALTIME figure under all-vCPU load")
+        if not isinstance(tk.get("timekeep-pause-step", {}).get("paused_ms"),
+                          int):
+            missing.append("no pause/step figure")
     return missing
 
 
