@@ -428,7 +428,7 @@ int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
 	}
 	if (domain_qmp(d, "stop", &stop_tsc, qmp_rtt_ns, err, errlen))
 		return -1;
-	records_guest_paused(&d->clock, stop_tsc);
+	records_guest_paused(&d->clock);
 	d->paused = true;
 	d->pause_stop_tsc = stop_tsc;
 	d->pauses++;

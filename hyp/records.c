@@ -75,17 +75,30 @@ static uint64_t ns_to_cycles(const struct domain_clock *clk, uint64_t ns)
 	return (uint64_t)((unsigned __int128)ns * clk->tsc_hz / PVTIME_NSEC_PER_SEC);
 }
 
+static uint64_t cycles_to_ns(const struct domain_clock *clk, uint64_t cycles)
+{
+	return (uint64_t)((unsigned __int128)cycles * PVTIME_NSEC_PER_SEC /
+			  clk->tsc_hz);
+}
+
 static uint64_t evidence_max_age_cycles(const struct domain_clock *clk)
 {
 	return ns_to_cycles(clk, RECORDS_EVIDENCE_MAX_PERIODS *
 				 RECORDS_CALIBRATION_MS * 1000000ull);
 }
 
+/* Every vCPU agrees, and (with a calibrating guest) recently. */
+static bool evidence_fresh_locked(const struct domain_clock *clk,
+				  uint64_t now_tsc)
+{
+	return tsc_evidence_complete(&clk->evidence, now_tsc,
+				     evidence_max_age_cycles(clk));
+}
+
 bool records_stable_allowed(const struct domain_clock *clk, uint64_t now_tsc)
 {
 	return clk->stable_policy == TSC_STABLE_AUTO && clk->offset_known &&
-	       tsc_evidence_complete(&clk->evidence, now_tsc,
-				     evidence_max_age_cycles(clk)) &&
+	       evidence_fresh_locked(clk, now_tsc) &&
 	       clk->skew_ns == 0 && !clk->slew_ppm && !clk->correction_pending &&
 	       !clk->paused &&
 	       (int64_t)(now_tsc - clk->stable_hold_until_tsc) >= 0;
@@ -196,8 +209,9 @@ static void hold_stable_locked(struct domain_clock *clk, uint64_t ns)
 static bool refresh_flags_locked(struct domain_clock *clk)
 {
 	uint8_t flags = clk->flags & ~PVTIME_FLAG_TSC_STABLE;
+	uint64_t now = pvtime_rdtsc();
 
-	if (records_stable_allowed(clk, pvtime_rdtsc()))
+	if (records_stable_allowed(clk, now))
 		flags |= PVTIME_FLAG_TSC_STABLE;
 	if (flags == clk->flags)
 		return false;
@@ -212,7 +226,7 @@ static bool refresh_flags_locked(struct domain_clock *clk)
 				"domain %s: TSC_STABLE %s (policy %s, evidence %s, skew %lld ns)",
 			 clk->name, (flags & PVTIME_FLAG_TSC_STABLE) ? "set" : "cleared",
 			 tsc_stable_policy_name(clk->stable_policy),
-			 tsc_evidence_complete(&clk->evidence, pvtime_rdtsc(), evidence_max_age_cycles(clk)) ? "complete" : "incomplete",
+			 evidence_fresh_locked(clk, now) ? "complete" : "incomplete",
 			 (long long)clk->skew_ns);
 	return true;
 }
@@ -303,12 +317,17 @@ static int apply_rate_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 	return 0;
 }
 
+/* How long a slew at ppm takes to remove lead. */
+static uint64_t slew_duration_ns(int64_t lead, uint64_t ppm)
+{
+	return (uint64_t)((unsigned __int128)abs64(lead) * 1000000 / ppm);
+}
+
 static void start_slew_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 			      int64_t lead, uint64_t ppm, uint64_t now,
 			      bool *ring)
 {
-	uint64_t need_ns = (uint64_t)((unsigned __int128)abs64(lead) * 1000000 /
-				      ppm);
+	uint64_t need_ns = slew_duration_ns(lead, ppm);
 
 	clk->slew_ppm = lead > 0 ? -(int32_t)ppm : (int32_t)ppm;
 	clk->slew_end_tsc = now + ns_to_cycles(clk, need_ns);
@@ -378,8 +397,7 @@ static bool steer_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 	changed = steer_decide_locked(clk, shm, sample_flags, lead, now, ring);
 	/* The first decision after a resume that is not "wait": how long it took. */
 	if (clk->resume_tsc && !clk->correction_pending) {
-		clk->resume_correction_ns = (uint64_t)((unsigned __int128)
-			(now - clk->resume_tsc) * PVTIME_NSEC_PER_SEC / clk->tsc_hz);
+		clk->resume_correction_ns = cycles_to_ns(clk, now - clk->resume_tsc);
 		clk->resume_tsc = 0;
 	}
 	return changed;
@@ -409,8 +427,7 @@ static bool steer_decide_locked(struct domain_clock *clk,
 			return true;
 		}
 		clk->slew_end_tsc = now + ns_to_cycles(clk,
-			(uint64_t)((unsigned __int128)abs64(lead) * 1000000 /
-				   abs64(clk->slew_ppm)));
+			slew_duration_ns(lead, abs64(clk->slew_ppm)));
 		return false;
 	}
 	if (abs64(lead) <= RECORDS_LEAD_DEADBAND_NS) {
@@ -614,20 +631,16 @@ bool records_mark_guest_stopped(struct domain_clock *clk,
 bool records_refresh_stability(struct domain_clock *clk,
 			       struct pvtime_shm *shm)
 {
-	bool changed;
-
-	bool ring = false;
+	bool changed, ring = false;
+	uint64_t now;
 
 	pthread_mutex_lock(&clk->lock);
-	if (clk->slew_ppm &&
-	    (int64_t)(pvtime_rdtsc() - clk->slew_end_tsc) >= 0) {
+	now = pvtime_rdtsc();
+	if (clk->slew_ppm && (int64_t)(now - clk->slew_end_tsc) >= 0) {
 		end_slew_locked(clk, shm, &ring);
-		clk->last_lead_ns = records_lead_ns_locked(clk, pvtime_rdtsc());
+		clk->last_lead_ns = records_lead_ns_locked(clk, now);
 	} else if (clk->slew_ppm && clk->recheck_in) {
-		uint64_t left = clk->slew_end_tsc - pvtime_rdtsc();
-
-		clk->recheck_in((uint64_t)((unsigned __int128)left *
-					   PVTIME_NSEC_PER_SEC / clk->tsc_hz));
+		clk->recheck_in(cycles_to_ns(clk, clk->slew_end_tsc - now));
 	}
 	changed = refresh_flags_locked(clk) || ring;
 	/* Shown for a second: every reader had its chance to see it. */
@@ -639,11 +652,10 @@ bool records_refresh_stability(struct domain_clock *clk,
 	return changed;
 }
 
-void records_guest_paused(struct domain_clock *clk, uint64_t stop_tsc)
+void records_guest_paused(struct domain_clock *clk)
 {
 	pthread_mutex_lock(&clk->lock);
 	clk->paused = true;
-	clk->pause_stop_tsc = stop_tsc;
 	pthread_mutex_unlock(&clk->lock);
 }
 
@@ -651,7 +663,6 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 			   uint64_t cont_tsc, enum stopped_time_policy policy,
 			   uint32_t slew_ppm)
 {
-	uint64_t stopped_ns;
 	bool live;
 
 	pthread_mutex_lock(&clk->lock);
@@ -668,19 +679,13 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 
 		end_slew_locked(clk, shm, &rate_ring);
 	}
-	stopped_ns = (uint64_t)((unsigned __int128)(cont_tsc - clk->pause_stop_tsc) *
-				PVTIME_NSEC_PER_SEC / clk->tsc_hz);
-	clk->pauses++;
-	clk->paused_ns_total += stopped_ns;
-	clk->last_paused_ns = stopped_ns;
 	clk->resume_tsc = cont_tsc;
 	/*
-	 * QEMU held the guest TSC still: the guest is about stopped_ns
-	 * behind.  The QMP round trips bound when stop and cont took
-	 * effect only loosely (tens of ms under TCG), so the lead is taken
-	 * from the guest's next samples, and the policy applies to that.
+	 * QEMU held the guest TSC still.  The QMP round trips bound when
+	 * stop and cont took effect only loosely (tens of ms under TCG), so
+	 * the lead is taken from the guest's next samples, and the policy
+	 * applies to that; TSC_STABLE waits for them.
 	 */
-	/* Until a sample shows where the guest TSC is now. */
 	if (clk->evidence.periodic)
 		clk->correction_pending = true;
 	tsc_evidence_unconfirm(&clk->evidence);

@@ -119,11 +119,7 @@ struct domain_clock {
 
 	uint64_t resume_tsc;		/* last resume, until its correction */
 	uint64_t resume_correction_ns;	/* resume to correction, last time */
-	bool paused;			/* QEMU stopped the guest */
-	uint64_t pause_stop_tsc;	/* host TSC when it did */
-	uint64_t pauses;
-	uint64_t paused_ns_total;
-	uint64_t last_paused_ns;
+	bool paused;			/* QEMU stopped the guest (domain.c counts) */
 
 	int64_t wall_offset_ns;
 	bool wc_published;
@@ -203,14 +199,15 @@ bool records_mark_guest_stopped(struct domain_clock *clk,
 				struct pvtime_shm *shm);
 
 /*
- * QMP "stop" took effect around host TSC stop_tsc: from then on the guest
- * TSC stands still (QEMU's cpu_disable_ticks) until records_guest_resumed.
+ * QMP "stop" took effect: from now on the guest TSC stands still (QEMU's
+ * cpu_disable_ticks) until records_guest_resumed.  How long it stood
+ * still is the domain's to count (domain.c); the records learn the lead
+ * from the guest's next samples.
  */
-void records_guest_paused(struct domain_clock *clk, uint64_t stop_tsc);
+void records_guest_paused(struct domain_clock *clk);
 
 /*
- * QMP "cont" took effect around host TSC cont_tsc: the guest TSC offset
- * dropped by about cont_tsc - stop_tsc.  Marks the records GUEST_STOPPED,
+ * QMP "cont" took effect around host TSC cont_tsc.  Marks the records GUEST_STOPPED,
  * holds TSC_STABLE off until the guest has calibrated again, and applies
  * the stopped-time policy to the interval.  Returns true when the caller
  * must ring PVTIME_VEC_RECORDS.

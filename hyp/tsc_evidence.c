@@ -89,12 +89,11 @@ enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 	 */
 	if (difference > unconfirm_beyond_cycles)
 		tsc_evidence_unconfirm(ev);
-	v->state = VCPU_EVIDENCE_AGREED;
+	v->state = VCPU_EVIDENCE_AGREED;	/* unconfirm cleared it */
 	ev->offset = offset;
 	ev->rtt_cycles = rtt_cycles;
 	ev->moves++;
 	v->tolerance_cycles = 0;
-	v->state = VCPU_EVIDENCE_AGREED;
 	return TSC_EVIDENCE_MOVED;
 }
 

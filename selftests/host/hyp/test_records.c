@@ -214,14 +214,12 @@ static void test_steering(void)
 		tap_ok(0, "steering fixture");
 		return;
 	}
-	records_guest_paused(&c, pvtime_rdtsc());
+	records_guest_paused(&c);
 	ring = records_guest_resumed(&c, &m, pvtime_rdtsc() + 10 * MS_CYCLES,
 				     STOPPED_TIME_STEP, 0);
 	tap_ok(ring && (pvtime_vcpu_time(m.si, 0)->flags & PVTIME_FLAG_GUEST_STOPPED) &&
-	       !(c.flags & PVTIME_FLAG_TSC_STABLE) && c.correction_pending &&
-	       c.pauses == 1 && c.last_paused_ns >= 9900000 &&
-	       c.last_paused_ns <= 10100000,
-	       "resume: GUEST_STOPPED, TSC_STABLE off, a correction pending, 10 ms paused");
+	       !(c.flags & PVTIME_FLAG_TSC_STABLE) && c.correction_pending,
+	       "resume: GUEST_STOPPED, TSC_STABLE off, a correction pending");
 	out = records_submit_offset(&c, &m, 1, -10 * (int64_t)MS_CYCLES, 500,
 				    PVTIME_SAMPLE_F_PERIODIC, &ring);
 	tap_ok(out == OFFSET_MOVED && c.forward_steps == 0 && c.correction_pending,
@@ -244,7 +242,7 @@ static void test_steering(void)
 	g = pvtime_rdtsc() - 10 * MS_CYCLES;
 	before = shown_at(&m, g);
 	/* QMP's estimate is off by 40 ms: the sample decides. */
-	records_guest_paused(&c, pvtime_rdtsc());
+	records_guest_paused(&c);
 	records_guest_resumed(&c, &m, pvtime_rdtsc() + 50 * MS_CYCLES,
 			      STOPPED_TIME_KEEP, 0);
 	records_submit_offset(&c, &m, 0, -10 * (int64_t)MS_CYCLES, 500,
