@@ -43,35 +43,14 @@
 
 #include "guest_files.h"
 #include "monotonic_check.h"
+#include "rate_probe.h"
 
 #define KSFT_SKIP		4
 #define MS			((int64_t)1000000)
-#define PROBE_PATH		PVTIME_DEBUGFS "/realtime_probe"
 /* Host raw time between two probes that says the guest was stopped. */
 #define PAUSE_GAP_NS		(500 * MS)
 #define STEP_RECOVERY_LIMIT_NS	(200 * MS)
 #define ONE_MS			MS
-
-struct probe {
-	int64_t offset_ns;	/* guest REALTIME - hyp wall time */
-	int64_t raw_offset_ns;	/* guest - host CLOCK_MONOTONIC_RAW */
-	int64_t host_raw_ns;	/* host CLOCK_MONOTONIC_RAW */
-	int64_t rtt_ns;
-};
-
-static int take_probe(struct probe *p)
-{
-	char line[512];
-	int n;
-
-	if (read_small_file(PROBE_PATH, line, sizeof(line)))
-		return -errno ? -errno : -EIO;
-	n = sscanf(line, "offset_ns %" SCNd64 " rtt_ns %" SCNd64
-		   " rounds %*u records_offset_ns %*d raw_offset_ns %" SCNd64
-		   " host_raw_ns %" SCNd64, &p->offset_ns, &p->rtt_ns,
-		   &p->raw_offset_ns, &p->host_raw_ns);
-	return n == 4 ? 0 : -EINVAL;
-}
 
 static int64_t abs64(int64_t v)
 {
@@ -133,7 +112,7 @@ static int cmd_load(int seconds, int64_t limit_ns)
 	int64_t worst_during = 0, worst_after = 0, raw_first = 0, raw_last = 0;
 	int64_t host_first = 0, host_last = 0;
 	unsigned int probes = 0, failed_probes = 0;
-	struct probe p;
+	struct rate_sample p;
 	uint64_t loops = 0;
 	long cpu;
 	int ret = 0, i;
@@ -152,7 +131,7 @@ static int cmd_load(int seconds, int64_t limit_ns)
 	       nr_cpus, seconds);
 	for (i = 0; i < seconds; i++) {
 		sleep_ms(1000);
-		if (take_probe(&p)) {
+		if (rate_sample_take(&p)) {
 			failed_probes++;
 			continue;
 		}
@@ -162,11 +141,11 @@ static int cmd_load(int seconds, int64_t limit_ns)
 		}
 		raw_last = p.raw_offset_ns;
 		host_last = p.host_raw_ns;
-		if (abs64(p.offset_ns) > abs64(worst_during))
-			worst_during = p.offset_ns;
-		if (abs64(p.offset_ns) > limit_ns)
+		if (abs64(p.realtime_offset_ns) > abs64(worst_during))
+			worst_during = p.realtime_offset_ns;
+		if (abs64(p.realtime_offset_ns) > limit_ns)
 			printf("# at %d s: REALTIME %" PRId64 " ns off the hyp's (rtt %" PRId64 " ns)\n",
-			       i + 1, p.offset_ns, p.rtt_ns);
+			       i + 1, p.realtime_offset_ns, p.rtt_ns);
 	}
 	atomic_store(&stop, true);
 	for (cpu = 0; cpu < nr_cpus; cpu++) {
@@ -176,12 +155,12 @@ static int cmd_load(int seconds, int64_t limit_ns)
 	ret |= report_monotonic(&mc);
 	for (i = 0; i < 5; i++) {
 		sleep_ms(200);
-		if (take_probe(&p)) {
+		if (rate_sample_take(&p)) {
 			failed_probes++;
 			continue;
 		}
-		if (abs64(p.offset_ns) > abs64(worst_after))
-			worst_after = p.offset_ns;
+		if (abs64(p.realtime_offset_ns) > abs64(worst_after))
+			worst_after = p.realtime_offset_ns;
 	}
 	printf("# %" PRIu64 " hammer loops; %u probes (%u failed)\n", loops,
 	       probes, failed_probes);
@@ -237,14 +216,14 @@ static int parse_policy(const char *text, enum policy *policy, long *ppm)
  */
 static unsigned int failed_probes;
 
-static void next_probe(struct probe *p, long ms)
+static void next_probe(struct rate_sample *p, long ms)
 {
-	struct probe fresh;
+	struct rate_sample fresh;
 	int tries;
 
 	for (tries = 0; tries < 1500; tries++) {
 		sleep_ms(tries ? 10 : ms);
-		if (!take_probe(&fresh)) {
+		if (!rate_sample_take(&fresh)) {
 			*p = fresh;
 			return;
 		}
@@ -255,10 +234,11 @@ static void next_probe(struct probe *p, long ms)
 }
 
 /* Probe until the host's raw clock jumps: the pause.  Returns 0 or -1. */
-static int wait_for_pause(const struct probe *before, struct probe *resumed,
+static int wait_for_pause(const struct rate_sample *before,
+			  struct rate_sample *resumed,
 			  int64_t *paused_ns, int timeout_s)
 {
-	struct probe last = *before, p;
+	struct rate_sample last = *before, p;
 
 	int64_t give_up = before->host_raw_ns + (int64_t)timeout_s * 1000 * MS;
 
@@ -280,7 +260,7 @@ static int wait_for_pause(const struct probe *before, struct probe *resumed,
 static int cmd_pause(int seconds, const char *policy_text)
 {
 	struct monotonic_check mc = { 0 };
-	struct probe before, resumed, p;
+	struct rate_sample before, resumed, p;
 	int64_t paused_ns, error, first_error, recovery = -1, t0;
 	enum policy policy;
 	long ppm = 0;
@@ -291,7 +271,7 @@ static int cmd_pause(int seconds, const char *policy_text)
 			policy_text);
 		return 2;
 	}
-	if (take_probe(&before)) {
+	if (rate_sample_take(&before)) {
 		printf("# no realtime probe (is pvtime loaded, debugfs mounted?)\n");
 		return KSFT_SKIP;
 	}
@@ -300,7 +280,7 @@ static int cmd_pause(int seconds, const char *policy_text)
 		return 1;
 	}
 	printf("# before: REALTIME %" PRId64 " ns off the hyp's, raw offset %" PRId64 " ns\n",
-	       before.offset_ns, before.raw_offset_ns);
+	       before.realtime_offset_ns, before.raw_offset_ns);
 	printf("PVTIME-HOST-REQUEST pause-for %d %s\n", seconds, policy_text);
 	fflush(stdout);
 	if (wait_for_pause(&before, &resumed, &paused_ns, seconds + 30)) {
@@ -322,7 +302,7 @@ static int cmd_pause(int seconds, const char *policy_text)
 		failed_probes = 0;
 		while (p.host_raw_ns - t0 <= 20000 * MS) {
 			error = p.raw_offset_ns - before.raw_offset_ns;
-			if (abs64(error) <= ONE_MS && abs64(p.offset_ns) <= ONE_MS) {
+			if (abs64(error) <= ONE_MS && abs64(p.realtime_offset_ns) <= ONE_MS) {
 				recovery = p.host_raw_ns - t0;
 				break;
 			}
@@ -330,7 +310,7 @@ static int cmd_pause(int seconds, const char *policy_text)
 		}
 		if (recovery < 0)
 			printf("# step: still off after 20 s: raw %" PRId64 " ns, REALTIME %" PRId64 " ns\n",
-			       p.raw_offset_ns - before.raw_offset_ns, p.offset_ns);
+			       p.raw_offset_ns - before.raw_offset_ns, p.realtime_offset_ns);
 		printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
 		       recovery / 1000, (long long)(STEP_RECOVERY_LIMIT_NS / MS));
 		printf("PVTIME-REPORT pause_step_recovery_us %" PRId64 "\n",
@@ -361,7 +341,7 @@ static int cmd_pause(int seconds, const char *policy_text)
 		printf("PVTIME-REPORT pause_keep_drift_ns %" PRId64 "\n", -error);
 		break;
 	case POLICY_SLEW: {
-		struct probe a, b;
+		struct rate_sample a, b;
 		double rate;
 
 		/* The catch-up rate over a second, then convergence. */
@@ -416,8 +396,8 @@ int main(int argc, char **argv)
 	seconds = strtol(argv[2], &end, 10);
 	if (errno || *end || seconds < 1 || seconds > 3600)
 		return usage();
-	if (access(PROBE_PATH, R_OK)) {
-		printf("# %s: %s\n", PROBE_PATH, strerror(errno));
+	if (access(REALTIME_PROBE_PATH, R_OK)) {
+		printf("# %s: %s\n", REALTIME_PROBE_PATH, strerror(errno));
 		return KSFT_SKIP;
 	}
 	if (!strcmp(argv[1], "load") && argc <= 4) {
