@@ -182,6 +182,8 @@ void pvtime_wallclock_start(struct pvtime_dev *pd);
 void pvtime_wallclock_stop(struct pvtime_dev *pd);
 void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd);
 void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why);
+void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
+			      const char *why);
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
 

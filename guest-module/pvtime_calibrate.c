@@ -11,11 +11,11 @@
  * compares the records' wall time with the hyp's own wall time through the
  * mailbox, a reference independent of the records: while they disagree,
  * or calibration fails, the records are not vouched for and the kernel
- * gets its next best clocksource (hpet) back until they agree again.
+ * gets its next best clocksource (hpet) back until they agree again, with
+ * CLOCK_REALTIME kept on the hyp's wall time meanwhile.
  */
 #include <linux/clocksource.h>
 #include <linux/jiffies.h>
-#include <linux/timekeeping.h>
 #include <linux/workqueue.h>
 
 #include "pvtime.h"
@@ -31,8 +31,6 @@
 #define PVTIME_VOUCH_GOOD_CHECKS	3
 /* A probe whose round trip took longer says nothing (a busy host). */
 #define PVTIME_HEALTH_MAX_RTT_NS	(200 * NSEC_PER_USEC)
-/* While not vouched for, the wall clock follows the hyp's probe. */
-#define PVTIME_UNVOUCHED_STEP_NS	(100 * NSEC_PER_USEC)
 
 bool pvtime_calibrating(struct pvtime_dev *pd)
 {
@@ -64,23 +62,6 @@ static void pvtime_set_vouched(struct pvtime_dev *pd, bool vouched,
 		pvtime_fastpath_recheck(pd);
 		dev_info(&pd->pdev->dev, "records agree with the hypervisor again: clocksource pvtime back\n");
 	}
-}
-
-/*
- * While the records are not vouched for, CLOCK_REALTIME is kept on the
- * hyp's wall time directly (the records' wall time is the suspect).
- */
-static void pvtime_follow_hyp_wall(struct pvtime_dev *pd,
-				   const struct pvtime_realtime_probe *res)
-{
-	struct timespec64 target;
-
-	if (!READ_ONCE(pvtime_wallclock_sync_ms) ||
-	    abs(res->offset_ns) <= PVTIME_UNVOUCHED_STEP_NS)
-		return;
-	target = ns_to_timespec64(ktime_get_real_ns() - res->offset_ns);
-	if (!do_settimeofday64(&target))
-		atomic64_inc(&pd->wallclock_steps);
 }
 
 static void pvtime_health_check(struct pvtime_dev *pd, int calibration_failures)
@@ -116,8 +97,9 @@ static void pvtime_health_check(struct pvtime_dev *pd, int calibration_failures)
 		if (++pd->vouch_good >= PVTIME_VOUCH_GOOD_CHECKS)
 			pvtime_set_vouched(pd, true, NULL);
 	}
+	/* The records are the suspect: follow the hyp's wall time itself. */
 	if (!ret && !pd->vouched)
-		pvtime_follow_hyp_wall(pd, &res);
+		pvtime_wallclock_correct(pd, res.offset_ns, "records not vouched for");
 }
 
 static void pvtime_calibrate_work(struct work_struct *work)

@@ -353,11 +353,27 @@ end:
  * worker bound to it).  A disagreement is logged; pvtime works without
  * the flag, through its cross-vCPU guard.
  */
+/*
+ * One offset sample from 'cpu', in a worker bound to it.  A best probe too
+ * slow to submit (a busy host) is tried once more after a pause.
+ */
+static int pvtime_sample_on_cpu(struct pvtime_dev *pd, unsigned int cpu,
+				unsigned int rounds)
+{
+	struct pvtime_evidence_call call = { .pd = pd, .rounds = rounds };
+	int ret;
+
+	ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call, false);
+	if (ret == -EAGAIN) {
+		msleep(PVTIME_CALIBRATION_RETRY_MS);
+		ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call,
+				      false);
+	}
+	return ret;
+}
+
 void pvtime_tsc_evidence(struct pvtime_dev *pd)
 {
-	struct pvtime_evidence_call call = {
-		.pd = pd, .rounds = PVTIME_EVIDENCE_ROUNDS,
-	};
 	unsigned int cpu;
 	int ret;
 
@@ -367,8 +383,7 @@ void pvtime_tsc_evidence(struct pvtime_dev *pd)
 	for_each_online_cpu(cpu) {
 		if (cpu == pd->handshake_vcpu)
 			continue;
-		ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call,
-				      false);
+		ret = pvtime_sample_on_cpu(pd, cpu, PVTIME_EVIDENCE_ROUNDS);
 		if (!ret)
 			pd->tsc_evidence_agreed++;
 		else if (ret == -ERANGE)
@@ -390,20 +405,13 @@ void pvtime_tsc_evidence(struct pvtime_dev *pd)
 int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds,
 			 unsigned int *busy)
 {
-	struct pvtime_evidence_call call = { .pd = pd, .rounds = rounds };
 	unsigned int cpu;
 	int failures = 0, ret;
 
 	*busy = 0;
 	cpus_read_lock();
 	for_each_online_cpu(cpu) {
-		ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu, &call, false);
-		/* Too slow (a busy host): once more, after a pause. */
-		if (ret == -EAGAIN) {
-			msleep(PVTIME_CALIBRATION_RETRY_MS);
-			ret = smp_call_on_cpu(cpu, pvtime_tsc_evidence_on_cpu,
-					      &call, false);
-		}
+		ret = pvtime_sample_on_cpu(pd, cpu, rounds);
 		if (ret == -EAGAIN)
 			(*busy)++;
 		else if (ret)

@@ -109,6 +109,31 @@ void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why)
 	pvtime_wallclock_step(pd, why);
 }
 
+/*
+ * CLOCK_REALTIME is offset_ns off a reference the caller measured (the
+ * hyp's wall time through the mailbox): step it back onto it when that is
+ * more than wallclock_step_ns, unless the guest keeps its own wall clock.
+ */
+void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
+			      const char *why)
+{
+	struct timespec64 target;
+
+	if (!READ_ONCE(pvtime_wallclock_sync_ms)) {
+		atomic64_inc(&pd->wallclock_ignored);
+		return;
+	}
+	if (abs(offset_ns) <= pvtime_wallclock_step_ns)
+		return;
+	target = ns_to_timespec64(ktime_get_real_ns() - offset_ns);
+	if (do_settimeofday64(&target))
+		return;
+	atomic64_inc(&pd->wallclock_steps);
+	atomic64_set(&pd->wallclock_last_step_ns, -offset_ns);
+	dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns (%s)\n",
+			     -offset_ns, why);
+}
+
 static void pvtime_wallclock_work(struct work_struct *work)
 {
 	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,

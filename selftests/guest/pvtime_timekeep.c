@@ -239,7 +239,6 @@ static int wait_for_pause(const struct rate_sample *before,
 			  int64_t *paused_ns, int timeout_s)
 {
 	struct rate_sample last = *before, p;
-
 	int64_t give_up = before->host_raw_ns + (int64_t)timeout_s * 1000 * MS;
 
 	for (;;) {
