@@ -51,22 +51,14 @@
 #include <x86intrin.h>
 
 #include "guest_files.h"
+#include "cpu_load.h"
 #include "rate_probe.h"
 
-#define MAX_THREADS		64
 /* Iterations between looks at the stop flag: keeps the loop tight. */
 #define WORK_CHUNK		4096
 /* realtime_probe reads at each end of the load; the fastest one counts. */
 #define PROBES_PER_END		20
 #define PROBE_GAP_MS		20
-
-struct load_thread {
-	pthread_t thread;
-	int cpu;
-	atomic_bool *stop;
-	uint64_t iterations;
-	uint64_t sink;		/* keeps the loop's result alive */
-};
 
 static int64_t monotonic_ns(void)
 {
@@ -91,86 +83,15 @@ static void *integer_work(void *arg)
 	return NULL;
 }
 
+/* The clock-reading load, below every other thread: the main thread's
+ * timer must not wait. */
 static void *clock_spin(void *arg)
 {
-	struct load_thread *t = arg;
 	struct sched_param idle = { 0 };
-	struct timespec ts;
-	uint64_t tsc_sum = 0;
 
-	/* Below every other thread: the main thread's timer must not wait. */
 	if (sched_setscheduler(0, SCHED_IDLE, &idle))
 		perror("pvtime-tcg-bench: SCHED_IDLE (spinning at normal priority)");
-	while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		tsc_sum += __rdtsc();
-		t->iterations++;
-	}
-	t->sink = tsc_sum + (uint64_t)ts.tv_nsec;
-	return NULL;
-}
-
-/*
- * One thread pinned to each CPU this process may run on (at most
- * MAX_THREADS).  Returns how many started, or -errno after stopping any
- * that did.
- */
-static int start_threads(struct load_thread *threads, atomic_bool *stop,
-			 void *(*body)(void *))
-{
-	cpu_set_t allowed;
-	int cpu, n = 0, ret = 0;
-
-	atomic_store(stop, false);
-	if (sched_getaffinity(0, sizeof(allowed), &allowed))
-		return -errno;
-	for (cpu = 0; cpu < CPU_SETSIZE && n < MAX_THREADS; cpu++) {
-		struct load_thread *t = &threads[n];
-		pthread_attr_t attr;
-		cpu_set_t one;
-
-		if (!CPU_ISSET(cpu, &allowed))
-			continue;
-		memset(t, 0, sizeof(*t));
-		t->cpu = cpu;
-		t->stop = stop;
-		CPU_ZERO(&one);
-		CPU_SET(cpu, &one);
-		ret = pthread_attr_init(&attr);
-		if (!ret)
-			ret = pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
-		if (!ret)
-			ret = pthread_create(&t->thread, &attr, body, t);
-		pthread_attr_destroy(&attr);
-		if (ret) {
-			fprintf(stderr, "pvtime-tcg-bench: thread for CPU %d: %s\n",
-				cpu, strerror(ret));
-			break;
-		}
-		n++;
-	}
-	if (ret) {
-		atomic_store(stop, true);
-		while (n--)
-			pthread_join(threads[n].thread, NULL);
-		return -ret;
-	}
-	return n;
-}
-
-/* Stop and join n threads; their iterations summed. */
-static uint64_t stop_threads(struct load_thread *threads, int n,
-			     atomic_bool *stop)
-{
-	uint64_t total = 0;
-	int i;
-
-	atomic_store(stop, true);
-	for (i = 0; i < n; i++) {
-		pthread_join(threads[i].thread, NULL);
-		total += threads[i].iterations;
-	}
-	return total;
+	return load_clock_spin(arg);
 }
 
 static void print_line(const char *line)
@@ -182,14 +103,14 @@ static void print_line(const char *line)
 
 static int run_throughput(unsigned long seconds)
 {
-	struct load_thread threads[MAX_THREADS];
+	struct load_thread threads[LOAD_MAX_THREADS];
 	atomic_bool stop;
 	int64_t start, elapsed;
 	uint64_t total;
 	char line[256];
 	int n;
 
-	n = start_threads(threads, &stop, integer_work);
+	n = load_threads_start(threads, &stop, integer_work);
 	if (n <= 0) {
 		snprintf(line, sizeof(line),
 			 "PVTIME-BENCH tcg-throughput reason=\"cannot start threads: %s\"",
@@ -199,7 +120,7 @@ static int run_throughput(unsigned long seconds)
 	}
 	start = monotonic_ns();
 	sleep((unsigned int)seconds);
-	total = stop_threads(threads, n, &stop);
+	total = load_threads_stop(threads, n, &stop);
 	elapsed = monotonic_ns() - start;
 	snprintf(line, sizeof(line),
 		 "PVTIME-BENCH tcg-throughput threads=%d seconds=%.2f iter_per_s=%.4g",
@@ -245,7 +166,7 @@ static int best_probe(struct rate_sample *best)
 
 static int run_load_rate(unsigned long seconds)
 {
-	struct load_thread threads[MAX_THREADS];
+	struct load_thread threads[LOAD_MAX_THREADS];
 	struct rate_sample before, after;
 	atomic_bool stop;
 	int64_t start, elapsed, span_ns, gain_ns;
@@ -268,7 +189,7 @@ static int run_load_rate(unsigned long seconds)
 		print_line(line);
 		return -1;
 	}
-	n = start_threads(threads, &stop, clock_spin);
+	n = load_threads_start(threads, &stop, clock_spin);
 	if (n <= 0) {
 		snprintf(line, sizeof(line),
 			 "PVTIME-BENCH tcg-load-rate reason=\"cannot start threads: %s\"",
@@ -278,7 +199,7 @@ static int run_load_rate(unsigned long seconds)
 	}
 	start = monotonic_ns();
 	sleep((unsigned int)seconds);
-	reads = stop_threads(threads, n, &stop);
+	reads = load_threads_stop(threads, n, &stop);
 	elapsed = monotonic_ns() - start;
 	if (best_probe(&after)) {
 		snprintf(line, sizeof(line),

@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,8 +38,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <x86intrin.h>
 
+#include "cpu_load.h"
 #include "guest_files.h"
 #include "monotonic_check.h"
 #include "rate_probe.h"
@@ -65,31 +64,6 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* rdtsc and CLOCK_REALTIME in a loop, one thread per vCPU. */
-struct tsc_hammer {
-	pthread_t thread;
-	int cpu;
-	atomic_bool *stop;
-	uint64_t loops;
-};
-
-static void *hammer_run(void *arg)
-{
-	struct tsc_hammer *h = arg;
-	struct timespec ts;
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(h->cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	while (!atomic_load_explicit(h->stop, memory_order_relaxed)) {
-		(void)__rdtsc();
-		clock_gettime(CLOCK_REALTIME, &ts);
-		h->loops++;
-	}
-	return NULL;
-}
-
 static int report_monotonic(struct monotonic_check *mc)
 {
 	struct monotonic_result res;
@@ -105,30 +79,28 @@ static int report_monotonic(struct monotonic_check *mc)
 
 static int cmd_load(int seconds, int64_t limit_ns)
 {
-	long nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	struct tsc_hammer hammers[MONOTONIC_CHECK_MAX_CPUS];
+	struct load_thread hammers[LOAD_MAX_THREADS];
 	struct monotonic_check mc = { 0 };
 	atomic_bool stop = false;
 	int64_t worst_during = 0, worst_after = 0, raw_first = 0, raw_last = 0;
 	int64_t host_first = 0, host_last = 0;
 	unsigned int probes = 0, failed_probes = 0;
 	struct rate_sample p;
-	uint64_t loops = 0;
-	long cpu;
-	int ret = 0, i;
+	uint64_t loops;
+	int ret = 0, i, nr_hammers;
 
-	if (nr_cpus < 1 || nr_cpus > MONOTONIC_CHECK_MAX_CPUS)
-		nr_cpus = 1;
 	if (monotonic_check_start(&mc)) {
 		printf("# cannot start the CLOCK_MONOTONIC checkers\n");
 		return 1;
 	}
-	for (cpu = 0; cpu < nr_cpus; cpu++) {
-		hammers[cpu] = (struct tsc_hammer){ .cpu = (int)cpu, .stop = &stop };
-		pthread_create(&hammers[cpu].thread, NULL, hammer_run, &hammers[cpu]);
+	nr_hammers = load_threads_start(hammers, &stop, load_clock_spin);
+	if (nr_hammers <= 0) {
+		printf("# cannot start the load threads\n");
+		report_monotonic(&mc);
+		return 1;
 	}
-	printf("# %ld vCPU(s) hammering clock_gettime() and rdtsc for %d s\n",
-	       nr_cpus, seconds);
+	printf("# %d vCPU(s) hammering clock_gettime() and rdtsc for %d s\n",
+	       nr_hammers, seconds);
 	for (i = 0; i < seconds; i++) {
 		sleep_ms(1000);
 		if (rate_sample_take(&p)) {
@@ -147,11 +119,7 @@ static int cmd_load(int seconds, int64_t limit_ns)
 			printf("# at %d s: REALTIME %" PRId64 " ns off the hyp's (rtt %" PRId64 " ns)\n",
 			       i + 1, p.realtime_offset_ns, p.rtt_ns);
 	}
-	atomic_store(&stop, true);
-	for (cpu = 0; cpu < nr_cpus; cpu++) {
-		pthread_join(hammers[cpu].thread, NULL);
-		loops += hammers[cpu].loops;
-	}
+	loops = load_threads_stop(hammers, nr_hammers, &stop);
 	ret |= report_monotonic(&mc);
 	for (i = 0; i < 5; i++) {
 		sleep_ms(200);
