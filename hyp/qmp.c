@@ -615,8 +615,13 @@ static int conn_connect(struct qmp_conn *q)
 			return 0;
 		if (errno == EINTR)
 			continue;
-		/* A Unix socket's backlog is full: QEMU is slow to accept. */
-		if (errno == EAGAIN && remaining_ms(q)) {
+		/*
+		 * EAGAIN: the backlog is full, QEMU is slow to accept.
+		 * ENOENT, ECONNREFUSED: a QEMU just started has not set up
+		 * its QMP socket yet.  Either way, wait within the deadline.
+		 */
+		if ((errno == EAGAIN || errno == ENOENT ||
+		     errno == ECONNREFUSED) && remaining_ms(q)) {
 			nanosleep(&backoff, NULL);
 			continue;
 		}
