@@ -211,9 +211,13 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	if (d->state == DOMAIN_SHUTDOWN) {
 		char how[64];
 
-		domain_describe_exit(d->qemu_status, how, sizeof(how));
+		if (d->qemu_status_known)
+			domain_describe_exit(d->qemu_status, how, sizeof(how));
+		else
+			snprintf(how, sizeof(how), "ended (exit status unknown: adopted, not our child)");
 		emit_str(e, "qemu_exit", how);
 	}
+	emit_bool(e, "adopted", d->adopted);
 	emit_u64(e, "pauses", d->pauses);
 	emit_u64(e, "paused_total_ns", domain_paused_total_ns(d));
 	emit_str(e, "stopped_time",
@@ -359,6 +363,7 @@ static int set_one_wallclock(struct domain *d, enum wallclock_mode mode,
 		return PVTIME_EXIT_FAILURE;
 	}
 	domain_ring_wallclock(d);
+	domain_save_state(d);
 	emit_object_begin(e, NULL);
 	emit_str(e, "name", d->cfg.name);
 	emit_u64(e, "domid", d->domid);

@@ -8,8 +8,11 @@
 
 #include "pvtime_ctl.h"
 #include "domain.h"
+#include "domain_priv.h"
+#include "domain_state.h"
 #include "host_clock_watch.h"
 #include "log.h"
+#include "proc_fds.h"
 #include "pvclock_math.h"
 #include "qemu.h"
 #include "qmp.h"
@@ -25,6 +28,11 @@ static const char *state_dir = PVTIME_CTL_DEFAULT_STATE_DIR;
 void domain_set_state_dir(const char *dir)
 {
 	state_dir = dir;
+}
+
+const char *domain_state_dir(void)
+{
+	return state_dir;
 }
 
 const char *domain_state_name(enum domain_state state)
@@ -65,7 +73,7 @@ struct domain *domain_lookup(const char *name_or_id)
 	return NULL;
 }
 
-static void on_doorbell(struct ivshmem_server *srv, unsigned int vector)
+void domain_on_doorbell(struct ivshmem_server *srv, unsigned int vector)
 {
 	struct domain *d = srv->owner;
 
@@ -95,12 +103,12 @@ void domain_ring_records(struct domain *d)
 }
 
 /* Mailbox thread: a SET_OFFSET changed the record flags. */
-static void on_records_changed(void *owner)
+void domain_on_records_changed(void *owner)
 {
 	domain_ring_records(owner);
 }
 
-static char *state_path(const char *name, const char *suffix)
+char *domain_state_path(const char *name, const char *suffix)
 {
 	char *path;
 
@@ -109,7 +117,36 @@ static char *state_path(const char *name, const char *suffix)
 	return path;
 }
 
-static void domain_free(struct domain *d)
+int domain_set_paths(struct domain *d)
+{
+	const char *name = d->cfg.name;
+
+	d->ivshmem_path = domain_state_path(name, ".ivshmem");
+	d->console_path = domain_state_path(name, ".console");
+	d->log_path = domain_state_path(name, ".log");
+	d->qmp_path = domain_state_path(name, ".qmp");
+	d->qemu_log_path = domain_state_path(name, ".qemu.log");
+	d->state_path = domain_state_path(name, DOMAIN_STATE_SUFFIX);
+	d->saved_config_path = domain_state_path(name, DOMAIN_CONFIG_SUFFIX);
+	if (!d->ivshmem_path || !d->console_path || !d->log_path ||
+	    !d->qmp_path || !d->qemu_log_path || !d->state_path ||
+	    !d->saved_config_path)
+		return -ENOMEM;
+	return 0;
+}
+
+void domain_table_add(struct domain *d)
+{
+	struct domain **tail;
+
+	for (tail = &domains; *tail; tail = &(*tail)->next)
+		;
+	*tail = d;
+	if (d->domid >= next_domid)
+		next_domid = d->domid + 1;
+}
+
+void domain_free(struct domain *d, bool detach)
 {
 	fault_state_stop(&d->faults);
 	mailbox_server_stop(&d->mailbox);
@@ -118,10 +155,23 @@ static void domain_free(struct domain *d)
 	pvtime_shm_destroy(&d->shm);
 	if (d->clock_ready)
 		domain_clock_fini(&d->clock);
-	if (d->console_path)
-		unlink(d->console_path);
-	if (d->qmp_path)
-		unlink(d->qmp_path);
+	if (d->qemu_exit.fd >= 0) {
+		event_loop_remove(&d->qemu_exit);
+		close(d->qemu_exit.fd);
+	}
+	if (!detach) {
+		if (d->console_path)
+			unlink(d->console_path);
+		if (d->qmp_path)
+			unlink(d->qmp_path);
+		if (d->state_path)
+			unlink(d->state_path);
+		if (d->saved_config_path)
+			unlink(d->saved_config_path);
+	}
+	free(d->state_path);
+	free(d->saved_config_path);
+	free(d->state_written);
 	domain_config_free(&d->cfg);
 	free(d->config_path);
 	free(d->ivshmem_path);
@@ -173,10 +223,10 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	}
 	wallclock_publish(&d->clock, &d->shm, true);
 	mailbox_server_init(&d->mailbox, d->cfg.name, &d->shm, &d->clock,
-			    on_records_changed, d);
+			    domain_on_records_changed, d);
 	/* Listen before QEMU starts: its realize blocks until it has the shm. */
 	ret = ivshmem_server_start(&d->ivshmem, d->cfg.name, d->ivshmem_path,
-				   d->shm.fd, on_doorbell, d);
+				   d->shm.fd, domain_on_doorbell, d);
 	if (ret) {
 		snprintf(err, errlen, "ivshmem socket %s: %s", d->ivshmem_path,
 			 strerror(-ret));
@@ -206,15 +256,25 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	if (pid < 0)
 		return -1;
 	d->qemu_pid = pid;
+	/* Set at fork: the child cannot have exec'd into a different one. */
+	ret = proc_start_time(pid, &d->qemu_start_ticks);
+	if (ret)
+		log_warn("domain %s: cannot read QEMU's start time: %s; a restarted pvtimed cannot adopt it",
+			 d->cfg.name, strerror(-ret));
 	return 0;
 }
 
 struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 {
-	struct domain *d, **tail;
+	char *config_text;
+	struct domain *d;
 
 	if (config_path[0] != '/') {
 		snprintf(err, errlen, "config path '%s' is not absolute", config_path);
+		return NULL;
+	}
+	if (strchr(config_path, '\n')) {
+		snprintf(err, errlen, "config path has a newline in it");
 		return NULL;
 	}
 	d = calloc(1, sizeof(*d));
@@ -223,47 +283,49 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 		return NULL;
 	}
 	d->shm.fd = -1;
+	d->qemu_exit.fd = -1;
 	d->state = DOMAIN_RUNNING;
 	fault_state_init(&d->faults, d);
-	if (domain_config_load(config_path, &d->cfg, err, errlen)) {
+	config_text = domain_config_read(config_path, err, errlen);
+	if (!config_text ||
+	    domain_config_parse(config_path, config_text, &d->cfg, err, errlen)) {
+		free(config_text);
 		free(d);
 		return NULL;
 	}
 	if (domain_lookup(d->cfg.name)) {
 		snprintf(err, errlen, "domain '%s' already exists", d->cfg.name);
 		domain_config_free(&d->cfg);
+		free(config_text);
 		free(d);
 		return NULL;
 	}
 	if (check_qemu_binary(d->cfg.qemu, err, errlen)) {
 		domain_config_free(&d->cfg);
+		free(config_text);
 		free(d);
 		return NULL;
 	}
 	d->domid = next_domid++;
 	d->config_path = strdup(config_path);
-	d->ivshmem_path = state_path(d->cfg.name, ".ivshmem");
-	d->console_path = state_path(d->cfg.name, ".console");
-	d->log_path = state_path(d->cfg.name, ".log");
-	d->qmp_path = state_path(d->cfg.name, ".qmp");
-	d->qemu_log_path = state_path(d->cfg.name, ".qemu.log");
-	if (!d->config_path || !d->ivshmem_path || !d->console_path ||
-	    !d->log_path || !d->qmp_path || !d->qemu_log_path) {
+	if (!d->config_path || domain_set_paths(d)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (domain_start(d, err, errlen))
+	if (domain_keep_config(d, config_text, err, errlen) ||
+	    domain_start(d, err, errlen))
 		goto fail;
+	free(config_text);
 
-	for (tail = &domains; *tail; tail = &(*tail)->next)
-		;
-	*tail = d;
+	domain_table_add(d);
+	domain_save_state(d);
 	log_info("domain %s: created as domid %u from %s (qemu pid %d, %u vcpus, %u MiB, %s)",
 		 d->cfg.name, d->domid, config_path, (int)d->qemu_pid,
 		 d->cfg.vcpus, d->cfg.memory_mib, domain_accel_name(d->cfg.accel));
 	return d;
 fail:
-	domain_free(d);
+	free(config_text);
+	domain_free(d, false);
 	return NULL;
 }
 
@@ -277,16 +339,32 @@ void domain_destroy(struct domain *d)
 			break;
 		}
 	}
-	if (d->state == DOMAIN_RUNNING && d->qemu_pid > 0)
-		qemu_kill(d->qemu_pid, QEMU_KILL_TIMEOUT_MS);
+	if (d->state == DOMAIN_RUNNING && d->qemu_pid > 0) {
+		if (d->adopted)
+			qemu_kill_adopted(d->qemu_pid, d->qemu_exit.fd,
+					  QEMU_KILL_TIMEOUT_MS);
+		else
+			qemu_kill(d->qemu_pid, QEMU_KILL_TIMEOUT_MS);
+	}
 	log_info("domain %s: destroyed (domid %u)", d->cfg.name, d->domid);
-	domain_free(d);
+	domain_free(d, false);
 }
 
-void domain_destroy_all(void)
+void domain_detach_all(void)
 {
-	while (domains)
-		domain_destroy(domains);
+	while (domains) {
+		struct domain *d = domains;
+
+		domains = d->next;
+		if (d->state == DOMAIN_RUNNING) {
+			domain_save_state(d);
+			log_info("domain %s: left running (qemu pid %d) for the next pvtimed",
+				 d->cfg.name, (int)d->qemu_pid);
+			domain_free(d, true);
+		} else {
+			domain_free(d, false);
+		}
+	}
 }
 
 /* How QEMU ended, from its wait status, for logs and `info`. */
@@ -317,13 +395,22 @@ void domain_reap_children(void)
 			log_debug("reaped unknown child %d (%s)", (int)pid, how);
 			continue;
 		}
-		d->state = DOMAIN_SHUTDOWN;
 		d->qemu_status = status;
-		mailbox_server_stop(&d->mailbox);
-		fault_state_stop(&d->faults);
-		log_info("domain %s: QEMU (pid %d) %s; domain is shut down (see %s)",
-			 d->cfg.name, (int)pid, how, d->qemu_log_path);
+		d->qemu_status_known = true;
+		domain_mark_shutdown(d, how);
 	}
+}
+
+void domain_mark_shutdown(struct domain *d, const char *how)
+{
+	d->state = DOMAIN_SHUTDOWN;
+	mailbox_server_stop(&d->mailbox);
+	fault_state_stop(&d->faults);
+	/* Nothing left to adopt. */
+	if (d->state_path)
+		unlink(d->state_path);
+	log_info("domain %s: QEMU (pid %d) %s; domain is shut down (see %s)",
+		 d->cfg.name, (int)d->qemu_pid, how, d->qemu_log_path);
 }
 
 void domain_republish_wallclocks(bool host_stepped)
@@ -434,6 +521,7 @@ int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
 	d->pauses++;
 	log_info("domain %s: paused (QMP stop round trip %llu ns)", d->cfg.name,
 		 (unsigned long long)*qmp_rtt_ns);
+	domain_save_state(d);
 	return 0;
 }
 
@@ -473,6 +561,7 @@ int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
 		 (unsigned long long)*qmp_rtt_ns,
 		 stopped_time_policy_name(stopped, slew_ppm, policy,
 					  sizeof(policy)));
+	domain_save_state(d);
 	return 0;
 }
 

@@ -13,9 +13,11 @@
 #include <sys/types.h>
 
 #include "domain_config.h"
+#include "event_loop.h"
 #include "fault_inject.h"
 #include "ivshmem_server.h"
 #include "mailbox.h"
+#include "ratelimit.h"
 #include "records.h"
 #include "shm.h"
 
@@ -37,6 +39,22 @@ struct domain {
 	char *qemu_log_path;
 	pid_t qemu_pid;
 	int qemu_status;		/* waitpid status once shut down */
+	bool qemu_status_known;		/* false: QEMU ended unseen (adopted) */
+	uint64_t qemu_start_ticks;	/* /proc start time: pid + this = QEMU */
+
+	/*
+	 * Restart support (domain_adopt.c): the state file a new pvtimed
+	 * adopts the domain from, the config copy it reloads, and, for a
+	 * domain adopted from a previous pvtimed, a pidfd watching its QEMU
+	 * (not our child: no SIGCHLD).
+	 */
+	char *state_path;
+	char *saved_config_path;
+	char *state_written;		/* the text last written */
+	struct ratelimit state_rl;	/* messages about saving it */
+	bool adopted;
+	uint64_t adopted_at_ns;		/* CLOCK_REALTIME of the adoption */
+	struct event_source qemu_exit;	/* pidfd; fd -1 when none */
 
 	struct pvtime_shm shm;
 	struct domain_clock clock;
@@ -68,7 +86,25 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen);
 
 /* Stop QEMU, free everything, unlink its sockets.  Logs files stay. */
 void domain_destroy(struct domain *d);
-void domain_destroy_all(void);
+
+/*
+ * pvtimed is exiting: leave every running guest running (its state saved
+ * for the next pvtimed to adopt) and forget shut-down ones.
+ */
+void domain_detach_all(void);
+
+/*
+ * Adopt the domains a previous pvtimed left running in the state dir
+ * (domain_adopt.c).  Logs each adoption or why one failed; returns the
+ * number adopted.
+ */
+unsigned int domain_adopt_all(void);
+
+/* Save every domain's state whose text changed (once a second). */
+void domain_save_state_all(void);
+
+/* Save one domain's state now (after a command changed it). */
+void domain_save_state(struct domain *d);
 
 /* By name, or by decimal domid.  NULL if none. */
 struct domain *domain_lookup(const char *name_or_id);

@@ -752,25 +752,23 @@ int domain_config_parse(const char *path, const char *text,
 	return 0;
 }
 
-int domain_config_load(const char *path, struct domain_config *cfg,
-		       char *err, size_t errlen)
+char *domain_config_read(const char *path, char *err, size_t errlen)
 {
 	char *text;
 	ssize_t n;
 	size_t len = 0;
-	int fd, ret;
+	int fd;
 
-	memset(cfg, 0, sizeof(*cfg));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		return NULL;
 	}
 	text = malloc(DOMAIN_CONFIG_MAX_BYTES + 1);
 	if (!text) {
 		close(fd);
 		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
+		return NULL;
 	}
 	while ((n = read(fd, text + len, DOMAIN_CONFIG_MAX_BYTES + 1 - len)) > 0) {
 		len += (size_t)n;
@@ -780,18 +778,30 @@ int domain_config_load(const char *path, struct domain_config *cfg,
 	close(fd);
 	if (n < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		ret = -1;
 	} else if (len > DOMAIN_CONFIG_MAX_BYTES) {
 		snprintf(err, errlen, "%s: larger than %d bytes", path,
 			 DOMAIN_CONFIG_MAX_BYTES);
-		ret = -1;
 	} else if (memchr(text, '\0', len)) {
 		snprintf(err, errlen, "%s: contains a NUL byte (not a text file)", path);
-		ret = -1;
 	} else {
 		text[len] = '\0';
-		ret = domain_config_parse(path, text, cfg, err, errlen);
+		return text;
 	}
+	free(text);
+	return NULL;
+}
+
+int domain_config_load(const char *path, struct domain_config *cfg,
+		       char *err, size_t errlen)
+{
+	char *text;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	text = domain_config_read(path, err, errlen);
+	if (!text)
+		return -1;
+	ret = domain_config_parse(path, text, cfg, err, errlen);
 	free(text);
 	return ret;
 }

@@ -77,7 +77,13 @@ struct domain_config {
 int domain_config_parse(const char *path, const char *text,
 			struct domain_config *cfg, char *err, size_t errlen);
 
-/* Read and parse a file (at most DOMAIN_CONFIG_MAX_BYTES). */
+/*
+ * A config file's text (at most DOMAIN_CONFIG_MAX_BYTES, no NUL), malloc'd;
+ * NULL with "path: problem" in err.
+ */
+char *domain_config_read(const char *path, char *err, size_t errlen);
+
+/* Read and parse a file. */
 int domain_config_load(const char *path, struct domain_config *cfg,
 		       char *err, size_t errlen);
 

@@ -34,6 +34,7 @@ static void on_tick(struct event_source *src, uint32_t events)
 		return;
 	domain_republish_wallclocks(false);
 	domain_refresh_stability_all();
+	domain_save_state_all();
 }
 
 static void on_recheck(struct event_source *src, uint32_t events)

@@ -12,6 +12,7 @@
 
 #include "ivshmem_server.h"
 #include "log.h"
+#include "proc_fds.h"
 
 #define IVSHMEM_PROTOCOL_VERSION	0
 
@@ -171,12 +172,12 @@ fail:
 	return err;
 }
 
-int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
-			 const char *path, int shm_fd,
-			 ivshmem_doorbell_fn on_doorbell, void *owner)
+/* Everything but the eventfds and the listener. */
+static int server_init(struct ivshmem_server *srv, const char *domain_name,
+		       const char *path, int shm_fd,
+		       ivshmem_doorbell_fn on_doorbell, void *owner)
 {
 	unsigned int v;
-	int ret;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->domain_name = domain_name;
@@ -188,19 +189,31 @@ int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
 	srv->client.fd = -1;
 	srv->client.handler = on_client_event;
 	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
-		srv->host_vectors[v].src.fd = -1;
-		srv->guest_vectors[v] = -1;
-	}
-	srv->path = strdup(path);
-	if (!srv->path)
-		return -ENOMEM;
-
-	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
 		struct ivshmem_doorbell *bell = &srv->host_vectors[v];
 
 		bell->server = srv;
 		bell->vector = v;
 		bell->src.handler = on_doorbell_event;
+		bell->src.fd = -1;
+		srv->guest_vectors[v] = -1;
+	}
+	srv->path = strdup(path);
+	return srv->path ? 0 : -ENOMEM;
+}
+
+int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
+			 const char *path, int shm_fd,
+			 ivshmem_doorbell_fn on_doorbell, void *owner)
+{
+	unsigned int v;
+	int ret;
+
+	ret = server_init(srv, domain_name, path, shm_fd, on_doorbell, owner);
+	if (ret)
+		return ret;
+	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		struct ivshmem_doorbell *bell = &srv->host_vectors[v];
+
 		bell->src.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		srv->guest_vectors[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (bell->src.fd < 0 || srv->guest_vectors[v] < 0) {
@@ -223,6 +236,54 @@ int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
 	return 0;
 fail:
 	ivshmem_server_stop(srv);
+	return ret;
+}
+
+int ivshmem_server_adopt(struct ivshmem_server *srv, const char *domain_name,
+			 const char *path, int shm_fd, int *host_fds,
+			 int *guest_fds, ivshmem_doorbell_fn on_doorbell,
+			 void *owner)
+{
+	unsigned int v;
+	int ret;
+
+	ret = server_init(srv, domain_name, path, shm_fd, on_doorbell, owner);
+	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		srv->host_vectors[v].src.fd = host_fds[v];
+		srv->guest_vectors[v] = guest_fds[v];
+		host_fds[v] = -1;
+		guest_fds[v] = -1;
+	}
+	if (ret)
+		goto fail;
+	/* The dead pvtimed's socket: QEMU never connects again. */
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn("domain %s: cannot remove the stale socket %s: %s",
+			 domain_name, path, strerror(errno));
+	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		/* Doorbells rung while nobody listened stay counted: read soon. */
+		ret = event_loop_add(&srv->host_vectors[v].src);
+		if (ret)
+			goto fail;
+	}
+	srv->adopted = true;
+	return 0;
+fail:
+	ivshmem_server_stop(srv);
+	return ret;
+}
+
+int ivshmem_server_eventfd_ids(const struct ivshmem_server *srv,
+			       uint64_t *host_ids, uint64_t *guest_ids)
+{
+	unsigned int v;
+	int ret = 0;
+
+	for (v = 0; v < PVTIME_NR_VECTORS && !ret; v++) {
+		ret = proc_eventfd_id(0, srv->host_vectors[v].src.fd, &host_ids[v]);
+		if (!ret)
+			ret = proc_eventfd_id(0, srv->guest_vectors[v], &guest_ids[v]);
+	}
 	return ret;
 }
 
@@ -266,5 +327,5 @@ int ivshmem_server_ring(struct ivshmem_server *srv, unsigned int vector)
 
 bool ivshmem_server_connected(const struct ivshmem_server *srv)
 {
-	return srv->client.fd >= 0;
+	return srv->client.fd >= 0 || srv->adopted;
 }

@@ -9,6 +9,7 @@
 #define PVTIMED_IVSHMEM_SERVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "event_loop.h"
 #include "pvtime_abi.h"
@@ -39,6 +40,7 @@ struct ivshmem_server {
 	ivshmem_doorbell_fn on_doorbell;
 	void *owner;
 	bool client_connected_once;
+	bool adopted;		/* fds taken from a running QEMU; no socket */
 };
 
 /*
@@ -49,6 +51,20 @@ int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
 			 const char *path, int shm_fd,
 			 ivshmem_doorbell_fn on_doorbell, void *owner);
 void ivshmem_server_stop(struct ivshmem_server *srv);
+
+/*
+ * Serve a QEMU that is already connected (a previous pvtimed's): its
+ * eventfds, taken from QEMU, are owned from now on (the arrays are set to
+ * -1), and no socket is listened on.  Returns 0 or -errno.
+ */
+int ivshmem_server_adopt(struct ivshmem_server *srv, const char *domain_name,
+			 const char *path, int shm_fd, int *host_fds,
+			 int *guest_fds, ivshmem_doorbell_fn on_doorbell,
+			 void *owner);
+
+/* The kernel's ids of the eventfds, for finding them again in QEMU. */
+int ivshmem_server_eventfd_ids(const struct ivshmem_server *srv,
+			       uint64_t *host_ids, uint64_t *guest_ids);
 
 /* Interrupt the guest on a vector.  Returns 0 or -errno. */
 int ivshmem_server_ring(struct ivshmem_server *srv, unsigned int vector);

@@ -241,6 +241,7 @@ int main(int argc, char **argv)
 		log_error("cannot watch the host clock: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;
 	}
+	domain_adopt_all();
 	if (control_start(opts.socket_path))
 		return PVTIME_EXIT_FAILURE;
 	log_info("serving %s (state dir %s)", opts.socket_path, state_dir);
@@ -254,7 +255,7 @@ int main(int argc, char **argv)
 	}
 
 	control_stop();
-	domain_destroy_all();
+	domain_detach_all();
 	host_clock_watch_stop();
 	tsc_refine_stop();
 	event_loop_remove(&signals);

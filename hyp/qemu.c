@@ -6,13 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "pvtime_abi.h"
 #include "qemu.h"
+
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal	424
+#endif
 
 struct argv_builder {
 	char **argv;
@@ -159,7 +166,6 @@ void qemu_argv_free(char **argv)
 pid_t qemu_spawn(char **argv, const char *qemu_log, char *err, size_t errlen)
 {
 	sigset_t all;
-	pid_t parent = getpid();
 	pid_t pid;
 	int logfd, nullfd;
 
@@ -188,9 +194,10 @@ pid_t qemu_spawn(char **argv, const char *qemu_log, char *err, size_t errlen)
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
+		/*
+		 * Its own session and no parent-death signal: the guest
+		 * outlives pvtimed, and the next pvtimed adopts it.
+		 */
 		setsid();
 		if (dup2(nullfd, STDIN_FILENO) < 0 ||
 		    dup2(logfd, STDOUT_FILENO) < 0 ||
@@ -225,4 +232,29 @@ void qemu_kill(pid_t pid, unsigned int timeout_ms)
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+}
+
+/* Wait up to timeout_ms for the pidfd to say the process ended. */
+static bool pidfd_wait(int pidfd, unsigned int timeout_ms)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	int n;
+
+	do {
+		n = poll(&pfd, 1, (int)timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	return n > 0;
+}
+
+void qemu_kill_adopted(pid_t pid, int pidfd, unsigned int timeout_ms)
+{
+	if (pid <= 0 || pidfd < 0)
+		return;
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
+		return;	/* gone already */
+	if (pidfd_wait(pidfd, timeout_ms))
+		return;
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	if (!pidfd_wait(pidfd, timeout_ms))
+		log_warn("QEMU pid %d did not end after SIGKILL", (int)pid);
 }

@@ -34,4 +34,10 @@ pid_t qemu_spawn(char **argv, const char *qemu_log, char *err, size_t errlen);
 /* SIGTERM, then SIGKILL after timeout_ms; reaps the child. */
 void qemu_kill(pid_t pid, unsigned int timeout_ms);
 
+/*
+ * The same for a QEMU that is not our child (adopted from a previous
+ * pvtimed): signals through its pidfd, waits for the pidfd to say it ended.
+ */
+void qemu_kill_adopted(pid_t pid, int pidfd, unsigned int timeout_ms);
+
 #endif /* PVTIMED_QEMU_H */

@@ -20,17 +20,15 @@
 #define STABLE_LOG_BURST	10
 #define STABLE_LOG_INTERVAL_NS	(60 * 1000000000ull)
 
-int domain_clock_init(struct domain_clock *clk, const char *name,
-		      uint64_t tsc_hz, uint32_t nr_vcpus,
-		      enum tsc_stable_policy policy)
+/* What a fresh and an adopted clock share. */
+static int clock_init_common(struct domain_clock *clk, const char *name,
+			     uint64_t tsc_hz, uint32_t nr_vcpus,
+			     enum tsc_stable_policy policy)
 {
 	int ret;
 
 	memset(clk, 0, sizeof(*clk));
 	clk->name = name;
-	ret = pvtime_scale_from_hz(tsc_hz, &clk->fn.mul, &clk->fn.shift);
-	if (ret)
-		return ret;
 	ret = pthread_mutex_init(&clk->lock, NULL);
 	if (ret)
 		return -ret;
@@ -43,6 +41,25 @@ int domain_clock_init(struct domain_clock *clk, const char *name,
 	clk->steer_rl = (struct ratelimit)RATELIMIT_INIT(STABLE_LOG_INTERVAL_NS,
 							  STABLE_LOG_BURST);
 	tsc_evidence_init(&clk->evidence, nr_vcpus);
+	return 0;
+}
+
+int domain_clock_init(struct domain_clock *clk, const char *name,
+		      uint64_t tsc_hz, uint32_t nr_vcpus,
+		      enum tsc_stable_policy policy)
+{
+	uint32_t mul;
+	int8_t shift;
+	int ret;
+
+	ret = pvtime_scale_from_hz(tsc_hz, &mul, &shift);
+	if (ret)
+		return ret;
+	ret = clock_init_common(clk, name, tsc_hz, nr_vcpus, policy);
+	if (ret)
+		return ret;
+	clk->fn.mul = mul;
+	clk->fn.shift = shift;
 	clk->fn.anchor_tsc = pvtime_rdtsc();
 	clk->fn.system_ns = 0;
 	clk->ref = clk->fn;
@@ -98,7 +115,8 @@ static bool evidence_fresh_locked(const struct domain_clock *clk,
 bool records_stable_allowed(const struct domain_clock *clk, uint64_t now_tsc)
 {
 	return clk->stable_policy == TSC_STABLE_AUTO && clk->offset_known &&
-	       evidence_fresh_locked(clk, now_tsc) &&
+	       (evidence_fresh_locked(clk, now_tsc) ||
+		(int64_t)(clk->stable_grace_until_tsc - now_tsc) > 0) &&
 	       clk->skew_ns == 0 && !clk->slew_ppm && !clk->correction_pending &&
 	       !clk->paused &&
 	       (int64_t)(now_tsc - clk->stable_hold_until_tsc) >= 0;
@@ -695,4 +713,170 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 	live = clk->offset_known;
 	pthread_mutex_unlock(&clk->lock);
 	return live;
+}
+
+void records_save_state(struct domain_clock *clk, struct records_state *st)
+{
+	pthread_mutex_lock(&clk->lock);
+	*st = (struct records_state) {
+		.tsc_hz = clk->tsc_hz,
+		.freq_ppm = clk->freq_ppm,
+		.ref = clk->ref,
+		.fn = clk->fn,
+		.lag_ns = clk->lag_ns,
+		.slew_ppm = clk->slew_ppm,
+		.slew_end_tsc = clk->slew_end_tsc,
+		.wall_offset_ns = clk->wall_offset_ns,
+		.paused = clk->paused,
+		.offset_rtt_cycles = clk->evidence.rtt_cycles,
+		.periodic = clk->evidence.periodic,
+		.offset_moves = clk->offset_moves,
+		.forward_steps = clk->forward_steps,
+		.forward_step_ns_total = clk->forward_step_ns_total,
+		.slews = clk->slews,
+		.kept_ns_total = clk->kept_ns_total,
+	};
+	pthread_mutex_unlock(&clk->lock);
+}
+
+static bool same_function(const struct time_function *a,
+			  const struct time_function *b)
+{
+	return a->anchor_tsc == b->anchor_tsc && a->system_ns == b->system_ns &&
+	       a->mul == b->mul && a->shift == b->shift;
+}
+
+/*
+ * The records' function from the first vCPU record that is intact (even).
+ * A writer killed mid-pass leaves at most one record odd; the ones before
+ * it carry the new function, the ones after the old, and any of them is a
+ * function the guest has been reading.  -EPROTO if none is intact.
+ */
+static int function_from_records(const struct domain_clock *clk,
+				 struct pvtime_shm *shm,
+				 struct time_function *fn, uint8_t *flags,
+				 struct records_adoption *how)
+{
+	uint32_t cpu;
+
+	for (cpu = 0; cpu < clk->nr_vcpus; cpu++) {
+		pvtime_time_info_t *ti = pvtime_vcpu_time(shm->si, cpu);
+		uint32_t version = READ_ONCE(ti->version);
+
+		if (version & 1) {
+			how->torn = true;
+			continue;
+		}
+		pvtime_rmb();
+		/* An injected per-vCPU skew is not carried over. */
+		fn->anchor_tsc = READ_ONCE(ti->tsc_timestamp) -
+				 (uint64_t)clk->guest_tsc_offset;
+		fn->system_ns = READ_ONCE(ti->system_time);
+		fn->mul = READ_ONCE(ti->tsc_to_system_mul);
+		fn->shift = READ_ONCE(ti->tsc_shift);
+		*flags = READ_ONCE(ti->flags);
+		pvtime_rmb();
+		if (READ_ONCE(ti->version) != version)
+			return -EAGAIN;	/* nobody else writes: someone does */
+		if (!fn->mul || fn->shift < TIME_FUNCTION_SHIFT_MIN ||
+		    fn->shift > TIME_FUNCTION_SHIFT_MAX)
+			return -EPROTO;
+		how->source_vcpu = cpu;
+		return 0;
+	}
+	return -EPROTO;
+}
+
+static bool any_record_odd(const struct domain_clock *clk,
+			   struct pvtime_shm *shm)
+{
+	uint32_t cpu;
+
+	for (cpu = 0; cpu < clk->nr_vcpus; cpu++)
+		if (READ_ONCE(pvtime_vcpu_time(shm->si, cpu)->version) & 1)
+			return true;
+	return false;
+}
+
+int domain_clock_adopt(struct domain_clock *clk, const char *name,
+		       uint32_t nr_vcpus, enum tsc_stable_policy policy,
+		       struct pvtime_shm *shm, const struct records_state *saved,
+		       struct records_adoption *how)
+{
+	struct pvtime_control *ctl = shm->ctl;
+	uint8_t flags = 0;
+	__s64 wc_ns;
+	bool ring = false;
+	int ret;
+
+	memset(how, 0, sizeof(*how));
+	ret = clock_init_common(clk, name, saved->tsc_hz, nr_vcpus, policy);
+	if (ret)
+		return ret;
+	clk->freq_ppm = saved->freq_ppm;
+	clk->records_hz = READ_ONCE(ctl->tsc_hz);
+	clk->wall_offset_ns = saved->wall_offset_ns;
+	clk->lag_ns = saved->lag_ns;
+	clk->paused = saved->paused;
+	clk->offset_moves = saved->offset_moves;
+	clk->forward_steps = saved->forward_steps;
+	clk->forward_step_ns_total = saved->forward_step_ns_total;
+	clk->slews = saved->slews;
+	clk->kept_ns_total = saved->kept_ns_total;
+	clk->generation = READ_ONCE(ctl->records_generation);
+	clk->fn = saved->fn;
+	clk->ref = saved->ref;
+	clk->offset_known = READ_ONCE(ctl->status) & PVTIME_STATUS_RECORDS_VALID;
+	how->live = clk->offset_known;
+
+	pthread_mutex_lock(&clk->lock);
+	if (clk->offset_known) {
+		clk->guest_tsc_offset = READ_ONCE(ctl->guest_tsc_offset);
+		ret = function_from_records(clk, shm, &clk->fn, &flags, how);
+		if (ret)
+			goto out;
+		clk->flags = flags & ~PVTIME_FLAG_GUEST_STOPPED;
+		tsc_evidence_carry_over(&clk->evidence, clk->guest_tsc_offset,
+					saved->offset_rtt_cycles, saved->periodic);
+		clk->handshake_rtt_cycles = saved->offset_rtt_cycles;
+		/* The old pvtimed had the evidence; the vCPUs give it again. */
+		if (flags & PVTIME_FLAG_TSC_STABLE)
+			clk->stable_grace_until_tsc = pvtime_rdtsc() +
+				ns_to_cycles(clk, RECORDS_ADOPT_GRACE_PERIODS *
+						  RECORDS_CALIBRATION_MS * 1000000ull);
+		if (flags & PVTIME_FLAG_GUEST_STOPPED) {
+			/* Shown for another second from now, then dropped. */
+			clk->guest_stopped_shown = true;
+			clk->guest_stopped_tsc = pvtime_rdtsc();
+		}
+	}
+	how->state_current = same_function(&clk->fn, &saved->fn);
+	if (how->state_current) {
+		clk->slew_ppm = saved->slew_ppm;
+		clk->slew_end_tsc = saved->slew_end_tsc;
+	} else {
+		/*
+		 * The records moved after the state was saved: what they show
+		 * becomes the reference (a correction under way is dropped),
+		 * and a slewed rate goes back to the true one, without a step.
+		 */
+		clk->ref = clk->fn;
+		ret = apply_rate_locked(clk, shm, window_cycles(clk), &ring);
+		if (ret)
+			goto out;
+	}
+	if (clk->offset_known && any_record_odd(clk, shm))
+		write_records_locked(clk, shm,
+				     clk->guest_stopped_shown ? PVTIME_FLAG_GUEST_STOPPED : 0);
+	if (pvtime_wallclock_read(shm->si, PVTIME_READ_MAX_TRIES, &wc_ns) == 0) {
+		clk->published_wc_ns = wc_ns;
+		clk->wc_published = true;
+	} else {
+		how->torn = true;	/* wallclock_publish(force) rewrites it */
+	}
+out:
+	pthread_mutex_unlock(&clk->lock);
+	if (ret)
+		pthread_mutex_destroy(&clk->lock);
+	return ret;
 }

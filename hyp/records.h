@@ -43,6 +43,8 @@
  */
 /* Samples per vCPU the guest is asked for: one every this many ms. */
 #define RECORDS_CALIBRATION_MS		1000
+/* An adopted domain's TSC_STABLE survives this many periods unconfirmed. */
+#define RECORDS_ADOPT_GRACE_PERIODS	3
 /*
  * TSC_STABLE needs every vCPU's evidence younger than this many periods.
  * A loaded host leaves some rounds without a probe good enough to submit,
@@ -84,6 +86,8 @@ struct domain_clock {
 	uint32_t generation;
 	uint8_t flags;			/* flags in the records now */
 	uint64_t stable_hold_until_tsc;	/* no TSC_STABLE before this */
+	/* Adopted: TSC_STABLE kept until here while vCPUs confirm again. */
+	uint64_t stable_grace_until_tsc;
 	bool stable_rate_hold;		/* TSC_STABLE cleared for a rate change */
 	struct ratelimit stable_rl;	/* TSC_STABLE transition messages */
 
@@ -125,6 +129,54 @@ struct domain_clock {
 	bool wc_published;
 	int64_t published_wc_ns;
 };
+
+/*
+ * What a new pvtimed needs, besides the shared memory itself, to take a
+ * running domain's clock over (domain_state.c keeps it on disk).  The
+ * records in shared memory are the truth for what the guest reads; this
+ * adds what they cannot say: the reference, a correction under way, the
+ * wall offset and the counters.
+ */
+struct records_state {
+	uint64_t tsc_hz;
+	int32_t freq_ppm;
+	struct time_function ref;
+	struct time_function fn;
+	int64_t lag_ns;
+	int32_t slew_ppm;
+	uint64_t slew_end_tsc;
+	int64_t wall_offset_ns;
+	bool paused;
+	uint64_t offset_rtt_cycles;	/* of the sample that set the offset */
+	bool periodic;			/* the guest calibrates periodically */
+	uint64_t offset_moves;
+	uint64_t forward_steps;
+	uint64_t forward_step_ns_total;
+	uint64_t slews;
+	uint64_t kept_ns_total;
+};
+
+/* A consistent copy of what records_state holds (takes the lock). */
+void records_save_state(struct domain_clock *clk, struct records_state *st);
+
+/* How domain_clock_adopt found the records. */
+struct records_adoption {
+	bool live;		/* the guest had its offset: records in use */
+	bool state_current;	/* saved fn == the records': reference kept */
+	bool torn;		/* a record or the wall clock was left odd */
+	uint32_t source_vcpu;	/* whose record the function came from */
+};
+
+/*
+ * Take over a domain's clock from the records a previous pvtimed left in
+ * shm and the state it saved: nothing the guest reads changes, except
+ * that a record left odd (pvtimed killed mid-write) is rewritten from an
+ * intact one.  Returns 0 or -errno (-EPROTO: the records cannot be used).
+ */
+int domain_clock_adopt(struct domain_clock *clk, const char *name,
+		       uint32_t nr_vcpus, enum tsc_stable_policy policy,
+		       struct pvtime_shm *shm, const struct records_state *saved,
+		       struct records_adoption *how);
 
 int domain_clock_init(struct domain_clock *clk, const char *name,
 		      uint64_t tsc_hz, uint32_t nr_vcpus,

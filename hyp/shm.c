@@ -4,10 +4,19 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pvclock_math.h"
 #include "shm.h"
+
+static void shm_set_views(struct pvtime_shm *shm)
+{
+	shm->si = (struct shared_info *)((char *)shm->base +
+					 PVTIME_SHARED_INFO_OFFSET);
+	shm->ctl = (struct pvtime_control *)((char *)shm->base +
+					     PVTIME_CONTROL_OFFSET);
+}
 
 int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 		      const struct pvtime_shm_identity *id)
@@ -32,10 +41,7 @@ int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 		shm->base = NULL;
 		goto fail;
 	}
-	shm->si = (struct shared_info *)((char *)shm->base +
-					 PVTIME_SHARED_INFO_OFFSET);
-	shm->ctl = (struct pvtime_control *)((char *)shm->base +
-					     PVTIME_CONTROL_OFFSET);
+	shm_set_views(shm);
 	shm->ctl->abi_version = id->abi_version;
 	shm->ctl->domid = id->domid;
 	shm->ctl->nr_vcpus = id->nr_vcpus;
@@ -48,6 +54,41 @@ int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 	pvtime_wmb();
 	/* The magic last: a guest that sees it sees the rest. */
 	WRITE_ONCE(shm->ctl->magic, PVTIME_MAGIC);
+	return 0;
+fail:
+	err = -errno;
+	pvtime_shm_destroy(shm);
+	return err;
+}
+
+int pvtime_shm_adopt(struct pvtime_shm *shm, int fd,
+		     const struct pvtime_shm_identity *id)
+{
+	struct stat st;
+	int err;
+
+	memset(shm, 0, sizeof(*shm));
+	shm->fd = fd;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	/* Sealed at creation: the size cannot have changed, but check. */
+	if (st.st_size != PVTIME_SHM_SIZE) {
+		errno = EPROTO;
+		goto fail;
+	}
+	shm->base = mmap(NULL, PVTIME_SHM_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+	if (shm->base == MAP_FAILED) {
+		shm->base = NULL;
+		goto fail;
+	}
+	shm_set_views(shm);
+	if (READ_ONCE(shm->ctl->magic) != PVTIME_MAGIC ||
+	    READ_ONCE(shm->ctl->domid) != id->domid ||
+	    READ_ONCE(shm->ctl->nr_vcpus) != id->nr_vcpus) {
+		errno = EPROTO;
+		goto fail;
+	}
 	return 0;
 fail:
 	err = -errno;

@@ -29,6 +29,15 @@ struct pvtime_shm_identity {
  */
 int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 		      const struct pvtime_shm_identity *id);
+/*
+ * Map the shared memory of a running domain (fd taken from its QEMU; owned
+ * from now on, closed on failure).  Checks that it is pvtime's and the
+ * domain's: magic, domid, vCPU count.  Returns 0 or -errno (-EPROTO: not
+ * this domain's).
+ */
+int pvtime_shm_adopt(struct pvtime_shm *shm, int fd,
+		     const struct pvtime_shm_identity *id);
+
 void pvtime_shm_destroy(struct pvtime_shm *shm);
 
 #endif /* PVTIMED_SHM_H */

@@ -55,6 +55,16 @@ void tsc_evidence_unconfirm(struct tsc_evidence *ev)
 		ev->vcpu[cpu].state = VCPU_EVIDENCE_NONE;
 }
 
+void tsc_evidence_carry_over(struct tsc_evidence *ev, int64_t offset,
+			     uint64_t rtt_cycles, bool periodic)
+{
+	ev->adopted = true;
+	ev->offset = offset;
+	ev->rtt_cycles = rtt_cycles;
+	ev->periodic = periodic;
+	tsc_evidence_unconfirm(ev);
+}
+
 enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 					     uint32_t vcpu, int64_t offset,
 					     uint64_t rtt_cycles,

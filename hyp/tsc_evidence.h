@@ -87,6 +87,14 @@ bool tsc_evidence_complete(const struct tsc_evidence *ev, uint64_t now_tsc,
 /* Forget every vCPU's confirmation (the offset is known to have moved). */
 void tsc_evidence_unconfirm(struct tsc_evidence *ev);
 
+/*
+ * A restarted pvtimed: the offset a previous one adopted (with the round
+ * trip that set it) stands, and every vCPU confirms it again; samples
+ * then agree with it or move it, never adopt afresh.
+ */
+void tsc_evidence_carry_over(struct tsc_evidence *ev, int64_t offset,
+			     uint64_t rtt_cycles, bool periodic);
+
 const char *vcpu_evidence_state_name(enum vcpu_evidence_state state);
 
 #endif /* PVTIMED_TSC_EVIDENCE_H */

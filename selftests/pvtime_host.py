@@ -173,10 +173,21 @@ class Daemon:
     def domain_log(self, name):
         return os.path.join(self.state_dir, f"{name}.log")
 
-    def terminate(self, timeout=30):
-        """SIGTERM; return its exit status (None if it had to be killed)."""
+    def destroy_all(self):
+        """Destroy every domain: guests outlive a pvtimed that exits."""
+        listing = self.pvxl("list", "--json")
+        if listing.returncode != 0:
+            return
+        for dom in listing.json().get("domains", []):
+            self.pvxl("destroy", dom["name"])
+
+    def terminate(self, timeout=30, keep_guests=False):
+        """SIGTERM; return its exit status (None if it had to be killed).
+        Its domains are destroyed first unless keep_guests."""
         if self.proc is None:
             return None
+        if self.proc.poll() is None and not keep_guests:
+            self.destroy_all()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
