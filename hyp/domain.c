@@ -340,11 +340,16 @@ void domain_destroy(struct domain *d)
 		}
 	}
 	if (d->state == DOMAIN_RUNNING && d->qemu_pid > 0) {
-		if (d->adopted)
-			qemu_kill_adopted(d->qemu_pid, d->qemu_exit.fd,
-					  QEMU_KILL_TIMEOUT_MS);
-		else
+		if (d->adopted) {
+			int ret = qemu_kill_adopted(d->qemu_exit.fd,
+						    QEMU_KILL_TIMEOUT_MS);
+
+			if (ret)
+				log_warn("domain %s: QEMU pid %d: %s", d->cfg.name,
+					 (int)d->qemu_pid, strerror(-ret));
+		} else {
 			qemu_kill(d->qemu_pid, QEMU_KILL_TIMEOUT_MS);
+		}
 	}
 	log_info("domain %s: destroyed (domid %u)", d->cfg.name, d->domid);
 	domain_free(d, false);

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "pvtime_abi.h"
 #include "qemu.h"
 
@@ -246,15 +245,14 @@ static bool pidfd_wait(int pidfd, unsigned int timeout_ms)
 	return n > 0;
 }
 
-void qemu_kill_adopted(pid_t pid, int pidfd, unsigned int timeout_ms)
+int qemu_kill_adopted(int pidfd, unsigned int timeout_ms)
 {
-	if (pid <= 0 || pidfd < 0)
-		return;
+	if (pidfd < 0)
+		return -EBADF;
 	if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
-		return;	/* gone already */
+		return errno == ESRCH ? 0 : -errno;	/* ESRCH: ended already */
 	if (pidfd_wait(pidfd, timeout_ms))
-		return;
+		return 0;
 	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	if (!pidfd_wait(pidfd, timeout_ms))
-		log_warn("QEMU pid %d did not end after SIGKILL", (int)pid);
+	return pidfd_wait(pidfd, timeout_ms) ? 0 : -ETIMEDOUT;
 }

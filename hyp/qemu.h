@@ -36,8 +36,9 @@ void qemu_kill(pid_t pid, unsigned int timeout_ms);
 
 /*
  * The same for a QEMU that is not our child (adopted from a previous
- * pvtimed): signals through its pidfd, waits for the pidfd to say it ended.
+ * pvtimed): signals through its pidfd, waits for the pidfd to say it
+ * ended.  Returns 0 once it has, or -errno (-ETIMEDOUT: not even SIGKILL).
  */
-void qemu_kill_adopted(pid_t pid, int pidfd, unsigned int timeout_ms);
+int qemu_kill_adopted(int pidfd, unsigned int timeout_ms);
 
 #endif /* PVTIMED_QEMU_H */
