@@ -23,6 +23,7 @@
 #include "host_clock_watch.h"
 #include "log.h"
 #include "timebase.h"
+#include "tsc_ratefile.h"
 #include "tsc_refine.h"
 
 #define CALIBRATE_MS_DEFAULT	1000
@@ -202,6 +203,7 @@ int main(int argc, char **argv)
 	struct options opts;
 	struct timebase tb;
 	char state_dir[PATH_MAX];
+	char *ratefile = NULL;
 	int ret;
 
 	ret = parse_options(argc, argv, &opts);
@@ -229,6 +231,13 @@ int main(int argc, char **argv)
 	}
 	if (timebase_calibrate(&tb, opts.calibrate_ms))
 		return PVTIME_EXIT_FAILURE;
+	if (asprintf(&ratefile, "%s/%s", state_dir, TSC_RATEFILE_NAME) < 0)
+		return PVTIME_EXIT_FAILURE;
+	tsc_ratefile_set_path(ratefile);
+	ret = tsc_ratefile_load(&tb);
+	if (ret < 0)
+		log_warn("%s: %s; starting from the measurement", ratefile,
+			 strerror(-ret));
 	timebase_set(&tb);
 
 	ret = tsc_refine_start();
@@ -261,6 +270,8 @@ int main(int argc, char **argv)
 	event_loop_remove(&signals);
 	close(signals.fd);
 	event_loop_fini();
+	tsc_ratefile_set_path(NULL);
+	free(ratefile);
 	log_info("exiting");
 	log_close();
 	return ret ? PVTIME_EXIT_FAILURE : PVTIME_EXIT_OK;

@@ -9,6 +9,7 @@
 #include "event_loop.h"
 #include "log.h"
 #include "timebase.h"
+#include "tsc_ratefile.h"
 #include "tsc_refine.h"
 
 static struct event_source timer = { .fd = -1 };
@@ -63,6 +64,7 @@ static void refine(void)
 	struct timebase tb = *timebase_get();
 	uint64_t hz, precision_hz, moved;
 	double moved_ppm;
+	int ret;
 
 	if (tsc_refine_estimate(&reference, &end, &hz, &precision_hz)) {
 		log_warn("TSC refinement: TSC or CLOCK_MONOTONIC_RAW did not advance");
@@ -83,6 +85,9 @@ static void refine(void)
 	tb.baseline_ns = (uint64_t)(end.clock_ns - reference.clock_ns);
 	tb.refinements++;
 	timebase_set(&tb);
+	ret = tsc_ratefile_save(&tb);
+	if (ret)
+		log_warn("cannot keep the refined TSC rate: %s", strerror(-ret));
 	moved = hz > applied_hz ? hz - applied_hz : applied_hz - hz;
 	log_info("TSC refined over %.0f s: %llu Hz +- %llu Hz (%.4f ppm), moved %+.4f ppm%s",
 		 (double)tb.baseline_ns / 1e9, (unsigned long long)hz,
