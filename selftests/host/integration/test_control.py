@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -48,6 +49,47 @@ class Tap:
     def diag(self, text):
         print(f"# {text}")
         sys.stdout.flush()
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, TypeError, OverflowError):
+        return False
+    return pid > 0
+
+
+def start_ticks(pid):
+    """/proc/PID/stat field 22, as pvtimed keeps it (0 if the pid is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+    except OSError:
+        return 0
+    return int(text[text.rindex(")") + 2:].split()[19])
+
+
+def state_text(pid, ticks, config_path):
+    """A well-formed state file (format 1) for a made-up domain."""
+    fields = {"domid": 90, "qemu_pid": pid, "qemu_start_ticks": ticks,
+              "memfd_ino": 1}
+    for kind in ("host", "guest"):
+        for vector in range(3):
+            fields[f"{kind}_eventfd_id.{vector}"] = 1 + vector
+    fields.update({"pause_stop_tsc": 0, "pauses": 0, "paused_total_ns": 0,
+                   "tsc_hz": 2000000000, "freq_ppm": 0,
+                   "ref.anchor_tsc": 0, "ref.system_ns": 0,
+                   "ref.mul": 2147483648, "ref.shift": 0,
+                   "fn.anchor_tsc": 0, "fn.system_ns": 0,
+                   "fn.mul": 2147483648, "fn.shift": 0, "lag_ns": 0,
+                   "slew_ppm": 0, "slew_end_tsc": 0, "wall_offset_ns": 0,
+                   "paused": 0, "offset_rtt_cycles": 0, "periodic": 0,
+                   "offset_moves": 0, "forward_steps": 0,
+                   "forward_step_ns_total": 0, "slews": 0,
+                   "kept_ns_total": 0})
+    return ("pvtimed-domain-state 1\n" +
+            "".join(f"{k} {v}\n" for k, v in fields.items()) +
+            f"config_path {config_path}\n")
 
 
 def base_config(kernel, ramdisk):
@@ -459,6 +501,140 @@ class ControlTests:
         self.tap.result(status == 0, "second pvtimed exits 0 on SIGTERM",
                         daemon.log_tail(10))
 
+    def wait_log(self, daemon, text, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(daemon.log_path, errors="replace") as log_file:
+                if text in log_file.read():
+                    return True
+            time.sleep(0.1)
+        return False
+
+    def test_restart_adopts(self, args):
+        """A guest outlives a SIGKILLed pvtimed; the next one adopts it, and
+        a planned restart (SIGTERM) does the same; then destroy works."""
+        workdir = os.path.join(args.workdir, "restart")
+        os.makedirs(workdir, exist_ok=True)
+        daemon = Daemon(args.build, workdir)
+        try:
+            daemon.start()
+        except (OSError, RuntimeError) as err:
+            self.tap.result(False, "restart: pvtimed starts",
+                            [str(err)] + daemon.log_tail(10))
+            return
+        lines = base_config(self.kernel, self.ramdisk)
+        lines[0] = 'name = "adoptme"'
+        path = self.write_config("adoptme.cfg", lines)
+        try:
+            created = daemon.pvxl("create", path, timeout=60)
+            if not self.tap.result(created.returncode == 0,
+                                   "restart: create a domain",
+                                   [created.describe()]):
+                return
+            qemu = self.info_json_on(daemon, "adoptme").get("qemu_pid", 0)
+            state = os.path.join(daemon.state_dir, "adoptme.state")
+            self.tap.result(os.path.exists(state) and
+                            oct(os.stat(state).st_mode & 0o777) == "0o600",
+                            "restart: the domain's state file exists, 0600")
+            # Until QEMU connected, there is nothing to take back.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not \
+                    self.info_json_on(daemon, "adoptme").get("ivshmem_connected"):
+                time.sleep(0.2)
+            for how in ("SIGKILL", "SIGTERM"):
+                if how == "SIGKILL":
+                    daemon.proc.kill()
+                    daemon.proc.wait()
+                    daemon.log_file.close()
+                else:
+                    daemon.terminate(keep_guests=True)
+                alive = pid_alive(qemu)
+                daemon.start()
+                info = self.info_json_on(daemon, "adoptme")
+                self.tap.result(alive and info.get("adopted") is True and
+                                info.get("state") == "running" and
+                                info.get("qemu_pid") == qemu and
+                                info.get("ivshmem_connected") is True,
+                                f"restart: QEMU survives pvtimed's {how}; "
+                                "the next pvtimed adopts it",
+                                [json.dumps(info)[:300]] + daemon.log_tail(8))
+            shown = daemon.pvxl("set-wallclock", "adoptme", "+1h")
+            self.tap.result(shown.returncode == 0,
+                            "restart: set-wallclock on the adopted domain",
+                            [shown.describe()])
+            gone = daemon.pvxl("destroy", "adoptme", timeout=30)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and pid_alive(qemu):
+                time.sleep(0.1)
+            self.tap.result(gone.returncode == 0 and not pid_alive(qemu) and
+                            not os.path.exists(state),
+                            "restart: destroy stops the adopted QEMU and "
+                            "removes its state", [gone.describe()])
+        finally:
+            daemon.terminate()
+            daemon.kill_leftovers()
+
+    def info_json_on(self, daemon, domain):
+        result = daemon.pvxl("info", "--json", domain)
+        try:
+            return result.json()
+        except ValueError:
+            return {}
+
+    def test_restart_bad_state(self, args):
+        """Unusable state files at start-up: each logged with its reason,
+        nothing killed, the daemon serves."""
+        workdir = os.path.join(args.workdir, "badstate")
+        state_dir = os.path.join(workdir, "state")
+        os.makedirs(state_dir, exist_ok=True)
+        lines = base_config(self.kernel, self.ramdisk)
+        with open(os.path.join(state_dir, "junk.state"), "w") as f:
+            f.write("hello world\n")
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        impostor = subprocess.Popen(["sleep", "60"])
+        for name, pid in (("gone", dead.pid), ("impostor", impostor.pid)):
+            cfg = os.path.join(state_dir, f"{name}.cfg")
+            lines[0] = f'name = "{name}"'
+            with open(cfg, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            with open(os.path.join(state_dir, f"{name}.state"), "w") as f:
+                f.write(state_text(pid, start_ticks(pid) or 1, cfg))
+        daemon = Daemon(args.build, workdir)
+        try:
+            daemon.start()
+            listing = daemon.pvxl("list", "--json")
+            self.tap.result(listing.returncode == 0 and
+                            listing.json().get("domains") == [],
+                            "bad state: pvtimed starts and serves, adopting none",
+                            [listing.describe()] + daemon.log_tail(10))
+            self.tap.result(self.wait_log(daemon, "junk.state:1: not a pvtimed "
+                                          "domain state file") and
+                            os.path.exists(os.path.join(state_dir, "junk.state")),
+                            "bad state: a foreign file is named with file:line "
+                            "and left in place", daemon.log_tail(10))
+            self.tap.result(self.wait_log(daemon, "QEMU (pid %d) ended while no "
+                                          "pvtimed ran" % dead.pid) and
+                            not os.path.exists(os.path.join(state_dir,
+                                                            "gone.state")),
+                            "bad state: a domain whose QEMU is gone is "
+                            "forgotten, and that is logged", daemon.log_tail(10))
+            self.tap.result(self.wait_log(daemon, "domain impostor: cannot "
+                                          "adopt") and
+                            impostor.poll() is None and
+                            os.path.exists(os.path.join(state_dir,
+                                                        "impostor.state")),
+                            "bad state: a live process without the domain's "
+                            "fds is refused and left running",
+                            daemon.log_tail(10))
+        except (OSError, RuntimeError, ValueError) as err:
+            self.tap.result(False, "bad state: pvtimed starts",
+                            [str(err)] + daemon.log_tail(10))
+        finally:
+            daemon.terminate()
+            impostor.kill()
+            impostor.wait()
+
     def test_non_root(self):
         # Make the socket reachable so the refusal comes from the daemon's
         # peer-credential check, not from file permissions.
@@ -529,6 +705,8 @@ class ControlTests:
         self.test_non_root()
         self.test_duplicate_create()
         self.test_inject_disabled(self.args)
+        self.test_restart_adopts(self.args)
+        self.test_restart_bad_state(self.args)
         print(f"1..{self.tap.count}")
         return 1 if self.tap.failed else 0
 
