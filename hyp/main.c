@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ struct options {
 	enum log_level level;
 	unsigned int calibrate_ms;
 	bool fault_injection;
+	bool lock_memory;
 };
 
 static bool stop_requested;
@@ -56,9 +58,11 @@ static void usage(FILE *out)
 		"  --calibrate-ms N    TSC calibration interval, %d..%d (default %d)\n"
 		"  --enable-fault-injection\n"
 		"                      accept the 'inject' command (tests only)\n"
+		"  --lock-memory       mlockall(): no page fault on the time paths\n"
 		"  --help              show this help and exit\n"
 		"\n"
-		"SIGTERM or SIGINT destroys every domain and exits 0.\n",
+		"SIGTERM or SIGINT leaves every guest running, with its state saved\n"
+		"for the next pvtimed to adopt, and exits 0.\n",
 		PVTIME_CTL_DEFAULT_SOCKET, PVTIME_CTL_DEFAULT_STATE_DIR,
 		CALIBRATE_MS_MIN, CALIBRATE_MS_MAX, CALIBRATE_MS_DEFAULT);
 }
@@ -74,7 +78,7 @@ static int usage_error(const char *fmt, const char *arg)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_SOCKET = 256, OPT_STATE_DIR, OPT_LOG, OPT_LOG_LEVEL,
-	       OPT_CALIBRATE_MS, OPT_FAULT_INJECTION, OPT_HELP };
+	       OPT_CALIBRATE_MS, OPT_FAULT_INJECTION, OPT_LOCK_MEMORY, OPT_HELP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -82,6 +86,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "calibrate-ms", required_argument, NULL, OPT_CALIBRATE_MS },
 		{ "enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION },
+		{ "lock-memory", no_argument, NULL, OPT_LOCK_MEMORY },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -129,6 +134,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FAULT_INJECTION:
 			o->fault_injection = true;
+			break;
+		case OPT_LOCK_MEMORY:
+			o->lock_memory = true;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -211,6 +219,11 @@ int main(int argc, char **argv)
 		return ret;
 	log_setup(opts.use_syslog, opts.level);
 
+	/* As chronyd -m: the mailbox threads answer within microseconds. */
+	if (opts.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+		log_error("--lock-memory: mlockall: %s", strerror(errno));
+		return PVTIME_EXIT_FAILURE;
+	}
 	if (make_state_dir(opts.state_dir))
 		return PVTIME_EXIT_FAILURE;
 	if (!realpath(opts.state_dir, state_dir)) {
