@@ -10,6 +10,9 @@
 #   wrongabi  the hyp advertises ABI 99: insmod must refuse, one dmesg line
 #   nodevice  no pvtime device: insmod must fail with "no pvtime device found"
 #   timekeep  insmod; only the moving-TSC tests (load, pauses, reloads) of main
+#   restart   insmod; with pvtime-meter-probe against the host's own meter
+#             (no pvtimed involved) while the host runner SIGKILLs and
+#             restarts pvtimed: REALTIME within 50 us, no backward step
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
 #             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
@@ -385,6 +388,42 @@ mode_main() {
 	check "rmmod again" [ "$rc" = 0 ]
 }
 
+# pvtimed dies and comes back under this guest (selftests/restart_check.py
+# drives it).  The meter is the host's CLOCK_REALTIME through a page of its
+# own, so it keeps measuring while no pvtimed runs.
+RESTART_PROBE_S=${RESTART_PROBE_S:-36}
+mode_restart() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	echo "PVTIME-RESTART-READY $RESTART_PROBE_S"
+	"$SELFTESTS/pvtime-meter-probe" --duration "$RESTART_PROBE_S" \
+		--interval-ms 20 --window-s 1 --max-rtt-us 100 --json \
+		--tap "REALTIME within 50 us of the host's (independent meter) and never backwards, through pvtimed's SIGKILL and restarts" \
+		--max-abs-us 50 >"$TMP.probe" 2>&1
+	probe_rc=$?
+	# Windows (JSON) for the runner, the verdict as a result.
+	sed -n 's/^{/PVTIME-METER-WINDOW {/p' "$TMP.probe"
+	grep -v -e '^{' -e '^ok ' -e '^not ok ' "$TMP.probe" | comment_stream
+	result "$probe_rc" "REALTIME within 50 us of the host's (independent meter) and never backwards, through pvtimed's SIGKILL and restarts"
+	check "still pvtime or pvtime-tsc after the restarts" is_pvtime_clocksource
+	check "the records are still vouched for" vouched_is 1
+	check "dmesg has no unvouched fallback" \
+		sh -c "! dmesg | grep -q 'records not vouched for'"
+	check "REALTIME within 1 ms of the new pvtimed's (mailbox answers again)" \
+		realtime_resynced
+	grep -E '^(calibration|vouch|health|fastpath)' "$DEBUGFS/state" | \
+		comment_stream
+	before=$(date +%s)
+	echo "PVTIME-HOST-REQUEST set-wallclock +1h"
+	sleep 3
+	after=$(date +%s)
+	comment "date +%s: $before before the request, $after 3 s after"
+	check "set-wallclock +1h through the adopted pvtimed reaches the guest's date" \
+		[ $((after - before)) -ge 3600 -a $((after - before)) -le 3610 ]
+}
+
 # The moving-TSC part of main alone, for working on it.
 mode_timekeep() {
 	# Kernel messages on the console, timestamped, for working on these.
@@ -509,9 +548,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep) ;;
+main | wrongabi | nodevice | bench | timekeep | restart) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart" >&2
 	exit 2
 	;;
 esac
@@ -524,6 +563,7 @@ else
 	case "$mode" in
 	main) mode_main ;;
 	timekeep) mode_timekeep ;;
+	restart) mode_restart ;;
 	bench) mode_bench ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
