@@ -5,7 +5,8 @@
 Phases:
   1. host unit suites: make -C {hyp,tools,selftests/host/shared} check SANITIZE=1,
      and this runner's own TAP counting (selftests/host/runner/)
-  2. daemon integration: selftests/host/integration/ against a private pvtimed
+  2. daemon integration: selftests/host/integration/ against a private pvtimed,
+     and the state directory's permissions on a pvtimed of its own
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
@@ -204,9 +205,15 @@ def phase_host_units(results, args):
 
 
 def phase_integration(results, args, daemon, kernel, ramdisk):
-    log("== phase 2: pvtimed integration (bad input, control socket)")
+    log("== phase 2: pvtimed integration (bad input, control socket, "
+        "permissions)")
     script = os.path.join(HERE, "host", "integration", "test_control.py")
     run_tap_command(results, "integration",
+                    [sys.executable, script, "--build", args.build,
+                     "--workdir", daemon.workdir, "--kernel", kernel,
+                     "--ramdisk", ramdisk], timeout=300)
+    script = os.path.join(HERE, "host", "integration", "test_permissions.py")
+    run_tap_command(results, "integration:permissions",
                     [sys.executable, script, "--build", args.build,
                      "--workdir", daemon.workdir, "--kernel", kernel,
                      "--ramdisk", ramdisk], timeout=300)
