@@ -5,7 +5,7 @@
 #   make          install missing Debian packages, build everything
 #   make check    build, then run every test suite (selftests/run_check.py)
 #   make run      demo: one guest, pvtime clocksource, a +1h wall-clock step
-#   make lint     checkpatch --strict + sparse on the module, -Werror builds
+#   make lint     checkpatch --strict + sparse on the module and shared/, -Werror builds
 #   make soak     full-length timers selftests and long guest runs (PVTIME_SOAK=1)
 #   make bench    one guest: pvtime vs tsc vs hpet vs acpi_pm, one table
 #   make clean    remove build/ and the module's build products
@@ -210,11 +210,17 @@ $(GUEST)/idle.cfg: FORCE
 
 CHECKPATCH := $(LINUX_SRC)/scripts/checkpatch.pl
 MODULE_SOURCES = $(filter-out %.mod.c,$(wildcard guest-module/*.c guest-module/*.h))
+# The ABI headers, compiled into the module as well as into userspace.
+SHARED_HEADERS = $(wildcard shared/*.h)
 
 lint-module: $(LINUX_STAMP)
 	@# From build/: in a git work tree checkpatch drops a cache file in cwd.
 	cd $(BUILD) && perl $(CHECKPATCH) --strict --no-tree --terse \
 		--show-types -f $(abspath $(MODULE_SOURCES))
+	@# pvtime_time_info_t names the kernel's or Xen's record struct, one
+	@# per side: the one typedef the shared headers need.
+	cd $(BUILD) && perl $(CHECKPATCH) --strict --no-tree --terse \
+		--show-types --ignore NEW_TYPEDEFS -f $(abspath $(SHARED_HEADERS))
 	@# C=2 runs sparse on every file, rebuilt or not; any report fails.
 	@$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules 2>&1 | tee $(BUILD)/sparse.log
 	@if grep -E ': (warning|error):' $(BUILD)/sparse.log; then \

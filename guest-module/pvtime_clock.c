@@ -62,11 +62,11 @@ static u64 notrace pvtime_clock_guard(struct pvtime_dev *pd, u64 now)
 }
 
 /*
- * This CPU's record is stuck (odd for PVTIME_READ_MAX_TRIES reads): take
- * the time from another vCPU's record, guarded unless the records are
- * trusted to share one time function.  If none is readable, repeat the
- * latest time known; the guard holds every value returned while it is in
- * use, so time does not step back.
+ * This CPU's record is stuck (odd for PVTIME_READ_MAX_TRIES reads) or
+ * refused (tsc_shift out of range): take the time from another vCPU's
+ * record, guarded unless the records are trusted to share one time
+ * function.  If none is readable, repeat the latest time known; the guard
+ * holds every value returned while it is in use, so time does not step back.
  */
 static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd,
 					 unsigned int this_cpu, u64 cpu_last)
@@ -130,7 +130,7 @@ static void pvtime_warn_odd_record(struct irq_work *work)
 	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
 					     odd_record_warning);
 
-	dev_warn_ratelimited(&pd->pdev->dev, "a vCPU record stayed odd for %u reads (%lld times so far); used another vCPU's record or the last good time\n",
+	dev_warn_ratelimited(&pd->pdev->dev, "a vCPU record stayed odd for %u reads or has a tsc_shift out of range (%lld times so far); used another vCPU's record or the last good time\n",
 			     PVTIME_READ_MAX_TRIES,
 			     atomic64_read(&pd->odd_record_fallbacks));
 }

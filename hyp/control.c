@@ -379,8 +379,8 @@ int control_start(const char *path)
 		goto fail;
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		goto fail;
-	/* Everyone may connect; SO_PEERCRED decides who is served. */
-	if (chmod(path, 0666) < 0 || listen(fd, 16) < 0)
+	/* Only root is served (SO_PEERCRED below): only root may connect. */
+	if (chmod(path, 0600) < 0 || listen(fd, 16) < 0)
 		goto fail;
 	listener_path = strdup(path);
 	listener.fd = fd;

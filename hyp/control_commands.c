@@ -99,7 +99,9 @@ static void emit_records(struct emit *e, struct domain *d)
 
 		emit_object_begin(e, NULL);
 		emit_u64(e, "vcpu", cpu);
-		if (ret) {
+		if (ret == -ERANGE) {
+			emit_str(e, "error", "record's tsc_shift out of range");
+		} else if (ret) {
 			emit_str(e, "error", "record unreadable (update in progress)");
 		} else {
 			emit_u64(e, "version", rec.version);

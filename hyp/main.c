@@ -191,17 +191,36 @@ static int setup_signals(void)
 	return event_loop_add(&signals);
 }
 
+/*
+ * The state dir holds guest consoles, QMP and ivshmem sockets: root's
+ * only.  An existing one of ours is narrowed to 0700; one owned by
+ * someone else is refused (they could reach into it whatever its mode).
+ */
 static int make_state_dir(const char *dir)
 {
 	struct stat st;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		log_error("cannot create state dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		log_error("state dir %s is not a directory", dir);
 		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		log_error("state dir %s belongs to uid %u, not to pvtimed (uid %u); refusing it",
+			  dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & 07777) != 0700) {
+		if (chmod(dir, 0700) < 0) {
+			log_error("cannot make state dir %s mode 0700: %s", dir,
+				  strerror(errno));
+			return -1;
+		}
+		log_info("state dir %s: mode %04o narrowed to 0700", dir,
+			 (unsigned int)(st.st_mode & 07777));
 	}
 	return 0;
 }
@@ -214,6 +233,11 @@ int main(int argc, char **argv)
 	char *ratefile = NULL;
 	int ret;
 
+	/*
+	 * Before anything is created: sockets, logs and QEMU (which inherits
+	 * it) make nothing group- or world-accessible.
+	 */
+	umask(077);
 	ret = parse_options(argc, argv, &opts);
 	if (ret)
 		return ret;

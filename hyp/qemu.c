@@ -168,7 +168,7 @@ pid_t qemu_spawn(char **argv, const char *qemu_log, char *err, size_t errlen)
 	pid_t pid;
 	int logfd, nullfd;
 
-	logfd = open(qemu_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	logfd = open(qemu_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (logfd < 0) {
 		snprintf(err, errlen, "%s: %s", qemu_log, strerror(errno));
 		return -errno;

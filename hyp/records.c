@@ -573,10 +573,17 @@ int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 	return ret;
 }
 
+/*
+ * Records are rewritten one vCPU at a time.  Were TSC_STABLE cleared in the
+ * same pass that moves the skew, a reader could take vCPU 1's new record
+ * (skew ahead, guarded) and then vCPU 2's old one (still TSC_STABLE, so
+ * unguarded) and step back by the skew.  As for a rate change, TSC_STABLE
+ * goes first, in a pass that leaves every record's time as it was.
+ */
 bool records_set_skew(struct domain_clock *clk, struct pvtime_shm *shm,
 		      int64_t skew_ns)
 {
-	bool flags_changed;
+	bool was_stable, flags_changed;
 
 	pthread_mutex_lock(&clk->lock);
 	if (skew_ns == clk->skew_ns) {
@@ -587,8 +594,17 @@ bool records_set_skew(struct domain_clock *clk, struct pvtime_shm *shm,
 		/* vCPU n was n*skew ahead: keep the guest's guard until it is past. */
 		hold_stable_locked(clk, (uint64_t)clk->skew_ns * (clk->nr_vcpus - 1) +
 					STABLE_HOLD_MARGIN_NS);
+	was_stable = clk->flags & PVTIME_FLAG_TSC_STABLE;
+	if (was_stable) {
+		clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
+		write_records_locked(clk, shm, 0);
+		log_ratelimited(&clk->stable_rl, LOG_LEVEL_INFO,
+				"domain %s: TSC_STABLE cleared for a skew of %lld ns",
+				clk->name, (long long)skew_ns);
+	}
 	clk->skew_ns = skew_ns;
-	flags_changed = refresh_flags_locked(clk) && clk->offset_known;
+	flags_changed = (refresh_flags_locked(clk) || was_stable) &&
+			clk->offset_known;
 	write_records_locked(clk, shm, 0);
 	pthread_mutex_unlock(&clk->lock);
 	return flags_changed;

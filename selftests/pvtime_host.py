@@ -15,6 +15,7 @@ import time
 
 TAP_RE = re.compile(r"^(not )?ok ([0-9]+)\b(.*)$")
 SKIP_RE = re.compile(r"#\s*SKIP\b", re.IGNORECASE)
+TAP_PLAN_RE = re.compile(r"^1\.\.([0-9]+)\b")
 
 
 def parse_tap_line(line):
@@ -28,6 +29,12 @@ def parse_tap_line(line):
     if SKIP_RE.search(match.group(3)):
         return "skip"
     return "fail" if match.group(1) else "pass"
+
+
+def parse_tap_plan(line):
+    """The N of a TAP plan line "1..N" (column 0), else None."""
+    match = TAP_PLAN_RE.match(line)
+    return int(match.group(1)) if match else None
 
 
 def tail_file(path, lines=30):

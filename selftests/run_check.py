@@ -3,13 +3,17 @@
 """Run every pvtime test suite and count the TAP results (`make check`).
 
 Phases:
-  1. host unit suites: make -C {hyp,tools,selftests/host/shared} check SANITIZE=1
-  2. daemon integration: selftests/host/integration/ against a private pvtimed
+  1. host unit suites: make -C {hyp,tools,selftests/host/shared} check SANITIZE=1,
+     and this runner's own TAP counting (selftests/host/runner/)
+  2. daemon integration: selftests/host/integration/ against a private pvtimed,
+     and the state directory's permissions on a pvtimed of its own
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
-the exit status is 1 if anything failed.
+the exit status is 1 if anything failed.  Every TAP stream must print
+exactly as many results as its plan "1..N" says; one that does not, or has
+no plan, counts as one more failure.
 """
 
 import argparse
@@ -27,7 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from pvtime_host import (Daemon, LogFollower, find_key, parse_tap_line,  # noqa: E402
-                         processes_mentioning, read_config_value, tail_file)
+                         parse_tap_plan, processes_mentioning,
+                         read_config_value, tail_file)
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
@@ -79,9 +84,60 @@ class Results:
         return line
 
 
+class TapStream:
+    """One TAP producer's output: its plan and how many results it gave."""
+
+    def __init__(self, label):
+        self.label = label
+        self.planned = None
+        self.results = 0
+        self.closed = False   # a trailing plan ended it
+
+    def problem(self):
+        if self.planned is None:
+            return f"{self.label}: {self.results} results and no plan"
+        if self.planned != self.results:
+            return (f"{self.label}: planned {self.planned}, "
+                    f"printed {self.results} results")
+        return None
+
+
+def split_tap_streams(text):
+    """The TAP streams in `text`, several when a make runs several test
+    programs.  A stream starts at "TAP version", at a plan that follows a
+    complete one, or at a result after a trailing plan; its label is the
+    "# " comment just before it (the units' makefiles print the name)."""
+    streams = []
+    current = None
+    comment = "TAP output"
+
+    def start():
+        streams.append(TapStream(f"{comment} (stream {len(streams) + 1})"))
+        return streams[-1]
+
+    for line in text.splitlines():
+        planned = parse_tap_plan(line)
+        if line.startswith("TAP version"):
+            current = start()
+        elif planned is not None:
+            if current is None or current.planned is not None:
+                current = start()
+            current.planned = planned
+            current.closed = current.results > 0
+        elif parse_tap_line(line):
+            if current is None or current.closed:
+                current = start()
+            current.results += 1
+        elif line.startswith("# "):
+            comment = line[2:].strip()
+    return streams
+
+
 def count_tap(results, suite, text):
     """Count the TAP results in a suite's output, showing the diagnostics
-    of failed ones; return how many results there were."""
+    of failed ones; every stream in it must print exactly its plan (a
+    missing plan or a wrong count is one more failure).  Return how many
+    results there were."""
     found = 0
     after_failure = False
     for line in text.splitlines():
@@ -93,6 +149,10 @@ def count_tap(results, suite, text):
         elif not results.report(suite, line) and after_failure and \
                 line.startswith("#"):
             log(f"    | {line[1:].strip()}")
+    for stream in split_tap_streams(text):
+        problem = stream.problem()
+        if problem:
+            results.own(False, suite, f"TAP plan not kept: {problem}")
     return found
 
 
@@ -138,12 +198,22 @@ def phase_host_units(results, args):
                         ["make", "--no-print-directory", "-C", directory,
                          "check", "SANITIZE=1", f"BUILD={sanitize_build}"],
                         timeout=600)
+    run_tap_command(results, "unit:runner",
+                    [sys.executable, os.path.join(HERE, "host", "runner",
+                                                  "test_count_tap.py")],
+                    timeout=60)
 
 
 def phase_integration(results, args, daemon, kernel, ramdisk):
-    log("== phase 2: pvtimed integration (bad input, control socket)")
+    log("== phase 2: pvtimed integration (bad input, control socket, "
+        "permissions)")
     script = os.path.join(HERE, "host", "integration", "test_control.py")
     run_tap_command(results, "integration",
+                    [sys.executable, script, "--build", args.build,
+                     "--workdir", daemon.workdir, "--kernel", kernel,
+                     "--ramdisk", ramdisk], timeout=300)
+    script = os.path.join(HERE, "host", "integration", "test_permissions.py")
+    run_tap_command(results, "integration:permissions",
                     [sys.executable, script, "--build", args.build,
                      "--workdir", daemon.workdir, "--kernel", kernel,
                      "--ramdisk", ramdisk], timeout=300)
@@ -172,6 +242,7 @@ class GuestRun:
         self.begun = False
         self.ended = False
         self.tap_count = 0
+        self.planned = None
         self.after_failure = False
 
     def handle(self, line):
@@ -186,6 +257,8 @@ class GuestRun:
             self.host_request(line.split()[1:])
         elif self.results.report(self.suite, line):
             pass
+        elif self.inside and parse_tap_plan(line) is not None:
+            self.planned = parse_tap_plan(line)
         elif self.inside:
             kind = parse_tap_line(line)
             if kind:
@@ -331,6 +404,11 @@ class GuestRun:
             self.results.own(self.tap_count > 0, self.suite,
                              "guest reported at least one TAP result",
                              context)
+        if self.ended:
+            # A console that dropped lines shows here.
+            self.results.own(self.planned == self.tap_count, self.suite,
+                             f"guest's TAP plan ({self.planned}) matches its "
+                             f"{self.tap_count} results", context)
 
 
 def domain_listed(daemon, name):

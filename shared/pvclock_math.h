@@ -14,6 +14,10 @@
  * is an estimate, and a vCPU may lag a re-anchor) reads as system_time, as
  * in Linux's pvclock: an unsigned delta would wrap to centuries.
  *
+ * tsc_shift must lie in [-PVTIME_SHIFT_MAX, PVTIME_SHIFT_MAX]: a record
+ * outside it (only a broken or hostile writer makes one) is refused with
+ * -ERANGE by the readers, never turned into a time.
+ *
  * Records are guarded by 'version': odd while the hyp rewrites them.  A
  * reader retries a bounded number of times and then reports -EAGAIN rather
  * than spin forever on a record the hyp abandoned half-written.  While the
@@ -31,20 +35,23 @@
 #include <asm/barrier.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
+/* Fields after the version load, the version re-check after the fields. */
 #define pvtime_rmb()		virt_rmb()
+/* The odd version before the fields, the fields before the even version. */
 #define pvtime_wmb()		virt_wmb()
 #define pvtime_rdtsc()		rdtsc_ordered()
 #define pvtime_cpu_relax()	cpu_relax()
-#define PVTIME_INLINE		static __always_inline
 #else
 #include <errno.h>
+#include <stdbool.h>
 #include <x86intrin.h>
+/* As in the kernel branch; __always_inline comes from glibc's sys/cdefs.h. */
 #define pvtime_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define pvtime_wmb()		__atomic_thread_fence(__ATOMIC_RELEASE)
-#define PVTIME_INLINE		static inline __attribute__((always_inline))
 #ifndef READ_ONCE
-#define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
-#define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))
+/* Relaxed atomics: one untorn access each, never merged or repeated. */
+#define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #endif
 /*
  * A test may define pvtime_rdtsc() and pvtime_cpu_relax() before including
@@ -52,7 +59,7 @@
  */
 #ifndef pvtime_rdtsc
 /* lfence keeps rdtsc from running ahead of the version load before it. */
-PVTIME_INLINE __u64 pvtime_rdtsc(void)
+static __always_inline __u64 pvtime_rdtsc(void)
 {
 	_mm_lfence();
 	return __rdtsc();
@@ -68,11 +75,28 @@ PVTIME_INLINE __u64 pvtime_rdtsc(void)
 /* Default bound on version retries before a reader gives up (-EAGAIN). */
 #define PVTIME_READ_MAX_TRIES	1024u
 
-/* Nanoseconds for a TSC delta, with the record's mul and shift. */
-PVTIME_INLINE __u64 pvtime_scale_delta(__u64 delta, __u32 mul, __s8 shift)
+/*
+ * Largest |tsc_shift| a record may carry: 1 Hz to beyond any TSC fits well
+ * inside it, and shifting a 128-bit product by it is defined.
+ */
+#define PVTIME_SHIFT_MAX	63
+
+static __always_inline bool pvtime_shift_valid(__s8 shift)
+{
+	return shift >= -PVTIME_SHIFT_MAX && shift <= PVTIME_SHIFT_MAX;
+}
+
+/*
+ * Nanoseconds for a TSC delta, with the record's mul and shift.  The caller
+ * checks the shift (pvtime_shift_valid()); an invalid one gives 0 rather
+ * than undefined behaviour.
+ */
+static __always_inline __u64 pvtime_scale_delta(__u64 delta, __u32 mul, __s8 shift)
 {
 	unsigned __int128 scaled = delta;
 
+	if (!pvtime_shift_valid(shift))
+		return 0;
 	if (shift < 0)
 		scaled >>= -shift;
 	else
@@ -80,12 +104,12 @@ PVTIME_INLINE __u64 pvtime_scale_delta(__u64 delta, __u32 mul, __s8 shift)
 	return (__u64)((scaled * mul) >> 32);
 }
 
-/* Frequency encoded by (mul, shift), in Hz, rounded down. */
-PVTIME_INLINE __u64 pvtime_hz_from_scale(__u32 mul, __s8 shift)
+/* Frequency encoded by (mul, shift), in Hz, rounded down; 0 if invalid. */
+static __always_inline __u64 pvtime_hz_from_scale(__u32 mul, __s8 shift)
 {
 	__u64 hz;
 
-	if (!mul)
+	if (!mul || !pvtime_shift_valid(shift))
 		return 0;
 	hz = (PVTIME_NSEC_PER_SEC << 32) / mul;
 	return shift < 0 ? hz << -shift : hz >> shift;
@@ -102,15 +126,17 @@ struct pvtime_time_sample {
  * Version-checked read of one vCPU's record.  Returns 0, or -EAGAIN when the
  * record stayed odd or kept changing for max_tries attempts; then
  * out->version is the last version seen and nothing else in *out is set.
+ * A consistent record with an invalid tsc_shift gives -ERANGE at once (out
+ * as for -EAGAIN, version even): retrying would read the same record.
  *
  * stuck: an odd version at which an earlier read gave up (out->version of
  * that -EAGAIN), or any even value for none.  While the record still shows
  * that version the read gives up at once instead of waiting max_tries
  * again, so a record the hyp abandoned costs one wait, not one per read.
  */
-PVTIME_INLINE int pvtime_time_read_stuck(const pvtime_time_info_t *ti,
-					 unsigned int max_tries, __u32 stuck,
-					 struct pvtime_time_sample *out)
+static __always_inline int pvtime_time_read_stuck(const pvtime_time_info_t *ti,
+						  unsigned int max_tries, __u32 stuck,
+						  struct pvtime_time_sample *out)
 {
 	unsigned int tries;
 	__u32 version = 0;
@@ -140,6 +166,10 @@ PVTIME_INLINE int pvtime_time_read_stuck(const pvtime_time_info_t *ti,
 		pvtime_rmb();
 		if (version != READ_ONCE(ti->version))
 			continue;
+		if (!pvtime_shift_valid(shift)) {
+			out->version = version;
+			return -ERANGE;
+		}
 		/* A TSC behind the anchor counts as the anchor: no wrap. */
 		delta = (__s64)(tsc - tsc_timestamp);
 		if (delta < 0)
@@ -155,9 +185,9 @@ PVTIME_INLINE int pvtime_time_read_stuck(const pvtime_time_info_t *ti,
 	return -EAGAIN;
 }
 
-PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
-				   unsigned int max_tries,
-				   struct pvtime_time_sample *out)
+static __always_inline int pvtime_time_read(const pvtime_time_info_t *ti,
+					    unsigned int max_tries,
+					    struct pvtime_time_sample *out)
 {
 	return pvtime_time_read_stuck(ti, max_tries, 0, out);
 }
@@ -165,11 +195,12 @@ PVTIME_INLINE int pvtime_time_read(const pvtime_time_info_t *ti,
 /*
  * Consistent copy of a record (for inspection; no TSC involved).  Every try
  * copies the fields, so *out is always written (torn on -EAGAIN); callers
- * that ignore the result rely on that.
+ * that ignore the result rely on that.  A consistent copy with an invalid
+ * tsc_shift gives -ERANGE, so no caller scales with it unawares.
  */
-PVTIME_INLINE int pvtime_time_snapshot(const pvtime_time_info_t *ti,
-				       unsigned int max_tries,
-				       pvtime_time_info_t *out)
+static __always_inline int pvtime_time_snapshot(const pvtime_time_info_t *ti,
+						unsigned int max_tries,
+						pvtime_time_info_t *out)
 {
 	unsigned int tries;
 
@@ -186,14 +217,14 @@ PVTIME_INLINE int pvtime_time_snapshot(const pvtime_time_info_t *ti,
 		if ((version & 1) || version != READ_ONCE(ti->version))
 			continue;
 		out->version = version;
-		return 0;
+		return pvtime_shift_valid(out->tsc_shift) ? 0 : -ERANGE;
 	}
 	return -EAGAIN;
 }
 
 /* Wall clock at system time 0, in ns since the epoch (wc_sec_hi included). */
-PVTIME_INLINE int pvtime_wallclock_read(const struct shared_info *si,
-					unsigned int max_tries, __s64 *wc_ns)
+static __always_inline int pvtime_wallclock_read(const struct shared_info *si,
+						 unsigned int max_tries, __s64 *wc_ns)
 {
 	unsigned int tries;
 
@@ -263,7 +294,7 @@ static inline int pvtime_scale_from_hz(__u64 hz, __u32 *mul, __s8 *shift)
 		*mul = (__u32)m;
 		break;
 	}
-	if (s < -63 || s > 63)
+	if (s < -PVTIME_SHIFT_MAX || s > PVTIME_SHIFT_MAX)
 		return -EINVAL;
 	*shift = (__s8)s;
 	return 0;

@@ -16,6 +16,12 @@
 
 #include "pvtime_xen.h"
 
+#ifdef __KERNEL__
+#include <linux/build_bug.h>
+#else
+#include <assert.h>
+#endif
+
 #define PVTIME_MAGIC			0x454d4954u	/* "TIME" read as LE u32 */
 #define PVTIME_ABI_VERSION		1u
 
@@ -44,10 +50,10 @@
 #define PVTIME_NR_VECTORS		3
 
 /* control->features: what this hyp offers. */
-#define PVTIME_F_WALLCLOCK_DOORBELL	(1ull << 0)
-#define PVTIME_F_REALTIME_PROBE		(1ull << 1)
-#define PVTIME_F_RECORDS_DOORBELL	(1ull << 2)
-#define PVTIME_F_TSC_STABLE_EVIDENCE	(1ull << 3)	/* SET_OFFSET per vCPU */
+#define PVTIME_F_WALLCLOCK_DOORBELL	0x01ull
+#define PVTIME_F_REALTIME_PROBE		0x02ull
+#define PVTIME_F_RECORDS_DOORBELL	0x04ull
+#define PVTIME_F_TSC_STABLE_EVIDENCE	0x08ull	/* SET_OFFSET per vCPU */
 /*
  * Continuous calibration: the guest TSC offset is not trusted once.  The
  * hyp wants a SET_OFFSET from every online vCPU every calibration_ms
@@ -55,10 +61,10 @@
  * offset moved (forward steps, or slews: never backwards), and keeps
  * TSC_STABLE only while every vCPU's evidence is fresh and agrees.
  */
-#define PVTIME_F_CALIBRATION		(1ull << 4)
+#define PVTIME_F_CALIBRATION		0x10ull
 
 /* control->status bits, written by the hyp. */
-#define PVTIME_STATUS_RECORDS_VALID	(1u << 0)	/* offset learned, records live */
+#define PVTIME_STATUS_RECORDS_VALID	0x1u	/* offset learned, records live */
 
 /* mailbox->request values. */
 #define PVTIME_REQ_NONE			0u
@@ -82,8 +88,8 @@
  * step of the records reaches its clock (with the fast path engaged the
  * hyp first clears TSC_STABLE and waits for a sample without it).
  */
-#define PVTIME_SAMPLE_F_PERIODIC	(1u << 0)
-#define PVTIME_SAMPLE_F_KERNEL_PATH	(1u << 1)
+#define PVTIME_SAMPLE_F_PERIODIC	0x1u
+#define PVTIME_SAMPLE_F_KERNEL_PATH	0x2u
 #define PVTIME_REQ_END			4u	/* hyp stops serving until next doorbell */
 
 /*
@@ -128,14 +134,14 @@ struct pvtime_control {
 	struct pvtime_mailbox mailbox;	/* at 0x100 */
 };
 
-_Static_assert(offsetof(struct pvtime_control, guest_tsc_offset) == 0x28,
-	       "control layout");
-_Static_assert(offsetof(struct pvtime_control, calibration_ms) == 0x34,
-	       "control layout");
-_Static_assert(offsetof(struct pvtime_control, mailbox) == 0x100,
-	       "mailbox at control+0x100");
-_Static_assert(sizeof(struct pvtime_mailbox) == 0x80, "mailbox size");
-_Static_assert(sizeof(struct pvtime_control) <= 0x1000, "control fits a page");
-_Static_assert(PVTIME_CONTROL_OFFSET + 0x1000 <= PVTIME_SHM_SIZE, "shm size");
+static_assert(offsetof(struct pvtime_control, guest_tsc_offset) == 0x28,
+	      "control layout");
+static_assert(offsetof(struct pvtime_control, calibration_ms) == 0x34,
+	      "control layout");
+static_assert(offsetof(struct pvtime_control, mailbox) == 0x100,
+	      "mailbox at control+0x100");
+static_assert(sizeof(struct pvtime_mailbox) == 0x80, "mailbox size");
+static_assert(sizeof(struct pvtime_control) <= 0x1000, "control fits a page");
+static_assert(PVTIME_CONTROL_OFFSET + 0x1000 <= PVTIME_SHM_SIZE, "shm size");
 
 #endif /* PVTIME_ABI_H */

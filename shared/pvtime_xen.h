@@ -13,6 +13,7 @@
 #ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/stddef.h>
+#include <linux/build_bug.h>
 #include <asm/pvclock-abi.h>
 #include <xen/interface/xen.h>
 
@@ -24,6 +25,7 @@ typedef struct pvclock_vcpu_time_info pvtime_time_info_t;
 #define PVTIME_FLAG_TSC_STABLE		PVCLOCK_TSC_STABLE_BIT
 #define PVTIME_FLAG_GUEST_STOPPED	PVCLOCK_GUEST_STOPPED
 #else
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
@@ -52,21 +54,21 @@ typedef struct vcpu_time_info pvtime_time_info_t;
  * The offsets a Xen guest relies on (x86_64 layout).  If either header
  * ever disagrees with Xen's ABI, the build stops here.
  */
-_Static_assert(sizeof(pvtime_time_info_t) == 32, "vcpu_time_info is 32 bytes");
-_Static_assert(sizeof(struct vcpu_info) == 64, "vcpu_info is 64 bytes");
-_Static_assert(PVTIME_XEN_MAX_VCPUS == 32, "x86 shared_info has 32 vcpu_info slots");
-_Static_assert(offsetof(struct shared_info, vcpu_info[0].time) == 0x20,
-	       "vcpu_info[0].time at 0x20");
-_Static_assert(offsetof(struct shared_info, vcpu_info[1].time) == 0x60,
-	       "vcpu_info[1].time at 0x60");
-_Static_assert(offsetof(struct shared_info, PVTIME_WC_VERSION_FIELD) == 0xc00,
-	       "wc_version at 0xc00");
-_Static_assert(offsetof(struct shared_info, PVTIME_WC_SEC_FIELD) == 0xc04,
-	       "wc_sec at 0xc04");
-_Static_assert(offsetof(struct shared_info, PVTIME_WC_NSEC_FIELD) == 0xc08,
-	       "wc_nsec at 0xc08");
-_Static_assert(offsetof(struct shared_info, wc_sec_hi) == 0xc0c,
-	       "wc_sec_hi at 0xc0c");
-_Static_assert(sizeof(struct shared_info) <= 4096, "shared_info fits page 0");
+static_assert(sizeof(pvtime_time_info_t) == 32, "vcpu_time_info is 32 bytes");
+static_assert(sizeof(struct vcpu_info) == 64, "vcpu_info is 64 bytes");
+static_assert(PVTIME_XEN_MAX_VCPUS == 32, "x86 shared_info has 32 vcpu_info slots");
+static_assert(offsetof(struct shared_info, vcpu_info[0].time) == 0x20,
+	      "vcpu_info[0].time at 0x20");
+static_assert(offsetof(struct shared_info, vcpu_info[1].time) == 0x60,
+	      "vcpu_info[1].time at 0x60");
+static_assert(offsetof(struct shared_info, PVTIME_WC_VERSION_FIELD) == 0xc00,
+	      "wc_version at 0xc00");
+static_assert(offsetof(struct shared_info, PVTIME_WC_SEC_FIELD) == 0xc04,
+	      "wc_sec at 0xc04");
+static_assert(offsetof(struct shared_info, PVTIME_WC_NSEC_FIELD) == 0xc08,
+	      "wc_nsec at 0xc08");
+static_assert(offsetof(struct shared_info, wc_sec_hi) == 0xc0c,
+	      "wc_sec_hi at 0xc0c");
+static_assert(sizeof(struct shared_info) <= 4096, "shared_info fits page 0");
 
 #endif /* PVTIME_XEN_H */

@@ -253,6 +253,7 @@ run_pvtime_test() {
 	} | awk -v nr="$nr" -v counts="$TMP.counts" '
 		/^(not )?ok [0-9]+/ {
 			nr++
+			ran++
 			if ($1 == "not")
 				failed++
 			sub(/ok [0-9]+/, "ok " nr)
@@ -260,15 +261,27 @@ run_pvtime_test() {
 			fflush()
 			next
 		}
+		/^1\.\.[0-9]+/ {
+			planned = substr($1, 4)
+			print "# " $0
+			fflush()
+			next
+		}
 		/^PVTIME-/ || /^#/ { print; fflush(); next }
 		{ print "# " $0; fflush() }
-		END { print nr, failed + 0 > counts }'
-	read -r nr sub_failed <"$TMP.counts"
+		END {
+			print nr, failed + 0, ran + 0,
+			      (planned == "" ? "none" : planned) > counts
+		}'
+	read -r nr sub_failed sub_ran sub_planned <"$TMP.counts"
 	failed=$((failed + sub_failed))
 	rc=$(cat "$TMP.rc")
 	if [ "$rc" != 0 ] && [ "$sub_failed" = 0 ]; then
 		result "$rc" "pvtime_test exit status"
 	fi
+	# Its own plan is commented out above; hold it to that plan here.
+	[ "$sub_ran" = "$sub_planned" ]
+	result $? "pvtime_test printed its plan's $sub_planned results (printed $sub_ran)"
 }
 
 dmesg_has() {

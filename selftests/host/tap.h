@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * Minimal TAP producer for pvtime's host-side unit tests.  The test runner
- * counts the "ok"/"not ok" lines; diagnostics go out as "# " lines.
+ * counts the "ok"/"not ok" lines and holds each program to its plan;
+ * diagnostics go out as "# " lines.
  *
  *   tap_plan(3);
  *   tap_ok(x == 1, "x is one (got %d)", x);
@@ -15,9 +16,11 @@
 
 static int tap_count;
 static int tap_failed;
+static int tap_planned = -1;
 
 static inline void tap_plan(int n)
 {
+	tap_planned = n;
 	printf("TAP version 13\n1..%d\n", n);
 	fflush(stdout);
 }
@@ -55,6 +58,10 @@ static inline void tap_diag(const char *fmt, ...)
 /* Exit status for main(): 0 when every planned test ran and passed. */
 static inline int tap_done(void)
 {
+	if (tap_count != tap_planned) {
+		tap_diag("planned %d results, printed %d", tap_planned, tap_count);
+		return 1;
+	}
 	return tap_failed ? 1 : 0;
 }
 
