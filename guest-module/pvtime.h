@@ -31,10 +31,14 @@ struct pvtime_dev {
 	u64 handshake_rtt_cycles;	/* best TSC probe round trip */
 	unsigned int handshake_rounds;
 	unsigned int handshake_vcpu;	/* vCPU whose probe set the offset */
+	u64 mailbox_irqs_off_max_ns;	/* longest probe with irqs off */
+	u64 mailbox_slow_answers;	/* probes waited out with irqs on */
 
 	/* Clocksource. */
 	struct clocksource cs;
 	atomic64_t last_ns;		/* monotonic guard across vCPUs */
+	/* Reads returned times last_ns has not seen (pvtime_clock.c). */
+	bool guard_behind;
 	/*
 	 * The records' TSC_STABLE flag may skip the guard only while this
 	 * is set: the fast-path check saw every record agree and time pass
@@ -42,6 +46,7 @@ struct pvtime_dev {
 	 */
 	bool stable_trusted;
 	atomic64_t odd_record_fallbacks;
+	atomic64_t odd_record_warnings;	/* stuck episodes warned about */
 	struct irq_work odd_record_warning;
 	atomic64_t guest_stopped_seen;
 
@@ -125,6 +130,13 @@ bool pvtime_pci_device_setup_failed(void);
 void pvtime_pci_sync_period_changed(void);
 
 /* pvtime_mailbox.c */
+/*
+ * The longest a probe waits for the hyp with interrupts off.  The hyp
+ * refuses TSC probes slower than its MAILBOX_MAX_RTT_US (1 ms), and a
+ * realtime probe that slow brackets nothing worth having (the tests want
+ * 50 us), so a longer wait with interrupts off would buy nothing.
+ */
+#define PVTIME_IRQS_OFF_MAX_US		1000
 struct pvtime_realtime_probe {
 	s64 offset_ns;		/* guest CLOCK_REALTIME - hyp wall time */
 	s64 records_offset_ns;	/* wc + system time - hyp wall time */
@@ -146,6 +158,7 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 int pvtime_clock_register(struct pvtime_dev *pd);
 int pvtime_clock_unregister(struct pvtime_dev *pd);
 u64 pvtime_clock_now(struct pvtime_dev *pd);
+s64 pvtime_clock_guard_floor(struct pvtime_dev *pd);
 
 /* pvtime_fastpath.c */
 enum pvtime_fastpath_state {

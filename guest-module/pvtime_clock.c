@@ -49,16 +49,50 @@ static DEFINE_PER_CPU(u64, pvtime_cpu_last_ns);
  */
 static DEFINE_PER_CPU(u32, pvtime_stuck_version);
 
+/*
+ * Unguarded reads (a trusted stable TSC) leave pd->last_ns behind: fold in
+ * what every CPU returned since, so that the guard starts from the latest
+ * time any CPU returned, not from a stale one.  Only after unguarded reads
+ * (pd->guard_behind) does this look at the other CPUs.
+ */
+s64 notrace pvtime_clock_guard_floor(struct pvtime_dev *pd)
+{
+	s64 last;
+	unsigned int cpu;
+
+	if (READ_ONCE(pd->guard_behind) && xchg(&pd->guard_behind, false)) {
+		for_each_possible_cpu(cpu) {
+			s64 cpu_last = READ_ONCE(per_cpu(pvtime_cpu_last_ns, cpu));
+
+			last = atomic64_read(&pd->last_ns);
+			while (cpu_last > last &&
+			       !atomic64_try_cmpxchg(&pd->last_ns, &last, cpu_last))
+				;
+		}
+	}
+	return atomic64_read(&pd->last_ns);
+}
+
 /* Never below what any CPU returned before (records may skew across CPUs). */
 static u64 notrace pvtime_clock_guard(struct pvtime_dev *pd, u64 now)
 {
-	s64 last = atomic64_read(&pd->last_ns);
+	s64 last = pvtime_clock_guard_floor(pd);
 
 	do {
 		if (now <= (u64)last)
 			return last;
 	} while (!atomic64_try_cmpxchg(&pd->last_ns, &last, now));
 	return now;
+}
+
+/* This CPU returned now without the guard: the guard must learn of it. */
+static void notrace pvtime_clock_unguarded(struct pvtime_dev *pd, u64 now)
+{
+	__this_cpu_write(pvtime_cpu_last_ns, now);
+	if (READ_ONCE(pd->guard_behind))
+		return;
+	/* After the write above: pairs with xchg() in the floor's fold. */
+	smp_store_release(&pd->guard_behind, true);
 }
 
 /*
@@ -75,8 +109,6 @@ static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd,
 	unsigned int cpu;
 
 	atomic64_inc(&pd->odd_record_fallbacks);
-	/* printk could recurse into timekeeping: warn from irq_work. */
-	irq_work_queue(&pd->odd_record_warning);
 	for_each_online_cpu(cpu) {
 		/* That CPU's own stuck mark spares the wait here too. */
 		if (cpu == this_cpu ||
@@ -91,24 +123,35 @@ static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd,
 							  cpu_last));
 		return max(sample.system_ns, cpu_last);
 	}
-	return max_t(u64, cpu_last, atomic64_read(&pd->last_ns));
+	return pvtime_clock_guard(pd, cpu_last);
 }
 
 u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 {
 	struct pvtime_time_sample sample;
+	u32 stuck;
 	u64 now;
 
 	preempt_disable_notrace();
+	stuck = __this_cpu_read(pvtime_stuck_version);
 	if (unlikely(pvtime_time_read_stuck(pvtime_vcpu_time(pd->si, smp_processor_id()),
-					    PVTIME_READ_MAX_TRIES,
-					    __this_cpu_read(pvtime_stuck_version),
+					    PVTIME_READ_MAX_TRIES, stuck,
 					    &sample))) {
-		/* Remember the version it gave up on (even: kept changing). */
-		__this_cpu_write(pvtime_stuck_version, sample.version);
+		/*
+		 * Remember the version it gave up on (even: kept changing).
+		 * Warn once per such episode, not on every read of it: the
+		 * irq_work is a self-interrupt (printk could recurse into
+		 * timekeeping, so it cannot warn here).
+		 */
+		if (sample.version != stuck) {
+			__this_cpu_write(pvtime_stuck_version, sample.version);
+			if (irq_work_queue(&pd->odd_record_warning))
+				atomic64_inc(&pd->odd_record_warnings);
+		}
 		now = pvtime_clock_fallback(pd, smp_processor_id(),
 					    __this_cpu_read(pvtime_cpu_last_ns));
-		__this_cpu_write(pvtime_cpu_last_ns, now);
+		/* Another vCPU's trusted record is read unguarded. */
+		pvtime_clock_unguarded(pd, now);
 		preempt_enable_notrace();
 		return now;
 	}
@@ -118,9 +161,12 @@ u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 	now = sample.system_ns;
 	/* As in Linux's pvclock: a certified-stable TSC needs no guard. */
 	if (!(sample.flags & PVTIME_FLAG_TSC_STABLE) ||
-	    !READ_ONCE(pd->stable_trusted))
+	    !READ_ONCE(pd->stable_trusted)) {
 		now = pvtime_clock_guard(pd, now);
-	__this_cpu_write(pvtime_cpu_last_ns, now);
+		__this_cpu_write(pvtime_cpu_last_ns, now);
+	} else {
+		pvtime_clock_unguarded(pd, now);
+	}
 	preempt_enable_notrace();
 	return now;
 }
@@ -130,7 +176,7 @@ static void pvtime_warn_odd_record(struct irq_work *work)
 	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
 					     odd_record_warning);
 
-	dev_warn_ratelimited(&pd->pdev->dev, "a vCPU record stayed odd for %u reads or has a tsc_shift out of range (%lld times so far); used another vCPU's record or the last good time\n",
+	dev_warn_ratelimited(&pd->pdev->dev, "a vCPU record stayed odd for %u reads or has a tsc_shift out of range (%lld reads fell back so far); used another vCPU's record or the last good time\n",
 			     PVTIME_READ_MAX_TRIES,
 			     atomic64_read(&pd->odd_record_fallbacks));
 }
@@ -145,6 +191,7 @@ int pvtime_clock_register(struct pvtime_dev *pd)
 	int ret;
 
 	atomic64_set(&pd->last_ns, 0);
+	pd->guard_behind = false;
 	pd->stable_trusted = false;
 	init_irq_work(&pd->odd_record_warning, pvtime_warn_odd_record);
 	pd->cs = (struct clocksource) {
@@ -154,9 +201,10 @@ int pvtime_clock_register(struct pvtime_dev *pd)
 		.mask = CLOCKSOURCE_MASK(64),
 		.flags = CLOCK_SOURCE_IS_CONTINUOUS,
 		/*
-		 * No .owner: the core would pin the module while pvtime is
-		 * current and rmmod could never switch away from it.
+		 * The core holds the module while pvtime is current: rmmod
+		 * is refused until the kernel uses another clocksource.
 		 */
+		.owner = THIS_MODULE,
 	};
 
 	/* The read already returns ns, so the "frequency" is 1 GHz. */

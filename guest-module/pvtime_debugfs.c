@@ -38,8 +38,16 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 		   READ_ONCE(ctl->records_generation));
 	seq_printf(m, "handshake_rtt_cycles %llu\n", pd->handshake_rtt_cycles);
 	seq_printf(m, "handshake_rounds %u\n", pd->handshake_rounds);
+	seq_printf(m, "mailbox_irqs_off_max_ns %llu\n",
+		   READ_ONCE(pd->mailbox_irqs_off_max_ns));
+	seq_printf(m, "mailbox_irqs_off_limit_ns %llu\n",
+		   (u64)PVTIME_IRQS_OFF_MAX_US * NSEC_PER_USEC);
+	seq_printf(m, "mailbox_slow_answers %llu\n",
+		   READ_ONCE(pd->mailbox_slow_answers));
 	seq_printf(m, "odd_record_fallbacks %lld\n",
 		   atomic64_read(&pd->odd_record_fallbacks));
+	seq_printf(m, "odd_record_warnings %lld\n",
+		   atomic64_read(&pd->odd_record_warnings));
 	seq_printf(m, "guest_stopped_seen %lld\n",
 		   atomic64_read(&pd->guest_stopped_seen));
 	seq_printf(m, "wallclock_irqs %lld\n",
@@ -59,7 +67,8 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "tsc_evidence_refused %u\n", pd->tsc_evidence_refused);
 	seq_printf(m, "tsc_evidence_failed %u\n", pd->tsc_evidence_failed);
 	seq_printf(m, "tsc_stable_trusted %d\n", READ_ONCE(pd->stable_trusted));
-	seq_printf(m, "guard_last_ns %lld\n", atomic64_read(&pd->last_ns));
+	/* What the guard starts from: the latest time any CPU returned. */
+	seq_printf(m, "guard_last_ns %lld\n", pvtime_clock_guard_floor(pd));
 	seq_printf(m, "records_irqs %lld\n", atomic64_read(&pd->records_irqs));
 	seq_printf(m, "guest_stopped_touches %lld\n",
 		   atomic64_read(&pd->guest_stopped_touches));

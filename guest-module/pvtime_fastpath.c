@@ -190,7 +190,7 @@ static bool pvtime_trust_stable(struct pvtime_dev *pd)
 	preempt_disable();
 	ok = !pvtime_time_read(pvtime_vcpu_time(pd->si, smp_processor_id()),
 			       PVTIME_READ_MAX_TRIES, &sample) &&
-	     (s64)sample.system_ns > atomic64_read(&pd->last_ns);
+	     (s64)sample.system_ns > pvtime_clock_guard_floor(pd);
 	preempt_enable();
 	if (ok)
 		WRITE_ONCE(pd->stable_trusted, true);
@@ -237,6 +237,8 @@ static int pvtime_tsc_cs_register(struct pvtime_dev *pd, u32 mul, s8 shift)
 		/* Set here, not from Hz: the core would round to ~0.1 ppm. */
 		.mult = cs_mult,
 		.shift = cs_shift,
+		/* As pvtime: no rmmod while it is current. */
+		.owner = THIS_MODULE,
 	};
 	ret = __clocksource_register(&pd->tsc_cs);
 	if (ret)

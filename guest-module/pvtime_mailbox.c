@@ -7,14 +7,18 @@
  * one) and ends with PVTIME_REQ_END.  Each request is one round trip:
  * fill the request fields, bump request_seq, spin until response_seq
  * matches.  Probes run with interrupts off so that nothing lands between
- * the two timestamps that bracket the hyp's answer; the loop around them
- * stays preemptible.
+ * the two timestamps that bracket the hyp's answer, but only for
+ * PVTIME_IRQS_OFF_MAX_US: a slower answer is waited out with interrupts
+ * on and that round is tried again.  The loop around them stays
+ * preemptible.
  */
 #include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/irqflags.h>
 #include <linux/ktime.h>
 #include <linux/limits.h>
+#include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/smp.h>
 #include <linux/timekeeping.h>
 
@@ -35,6 +39,8 @@
  * slice, not the hyp's answer (a microsecond away).
  */
 #define PVTIME_TIGHT_SPINS		8192
+/* Rounds of one probe series that may be too slow before it gives up. */
+#define PVTIME_SLOW_ROUNDS_MAX		8
 
 struct pvtime_tsc_probe {
 	u64 guest_tsc_before;
@@ -67,23 +73,29 @@ static void pvtime_mailbox_ring(struct pvtime_dev *pd)
 	       pd->regs + PVTIME_IVSHMEM_REG_DOORBELL);
 }
 
-/*
- * Post the request whose fields the caller filled in and wait for the
- * answer.  Returns the hyp's status (0 or -errno), or -ETIMEDOUT.
- */
-static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
+/* Post the request whose fields the caller filled in: its sequence number. */
+static u32 pvtime_mailbox_send(struct pvtime_dev *pd, u32 request)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
 	u32 seq = READ_ONCE(mb->request_seq) + 1;
-	ktime_t now = ktime_get();
-	ktime_t deadline = ktime_add_ms(now, PVTIME_MAILBOX_TIMEOUT_MS);
-	ktime_t rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
-	unsigned int spins = 0;
 
 	lockdep_assert_held(&pd->mailbox_lock);
 	WRITE_ONCE(mb->request, request);
 	/* Publishes the request fields before the hyp sees the new seq. */
 	virt_store_release(&mb->request_seq, seq);
+	return seq;
+}
+
+/*
+ * Wait for the answer to seq until give_up: the hyp's status (0 or
+ * -errno), or -ETIMEDOUT.  With interrupts on, it lets others run.
+ */
+static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	ktime_t now = ktime_get();
+	ktime_t rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
+	unsigned int spins = 0;
 
 	/* Pairs with the hyp's release: its answer is visible once seq is. */
 	while (virt_load_acquire(&mb->response_seq) != seq) {
@@ -94,15 +106,74 @@ static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
 		if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK)
 			continue;
 		now = ktime_get();
-		if (ktime_after(now, deadline))
+		if (ktime_after(now, give_up))
 			return -ETIMEDOUT;
 		/* The hyp ends an idle session: wake it up again. */
 		if (ktime_after(now, rering)) {
 			pvtime_mailbox_ring(pd);
 			rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
 		}
+		if (!irqs_disabled())
+			cond_resched();
 	}
 	return READ_ONCE(mb->status);
+}
+
+/* Post a request and wait for the answer, interrupts on. */
+static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
+{
+	u32 seq = pvtime_mailbox_send(pd, request);
+
+	return pvtime_mailbox_wait(pd, seq,
+				   ktime_add_ms(ktime_get(),
+						PVTIME_MAILBOX_TIMEOUT_MS));
+}
+
+/*
+ * Probes: interrupts off from before the request until after the answer,
+ * but for PVTIME_IRQS_OFF_MAX_US at most (pvtime_probe_irqs_off() takes
+ * them off, pvtime_probe_irqs_on() gives them back and accounts).
+ */
+struct pvtime_probe_window {
+	unsigned long flags;
+	u64 start_ns;
+	ktime_t deadline;	/* of the whole request */
+	u32 seq;
+};
+
+static void pvtime_probe_irqs_off(struct pvtime_probe_window *w)
+{
+	local_irq_save(w->flags);
+	w->start_ns = local_clock();
+	w->deadline = ktime_add_ms(ktime_get(), PVTIME_MAILBOX_TIMEOUT_MS);
+}
+
+static int pvtime_probe_post(struct pvtime_dev *pd,
+			     struct pvtime_probe_window *w, u32 request)
+{
+	w->seq = pvtime_mailbox_send(pd, request);
+	return pvtime_mailbox_wait(pd, w->seq,
+				   ktime_add_us(ktime_get(),
+						PVTIME_IRQS_OFF_MAX_US));
+}
+
+/*
+ * ret is pvtime_probe_post()'s.  An answer too slow to bracket is waited
+ * out here with interrupts on: then -EAGAIN, the round is worth nothing.
+ */
+static int pvtime_probe_irqs_on(struct pvtime_dev *pd,
+				struct pvtime_probe_window *w, int ret)
+{
+	u64 off_ns = local_clock() - w->start_ns;
+
+	local_irq_restore(w->flags);
+	if (off_ns > pd->mailbox_irqs_off_max_ns)
+		WRITE_ONCE(pd->mailbox_irqs_off_max_ns, off_ns);
+	if (ret != -ETIMEDOUT)
+		return ret;
+	pd->mailbox_slow_answers++;
+	ret = pvtime_mailbox_wait(pd, w->seq, w->deadline);
+	return ret ? ret : -EAGAIN;
 }
 
 static void pvtime_mailbox_complain(struct pvtime_dev *pd, u32 request, int ret)
@@ -111,6 +182,10 @@ static void pvtime_mailbox_complain(struct pvtime_dev *pd, u32 request, int ret)
 		dev_err(&pd->pdev->dev, "mailbox request %s: no answer from the hypervisor within %u ms\n",
 			pvtime_request_name(request),
 			PVTIME_MAILBOX_TIMEOUT_MS);
+	else if (ret == -EAGAIN)
+		dev_warn(&pd->pdev->dev, "mailbox request %s: the hypervisor answered more than %u times slower than %u us; giving up for now\n",
+			 pvtime_request_name(request), PVTIME_SLOW_ROUNDS_MAX,
+			 PVTIME_IRQS_OFF_MAX_US);
 	else if (ret)
 		dev_err(&pd->pdev->dev, "mailbox request %s rejected by the hypervisor: %d\n",
 			pvtime_request_name(request), ret);
@@ -138,23 +213,24 @@ static void pvtime_mailbox_end(struct pvtime_dev *pd)
 	mutex_unlock(&pd->mailbox_lock);
 }
 
+/* One TSC probe round: 0, -EAGAIN if too slow to count, or an error. */
 static int pvtime_tsc_probe(struct pvtime_dev *pd, struct pvtime_tsc_probe *probe)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
-	unsigned long flags;
+	struct pvtime_probe_window w;
 	int ret;
 
-	local_irq_save(flags);
+	pvtime_probe_irqs_off(&w);
 	probe->vcpu = smp_processor_id();
 	WRITE_ONCE(mb->vcpu, probe->vcpu);
 	probe->guest_tsc_before = rdtsc_ordered();
 	WRITE_ONCE(mb->guest_tsc_before, probe->guest_tsc_before);
-	ret = pvtime_mailbox_post(pd, PVTIME_REQ_TSC_PROBE);
+	ret = pvtime_probe_post(pd, &w, PVTIME_REQ_TSC_PROBE);
 	probe->guest_tsc_after = rdtsc_ordered();
-	local_irq_restore(flags);
-
+	ret = pvtime_probe_irqs_on(pd, &w, ret);
 	if (ret) {
-		pvtime_mailbox_complain(pd, PVTIME_REQ_TSC_PROBE, ret);
+		if (ret != -EAGAIN)
+			pvtime_mailbox_complain(pd, PVTIME_REQ_TSC_PROBE, ret);
 		return ret;
 	}
 	probe->host_tsc = READ_ONCE(mb->host_tsc);
@@ -229,12 +305,16 @@ static int pvtime_best_tsc_probe(struct pvtime_dev *pd, unsigned int rounds,
 				 struct pvtime_tsc_probe *best, u64 *best_rtt)
 {
 	struct pvtime_tsc_probe probe;
-	unsigned int round;
+	unsigned int round, slow = 0;
 	int ret;
 
 	*best_rtt = U64_MAX;
 	for (round = 0; round < rounds; round++) {
 		ret = pvtime_tsc_probe(pd, &probe);
+		if (ret == -EAGAIN && ++slow <= PVTIME_SLOW_ROUNDS_MAX) {
+			round--;
+			continue;
+		}
 		if (ret)
 			return ret;
 		if (probe.guest_tsc_after - probe.guest_tsc_before < *best_rtt) {
@@ -280,8 +360,9 @@ end:
 #define PVTIME_HANDSHAKE_BACKOFF_MS	50
 
 /*
- * The handshake, retried with a growing pause: a timeout or a probe the
- * hyp finds too slow (-EINVAL) says the host was busy, not that it is
+ * The handshake, retried with a growing pause: a timeout, answers too
+ * slow to bracket (-EAGAIN) or a probe the hyp finds too slow (-EINVAL)
+ * say the host was busy, not that it is
  * broken.  Anything else, or the last attempt's failure, is final.
  */
 int pvtime_handshake(struct pvtime_dev *pd)
@@ -291,7 +372,7 @@ int pvtime_handshake(struct pvtime_dev *pd)
 
 	for (attempt = 1; attempt <= PVTIME_HANDSHAKE_ATTEMPTS; attempt++) {
 		ret = pvtime_handshake_once(pd);
-		if (ret != -ETIMEDOUT && ret != -EINVAL)
+		if (ret != -ETIMEDOUT && ret != -EINVAL && ret != -EAGAIN)
 			break;
 		if (attempt == PVTIME_HANDSHAKE_ATTEMPTS)
 			break;
@@ -445,19 +526,19 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
-	unsigned int round;
+	unsigned int round, slow = 0;
 	int ret = 0;
 
 	res->rtt_ns = U64_MAX;
 	res->rounds = 0;
 	pvtime_mailbox_begin(pd);
 	for (round = 0; round < rounds; round++) {
-		unsigned long flags;
+		struct pvtime_probe_window w;
 		s64 before, after, wall, records_wall, raw_before, raw_after;
 		s64 records_before, records_after;
 		u64 rtt;
 
-		local_irq_save(flags);
+		pvtime_probe_irqs_off(&w);
 		WRITE_ONCE(mb->vcpu, smp_processor_id());
 		/*
 		 * Nested brackets: every midpoint falls on the hyp's answer,
@@ -466,12 +547,16 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		records_before = pvtime_records_wall_ns(pd);
 		raw_before = ktime_get_raw_ns();
 		before = ktime_get_real_ns();
-		ret = pvtime_mailbox_post(pd, PVTIME_REQ_REALTIME_PROBE);
+		ret = pvtime_probe_post(pd, &w, PVTIME_REQ_REALTIME_PROBE);
 		after = ktime_get_real_ns();
 		raw_after = ktime_get_raw_ns();
 		records_after = pvtime_records_wall_ns(pd);
 		records_wall = records_before + (records_after - records_before) / 2;
-		local_irq_restore(flags);
+		ret = pvtime_probe_irqs_on(pd, &w, ret);
+		if (ret == -EAGAIN && ++slow <= PVTIME_SLOW_ROUNDS_MAX) {
+			round--;
+			continue;
+		}
 		if (ret) {
 			pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE,
 						ret);

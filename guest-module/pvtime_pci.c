@@ -125,17 +125,25 @@ void pvtime_pci_sync_period_changed(void)
 /*
  * A clocksource of ours (pvtime or pvtime-tsc) could not be unregistered:
  * the kernel may still call its .read, which is module text and reads the
- * records mapping.  The clocksources have no .owner (by design, see
- * pvtime_clock_register()), so pin the module for good, and keep the
- * device bound with its BARs, mapping and MSI-X vectors: degraded, with
- * only the clocksources running (no irqs, no wall clock work, no fast-path
- * checks).  Call with pvtime_bind_lock held.
+ * records mapping.  Keep the device bound with its BARs, mapping and MSI-X
+ * vectors: degraded, with only the clocksources running (no irqs, no wall
+ * clock work, no fast-path checks), and the module pinned.
+ *
+ * The pin only helps when the module is not on its way out (a failed
+ * probe, or the device unbound through sysfs): module exit runs after
+ * the last reference is gone and the module is freed after it, pinned or
+ * not.  Hence the clocksources' .owner: while one is current, the core
+ * holds a module reference and rmmod is refused, so on rmmod they are
+ * not current and unregistering them cannot fail for that reason.
+ * Call with pvtime_bind_lock held.
  */
 static void pvtime_pci_degrade(struct pvtime_dev *pd)
 {
 	if (pd->degraded)
 		return;
 	pd->degraded = true;
+	/* Module exit would free the .read still registered: say so loudly. */
+	WARN_ON(!module_is_live(THIS_MODULE));
 	__module_get(THIS_MODULE);
 	dev_err(&pd->pdev->dev, "clocksource still registered: device kept bound without wall clock or fast path, module pinned\n");
 }

@@ -26,7 +26,8 @@ import signal
 import subprocess
 import time
 
-from pvtime_host import LogFollower, parse_tap_line, read_config_value, tail_file
+from pvtime_host import (LogFollower, parse_tap_line, parse_tap_plan,
+                         read_config_value, tail_file)
 
 SUITE = "restart"
 GUESTS = ("pvtime-restart-a", "pvtime-restart-b")
@@ -82,6 +83,7 @@ class RestartGuest:
         self.console = None
         self.ready = self.begun = self.ended = False
         self.tap_count = 0
+        self.planned = None
         self.windows = []      # (host realtime s, fields dict)
         self.after_failure = False
 
@@ -132,6 +134,8 @@ class RestartGuest:
             self.windows.append((time.time(), fields))
         elif self.results.report(f"{SUITE}/{self.name}", line):
             pass
+        elif self.begun and not self.ended and parse_tap_plan(line) is not None:
+            self.planned = parse_tap_plan(line)
         elif self.begun and not self.ended:
             kind = parse_tap_line(line)
             if kind:
@@ -289,8 +293,10 @@ def phase_restart(results, args, daemon, workdir):
         ended = wait_for(guests, lambda: all(g.ended for g in guests),
                          END_TIMEOUT_S, daemon.alive)
         for guest in guests:
-            results.own(guest.begun and guest.ended and guest.tap_count > 0,
-                        SUITE, f"{guest.name} reported and ended",
+            results.own(guest.begun and guest.ended and guest.tap_count > 0 and
+                        guest.planned == guest.tap_count,
+                        SUITE, f"{guest.name} reported and ended, "
+                        f"{guest.tap_count} results of a plan of {guest.planned}",
                         tail_file(daemon.domain_log(guest.name), 30)
                         if not ended else ())
         report_windows(results, guests, timeline)

@@ -6,7 +6,8 @@
 #
 #   main      insmod; pvtime_test (fast path, fault injection); the kernel's
 #             timers selftests with pvtime or pvtime-tsc as the clocksource;
-#             rmmod without CLOCK_MONOTONIC stepping back
+#             rmmod refused while ours is current; hpet, then rmmod without
+#             CLOCK_MONOTONIC stepping back
 #   wrongabi  the hyp advertises ABI 99: insmod must refuse, one dmesg line
 #   nodevice  no pvtime device: insmod must fail with "no pvtime device found"
 #   timekeep  insmod; only the moving-TSC tests (load, pauses, reloads) of main
@@ -109,6 +110,26 @@ module_unloaded() {
 	! grep -q '^pvtime ' /proc/modules
 }
 
+# shellcheck disable=SC2317 # called through check()
+module_loaded() {
+	grep -q '^pvtime ' /proc/modules
+}
+
+# Anything that says the kernel went wrong (oops, BUG, WARN, KASAN, ...).
+# shellcheck disable=SC2317 # called through check()
+dmesg_clean() {
+	! dmesg | grep -qE 'BUG:|Oops|WARNING:|general protection|KASAN|refcount_t|Unable to handle'
+}
+
+# The kernel holds pvtime.ko while pvtime or pvtime-tsc is the current
+# clocksource: rmmod hands the kernel hpet first and afterwards gives it
+# the choice back.  Sets $rc as run_commented does.
+unload_module() {
+	echo hpet >"$CLOCKSOURCE/current_clocksource"
+	run_commented rmmod pvtime
+	echo >"$CLOCKSOURCE/current_clocksource"
+}
+
 # Run COMMAND..., its output as comments; sets $rc and $skip_reason.
 run_commented() {
 	{
@@ -184,7 +205,7 @@ vouched_is() { # 0|1: wait up to 20 s for debugfs "vouched" to read that
 # kernel hpet back and keep CLOCK_REALTIME on the hyp's, then take the
 # clock again once calibration corrects the records.
 check_fallback() {
-	run_commented rmmod pvtime
+	unload_module
 	run_commented insmod "$MODULE" calibration=0
 	check "insmod calibration=0" [ "$rc" = 0 ] || return
 	sleep 3
@@ -211,7 +232,7 @@ check_fallback() {
 reload_cycles() {
 	i=1
 	while [ "$i" -le 3 ]; do
-		run_commented rmmod pvtime
+		unload_module
 		check "rmmod #$i after the TSC moved" [ "$rc" = 0 ]
 		run_commented insmod "$MODULE"
 		check "insmod #$i after the TSC moved" [ "$rc" = 0 ]
@@ -354,6 +375,42 @@ check_sync_param() {
 		[ "$(cat "$SYNC_MS")" = 1000 ]
 }
 
+# rmmod while CS (pvtime or pvtime-tsc) is current: refused (the kernel
+# holds the module), and the clock goes on as before.
+check_unload_refused() { # CS
+	echo "$1" >"$CLOCKSOURCE/current_clocksource"
+	if [ "$(current_clocksource)" != "$1" ]; then
+		result "$KSFT_SKIP" "rmmod refused while $1 is current" \
+			"$1 not selectable (fast path: $(sed -n 's/^fastpath //p' "$DEBUGFS/state"))"
+		return
+	fi
+	run_commented "$SELFTESTS/pvtime-monotonic" -t 1 -- sh -c '! rmmod pvtime'
+	result "$rc" "rmmod refused while $1 is current, CLOCK_MONOTONIC steady across it"
+	check "module still loaded after the refused rmmod ($1)" module_loaded
+	check "$1 still current after the refused rmmod" \
+		[ "$(current_clocksource)" = "$1" ]
+	check "REALTIME within 1 ms of the hyp's after the refused rmmod ($1)" \
+		realtime_resynced
+}
+
+# The unload path: refused while ours is current (pvtime-tsc, pvtime);
+# with hpet current, rmmod goes through, CLOCK_MONOTONIC never steps back
+# across the switch and the unload, and the kernel reports nothing wrong.
+check_unload() {
+	check_unload_refused pvtime-tsc
+	check_unload_refused pvtime
+	echo >"$CLOCKSOURCE/current_clocksource"
+	run_commented "$SELFTESTS/pvtime-monotonic" -t 1 -- sh -c \
+		"echo hpet >$CLOCKSOURCE/current_clocksource && rmmod pvtime"
+	result "$rc" "hpet, then rmmod: CLOCK_MONOTONIC never steps back across them"
+	after=$(current_clocksource)
+	echo >"$CLOCKSOURCE/current_clocksource"
+	comment "clocksource after rmmod: $after; kernel's choice: $(current_clocksource)"
+	check "module unloaded" module_unloaded
+	check "no oops, BUG, WARNING or KASAN report after rmmod" dmesg_clean
+	check "the clock runs after rmmod" "$SELFTESTS/pvtime-monotonic" -t 1
+}
+
 mode_main() {
 
 	before=$(current_clocksource)
@@ -379,26 +436,15 @@ mode_main() {
 	grep -E '^(fastpath|records_irqs|tsc_evidence|odd_record|guest_stopped)' \
 		"$DEBUGFS/state" | comment_stream
 
-	if [ -x "$SELFTESTS/pvtime-monotonic" ]; then
-		run_commented "$SELFTESTS/pvtime-monotonic" -t 1 -- rmmod pvtime
-		result "$rc" "rmmod: CLOCK_MONOTONIC never steps back across it"
-	else
-		run_commented rmmod pvtime
-		result 1 "rmmod (pvtime-monotonic missing from $SELFTESTS)"
-	fi
-	after=$(current_clocksource)
-	comment "clocksource after rmmod: $after"
-	check "rmmod switches current_clocksource away from pvtime" \
-		[ "${after#pvtime}" = "$after" ]
-	check "module unloaded" module_unloaded
-
+	check_unload
 	# A second load must find the device and the hyp as the first did.
 	run_commented insmod "$MODULE"
 	check "insmod again after rmmod" [ "$rc" = 0 ]
 	check "current_clocksource is pvtime or pvtime-tsc again" \
 		is_pvtime_clocksource
-	run_commented rmmod pvtime
+	unload_module
 	check "rmmod again" [ "$rc" = 0 ]
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
 # pvtimed dies and comes back under this guest (selftests/restart_check.py
@@ -446,7 +492,7 @@ mode_timekeep() {
 	sleep 3
 	run_timekeeping
 	reload_cycles
-	run_commented rmmod pvtime
+	unload_module
 	check "rmmod" [ "$rc" = 0 ]
 }
 
@@ -532,7 +578,7 @@ mode_bench() {
 	case ",$parts," in *,tcg,*) bench_tcg ;; esac
 	case ",$parts," in *,timekeep,*) bench_timekeep ;; esac
 	grep -E '^(fastpath|tsc_evidence)' "$DEBUGFS/state" | comment_stream
-	run_commented rmmod pvtime
+	unload_module
 	check "rmmod after the bench" [ "$rc" = 0 ]
 }
 
