@@ -18,6 +18,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
 HARNESSES = ["time_arg", "domain_config", "control", "mailbox"]
 STAT_RE = re.compile(r"^stat::(\w+):\s+(\d+)", re.M)
 ARTIFACT_RE = re.compile(r"Test unit written to (\S+)")
@@ -54,9 +55,11 @@ def run(argv, timeout):
 def finding(binary, status, output):
     """Diagnostics for a failed run: the report's head and how to replay."""
     lines = [f"exit status {status}" if status is not None else "timed out"]
+    # The report's lines and the stack frames in pvtime's own code.
     report = [line for line in output.splitlines()
-              if re.search(r"ERROR|invariant broken|runtime error|SUMMARY|"
-                           r"^\s+#\d+ ", line)]
+              if re.search(r"ERROR|invariant broken|runtime error|SUMMARY",
+                           line) or
+              (re.match(r"^\s+#\d+ ", line) and TOP in line)]
     lines += report[:20]
     for path in ARTIFACT_RE.findall(output):
         lines.append(f"reproducer: {path}")
