@@ -65,6 +65,7 @@ static const uint32_t requests[] = {
 	PVTIME_REQ_TSC_PROBE, PVTIME_REQ_REALTIME_PROBE, PVTIME_REQ_SET_OFFSET,
 	PVTIME_REQ_END, PVTIME_REQ_NONE,
 };
+
 #define NR_REQUESTS	(sizeof(requests) / sizeof(requests[0]))
 
 /* One request as a guest would post it: fields it wrote, then the kind. */
