@@ -8,6 +8,7 @@
 #   make lint     checkpatch --strict + sparse on the module and shared/, -Werror builds
 #   make soak     full-length timers selftests and long guest runs (PVTIME_SOAK=1)
 #   make bench    one guest: pvtime vs tsc vs hpet vs acpi_pm, one table
+#   make fuzz     libFuzzer harnesses, FUZZ_SECONDS (600) each (selftests/fuzz)
 #   make clean    remove build/ and the module's build products
 #
 # The top level only runs the dependency step and then re-invokes make for
@@ -27,7 +28,7 @@ BENCH_ARGS ?=
 
 export BUILD
 
-.PHONY: all deps build check run lint soak bench clean help FORCE
+.PHONY: all deps build check run lint soak bench fuzz clean help FORCE
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -36,7 +37,7 @@ deps:
 	@tools/deps.sh
 
 help:
-	@sed -n '3,12s/^# \{0,1\}//p' Makefile
+	@sed -n '3,13s/^# \{0,1\}//p' Makefile
 
 # run_check.py builds and runs the host unit tests itself, with SANITIZE=1.
 check: all
@@ -49,6 +50,11 @@ soak: all
 
 bench: all
 	$(PYTHON) selftests/run_bench.py --build $(BUILD) $(BENCH_ARGS)
+
+# Needs only clang (tools/deps.sh), not the guest build.  FUZZ_SECONDS,
+# FUZZ_MERGE=1 and FUZZ_HARNESSES pass through to selftests/fuzz/Makefile.
+fuzz: deps
+	@$(MAKE) --no-print-directory -C selftests/fuzz fuzz BUILD=$(BUILD)
 
 run: all
 	$(PYTHON) selftests/run_demo.py --build $(BUILD)
@@ -66,7 +72,7 @@ clean:
 # ---------------------------------------------------------------------------
 # Everything below runs in the sub-make started by `all`.
 
-TOP_GOALS := all deps check soak bench run lint clean help
+TOP_GOALS := all deps check soak bench fuzz run lint clean help
 ifneq ($(filter-out $(TOP_GOALS),$(MAKECMDGOALS)),)
 KVER := $(shell tools/deps-kver.sh)
 ifeq ($(KVER),)

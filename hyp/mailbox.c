@@ -139,6 +139,39 @@ static void answer_set_offset(struct mailbox_server *srv,
 		srv->records_changed(srv->owner);
 }
 
+/*
+ * Decode and answer the request the guest posted (selftests/fuzz drives
+ * this directly).  Returns true if the guest ended the session.
+ */
+static bool answer_request(struct mailbox_server *srv,
+			   struct pvtime_mailbox *mb,
+			   struct mailbox_session *session,
+			   const struct serve_limits *limits)
+{
+	uint64_t now;
+
+	switch (READ_ONCE(mb->request)) {
+	case PVTIME_REQ_TSC_PROBE:
+		now = pvtime_rdtsc();
+		mailbox_session_hand_out(session, now);
+		WRITE_ONCE(mb->host_tsc, now);
+		WRITE_ONCE(mb->status, 0);
+		return false;
+	case PVTIME_REQ_REALTIME_PROBE:
+		answer_realtime_probe(srv, mb, session);
+		return false;
+	case PVTIME_REQ_SET_OFFSET:
+		answer_set_offset(srv, mb, session, limits);
+		return false;
+	case PVTIME_REQ_END:
+		WRITE_ONCE(mb->status, 0);
+		return true;
+	default:
+		WRITE_ONCE(mb->status, -EINVAL);
+		return false;
+	}
+}
+
 /* Sleep ns, in slices, unless asked to stop.  Returns false if asked. */
 static bool sleep_unless_stopped(struct mailbox_server *srv, uint64_t ns)
 {
@@ -207,9 +240,8 @@ static void serve_session(struct mailbox_server *srv)
 	last = start;
 	for (;;) {
 		uint32_t seq = READ_ONCE(mb->request_seq);
-		uint32_t request;
 		uint64_t now;
-		bool end = false;
+		bool end;
 
 		if (atomic_load_explicit(&srv->stop, memory_order_relaxed)) {
 			end_reason = "daemon asked it to stop";
@@ -233,28 +265,7 @@ static void serve_session(struct mailbox_server *srv)
 			continue;
 		}
 		pvtime_rmb();
-		request = READ_ONCE(mb->request);
-		switch (request) {
-		case PVTIME_REQ_TSC_PROBE:
-			now = pvtime_rdtsc();
-			mailbox_session_hand_out(&session, now);
-			WRITE_ONCE(mb->host_tsc, now);
-			WRITE_ONCE(mb->status, 0);
-			break;
-		case PVTIME_REQ_REALTIME_PROBE:
-			answer_realtime_probe(srv, mb, &session);
-			break;
-		case PVTIME_REQ_SET_OFFSET:
-			answer_set_offset(srv, mb, &session, &limits);
-			break;
-		case PVTIME_REQ_END:
-			WRITE_ONCE(mb->status, 0);
-			end = true;
-			break;
-		default:
-			WRITE_ONCE(mb->status, -EINVAL);
-			break;
-		}
+		end = answer_request(srv, mb, &session, &limits);
 		pvtime_wmb();
 		WRITE_ONCE(mb->response_seq, seq);
 		answered = seq;

@@ -254,10 +254,20 @@ static bool refresh_flags_locked(struct domain_clock *clk)
  * the records show exactly what they showed: fn over host TSC shifts by
  * the same amount, and tsc_timestamp = anchor + offset is unchanged.
  */
+/*
+ * How far a guest's TSC offset moved, modulo 2^64 like the TSC arithmetic
+ * it feeds: a guest chooses its offsets, and a plain signed difference of
+ * two of them can overflow.
+ */
+static int64_t offset_moved_by(int64_t offset, int64_t from)
+{
+	return (int64_t)((uint64_t)offset - (uint64_t)from);
+}
+
 static void take_moved_offset_locked(struct domain_clock *clk,
 				     struct pvtime_shm *shm, int64_t offset)
 {
-	int64_t moved = offset - clk->guest_tsc_offset;
+	int64_t moved = offset_moved_by(offset, clk->guest_tsc_offset);
 
 	clk->fn.anchor_tsc -= (uint64_t)moved;
 	clk->guest_tsc_offset = offset;
@@ -522,7 +532,7 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 		break;
 	case TSC_EVIDENCE_MOVED:
 		outcome = OFFSET_MOVED;
-		if (abs64(offset - clk->guest_tsc_offset) >
+		if (abs64(offset_moved_by(offset, clk->guest_tsc_offset)) >
 		    ns_to_cycles(clk, RECORDS_LEAD_DEADBAND_NS))
 			hold_stable_locked(clk, STABLE_REFUSED_HOLD_NS);
 		take_moved_offset_locked(clk, shm, offset);

@@ -4,7 +4,8 @@
 
 Phases:
   1. host unit suites: make -C {hyp,tools,selftests/host/shared} check SANITIZE=1,
-     and this runner's own TAP counting (selftests/host/runner/)
+     and this runner's own TAP counting (selftests/host/runner/);
+     fuzz: make -C selftests/fuzz check (corpus replay + a short run each)
   2. daemon integration: selftests/host/integration/ against a private pvtimed,
      and the state directory's permissions on a pvtimed of its own
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
@@ -202,6 +203,16 @@ def phase_host_units(results, args):
                     [sys.executable, os.path.join(HERE, "host", "runner",
                                                   "test_count_tap.py")],
                     timeout=60)
+
+
+def phase_fuzz(results, args):
+    log("== phase 1b: fuzz harnesses (corpus replay, "
+        f"{args.fuzz_seconds} s each)")
+    run_tap_command(results, "fuzz",
+                    ["make", "--no-print-directory", "-C", "selftests/fuzz",
+                     "check", f"BUILD={args.build}",
+                     f"FUZZ_CHECK_SECONDS={args.fuzz_seconds}"],
+                    timeout=900)
 
 
 def phase_integration(results, args, daemon, kernel, ramdisk):
@@ -562,7 +573,7 @@ def main():
                         help="use soak.cfg (PVTIME_SOAK=1): full-length "
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
-                        choices=["units", "integration", "guests"],
+                        choices=["units", "fuzz", "integration", "guests"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -571,13 +582,16 @@ def main():
                         choices=["main", "timekeep"],
                         help="the main guest's pvtest= mode (timekeep: only "
                              "the moving-TSC tests)")
+    parser.add_argument("--fuzz-seconds", type=int, default=12,
+                        help="fuzzing time per harness (default 12; the "
+                        "long run is make fuzz)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (logs)")
     args = parser.parse_args()
     args.build = os.path.abspath(args.build)
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
-    phases = set(args.only or ["units", "integration", "guests"])
+    phases = set(args.only or ["units", "fuzz", "integration", "guests"])
 
     started = time.monotonic()
     results = Results()
@@ -588,6 +602,8 @@ def main():
     try:
         if "units" in phases:
             phase_host_units(results, args)
+        if "fuzz" in phases:
+            phase_fuzz(results, args)
         if phases & {"integration", "guests"}:
             log(f"== starting pvtimed in {workdir}")
             try:

@@ -23,15 +23,23 @@
 #define NS_PER_SEC	1000000000ull
 #define MAX_FRACTION_DIGITS 9
 
+/*
+ * The reason may quote a piece of the input; a control character in it
+ * becomes '?' so the reason stays one printable line.
+ */
 __attribute__((format(printf, 3, 4)))
 static int fail(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
+	char *p;
 
 	if (whylen) {
 		va_start(ap, fmt);
 		vsnprintf(why, whylen, fmt, ap);
 		va_end(ap);
+		for (p = why; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return -1;
 }

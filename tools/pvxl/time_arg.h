@@ -22,7 +22,8 @@ struct pvxl_time {
 
 /*
  * Parse TIME.  Returns 0, or -1 with a one-line reason (no trailing
- * newline, not including the input) in why[whylen].
+ * newline; it may quote a piece of the input, control characters as '?')
+ * in why[whylen].
  */
 int pvxl_time_parse(const char *text, struct pvxl_time *out,
 		    char *why, size_t whylen);

@@ -84,6 +84,9 @@ static const struct bad_case bad[] = {
 	{ "+1x", "unknown unit" },
 	{ "+1S", "unknown unit" },
 	{ "+1sec", "unknown unit" },
+	/* A quoted control character must not break the one-line reason. */
+	{ "+9Z\t", "unknown unit 'Z?'" },
+	{ "@1\t", "unexpected '?' after the number" },
 	{ "+1.s", "no digits after the decimal point" },
 	{ "+.5s", "expected digits" },
 	{ "+", "expected digits" },

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The domain layer as the control commands see it, without QEMU: two
+ * domains with real shared memory, clocks and fault state ("fuzz", domid 1,
+ * running; "down", domid 2, shut down).  What would start or stop QEMU
+ * (create, destroy, pause, unpause) refuses or does nothing, so any request
+ * line can be served over and over.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+#include "fuzz_control_domains.h"
+#include "pvtime_abi.h"
+#include "timebase.h"
+
+#define FAKE_VCPUS	2
+#define CALIBRATE_MS	20
+
+static struct domain fakes[2];
+
+static void fake_init(struct domain *d, const char *name, uint32_t domid,
+		      enum domain_state state, uint64_t tsc_hz)
+{
+	struct pvtime_shm_identity id = {
+		.abi_version = PVTIME_ABI_VERSION, .domid = domid,
+		.nr_vcpus = FAKE_VCPUS, .tsc_hz = tsc_hz,
+	};
+
+	d->domid = domid;
+	d->state = state;
+	snprintf(d->cfg.name, sizeof(d->cfg.name), "%s", name);
+	d->cfg.vcpus = FAKE_VCPUS;
+	d->cfg.memory_mib = 512;
+	d->config_path = "/fuzz/domain.cfg";
+	d->console_path = "/fuzz/console";
+	d->log_path = "/fuzz/console.log";
+	d->qmp_path = "/fuzz/qmp.sock";
+	d->qemu_log_path = "/fuzz/qemu.log";
+	d->qemu_pid = 1;
+	if (pvtime_shm_create(&d->shm, name, &id) ||
+	    domain_clock_init(&d->clock, name, tsc_hz, FAKE_VCPUS,
+			      TSC_STABLE_AUTO)) {
+		fprintf(stderr, "fuzz: cannot set up domain %s\n", name);
+		exit(1);
+	}
+	d->clock_ready = true;
+	fault_state_init(&d->faults, d);
+}
+
+void fuzz_domains_init(void)
+{
+	struct timebase tb;
+
+	if (timebase_calibrate(&tb, CALIBRATE_MS)) {
+		fprintf(stderr, "fuzz: cannot calibrate the TSC\n");
+		exit(1);
+	}
+	timebase_set(&tb);
+	fault_injection_enable(true);
+	fake_init(&fakes[0], "fuzz", 1, DOMAIN_RUNNING, tb.tsc_hz);
+	fake_init(&fakes[1], "down", 2, DOMAIN_SHUTDOWN, tb.tsc_hz);
+	fakes[0].next = &fakes[1];
+}
+
+struct domain *domain_first(void)
+{
+	return &fakes[0];
+}
+
+struct domain *domain_lookup(const char *name_or_id)
+{
+	struct domain *d;
+
+	for (d = domain_first(); d; d = d->next) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "%u", d->domid);
+		if (!strcmp(name_or_id, d->cfg.name) || !strcmp(name_or_id, id))
+			return d;
+	}
+	return NULL;
+}
+
+struct domain *domain_create(const char *config_path, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "fuzz: not creating a domain from %s", config_path);
+	return NULL;
+}
+
+void domain_destroy(struct domain *d)
+{
+	(void)d;
+}
+
+int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
+		 size_t errlen)
+{
+	(void)qmp_rtt_ns;
+	snprintf(err, errlen, "fuzz: domain %s has no QEMU", d->cfg.name);
+	return -1;
+}
+
+int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
+		   uint32_t slew_ppm, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
+		   char *err, size_t errlen)
+{
+	(void)stopped;
+	(void)slew_ppm;
+	(void)qmp_rtt_ns;
+	(void)paused_ns;
+	snprintf(err, errlen, "fuzz: domain %s has no QEMU", d->cfg.name);
+	return -1;
+}
+
+const char *domain_state_label(const struct domain *d)
+{
+	return d->state == DOMAIN_RUNNING ? "running" : "shutdown";
+}
+
+void domain_describe_exit(int status, char *buf, size_t len)
+{
+	snprintf(buf, len, "status %d", status);
+}
+
+uint64_t domain_paused_total_ns(const struct domain *d)
+{
+	return d->paused_total_ns;
+}
+
+void domain_ring_wallclock(struct domain *d)
+{
+	(void)d;
+}
+
+void domain_ring_records(struct domain *d)
+{
+	(void)d;
+}
+
+bool ivshmem_server_connected(const struct ivshmem_server *srv)
+{
+	(void)srv;
+	return false;
+}
+
+/* The host clock watch (a timer in the daemon) is not running here. */
+void host_clock_watch_recheck_in(uint64_t ns)
+{
+	(void)ns;
+}
