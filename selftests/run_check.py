@@ -133,7 +133,8 @@ def run_tap_command(results, suite, argv, timeout, cwd=TOP):
 def phase_host_units(results, args):
     log("== phase 1: host unit tests (SANITIZE=1)")
     sanitize_build = os.path.join(args.build, "sanitize")
-    for directory in ("hyp", "tools", "selftests/host/shared"):
+    for directory in ("hyp", "tools", "selftests/host/shared",
+                      "selftests/host/meter"):
         run_tap_command(results, f"unit:{directory}",
                         ["make", "--no-print-directory", "-C", directory,
                          "check", "SANITIZE=1", f"BUILD={sanitize_build}"],
