@@ -36,7 +36,10 @@ static void cpu_relax(void)
 #endif
 }
 
-/* Map path and check the meter's magic.  0, -ENODEV (not a meter), -errno. */
+/*
+ * Map path and check the meter's magic.  0, -ENODEV (not a meter), or
+ * -errno; quiet: no message (the caller is looking for the meter).
+ */
 static int map_page(struct meter *m, const char *path, bool quiet)
 {
 	struct meter_page *page;
@@ -46,8 +49,9 @@ static int map_page(struct meter *m, const char *path, bool quiet)
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
-		fprintf(stderr, "meter: cannot open %s: %s\n", path,
-			strerror(errno));
+		if (!quiet)
+			fprintf(stderr, "meter: cannot open %s: %s\n", path,
+				strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return ret;
@@ -63,8 +67,9 @@ static int map_page(struct meter *m, const char *path, bool quiet)
 	close(fd);
 	if (page == MAP_FAILED) {
 		ret = -errno;
-		fprintf(stderr, "meter: cannot map %s: %s\n", path,
-			strerror(errno));
+		if (!quiet)
+			fprintf(stderr, "meter: cannot map %s: %s\n", path,
+				strerror(errno));
 		return ret;
 	}
 	if (__atomic_load_n(&page->magic, __ATOMIC_ACQUIRE) != METER_MAGIC ||
@@ -105,6 +110,10 @@ static bool read_hex(const char *dir, const char *name, unsigned int *value)
 	return ok;
 }
 
+/*
+ * A device pvtime.ko has bound cannot be mapped (its regions are busy:
+ * EINVAL), and others are not meters (-ENODEV): both mean "not this one".
+ */
 int meter_open(struct meter *m)
 {
 	unsigned int vendor, device, candidates = 0;
@@ -131,14 +140,14 @@ int meter_open(struct meter *m)
 			continue;
 		candidates++;
 		snprintf(resource, sizeof(resource), "%s/resource2", dev);
-		ret = map_page(m, resource, true);
-		if (ret != -ENODEV)
-			break;
+		if (!map_page(m, resource, true)) {
+			closedir(dir);
+			return 0;
+		}
 	}
 	closedir(dir);
-	if (ret == -ENODEV)
-		fprintf(stderr, "meter: no ivshmem device with the meter's magic %#x (%u ivshmem devices looked at); is pvtime-meter's device on the QEMU command line?\n",
-			METER_MAGIC, candidates);
+	fprintf(stderr, "meter: no ivshmem device with the meter's magic %#x (%u ivshmem devices looked at); is pvtime-meter's device on the QEMU command line?\n",
+		METER_MAGIC, candidates);
 	return ret;
 }
 

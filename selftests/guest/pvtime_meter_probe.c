@@ -17,6 +17,7 @@
  * --compare-mailbox also reads pvtime's realtime_probe (the hyp's time
  * through the mailbox) after every sample and prints both distributions
  * and their difference: the meter checked against the usual reference.
+ * Mailbox probes over --max-rtt-us are left out the same way.
  *
  * --tap NAME: ends with "ok 1 - NAME" or "not ok 1 - NAME" and exits 0 or
  * 1: ok when at least half of the samples (and 3) are usable, every
@@ -65,8 +66,9 @@ struct probe_stats {
 	struct series rtt;		/* usable samples */
 	struct series mailbox;		/* guest - hyp, through the mailbox */
 	struct series mailbox_rtt;
-	struct series meter_minus_mailbox;
+	struct series meter_minus_mailbox;	/* both usable */
 	unsigned long mailbox_failed;
+	unsigned long mailbox_slow;	/* same rtt limit as the meter's */
 	unsigned long long realtime_backsteps;
 	unsigned long long monotonic_backsteps;
 };
@@ -330,16 +332,19 @@ static void print_stats(const char *what, unsigned int index, double t_s,
 		       st->realtime_backsteps, st->monotonic_backsteps);
 	}
 	print_distribution("offset", &off, json, false);
-	print_distribution("rtt", &rtt, json, !st->mailbox.n && !st->mailbox_failed);
-	if (st->mailbox.n || st->mailbox_failed) {
+	print_distribution("rtt", &rtt, json, !st->mailbox.n &&
+			   !st->mailbox_failed && !st->mailbox_slow);
+	if (st->mailbox.n || st->mailbox_failed || st->mailbox_slow) {
 		struct distribution mb = distribution_of(&st->mailbox);
 		struct distribution mbr = distribution_of(&st->mailbox_rtt);
 		struct distribution diff = distribution_of(&st->meter_minus_mailbox);
 
 		if (json)
-			printf("\"mailbox_failed\": %lu, ", st->mailbox_failed);
+			printf("\"mailbox_failed\": %lu, \"mailbox_slow\": %lu, ",
+			       st->mailbox_failed, st->mailbox_slow);
 		else
-			printf("  mailbox failed       %lu\n", st->mailbox_failed);
+			printf("  mailbox              %lu failed, %lu slow\n",
+			       st->mailbox_failed, st->mailbox_slow);
 		print_distribution("mailbox_offset", &mb, json, false);
 		print_distribution("mailbox_rtt", &mbr, json, false);
 		print_distribution("meter_minus_mailbox", &diff, json, true);
@@ -373,6 +378,12 @@ static int record(struct probe_stats *st, const struct meter_sample *s,
 	return ret;
 }
 
+static int record_mailbox(struct probe_stats *st, const struct rate_sample *mb)
+{
+	return series_add(&st->mailbox, mb->realtime_offset_ns) |
+	       series_add(&st->mailbox_rtt, mb->rtt_ns);
+}
+
 static void report_figures(const struct probe_stats *st)
 {
 	struct distribution off = distribution_of(&st->offset);
@@ -394,6 +405,7 @@ static void report_figures(const struct probe_stats *st)
 		printf("PVTIME-REPORT meter_minus_mailbox_mean_ns %.0f\n", diff.mean);
 		printf("PVTIME-REPORT meter_minus_mailbox_abs_p99_ns %lld\n",
 		       (long long)diff.p99_abs);
+		printf("PVTIME-REPORT mailbox_slow_samples %lu\n", st->mailbox_slow);
 	}
 }
 
@@ -481,16 +493,18 @@ int main(int argc, char **argv)
 			total.failed++;
 		} else {
 			if (o.compare_mailbox) {
-				have_mb = !rate_sample_take(&mb);
-				if (have_mb) {
-					ret = series_add(&window.mailbox, mb.realtime_offset_ns) |
-					      series_add(&total.mailbox, mb.realtime_offset_ns) |
-					      series_add(&window.mailbox_rtt, mb.rtt_ns) |
-					      series_add(&total.mailbox_rtt, mb.rtt_ns);
-				} else {
+				ret = rate_sample_take(&mb);
+				if (ret) {
 					window.mailbox_failed++;
 					total.mailbox_failed++;
+				} else if (mb.rtt_ns > (int64_t)o.max_rtt_us * 1000) {
+					window.mailbox_slow++;
+					total.mailbox_slow++;
+				} else {
+					have_mb = true;
 				}
+				ret = have_mb ? record_mailbox(&window, &mb) |
+						record_mailbox(&total, &mb) : 0;
 			}
 			ret |= record(&window, &s, &mb, have_mb, o.max_rtt_us) |
 			       record(&total, &s, &mb, have_mb, o.max_rtt_us);
