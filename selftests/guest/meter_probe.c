@@ -17,7 +17,7 @@
 #define IVSHMEM_VENDOR		0x1af4
 #define IVSHMEM_DEVICE		0x1110
 #define NSEC_PER_SEC		1000000000LL
-/* The meter polls every ~0.5 ms while idle; allow for a busy host. */
+/* The meter polls every ~2 ms while idle; allow for a busy host. */
 #define METER_WAKE_TIMEOUT_NS	(500 * 1000000LL)
 #define METER_ANSWER_TIMEOUT_NS	(100 * 1000000LL)
 

@@ -3,6 +3,7 @@
  * pvtime-meter: the host side of the test time meter (meter_abi.h).
  *
  *   pvtime-meter --file PATH [--size BYTES] [--idle-us N] [--burst-ms N]
+ *                [--spin-us N]
  *
  * Creates PATH (mode 0600) as the page QEMU maps with
  * "-object memory-backend-file,share=on,mem-path=PATH" +
@@ -12,9 +13,10 @@
  *
  * The host has two cores shared with QEMU, so the meter looks at the page
  * only every --idle-us while nobody asks; the first request starts a
- * burst in which it spins and answers at once, until --burst-ms pass
- * without a request.  The first exchange of a burst is therefore slow;
- * the guest library throws it away.
+ * burst in which it answers at once, until --burst-ms pass without a
+ * request: it spins for --spin-us after each answer, then polls every
+ * 50 us.  The first exchange of a burst is therefore slow; the guest
+ * library throws it away.
  *
  * PATH appears only once the page is ready (written under PATH.tmp and
  * renamed), so a runner may start QEMU as soon as PATH exists.  On exit
@@ -46,6 +48,7 @@ struct meter_options {
 	unsigned long size;
 	unsigned long idle_us;
 	unsigned long burst_ms;
+	unsigned long spin_us;
 };
 
 struct meter_stats {
@@ -80,12 +83,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: pvtime-meter --file PATH [--size BYTES] [--idle-us N] [--burst-ms N]\n"
+		"                    [--spin-us N]\n"
 		"  --file PATH     page file to create (mode 0600), for QEMU's\n"
 		"                  memory-backend-file + ivshmem-plain\n"
 		"  --size BYTES    power of two, %u..1048576 (default %u)\n"
-		"  --idle-us N     poll period while idle, 50..100000 (default 500)\n"
-		"  --burst-ms N    spin this long after the last request, 1..1000\n"
-		"                  (default 10)\n",
+		"  --idle-us N     poll period while idle, 50..100000 (default 2000)\n"
+		"  --burst-ms N    keep answering at once this long after the last\n"
+		"                  request, 1..1000 (default 5)\n"
+		"  --spin-us N     of which spin this long, then poll every 50 us,\n"
+		"                  0..1000000 (default 1000)\n",
 		METER_DEFAULT_SIZE, METER_DEFAULT_SIZE);
 }
 
@@ -112,12 +118,13 @@ static int parse_options(int argc, char **argv, struct meter_options *opt)
 		{ "size", required_argument, NULL, 's' },
 		{ "idle-us", required_argument, NULL, 'i' },
 		{ "burst-ms", required_argument, NULL, 'b' },
+		{ "spin-us", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*opt = (struct meter_options){ NULL, METER_DEFAULT_SIZE, 500, 10 };
+	*opt = (struct meter_options){ NULL, METER_DEFAULT_SIZE, 2000, 5, 1000 };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -142,6 +149,13 @@ static int parse_options(int argc, char **argv, struct meter_options *opt)
 		case 'b':
 			if (!parse_ulong(optarg, 1, 1000, &opt->burst_ms)) {
 				fprintf(stderr, "pvtime-meter: bad --burst-ms '%s' (1..1000)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (!parse_ulong(optarg, 0, 1000000, &opt->spin_us)) {
+				fprintf(stderr, "pvtime-meter: bad --spin-us '%s' (0..1000000)\n",
 					optarg);
 				return 2;
 			}
@@ -231,11 +245,22 @@ static void answer(struct meter_page *page, uint64_t seq)
 	__atomic_store_n(&page->answer_version, version + 2, __ATOMIC_RELEASE);
 }
 
-/* Spin, answering at once, until burst_ns pass without a request. */
+/*
+ * Answer at once until burst_ns pass without a request: spin for spin_ns
+ * after each answer (a sample's exchanges come back to back), then poll
+ * every BURST_POLL_NS, so that a guest vCPU descheduled mid-sample gets
+ * the CPU back instead of a meter spinning against it.
+ */
+#define BURST_POLL_NS	50000
+
 static void serve_burst(struct meter_page *page, uint64_t *last_seq,
-			int64_t burst_ns, struct meter_stats *stats)
+			const struct meter_options *opt,
+			struct meter_stats *stats)
 {
-	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + burst_ns;
+	const struct timespec poll = { 0, BURST_POLL_NS };
+	int64_t burst_ns = (int64_t)opt->burst_ms * 1000000;
+	int64_t spin_ns = (int64_t)opt->spin_us * 1000;
+	int64_t last_answer = 0, quiet;
 
 	stats->bursts++;
 	while (!meter_stop) {
@@ -246,12 +271,16 @@ static void serve_burst(struct meter_page *page, uint64_t *last_seq,
 			answer(page, seq);
 			*last_seq = seq;
 			stats->requests++;
-			deadline = clock_ns(CLOCK_MONOTONIC) + burst_ns;
+			last_answer = clock_ns(CLOCK_MONOTONIC);
 			continue;
 		}
-		if (clock_ns(CLOCK_MONOTONIC) >= deadline)
+		quiet = clock_ns(CLOCK_MONOTONIC) - last_answer;
+		if (quiet >= burst_ns)
 			return;
-		cpu_relax();
+		if (quiet >= spin_ns)
+			nanosleep(&poll, NULL);
+		else
+			cpu_relax();
 	}
 }
 
@@ -259,12 +288,11 @@ static void serve(struct meter_page *page, const struct meter_options *opt,
 		  struct meter_stats *stats)
 {
 	struct timespec idle = { 0, (long)opt->idle_us * 1000 };
-	int64_t burst_ns = (int64_t)opt->burst_ms * 1000000;
 	uint64_t last_seq = __atomic_load_n(&page->request_seq, __ATOMIC_ACQUIRE);
 
 	while (!meter_stop) {
 		if (__atomic_load_n(&page->request_seq, __ATOMIC_ACQUIRE) != last_seq)
-			serve_burst(page, &last_seq, burst_ns, stats);
+			serve_burst(page, &last_seq, opt, stats);
 		else
 			nanosleep(&idle, NULL);
 	}
@@ -300,16 +328,16 @@ int main(int argc, char **argv)
 	page = create_page(&opt);
 	if (!page)
 		return 1;
-	fprintf(stderr, "pvtime-meter: serving %s (%lu bytes, idle poll %lu us, burst %lu ms)\n",
-		opt.path, opt.size, opt.idle_us, opt.burst_ms);
+	fprintf(stderr, "pvtime-meter: serving %s (%lu bytes, idle poll %lu us, burst %lu ms, spin %lu us)\n",
+		opt.path, opt.size, opt.idle_us, opt.burst_ms, opt.spin_us);
 	started = clock_ns(CLOCK_MONOTONIC);
 	serve(page, &opt, &stats);
 	/* A guest that looks again sees the meter is gone, not a stale page. */
 	__atomic_store_n(&page->magic, 0, __ATOMIC_RELEASE);
-	printf("{\"requests\": %llu, \"bursts\": %llu, \"cpu_s\": %.3f, \"wall_s\": %.3f, \"idle_us\": %lu, \"burst_ms\": %lu}\n",
+	printf("{\"requests\": %llu, \"bursts\": %llu, \"cpu_s\": %.3f, \"wall_s\": %.3f, \"idle_us\": %lu, \"burst_ms\": %lu, \"spin_us\": %lu}\n",
 	       stats.requests, stats.bursts, cpu_seconds(),
 	       (clock_ns(CLOCK_MONOTONIC) - started) / 1e9, opt.idle_us,
-	       opt.burst_ms);
+	       opt.burst_ms, opt.spin_us);
 	munmap(page, opt.size);
 	return 0;
 }
