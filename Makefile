@@ -126,10 +126,10 @@ CONFIGS := $(GUEST)/default.cfg $(GUEST)/test.cfg $(GUEST)/wrongabi.cfg \
 	$(GUEST)/soak.cfg $(GUEST)/bench.cfg $(GUEST)/idle.cfg
 GUEST_BASE_CMDLINE := $(strip console=ttyS0 loglevel=4 panic=-1 $(GUEST_CMDLINE))
 
-.PHONY: hyp tools module guest-tests timers guest-image configs \
+.PHONY: hyp tools meter module guest-tests timers guest-image configs \
 	lint-module lint-userspace
 
-build: hyp tools module guest-tests timers guest-image configs
+build: hyp tools meter module guest-tests timers guest-image configs
 	@echo "pvtime: built for guest kernel $(KVER) in $(BUILD)"
 
 hyp:
@@ -137,6 +137,10 @@ hyp:
 
 tools:
 	$(MAKE) -C tools all BUILD=$(BUILD) SANITIZE=$(SANITIZE)
+
+# The test time meter's host program (Documentation/testing.rst).
+meter:
+	$(MAKE) -C selftests/host/meter all BUILD=$(BUILD) SANITIZE=$(SANITIZE)
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -236,6 +240,7 @@ lint-module: $(LINUX_STAMP)
 lint-userspace:
 	$(MAKE) -C hyp all BUILD=$(BUILD)/lint SANITIZE=
 	$(MAKE) -C tools all BUILD=$(BUILD)/lint SANITIZE=
+	$(MAKE) -C selftests/host/meter all BUILD=$(BUILD)/lint SANITIZE=
 	@echo "lint: userspace builds clean with -Werror"
 
 FORCE:

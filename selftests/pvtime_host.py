@@ -215,6 +215,87 @@ class Daemon:
                 pass
 
 
+METER_MAGIC = 0x544d5650  # selftests/host/meter/meter_abi.h
+
+
+class Meter:
+    """pvtime-meter serving one guest's time-meter page, independent of
+    pvtimed (Documentation/testing.rst, "The time meter").
+
+    start() returns once the page is ready; device_model_args() is what
+    the guest's domain config needs to see it; stop() ends it and returns
+    its JSON summary (None if it did not give one) and removes the file."""
+
+    def __init__(self, build, path):
+        if any(c in path for c in ',"\\'):
+            raise ValueError(f"meter path {path!r} may not hold , \" or \\")
+        self.binary = os.path.join(build, "pvtime-meter")
+        self.path = path
+        self.proc = None
+        self.stderr_path = path + ".stderr"
+
+    def start(self, timeout=10):
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen([self.binary, "--file", self.path],
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=err)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"pvtime-meter exited with status {self.proc.returncode}: "
+                    + " ".join(tail_file(self.stderr_path, 3)))
+            try:
+                with open(self.path, "rb") as page:
+                    if int.from_bytes(page.read(4), "little") == METER_MAGIC:
+                        return
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"pvtime-meter did not set up {self.path} "
+                           f"within {timeout} s")
+
+    def device_model_args(self):
+        """QEMU options: the page as a second ivshmem (plain) device."""
+        size = os.path.getsize(self.path)
+        return ["-object", f"memory-backend-file,id=pvmeter,share=on,"
+                f"mem-path={self.path},size={size}",
+                "-device", "ivshmem-plain,memdev=pvmeter"]
+
+    def stop(self, timeout=10):
+        summary = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                out, _ = self.proc.communicate(timeout=timeout)
+                summary = json.loads(out.decode("utf-8", "replace"))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
+            except ValueError:
+                pass
+        for leftover in (self.path, self.path + ".tmp"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
+        return summary
+
+
+def config_with_args(src, dst, args):
+    """Write a copy of domain config src to dst with device_model_args
+    set to args; src must not set them itself."""
+    with open(src) as f:
+        text = f.read()
+    if re.search(r"^\s*device_model_args\s*=", text, re.MULTILINE):
+        raise ValueError(f"{src} sets device_model_args already")
+    quoted = ", ".join('"' + a + '"' for a in args)
+    with open(dst + ".tmp", "w") as f:
+        f.write(text.rstrip("\n") + f"\ndevice_model_args = [ {quoted} ]\n")
+    os.replace(dst + ".tmp", dst)
+
+
 class LogFollower:
     """Yields complete lines appended to a file that may not exist yet."""
 

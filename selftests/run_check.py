@@ -31,8 +31,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pvtime_host import (Daemon, LogFollower, find_key, parse_tap_line,  # noqa: E402
-                         parse_tap_plan, processes_mentioning,
+from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: E402
+                         find_key, parse_tap_line, parse_tap_plan,
+                         processes_mentioning,
                          read_config_value, tail_file)
 
 QEMU = "/usr/bin/qemu-system-x86_64"
@@ -194,7 +195,8 @@ def run_tap_command(results, suite, argv, timeout, cwd=TOP):
 def phase_host_units(results, args):
     log("== phase 1: host unit tests (SANITIZE=1)")
     sanitize_build = os.path.join(args.build, "sanitize")
-    for directory in ("hyp", "tools", "selftests/host/shared"):
+    for directory in ("hyp", "tools", "selftests/host/shared",
+                      "selftests/host/meter"):
         run_tap_command(results, f"unit:{directory}",
                         ["make", "--no-print-directory", "-C", directory,
                          "check", "SANITIZE=1", f"BUILD={sanitize_build}"],
@@ -518,6 +520,32 @@ def guest_suite_nodevice(results, args, cfg, workdir, timeout):
             qemu.wait()
 
 
+def guest_suite_with_meter(results, args, daemon, workdir, cfg):
+    """The main guest suite with its own pvtime-meter: the guest's clock
+    against the host's without pvtimed (pvtime-meter-probe in the guest)."""
+    suite = f"guest:{args.guest_mode}"
+    meter = Meter(args.build, os.path.join(workdir, "meter-main"))
+    try:
+        meter.start()
+    except (OSError, RuntimeError) as err:
+        results.own(False, suite, f"pvtime-meter starts: {err}")
+        meter.stop()
+        return
+    try:
+        meter_cfg = cfg[:-len(".cfg")] + "-meter.cfg"
+        config_with_args(cfg, meter_cfg, meter.device_model_args())
+        guest_suite_pvtimed(results, daemon, meter_cfg, args.guest_mode,
+                            args.guest_timeout)
+    finally:
+        summary = meter.stop()
+    log(f"  {suite}: pvtime-meter: {json.dumps(summary)}")
+    if results.own(isinstance(summary, dict), suite,
+                   "host: pvtime-meter exits on SIGTERM with its summary",
+                   tail_file(meter.stderr_path, 5)):
+        for key in ("requests", "bursts", "cpu_s", "wall_s"):
+            results.reports.append((suite, f"meter_{key}", str(summary.get(key))))
+
+
 def phase_guests(results, args, daemon, workdir):
     log("== phase 3: guest suites")
     guest = os.path.join(args.build, "guest")
@@ -530,8 +558,7 @@ def phase_guests(results, args, daemon, workdir):
         with open(main_cfg, "w") as dst:
             dst.write(re.sub(r"\bpvtest=[^\s\"]+", f"pvtest={args.guest_mode}",
                              text))
-    guest_suite_pvtimed(results, daemon, main_cfg, args.guest_mode,
-                        args.guest_timeout)
+    guest_suite_with_meter(results, args, daemon, workdir, main_cfg)
     guest_suite_pvtimed(results, daemon, os.path.join(guest, "wrongabi.cfg"),
                         "wrongabi", 120)
     guest_suite_nodevice(results, args, os.path.join(guest, "test.cfg"),

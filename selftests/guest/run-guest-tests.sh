@@ -4,13 +4,15 @@
 # In-guest test runner for pvtime.ko (busybox sh).  Installed in the guest
 # image as /pvtime/run-guest-tests.sh and started by /init for pvtest=MODE:
 #
-#   main      insmod; pvtime_test (fast path, fault injection); the kernel's
+#   main      insmod; the guest's clock by the time meter (pvtime-meter-probe);
+#             pvtime_test (fast path, fault injection); the kernel's
 #             timers selftests with pvtime or pvtime-tsc as the clocksource;
 #             rmmod refused while ours is current; hpet, then rmmod without
 #             CLOCK_MONOTONIC stepping back
 #   wrongabi  the hyp advertises ABI 99: insmod must refuse, one dmesg line
 #   nodevice  no pvtime device: insmod must fail with "no pvtime device found"
-#   timekeep  insmod; only the moving-TSC tests (load, pauses, reloads) of main
+#   timekeep  insmod; only the meter and moving-TSC tests (load, pauses,
+#             reloads) of main
 #   restart   insmod; with pvtime-meter-probe against the host's own meter
 #             (no pvtimed involved) while the host runner SIGKILLs and
 #             restarts pvtimed: REALTIME within 50 us, no backward step
@@ -157,6 +159,16 @@ run_reporting() { # NAME COMMAND...
 		{ print "# " $0; fflush() }'
 	rc=$(cat "$TMP.rc")
 	result "$rc" "$name" "exit code $KSFT_SKIP"
+}
+
+# The guest's CLOCK_REALTIME against the host's through the test time
+# meter (a second ivshmem device served by pvtime-meter on the host, not
+# by pvtimed), with pvtimed's mailbox probe read alongside for comparison.
+run_meter() {
+	run_reporting "meter: REALTIME within 50 us of the host's by the independent meter (15 s, rtt <= 20 us)" \
+		"$SELFTESTS/pvtime-meter-probe" --duration 15 --interval-ms 100 \
+		--window-s 5 --max-rtt-us 20 --compare-mailbox \
+		--tap meter --max-abs-us 50
 }
 
 # The guest TSC moves (all-vCPU load, pauses under each stopped-time
@@ -429,6 +441,7 @@ mode_main() {
 	dmesg | grep pvtime | comment_stream
 
 	check_sync_param
+	run_meter
 	run_pvtime_test
 	run_all_timers
 	run_timekeeping
@@ -490,6 +503,7 @@ mode_timekeep() {
 	run_commented insmod "$MODULE"
 	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
 	sleep 3
+	run_meter
 	run_timekeeping
 	reload_cycles
 	unload_module
