@@ -532,6 +532,7 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 		break;
 	case TSC_EVIDENCE_MOVED:
 		outcome = OFFSET_MOVED;
+		clk->stable_grace_until_tsc = 0;	/* adopted: confirm afresh */
 		if (abs64(offset_moved_by(offset, clk->guest_tsc_offset)) >
 		    ns_to_cycles(clk, RECORDS_LEAD_DEADBAND_NS))
 			hold_stable_locked(clk, STABLE_REFUSED_HOLD_NS);

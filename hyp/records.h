@@ -43,8 +43,12 @@
  */
 /* Samples per vCPU the guest is asked for: one every this many ms. */
 #define RECORDS_CALIBRATION_MS		1000
-/* An adopted domain's TSC_STABLE survives this many periods unconfirmed. */
-#define RECORDS_ADOPT_GRACE_PERIODS	3
+/*
+ * An adopted domain's TSC_STABLE survives this many periods while its
+ * vCPUs confirm again: the evidence it rested on was at most this old,
+ * give or take the time without pvtimed.  A moved offset ends it.
+ */
+#define RECORDS_ADOPT_GRACE_PERIODS	RECORDS_EVIDENCE_MAX_PERIODS
 /*
  * TSC_STABLE needs every vCPU's evidence younger than this many periods.
  * A loaded host leaves some rounds without a probe good enough to submit,

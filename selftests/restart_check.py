@@ -20,14 +20,16 @@ and a PVTIME-METER-WINDOW line per second, which the runner sorts into
 before / during / after against its own timeline and reports.
 """
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
 
-from pvtime_host import (LogFollower, parse_tap_line, parse_tap_plan,
-                         read_config_value, tail_file)
+from pvtime_host import (LogFollower, Meter, config_with_args,
+                         parse_tap_line, parse_tap_plan, read_config_value,
+                         tail_file)
 
 SUITE = "restart"
 GUESTS = ("pvtime-restart-a", "pvtime-restart-b")
@@ -37,7 +39,6 @@ BETWEEN_S = 6         # adopted, before the planned restart
 AFTER_S = 6           # after the planned restart
 READY_TIMEOUT_S = 90  # boot and insmod, both guests
 END_TIMEOUT_S = 120   # probe end and the rest of the guest's checks
-METER_BYTES = 4096
 
 
 def log(text=""):
@@ -45,11 +46,7 @@ def log(text=""):
 WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
 
 
-def meter_binary(build):
-    return os.path.join(build, "pvtime-meter")
-
-
-def write_config(build, workdir, name, meter_file):
+def write_config(build, workdir, name, meter):
     """test.cfg with another name, pvtest=restart and the meter device."""
     source = os.path.join(build, "guest", "test.cfg")
     with open(source) as src:
@@ -61,52 +58,30 @@ def write_config(build, workdir, name, meter_file):
     text = re.sub(r'^ramdisk = .*$',
                   f'ramdisk = "{os.path.join(build, "guest", ramdisk)}"',
                   text, flags=re.M)
-    text += ('device_model_args = [ "-object", '
-             f'"memory-backend-file,id=pvmeter,share=on,mem-path={meter_file},'
-             f'size={METER_BYTES}", "-device", "ivshmem-plain,memdev=pvmeter" ]\n')
-    path = os.path.join(workdir, f"{name}.cfg")
-    with open(path, "w") as dst:
+    base = os.path.join(workdir, f"{name}.base.cfg")
+    with open(base, "w") as dst:
         dst.write(text)
+    path = os.path.join(workdir, f"{name}.cfg")
+    config_with_args(base, path, meter.device_model_args())
     return path
 
 
 class RestartGuest:
     """One guest: its meter, its console, what it reported."""
 
-    def __init__(self, results, daemon, workdir, name):
+    def __init__(self, results, daemon, workdir, build, name):
         self.results = results
         self.daemon = daemon
         self.name = name
-        self.meter_file = os.path.join(workdir, f"{name}.meter")
-        self.meter_log = os.path.join(workdir, f"{name}.meter.log")
-        self.meter = None
+        self.meter = Meter(build, os.path.join(workdir, f"{name}.meter"))
         self.console = None
         self.ready = self.begun = self.ended = False
         self.tap_count = 0
         self.planned = None
-        self.windows = []      # (host realtime s, fields dict)
+        self.windows = []      # (host realtime s, the window's JSON)
+        self.ready_at = None
+        self.summary = None
         self.after_failure = False
-
-    def start_meter(self, build):
-        with open(self.meter_log, "wb") as log_file:
-            self.meter = subprocess.Popen(
-                [meter_binary(build), "--file", self.meter_file,
-                 "--size", str(METER_BYTES)],
-                stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not os.path.exists(self.meter_file):
-            time.sleep(0.05)
-        return os.path.exists(self.meter_file) and self.meter.poll() is None
-
-    def stop_meter(self):
-        if self.meter is not None and self.meter.poll() is None:
-            self.meter.send_signal(signal.SIGTERM)
-            try:
-                self.meter.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.meter.kill()
-                self.meter.wait()
 
     def follow_console(self):
         if self.console is None and os.path.exists(self.daemon.domain_log(self.name)):
@@ -125,13 +100,21 @@ class RestartGuest:
             log(f"  {SUITE}/{self.name}: {line}")
         elif line.startswith("PVTIME-RESTART-READY"):
             self.ready = True
+            self.ready_at = time.time()
             log(f"  {SUITE}/{self.name}: {line}")
         elif line.startswith("PVTIME-HOST-REQUEST"):
             self.host_request(line.split()[1:])
         elif WINDOW_RE.match(line):
-            fields = dict(word.split("=", 1) for word in
-                          WINDOW_RE.match(line).group(1).split() if "=" in word)
-            self.windows.append((time.time(), fields))
+            try:
+                row = json.loads(WINDOW_RE.match(line).group(1))
+            except ValueError:
+                row = {}
+            if "window" in row and self.ready_at:
+                # t_s counts from the probe's start, just after READY.
+                self.windows.append((self.ready_at + float(row.get("t_s", 0)),
+                                     row))
+            elif "summary" in row or "total" in row:
+                self.summary = row
         elif self.results.report(f"{SUITE}/{self.name}", line):
             pass
         elif self.begun and not self.ended and parse_tap_plan(line) is not None:
@@ -220,38 +203,42 @@ def report_windows(results, guests, timeline):
     kill_at, back_at = timeline["kill"], timeline["back"]
     for guest in guests:
         stretches = {"before": [], "during": [], "after": []}
-        for arrived, fields in guest.windows:
-            # A window line arrives within a second of the window's end.
-            end = arrived
+        for end, row in guest.windows:
             if end < kill_at:
-                stretches["before"].append(fields)
-            elif end <= back_at + 1.5:
-                stretches["during"].append(fields)
+                stretches["before"].append(row)
+            elif end <= back_at + 1.0:
+                stretches["during"].append(row)
             else:
-                stretches["after"].append(fields)
+                stretches["after"].append(row)
         for stretch, rows in stretches.items():
-            values = [abs(int(r["max_abs_ns"])) for r in rows
-                      if r.get("max_abs_ns", "").lstrip("-").isdigit()]
+            values = [abs(int(r["offset"]["max_abs_ns"])) for r in rows
+                      if r.get("offset", {}).get("n")]
             if values:
                 results.reports.append((f"{SUITE}/{guest.name}",
                                         f"max_abs_offset_ns_{stretch}",
                                         str(max(values))))
+            backsteps = sum(int(r.get("realtime_backsteps", 0)) +
+                            int(r.get("monotonic_backsteps", 0)) for r in rows)
+            if rows:
+                results.reports.append((f"{SUITE}/{guest.name}",
+                                        f"backward_steps_{stretch}",
+                                        str(backsteps)))
 
 
 def phase_restart(results, args, daemon, workdir):
     log("== phase 3b: pvtimed SIGKILLed and restarted under two guests")
-    if not os.access(meter_binary(args.build), os.X_OK):
-        results.own(False, SUITE, f"{meter_binary(args.build)} built")
-        return
-    guests = [RestartGuest(results, daemon, workdir, name) for name in GUESTS]
+    guests = [RestartGuest(results, daemon, workdir, args.build, name)
+              for name in GUESTS]
     timeline = {}
     try:
         for guest in guests:
-            if not results.own(guest.start_meter(args.build), SUITE,
-                               f"pvtime-meter for {guest.name} starts",
-                               tail_file(guest.meter_log, 10)):
+            try:
+                guest.meter.start()
+            except (OSError, RuntimeError) as err:
+                results.own(False, SUITE, f"pvtime-meter for {guest.name} "
+                            f"starts: {err}")
                 return
-            cfg = write_config(args.build, workdir, guest.name, guest.meter_file)
+            cfg = write_config(args.build, workdir, guest.name, guest.meter)
             created = daemon.pvxl("create", cfg, timeout=120)
             if not results.own(created.returncode == 0, SUITE,
                                f"pvxl create {guest.name}",
@@ -311,7 +298,7 @@ def phase_restart(results, args, daemon, workdir):
                 results.own(gone.returncode == 0, SUITE,
                             f"pvxl destroy {guest.name} (adopted)",
                             [gone.describe()])
-            guest.stop_meter()
+            guest.meter.stop()
         left = subprocess.run(["pgrep", "-f", "pvtime-restart-"],
                               capture_output=True, text=True).stdout.split()
         results.own(not left, SUITE, "no QEMU of theirs left running",

@@ -9,6 +9,8 @@ Phases:
   2. daemon integration: selftests/host/integration/ against a private pvtimed,
      and the state directory's permissions on a pvtimed of its own
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
+  3b. restart: pvtimed SIGKILLed and restarted under two guests, each
+     measured by its own pvtime-meter (selftests/restart_check.py)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
@@ -35,6 +37,8 @@ from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: 
                          find_key, parse_tap_line, parse_tap_plan,
                          processes_mentioning,
                          read_config_value, tail_file)
+
+from restart_check import phase_restart  # noqa: E402
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
@@ -600,7 +604,8 @@ def main():
                         help="use soak.cfg (PVTIME_SOAK=1): full-length "
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
-                        choices=["units", "fuzz", "integration", "guests"],
+                        choices=["units", "fuzz", "integration", "guests",
+                                 "restart"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -618,7 +623,8 @@ def main():
     args.build = os.path.abspath(args.build)
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
-    phases = set(args.only or ["units", "fuzz", "integration", "guests"])
+    phases = set(args.only or ["units", "fuzz", "integration", "guests",
+                               "restart"])
 
     started = time.monotonic()
     results = Results()
@@ -631,7 +637,7 @@ def main():
             phase_host_units(results, args)
         if "fuzz" in phases:
             phase_fuzz(results, args)
-        if phases & {"integration", "guests"}:
+        if phases & {"integration", "guests", "restart"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -645,6 +651,8 @@ def main():
                     phase_integration(results, args, daemon, kernel, ramdisk)
                 if "guests" in phases and daemon.alive():
                     phase_guests(results, args, daemon, workdir)
+                if "restart" in phases and daemon.alive():
+                    phase_restart(results, args, daemon, workdir)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")

@@ -471,7 +471,7 @@ mode_restart() {
 	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
 	echo "PVTIME-RESTART-READY $RESTART_PROBE_S"
 	"$SELFTESTS/pvtime-meter-probe" --duration "$RESTART_PROBE_S" \
-		--interval-ms 20 --window-s 1 --max-rtt-us 100 --json \
+		--interval-ms 20 --window-s 1 --max-rtt-us 10 --json \
 		--tap "REALTIME within 50 us of the host's (independent meter) and never backwards, through pvtimed's SIGKILL and restarts" \
 		--max-abs-us 50 >"$TMP.probe" 2>&1
 	probe_rc=$?
