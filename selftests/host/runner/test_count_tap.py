@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 """count_tap of selftests/run_check.py on made-up suite outputs: a stream
 that prints fewer or more results than its plan, or none, is one failure
-more in the final count; streams that keep their plans add none."""
+more in the final count; streams that keep their plans add none.  The same
+for a guest console read by GuestRun (its plan comes after the results)."""
 
 import contextlib
 import io
 import os
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
@@ -41,9 +43,32 @@ CASES = [
 ]
 
 
+# (name, console between the markers, failures expected)
+GUEST_CASES = [
+    ("guest console keeping its plan", "ok 1 - a\nok 2 - b\n1..2\n", 0),
+    ("guest console short of its plan (a line lost)",
+     "ok 1 - a\n1..2\n", 1),
+    ("guest console without a plan", "ok 1 - a\nok 2 - b\n", 1),
+]
+
+
+def guest_failures(body):
+    """Failures GuestRun counts for a finished guest console."""
+    results = run_check.Results()
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as console:
+        console.write("PVTIME-GUEST-BEGIN main\nTAP version 13\n" + body +
+                      "PVTIME-GUEST-END main\n")
+        console.flush()
+        with contextlib.redirect_stdout(io.StringIO()):
+            run = run_check.GuestRun(results, "guest", "main", console.name)
+            run.follow(5, lambda: False)
+            run.verdict("test")
+    return results.failed
+
+
 def main():
     print("TAP version 13")
-    print(f"1..{len(CASES) + 1}")
+    print(f"1..{len(CASES) + 1 + len(GUEST_CASES)}")
     failed = 0
     for number, (name, text, found_want, failures_want) in \
             enumerate(CASES, 1):
@@ -67,6 +92,13 @@ def main():
           f"names the program and its plan")
     for line in out.getvalue().splitlines():
         print(f"# {line.strip()}")
+    for number, (name, body, failures_want) in \
+            enumerate(GUEST_CASES, len(CASES) + 2):
+        failures = guest_failures(body)
+        passed = failures == failures_want
+        failed += not passed
+        print(f"{'' if passed else 'not '}ok {number} - {name}: "
+              f"{failures} failures (want {failures_want})")
     return 1 if failed else 0
 
 
