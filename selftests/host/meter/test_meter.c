@@ -122,7 +122,7 @@ static int wait_for_page(const char *path)
 
 struct fake_meter {
 	struct meter_page *page;
-	volatile int stop;
+	int stop;		/* atomic */
 };
 
 static void *fake_meter_serve(void *arg)
@@ -132,7 +132,7 @@ static void *fake_meter_serve(void *arg)
 	struct timespec ts;
 	uint32_t v;
 
-	while (!fm->stop) {
+	while (!__atomic_load_n(&fm->stop, __ATOMIC_ACQUIRE)) {
 		seq = __atomic_load_n(&fm->page->request_seq, __ATOMIC_ACQUIRE);
 		if (seq == last) {
 			sched_yield();
@@ -213,9 +213,13 @@ static void probe_cli(const char *dir)
 
 	snprintf(path, sizeof(path), "%s/fake", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || ftruncate(fd, METER_DEFAULT_SIZE) < 0 ||
-	    (fm.page = mmap(NULL, METER_DEFAULT_SIZE, PROT_READ | PROT_WRITE,
-			    MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	if (fd < 0 || ftruncate(fd, METER_DEFAULT_SIZE) < 0) {
+		perror("fake meter page");
+		exit(1);
+	}
+	fm.page = mmap(NULL, METER_DEFAULT_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
+	if (fm.page == MAP_FAILED) {
 		perror("fake meter page");
 		exit(1);
 	}
@@ -229,7 +233,7 @@ static void probe_cli(const char *dir)
 	tap_ok(probe_says(fail_args, 1, "not ok 1 - fake",
 			  "# |offset| up to "),
 	       "probe: a guest 1 s ahead fails --max-abs-us 500000");
-	fm.stop = 1;
+	__atomic_store_n(&fm.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(thread, NULL);
 	fm.page->magic = 0;
 	tap_ok(probe_says(ok_args, 1, "not ok 1 - fake (no meter: No such device)",
