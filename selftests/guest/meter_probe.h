@@ -36,8 +36,12 @@ struct meter_sample {
 	unsigned int exchanges;		/* answered exchanges the best came from */
 };
 
-/* Exchanges per sample by default: the best of them is kept. */
-#define METER_SAMPLE_EXCHANGES	16
+/*
+ * Exchanges per sample by default, the best kept.  On a busy 2-core host
+ * with guests running, 40 % of 16-exchange samples had no exchange under
+ * 20 us (the meter waited ~1 ms for a CPU), 8 % of 64-exchange ones.
+ */
+#define METER_SAMPLE_EXCHANGES	64
 
 /*
  * Find the meter's PCI device (1af4:1110 whose BAR2 starts with

@@ -64,6 +64,7 @@ struct probe_stats {
 	unsigned long failed;		/* no answer */
 	struct series offset;		/* usable samples: guest - host */
 	struct series rtt;		/* usable samples */
+	struct series rtt_all;		/* every answered sample, slow too */
 	struct series mailbox;		/* guest - hyp, through the mailbox */
 	struct series mailbox_rtt;
 	struct series meter_minus_mailbox;	/* both usable */
@@ -144,6 +145,7 @@ static void stats_free(struct probe_stats *st)
 {
 	series_free(&st->offset);
 	series_free(&st->rtt);
+	series_free(&st->rtt_all);
 	series_free(&st->mailbox);
 	series_free(&st->mailbox_rtt);
 	series_free(&st->meter_minus_mailbox);
@@ -321,6 +323,7 @@ static void print_stats(const char *what, unsigned int index, double t_s,
 {
 	struct distribution off = distribution_of(&st->offset);
 	struct distribution rtt = distribution_of(&st->rtt);
+	struct distribution rtt_all = distribution_of(&st->rtt_all);
 
 	if (json) {
 		printf("{\"%s\": %u, \"t_s\": %.3f, \"samples\": %lu, \"slow\": %lu, \"failed\": %lu, \"realtime_backsteps\": %llu, \"monotonic_backsteps\": %llu, ",
@@ -332,7 +335,8 @@ static void print_stats(const char *what, unsigned int index, double t_s,
 		       st->realtime_backsteps, st->monotonic_backsteps);
 	}
 	print_distribution("offset", &off, json, false);
-	print_distribution("rtt", &rtt, json, !st->mailbox.n &&
+	print_distribution("rtt", &rtt, json, false);
+	print_distribution("rtt_all", &rtt_all, json, !st->mailbox.n &&
 			   !st->mailbox_failed && !st->mailbox_slow);
 	if (st->mailbox.n || st->mailbox_failed || st->mailbox_slow) {
 		struct distribution mb = distribution_of(&st->mailbox);
@@ -364,11 +368,11 @@ static int record(struct probe_stats *st, const struct meter_sample *s,
 		  const struct rate_sample *mb, bool have_mb,
 		  unsigned long max_rtt_us)
 {
-	int ret = 0;
+	int ret = series_add(&st->rtt_all, s->rtt_ns);
 
 	if (s->rtt_ns > (int64_t)max_rtt_us * 1000) {
 		st->slow++;
-		return 0;
+		return ret;
 	}
 	ret |= series_add(&st->offset, s->offset_ns);
 	ret |= series_add(&st->rtt, s->rtt_ns);

@@ -288,7 +288,11 @@ static void serve(struct meter_page *page, const struct meter_options *opt,
 		  struct meter_stats *stats)
 {
 	struct timespec idle = { 0, (long)opt->idle_us * 1000 };
-	uint64_t last_seq = __atomic_load_n(&page->request_seq, __ATOMIC_ACQUIRE);
+	/*
+	 * The page was zeroed at creation and a client may have written its
+	 * first request already (it may start once the magic is set).
+	 */
+	uint64_t last_seq = 0;
 
 	while (!meter_stop) {
 		if (__atomic_load_n(&page->request_seq, __ATOMIC_ACQUIRE) != last_seq)
