@@ -95,9 +95,10 @@ static u32 pvtime_mailbox_send(struct pvtime_dev *pd, u32 request)
 
 /*
  * Wait for the answer to seq until give_up, or for max_cycles of the TSC
- * if not 0 (a clock stuck on an odd record must not stretch that): the
- * hyp's status (0 or -errno), or -ETIMEDOUT.  It never yields: a waiting
- * session must not sit idle (the hyp ends it after 50 ms).
+ * if not 0 (a clock stuck on an odd record must not stretch that; the
+ * probes' interrupts-off wait): the hyp's status (0 or -errno), or
+ * -ETIMEDOUT.  It never yields: a waiting session must not sit idle (the
+ * hyp ends it after 50 ms).
  */
 static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 			       u64 max_cycles)
@@ -110,12 +111,19 @@ static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 
 	/* Pairs with the hyp's release: its answer is visible once seq is. */
 	while (virt_load_acquire(&mb->response_seq) != seq) {
-		if (spins < PVTIME_TIGHT_SPINS)
+		/*
+		 * A PAUSE may hand the host thread to another vCPU for
+		 * milliseconds (single-threaded TCG): none within a TSC
+		 * bound, and past the tight spins, the clocks are looked at
+		 * after every one, not every 1024.
+		 */
+		if (spins < PVTIME_TIGHT_SPINS || max_cycles) {
 			barrier();
-		else
+			if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK)
+				continue;
+		} else {
 			cpu_relax();
-		if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK)
-			continue;
+		}
 		if (max_cycles && rdtsc_ordered() - start > max_cycles)
 			return -ETIMEDOUT;
 		now = ktime_get();
