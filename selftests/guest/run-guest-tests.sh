@@ -11,6 +11,7 @@
 #   wrongabi  the hyp advertises ABI 99: insmod must refuse, one dmesg line
 #   nodevice  no pvtime device: insmod must fail with "no pvtime device found"
 #   timekeep  insmod; only the moving-TSC tests (load, pauses, reloads) of main
+#   module    insmod; only pvtime_test and the unload checks of main
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
 #             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
@@ -431,6 +432,19 @@ mode_main() {
 	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
+# pvtime_test and the unload path of main alone, for working on them.
+mode_module() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	run_pvtime_test
+	check_unload
+	run_commented insmod "$MODULE"
+	check "insmod again after rmmod" [ "$rc" = 0 ]
+	unload_module
+	check "rmmod again" [ "$rc" = 0 ]
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # The moving-TSC part of main alone, for working on it.
 mode_timekeep() {
 	# Kernel messages on the console, timestamped, for working on these.
@@ -555,9 +569,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep) ;;
+main | wrongabi | nodevice | bench | timekeep | module) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|module" >&2
 	exit 2
 	;;
 esac
@@ -570,6 +584,7 @@ else
 	case "$mode" in
 	main) mode_main ;;
 	timekeep) mode_timekeep ;;
+	module) mode_module ;;
 	bench) mode_bench ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
