@@ -703,12 +703,15 @@ TEST(guest_stopped_honoured)
  * burst, 200 ms a second) runs out and it defers doorbells: answers then
  * come tens of ms late.  Probes must not wait for them with interrupts
  * off for longer than the module's bound (debugfs
- * mailbox_irqs_off_limit_ns).  Under TCG the guest TSC runs on while the
- * host deschedules the vCPU, so a stretch may exceed the bound by such a
- * pause: the check allows MAILBOX_IRQS_OFF_SLACK times the bound.
+ * mailbox_irqs_off_limit_ns).  The guest TSC, which times the stretch,
+ * runs on while the host deschedules the vCPU's thread, so a stretch may
+ * exceed the bound by one such wait: MAILBOX_HOST_WAIT_NS allows one of a
+ * busy host's scheduling latency (CFS: up to 24 ms).  A deferred doorbell
+ * keeps the hyp from answering for 45 ms or more: waited out with
+ * interrupts off, that fails the check.
  */
 #define MAILBOX_LOAD_NS		(8 * NSEC_PER_SEC)
-#define MAILBOX_IRQS_OFF_SLACK	5
+#define MAILBOX_HOST_WAIT_NS	(24 * NSEC_PER_MSEC)
 
 TEST(mailbox_irqs_off_bounded)
 {
@@ -730,7 +733,7 @@ TEST(mailbox_irqs_off_bounded)
 	       probes, failed, longest, limit, slow);
 	printf("PVTIME-REPORT mailbox_irqs_off_max_ns %" PRId64 "\n", longest);
 	ASSERT_GT(limit, 0);
-	EXPECT_LE(longest, MAILBOX_IRQS_OFF_SLACK * limit);
+	EXPECT_LE(longest, limit + MAILBOX_HOST_WAIT_NS);
 	/* Otherwise the hyp was never slow and this proved nothing. */
 	EXPECT_GT(slow, 0);
 }
