@@ -17,8 +17,7 @@
 #include <linux/irqflags.h>
 #include <linux/ktime.h>
 #include <linux/limits.h>
-#include <linux/sched.h>
-#include <linux/sched/clock.h>
+#include <linux/math64.h>
 #include <linux/smp.h>
 #include <linux/timekeeping.h>
 
@@ -39,8 +38,16 @@
  * slice, not the hyp's answer (a microsecond away).
  */
 #define PVTIME_TIGHT_SPINS		8192
-/* Rounds of one probe series that may be too slow before it gives up. */
-#define PVTIME_SLOW_ROUNDS_MAX		8
+/*
+ * A series of n probe rounds takes up to 2 n + PVTIME_SLOW_ROUNDS_EXTRA
+ * tries: a busy host answers many late, and only one good round is needed.
+ */
+#define PVTIME_SLOW_ROUNDS_EXTRA	8
+
+static unsigned int pvtime_probe_tries(unsigned int rounds)
+{
+	return 2 * rounds + PVTIME_SLOW_ROUNDS_EXTRA;
+}
 
 struct pvtime_tsc_probe {
 	u64 guest_tsc_before;
@@ -87,24 +94,38 @@ static u32 pvtime_mailbox_send(struct pvtime_dev *pd, u32 request)
 }
 
 /*
- * Wait for the answer to seq until give_up: the hyp's status (0 or
- * -errno), or -ETIMEDOUT.  With interrupts on, it lets others run.
+ * Wait for the answer to seq until give_up, or for max_cycles of the TSC
+ * if not 0 (a clock stuck on an odd record must not stretch that; the
+ * probes' interrupts-off wait): the hyp's status (0 or -errno), or
+ * -ETIMEDOUT.  It never yields: a waiting session must not sit idle (the
+ * hyp ends it after 50 ms).
  */
-static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up)
+static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
+			       u64 max_cycles)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
 	ktime_t now = ktime_get();
 	ktime_t rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
+	u64 start = rdtsc_ordered();
 	unsigned int spins = 0;
 
 	/* Pairs with the hyp's release: its answer is visible once seq is. */
 	while (virt_load_acquire(&mb->response_seq) != seq) {
-		if (spins < PVTIME_TIGHT_SPINS)
+		/*
+		 * A PAUSE may hand the host thread to another vCPU for
+		 * milliseconds (single-threaded TCG): none within a TSC
+		 * bound, and past the tight spins, the clocks are looked at
+		 * after every one, not every 1024.
+		 */
+		if (spins < PVTIME_TIGHT_SPINS || max_cycles) {
 			barrier();
-		else
+			if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK)
+				continue;
+		} else {
 			cpu_relax();
-		if (++spins % PVTIME_SPINS_PER_CLOCK_CHECK)
-			continue;
+		}
+		if (max_cycles && rdtsc_ordered() - start > max_cycles)
+			return -ETIMEDOUT;
 		now = ktime_get();
 		if (ktime_after(now, give_up))
 			return -ETIMEDOUT;
@@ -113,8 +134,6 @@ static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up)
 			pvtime_mailbox_ring(pd);
 			rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
 		}
-		if (!irqs_disabled())
-			cond_resched();
 	}
 	return READ_ONCE(mb->status);
 }
@@ -126,17 +145,26 @@ static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
 
 	return pvtime_mailbox_wait(pd, seq,
 				   ktime_add_ms(ktime_get(),
-						PVTIME_MAILBOX_TIMEOUT_MS));
+						PVTIME_MAILBOX_TIMEOUT_MS), 0);
+}
+
+/* TSC cycles (at the hyp's rate, which the guest TSC runs at) to ns. */
+static u64 pvtime_cycles_to_ns(struct pvtime_dev *pd, u64 cycles)
+{
+	u64 hz = READ_ONCE(pd->ctl->tsc_hz);
+
+	return hz ? mul_u64_u64_div_u64(cycles, NSEC_PER_SEC, hz) : 0;
 }
 
 /*
  * Probes: interrupts off from before the request until after the answer,
  * but for PVTIME_IRQS_OFF_MAX_US at most (pvtime_probe_irqs_off() takes
- * them off, pvtime_probe_irqs_on() gives them back and accounts).
+ * them off, pvtime_probe_irqs_on() gives them back and accounts).  The
+ * TSC times it: the clocks may stand still on a stuck record.
  */
 struct pvtime_probe_window {
 	unsigned long flags;
-	u64 start_ns;
+	u64 start_tsc;
 	ktime_t deadline;	/* of the whole request */
 	u32 seq;
 };
@@ -144,17 +172,21 @@ struct pvtime_probe_window {
 static void pvtime_probe_irqs_off(struct pvtime_probe_window *w)
 {
 	local_irq_save(w->flags);
-	w->start_ns = local_clock();
+	w->start_tsc = rdtsc_ordered();
 	w->deadline = ktime_add_ms(ktime_get(), PVTIME_MAILBOX_TIMEOUT_MS);
 }
 
 static int pvtime_probe_post(struct pvtime_dev *pd,
 			     struct pvtime_probe_window *w, u32 request)
 {
+	u64 budget = mul_u64_u32_div(READ_ONCE(pd->ctl->tsc_hz),
+				     PVTIME_IRQS_OFF_MAX_US, USEC_PER_SEC);
+	u64 spent = rdtsc_ordered() - w->start_tsc;
+
 	w->seq = pvtime_mailbox_send(pd, request);
-	return pvtime_mailbox_wait(pd, w->seq,
-				   ktime_add_us(ktime_get(),
-						PVTIME_IRQS_OFF_MAX_US));
+	/* A hyp without a TSC rate gets the least wait, not an endless one. */
+	return pvtime_mailbox_wait(pd, w->seq, w->deadline,
+				   budget > spent ? budget - spent : 1);
 }
 
 /*
@@ -164,15 +196,15 @@ static int pvtime_probe_post(struct pvtime_dev *pd,
 static int pvtime_probe_irqs_on(struct pvtime_dev *pd,
 				struct pvtime_probe_window *w, int ret)
 {
-	u64 off_ns = local_clock() - w->start_ns;
+	u64 off_ns = pvtime_cycles_to_ns(pd, rdtsc_ordered() - w->start_tsc);
 
 	local_irq_restore(w->flags);
 	if (off_ns > pd->mailbox_irqs_off_max_ns)
 		WRITE_ONCE(pd->mailbox_irqs_off_max_ns, off_ns);
-	if (ret != -ETIMEDOUT)
+	if (ret != -ETIMEDOUT || ktime_after(ktime_get(), w->deadline))
 		return ret;
 	pd->mailbox_slow_answers++;
-	ret = pvtime_mailbox_wait(pd, w->seq, w->deadline);
+	ret = pvtime_mailbox_wait(pd, w->seq, w->deadline, 0);
 	return ret ? ret : -EAGAIN;
 }
 
@@ -183,9 +215,8 @@ static void pvtime_mailbox_complain(struct pvtime_dev *pd, u32 request, int ret)
 			pvtime_request_name(request),
 			PVTIME_MAILBOX_TIMEOUT_MS);
 	else if (ret == -EAGAIN)
-		dev_warn(&pd->pdev->dev, "mailbox request %s: the hypervisor answered more than %u times slower than %u us; giving up for now\n",
-			 pvtime_request_name(request), PVTIME_SLOW_ROUNDS_MAX,
-			 PVTIME_IRQS_OFF_MAX_US);
+		dev_warn(&pd->pdev->dev, "mailbox request %s: every answer of the series came later than %u us; giving up for now\n",
+			 pvtime_request_name(request), PVTIME_IRQS_OFF_MAX_US);
 	else if (ret)
 		dev_err(&pd->pdev->dev, "mailbox request %s rejected by the hypervisor: %d\n",
 			pvtime_request_name(request), ret);
@@ -300,30 +331,33 @@ static int pvtime_wait_records_valid(struct pvtime_dev *pd)
 	return 0;
 }
 
-/* The probe with the shortest round trip of 'rounds', inside a session. */
+/*
+ * The probe with the shortest round trip of up to 'rounds' answered in
+ * time, inside a session; -EAGAIN if none was.
+ */
 static int pvtime_best_tsc_probe(struct pvtime_dev *pd, unsigned int rounds,
 				 struct pvtime_tsc_probe *best, u64 *best_rtt)
 {
 	struct pvtime_tsc_probe probe;
-	unsigned int round, slow = 0;
+	unsigned int good = 0, tries;
 	int ret;
 
 	*best_rtt = U64_MAX;
-	for (round = 0; round < rounds; round++) {
+	for (tries = 0; good < rounds && tries < pvtime_probe_tries(rounds);
+	     tries++) {
 		ret = pvtime_tsc_probe(pd, &probe);
-		if (ret == -EAGAIN && ++slow <= PVTIME_SLOW_ROUNDS_MAX) {
-			round--;
+		if (ret == -EAGAIN)
 			continue;
-		}
 		if (ret)
 			return ret;
+		good++;
 		if (probe.guest_tsc_after - probe.guest_tsc_before < *best_rtt) {
 			*best_rtt = probe.guest_tsc_after - probe.guest_tsc_before;
 			*best = probe;
 		}
 		cond_resched();
 	}
-	return 0;
+	return good ? 0 : -EAGAIN;
 }
 
 /*
@@ -526,13 +560,14 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
-	unsigned int round, slow = 0;
+	unsigned int tries;
 	int ret = 0;
 
 	res->rtt_ns = U64_MAX;
 	res->rounds = 0;
 	pvtime_mailbox_begin(pd);
-	for (round = 0; round < rounds; round++) {
+	for (tries = 0; res->rounds < rounds && tries < pvtime_probe_tries(rounds);
+	     tries++) {
 		struct pvtime_probe_window w;
 		s64 before, after, wall, records_wall, raw_before, raw_after;
 		s64 records_before, records_after;
@@ -553,10 +588,8 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		records_after = pvtime_records_wall_ns(pd);
 		records_wall = records_before + (records_after - records_before) / 2;
 		ret = pvtime_probe_irqs_on(pd, &w, ret);
-		if (ret == -EAGAIN && ++slow <= PVTIME_SLOW_ROUNDS_MAX) {
-			round--;
+		if (ret == -EAGAIN)
 			continue;
-		}
 		if (ret) {
 			pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE,
 						ret);
@@ -579,6 +612,13 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		res->rounds++;
 		cond_resched();
 	}
+	/* Late answers only matter if no round came in time. */
+	if (ret == -EAGAIN && res->rounds)
+		ret = 0;
+	else if (!ret && !res->rounds)
+		ret = -EAGAIN;
+	if (ret == -EAGAIN)
+		pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE, ret);
 	pvtime_mailbox_end(pd);
 	return ret;
 }

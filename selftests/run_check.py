@@ -611,9 +611,10 @@ def main():
                         help="seconds for the main guest suite (default "
                         f"{GUEST_TIMEOUT}, with --soak {SOAK_TIMEOUT})")
     parser.add_argument("--guest-mode", default="main",
-                        choices=["main", "timekeep"],
+                        choices=["main", "timekeep", "module"],
                         help="the main guest's pvtest= mode (timekeep: only "
-                             "the moving-TSC tests)")
+                             "the moving-TSC tests; module: only pvtime_test "
+                             "and the unload checks)")
     parser.add_argument("--fuzz-seconds", type=int, default=12,
                         help="fuzzing time per harness (default 12; the "
                         "long run is make fuzz)")

@@ -32,6 +32,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <sched.h>
@@ -183,6 +184,47 @@ TEST(realtime_matches_hyp)
 }
 
 /*
+ * One debugfs wallclock sample, bracketed by CLOCK_REALTIME as tightly as
+ * WALLCLOCK_TRIES reads of the open file allow (the narrowest bracket
+ * wins; pread at 0 makes the seq_file sample again).  0 or -1.
+ */
+#define WALLCLOCK_TRIES		50
+
+static int wallclock_bracketed(long long *wall, int64_t *before,
+			       int64_t *after)
+{
+	int64_t t0, t1, best = INT64_MAX;
+	long long wc, system, sum;
+	char line[256];
+	ssize_t len;
+	int fd, i;
+
+	fd = open(PVTIME_DEBUGFS "/wallclock", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < WALLCLOCK_TRIES; i++) {
+		t0 = clock_ns(CLOCK_REALTIME);
+		len = pread(fd, line, sizeof(line) - 1, 0);
+		t1 = clock_ns(CLOCK_REALTIME);
+		if (len <= 0)
+			break;
+		line[len] = '\0';
+		if (sscanf(line, "wc_ns %lld system_ns %lld wall_ns %lld",
+			   &wc, &system, &sum) != 3)
+			break;
+		if (t1 - t0 < best) {
+			best = t1 - t0;
+			/* The sum is computed here: debugfs's is not a check. */
+			*wall = wc + system;
+			*before = t0;
+			*after = t1;
+		}
+	}
+	close(fd);
+	return best == INT64_MAX ? -1 : 0;
+}
+
+/*
  * The records' wall time (debugfs wallclock: wc + system time) against the
  * hyp's own, which only the mailbox gives: the realtime probe measures the
  * guest's CLOCK_REALTIME against it, and CLOCK_REALTIME read around the
@@ -191,8 +233,7 @@ TEST(realtime_matches_hyp)
  */
 TEST(wallclock_is_hyp_wall_time)
 {
-	long long wc, system, wall, offset, rtt, records_offset, raw_offset;
-	long long host_raw, lead;
+	long long wall, offset, rtt, records_offset, raw_offset, host_raw, lead;
 	int64_t before, after, hyp_wall, error, slack;
 	unsigned int rounds;
 	char line[256];
@@ -204,20 +245,15 @@ TEST(wallclock_is_hyp_wall_time)
 			    &raw_offset, &host_raw, &lead)) {
 		TH_LOG("unexpected realtime_probe output: %s", line);
 	}
-	before = clock_ns(CLOCK_REALTIME);
-	ASSERT_EQ(0, read_small_file(PVTIME_DEBUGFS "/wallclock", line,
-				     sizeof(line)));
-	after = clock_ns(CLOCK_REALTIME);
-	ASSERT_EQ(3, sscanf(line, "wc_ns %lld system_ns %lld wall_ns %lld",
-			    &wc, &system, &wall)) {
-		TH_LOG("unexpected wallclock output: %s", line);
+	ASSERT_EQ(0, wallclock_bracketed(&wall, &before, &after)) {
+		TH_LOG("cannot read %s/wallclock", PVTIME_DEBUGFS);
 	}
 	/* REALTIME minus its measured offset: the hyp's wall time then. */
 	hyp_wall = before + (after - before) / 2 - offset;
 	error = wall - lead - hyp_wall;
 	slack = REALTIME_TOLERANCE_NS + (after - before) / 2 + rtt / 2;
-	printf("# records' wall time - hyp's = %" PRId64 " ns (lead %lld ns, slack %" PRId64 " ns; probe rtt %lld ns)\n",
-	       (int64_t)(error + lead), lead, slack, rtt);
+	printf("# records' wall time - hyp's = %" PRId64 " ns (lead %lld ns, slack %" PRId64 " ns; bracket %" PRId64 " ns, probe rtt %lld ns)\n",
+	       (int64_t)(error + lead), lead, slack, after - before, rtt);
 	EXPECT_LE(llabs(error), slack);
 }
 
@@ -598,7 +634,7 @@ TEST(freq_step_followed)
 TEST(odd_record_falls_back)
 {
 	cpu_set_t odd_cpu, all_cpus;
-	int64_t before, after, warned;
+	int64_t before, after, warned, deadline;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "needs vCPU 1");
@@ -620,7 +656,17 @@ TEST(odd_record_falls_back)
 	before = state_value("odd_record_fallbacks");
 	warned = state_value("odd_record_warnings");
 	inject("odd " ODD_ARGS);
-	run_monotonic(_metadata, 2 * NSEC_PER_SEC, "odd " ODD_ARGS);
+	/*
+	 * The host runs the request when it reads it off the console, which
+	 * a busy host may take seconds to do: read until the record was
+	 * seen stuck, then once more for the rest of its episode.
+	 */
+	deadline = clock_ns(CLOCK_MONOTONIC) + EFFECT_WAIT_NS;
+	do {
+		run_monotonic(_metadata, NSEC_PER_SEC / 2, "odd " ODD_ARGS);
+		after = state_value("odd_record_fallbacks");
+	} while (after == before && clock_ns(CLOCK_MONOTONIC) < deadline);
+	run_monotonic(_metadata, NSEC_PER_SEC / 2, "odd " ODD_ARGS);
 	after = state_value("odd_record_fallbacks");
 	warned = state_value("odd_record_warnings") - warned;
 	EXPECT_EQ(0, sched_setaffinity(0, sizeof(all_cpus), &all_cpus));
@@ -657,12 +703,15 @@ TEST(guest_stopped_honoured)
  * burst, 200 ms a second) runs out and it defers doorbells: answers then
  * come tens of ms late.  Probes must not wait for them with interrupts
  * off for longer than the module's bound (debugfs
- * mailbox_irqs_off_limit_ns).  Under TCG the guest TSC runs on while the
- * host deschedules the vCPU, so a stretch may exceed the bound by such a
- * pause: the check allows MAILBOX_IRQS_OFF_SLACK times the bound.
+ * mailbox_irqs_off_limit_ns).  The guest TSC, which times the stretch,
+ * runs on while the host deschedules the vCPU's thread, so a stretch may
+ * exceed the bound by one such wait: MAILBOX_HOST_WAIT_NS allows one of a
+ * busy host's scheduling latency (CFS: up to 24 ms).  A deferred doorbell
+ * keeps the hyp from answering for 45 ms or more: waited out with
+ * interrupts off, that fails the check.
  */
 #define MAILBOX_LOAD_NS		(8 * NSEC_PER_SEC)
-#define MAILBOX_IRQS_OFF_SLACK	5
+#define MAILBOX_HOST_WAIT_NS	(24 * NSEC_PER_MSEC)
 
 TEST(mailbox_irqs_off_bounded)
 {
@@ -684,7 +733,7 @@ TEST(mailbox_irqs_off_bounded)
 	       probes, failed, longest, limit, slow);
 	printf("PVTIME-REPORT mailbox_irqs_off_max_ns %" PRId64 "\n", longest);
 	ASSERT_GT(limit, 0);
-	EXPECT_LE(longest, MAILBOX_IRQS_OFF_SLACK * limit);
+	EXPECT_LE(longest, limit + MAILBOX_HOST_WAIT_NS);
 	/* Otherwise the hyp was never slow and this proved nothing. */
 	EXPECT_GT(slow, 0);
 }

@@ -16,6 +16,7 @@
 #   restart   insmod; with pvtime-meter-probe against the host's own meter
 #             (no pvtimed involved) while the host runner SIGKILLs and
 #             restarts pvtimed: REALTIME within 50 us, no backward step
+#   module    insmod; only pvtime_test and the unload checks of main
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
 #             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
@@ -496,6 +497,19 @@ mode_restart() {
 		[ $((after - before)) -ge 3600 -a $((after - before)) -le 3610 ]
 }
 
+# pvtime_test and the unload path of main alone, for working on them.
+mode_module() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	run_pvtime_test
+	check_unload
+	run_commented insmod "$MODULE"
+	check "insmod again after rmmod" [ "$rc" = 0 ]
+	unload_module
+	check "rmmod again" [ "$rc" = 0 ]
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # The moving-TSC part of main alone, for working on it.
 mode_timekeep() {
 	# Kernel messages on the console, timestamped, for working on these.
@@ -621,9 +635,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module" >&2
 	exit 2
 	;;
 esac
@@ -637,6 +651,7 @@ else
 	main) mode_main ;;
 	timekeep) mode_timekeep ;;
 	restart) mode_restart ;;
+	module) mode_module ;;
 	bench) mode_bench ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
