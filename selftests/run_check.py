@@ -138,6 +138,10 @@ def phase_host_units(results, args):
                         ["make", "--no-print-directory", "-C", directory,
                          "check", "SANITIZE=1", f"BUILD={sanitize_build}"],
                         timeout=600)
+    run_tap_command(results, "unit:install",
+                    [sys.executable, os.path.join(HERE, "host", "install",
+                                                  "test_install.py"),
+                     "--build", args.build], timeout=300)
 
 
 def phase_integration(results, args, daemon, kernel, ramdisk):

@@ -21,9 +21,10 @@ prog=deps.sh
 #   cpio gzip xz-utils         guest image, source extraction
 #   util-linux                 setpriv (non-root control-socket test)
 #   perl                       checkpatch.pl
+#   systemd                    systemd-analyze (checks the pvtimed unit)
 packages="qemu-system-x86 linux-image-amd64 linux-headers-amd64
 linux-source-6.1 libxen-dev busybox-static sparse gcc make libc6-dev
-binutils python3 cpio gzip xz-utils util-linux perl"
+binutils python3 cpio gzip xz-utils util-linux perl systemd"
 
 is_installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
