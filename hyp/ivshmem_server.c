@@ -143,6 +143,7 @@ static void on_doorbell_event(struct event_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &count, sizeof(count)) != sizeof(count))
 		return;
+	doorbell_limit_wake(&bell->limit);
 	bell->server->on_doorbell(bell->server, bell->vector);
 }
 
@@ -189,6 +190,7 @@ int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
 	srv->client.handler = on_client_event;
 	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
 		srv->host_vectors[v].src.fd = -1;
+		srv->host_vectors[v].limit.resume.fd = -1;
 		srv->guest_vectors[v] = -1;
 	}
 	srv->path = strdup(path);
@@ -207,6 +209,9 @@ int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
 			ret = -errno;
 			goto fail;
 		}
+		ret = doorbell_limit_init(&bell->limit, &bell->src, domain_name, v);
+		if (ret)
+			goto fail;
 		ret = event_loop_add(&bell->src);
 		if (ret)
 			goto fail;
@@ -239,6 +244,7 @@ void ivshmem_server_stop(struct ivshmem_server *srv)
 			unlink(srv->path);
 	}
 	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		doorbell_limit_fini(&srv->host_vectors[v].limit);
 		if (srv->host_vectors[v].src.fd >= 0) {
 			event_loop_remove(&srv->host_vectors[v].src);
 			close(srv->host_vectors[v].src.fd);

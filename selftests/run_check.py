@@ -26,6 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+from hostile_guest import run_hostile_suite  # noqa: E402
 from pvtime_host import (Daemon, LogFollower, find_key, parse_tap_line,  # noqa: E402
                          processes_mentioning, read_config_value, tail_file)
 
@@ -451,6 +452,9 @@ def phase_guests(results, args, daemon, workdir):
                         "wrongabi", 120)
     guest_suite_nodevice(results, args, os.path.join(guest, "test.cfg"),
                          workdir, 120)
+    log("  guest:hostile: a hostile guest beside a neighbour "
+        "(selftests/hostile_guest.py)")
+    run_hostile_suite(results, daemon, guest, workdir)
 
 
 # --------------------------------------------------------------------------
