@@ -38,7 +38,7 @@ BOOT_TIMEOUT_S = 120
 # (hyp/doorbell_limit.h); a few % of a core more for what either lets
 # through.  Fractions of one core.
 MAILBOX_BUDGET_CORE = 0.2
-EVENT_LOOP_SLACK_CORE = 0.05
+EVENT_LOOP_SLACK_CORE = 0.03
 # Samples near a window's edges belong to neither (console latency).
 EDGE_S = 1.0
 # What the hostile guest's SET_OFFSETs and scribbles must not reach.
