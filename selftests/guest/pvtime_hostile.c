@@ -37,7 +37,9 @@
 
 #define PCI_DEVICES	"/sys/bus/pci/devices"
 #define BAR0_MAP_SIZE	4096
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* Device memory, written behind the compiler's back: volatile on purpose. */
 struct hostile {
 	volatile uint32_t *regs;	/* BAR0 */
 	volatile uint8_t *shm;		/* BAR2 */
@@ -255,7 +257,9 @@ int main(int argc, char **argv)
 	int opt, ret;
 
 	while ((opt = getopt(argc, argv, "d:")) != -1) {
-		if (opt != 'd' || (seconds = atof(optarg)) <= 0) {
+		if (opt == 'd')
+			seconds = atof(optarg);
+		if (opt != 'd' || seconds <= 0) {
 			fprintf(stderr, "usage: %s [-d SECONDS_PER_PHASE]\n", argv[0]);
 			return 2;
 		}
@@ -268,7 +272,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("ok 1 hostile: pvtime device mapped, host peer %u\n", h.host_peer);
-	for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(phases); i++) {
 		unsigned long count;
 
 		printf("PVTIME-HOSTILE begin %s\n", phases[i].name);
