@@ -240,7 +240,7 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
         quiet = error_stats(quiet_offsets, quiet_slow, reference)
         attacked = error_stats(attacked_offsets, attacked_slow, reference)
         figures.update({f"quiet_{k}": v for k, v in quiet.items()})
-        figures.update({f"hostile_{k}": v for k, v in attacked.items()})
+        figures.update({f"attacked_{k}": v for k, v in attacked.items()})
         figures["probe_failures"] = failed
         phase_use = {}
         for phase in PHASES:
@@ -300,9 +300,7 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
             daemon.pvxl("destroy", name, timeout=60)
         for key, value in figures.items():
             text = f"{value:.3f}" if isinstance(value, float) else str(value)
-            results.reports.append((SUITE, f"hostile_{key}"
-                                    if not key.startswith("hostile") else key,
-                                    text))
+            results.reports.append((SUITE, f"hostile_{key}", text))
     return figures
 
 
