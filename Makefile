@@ -6,6 +6,7 @@
 #   make check    build, then run every test suite (selftests/run_check.py)
 #   make run      demo: one guest, pvtime clocksource, a +1h wall-clock step
 #   make lint     checkpatch --strict + sparse on the module and shared/, -Werror builds
+#   make install  pvtimed, pvxl, the systemd unit and the docs (PREFIX, DESTDIR)
 #   make soak     full-length timers selftests and long guest runs (PVTIME_SOAK=1)
 #   make bench    one guest: pvtime vs tsc vs hpet vs acpi_pm, one table
 #   make fuzz     libFuzzer harnesses, FUZZ_SECONDS (600) each (selftests/fuzz)
@@ -25,10 +26,16 @@ GUEST_CMDLINE ?=
 CHECK_ARGS ?=
 # Arguments for selftests/run_bench.py (e.g. --rate-seconds 20, --keep).
 BENCH_ARGS ?=
+# make install: where things go (DESTDIR is prepended to each).
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+DOCDIR ?= $(PREFIX)/share/doc/pvtime
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 export BUILD
 
-.PHONY: all deps build check run lint soak bench fuzz clean help FORCE
+.PHONY: all deps build check run lint soak bench fuzz clean help install FORCE
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -62,6 +69,19 @@ run: all
 lint: all
 	@$(MAKE) --no-print-directory lint-module lint-userspace
 
+# Only the userspace: no guest kernel needed.  The unit gets the paths in.
+DOCS := README.md $(wildcard Documentation/*.rst)
+install:
+	@$(MAKE) --no-print-directory -C hyp all BUILD=$(BUILD) SANITIZE=
+	@$(MAKE) --no-print-directory -C tools all BUILD=$(BUILD) SANITIZE=
+	install -D -m 0755 $(BUILD)/pvtimed $(DESTDIR)$(SBINDIR)/pvtimed
+	install -D -m 0755 $(BUILD)/pvxl $(DESTDIR)$(BINDIR)/pvxl
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		hyp/pvtimed.service.in > $(DESTDIR)$(UNITDIR)/pvtimed.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pvtimed.service
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
 clean:
 	@ver=$$(tools/deps-kver.sh 2>/dev/null) && \
 		$(MAKE) -C /lib/modules/$$ver/build M=$(CURDIR) clean >/dev/null || \
@@ -72,7 +92,7 @@ clean:
 # ---------------------------------------------------------------------------
 # Everything below runs in the sub-make started by `all`.
 
-TOP_GOALS := all deps check soak bench fuzz run lint clean help
+TOP_GOALS := all deps check soak bench fuzz run lint clean help install
 ifneq ($(filter-out $(TOP_GOALS),$(MAKECMDGOALS)),)
 KVER := $(shell tools/deps-kver.sh)
 ifeq ($(KVER),)

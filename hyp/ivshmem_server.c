@@ -144,6 +144,7 @@ static void on_doorbell_event(struct event_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &count, sizeof(count)) != sizeof(count))
 		return;
+	doorbell_limit_wake(&bell->limit);
 	bell->server->on_doorbell(bell->server, bell->vector);
 }
 
@@ -195,6 +196,7 @@ static int server_init(struct ivshmem_server *srv, const char *domain_name,
 		bell->vector = v;
 		bell->src.handler = on_doorbell_event;
 		bell->src.fd = -1;
+		bell->limit.resume.fd = -1;
 		srv->guest_vectors[v] = -1;
 	}
 	srv->path = strdup(path);
@@ -220,6 +222,9 @@ int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
 			ret = -errno;
 			goto fail;
 		}
+		ret = doorbell_limit_init(&bell->limit, &bell->src, domain_name, v);
+		if (ret)
+			goto fail;
 		ret = event_loop_add(&bell->src);
 		if (ret)
 			goto fail;
@@ -261,8 +266,13 @@ int ivshmem_server_adopt(struct ivshmem_server *srv, const char *domain_name,
 		log_warn("domain %s: cannot remove the stale socket %s: %s",
 			 domain_name, path, strerror(errno));
 	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		struct ivshmem_doorbell *bell = &srv->host_vectors[v];
+
+		ret = doorbell_limit_init(&bell->limit, &bell->src, domain_name, v);
+		if (ret)
+			goto fail;
 		/* Doorbells rung while nobody listened stay counted: read soon. */
-		ret = event_loop_add(&srv->host_vectors[v].src);
+		ret = event_loop_add(&bell->src);
 		if (ret)
 			goto fail;
 	}
@@ -300,6 +310,7 @@ void ivshmem_server_stop(struct ivshmem_server *srv)
 			unlink(srv->path);
 	}
 	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		doorbell_limit_fini(&srv->host_vectors[v].limit);
 		if (srv->host_vectors[v].src.fd >= 0) {
 			event_loop_remove(&srv->host_vectors[v].src);
 			close(srv->host_vectors[v].src.fd);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "doorbell_limit.h"
 #include "event_loop.h"
 #include "pvtime_abi.h"
 
@@ -27,6 +28,7 @@ struct ivshmem_doorbell {
 	struct event_source src;	/* peer 0's eventfd for this vector */
 	struct ivshmem_server *server;
 	unsigned int vector;
+	struct doorbell_limit limit;	/* a guest ringing without pause */
 };
 
 struct ivshmem_server {

@@ -39,6 +39,7 @@ struct options {
 	unsigned int calibrate_ms;
 	bool fault_injection;
 	bool lock_memory;
+	const char *rate_file;		/* NULL: STATE_DIR/tsc-rate */
 };
 
 static bool stop_requested;
@@ -59,6 +60,8 @@ static void usage(FILE *out)
 		"  --enable-fault-injection\n"
 		"                      accept the 'inject' command (tests only)\n"
 		"  --lock-memory       mlockall(): no page fault on the time paths\n"
+		"  --rate-file PATH    keep the refined TSC rate there (default\n"
+		"                      STATE_DIR/tsc-rate)\n"
 		"  --help              show this help and exit\n"
 		"\n"
 		"SIGTERM or SIGINT leaves every guest running, with its state saved\n"
@@ -78,7 +81,7 @@ static int usage_error(const char *fmt, const char *arg)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_SOCKET = 256, OPT_STATE_DIR, OPT_LOG, OPT_LOG_LEVEL,
-	       OPT_CALIBRATE_MS, OPT_FAULT_INJECTION, OPT_LOCK_MEMORY, OPT_HELP };
+	       OPT_CALIBRATE_MS, OPT_FAULT_INJECTION, OPT_LOCK_MEMORY, OPT_RATE_FILE, OPT_HELP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -87,6 +90,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "calibrate-ms", required_argument, NULL, OPT_CALIBRATE_MS },
 		{ "enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION },
 		{ "lock-memory", no_argument, NULL, OPT_LOCK_MEMORY },
+		{ "rate-file", required_argument, NULL, OPT_RATE_FILE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,6 +141,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_LOCK_MEMORY:
 			o->lock_memory = true;
+			break;
+		case OPT_RATE_FILE:
+			if (optarg[0] != '/')
+				return usage_error("--rate-file '%s' is not an absolute path",
+						   optarg);
+			o->rate_file = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -268,7 +278,11 @@ int main(int argc, char **argv)
 	}
 	if (timebase_calibrate(&tb, opts.calibrate_ms))
 		return PVTIME_EXIT_FAILURE;
-	if (asprintf(&ratefile, "%s/%s", state_dir, TSC_RATEFILE_NAME) < 0)
+	if (opts.rate_file)
+		ratefile = strdup(opts.rate_file);
+	else if (asprintf(&ratefile, "%s/%s", state_dir, TSC_RATEFILE_NAME) < 0)
+		ratefile = NULL;
+	if (!ratefile)
 		return PVTIME_EXIT_FAILURE;
 	tsc_ratefile_set_path(ratefile);
 	ret = tsc_ratefile_load(&tb);

@@ -63,6 +63,35 @@ def read_config_value(path, key):
     raise KeyError(f"{path}: no '{key}' setting")
 
 
+def config_copy(cfg, path, name=None, extra_words="", set_keys=None):
+    """Write a copy of a generated domain config to `path`, with an absolute
+    ramdisk path, optionally a new name, more kernel parameters and keys
+    set to values (given as config text, e.g. '"multi"'), replaced where
+    the file has them and appended where it does not."""
+    set_keys = dict(set_keys or {})
+    ramdisk = os.path.join(os.path.dirname(os.path.abspath(cfg)),
+                           read_config_value(cfg, "ramdisk"))
+    extra = f"{read_config_value(cfg, 'extra')} {extra_words}".strip()
+    with open(cfg, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    text = []
+    for line in lines:
+        key = line.split("=", 1)[0].strip()
+        if key == "name" and name:
+            line = f'name = "{name}"'
+        elif key == "ramdisk":
+            line = f'ramdisk = "{ramdisk}"'
+        elif key == "extra":
+            line = f'extra = "{extra}"'
+        elif key in set_keys:
+            line = f"{key} = {set_keys.pop(key)}"
+        text.append(line)
+    text += [f"{key} = {value}" for key, value in set_keys.items()]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(text) + "\n")
+    return path
+
+
 def find_key(obj, key):
     """First value stored under `key` anywhere in a decoded JSON object."""
     if isinstance(obj, dict):

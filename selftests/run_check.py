@@ -33,6 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+from hostile_guest import run_hostile_suite  # noqa: E402
 from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: E402
                          find_key, parse_tap_line, parse_tap_plan,
                          processes_mentioning,
@@ -205,6 +206,10 @@ def phase_host_units(results, args):
                         ["make", "--no-print-directory", "-C", directory,
                          "check", "SANITIZE=1", f"BUILD={sanitize_build}"],
                         timeout=600)
+    run_tap_command(results, "unit:install",
+                    [sys.executable, os.path.join(HERE, "host", "install",
+                                                  "test_install.py"),
+                     "--build", args.build], timeout=300)
     run_tap_command(results, "unit:runner",
                     [sys.executable, os.path.join(HERE, "host", "runner",
                                                   "test_count_tap.py")],
@@ -567,6 +572,9 @@ def phase_guests(results, args, daemon, workdir):
                         "wrongabi", 120)
     guest_suite_nodevice(results, args, os.path.join(guest, "test.cfg"),
                          workdir, 120)
+    log("  guest:hostile: a hostile guest beside a neighbour "
+        "(selftests/hostile_guest.py)")
+    run_hostile_suite(results, daemon, guest, workdir)
 
 
 # --------------------------------------------------------------------------

@@ -23,10 +23,11 @@ prog=deps.sh
 #   perl                       checkpatch.pl
 #   clang-14 libclang-rt-14-dev  fuzzing: clang -fsanitize=fuzzer (libFuzzer
 #                              and the sanitizer runtimes are in the latter)
+#   systemd                    systemd-analyze (checks the pvtimed unit)
 packages="qemu-system-x86 linux-image-amd64 linux-headers-amd64
 linux-source-6.1 libxen-dev busybox-static sparse gcc make libc6-dev
 binutils python3 cpio gzip xz-utils util-linux perl clang-14
-libclang-rt-14-dev"
+libclang-rt-14-dev systemd"
 
 is_installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
