@@ -154,6 +154,7 @@ static void emit_calibration(struct emit *e, const struct domain_clock *snap,
 {
 	emit_object_begin(e, "calibration");
 	emit_u64(e, "offset_moves", snap->offset_moves);
+	emit_u64(e, "offset_refinements", snap->evidence.refinements);
 	emit_s64(e, "last_lead_ns", snap->last_lead_ns);
 	emit_u64(e, "last_lead_age_ms", snap->last_lead_tsc ?
 		 timebase_cycles_to_ns(now_tsc - snap->last_lead_tsc) / 1000000 : 0);

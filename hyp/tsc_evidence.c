@@ -91,8 +91,20 @@ enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 			      TSC_EVIDENCE_SLACK_CYCLES;
 	difference = distance(offset, ev->offset);
 	v->state = VCPU_EVIDENCE_AGREED;
-	if (difference <= v->tolerance_cycles)
+	/*
+	 * Agreeing with the offset is not enough when the sample that set it
+	 * was loose (a round trip up to 1 ms under host load) and this one
+	 * is tight: if the offset lies outside this sample's own uncertainty,
+	 * it is wrong by at least the excess, and this sample is the better
+	 * estimate.  Taking it as a move lets the records steer the error
+	 * away, as for any move.
+	 */
+	if (difference <= v->tolerance_cycles &&
+	    (rtt_cycles >= ev->rtt_cycles ||
+	     difference <= half_up(rtt_cycles) + TSC_EVIDENCE_SLACK_CYCLES))
 		return TSC_EVIDENCE_AGREED;
+	if (difference <= v->tolerance_cycles)
+		ev->refinements++;
 	/*
 	 * The offset moved (QEMU's offset is one for all vCPUs): this sample
 	 * is the new one.  Others must confirm a move that matters.

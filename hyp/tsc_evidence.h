@@ -53,6 +53,7 @@ struct tsc_evidence {
 	uint64_t rtt_cycles;		/* round trip of the sample that set it */
 	bool periodic;			/* the guest said it samples periodically */
 	uint64_t moves;			/* times a sample moved the offset */
+	uint64_t refinements;		/* of those, a tighter sample's correction */
 	struct vcpu_evidence vcpu[DOMAIN_VCPUS_MAX];
 };
 

@@ -17,7 +17,7 @@ int main(void)
 	enum tsc_evidence_result r;
 	uint64_t tol;
 
-	tap_plan(15);
+	tap_plan(18);
 	tsc_evidence_init(&ev, 3);
 	tap_ok(!tsc_evidence_complete(&ev, NOW, 0), "no evidence: not complete");
 
@@ -71,6 +71,21 @@ int main(void)
 	tsc_evidence_init(&ev, 1);
 	tsc_evidence_submit(&ev, 0, 7, 100, NOW, BIG_MOVE);
 	tap_ok(tsc_evidence_complete(&ev, NOW, 0), "one vCPU: adoption alone is complete");
+	/* Adopted from a loose probe (~0.9 ms at 2.3 GHz), as under load. */
+	tsc_evidence_init(&ev, 2);
+	tsc_evidence_submit(&ev, 0, 0, 2000000, NOW, BIG_MOVE);
+	r = tsc_evidence_submit(&ev, 1, 400000, 1000, NOW, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_MOVED && ev.offset == 400000 &&
+	       ev.rtt_cycles == 1000 && ev.refinements == 1,
+	       "a tight probe outside its own +-rtt/2 of a loose offset corrects it, though within the loose tolerance");
+	r = tsc_evidence_submit(&ev, 0, 400000 + 500 + TSC_EVIDENCE_SLACK_CYCLES,
+				1000, NOW, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_AGREED && ev.offset == 400000 && ev.refinements == 1,
+	       "a tight probe within its own uncertainty agrees");
+	r = tsc_evidence_submit(&ev, 1, 400000 + 900000, 2000000, NOW, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_AGREED && ev.offset == 400000,
+	       "a loose probe within the tolerance never displaces a tight offset");
+
 	tsc_evidence_init(&ev, 0);
 	tap_ok(!tsc_evidence_complete(&ev, NOW, 0) &&
 	       tsc_evidence_submit(&ev, 0, 1, 1, NOW, BIG_MOVE) == TSC_EVIDENCE_BAD_VCPU,
