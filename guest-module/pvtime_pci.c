@@ -59,17 +59,21 @@ bool pvtime_pci_device_setup_failed(void)
 	return failed;
 }
 
+/* Other ivshmem devices (a test's time meter, say) have smaller BAR2s. */
+static bool pvtime_shm_bar_fits(struct pci_dev *pdev)
+{
+	resource_size_t len = pci_resource_len(pdev, PVTIME_BAR_SHM);
+
+	if ((pci_resource_flags(pdev, PVTIME_BAR_SHM) & IORESOURCE_MEM) &&
+	    len >= PVTIME_SHM_SIZE)
+		return true;
+	dev_dbg(&pdev->dev, "BAR2 is %pa bytes, not a pvtime device\n", &len);
+	return false;
+}
+
 static int pvtime_map_shm(struct pvtime_dev *pd)
 {
 	struct pci_dev *pdev = pd->pdev;
-	resource_size_t len = pci_resource_len(pdev, PVTIME_BAR_SHM);
-
-	if (!(pci_resource_flags(pdev, PVTIME_BAR_SHM) & IORESOURCE_MEM) ||
-	    len < PVTIME_SHM_SIZE) {
-		dev_dbg(&pdev->dev, "BAR2 is %pa bytes, not a pvtime device\n",
-			&len);
-		return -ENODEV;
-	}
 
 	pd->shm = memremap(pci_resource_start(pdev, PVTIME_BAR_SHM),
 			   PVTIME_SHM_SIZE, MEMREMAP_WB);
@@ -183,6 +187,8 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	struct pvtime_dev *pd;
 	int ret;
 
+	if (!pvtime_shm_bar_fits(pdev))
+		return -ENODEV;
 	mutex_lock(&pvtime_bind_lock);
 	if (pvtime_bound) {
 		bool degraded = pvtime_bound->degraded;
