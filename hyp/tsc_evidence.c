@@ -97,11 +97,14 @@ enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 	 * is tight: if the offset lies outside this sample's own uncertainty,
 	 * it is wrong by at least the excess, and this sample is the better
 	 * estimate.  Taking it as a move lets the records steer the error
-	 * away, as for any move.
+	 * away, as for any move.  An excess under unconfirm_beyond_cycles
+	 * (the records' deadband) is left alone: it would change nothing
+	 * the guest reads.
 	 */
 	if (difference <= v->tolerance_cycles &&
 	    (rtt_cycles >= ev->rtt_cycles ||
-	     difference <= half_up(rtt_cycles) + TSC_EVIDENCE_SLACK_CYCLES))
+	     difference <= half_up(rtt_cycles) + TSC_EVIDENCE_SLACK_CYCLES +
+			   unconfirm_beyond_cycles))
 		return TSC_EVIDENCE_AGREED;
 	if (difference <= v->tolerance_cycles)
 		ev->refinements++;

@@ -684,12 +684,13 @@ TEST(odd_record_falls_back)
 }
 
 /*
- * The kernel's own function tracer watches the watchdog calls: after the
- * hyp flags the records GUEST_STOPPED, every online CPU must have called
- * touch_softlockup_watchdog() from pvtime code, and pvtime must have
- * reset the hung-task detector.  Under TCG the guest TSC stands still
- * while it is paused, so no lockup report could show the difference; the
- * trace does, and it is not the module's word about itself.
+ * The kernel's own function tracer watches what the flag makes pvtime do:
+ * after the hyp flags the records GUEST_STOPPED, pvtime_touch_watchdogs()
+ * (which touches the NMI and soft-lockup watchdogs; those two are notrace
+ * in the kernel) must run on every online CPU, and pvtime must reset the
+ * hung-task detector.  Under TCG the guest TSC stands still while it is
+ * paused, so no lockup report could show the difference; the trace does,
+ * and it is not the module's word about itself.
  */
 #define TRACEFS			"/sys/kernel/tracing"
 #define TRACE_BUF_BYTES		(1 << 20)
@@ -718,7 +719,7 @@ static int trace_pvtime_calls(cpu_set_t *touched, int *resets)
 
 		if (line[0] == '#' || !bracket || sscanf(bracket, "[%d]", &cpu) != 1)
 			continue;
-		if (strstr(line, "touch_softlockup_watchdog <-pvtime_") &&
+		if (strstr(line, " pvtime_touch_watchdogs") &&
 		    cpu >= 0 && cpu < CPU_SETSIZE)
 			CPU_SET(cpu, touched);
 		if (strstr(line, "reset_hung_task_detector <-pvtime_"))
@@ -733,15 +734,19 @@ TEST(guest_stopped_honoured)
 	int64_t touches = state_value("guest_stopped_touches");
 	cpu_set_t online, touched, both;
 	int64_t now;
-	int resets = 0;
+	int resets = 0, ret;
 
 	if (access(TRACEFS "/current_tracer", W_OK) &&
 	    mount("nodev", TRACEFS, "tracefs", 0, NULL))
 		SKIP(return, "no tracefs: %s", strerror(errno));
-	if (trace_write("current_tracer", "nop") ||
-	    trace_write("set_ftrace_filter",
-			"touch_softlockup_watchdog reset_hung_task_detector"))
-		SKIP(return, "the kernel cannot trace those functions (CONFIG_FUNCTION_TRACER?)");
+	ret = trace_write("current_tracer", "nop");
+	if (!ret)
+		ret = trace_write("set_ftrace_filter", "pvtime_touch_watchdogs");
+	if (!ret)
+		ret = trace_write("set_ftrace_filter", "reset_hung_task_detector");
+	if (ret)
+		SKIP(return, "cannot trace pvtime_touch_watchdogs and reset_hung_task_detector: %s",
+		     strerror(-ret));
 	ASSERT_EQ(0, trace_write("buffer_size_kb", "256"));
 	ASSERT_EQ(0, trace_write("trace", ""));
 	ASSERT_EQ(0, trace_write("current_tracer", "function"));
@@ -761,7 +766,7 @@ TEST(guest_stopped_honoured)
 
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(online), &online));
 	CPU_AND(&both, &online, &touched);
-	printf("# traced: pvtime touched the soft-lockup watchdog on %d of %d online CPU(s), reset the hung-task detector %d time(s)\n",
+	printf("# traced: pvtime_touch_watchdogs ran on %d of %d online CPU(s); pvtime reset the hung-task detector %d time(s)\n",
 	       CPU_COUNT(&both), CPU_COUNT(&online), resets);
 	EXPECT_EQ(CPU_COUNT(&online), CPU_COUNT(&both));
 	EXPECT_GE(resets, 1);

@@ -17,7 +17,7 @@ int main(void)
 	enum tsc_evidence_result r;
 	uint64_t tol;
 
-	tap_plan(18);
+	tap_plan(19);
 	tsc_evidence_init(&ev, 3);
 	tap_ok(!tsc_evidence_complete(&ev, NOW, 0), "no evidence: not complete");
 
@@ -74,6 +74,10 @@ int main(void)
 	/* Adopted from a loose probe (~0.9 ms at 2.3 GHz), as under load. */
 	tsc_evidence_init(&ev, 2);
 	tsc_evidence_submit(&ev, 0, 0, 2000000, NOW, BIG_MOVE);
+	r = tsc_evidence_submit(&ev, 1, 500 + TSC_EVIDENCE_SLACK_CYCLES + BIG_MOVE,
+				1000, NOW, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_AGREED && ev.offset == 0 && ev.refinements == 0,
+	       "an error under the deadband beyond a tight probe's uncertainty is left alone");
 	r = tsc_evidence_submit(&ev, 1, 400000, 1000, NOW, BIG_MOVE);
 	tap_ok(r == TSC_EVIDENCE_MOVED && ev.offset == 400000 &&
 	       ev.rtt_cycles == 1000 && ev.refinements == 1,
