@@ -748,8 +748,8 @@ TEST(guest_stopped_honoured)
 		SKIP(return, "cannot trace pvtime_touch_watchdogs and reset_hung_task_detector: %s",
 		     strerror(-ret));
 	ASSERT_EQ(0, trace_write("buffer_size_kb", "256"));
-	ASSERT_EQ(0, trace_write("trace", ""));
 	ASSERT_EQ(0, trace_write("current_tracer", "function"));
+	ASSERT_EQ(0, trace_write("tracing_on", "1"));
 
 	inject("guest-stopped");
 	EXPECT_EQ(0, wait_counter_above("guest_stopped_touches", touches,
@@ -758,11 +758,12 @@ TEST(guest_stopped_honoured)
 	}
 	/* The other CPUs' per-read path may follow a moment later. */
 	usleep(200000);
-	EXPECT_EQ(0, trace_write("current_tracer", "nop"));
+	/* Stop recording, read, then drop the tracer (that empties the buffer). */
+	EXPECT_EQ(0, trace_write("tracing_on", "0"));
 	inject("clear");
 	ASSERT_EQ(0, trace_pvtime_calls(&touched, &resets));
-	EXPECT_EQ(0, trace_write("set_ftrace_filter", ""));
-	EXPECT_EQ(0, trace_write("trace", ""));
+	EXPECT_EQ(0, trace_write("current_tracer", "nop"));
+	EXPECT_EQ(0, trace_write("tracing_on", "1"));
 
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(online), &online));
 	CPU_AND(&both, &online, &touched);
