@@ -23,6 +23,7 @@
 #include "fault_inject.h"
 #include "host_clock_watch.h"
 #include "log.h"
+#include "sd_notify.h"
 #include "timebase.h"
 #include "tsc_ratefile.h"
 #include "tsc_refine.h"
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
 	struct timebase tb;
 	char state_dir[PATH_MAX];
 	char *ratefile = NULL;
-	int ret;
+	int ret, notified;
 
 	/*
 	 * Before anything is created: sockets, logs and QEMU (which inherits
@@ -305,6 +306,10 @@ int main(int argc, char **argv)
 	if (control_start(opts.socket_path))
 		return PVTIME_EXIT_FAILURE;
 	log_info("serving %s (state dir %s)", opts.socket_path, state_dir);
+	notified = sd_notify_send("READY=1\nSTATUS=serving the control socket");
+	if (notified < 0)
+		log_warn("cannot tell systemd we are ready ($NOTIFY_SOCKET): %s",
+			 strerror(-notified));
 
 	while (!stop_requested) {
 		ret = event_loop_run_once();
@@ -314,6 +319,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	sd_notify_send("STOPPING=1");
 	control_stop();
 	domain_detach_all();
 	host_clock_watch_stop();

@@ -635,6 +635,60 @@ class ControlTests:
             impostor.kill()
             impostor.wait()
 
+    def test_sd_notify(self, args):
+        """Started by systemd (Type=notify): READY=1 on $NOTIFY_SOCKET once
+        pvxl works, STOPPING=1 on SIGTERM; a path and an abstract name."""
+        workdir = os.path.join(args.workdir, "notify")
+        os.makedirs(workdir, exist_ok=True)
+        for kind in ("path", "abstract"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            if kind == "path":
+                address = os.path.join(workdir, "notify.sock")
+                if os.path.exists(address):
+                    os.unlink(address)
+                sock.bind(address)
+                env_value = address
+            else:
+                name = f"pvtime-notify-{os.getpid()}"
+                sock.bind("\0" + name)
+                env_value = "@" + name
+            sock.settimeout(20)
+            control = os.path.join(workdir, f"{kind}.sock")
+            proc = subprocess.Popen(
+                [os.path.join(args.build, "pvtimed"), "--socket", control,
+                 "--state-dir", os.path.join(workdir, f"state-{kind}"),
+                 "--calibrate-ms", "100"],
+                env=dict(os.environ, NOTIFY_SOCKET=env_value),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            try:
+                try:
+                    ready = sock.recv(4096).decode()
+                except socket.timeout:
+                    ready = ""
+                listing = subprocess.run(
+                    [os.path.join(args.build, "pvxl"), "--socket", control,
+                     "list"], capture_output=True, timeout=10)
+                self.tap.result("READY=1" in ready.split("\n") and
+                                listing.returncode == 0,
+                                f"sd_notify ({kind} $NOTIFY_SOCKET): READY=1 "
+                                "and pvxl answers at once",
+                                [repr(ready), listing.stderr.decode()])
+                proc.terminate()
+                try:
+                    stopping = sock.recv(4096).decode()
+                except socket.timeout:
+                    stopping = ""
+                self.tap.result("STOPPING=1" in stopping.split("\n") and
+                                proc.wait(timeout=20) == 0,
+                                f"sd_notify ({kind}): STOPPING=1 on SIGTERM, "
+                                "exit 0", [repr(stopping)])
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                sock.close()
+
     def test_non_root(self):
         # Make the socket reachable so the refusal comes from the daemon's
         # peer-credential check, not from file permissions.
@@ -707,6 +761,7 @@ class ControlTests:
         self.test_inject_disabled(self.args)
         self.test_restart_adopts(self.args)
         self.test_restart_bad_state(self.args)
+        self.test_sd_notify(self.args)
         print(f"1..{self.tap.count}")
         return 1 if self.tap.failed else 0
 
