@@ -154,7 +154,7 @@ static int take_qemu_fds(struct domain *d, const struct domain_saved *st,
 			    sizeof(want) / sizeof(want[0]), &missing);
 	if (ret == -ENOENT) {
 		snprintf(err, errlen,
-			 "QEMU (pid %d) holds no %s with id %llu (the kernel must show eventfd-id in fdinfo: Linux 6.4 or later)",
+			 "QEMU (pid %d) holds no %s with id %llu (the host kernel must show eventfd-id in /proc/PID/fdinfo)",
 			 (int)d->qemu_pid,
 			 want[missing].kind == PROC_FD_MEMFD ? "shared memory" : "eventfd",
 			 (unsigned long long)want[missing].id);

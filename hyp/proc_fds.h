@@ -14,7 +14,7 @@
 
 /*
  * What identifies one of our files in another process: an eventfd by the
- * kernel's eventfd-id (fdinfo, Linux 6.4 and later), a memfd by its inode.
+ * kernel's eventfd-id (/proc/PID/fdinfo), a memfd by its inode.
  */
 enum proc_fd_kind {
 	PROC_FD_EVENTFD,
