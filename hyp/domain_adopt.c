@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "domain_priv.h"
 #include "domain_state.h"
 #include "host_clock_watch.h"
@@ -27,33 +28,12 @@
 int domain_keep_config(struct domain *d, const char *text, char *err,
 		       size_t errlen)
 {
-	size_t len = strlen(text), done = 0;
-	int fd;
+	int ret = atomic_file_write(d->saved_config_path, text, strlen(text));
 
-	fd = open(d->saved_config_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		  0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", d->saved_config_path, strerror(errno));
-		return -1;
-	}
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "%s: %s", d->saved_config_path,
-				 n < 0 ? strerror(errno) : "short write");
-			close(fd);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	if (close(fd) < 0) {
-		snprintf(err, errlen, "%s: %s", d->saved_config_path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (ret)
+		snprintf(err, errlen, "%s: %s", d->saved_config_path,
+			 strerror(-ret));
+	return ret ? -1 : 0;
 }
 
 static int collect_state(struct domain *d, struct domain_saved *st)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "domain_state.h"
 
 #define STATE_HEADER	"pvtimed-domain-state"
@@ -131,45 +132,15 @@ char *domain_state_format(const struct domain_saved *st)
 
 int domain_state_write(const char *path, const struct domain_saved *st)
 {
-	char *text, *tmp;
-	size_t len, done = 0;
-	int fd, ret = 0;
+	char *text;
+	int ret;
 
 	if (strchr(st->config_path, '\n'))
 		return -EINVAL;
 	text = domain_state_format(st);
 	if (!text)
 		return -ENOMEM;
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		free(text);
-		return -ENOMEM;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	len = strlen(text);
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)n;
-	}
-	/* No fsync: the file matters across a daemon's death, not the host's. */
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-out:
-	free(tmp);
+	ret = atomic_file_write(path, text, strlen(text));
 	free(text);
 	return ret;
 }

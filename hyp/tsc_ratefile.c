@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "log.h"
 #include "tsc_ratefile.h"
 
@@ -94,28 +95,12 @@ int tsc_ratefile_load(struct timebase *tb)
 
 int tsc_ratefile_save(const struct timebase *tb)
 {
-	char text[128], *tmp;
-	int fd, len, ret = 0;
+	char text[128];
+	int len;
 
 	if (!ratefile_path)
 		return 0;
 	len = snprintf(text, sizeof(text), "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 		       tb->tsc_hz, tb->precision_hz, tb->baseline_ns);
-	if (asprintf(&tmp, "%s.tmp", ratefile_path) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-	} else {
-		if (write(fd, text, (size_t)len) != len)
-			ret = -EIO;
-		if (close(fd) < 0 && !ret)
-			ret = -errno;
-		if (!ret && rename(tmp, ratefile_path) < 0)
-			ret = -errno;
-		if (ret)
-			unlink(tmp);
-	}
-	free(tmp);
-	return ret;
+	return atomic_file_write(ratefile_path, text, (size_t)len);
 }
