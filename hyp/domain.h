@@ -52,6 +52,11 @@ struct domain {
 	char *saved_config_path;
 	char *state_written;		/* the text last written */
 	struct ratelimit state_rl;	/* messages about saving it */
+	/* How to find its fds in QEMU again: fixed for the domain's life. */
+	bool fd_ids_known;
+	uint64_t memfd_ino;
+	uint64_t host_eventfd_id[PVTIME_NR_VECTORS];
+	uint64_t guest_eventfd_id[PVTIME_NR_VECTORS];
 	bool adopted;
 	uint64_t adopted_at_ns;		/* CLOCK_REALTIME of the adoption */
 	struct event_source qemu_exit;	/* pidfd; fd -1 when none */

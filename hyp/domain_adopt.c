@@ -36,20 +36,36 @@ int domain_keep_config(struct domain *d, const char *text, char *err,
 	return ret ? -1 : 0;
 }
 
+/* The ids never change: read them from /proc once, not every second. */
+static int learn_fd_ids(struct domain *d)
+{
+	int ret;
+
+	if (d->fd_ids_known)
+		return 0;
+	ret = proc_fd_inode(d->shm.fd, &d->memfd_ino);
+	if (!ret)
+		ret = ivshmem_server_eventfd_ids(&d->ivshmem, d->host_eventfd_id,
+						 d->guest_eventfd_id);
+	d->fd_ids_known = !ret;
+	return ret;
+}
+
 static int collect_state(struct domain *d, struct domain_saved *st)
 {
 	int ret;
 
+	ret = learn_fd_ids(d);
+	if (ret)
+		return ret;
 	memset(st, 0, sizeof(*st));
 	st->domid = d->domid;
 	st->qemu_pid = d->qemu_pid;
 	st->qemu_start_ticks = d->qemu_start_ticks;
-	ret = proc_fd_inode(d->shm.fd, &st->memfd_ino);
-	if (!ret)
-		ret = ivshmem_server_eventfd_ids(&d->ivshmem, st->host_eventfd_id,
-						 st->guest_eventfd_id);
-	if (ret)
-		return ret;
+	st->memfd_ino = d->memfd_ino;
+	memcpy(st->host_eventfd_id, d->host_eventfd_id, sizeof(st->host_eventfd_id));
+	memcpy(st->guest_eventfd_id, d->guest_eventfd_id,
+	       sizeof(st->guest_eventfd_id));
 	st->pause_stop_tsc = d->pause_stop_tsc;
 	st->pauses = d->pauses;
 	st->paused_total_ns = d->paused_total_ns;
@@ -208,6 +224,11 @@ static int adopt_running(struct domain *d, const struct domain_saved *st,
 		return -1;
 	}
 	d->ivshmem_ready = true;
+	d->memfd_ino = st->memfd_ino;
+	memcpy(d->host_eventfd_id, st->host_eventfd_id, sizeof(d->host_eventfd_id));
+	memcpy(d->guest_eventfd_id, st->guest_eventfd_id,
+	       sizeof(d->guest_eventfd_id));
+	d->fd_ids_known = true;
 	d->paused = st->clock.paused;
 	d->pause_stop_tsc = st->pause_stop_tsc;
 	d->pauses = st->pauses;
