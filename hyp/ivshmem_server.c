@@ -203,6 +203,17 @@ static int server_init(struct ivshmem_server *srv, const char *domain_name,
 	return srv->path ? 0 : -ENOMEM;
 }
 
+/* Serve one of the guest's doorbells, within its rate limit. */
+static int watch_doorbell(struct ivshmem_server *srv, unsigned int vector)
+{
+	struct ivshmem_doorbell *bell = &srv->host_vectors[vector];
+	int ret;
+
+	ret = doorbell_limit_init(&bell->limit, &bell->src, srv->domain_name,
+				  vector);
+	return ret ? ret : event_loop_add(&bell->src);
+}
+
 int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
 			 const char *path, int shm_fd,
 			 ivshmem_doorbell_fn on_doorbell, void *owner)
@@ -222,10 +233,7 @@ int ivshmem_server_start(struct ivshmem_server *srv, const char *domain_name,
 			ret = -errno;
 			goto fail;
 		}
-		ret = doorbell_limit_init(&bell->limit, &bell->src, domain_name, v);
-		if (ret)
-			goto fail;
-		ret = event_loop_add(&bell->src);
+		ret = watch_doorbell(srv, v);
 		if (ret)
 			goto fail;
 	}
@@ -265,17 +273,11 @@ int ivshmem_server_adopt(struct ivshmem_server *srv, const char *domain_name,
 	if (unlink(path) < 0 && errno != ENOENT)
 		log_warn("domain %s: cannot remove the stale socket %s: %s",
 			 domain_name, path, strerror(errno));
-	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
-		struct ivshmem_doorbell *bell = &srv->host_vectors[v];
-
-		ret = doorbell_limit_init(&bell->limit, &bell->src, domain_name, v);
-		if (ret)
-			goto fail;
-		/* Doorbells rung while nobody listened stay counted: read soon. */
-		ret = event_loop_add(&bell->src);
-		if (ret)
-			goto fail;
-	}
+	/* Doorbells rung while nobody listened stay counted: read soon. */
+	for (v = 0; v < PVTIME_NR_VECTORS && !ret; v++)
+		ret = watch_doorbell(srv, v);
+	if (ret)
+		goto fail;
 	srv->adopted = true;
 	return 0;
 fail:
