@@ -192,13 +192,19 @@ static int check_qemu_binary(const char *qemu, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The rate every domain follows now (0: the timebase's, not yet set).
+ * New domains start at it, so that all run at one rate.
+ */
+static uint64_t domains_rate_hz;
+
 static int domain_start(struct domain *d, char *err, size_t errlen)
 {
 	struct pvtime_shm_identity id = {
 		.abi_version = d->cfg.abi_version,
 		.domid = d->domid,
 		.nr_vcpus = d->cfg.vcpus,
-		.tsc_hz = timebase_get()->tsc_hz,
+		.tsc_hz = domains_rate_hz ? domains_rate_hz : timebase_get()->tsc_hz,
 		.calibration_ms = RECORDS_CALIBRATION_MS,
 	};
 	struct qemu_paths paths;
@@ -446,31 +452,47 @@ void domain_refresh_stability_all(void)
 	}
 }
 
+static void domain_apply_rate(struct domain *d, uint64_t hz, bool follow)
+{
+	bool ring;
+	int ret;
+
+	if (follow)
+		ret = records_follow_rate(&d->clock, &d->shm, hz, &ring);
+	else
+		ret = records_set_rate(&d->clock, &d->shm, hz, d->faults.ppm,
+				       &ring);
+	if (ret) {
+		log_error("domain %s: cannot apply TSC rate %llu Hz: %s",
+			  d->cfg.name, (unsigned long long)hz, strerror(-ret));
+		return;
+	}
+	if (ring) {
+		domain_ring_records(d);
+		/* TSC_STABLE back as soon as the hold allows. */
+		host_clock_watch_recheck_in(RECORDS_RATE_HOLD_NS + 5000000);
+	}
+	wallclock_publish(&d->clock, &d->shm, false);
+}
+
 void domain_set_tsc_hz_all(uint64_t tsc_hz)
 {
 	struct domain *d;
 
-	for (d = domains; d; d = d->next) {
-		bool ring;
-		int ret;
+	domains_rate_hz = tsc_hz;
+	for (d = domains; d; d = d->next)
+		if (d->state == DOMAIN_RUNNING)
+			domain_apply_rate(d, tsc_hz, false);
+}
 
-		if (d->state != DOMAIN_RUNNING)
-			continue;
-		ret = records_set_rate(&d->clock, &d->shm, tsc_hz, d->faults.ppm,
-				       &ring);
-		if (ret) {
-			log_error("domain %s: cannot apply TSC rate %llu Hz: %s",
-				  d->cfg.name, (unsigned long long)tsc_hz,
-				  strerror(-ret));
-			continue;
-		}
-		if (ring) {
-			domain_ring_records(d);
-			/* TSC_STABLE back as soon as the hold allows. */
-			host_clock_watch_recheck_in(RECORDS_RATE_HOLD_NS + 5000000);
-		}
-		wallclock_publish(&d->clock, &d->shm, false);
-	}
+void domain_follow_rate_all(uint64_t hz)
+{
+	struct domain *d;
+
+	domains_rate_hz = hz;
+	for (d = domains; d; d = d->next)
+		if (d->state == DOMAIN_RUNNING)
+			domain_apply_rate(d, hz, true);
 }
 
 /*

@@ -133,6 +133,11 @@ void domain_refresh_stability_all(void);
 
 /* The host TSC rate was refined: every domain's records follow it. */
 void domain_set_tsc_hz_all(uint64_t tsc_hz);
+/*
+ * The host clock follower's new rate (cycles per host CLOCK_MONOTONIC
+ * second) for every running domain, and the rate new ones start at.
+ */
+void domain_follow_rate_all(uint64_t hz);
 
 const char *domain_state_name(enum domain_state state);
 /* What list and info show: "running", "paused" or "shutdown". */

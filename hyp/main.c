@@ -21,6 +21,7 @@
 #include "domain.h"
 #include "event_loop.h"
 #include "fault_inject.h"
+#include "host_clock_follow.h"
 #include "host_clock_watch.h"
 #include "log.h"
 #include "sd_notify.h"
@@ -41,6 +42,7 @@ struct options {
 	bool fault_injection;
 	bool lock_memory;
 	const char *rate_file;		/* NULL: STATE_DIR/tsc-rate */
+	bool follow_host_ntp;		/* --host-clock ntp (default) */
 };
 
 static bool stop_requested;
@@ -63,6 +65,11 @@ static void usage(FILE *out)
 		"  --lock-memory       mlockall(): no page fault on the time paths\n"
 		"  --rate-file PATH    keep the refined TSC rate there (default\n"
 		"                      STATE_DIR/tsc-rate)\n"
+		"  --host-clock ntp|raw\n"
+		"                      what guests' clocks run at: ntp (default) follows\n"
+		"                      host CLOCK_MONOTONIC, with the host's NTP frequency\n"
+		"                      and slews; raw keeps the TSC's raw rate\n"
+		"                      (CLOCK_MONOTONIC_RAW, as kvmclock)\n"
 		"  --help              show this help and exit\n"
 		"\n"
 		"SIGTERM or SIGINT leaves every guest running, with its state saved\n"
@@ -82,7 +89,8 @@ static int usage_error(const char *fmt, const char *arg)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_SOCKET = 256, OPT_STATE_DIR, OPT_LOG, OPT_LOG_LEVEL,
-	       OPT_CALIBRATE_MS, OPT_FAULT_INJECTION, OPT_LOCK_MEMORY, OPT_RATE_FILE, OPT_HELP };
+	       OPT_CALIBRATE_MS, OPT_FAULT_INJECTION, OPT_LOCK_MEMORY, OPT_RATE_FILE, OPT_HOST_CLOCK,
+	       OPT_HELP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -92,6 +100,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "enable-fault-injection", no_argument, NULL, OPT_FAULT_INJECTION },
 		{ "lock-memory", no_argument, NULL, OPT_LOCK_MEMORY },
 		{ "rate-file", required_argument, NULL, OPT_RATE_FILE },
+		{ "host-clock", required_argument, NULL, OPT_HOST_CLOCK },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -104,6 +113,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.state_dir = PVTIME_CTL_DEFAULT_STATE_DIR,
 		.level = LOG_LEVEL_INFO,
 		.calibrate_ms = CALIBRATE_MS_DEFAULT,
+		.follow_host_ntp = true,
 	};
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -127,6 +137,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return usage_error("bad --log-level '%s' (expected error, warn, info or debug)",
 						   optarg);
 			o->level = (enum log_level)level;
+			break;
+		case OPT_HOST_CLOCK:
+			if (!strcmp(optarg, "ntp"))
+				o->follow_host_ntp = true;
+			else if (!strcmp(optarg, "raw"))
+				o->follow_host_ntp = false;
+			else
+				return usage_error("bad --host-clock '%s' (expected ntp or raw)",
+						   optarg);
 			break;
 		case OPT_CALIBRATE_MS:
 			errno = 0;
@@ -292,10 +311,21 @@ int main(int argc, char **argv)
 			 strerror(-ret));
 	timebase_set(&tb);
 
-	ret = tsc_refine_start();
+	ret = tsc_refine_start(!opts.follow_host_ntp);
 	if (ret) {
 		log_error("cannot start TSC refinement: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;
+	}
+	if (opts.follow_host_ntp) {
+		ret = host_clock_follow_start(tb.tsc_hz, domain_follow_rate_all);
+		if (ret) {
+			log_error("cannot follow the host clock: %s (--host-clock raw runs without)",
+				  strerror(-ret));
+			return PVTIME_EXIT_FAILURE;
+		}
+		domain_follow_rate_all(host_clock_follow_hz());
+	} else {
+		log_info("guests run at the TSC's raw rate (--host-clock raw): they do not follow the host's NTP frequency");
 	}
 	ret = host_clock_watch_start();
 	if (ret) {
@@ -323,6 +353,7 @@ int main(int argc, char **argv)
 	control_stop();
 	domain_detach_all();
 	host_clock_watch_stop();
+	host_clock_follow_stop();
 	tsc_refine_stop();
 	event_loop_remove(&signals);
 	close(signals.fd);

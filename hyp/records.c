@@ -584,6 +584,25 @@ int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 	return ret;
 }
 
+int records_follow_rate(struct domain_clock *clk, struct pvtime_shm *shm,
+			uint64_t hz, bool *ring)
+{
+	uint32_t mul;
+	int8_t shift;
+	int ret;
+
+	*ring = false;
+	ret = time_function_scale(hz, clk->freq_ppm, &mul, &shift);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&clk->lock);
+	clk->tsc_hz = hz;
+	ret = apply_rate_locked(clk, shm, 0, ring);
+	clk->follow_changes++;
+	pthread_mutex_unlock(&clk->lock);
+	return ret;
+}
+
 /*
  * Records are rewritten one vCPU at a time.  Were TSC_STABLE cleared in the
  * same pass that moves the skew, a reader could take vCPU 1's new record

@@ -120,6 +120,7 @@ struct domain_clock {
 	uint64_t guest_stopped_tsc;	/* since when */
 
 	uint64_t reanchors;
+	uint64_t follow_changes;	/* rate changes from the host clock follower */
 	uint64_t rounding_bias_sum;	/* 2^-32 ns, over all re-anchors */
 	uint64_t rate_term_sum_ns;
 	uint64_t last_write_cycles;	/* time the last full rewrite took */
@@ -230,6 +231,17 @@ void records_reanchor(struct domain_clock *clk, struct pvtime_shm *shm);
  */
 int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 		     uint64_t tsc_hz, int32_t freq_ppm, bool *ring);
+
+/*
+ * The host's clock moved to hz cycles per CLOCK_MONOTONIC second
+ * (host_clock_follow.c).  Like records_set_rate, but with no reader
+ * window: a follower's change is a few ppm at most, and a window would
+ * start a slower rate ahead of the host by its length times the change,
+ * an error nobody then removes.  TSC_STABLE still goes first, so readers
+ * keep their guard over the rewrite.  Returns 0 or -EINVAL.
+ */
+int records_follow_rate(struct domain_clock *clk, struct pvtime_shm *shm,
+			uint64_t hz, bool *ring);
 
 /*
  * Inject a per-vCPU skew (0 removes it).  TSC_STABLE is cleared while a

@@ -16,6 +16,7 @@ static struct event_source timer = { .fd = -1 };
 static struct timebase_pair reference;
 static uint64_t next_baseline_s;
 static uint64_t applied_hz;
+static bool apply_to_domains;
 
 int tsc_refine_estimate(const struct timebase_pair *start,
 			const struct timebase_pair *end, uint64_t *hz,
@@ -92,10 +93,10 @@ static void refine(void)
 	log_info("TSC refined over %.0f s: %llu Hz +- %llu Hz (%.4f ppm), moved %+.4f ppm%s",
 		 (double)tb.baseline_ns / 1e9, (unsigned long long)hz,
 		 (unsigned long long)precision_hz, tb.precision_ppm, moved_ppm,
-		 (unsigned __int128)moved * 1000000000 >
+		 apply_to_domains && (unsigned __int128)moved * 1000000000 >
 		 (unsigned __int128)applied_hz * TSC_REFINE_APPLY_PPB ?
 		 "; applying to every domain" : "");
-	if ((unsigned __int128)moved * 1000000000 >
+	if (apply_to_domains && (unsigned __int128)moved * 1000000000 >
 	    (unsigned __int128)applied_hz * TSC_REFINE_APPLY_PPB) {
 		applied_hz = hz;
 		domain_set_tsc_hz_all(hz);
@@ -120,10 +121,11 @@ static void on_timer(struct event_source *src, uint32_t events)
 			  strerror(-ret));
 }
 
-int tsc_refine_start(void)
+int tsc_refine_start(bool apply)
 {
 	int ret;
 
+	apply_to_domains = apply;
 	timer.handler = on_timer;
 	timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (timer.fd < 0)

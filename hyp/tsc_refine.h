@@ -10,6 +10,7 @@
 #ifndef PVTIMED_TSC_REFINE_H
 #define PVTIMED_TSC_REFINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define TSC_REFINE_FIRST_S	4
@@ -18,8 +19,12 @@
 #define TSC_REFINE_APPLY_PPB	10	/* 0.01 ppm */
 #define TSC_REFINE_TRIES	256	/* samples per end; the tightest wins */
 
-/* Take the reference sample and arm the first refinement.  0 or -errno. */
-int tsc_refine_start(void);
+/*
+ * Take the reference sample and arm the first refinement.  apply: give
+ * every domain a refined rate (when the host clock follower does not set
+ * their rate).  0 or -errno.
+ */
+int tsc_refine_start(bool apply);
 void tsc_refine_stop(void);
 
 /*

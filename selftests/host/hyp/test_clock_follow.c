@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The host clock follower against a simulated host: a TSC at a fixed
+ * rate, a CLOCK_MONOTONIC whose rate the "kernel" changes (announced
+ * through adjtimex's frequency, applied a few ms later as at the next
+ * tick, or unannounced like a PLL offset slew), samples with bracket
+ * noise.  The follower's function must stay on the true CLOCK_MONOTONIC.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tap.h"
+#include "clock_follow.h"
+
+#define TSC_HZ		2300000000.0
+#define STEP_NS		2000000ll	/* the follower's period */
+/* The kernel's CLOCK_MONOTONIC at freq 0 is off the raw rate by its tick rounding. */
+#define TICK_ROUNDING	30e-9
+
+struct sim_host {
+	double t_ns;		/* true time */
+	double mono_ns;		/* exact host CLOCK_MONOTONIC */
+	double rate;		/* mono ns per true ns now */
+	double pending_rate;	/* applied at pending_at_ns (next tick) */
+	double pending_at_ns;
+	struct kernel_rate kernel;	/* what adjtimex says */
+	unsigned int seed;
+};
+
+static double noise(struct sim_host *h, double amplitude)
+{
+	return ((double)rand_r(&h->seed) / RAND_MAX * 2.0 - 1.0) * amplitude;
+}
+
+static void sim_advance(struct sim_host *h, double ns)
+{
+	if (h->pending_at_ns > 0 && h->t_ns + ns >= h->pending_at_ns) {
+		double before = h->pending_at_ns - h->t_ns;
+
+		h->mono_ns += before * h->rate;
+		h->t_ns += before;
+		ns -= before;
+		h->rate = h->pending_rate;
+		h->pending_at_ns = 0;
+	}
+	h->mono_ns += ns * h->rate;
+	h->t_ns += ns;
+}
+
+/* adjtimex(ADJ_FREQUENCY): announced now, in effect delay_ns later. */
+static void sim_set_kernel(struct sim_host *h, struct kernel_rate k, double delay_ns)
+{
+	h->pending_rate = h->rate * kernel_rate_factor(&k) / kernel_rate_factor(&h->kernel);
+	h->kernel = k;
+	h->pending_at_ns = h->t_ns + delay_ns;
+}
+
+static void sim_set_freq(struct sim_host *h, double ppm, double delay_ns)
+{
+	struct kernel_rate k = { (long)llround(ppm * 65536.0), h->kernel.tick };
+
+	sim_set_kernel(h, k, delay_ns);
+}
+
+static uint64_t sim_tsc(const struct sim_host *h)
+{
+	return (uint64_t)llround(h->t_ns * TSC_HZ / 1e9) + 1000000000000ull;
+}
+
+static struct follow_sample sim_sample(struct sim_host *h, uint64_t width)
+{
+	struct follow_sample s = {
+		.tsc = sim_tsc(h),
+		.mono_ns = (int64_t)llround(h->mono_ns + noise(h, 15.0)),
+		.width = width,
+	};
+	return s;
+}
+
+/* The follower's error against the exact host clock. */
+static double true_error(const struct clock_follow *cf, const struct sim_host *h)
+{
+	return (double)time_function_at(&cf->fn, sim_tsc(h)) -
+	       (h->mono_ns - (double)cf->base_ns);
+}
+
+struct run_stats {
+	double max_abs;
+	unsigned long changes;
+};
+
+/* Run for ns; stats cover the part after settle_ns. */
+static struct run_stats sim_run(struct clock_follow *cf, struct sim_host *h,
+				double ns, double settle_ns)
+{
+	struct run_stats st = { 0 };
+	double start = h->t_ns;
+
+	while (h->t_ns - start < ns) {
+		struct follow_sample s;
+
+		sim_advance(h, (double)STEP_NS + noise(h, 40000.0));
+		s = sim_sample(h, 60 + (uint64_t)(rand_r(&h->seed) % 200));
+		if (clock_follow_step(cf, &s, &h->kernel))
+			st.changes++;
+		if (h->t_ns - start >= settle_ns && fabs(true_error(cf, h)) > st.max_abs)
+			st.max_abs = fabs(true_error(cf, h));
+	}
+	return st;
+}
+
+int main(void)
+{
+	struct sim_host h = { .rate = 1.0 + TICK_ROUNDING, .kernel = { 0, 10000 },
+			      .seed = 7 };
+	struct kernel_rate k50 = { 50 * 65536, 10000 }, tick = { 0, 10001 };
+	struct clock_follow cf;
+	struct follow_sample s;
+	struct run_stats st;
+	uint64_t changes;
+
+	tap_plan(16);
+	tap_ok(fabs(kernel_rate_factor(&k50) - 1.00005) < 1e-12 &&
+	       fabs(kernel_rate_factor(&tick) - 1.0001) < 1e-12,
+	       "adjtimex freq and tick scale the rate as the kernel does");
+
+	s = sim_sample(&h, 100);
+	tap_ok(clock_follow_init(&cf, 0, &h.kernel, &s) == -EINVAL &&
+	       clock_follow_init(&cf, 2300000000ull,
+				 &(struct kernel_rate){ 0, 0 }, &s) == -EINVAL,
+	       "a zero rate or an absurd tick is refused");
+	/* The startup calibration is 0.2 ppm off, as a 1 s one may be. */
+	tap_ok(clock_follow_init(&cf, 2300000460ull, &h.kernel, &s) == 0,
+	       "init from one sample");
+
+	st = sim_run(&cf, &h, 5e9, 0);
+	tap_diag("start: max |error| %.0f ns, %lu rate changes, %llu trims",
+		 st.max_abs, st.changes, (unsigned long long)cf.trims);
+	tap_ok(st.max_abs < 1000, "start with a 0.2 ppm error: within 1 us (%.0f ns)",
+	       st.max_abs);
+	changes = cf.rate_changes;
+	st = sim_run(&cf, &h, 60e9, 0);
+	tap_diag("steady 60 s: max |error| %.0f ns, %lu rate changes, est %.3f Hz",
+		 st.max_abs, st.changes, cf.est_hz);
+	tap_ok(st.max_abs <= 100, "steady: within 100 ns of the host's CLOCK_MONOTONIC (%.0f ns)",
+	       st.max_abs);
+	tap_ok(cf.rate_changes - changes <= 10,
+	       "steady: at most 10 rate changes a minute (%llu)",
+	       (unsigned long long)(cf.rate_changes - changes));
+	tap_ok(fabs(cf.est_hz / (TSC_HZ / (1.0 + TICK_ROUNDING)) - 1.0) < 2e-9,
+	       "the measured rate is the host's to 2 ppb (%.3f Hz)", cf.est_hz);
+
+	changes = cf.kernel_changes;
+	sim_set_freq(&h, 50.0, 3e6);
+	st = sim_run(&cf, &h, 20e9, 0);
+	tap_diag("+50 ppm: max |error| %.0f ns, %lu rate changes", st.max_abs, st.changes);
+	tap_ok(cf.kernel_changes == changes + 1, "the kernel's frequency change is seen");
+	tap_ok(st.max_abs <= 300, "+50 ppm, in effect 3 ms after adjtimex: within 300 ns (%.0f ns)",
+	       st.max_abs);
+	sim_set_freq(&h, -50.0, 1e6);
+	st = sim_run(&cf, &h, 20e9, 0);
+	tap_diag("-50 ppm: max |error| %.0f ns, %lu rate changes", st.max_abs, st.changes);
+	tap_ok(st.max_abs <= 300, "-50 ppm: within 300 ns (%.0f ns)", st.max_abs);
+	st = sim_run(&cf, &h, 10e9, 0);
+	tap_ok(st.max_abs <= 100, "settled at -50 ppm: within 100 ns (%.0f ns)", st.max_abs);
+
+	/* A PLL offset slew: the rate moves with no adjtimex frequency change. */
+	h.rate *= 1.0 + 5e-6;
+	st = sim_run(&cf, &h, 3e9, 0);
+	tap_diag("unannounced +5 ppm: max |error| %.0f ns, %llu breaks", st.max_abs,
+		 (unsigned long long)cf.breaks);
+	tap_ok(st.max_abs <= 3000 && cf.breaks >= 1,
+	       "an unannounced +5 ppm is caught: within 3 us (%.0f ns)", st.max_abs);
+	st = sim_run(&cf, &h, 10e9, 0);
+	tap_ok(st.max_abs <= 100, "and then within 100 ns (%.0f ns)", st.max_abs);
+
+	/* A wide (preempted) sample far off is not believed. */
+	changes = cf.rate_changes;
+	sim_advance(&h, STEP_NS);
+	s = sim_sample(&h, 100000);
+	s.mono_ns += 50000;
+	tap_ok(!clock_follow_step(&cf, &s, &h.kernel) && cf.rate_changes == changes,
+	       "a wide sample 50 us off changes nothing");
+
+	/* The tick too (ADJ_TICK), announced. */
+	sim_set_kernel(&h, tick, 2e6);
+	st = sim_run(&cf, &h, 10e9, 0);
+	tap_ok(st.max_abs <= 500, "a tick change (+150 ppm): within 500 ns (%.0f ns)",
+	       st.max_abs);
+	tap_ok(cf.samples > 50000 && cf.wide_samples == 1,
+	       "samples counted (%llu, %llu wide)", (unsigned long long)cf.samples,
+	       (unsigned long long)cf.wide_samples);
+	return tap_done();
+}
