@@ -12,6 +12,7 @@
 #include <linux/irq_work.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/percpu.h>
 #include <linux/workqueue.h>
 
 #include "pvtime_abi.h"
@@ -76,6 +77,7 @@ struct pvtime_dev {
 	atomic64_t records_irqs;
 	atomic64_t fastpath_engaged;	/* times pvtime-tsc was registered */
 	atomic64_t fastpath_dropped;	/* times it was unregistered */
+	atomic64_t clocksource_handoffs;	/* switches that lost no time */
 	atomic64_t guest_stopped_touches;	/* all-CPU watchdog touches */
 
 	/* Per-vCPU TSC evidence submitted after the handshake. */
@@ -158,6 +160,22 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 int pvtime_clock_register(struct pvtime_dev *pd);
 int pvtime_clock_unregister(struct pvtime_dev *pd);
 u64 pvtime_clock_now(struct pvtime_dev *pd);
+
+/* Lossless switches between pvtime and pvtime-tsc (pvtime_clock.c). */
+DECLARE_PER_CPU(struct clocksource *, pvtime_handoff_to);
+int pvtime_handoff_enable(struct clocksource *cs);
+/* A switch to a clocksource is under way on this CPU. */
+static __always_inline bool pvtime_handoff_pending(void)
+{
+	return raw_cpu_read(pvtime_handoff_to);
+}
+
+/*
+ * A read of cs at tsc while a switch is pending: the TSC to answer for,
+ * which is the old clocksource's last one for the new clocksource's first
+ * read.
+ */
+u64 pvtime_handoff_slow(struct pvtime_dev *pd, struct clocksource *cs, u64 tsc);
 s64 pvtime_clock_guard_floor(struct pvtime_dev *pd);
 
 /* pvtime_fastpath.c */

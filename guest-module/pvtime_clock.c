@@ -126,11 +126,14 @@ static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd,
 	return pvtime_clock_guard(pd, cpu_last);
 }
 
-u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
+/* The time now, and the TSC it is for (0 when it came from a fallback). */
+static u64 notrace pvtime_clock_now_tsc(struct pvtime_dev *pd, u64 *tsc)
 {
 	struct pvtime_time_sample sample;
 	u32 stuck;
 	u64 now;
+
+	*tsc = 0;
 
 	preempt_disable_notrace();
 	stuck = __this_cpu_read(pvtime_stuck_version);
@@ -158,6 +161,7 @@ u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 	if (unlikely(sample.flags & PVTIME_FLAG_GUEST_STOPPED))
 		pvtime_note_guest_stopped(pd, sample.version);
 
+	*tsc = sample.tsc;
 	now = sample.system_ns;
 	/* As in Linux's pvclock: a certified-stable TSC needs no guard. */
 	if (!(sample.flags & PVTIME_FLAG_TSC_STABLE) ||
@@ -169,6 +173,52 @@ u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 	}
 	preempt_enable_notrace();
 	return now;
+}
+
+u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
+{
+	u64 tsc;
+
+	return pvtime_clock_now_tsc(pd, &tsc);
+}
+
+/*
+ * Handing the time over between pvtime and pvtime-tsc.  A clocksource
+ * switch reads the old clocksource, then the new one, with interrupts off;
+ * the time between the two reads (microseconds under TCG) is lost to
+ * CLOCK_MONOTONIC and CLOCK_REALTIME.  Between our two nothing need be
+ * lost, since both are the TSC underneath: the core calls the new one's
+ * enable() on the switching CPU first, the old one's read there notes the
+ * TSC it used, and the new one's first read answers for that TSC.  No
+ * wall-clock step is then needed after a fast-path switch.
+ */
+DEFINE_PER_CPU(struct clocksource *, pvtime_handoff_to);
+static DEFINE_PER_CPU(u64, pvtime_handoff_tsc);
+
+int pvtime_handoff_enable(struct clocksource *cs)
+{
+	raw_cpu_write(pvtime_handoff_tsc, 0);
+	raw_cpu_write(pvtime_handoff_to, cs);
+	return 0;
+}
+
+u64 notrace pvtime_handoff_slow(struct pvtime_dev *pd, struct clocksource *cs,
+				u64 tsc)
+{
+	u64 from;
+
+	if (raw_cpu_read(pvtime_handoff_to) != cs) {
+		/* The old clocksource, read for the last time. */
+		raw_cpu_write(pvtime_handoff_tsc, tsc);
+		return tsc;
+	}
+	raw_cpu_write(pvtime_handoff_to, NULL);
+	from = raw_cpu_read(pvtime_handoff_tsc);
+	/* Not from one of ours (tsc, hpet...): nothing to carry over. */
+	if (!from || !tsc || from > tsc)
+		return tsc;
+	atomic64_inc(&pd->clocksource_handoffs);
+	return from;
 }
 
 static void pvtime_warn_odd_record(struct irq_work *work)
@@ -183,7 +233,17 @@ static void pvtime_warn_odd_record(struct irq_work *work)
 
 static u64 notrace pvtime_cs_read(struct clocksource *cs)
 {
-	return pvtime_clock_now(container_of(cs, struct pvtime_dev, cs));
+	struct pvtime_dev *pd = container_of(cs, struct pvtime_dev, cs);
+	u64 tsc, from, now = pvtime_clock_now_tsc(pd, &tsc);
+
+	if (likely(!pvtime_handoff_pending()))
+		return now;
+	from = pvtime_handoff_slow(pd, cs, tsc);
+	/* Taking over from pvtime-tsc: answer for the TSC it last read. */
+	if (from != tsc && pd->tsc_cs_mul)
+		now -= pvtime_scale_delta(tsc - from, pd->tsc_cs_mul,
+					  pd->tsc_cs_shift);
+	return now;
 }
 
 int pvtime_clock_register(struct pvtime_dev *pd)
@@ -198,6 +258,7 @@ int pvtime_clock_register(struct pvtime_dev *pd)
 		.name = "pvtime",
 		.rating = PVTIME_CLOCK_RATING,
 		.read = pvtime_cs_read,
+		.enable = pvtime_handoff_enable,
 		.mask = CLOCKSOURCE_MASK(64),
 		.flags = CLOCK_SOURCE_IS_CONTINUOUS,
 		/*

@@ -78,6 +78,8 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 		   atomic64_read(&pd->fastpath_engaged));
 	seq_printf(m, "fastpath_dropped %lld\n",
 		   atomic64_read(&pd->fastpath_dropped));
+	seq_printf(m, "clocksource_handoffs %lld\n",
+		   atomic64_read(&pd->clocksource_handoffs));
 	mutex_lock(&pd->fastpath_lock);
 	seq_printf(m, "fastpath_tsc_hz %llu\n", pd->tsc_cs_registered ?
 		   pvtime_hz_from_scale(pd->tsc_cs_mul, pd->tsc_cs_shift) : 0);

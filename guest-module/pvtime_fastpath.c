@@ -73,7 +73,12 @@ const char *pvtime_fastpath_state_name(int state)
 
 static u64 notrace pvtime_tsc_cs_read(struct clocksource *cs)
 {
-	return rdtsc_ordered();
+	u64 tsc = rdtsc_ordered();
+
+	if (likely(!pvtime_handoff_pending()))
+		return tsc;
+	return pvtime_handoff_slow(container_of(cs, struct pvtime_dev, tsc_cs),
+				   cs, tsc);
 }
 
 /* The record's system time at any TSC value, before or after its anchor. */
@@ -231,6 +236,7 @@ static int pvtime_tsc_cs_register(struct pvtime_dev *pd, u32 mul, s8 shift)
 		.name = "pvtime-tsc",
 		.rating = PVTIME_TSC_RATING,
 		.read = pvtime_tsc_cs_read,
+		.enable = pvtime_handoff_enable,
 		.mask = CLOCKSOURCE_MASK(64),	/* the vDSO needs 64 bits */
 		.flags = CLOCK_SOURCE_IS_CONTINUOUS,
 		.vdso_clock_mode = VDSO_CLOCKMODE_TSC,
@@ -286,7 +292,7 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 	enum pvtime_fastpath_state state;
 	unsigned long next = msecs_to_jiffies(PVTIME_FASTPATH_CHECK_MS);
 	bool was_engaged, stopped = false;
-	u64 switches;
+	u64 switches, handoffs;
 	u32 mul = 0;
 	s8 shift = 0;
 
@@ -295,6 +301,7 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 		goto out;
 	switches = atomic64_read(&pd->fastpath_engaged) +
 		   atomic64_read(&pd->fastpath_dropped);
+	handoffs = atomic64_read(&pd->clocksource_handoffs);
 
 	was_engaged = pd->tsc_cs_registered;
 	state = pvtime_records_check(pd, &mul, &shift, &stopped);
@@ -323,10 +330,13 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 	/*
 	 * A clocksource switch loses the moments between the kernel's last
 	 * read of the old clock and its first of the new one (microseconds
-	 * under TCG): bring CLOCK_REALTIME back onto the hyp's wall clock.
+	 * under TCG), unless it was handed over between pvtime and pvtime-tsc
+	 * (pvtime_clock.c): only then bring CLOCK_REALTIME back onto the
+	 * hyp's wall clock.
 	 */
-	if (switches != atomic64_read(&pd->fastpath_engaged) +
-			atomic64_read(&pd->fastpath_dropped))
+	switches = atomic64_read(&pd->fastpath_engaged) +
+		   atomic64_read(&pd->fastpath_dropped) - switches;
+	if (switches > atomic64_read(&pd->clocksource_handoffs) - handoffs)
 		pvtime_wallclock_resync(pd, "clocksource switch");
 	/*
 	 * The guest was stopped, or the hyp withdrew TSC_STABLE (its offset

@@ -8,6 +8,7 @@
 #include "pvclock_math.h"
 #include "pvtime_ctl.h"
 #include "control_commands.h"
+#include "host_clock_follow.h"
 #include "domain.h"
 #include "fault_inject.h"
 #include "log.h"
@@ -189,6 +190,35 @@ static void emit_time_function(struct emit *e, const struct domain_clock *snap)
 	emit_object_end(e);
 }
 
+/* The host clock follower, shared by every domain (host_clock_follow.h). */
+static void emit_host_clock(struct emit *e, uint64_t domain_hz)
+{
+	struct clock_follow cf;
+	bool following = host_clock_follow_snapshot(&cf);
+
+	emit_object_begin(e, "host_clock");
+	emit_str(e, "follows", following ? "CLOCK_MONOTONIC (host NTP)" :
+		 "CLOCK_MONOTONIC_RAW (--host-clock raw)");
+	emit_bool(e, "following", following);
+	if (following) {
+		emit_bool(e, "domain_at_followed_rate", domain_hz == cf.applied_hz);
+		emit_u64(e, "applied_hz", cf.applied_hz);
+		emit_double(e, "measured_hz", cf.est_hz, 3);
+		emit_double(e, "adjtimex_freq_ppm", (double)cf.kernel.freq / 65536.0, 3);
+		emit_s64(e, "adjtimex_tick", cf.kernel.tick);
+		emit_s64(e, "last_error_ns", cf.last_error_ns);
+		emit_s64(e, "max_abs_error_ns", cf.max_abs_error_ns);
+		emit_bool(e, "trimming", cf.trimming);
+		emit_u64(e, "samples", cf.samples);
+		emit_u64(e, "wide_samples", cf.wide_samples);
+		emit_u64(e, "rate_changes", cf.rate_changes);
+		emit_u64(e, "kernel_changes", cf.kernel_changes);
+		emit_u64(e, "trims", cf.trims);
+		emit_u64(e, "breaks", cf.breaks);
+	}
+	emit_object_end(e);
+}
+
 static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		    size_t errlen)
 {
@@ -235,6 +265,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		emit_str(e, "tcg_thread", tcg_thread_mode_name(d->cfg.tcg_thread));
 	emit_u64(e, "abi_version", READ_ONCE(ctl->abi_version));
 	emit_u64(e, "tsc_hz", snap.tsc_hz);
+	emit_host_clock(e, snap.tsc_hz);
 	emit_u64(e, "features", READ_ONCE(ctl->features));
 	emit_u64(e, "status", READ_ONCE(ctl->status));
 	emit_u64(e, "records_generation", snap.generation);

@@ -6,6 +6,7 @@ it, a follower for a guest's console log, and TAP line parsing.  Python 3
 standard library only.
 """
 
+import ctypes
 import json
 import os
 import re
@@ -347,3 +348,67 @@ class LogFollower:
     def close(self):
         if self.file is not None:
             self.file.close()
+
+
+class _Timex(ctypes.Structure):
+    """struct timex (x86_64), for adjtimex(2)."""
+    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long),
+                ("freq", ctypes.c_long), ("maxerror", ctypes.c_long),
+                ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                ("constant", ctypes.c_long), ("precision", ctypes.c_long),
+                ("tolerance", ctypes.c_long), ("time_sec", ctypes.c_long),
+                ("time_usec", ctypes.c_long), ("tick", ctypes.c_long),
+                ("ppsfreq", ctypes.c_long), ("jitter", ctypes.c_long),
+                ("shift", ctypes.c_int), ("stabil", ctypes.c_long),
+                ("jitcnt", ctypes.c_long), ("calcnt", ctypes.c_long),
+                ("errcnt", ctypes.c_long), ("stbcnt", ctypes.c_long),
+                ("tai", ctypes.c_int), ("_reserved", ctypes.c_int * 11)]
+
+
+class HostFrequency:
+    """The host kernel's NTP frequency (adjtimex ADJ_FREQUENCY), as chronyd
+    sets it.  offset_ppm() moves it relative to where it was found;
+    restore() puts back exactly the value found (call it in a finally).
+    Needs CAP_SYS_TIME."""
+    ADJ_FREQUENCY = 0x0002
+    NTP_DAEMONS = ("chronyd", "ntpd", "systemd-timesyncd", "openntpd")
+
+    def __init__(self):
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.original = self.read().freq
+        self.changed = False
+
+    def read(self):
+        tx = _Timex()
+        if self._libc.adjtimex(ctypes.byref(tx)) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"adjtimex: {os.strerror(err)}")
+        return tx
+
+    def _set(self, freq):
+        tx = _Timex()
+        tx.modes = self.ADJ_FREQUENCY
+        tx.freq = freq
+        if self._libc.adjtimex(ctypes.byref(tx)) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"adjtimex(ADJ_FREQUENCY): {os.strerror(err)}")
+
+    def offset_ppm(self, ppm):
+        """Run the host's clock ppm faster than it was found."""
+        self.changed = True
+        self._set(self.original + int(round(ppm * 65536)))
+
+    def restore(self):
+        if self.changed:
+            self._set(self.original)
+            self.changed = False
+
+    @classmethod
+    def ntp_daemons_running(cls):
+        """Names of NTP daemons running on the host (they would fight us)."""
+        found = []
+        for name in cls.NTP_DAEMONS:
+            if subprocess.run(["pgrep", "-x", name[:15]],
+                              capture_output=True).returncode == 0:
+                found.append(name)
+        return found

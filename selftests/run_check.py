@@ -39,6 +39,7 @@ from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: 
                          processes_mentioning,
                          read_config_value, tail_file)
 
+from ntp_follow_check import run_ntp_follow  # noqa: E402
 from restart_check import phase_restart  # noqa: E402
 
 QEMU = "/usr/bin/qemu-system-x86_64"
@@ -613,7 +614,7 @@ def main():
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
-                                 "restart"],
+                                 "restart", "ntp"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -633,7 +634,7 @@ def main():
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
-                               "restart"])
+                               "restart", "ntp"])
 
     started = time.monotonic()
     results = Results()
@@ -646,7 +647,7 @@ def main():
             phase_host_units(results, args)
         if "fuzz" in phases:
             phase_fuzz(results, args)
-        if phases & {"integration", "guests", "restart"}:
+        if phases & {"integration", "guests", "restart", "ntp"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -662,6 +663,9 @@ def main():
                     phase_guests(results, args, daemon, workdir)
                 if "restart" in phases and daemon.alive():
                     phase_restart(results, args, daemon, workdir)
+                if "ntp" in phases and daemon.alive():
+                    log("== phase 3c: the host's NTP slews +-50 ppm under a guest")
+                    run_ntp_follow(results, args.build, daemon, workdir)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")

@@ -16,6 +16,10 @@
 #   restart   insmod; with pvtime-meter-probe against the host's own meter
 #             (no pvtimed involved) while the host runner SIGKILLs and
 #             restarts pvtimed: REALTIME within 50 us, no backward step
+#   ntp       insmod; pvtime-meter-probe against the host's own meter while
+#             the host runner slews the host's NTP frequency
+#             (selftests/ntp_follow_check.py): within NTP_MAX_ABS_US of the
+#             host, no wall-clock step, never backwards
 #   module    insmod; only pvtime_test and the unload checks of main
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
@@ -497,6 +501,40 @@ mode_restart() {
 		[ $((after - before)) -ge 3600 -a $((after - before)) -le 3610 ]
 }
 
+# The host's NTP slews under this guest (selftests/ntp_follow_check.py
+# drives it): its CLOCK_REALTIME must follow without a single step.
+NTP_PROBE_S=${NTP_PROBE_S:-40}
+NTP_MAX_ABS_US=${NTP_MAX_ABS_US:-5}
+wallclock_steps() {
+	sed -n 's/^wallclock_steps //p' "$DEBUGFS/state"
+}
+
+mode_ntp() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	# The initial step and its retries are over once the offset is known.
+	sleep 2
+	steps_before=$(wallclock_steps)
+	echo "PVTIME-NTP-READY $NTP_PROBE_S"
+	"$SELFTESTS/pvtime-meter-probe" --duration "$NTP_PROBE_S" \
+		--interval-ms 20 --window-s 1 --max-rtt-us 10 --json \
+		--tap "REALTIME within $NTP_MAX_ABS_US us of the host's (independent meter) while the host's NTP slews +-50 ppm" \
+		--max-abs-us "$NTP_MAX_ABS_US" >"$TMP.probe" 2>&1
+	probe_rc=$?
+	sed -n 's/^{/PVTIME-METER-WINDOW {/p' "$TMP.probe"
+	grep -v -e '^{' -e '^ok ' -e '^not ok ' "$TMP.probe" | comment_stream
+	result "$probe_rc" "REALTIME within $NTP_MAX_ABS_US us of the host's (independent meter) while the host's NTP slews +-50 ppm"
+	steps_after=$(wallclock_steps)
+	comment "wallclock_steps: $steps_before before the slews, $steps_after after"
+	echo "PVTIME-REPORT ntp_guest_wallclock_steps $((steps_after - steps_before))"
+	check "no guest wall-clock step while the host slewed" \
+		[ -n "$steps_before" -a "$steps_before" = "$steps_after" ]
+	check "still pvtime or pvtime-tsc" is_pvtime_clocksource
+	grep -E '^(fastpath|clocksource_handoffs|wallclock|vouch)' "$DEBUGFS/state" | comment_stream
+}
+
 # pvtime_test and the unload path of main alone, for working on them.
 mode_module() {
 	run_commented insmod "$MODULE"
@@ -635,9 +673,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp" >&2
 	exit 2
 	;;
 esac
@@ -651,6 +689,7 @@ else
 	main) mode_main ;;
 	timekeep) mode_timekeep ;;
 	restart) mode_restart ;;
+	ntp) mode_ntp ;;
 	module) mode_module ;;
 	bench) mode_bench ;;
 	wrongabi)

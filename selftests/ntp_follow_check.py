@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The host's NTP slews under a guest (issue 7, item 1): the NTP phase of
+`make check`, and the long run of `make bench`.
+
+One guest boots in pvtest=ntp mode and measures its CLOCK_REALTIME
+against the host's through its own pvtime-meter (a host process that
+shares nothing with pvtimed) for the whole run.  Meanwhile the runner
+moves the host kernel's NTP frequency with adjtimex(ADJ_FREQUENCY), as
+chronyd does: a stretch as found, +50 ppm, -50 ppm, then as found again
+(always restored, in a finally).  pvtimed must carry the host's rate into
+the records so that the guest follows without a single wall-clock step.
+
+The guest prints its verdict as TAP (|offset| within NTP_MAX_ABS_US, no
+backward step, no wall-clock step) and a PVTIME-METER-WINDOW line per
+second; the runner sorts the windows into the stretches of its schedule
+and reports max |offset| for each.
+"""
+
+import json
+import os
+import re
+import time
+
+from pvtime_host import (HostFrequency, LogFollower, Meter, config_with_args,
+                         parse_tap_line, parse_tap_plan, read_config_value,
+                         tail_file)
+
+GUEST = "pvtime-ntp"
+# (stretch, seconds, ppm off the host's frequency as found)
+CHECK_SCHEDULE = (("as-found", 8, 0.0), ("plus50", 12, 50.0),
+                  ("minus50", 12, -50.0), ("restored", 6, 0.0))
+BENCH_SCHEDULE = (("as-found", 10, 0.0), ("plus50", 150, 50.0),
+                  ("minus50", 150, -50.0), ("restored", 10, 0.0))
+CHECK_MAX_ABS_US = 5
+READY_TIMEOUT_S = 90
+END_TIMEOUT_S = 60
+WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
+
+
+def log(text=""):
+    print(text, flush=True)
+
+
+def write_config(build, workdir, meter, probe_s, max_abs_us):
+    """test.cfg named GUEST, pvtest=ntp, the probe's length and limit, the meter."""
+    source = os.path.join(build, "guest", "test.cfg")
+    with open(source) as src:
+        text = src.read()
+    text = re.sub(r'^name = .*$', f'name = "{GUEST}"', text, flags=re.M)
+    text = re.sub(r"\bpvtest=[^\s\"]+",
+                  f"pvtest=ntp NTP_PROBE_S={probe_s} NTP_MAX_ABS_US={max_abs_us}",
+                  text)
+    ramdisk = read_config_value(source, "ramdisk")
+    text = re.sub(r'^ramdisk = .*$',
+                  f'ramdisk = "{os.path.join(build, "guest", ramdisk)}"',
+                  text, flags=re.M)
+    base = os.path.join(workdir, f"{GUEST}.base.cfg")
+    with open(base, "w") as dst:
+        dst.write(text)
+    path = os.path.join(workdir, f"{GUEST}.cfg")
+    config_with_args(base, path, meter.device_model_args())
+    return path
+
+
+class NtpGuest:
+    """The guest's console: its results, windows and reports."""
+
+    def __init__(self, results, daemon, suite):
+        self.results = results
+        self.daemon = daemon
+        self.suite = suite
+        self.console = None
+        self.ready_at = None
+        self.begun = self.ended = False
+        self.planned = None
+        self.tap_count = 0
+        self.windows = []       # (host time at the window's end, JSON)
+        self.after_failure = False
+
+    def follow(self):
+        if self.console is None and os.path.exists(self.daemon.domain_log(GUEST)):
+            self.console = LogFollower(self.daemon.domain_log(GUEST))
+        if self.console is None:
+            return
+        for line in self.console.lines():
+            self.handle(line)
+
+    def handle(self, line):
+        match = WINDOW_RE.match(line)
+        if line.startswith("PVTIME-GUEST-BEGIN"):
+            self.begun = True
+        elif line.startswith("PVTIME-GUEST-END") or \
+                line.startswith("pvtime-init: run-guest-tests.sh"):
+            self.ended = True
+        elif line.startswith("PVTIME-NTP-READY"):
+            self.ready_at = time.time()
+            log(f"  {self.suite}: {line}")
+        elif match:
+            try:
+                row = json.loads(match.group(1))
+            except ValueError:
+                row = {}
+            if "window" in row and self.ready_at:
+                self.windows.append((self.ready_at + float(row.get("t_s", 0)), row))
+        elif self.results.report(self.suite, line):
+            pass
+        elif self.begun and not self.ended and parse_tap_plan(line) is not None:
+            self.planned = parse_tap_plan(line)
+        elif self.begun and not self.ended:
+            kind = parse_tap_line(line)
+            if kind:
+                self.tap_count += 1
+                self.results.add(kind, self.suite, line)
+                self.after_failure = kind == "fail"
+            elif self.after_failure and line.startswith("#"):
+                log(f"    | {line[1:].strip()}")
+
+
+def wait_for(guest, predicate, timeout, alive):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        guest.follow()
+        if predicate() or not alive():
+            break
+        time.sleep(0.05)
+    return predicate()
+
+
+def stretch_figures(guest, boundaries):
+    """{stretch: (max |offset| ns, windows, backward steps)}; a window
+    belongs to the stretch it ended in, the first second after a change
+    included (that is where a follower shows its lag)."""
+    figures = {}
+    for end, row in guest.windows:
+        name = None
+        for stretch, start, stop in boundaries:
+            if start < end <= stop + 0.5:
+                name = stretch
+                break
+        if name is None or not row.get("offset", {}).get("n"):
+            continue
+        worst, count, back = figures.get(name, (0, 0, 0))
+        worst = max(worst, abs(int(row["offset"]["max_abs_ns"])))
+        back += int(row.get("realtime_backsteps", 0)) + \
+            int(row.get("monotonic_backsteps", 0))
+        figures[name] = (worst, count + 1, back)
+    return figures
+
+
+def follower_state(daemon):
+    info = daemon.pvxl("info", "--json", GUEST)
+    try:
+        return info.json().get("host_clock", {})
+    except (ValueError, AttributeError):
+        return {}
+
+
+def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
+                   schedule=CHECK_SCHEDULE, max_abs_us=CHECK_MAX_ABS_US):
+    """The scenario; returns {stretch: max |offset| ns} (empty on failure)."""
+    probe_s = sum(seconds for _, seconds, _ in schedule) + 2
+    try:
+        host = HostFrequency()
+    except OSError as err:
+        results.own(False, suite, f"adjtimex works on the host (needs "
+                    f"CAP_SYS_TIME): {err}")
+        return {}
+    daemons = HostFrequency.ntp_daemons_running()
+    if daemons:
+        log(f"  {suite}: warning: {', '.join(daemons)} running on the host; "
+            "it may move the frequency during the run too (pvtimed follows "
+            "whatever the kernel does)")
+    meter = Meter(build, os.path.join(workdir, f"{GUEST}.meter"))
+    guest = NtpGuest(results, daemon, suite)
+    figures = {}
+    try:
+        meter.start()
+        cfg = write_config(build, workdir, meter, probe_s, max_abs_us)
+        created = daemon.pvxl("create", cfg, timeout=120)
+        if not results.own(created.returncode == 0, suite, f"pvxl create {GUEST}",
+                           [created.describe()] + daemon.log_tail(15)):
+            return {}
+        if not results.own(wait_for(guest, lambda: guest.ready_at is not None
+                                    or guest.ended, READY_TIMEOUT_S,
+                                    daemon.alive) and guest.ready_at, suite,
+                           "the guest measures against its meter",
+                           tail_file(daemon.domain_log(GUEST), 15)):
+            return {}
+        before = follower_state(daemon)
+        boundaries = []
+        start = guest.ready_at
+        try:
+            for stretch, seconds, ppm in schedule:
+                host.offset_ppm(ppm) if ppm else host.restore()
+                begin = time.time()
+                log(f"  {suite}: host NTP frequency {ppm:+.0f} ppm off "
+                    f"as found ({stretch}, {seconds} s)")
+                wait_for(guest, lambda: False, seconds, daemon.alive)
+                # The first stretch starts with the probe.
+                boundaries.append((stretch, begin if boundaries else start,
+                                   time.time()))
+        finally:
+            host.restore()
+        results.own(host.read().freq == host.original, suite,
+                    "the host's NTP frequency is back where it was found "
+                    f"({host.original / 65536:+.3f} ppm)")
+        after = follower_state(daemon)
+        ended = wait_for(guest, lambda: guest.ended, END_TIMEOUT_S, daemon.alive)
+        results.own(ended and guest.planned == guest.tap_count and guest.tap_count,
+                    suite, f"{GUEST} reported and ended, {guest.tap_count} "
+                    f"results of a plan of {guest.planned}",
+                    tail_file(daemon.domain_log(GUEST), 30))
+        for stretch, (worst, count, back) in stretch_figures(guest, boundaries).items():
+            figures[stretch] = worst
+            results.reports.append((suite, f"max_abs_offset_ns_{stretch}",
+                                    f"{worst} ({count} s)"))
+            results.reports.append((suite, f"backward_steps_{stretch}", str(back)))
+        for key in ("kernel_changes", "rate_changes", "trims", "breaks"):
+            if key in after:
+                results.reports.append((suite, f"follower_{key}",
+                                        str(int(after[key]) - int(before.get(key, 0)))))
+        results.own(int(after.get("kernel_changes", 0)) -
+                    int(before.get("kernel_changes", 0)) >= 2, suite,
+                    "pvtimed saw the host's frequency changes (pvxl info host_clock)",
+                    [json.dumps(after)] + daemon.log_tail(10))
+    except (OSError, RuntimeError) as err:
+        results.own(False, suite, f"NTP follow scenario: {err}")
+    finally:
+        host.restore()
+        if guest.console is not None:
+            guest.follow()
+            guest.console.close()
+        if daemon.alive():
+            daemon.pvxl("destroy", GUEST, timeout=60)
+        meter.stop()
+    return figures
