@@ -197,6 +197,8 @@ static int check_qemu_binary(const char *qemu, char *err, size_t errlen)
  * New domains start at it, so that all run at one rate.
  */
 static uint64_t domains_rate_hz;
+/* ...and that rate is the host clock follower's (PVTIME_F_HOST_NTP). */
+static bool domains_follow_host_ntp;
 
 static int domain_start(struct domain *d, char *err, size_t errlen)
 {
@@ -206,6 +208,7 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		.nr_vcpus = d->cfg.vcpus,
 		.tsc_hz = domains_rate_hz ? domains_rate_hz : timebase_get()->tsc_hz,
 		.calibration_ms = RECORDS_CALIBRATION_MS,
+		.host_ntp = domains_follow_host_ntp,
 	};
 	struct qemu_paths paths;
 	char **argv;
@@ -490,6 +493,7 @@ void domain_follow_rate_all(uint64_t hz)
 	struct domain *d;
 
 	domains_rate_hz = hz;
+	domains_follow_host_ntp = true;
 	for (d = domains; d; d = d->next)
 		if (d->state == DOMAIN_RUNNING)
 			domain_apply_rate(d, hz, true);

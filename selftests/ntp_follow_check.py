@@ -32,6 +32,7 @@ CHECK_SCHEDULE = (("as-found", 8, 0.0), ("plus50", 12, 50.0),
 BENCH_SCHEDULE = (("as-found", 10, 0.0), ("plus50", 150, 50.0),
                   ("minus50", 150, -50.0), ("restored", 10, 0.0))
 CHECK_MAX_ABS_US = 5
+PVTIME_F_HOST_NTP = 0x80
 READY_TIMEOUT_S = 90
 END_TIMEOUT_S = 60
 WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
@@ -127,9 +128,11 @@ def wait_for(guest, predicate, timeout, alive):
 
 
 def stretch_figures(guest, boundaries):
-    """{stretch: (max |offset| ns, windows, backward steps)}; a window
-    belongs to the stretch it ended in, the first second after a change
-    included (that is where a follower shows its lag)."""
+    """{stretch: {max_abs_ns, max_abs_mean_ns, p99_abs_ns, windows,
+    backsteps}}: per stretch, the worst usable sample, the worst
+    one-second mean, the worst window p99.  A window belongs to the
+    stretch it ended in (the second after a change included: that is where
+    a follower shows its lag)."""
     figures = {}
     for end, row in guest.windows:
         name = None
@@ -137,13 +140,19 @@ def stretch_figures(guest, boundaries):
             if start < end <= stop + 0.5:
                 name = stretch
                 break
-        if name is None or not row.get("offset", {}).get("n"):
+        offset = row.get("offset", {})
+        if name is None or not offset.get("n"):
             continue
-        worst, count, back = figures.get(name, (0, 0, 0))
-        worst = max(worst, abs(int(row["offset"]["max_abs_ns"])))
-        back += int(row.get("realtime_backsteps", 0)) + \
+        fig = figures.setdefault(name, {"max_abs_ns": 0, "max_abs_mean_ns": 0,
+                                        "p99_abs_ns": 0, "windows": 0,
+                                        "backsteps": 0})
+        fig["max_abs_ns"] = max(fig["max_abs_ns"], abs(int(offset["max_abs_ns"])))
+        fig["max_abs_mean_ns"] = max(fig["max_abs_mean_ns"],
+                                     abs(round(float(offset.get("mean_ns", 0)))))
+        fig["p99_abs_ns"] = max(fig["p99_abs_ns"], abs(int(offset.get("p99_abs_ns", 0))))
+        fig["windows"] += 1
+        fig["backsteps"] += int(row.get("realtime_backsteps", 0)) + \
             int(row.get("monotonic_backsteps", 0))
-        figures[name] = (worst, count + 1, back)
     return figures
 
 
@@ -157,7 +166,8 @@ def follower_state(daemon):
 
 def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
                    schedule=CHECK_SCHEDULE, max_abs_us=CHECK_MAX_ABS_US):
-    """The scenario; returns {stretch: max |offset| ns} (empty on failure)."""
+    """The scenario; returns {stretch: figures, "guest_wallclock_steps": N,
+    "follower": {...}} (empty on failure)."""
     probe_s = sum(seconds for _, seconds, _ in schedule) + 2
     try:
         host = HostFrequency()
@@ -210,15 +220,31 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
                     suite, f"{GUEST} reported and ended, {guest.tap_count} "
                     f"results of a plan of {guest.planned}",
                     tail_file(daemon.domain_log(GUEST), 30))
-        for stretch, (worst, count, back) in stretch_figures(guest, boundaries).items():
-            figures[stretch] = worst
+        for stretch, fig in stretch_figures(guest, boundaries).items():
+            figures[stretch] = fig
             results.reports.append((suite, f"max_abs_offset_ns_{stretch}",
-                                    f"{worst} ({count} s)"))
-            results.reports.append((suite, f"backward_steps_{stretch}", str(back)))
+                                    f"{fig['max_abs_ns']} ({fig['windows']} s)"))
+            results.reports.append((suite, f"max_abs_1s_mean_ns_{stretch}",
+                                    str(fig["max_abs_mean_ns"])))
+            results.reports.append((suite, f"backward_steps_{stretch}",
+                                    str(fig["backsteps"])))
+        steps = next((value for s_, key, value in results.reports
+                      if s_ == suite and key == "ntp_guest_wallclock_steps"), None)
+        figures["guest_wallclock_steps"] = steps
+        figures["follower"] = {key: int(after.get(key, 0)) - int(before.get(key, 0))
+                               for key in ("kernel_changes", "rate_changes",
+                                           "trims", "breaks")}
         for key in ("kernel_changes", "rate_changes", "trims", "breaks"):
             if key in after:
                 results.reports.append((suite, f"follower_{key}",
                                         str(int(after[key]) - int(before.get(key, 0)))))
+        features = 0
+        try:
+            features = int(daemon.pvxl("info", "--json", GUEST).json().get("features", 0))
+        except (ValueError, TypeError, AttributeError):
+            pass
+        results.own(bool(features & PVTIME_F_HOST_NTP), suite,
+                    f"the domain is offered PVTIME_F_HOST_NTP (features {features:#x})")
         results.own(int(after.get("kernel_changes", 0)) -
                     int(before.get("kernel_changes", 0)) >= 2, suite,
                     "pvtimed saw the host's frequency changes (pvxl info host_clock)",

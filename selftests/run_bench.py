@@ -43,6 +43,7 @@ TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from pvtime_host import (Daemon, LogFollower, config_copy,  # noqa: E402
                          read_config_value)
+from ntp_follow_check import run_ntp_follow  # noqa: E402
 from run_check import GuestRun, Results, domain_listed  # noqa: E402
 
 CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
@@ -60,6 +61,8 @@ TSC_MHZ_RES = [
 # Goals of issue 3.
 FAST_VS_TSC_MAX = 1.2
 HPET_VS_FAST_MIN = 7.0
+# Issue 7: guest REALTIME within this of the host's through a +-50 ppm slew.
+NTP_FOLLOW_GOAL_NS = 1000
 RATE_ERROR_MAX_PPM = 0.05
 GUEST_CALIBRATION_MIN_PPM = 1.0
 
@@ -392,6 +395,36 @@ def timekeep_report(data):
     return out
 
 
+def wallclock_report(data):
+    """Issue 7: the guest's CLOCK_REALTIME against the host's."""
+    out = []
+    ntp = data.get("wallclock", {}).get("ntp_follow")
+    if ntp is None:
+        return out
+    out.append("")
+    out.append("guest CLOCK_REALTIME vs host (independent pvtime-meter, "
+               "samples with round trip <= 10 us):")
+    if not ntp:
+        out.append("  host NTP +-50 ppm: no figures (see the log)")
+        return out
+    for stretch in ("as-found", "plus50", "minus50", "restored"):
+        fig = ntp.get(stretch)
+        if not fig:
+            out.append(f"  host NTP {stretch:<9}: no windows")
+            continue
+        out.append(f"  host NTP {stretch:<9}: max |offset| {fig['max_abs_ns']:>6} ns, "
+                   f"worst 1-s mean {fig['max_abs_mean_ns']:>6} ns, "
+                   f"worst 1-s p99 {fig['p99_abs_ns']:>6} ns over "
+                   f"{fig['windows']} s, {fig['backsteps']} backward")
+    follower = ntp.get("follower", {})
+    out.append(f"  guest wall-clock steps during the slews: "
+               f"{ntp.get('guest_wallclock_steps', '-')} (goal 0); pvtimed "
+               f"saw {follower.get('kernel_changes', '-')} frequency changes, "
+               f"changed the records' rate {follower.get('rate_changes', '-')} "
+               f"times ({follower.get('trims', '-')} phase trims)")
+    return out
+
+
 def build_report(data):
     """The table and the summary lines, as printed."""
     rows = data["clocksources"]
@@ -462,6 +495,7 @@ def build_report(data):
                    f"{fmt(idle.get('cpu_percent_no_domain'), '.3f')} %)")
     out += tcg_report(data)
     out += timekeep_report(data)
+    out += wallclock_report(data)
     out.append("")
     for goal, verdict in data["goals"].items():
         out.append(f"goal {goal}: {verdict}")
@@ -539,6 +573,14 @@ def derive(data):
             judged(guest.get("tsc_calibration_ppm"),
                    lambda v: abs(v) >= GUEST_CALIBRATION_MIN_PPM),
     }
+    ntp = data.get("wallclock", {}).get("ntp_follow")
+    if ntp is not None:
+        slewed = [ntp[s]["max_abs_ns"] for s in ("plus50", "minus50") if s in ntp]
+        data["goals"][f"guest REALTIME within {NTP_FOLLOW_GOAL_NS} ns of the "
+                      "host's through +-50 ppm, no guest step"] = judged(
+            (max(slewed), ntp.get("guest_wallclock_steps"))
+            if len(slewed) == 2 else None,
+            lambda v: v[0] <= NTP_FOLLOW_GOAL_NS and str(v[1]) == "0")
 
 
 def complete(data):
@@ -594,6 +636,9 @@ def main():
                         help="pvtime-timekeep: seconds of all-vCPU load, then "
                         "a 3 s pause (PVTIME_BENCH_TIMEKEEP_S, default 30; 0 "
                         "leaves those rows out)")
+    parser.add_argument("--ntp-seconds", type=int, default=150,
+                        help="seconds at +50 ppm and again at -50 ppm of host "
+                        "NTP frequency under a guest (0 skips; default 150)")
     parser.add_argument("--skip-tcg-multi", action="store_true",
                         help="no second boot with tcg_thread = \"multi\"")
     parser.add_argument("--skip-clocksources", action="store_true",
@@ -617,7 +662,7 @@ def main():
     daemon = Daemon(args.build, workdir, calibrate_ms=args.calibrate_ms)
     results = Results()
     data = {"clocksources": {}, "host": {}, "guest": {},
-            "hyp": {"records": {}, "idle": {}}, "tcg": {}}
+            "hyp": {"records": {}, "idle": {}}, "tcg": {}, "wallclock": {}}
     parts = [] if args.skip_clocksources else ["clocksources"]
     if args.tcg_seconds > 0:
         parts.append("tcg")
@@ -680,6 +725,15 @@ def main():
                                         4 * args.tcg_seconds + 180, results,
                                         suite="guest:bench-multi")
             data["tcg"]["multi"] = tcg_figures(multi_run)
+        if args.ntp_seconds > 0:
+            log("== the host's NTP frequency +-50 ppm under a guest "
+                f"({args.ntp_seconds} s each)")
+            schedule = (("as-found", 10, 0.0), ("plus50", args.ntp_seconds, 50.0),
+                        ("minus50", args.ntp_seconds, -50.0),
+                        ("restored", 10, 0.0))
+            data["wallclock"]["ntp_follow"] = run_ntp_follow(
+                results, args.build, daemon, workdir, suite="bench:ntp",
+                schedule=schedule, max_abs_us=NTP_FOLLOW_GOAL_NS / 1000)
         if not args.skip_idle:
             data["hyp"]["idle"] = measure_idle(
                 daemon, os.path.join(guest_dir, "idle.cfg"), workdir,

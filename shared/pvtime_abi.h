@@ -62,6 +62,13 @@
  * TSC_STABLE only while every vCPU's evidence is fresh and agrees.
  */
 #define PVTIME_F_CALIBRATION		0x10ull
+/*
+ * The records run at the host's CLOCK_MONOTONIC rate, which carries the
+ * host's NTP frequency and offset slews, not at the TSC's raw rate: the
+ * guest's CLOCK_REALTIME follows the host's without steps, and wc moves
+ * only when the host's wall clock (or the domain's) is stepped.
+ */
+#define PVTIME_F_HOST_NTP		0x80ull
 
 /* control->status bits, written by the hyp. */
 #define PVTIME_STATUS_RECORDS_VALID	0x1u	/* offset learned, records live */
