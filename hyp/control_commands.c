@@ -191,7 +191,7 @@ static void emit_time_function(struct emit *e, const struct domain_clock *snap)
 }
 
 /* The host clock follower, shared by every domain (host_clock_follow.h). */
-static void emit_host_clock(struct emit *e, uint64_t domain_hz)
+static void emit_host_clock(struct emit *e, const uint64_t *domain_hz)
 {
 	struct clock_follow cf;
 	bool following = host_clock_follow_snapshot(&cf);
@@ -201,7 +201,9 @@ static void emit_host_clock(struct emit *e, uint64_t domain_hz)
 		 "CLOCK_MONOTONIC_RAW (--host-clock raw)");
 	emit_bool(e, "following", following);
 	if (following) {
-		emit_bool(e, "domain_at_followed_rate", domain_hz == cf.applied_hz);
+		if (domain_hz)
+			emit_bool(e, "domain_at_followed_rate",
+				  *domain_hz == cf.applied_hz);
 		emit_u64(e, "applied_hz", cf.applied_hz);
 		emit_double(e, "measured_hz", cf.est_hz, 3);
 		emit_double(e, "adjtimex_freq_ppm", (double)cf.kernel.freq / 65536.0, 3);
@@ -265,7 +267,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		emit_str(e, "tcg_thread", tcg_thread_mode_name(d->cfg.tcg_thread));
 	emit_u64(e, "abi_version", READ_ONCE(ctl->abi_version));
 	emit_u64(e, "tsc_hz", snap.tsc_hz);
-	emit_host_clock(e, snap.tsc_hz);
+	emit_host_clock(e, &snap.tsc_hz);
 	emit_u64(e, "features", READ_ONCE(ctl->features));
 	emit_u64(e, "status", READ_ONCE(ctl->status));
 	emit_u64(e, "records_generation", snap.generation);
@@ -487,6 +489,7 @@ static int cmd_host_info(int argc, char **argv, struct emit *e, char *err,
 	emit_u64(e, "refinements", tb->refinements);
 	emit_bool(e, "fault_injection", fault_injection_enabled());
 	emit_u64(e, "abi_version", PVTIME_ABI_VERSION);
+	emit_host_clock(e, NULL);
 	return PVTIME_EXIT_OK;
 }
 

@@ -747,6 +747,46 @@ class ControlTests:
                             problems + ["pvtimed.log: " + line for line in
                                         tail_file(self.daemon.log_path, 10)])
 
+    def test_host_clock_option(self, args):
+        """--host-clock: a bad value is a usage error; ntp (the default)
+        follows host CLOCK_MONOTONIC, raw does not (pvxl host-info)."""
+        pvtimed = os.path.join(args.build, "pvtimed")
+        workdir = os.path.join(args.workdir, "host-clock")
+        os.makedirs(workdir, exist_ok=True)
+        bad = subprocess.run([pvtimed, "--host-clock", "chrony"],
+                             capture_output=True, text=True, timeout=10)
+        self.tap.result(bad.returncode == 2 and "--host-clock" in bad.stderr,
+                        "pvtimed --host-clock chrony: usage error naming the option",
+                        [f"exit {bad.returncode}", bad.stderr.strip()])
+        for mode, following in (([], True), (["--host-clock", "raw"], False),
+                                (["--host-clock", "ntp"], True)):
+            control = os.path.join(workdir, f"{len(mode)}{following}.sock")
+            proc = subprocess.Popen(
+                [pvtimed, "--socket", control, "--calibrate-ms", "100",
+                 "--state-dir", os.path.join(workdir, f"state{len(mode)}{following}")]
+                + mode, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            try:
+                info, data = None, {}
+                for _ in range(100):
+                    info = subprocess.run(
+                        [os.path.join(args.build, "pvxl"), "--socket", control,
+                         "host-info", "--json"], capture_output=True, text=True,
+                        timeout=10)
+                    if info.returncode == 0:
+                        data = json.loads(info.stdout).get("host_clock", {})
+                        break
+                    time.sleep(0.1)
+                label = " ".join(mode) or "(default)"
+                self.tap.result(data.get("following") is following and
+                                ("samples" in data) is following,
+                                f"pvtimed {label}: host-info says following "
+                                f"host NTP is {following}",
+                                [json.dumps(data)])
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+
     def run(self):
         print("TAP version 13")
         self.test_host_info()
@@ -762,6 +802,7 @@ class ControlTests:
         self.test_restart_adopts(self.args)
         self.test_restart_bad_state(self.args)
         self.test_sd_notify(self.args)
+        self.test_host_clock_option(self.args)
         print(f"1..{self.tap.count}")
         return 1 if self.tap.failed else 0
 
