@@ -13,16 +13,41 @@
 /* A fit spanning longer than this starts again (the host may drift). */
 #define FIT_MAX_SPAN_NS		(256 * 1000000000ll)
 
+/* The kernel's STA_* bits this needs (<sys/timex.h>). */
+#define KERNEL_STA_PLL		0x0001
+#define KERNEL_STA_FLL		0x0008
+#define KERNEL_STA_NANO		0x2000
+
 double kernel_rate_factor(const struct kernel_rate *k)
 {
 	return ((double)k->tick / KERNEL_NOMINAL_TICK_US) *
-	       (1.0 + (double)k->freq / KERNEL_FREQ_ONE_PPM * 1e-6);
+	       (1.0 + (double)k->freq / KERNEL_FREQ_ONE_PPM * 1e-6) +
+	       (double)k->pll_ppb * 1e-9 + (double)k->adjtime_ppm * 1e-6;
+}
+
+void kernel_rate_from_timex(struct kernel_rate *k, long freq, long tick,
+			    int status, long offset, long constant,
+			    long adjtime_remaining_us)
+{
+	long offset_ns = status & KERNEL_STA_NANO ? offset : offset * 1000;
+
+	k->freq = freq;
+	k->tick = tick;
+	k->pll_ppb = 0;
+	/* FLL mode slews differently: left to the measurement. */
+	if ((status & KERNEL_STA_PLL) && !(status & KERNEL_STA_FLL) &&
+	    constant >= 0 && constant <= 30)
+		k->pll_ppb = offset_ns / (1l << (KERNEL_PLL_SHIFT + constant));
+	/* The last part of an adjtime() runs slower: the fit takes it. */
+	k->adjtime_ppm = adjtime_remaining_us >= KERNEL_ADJTIME_PPM ? KERNEL_ADJTIME_PPM :
+			 adjtime_remaining_us <= -KERNEL_ADJTIME_PPM ? -KERNEL_ADJTIME_PPM : 0;
 }
 
 static bool kernel_rate_equal(const struct kernel_rate *a,
 			      const struct kernel_rate *b)
 {
-	return a->freq == b->freq && a->tick == b->tick;
+	return a->freq == b->freq && a->tick == b->tick &&
+	       a->pll_ppb == b->pll_ppb && a->adjtime_ppm == b->adjtime_ppm;
 }
 
 static uint64_t ns_to_cycles(const struct clock_follow *cf, int64_t ns)
@@ -31,12 +56,14 @@ static uint64_t ns_to_cycles(const struct clock_follow *cf, int64_t ns)
 			  PVTIME_NSEC_PER_SEC);
 }
 
-static void fit_reset(struct follow_fit *fit, const struct follow_sample *s)
+static void fit_reset(struct follow_fit *fit, const struct follow_sample *s,
+		      int64_t min_baseline_ns)
 {
 	memset(fit, 0, sizeof(*fit));
 	fit->tsc0 = s->tsc;
 	fit->mono0 = s->mono_ns;
 	fit->last_mono = s->mono_ns;
+	fit->min_baseline_ns = min_baseline_ns;
 }
 
 static void fit_add(struct follow_fit *fit, const struct follow_sample *s)
@@ -52,19 +79,23 @@ static void fit_add(struct follow_fit *fit, const struct follow_sample *s)
 	fit->last_mono = s->mono_ns;
 }
 
-/* The fit's slope (ns per cycle); false until it spans enough. */
-static bool fit_slope(const struct follow_fit *fit, double *slope)
+/* The fit's slope (ns per cycle); false until it spans min_span_ns. */
+static bool fit_slope(const struct follow_fit *fit, int64_t min_span_ns,
+		      double *slope)
 {
 	double denominator = fit->n * fit->sxx - fit->sx * fit->sx;
 
-	if (fit->n < 3 || fit->last_mono - fit->mono0 < CLOCK_FOLLOW_MIN_BASELINE_NS ||
+	if (fit->n < 3 || fit->last_mono - fit->mono0 < min_span_ns ||
 	    denominator <= 0)
 		return false;
 	*slope = (fit->n * fit->sxy - fit->sx * fit->sy) / denominator;
 	return *slope > 0;
 }
 
-/* How far a sample is off the fitted line, ns (0 until the fit spans enough). */
+/*
+ * How far a sample is off the fitted line, ns (0 until the fit spans
+ * CLOCK_FOLLOW_MIN_BASELINE_NS: a shorter one is too noisy to judge by).
+ */
 static double fit_residual(const struct follow_fit *fit,
 			   const struct follow_sample *s)
 {
@@ -72,7 +103,7 @@ static double fit_residual(const struct follow_fit *fit,
 	double y = (double)(s->mono_ns - fit->mono0);
 	double slope;
 
-	if (!fit_slope(fit, &slope))
+	if (!fit_slope(fit, CLOCK_FOLLOW_MIN_BASELINE_NS, &slope))
 		return 0;
 	return y - (fit->sy / fit->n + slope * (x - fit->sx / fit->n));
 }
@@ -82,7 +113,7 @@ static bool fit_rate(const struct follow_fit *fit, double *hz)
 {
 	double slope;
 
-	if (!fit_slope(fit, &slope))
+	if (!fit_slope(fit, fit->min_baseline_ns, &slope))
 		return false;
 	*hz = 1e9 / slope;
 	return true;
@@ -115,7 +146,7 @@ int clock_follow_init(struct clock_follow *cf, uint64_t nominal_hz,
 	cf->fn.system_ns = 0;
 	cf->base_ns = s->mono_ns;
 	cf->last_change_tsc = s->tsc;
-	fit_reset(&cf->fit, s);
+	fit_reset(&cf->fit, s, CLOCK_FOLLOW_MIN_BASELINE_NS);
 	fit_add(&cf->fit, s);
 	return 0;
 }
@@ -215,7 +246,7 @@ bool clock_follow_step(struct clock_follow *cf, const struct follow_sample *s,
 		cf->est_hz *= kernel_rate_factor(&cf->kernel) / kernel_rate_factor(k);
 		cf->kernel = *k;
 		cf->kernel_changes++;
-		fit_reset(&cf->fit, s);
+		fit_reset(&cf->fit, s, CLOCK_FOLLOW_KERNEL_BASELINE_NS);
 	}
 	error_ns = clock_follow_error(cf, s);
 	cf->last_error_ns = error_ns;
@@ -227,11 +258,11 @@ bool clock_follow_step(struct clock_follow *cf, const struct follow_sample *s,
 			return false;
 	} else {
 		if (s->mono_ns - cf->fit.mono0 > FIT_MAX_SPAN_NS)
-			fit_reset(&cf->fit, s);
+			fit_reset(&cf->fit, s, CLOCK_FOLLOW_MIN_BASELINE_NS);
 		if (!kernel_changed &&
 		    fabs(fit_residual(&cf->fit, s)) > CLOCK_FOLLOW_BREAK_NS) {
 			cf->breaks++;
-			fit_reset(&cf->fit, s);
+			fit_reset(&cf->fit, s, CLOCK_FOLLOW_BREAK_BASELINE_NS);
 		}
 		fit_add(&cf->fit, s);
 		if (!kernel_changed && fit_rate(&cf->fit, &fitted))
@@ -245,7 +276,9 @@ bool clock_follow_step(struct clock_follow *cf, const struct follow_sample *s,
 		/* Small differences wait: each change costs the fast path. */
 		if (relative(decision.hz, cf->applied_hz) < CLOCK_FOLLOW_RATE_PPB * 1e-9)
 			goto commit;
-		if (s->tsc - cf->last_change_tsc <
+		/* A large unannounced change cannot wait. */
+		if (relative(decision.hz, cf->applied_hz) < CLOCK_FOLLOW_URGENT_PPM * 1e-6 &&
+		    s->tsc - cf->last_change_tsc <
 		    ns_to_cycles(cf, CLOCK_FOLLOW_MIN_INTERVAL_NS))
 			return false;
 	}

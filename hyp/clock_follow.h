@@ -45,24 +45,52 @@
 #define CLOCK_FOLLOW_MAX_TRIM_PPM	100
 /* A measured rate this far (ppb) from the applied one is applied. */
 #define CLOCK_FOLLOW_RATE_PPB		4
-/* Least-squares rate only once its samples span this long. */
+/*
+ * Least-squares rate only once its samples span this long: at the start;
+ * after a change the kernel announced (its scaled rate is better than a
+ * short fit); after an unannounced one (the old rate is no good at all).
+ */
 #define CLOCK_FOLLOW_MIN_BASELINE_NS	250000000ll
+#define CLOCK_FOLLOW_KERNEL_BASELINE_NS	2000000000ll
+#define CLOCK_FOLLOW_BREAK_BASELINE_NS	10000000ll
 /*
  * A sample this far off the fitted line means the host's rate changed
  * unannounced (an NTP offset slew in the kernel's PLL, adjtime(3)): the
  * fit starts again.
  */
 #define CLOCK_FOLLOW_BREAK_NS		200
-/* Rate changes (other than the kernel's own) at most this often. */
+/* Rate changes (other than the kernel's own) at most this often... */
 #define CLOCK_FOLLOW_MIN_INTERVAL_NS	100000000ll
+/* ...unless the rate is this far off (ppm). */
+#define CLOCK_FOLLOW_URGENT_PPM		5
 /* Samples wider than this (pvtimed preempted) are not used. */
 #define CLOCK_FOLLOW_MAX_WIDTH_NS	2000
 
-/* What adjtimex(2) says of CLOCK_MONOTONIC's rate against the raw one. */
+/*
+ * What adjtimex(2) says of CLOCK_MONOTONIC's rate against the raw one.
+ * Besides the frequency and tick, the kernel adds two slews, both
+ * readable: the PLL's share of its remaining offset each second
+ * (offset / 2^(SHIFT_PLL + constant), SHIFT_PLL = 2, with STA_PLL), and
+ * adjtime(3)'s remaining offset at up to 500 ppm (MAX_TICKADJ).
+ */
 struct kernel_rate {
-	long freq;	/* timex.freq: ppm with a 16-bit fraction */
-	long tick;	/* timex.tick: us per USER_HZ tick (10000 nominal) */
+	long freq;		/* timex.freq: ppm with a 16-bit fraction */
+	long tick;		/* timex.tick: us per USER_HZ tick (10000 nominal) */
+	long pll_ppb;		/* the PLL's offset slew now, ns per second */
+	long adjtime_ppm;	/* adjtime(3)'s slew now: 0 or +-500 */
 };
+
+#define KERNEL_PLL_SHIFT	2	/* the kernel's SHIFT_PLL */
+#define KERNEL_ADJTIME_PPM	500	/* the kernel's MAX_TICKADJ, us/s */
+
+/*
+ * The kernel_rate from adjtimex's fields: status (STA_*), offset (ns with
+ * STA_NANO, else us), constant, and adjtime's remaining offset in us
+ * (adjtimex(ADJ_OFFSET_SS_READ)).
+ */
+void kernel_rate_from_timex(struct kernel_rate *k, long freq, long tick,
+			    int status, long offset, long constant,
+			    long adjtime_remaining_us);
 
 /* CLOCK_MONOTONIC's rate over CLOCK_MONOTONIC_RAW's, as the kernel sets it. */
 double kernel_rate_factor(const struct kernel_rate *k);
@@ -79,6 +107,7 @@ struct follow_fit {
 	int64_t mono0;
 	double n, sx, sy, sxx, sxy;
 	int64_t last_mono;
+	int64_t min_baseline_ns;	/* before its rate is used */
 };
 
 struct clock_follow {

@@ -208,6 +208,8 @@ static void emit_host_clock(struct emit *e, const uint64_t *domain_hz)
 		emit_double(e, "measured_hz", cf.est_hz, 3);
 		emit_double(e, "adjtimex_freq_ppm", (double)cf.kernel.freq / 65536.0, 3);
 		emit_s64(e, "adjtimex_tick", cf.kernel.tick);
+		emit_s64(e, "pll_slew_ppb", cf.kernel.pll_ppb);
+		emit_s64(e, "adjtime_slew_ppm", cf.kernel.adjtime_ppm);
 		emit_s64(e, "last_error_ns", cf.last_error_ns);
 		emit_s64(e, "max_abs_error_ns", cf.max_abs_error_ns);
 		emit_bool(e, "trimming", cf.trimming);

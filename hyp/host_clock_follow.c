@@ -16,15 +16,19 @@ static struct clock_follow follower;
 static void (*apply_rate)(uint64_t hz);
 static struct ratelimit follow_rl = RATELIMIT_INIT(60000000000ull, 10);
 
-/* adjtimex(2) read-only: the kernel's frequency and tick. */
+/*
+ * adjtimex(2), read-only: the kernel's frequency, tick and PLL state, and
+ * what is left of an adjtime(3) (ADJ_OFFSET_SS_READ needs no privilege).
+ */
 static int read_kernel_rate(struct kernel_rate *k)
 {
 	struct timex tx = { .modes = 0 };
+	struct timex adj = { .modes = ADJ_OFFSET_SS_READ };
 
-	if (adjtimex(&tx) < 0)
+	if (adjtimex(&tx) < 0 || adjtimex(&adj) < 0)
 		return -errno;
-	k->freq = tx.freq;
-	k->tick = tx.tick;
+	kernel_rate_from_timex(k, tx.freq, tx.tick, tx.status, tx.offset,
+			       tx.constant, adj.offset);
 	return 0;
 }
 
@@ -54,8 +58,9 @@ static void on_timer(struct event_source *src, uint32_t events)
 		return;
 	if (follower.kernel_changes != kernel_changes)
 		log_ratelimited(&follow_rl, LOG_LEVEL_INFO,
-				"host clock: adjtimex frequency now %+.3f ppm (tick %ld); records follow at %llu Hz",
-				(double)k.freq / 65536.0, k.tick,
+				"host clock: adjtimex frequency now %+.3f ppm (tick %ld, PLL slew %ld ppb, adjtime slew %ld ppm); records follow at %llu Hz",
+				(double)k.freq / 65536.0, k.tick, k.pll_ppb,
+				k.adjtime_ppm,
 				(unsigned long long)follower.applied_hz);
 	else
 		log_debug("host clock: records follow at %llu Hz (error %lld ns%s)",

@@ -6,8 +6,9 @@ One guest boots in pvtest=ntp mode and measures its CLOCK_REALTIME
 against the host's through its own pvtime-meter (a host process that
 shares nothing with pvtimed) for the whole run.  Meanwhile the runner
 moves the host kernel's NTP frequency with adjtimex(ADJ_FREQUENCY), as
-chronyd does: a stretch as found, +50 ppm, -50 ppm, then as found again
-(always restored, in a finally).  pvtimed must carry the host's rate into
+chronyd does: a stretch as found, +50 ppm, -50 ppm; then two adjtime(3)
+offset slews (+2 ms, then -2 ms, at the kernel's 500 ppm); then as found
+again (always restored, in a finally).  pvtimed must carry the host's rate into
 the records so that the guest follows without a single wall-clock step.
 
 The guest prints its verdict as TAP (|offset| within NTP_MAX_ABS_US, no
@@ -26,11 +27,12 @@ from pvtime_host import (HostFrequency, LogFollower, Meter, config_with_args,
                          tail_file)
 
 GUEST = "pvtime-ntp"
-# (stretch, seconds, ppm off the host's frequency as found)
-CHECK_SCHEDULE = (("as-found", 8, 0.0), ("plus50", 12, 50.0),
-                  ("minus50", 12, -50.0), ("restored", 6, 0.0))
-BENCH_SCHEDULE = (("as-found", 10, 0.0), ("plus50", 150, 50.0),
-                  ("minus50", 150, -50.0), ("restored", 10, 0.0))
+# (stretch, seconds, what the host does): a frequency (ppm off the one
+# found), or an adjtime(3) offset slew ("adjtime", us) at 500 ppm, which
+# must be over within the stretch; the schedule ends where it began.
+CHECK_SCHEDULE = (("as-found", 6, 0.0), ("plus50", 10, 50.0),
+                  ("minus50", 10, -50.0), ("adjtime-plus2ms", 5, ("adjtime", 2000)),
+                  ("adjtime-minus2ms", 5, ("adjtime", -2000)), ("restored", 4, 0.0))
 CHECK_MAX_ABS_US = 5
 PVTIME_F_HOST_NTP = 0x80
 READY_TIMEOUT_S = 90
@@ -200,20 +202,30 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
         boundaries = []
         start = guest.ready_at
         try:
-            for stretch, seconds, ppm in schedule:
-                host.offset_ppm(ppm) if ppm else host.restore()
+            for stretch, seconds, action in schedule:
                 begin = time.time()
-                log(f"  {suite}: host NTP frequency {ppm:+.0f} ppm off "
-                    f"as found ({stretch}, {seconds} s)")
+                if isinstance(action, tuple):
+                    host.adjtime_us(action[1])
+                    log(f"  {suite}: host adjtime({action[1]:+d} us) at 500 ppm "
+                        f"({stretch}, {seconds} s)")
+                else:
+                    host.offset_ppm(action)
+                    log(f"  {suite}: host NTP frequency {action:+.0f} ppm off "
+                        f"as found ({stretch}, {seconds} s)")
                 wait_for(guest, lambda: False, seconds, daemon.alive)
+                if isinstance(action, tuple):
+                    left = host.adjtime_remaining_us()
+                    results.own(left == 0, suite, f"host adjtime({action[1]:+d} "
+                                f"us) done within {seconds} s ({left} us left)")
                 # The first stretch starts with the probe.
                 boundaries.append((stretch, begin if boundaries else start,
                                    time.time()))
         finally:
-            host.restore()
-        results.own(host.read().freq == host.original, suite,
+            left = host.restore()
+        results.own(host.read().freq == host.original and not left, suite,
                     "the host's NTP frequency is back where it was found "
-                    f"({host.original / 65536:+.3f} ppm)")
+                    f"({host.original / 65536:+.3f} ppm), no adjtime() left "
+                    f"({left} us)")
         after = follower_state(daemon)
         ended = wait_for(guest, lambda: guest.ended, END_TIMEOUT_S, daemon.alive)
         results.own(ended and guest.planned == guest.tap_count and guest.tap_count,

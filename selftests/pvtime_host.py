@@ -365,6 +365,10 @@ class _Timex(ctypes.Structure):
                 ("tai", ctypes.c_int), ("_reserved", ctypes.c_int * 11)]
 
 
+class _Timeval(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long)]
+
+
 class HostFrequency:
     """The host kernel's NTP frequency (adjtimex ADJ_FREQUENCY), as chronyd
     sets it.  offset_ppm() moves it relative to where it was found;
@@ -398,10 +402,36 @@ class HostFrequency:
         self.changed = True
         self._set(self.original + int(round(ppm * 65536)))
 
+    def adjtime_us(self, delta_us):
+        """adjtime(3): slew the host's clock by delta_us at 500 ppm (the
+        kernel's ADJ_OFFSET_SINGLESHOT); returns what was left of an
+        earlier one."""
+        delta = _Timeval(0, int(delta_us))
+        old = _Timeval()
+        if self._libc.adjtime(ctypes.byref(delta), ctypes.byref(old)) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"adjtime: {os.strerror(err)}")
+        self.slewing = True
+        return old.tv_sec * 1000000 + old.tv_usec
+
+    def adjtime_remaining_us(self):
+        old = _Timeval()
+        if self._libc.adjtime(None, ctypes.byref(old)) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"adjtime: {os.strerror(err)}")
+        return old.tv_sec * 1000000 + old.tv_usec
+
     def restore(self):
+        """The frequency found; an adjtime() still running is stopped
+        (returns the us it had left, which the host's clock keeps)."""
+        left = 0
         if self.changed:
             self._set(self.original)
             self.changed = False
+        if getattr(self, "slewing", False):
+            left = self.adjtime_us(0)
+            self.slewing = False
+        return left
 
     @classmethod
     def ntp_daemons_running(cls):

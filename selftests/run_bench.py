@@ -407,7 +407,8 @@ def wallclock_report(data):
     if not ntp:
         out.append("  host NTP +-50 ppm: no figures (see the log)")
         return out
-    for stretch in ("as-found", "plus50", "minus50", "restored"):
+    for stretch in ("as-found", "plus50", "minus50", "adjtime-plus2ms",
+                    "adjtime-minus2ms", "restored"):
         fig = ntp.get(stretch)
         if not fig:
             out.append(f"  host NTP {stretch:<9}: no windows")
@@ -730,6 +731,8 @@ def main():
                 f"({args.ntp_seconds} s each)")
             schedule = (("as-found", 10, 0.0), ("plus50", args.ntp_seconds, 50.0),
                         ("minus50", args.ntp_seconds, -50.0),
+                        ("adjtime-plus2ms", 5, ("adjtime", 2000)),
+                        ("adjtime-minus2ms", 5, ("adjtime", -2000)),
                         ("restored", 10, 0.0))
             data["wallclock"]["ntp_follow"] = run_ntp_follow(
                 results, args.build, daemon, workdir, suite="bench:ntp",

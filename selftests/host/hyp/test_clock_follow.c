@@ -59,7 +59,9 @@ static void sim_set_kernel(struct sim_host *h, struct kernel_rate k, double dela
 
 static void sim_set_freq(struct sim_host *h, double ppm, double delay_ns)
 {
-	struct kernel_rate k = { (long)llround(ppm * 65536.0), h->kernel.tick };
+	struct kernel_rate k = h->kernel;
+
+	k.freq = (long)llround(ppm * 65536.0);
 
 	sim_set_kernel(h, k, delay_ns);
 }
@@ -113,23 +115,38 @@ static struct run_stats sim_run(struct clock_follow *cf, struct sim_host *h,
 
 int main(void)
 {
-	struct sim_host h = { .rate = 1.0 + TICK_ROUNDING, .kernel = { 0, 10000 },
-			      .seed = 7 };
-	struct kernel_rate k50 = { 50 * 65536, 10000 }, tick = { 0, 10001 };
+	struct sim_host h = { .rate = 1.0 + TICK_ROUNDING,
+			      .kernel = { .tick = 10000 }, .seed = 7 };
+	struct kernel_rate k50 = { .freq = 50 * 65536, .tick = 10000 };
+	struct kernel_rate tick = { .tick = 10001 }, k;
 	struct clock_follow cf;
 	struct follow_sample s;
 	struct run_stats st;
 	uint64_t changes;
 
-	tap_plan(16);
+	tap_plan(21);
 	tap_ok(fabs(kernel_rate_factor(&k50) - 1.00005) < 1e-12 &&
 	       fabs(kernel_rate_factor(&tick) - 1.0001) < 1e-12,
 	       "adjtimex freq and tick scale the rate as the kernel does");
 
+	/* STA_PLL | STA_NANO, 1 ms left, constant 2: 1e6 / 16 ns a second. */
+	kernel_rate_from_timex(&k, 0, 10000, 0x2001, 1000000, 2, 0);
+	tap_ok(k.pll_ppb == 62500, "PLL: 1 ms left at constant 2 slews 62500 ppb (%ld)",
+	       k.pll_ppb);
+	kernel_rate_from_timex(&k, 0, 10000, 0x0001, 1000, 2, 0);
+	tap_ok(k.pll_ppb == 62500, "PLL without STA_NANO: the offset is in us (%ld)",
+	       k.pll_ppb);
+	kernel_rate_from_timex(&k, 0, 10000, 0x0009, 1000000, 2, 0);
+	tap_ok(k.pll_ppb == 0, "FLL mode is left to the measurement");
+	kernel_rate_from_timex(&k, 0, 10000, 0, 0, 0, -2000);
+	tap_ok(k.adjtime_ppm == -500 &&
+	       fabs(kernel_rate_factor(&k) - (1.0 - 500e-6)) < 1e-12,
+	       "adjtime() of -2 ms slews at -500 ppm");
+
 	s = sim_sample(&h, 100);
 	tap_ok(clock_follow_init(&cf, 0, &h.kernel, &s) == -EINVAL &&
 	       clock_follow_init(&cf, 2300000000ull,
-				 &(struct kernel_rate){ 0, 0 }, &s) == -EINVAL,
+				 &(struct kernel_rate){ .tick = 0 }, &s) == -EINVAL,
 	       "a zero rate or an absurd tick is refused");
 	/* The startup calibration is 0.2 ppm off, as a 1 s one may be. */
 	tap_ok(clock_follow_init(&cf, 2300000460ull, &h.kernel, &s) == 0,
@@ -188,6 +205,13 @@ int main(void)
 	sim_set_kernel(&h, tick, 2e6);
 	st = sim_run(&cf, &h, 10e9, 0);
 	tap_ok(st.max_abs <= 500, "a tick change (+150 ppm): within 500 ns (%.0f ns)",
+	       st.max_abs);
+
+	/* FLL mode: a 500 ppm slew nobody announces. */
+	h.rate *= 1.0 + 500e-6;
+	st = sim_run(&cf, &h, 4e9, 0);
+	tap_diag("unannounced +500 ppm: max |error| %.0f ns", st.max_abs);
+	tap_ok(st.max_abs <= 10000, "an unannounced +500 ppm: within 10 us (%.0f ns)",
 	       st.max_abs);
 	tap_ok(cf.samples > 50000 && cf.wide_samples == 1,
 	       "samples counted (%llu, %llu wide)", (unsigned long long)cf.samples,
