@@ -54,6 +54,10 @@ void clock_status_refresh_all(void);
  * odd for ms milliseconds (the next refresh after that repairs it).
  */
 void clock_status_hide(struct domain *d, bool hide);
+
+struct emit;
+/* The "clock_status" object of info: what the guest's block holds. */
+void clock_status_emit(struct emit *e, const struct domain *d);
 void clock_status_hold_odd(struct domain *d, uint32_t ms);
 
 #endif /* PVTIMED_CLOCK_STATUS_H */

@@ -11,6 +11,7 @@
 
 #include "clock_status.h"
 #include "domain.h"
+#include "emit.h"
 #include "log.h"
 #include "pvtime_clock_status.h"
 #include "timebase.h"
@@ -126,4 +127,27 @@ void clock_status_hold_odd(struct domain *d, uint32_t ms)
 		WRITE_ONCE(blk->seq, blk->seq + 1);
 	pvtime_wmb();
 	d->clock_status.odd_until_ns = monotonic_ns() + (uint64_t)ms * NS_PER_MS;
+}
+
+void clock_status_emit(struct emit *e, const struct domain *d)
+{
+	const struct pvtime_clock_status *st = &d->clock_status.last;
+
+	emit_object_begin(e, "clock_status");
+	emit_bool(e, "offered", !!(READ_ONCE(d->shm.ctl->features) &
+				   PVTIME_F_CLOCK_STATUS));
+	if (d->clock_status.published) {
+		emit_u64(e, "seq", READ_ONCE(d->shm.ctl->clock_status.seq));
+		emit_u64(e, "sync", st->sync);
+		emit_u64(e, "leap", st->leap);
+		emit_u64(e, "leap_time_s", st->leap_time_s);
+		emit_s64(e, "tai_offset_s", st->tai_offset_s);
+		emit_u64(e, "maxerror_us", st->maxerror_us);
+		emit_u64(e, "esterror_us", st->esterror_us);
+		emit_u64(e, "host_status", st->host_status);
+		emit_s64(e, "host_state", st->host_state);
+		emit_u64(e, "changes", st->changes);
+		emit_u64(e, "sampled_system_ns", st->sampled_system_ns);
+	}
+	emit_object_end(e);
 }
