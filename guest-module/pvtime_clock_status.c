@@ -64,7 +64,7 @@ int pvtime_clock_status_get(struct pvtime_dev *pd,
 	view->leap = st.leap;
 	view->leap_time_s = st.leap_time_s;
 	view->tai_offset_s = st.tai_offset_s;
-	view->maxerror_us = pvtime_clock_status_maxerror_us(&st, view->age_ns);
+	view->maxerror_us = pvtime_maxerror_now_us(&st, view->age_ns);
 	view->esterror_us = st.esterror_us;
 	view->changes = st.changes;
 	return 0;

@@ -74,16 +74,16 @@ static inline int pvtime_clock_status_read(const struct pvtime_clock_status *blk
  * The host's maxerror now, for a block sampled age_ns ago: it grows as the
  * host kernel's does until NTP sets it again, and saturates at 16 s.
  */
-static inline __u64 pvtime_clock_status_maxerror_us(const struct pvtime_clock_status *st,
-						     __u64 age_ns)
+static inline __u64 pvtime_maxerror_now_us(const struct pvtime_clock_status *st,
+					   __u64 age_ns)
 {
-	__u64 grown = st->maxerror_us +
-		      age_ns / 1000000ull * PVTIME_MAXERROR_GROWTH_US_PER_S / 1000ull;
+	__u64 growth = age_ns / 1000000ull * PVTIME_MAXERROR_GROWTH_US_PER_S /
+		       1000ull;
 
-	if (grown < st->maxerror_us || grown > PVTIME_MAXERROR_MAX_US)
-		return st->maxerror_us > PVTIME_MAXERROR_MAX_US ?
-		       st->maxerror_us : PVTIME_MAXERROR_MAX_US;
-	return grown;
+	if (st->maxerror_us >= PVTIME_MAXERROR_MAX_US ||
+	    growth >= PVTIME_MAXERROR_MAX_US - st->maxerror_us)
+		return PVTIME_MAXERROR_MAX_US;
+	return st->maxerror_us + growth;
 }
 
 #ifndef __KERNEL__
