@@ -23,6 +23,15 @@
 #endif
 
 #define PVTIME_MAGIC			0x454d4954u	/* "TIME" read as LE u32 */
+/*
+ * The major version: changed only by an incompatible change; a guest
+ * refuses a major it does not speak.  Additions are announced by a
+ * control->features bit, never by the version: a field carved out of
+ * reserved space means something only while its bit is set (reserved
+ * space reads as zero from a hyp that does not know it), and a guest
+ * ignores bits and fields it does not know (Documentation/abi.rst,
+ * "Versioning").
+ */
 #define PVTIME_ABI_VERSION		1u
 
 #define PVTIME_SHM_SIZE			0x4000u		/* power of two for the BAR */
