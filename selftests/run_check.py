@@ -219,6 +219,10 @@ def phase_host_units(results, args):
                     [sys.executable, os.path.join(HERE, "host", "runner",
                                                   "test_count_tap.py")],
                     timeout=60)
+    run_tap_command(results, "unit:clock-status-guard",
+                    [sys.executable, os.path.join(HERE, "host", "runner",
+                                                  "test_clock_status_guard.py")],
+                    timeout=60)
 
 
 def phase_fuzz(results, args):
