@@ -52,6 +52,19 @@ static bool domain_offers_status(const struct domain *d)
 	       (READ_ONCE(d->shm.ctl->features) & PVTIME_F_CLOCK_STATUS);
 }
 
+/*
+ * A domain adopted from an earlier pvtimed already has a block: continue
+ * its 'changes' count rather than restart it under the guest's eyes.
+ */
+static void seed_from_block(struct domain *d)
+{
+	struct clock_status_state *cs = &d->clock_status;
+
+	if (!pvtime_clock_status_read(&d->shm.ctl->clock_status, &cs->last,
+				      PVTIME_CLOCK_STATUS_TRIES))
+		cs->published = true;
+}
+
 static void publish(struct domain *d, const struct pvtime_clock_status *sample,
 		    uint64_t now_ns)
 {
@@ -64,6 +77,8 @@ static void publish(struct domain *d, const struct pvtime_clock_status *sample,
 		cs->odd_until_ns = 0;
 		log_info("domain %s: clock status odd hold over", d->cfg.name);
 	}
+	if (!cs->published)
+		seed_from_block(d);
 	pthread_mutex_lock(&d->clock.lock);
 	val.sampled_system_ns = domain_clock_system_ns(&d->clock,
 						       timebase_rdtsc());
