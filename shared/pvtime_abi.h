@@ -5,7 +5,8 @@
  * protocol.  Documentation/abi.rst is the prose version of this file.
  *
  *   offset 0x0000  page 0: Xen struct shared_info (vcpu_info[].time, wc_*)
- *   offset 0x1000  page 1: struct pvtime_control (signature, ABI, mailbox)
+ *   offset 0x1000  page 1: struct pvtime_control (signature, ABI, clock
+ *                  status, mailbox)
  *   rest           reserved, reads as zero
  *
  * All multi-byte fields are little-endian (x86 only).  The guest may write
