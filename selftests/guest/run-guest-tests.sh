@@ -522,6 +522,10 @@ status_reads() { # NAME VALUE [SECONDS]: wait until clock_status/NAME is VALUE
 
 # shellcheck disable=SC2317 # called through check()
 status_fails() { # NAME: the read fails (no data), it does not show a zero
+	if [ ! -f "$CS/$1" ]; then
+		comment "clock_status/$1 missing"
+		return 1
+	fi
 	if out=$(cat "$CS/$1" 2>&1); then
 		comment "clock_status/$1 read '$out'"
 		return 1
@@ -594,11 +598,12 @@ mode_status() {
 	sleep 3
 	run_commented insmod "$MODULE"
 	check "this module loads against a hyp without the clock status" \
-		[ "$rc" = 0 ] || return
+		[ "$rc" = 0 ]
+	[ "$rc" = 0 ] || return
 	check "... the hyp indeed hides PVTIME_F_CLOCK_STATUS" hyp_hides_status
 	CS=$(status_dir)
-	check "clock_status/ exists under the PCI device ($CS)" [ -n "$CS" ] ||
-		return
+	check "clock_status/ exists under the PCI device ($CS)" [ -n "$CS" ]
+	[ -n "$CS" ] || return
 	check "without the feature: sync reads unavailable" \
 		status_reads sync unavailable 1
 	check "without the feature: leap reads unavailable" \
