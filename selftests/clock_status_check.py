@@ -212,6 +212,30 @@ def make_guest_run(guest_run_cls):
                 f"{tx.status:#x}, maxerror {tx.maxerror}, esterror "
                 f"{tx.esterror}, tai {tx.tai}")
             log("PVTIME-HOST-DONE 0")
+            if words[1] == "sync":
+                self.check_info(int(words[3]))
+
+        def check_info(self, esterror_us):
+            """pvxl info shows the block the guest reads, within 3 s."""
+            deadline = time.monotonic() + 3
+            shown = None
+            while time.monotonic() < deadline:
+                info = self.daemon.pvxl("info", "--json", self.domain)
+                try:
+                    shown = info.json().get("clock_status")
+                except (ValueError, AttributeError):
+                    shown = None
+                if isinstance(shown, dict) and \
+                        shown.get("esterror_us") == esterror_us and \
+                        shown.get("sync") == 1:
+                    break
+                time.sleep(0.2)
+            self.results.own(
+                isinstance(shown, dict) and shown.get("offered") is True and
+                shown.get("esterror_us") == esterror_us and
+                shown.get("sync") == 1, self.suite,
+                f"host: pvxl info shows the clock status (sync 1, esterror "
+                f"{esterror_us} us)", [f"clock_status: {shown}"])
     return StatusGuestRun
 
 
