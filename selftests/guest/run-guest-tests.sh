@@ -586,6 +586,8 @@ host_request() {
 # restores the host's adjtimex state, and refuses near a UTC midnight.
 mode_status() {
 	base=$PVTIME_DIR/pvtime-abi-base.ko
+	check "the ABI base module is in the image (make builds it from git)" \
+		[ -f "$base" ]
 	run_commented insmod "$base"
 	check "the ABI base module (no clock status) loads against this hyp" \
 		[ "$rc" = 0 ]
