@@ -143,13 +143,23 @@ LINUX_MEMBERS := tools/testing/selftests/kselftest.h \
 LINUX_STAMP := $(LINUX_SRC)/.extracted
 
 CONFIGS := $(GUEST)/default.cfg $(GUEST)/test.cfg $(GUEST)/wrongabi.cfg \
-	$(GUEST)/soak.cfg $(GUEST)/bench.cfg $(GUEST)/idle.cfg
+	$(GUEST)/soak.cfg $(GUEST)/bench.cfg $(GUEST)/idle.cfg \
+	$(GUEST)/status.cfg
+
+# The last pvtime.ko before the clock status (ABI 1 without
+# PVTIME_F_CLOCK_STATUS), built from git for the same kernel: the status
+# guest loads it against this pvtimed, an old module meeting a new hyp
+# (Documentation/abi.rst, "Versioning").
+ABI_BASE_COMMIT := 51cfa376abd209a28f659a1ec52aadfe806a0d9e
+ABI_BASE_DIR := $(BUILD)/abi-base-module
+ABI_BASE_KO := $(ABI_BASE_DIR)/guest-module/pvtime.ko
 GUEST_BASE_CMDLINE := $(strip console=ttyS0 loglevel=4 panic=-1 $(GUEST_CMDLINE))
 
 .PHONY: hyp tools meter module guest-tests timers guest-image configs \
-	lint-module lint-userspace
+	lint-module lint-userspace abi-base-module
 
-build: hyp tools meter module guest-tests timers guest-image configs
+build: hyp tools meter module abi-base-module guest-tests timers guest-image \
+	configs
 	@echo "pvtime: built for guest kernel $(KVER) in $(BUILD)"
 
 hyp:
@@ -164,6 +174,23 @@ meter:
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+abi-base-module: $(ABI_BASE_KO)
+
+# Without the commit (a tarball, a shallow clone) the image goes without
+# it and the status guest fails its first result, saying so.
+$(ABI_BASE_KO):
+	@if ! git rev-parse -q --verify $(ABI_BASE_COMMIT)^{commit} >/dev/null; then \
+		echo "warning: commit $(ABI_BASE_COMMIT) is not in this" \
+		     "repository's history: no ABI base module, the status" \
+		     "guest test will fail (git fetch --unshallow)" >&2; \
+	else \
+		echo "  MODULE  $@ (ABI base $(ABI_BASE_COMMIT))" && \
+		rm -rf $(ABI_BASE_DIR) && mkdir -p $(ABI_BASE_DIR) && \
+		git archive $(ABI_BASE_COMMIT) Kbuild guest-module shared | \
+			tar -x -C $(ABI_BASE_DIR) && \
+		$(MAKE) -s -C $(KDIR) M=$(ABI_BASE_DIR) modules >/dev/null; \
+	fi
 
 guest-tests: $(LINUX_STAMP)
 	$(MAKE) -C selftests/guest all KSFT_DIR=$(KSFT_DIR) BUILD=$(BUILD)
@@ -197,7 +224,7 @@ $(GUEST)/timers-short/%: $(GUEST)/timers-short-src/%.c
 	@$(CC) $(TIMERS_CFLAGS) -o $@ $< $(TIMERS_LDLIBS)
 
 # Cheap to rebuild, and its inputs come from sub-makes: always rebuild.
-guest-image: module guest-tests timers
+guest-image: module abi-base-module guest-tests timers
 	@if [ -z "$(RUN_GUEST_TESTS)" ]; then \
 		echo "error: run-guest-tests.sh not found (guest-module/ or" \
 		     "selftests/guest/)" >&2; exit 1; fi
@@ -206,6 +233,7 @@ guest-image: module guest-tests timers
 		--module $(MODULE_KO) --run-tests $(RUN_GUEST_TESTS) \
 		--guest-tests $(BUILD)/guest-tests --timers $(GUEST)/timers \
 		--timers-short $(GUEST)/timers-short \
+		$(if $(wildcard $(ABI_BASE_KO)),--add $(ABI_BASE_KO):/pvtime/pvtime-abi-base.ko) \
 		$(addprefix --add ,$(GUEST_EXTRA_FILES))
 
 configs: $(CONFIGS)
@@ -222,6 +250,10 @@ $(GUEST)/wrongabi.cfg: FORCE
 	@mkdir -p $(@D)
 	@tools/mkguest/mkcfg.sh $@ pvtime-wrongabi $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=wrongabi" "pvtime_abi_version = 99"
+$(GUEST)/status.cfg: FORCE
+	@mkdir -p $(@D)
+	@tools/mkguest/mkcfg.sh $@ pvtime-status $(GUEST_KERNEL) \
+		"$(GUEST_BASE_CMDLINE) pvtest=status"
 $(GUEST)/soak.cfg: FORCE
 	@mkdir -p $(@D)
 	@tools/mkguest/mkcfg.sh $@ pvtime-soak $(GUEST_KERNEL) \

@@ -110,6 +110,10 @@ struct pvtime_dev {
 	atomic64_t health_records_offset_ns;	/* records' wall - hyp's */
 	atomic64_t health_realtime_offset_ns;	/* CLOCK_REALTIME - hyp's */
 
+	/* Clock status (pvtime_clock_status.c). */
+	bool clock_status_sysfs;	/* the attribute group exists */
+	atomic64_t clock_status_torn;	/* reads that found the block odd */
+
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
 	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
 	struct dentry *debugfs_dir;
@@ -217,6 +221,30 @@ void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 			      const char *why);
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
+
+/* pvtime_clock_status.c */
+struct pvtime_clock_status_view {
+	bool synchronised;	/* the host's NTP says so */
+	u8 leap;		/* PVTIME_LEAP_* */
+	s32 tai_offset_s;
+	u64 leap_time_s;	/* UTC midnight of the leap; 0 without one */
+	u64 maxerror_us;	/* grown over the age, as the host's grows */
+	u64 esterror_us;
+	u64 age_ns;		/* since the hyp sampled the host */
+	u32 changes;		/* the hyp's count of sync/leap/TAI changes */
+};
+
+/*
+ * Read the host clock's status (may sleep: retries a torn block for about
+ * 10 ms).  Returns 0; -ENODEV: the hyp does not offer it; -ENODATA: not
+ * published yet or not understood; -EAGAIN: the block stayed torn.
+ * For any user of the device, e.g. the PTP clock.
+ */
+int pvtime_clock_status_get(struct pvtime_dev *pd,
+			    struct pvtime_clock_status_view *view);
+const char *pvtime_clock_status_leap_name(unsigned int leap);
+void pvtime_clock_status_init(struct pvtime_dev *pd);
+void pvtime_clock_status_exit(struct pvtime_dev *pd);
 
 /* pvtime_debugfs.c */
 void pvtime_debugfs_init(struct pvtime_dev *pd);

@@ -50,6 +50,8 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 		   atomic64_read(&pd->odd_record_warnings));
 	seq_printf(m, "guest_stopped_seen %lld\n",
 		   atomic64_read(&pd->guest_stopped_seen));
+	seq_printf(m, "clock_status_torn %lld\n",
+		   atomic64_read(&pd->clock_status_torn));
 	seq_printf(m, "wallclock_irqs %lld\n",
 		   atomic64_read(&pd->wallclock_irqs));
 	seq_printf(m, "wallclock_steps %lld\n",

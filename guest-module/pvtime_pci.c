@@ -266,6 +266,7 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	pvtime_debugfs_init(pd);
 
 	pci_set_drvdata(pdev, pd);
+	pvtime_clock_status_init(pd);
 	pvtime_bound = pd;
 	mutex_unlock(&pvtime_bind_lock);
 	dev_info(&pdev->dev, "clocksource pvtime registered: domid %u, %u vCPUs, TSC offset %lld, handshake rtt %llu cycles, %u vCPU(s) confirmed the offset, %u differ\n",
@@ -332,6 +333,7 @@ static void pvtime_pci_remove(struct pci_dev *pdev)
 		mutex_unlock(&pvtime_bind_lock);
 		return;
 	}
+	pvtime_clock_status_exit(pd);
 	pvtime_debugfs_exit(pd);
 	if (pd->records_irq >= 0)
 		free_irq(pd->records_irq, pd);

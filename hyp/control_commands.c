@@ -7,6 +7,7 @@
 
 #include "pvclock_math.h"
 #include "pvtime_ctl.h"
+#include "clock_status.h"
 #include "control_commands.h"
 #include "host_clock_follow.h"
 #include "domain.h"
@@ -283,6 +284,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_calibration(e, &snap, now_tsc);
 	emit_time_function(e, &snap);
 	fault_emit(e, &d->faults);
+	clock_status_emit(e, d);
 	emit_s64(e, "wall_offset_ns", snap.wall_offset_ns);
 	emit_wallclock(e, d);
 	emit_records(e, d);

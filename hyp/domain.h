@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock_status.h"
 #include "domain_config.h"
 #include "event_loop.h"
 #include "fault_inject.h"
@@ -68,6 +69,7 @@ struct domain {
 	bool ivshmem_ready;
 	struct mailbox_server mailbox;
 	struct fault_state faults;
+	struct clock_status_state clock_status;
 
 	/*
 	 * pvxl pause/unpause: QEMU's vCPUs stopped through QMP.  The domain

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock_status.h"
 #include "domain.h"
 #include "fault_inject.h"
 #include "host_clock_watch.h"
@@ -236,6 +237,13 @@ int fault_apply(struct fault_state *fs, const struct fault_request *req,
 		fs->skew_ns = 0;
 		ret = set_rate_step(fs, 0, err, errlen);
 		ring_records(d, records_refresh_stability(&d->clock, &d->shm));
+		clock_status_hide(d, false);
+		break;
+	case FAULT_CLOCK_STATUS_OFF:
+		clock_status_hide(d, true);
+		break;
+	case FAULT_CLOCK_STATUS_ODD:
+		clock_status_hold_odd(d, req->duration_ms);
 		break;
 	}
 	if (ret)
@@ -271,5 +279,6 @@ void fault_emit(struct emit *e, const struct fault_state *fs)
 		emit_u64(e, "remaining_ms", remaining_ms(fs->odd_end_ns));
 		emit_object_end(e);
 	}
+	emit_bool(e, "clock_status_hidden", fs->owner->clock_status.hidden);
 	emit_object_end(e);
 }

@@ -2,7 +2,8 @@
 /*
  * Fault injection for tests (pvtimed --enable-fault-injection): storms of
  * record rewrites, per-vCPU skew, rate steps, re-anchors, records left odd
- * and the guest-stopped flag, each driven from the event loop and bounded
+ * the guest-stopped flag, and the clock-status block hidden (as from a hyp
+ * without PVTIME_F_CLOCK_STATUS) or held odd, each driven from the event loop and bounded
  * in size or time.  Documentation/control-protocol.rst lists the modes.
  */
 #ifndef PVTIMED_FAULT_INJECT_H
@@ -29,13 +30,15 @@ enum fault_mode {
 	FAULT_ODD,
 	FAULT_GUEST_STOPPED,
 	FAULT_CLEAR,
+	FAULT_CLOCK_STATUS_OFF,		/* clock-status block as an older hyp's */
+	FAULT_CLOCK_STATUS_ODD,		/* clock-status seq held odd */
 };
 
 /* fault_request.c */
 struct fault_request {
 	enum fault_mode mode;
 	uint32_t rate_hz;		/* storm */
-	uint32_t duration_ms;		/* storm, odd */
+	uint32_t duration_ms;		/* storm, odd, clock-status-odd */
 	int64_t skew_ns;		/* skew */
 	int32_t ppm;			/* freq-step */
 	uint32_t vcpu;			/* odd */

@@ -15,13 +15,16 @@ static const char *const mode_names[] = {
 	[FAULT_ODD] = "odd",
 	[FAULT_GUEST_STOPPED] = "guest-stopped",
 	[FAULT_CLEAR] = "clear",
+	[FAULT_CLOCK_STATUS_OFF] = "clock-status-off",
+	[FAULT_CLOCK_STATUS_ODD] = "clock-status-odd",
 };
 
 /* Arguments after the mode name. */
 static const int mode_args[] = {
 	[FAULT_STORM] = 2, [FAULT_SKEW] = 1, [FAULT_FREQ_STEP] = 1,
 	[FAULT_REANCHOR] = 0, [FAULT_ODD] = 2, [FAULT_GUEST_STOPPED] = 0,
-	[FAULT_CLEAR] = 0,
+	[FAULT_CLEAR] = 0, [FAULT_CLOCK_STATUS_OFF] = 0,
+	[FAULT_CLOCK_STATUS_ODD] = 1,
 };
 
 static const char *const mode_usage[] = {
@@ -32,6 +35,8 @@ static const char *const mode_usage[] = {
 	[FAULT_ODD] = "odd <vcpu> <ms 1..5000>",
 	[FAULT_GUEST_STOPPED] = "guest-stopped",
 	[FAULT_CLEAR] = "clear",
+	[FAULT_CLOCK_STATUS_OFF] = "clock-status-off",
+	[FAULT_CLOCK_STATUS_ODD] = "clock-status-odd <ms 1..5000>",
 };
 
 const char *fault_mode_name(enum fault_mode mode)
@@ -64,14 +69,14 @@ int fault_request_parse(int argc, char **argv, uint32_t nr_vcpus,
 
 	memset(req, 0, sizeof(*req));
 	if (argc < 1) {
-		snprintf(err, errlen, "missing mode (storm, skew, freq-step, reanchor, odd, guest-stopped or clear)");
+		snprintf(err, errlen, "missing mode (storm, skew, freq-step, reanchor, odd, guest-stopped, clear, clock-status-off or clock-status-odd)");
 		return -1;
 	}
 	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
 		if (!strcmp(argv[0], mode_names[i]))
 			break;
 	if (i == sizeof(mode_names) / sizeof(mode_names[0])) {
-		snprintf(err, errlen, "unknown mode '%s' (expected storm, skew, freq-step, reanchor, odd, guest-stopped or clear)",
+		snprintf(err, errlen, "unknown mode '%s' (expected storm, skew, freq-step, reanchor, odd, guest-stopped, clear, clock-status-off or clock-status-odd)",
 			 argv[0]);
 		return -1;
 	}
@@ -108,6 +113,11 @@ int fault_request_parse(int argc, char **argv, uint32_t nr_vcpus,
 			goto bad;
 		req->vcpu = (uint32_t)a;
 		req->duration_ms = (uint32_t)b;
+		break;
+	case FAULT_CLOCK_STATUS_ODD:
+		if (parse_integer(argv[1], 1, FAULT_ODD_MS_MAX, &a))
+			goto bad;
+		req->duration_ms = (uint32_t)a;
 		break;
 	default:
 		break;

@@ -5,6 +5,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "clock_status.h"
 #include "domain.h"
 #include "event_loop.h"
 #include "host_clock_watch.h"
@@ -35,6 +36,7 @@ static void on_tick(struct event_source *src, uint32_t events)
 	domain_republish_wallclocks(false);
 	domain_refresh_stability_all();
 	domain_save_state_all();
+	clock_status_refresh_all();
 }
 
 static void on_recheck(struct event_source *src, uint32_t events)

@@ -47,6 +47,7 @@ int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 	shm->ctl->nr_vcpus = id->nr_vcpus;
 	shm->ctl->features = PVTIME_F_WALLCLOCK_DOORBELL | PVTIME_F_REALTIME_PROBE |
 			     PVTIME_F_RECORDS_DOORBELL | PVTIME_F_TSC_STABLE_EVIDENCE |
+			     PVTIME_F_CLOCK_STATUS |
 			     (id->calibration_ms ? PVTIME_F_CALIBRATION : 0) |
 			     (id->host_ntp ? PVTIME_F_HOST_NTP : 0);
 	shm->ctl->calibration_ms = id->calibration_ms;

@@ -9,6 +9,10 @@ Phases:
   2. daemon integration: selftests/host/integration/ against a private pvtimed,
      and the state directory's permissions on a pvtimed of its own
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
+  3c. status: the host clock's leap second, TAI offset, error bounds and
+     sync state in a guest's sysfs, the ABI base module on this hyp and this
+     module on a hyp without the clock status (selftests/clock_status_check.py;
+     it changes the host's adjtimex state and restores it)
   3b. restart: pvtimed SIGKILLed and restarted under two guests, each
      measured by its own pvtime-meter (selftests/restart_check.py)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
@@ -33,6 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+from clock_status_check import phase_clock_status  # noqa: E402
 from hostile_guest import run_hostile_suite  # noqa: E402
 from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: E402
                          find_key, parse_tap_line, parse_tap_plan,
@@ -214,6 +219,10 @@ def phase_host_units(results, args):
     run_tap_command(results, "unit:runner",
                     [sys.executable, os.path.join(HERE, "host", "runner",
                                                   "test_count_tap.py")],
+                    timeout=60)
+    run_tap_command(results, "unit:clock-status-guard",
+                    [sys.executable, os.path.join(HERE, "host", "runner",
+                                                  "test_clock_status_guard.py")],
                     timeout=60)
 
 
@@ -614,7 +623,7 @@ def main():
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
-                                 "restart", "ntp"],
+                                 "status", "restart", "ntp"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -634,7 +643,7 @@ def main():
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
-                               "restart", "ntp"])
+                               "status", "restart", "ntp"])
 
     started = time.monotonic()
     results = Results()
@@ -647,7 +656,7 @@ def main():
             phase_host_units(results, args)
         if "fuzz" in phases:
             phase_fuzz(results, args)
-        if phases & {"integration", "guests", "restart", "ntp"}:
+        if phases & {"integration", "guests", "status", "restart", "ntp"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -661,6 +670,9 @@ def main():
                     phase_integration(results, args, daemon, kernel, ramdisk)
                 if "guests" in phases and daemon.alive():
                     phase_guests(results, args, daemon, workdir)
+                if "status" in phases and daemon.alive():
+                    phase_clock_status(results, args, daemon, GuestRun,
+                                       domain_listed)
                 if "restart" in phases and daemon.alive():
                     phase_restart(results, args, daemon, workdir)
                 if "ntp" in phases and daemon.alive():

@@ -5,7 +5,8 @@
  * protocol.  Documentation/abi.rst is the prose version of this file.
  *
  *   offset 0x0000  page 0: Xen struct shared_info (vcpu_info[].time, wc_*)
- *   offset 0x1000  page 1: struct pvtime_control (signature, ABI, mailbox)
+ *   offset 0x1000  page 1: struct pvtime_control (signature, ABI, clock
+ *                  status, mailbox)
  *   rest           reserved, reads as zero
  *
  * All multi-byte fields are little-endian (x86 only).  The guest may write
@@ -23,6 +24,15 @@
 #endif
 
 #define PVTIME_MAGIC			0x454d4954u	/* "TIME" read as LE u32 */
+/*
+ * The major version: changed only by an incompatible change; a guest
+ * refuses a major it does not speak.  Additions are announced by a
+ * control->features bit, never by the version: a field carved out of
+ * reserved space means something only while its bit is set (reserved
+ * space reads as zero from a hyp that does not know it), and a guest
+ * ignores bits and fields it does not know (Documentation/abi.rst,
+ * "Versioning").
+ */
 #define PVTIME_ABI_VERSION		1u
 
 #define PVTIME_SHM_SIZE			0x4000u		/* power of two for the BAR */
@@ -62,6 +72,13 @@
  * TSC_STABLE only while every vCPU's evidence is fresh and agrees.
  */
 #define PVTIME_F_CALIBRATION		0x10ull
+/*
+ * The hyp publishes the host clock's status (leap second, TAI offset,
+ * error bounds, synchronised or not) in control->clock_status, refreshed
+ * every second.  Without this bit the block is not written (an older hyp
+ * leaves it zero): the guest has no clock status.
+ */
+#define PVTIME_F_CLOCK_STATUS		0x20ull
 /*
  * The records run at the host's CLOCK_MONOTONIC rate, which carries the
  * host's NTP frequency and offset slews, not at the TSC's raw rate: the
@@ -125,6 +142,47 @@ struct pvtime_mailbox {
 	__u64 reserved[7];
 };
 
+/* pvtime_clock_status.sync: 0 means "not written yet", never data. */
+#define PVTIME_SYNC_SYNCHRONISED	1u	/* host NTP: clock synchronised */
+#define PVTIME_SYNC_UNSYNCHRONISED	2u	/* STA_UNSYNC or TIME_ERROR */
+
+/* pvtime_clock_status.leap */
+#define PVTIME_LEAP_NONE		0u
+#define PVTIME_LEAP_INSERT		1u	/* 23:59:60 before leap_time_s */
+#define PVTIME_LEAP_DELETE		2u	/* 23:59:59 skipped before leap_time_s */
+#define PVTIME_LEAP_INSERTING		3u	/* the inserted second runs now */
+
+/*
+ * The host's maxerror grows by 500 us every second until NTP sets it
+ * again, as Linux's second_overflow() does (MAXFREQ), capped at 16 s
+ * (NTP_PHASE_LIMIT).  A reader adds the growth over the block's age.
+ */
+#define PVTIME_MAXERROR_GROWTH_US_PER_S	500u
+#define PVTIME_MAXERROR_MAX_US		16000000ull
+
+/*
+ * The host clock's status, as the host's adjtimex(2) reports it
+ * (PVTIME_F_CLOCK_STATUS).  Guarded by seq like a time record: the hyp
+ * makes seq odd, writes, makes it even; a reader retries while seq is odd
+ * or changed under it, and gives up after a bounded number of tries.
+ */
+struct pvtime_clock_status {
+	__u32 seq;			/* odd while the hyp writes */
+	__u8 sync;			/* PVTIME_SYNC_*; 0: not written yet */
+	__u8 leap;			/* PVTIME_LEAP_* */
+	__u16 reserved0;
+	__s32 tai_offset_s;		/* TAI - UTC, seconds */
+	__u32 host_status;		/* the host's adjtimex status (STA_*) */
+	/* UTC midnight (s since the epoch) the leap applies at; 0: none */
+	__u64 leap_time_s;
+	__u64 maxerror_us;		/* at sampled_system_ns */
+	__u64 esterror_us;
+	__u64 sampled_system_ns;	/* the domain's system time of the sample */
+	__s32 host_state;		/* adjtimex result: TIME_OK..TIME_ERROR */
+	__u32 changes;			/* bumped when sync, leap or TAI change */
+	__u64 reserved1;
+};
+
 struct pvtime_control {
 	__u32 magic;			/* PVTIME_MAGIC */
 	__u32 abi_version;		/* PVTIME_ABI_VERSION */
@@ -137,7 +195,9 @@ struct pvtime_control {
 	__s64 guest_tsc_offset;		/* guest TSC - host TSC, as adopted */
 	__u32 records_generation;	/* bumped whenever the hyp re-anchors */
 	__u32 calibration_ms;		/* PVTIME_F_CALIBRATION: sample period */
-	__u8 reserved0[0x100 - 0x38];
+	__u8 reserved0[0x40 - 0x38];
+	struct pvtime_clock_status clock_status;	/* at 0x40 */
+	__u8 reserved1[0x100 - 0x80];
 	struct pvtime_mailbox mailbox;	/* at 0x100 */
 };
 
@@ -145,6 +205,14 @@ static_assert(offsetof(struct pvtime_control, guest_tsc_offset) == 0x28,
 	      "control layout");
 static_assert(offsetof(struct pvtime_control, calibration_ms) == 0x34,
 	      "control layout");
+static_assert(offsetof(struct pvtime_control, clock_status) == 0x40,
+	      "clock status at control+0x40");
+static_assert(sizeof(struct pvtime_clock_status) == 0x40,
+	      "clock status fills 0x40..0x80");
+static_assert(offsetof(struct pvtime_clock_status, leap_time_s) == 0x10,
+	      "clock status layout");
+static_assert(offsetof(struct pvtime_clock_status, sampled_system_ns) == 0x28,
+	      "clock status layout");
 static_assert(offsetof(struct pvtime_control, mailbox) == 0x100,
 	      "mailbox at control+0x100");
 static_assert(sizeof(struct pvtime_mailbox) == 0x80, "mailbox size");

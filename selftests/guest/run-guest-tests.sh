@@ -21,6 +21,10 @@
 #             (selftests/ntp_follow_check.py): within NTP_MAX_ABS_US of the
 #             host, no wall-clock step, never backwards
 #   module    insmod; only pvtime_test and the unload checks of main
+#   status    the ABI base module (before the clock status) on this hyp;
+#             this module on a hyp hiding PVTIME_F_CLOCK_STATUS; then the
+#             host's leap second, TAI, error bounds and sync state, set by
+#             the host runner on request, in clock_status/ (sysfs)
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
 #             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
@@ -537,6 +541,178 @@ mode_ntp() {
 	grep -E '^(fastpath|clocksource_handoffs|wallclock|vouch)' "$DEBUGFS/state" | comment_stream
 }
 
+# The clock_status/ directory of the bound pvtime device, if any.
+status_dir() {
+	for dir in /sys/bus/pci/drivers/pvtime/*/clock_status; do
+		[ -d "$dir" ] && echo "$dir" && return
+	done
+}
+
+# shellcheck disable=SC2317 # called through check()
+status_reads() { # NAME VALUE [SECONDS]: wait until clock_status/NAME is VALUE
+	tries=$((${3:-5} * 10))
+	waited_ms=0
+	while [ "$tries" -gt 0 ]; do
+		[ "$(cat "$CS/$1" 2>/dev/null)" = "$2" ] && return 0
+		tries=$((tries - 1))
+		waited_ms=$((waited_ms + 100))
+		sleep 0.1
+	done
+	comment "clock_status/$1 reads '$(cat "$CS/$1" 2>&1)', want '$2'"
+	return 1
+}
+
+# shellcheck disable=SC2317 # called through check()
+status_fails() { # NAME: the read fails (no data), it does not show a zero
+	if [ ! -f "$CS/$1" ]; then
+		comment "clock_status/$1 missing"
+		return 1
+	fi
+	if out=$(cat "$CS/$1" 2>&1); then
+		comment "clock_status/$1 read '$out'"
+		return 1
+	fi
+	comment "clock_status/$1: $out"
+}
+
+# shellcheck disable=SC2317 # called through check()
+status_between() { # NAME LOW HIGH
+	v=$(cat "$CS/$1" 2>/dev/null)
+	comment "clock_status/$1 = $v (want $2..$3)"
+	[ -n "$v" ] && [ "$v" -ge "$2" ] && [ "$v" -le "$3" ]
+}
+
+# shellcheck disable=SC2317 # called through check()
+hyp_offers_status() {
+	features=$(sed -n 's/^features //p' "$DEBUGFS/state")
+	comment "hyp features $features"
+	[ $((features & 0x20)) -ne 0 ]
+}
+
+# shellcheck disable=SC2317 # called through check()
+hyp_hides_status() {
+	! hyp_offers_status
+}
+
+# shellcheck disable=SC2317 # called through check()
+status_available() { # SECONDS: wait until sync is (un)synchronised
+	tries=$(($1 * 10))
+	while [ "$tries" -gt 0 ]; do
+		case "$(cat "$CS/sync")" in
+		synchronised | unsynchronised) return 0 ;;
+		esac
+		tries=$((tries - 1))
+		sleep 0.1
+	done
+	comment "clock_status/sync still reads '$(cat "$CS/sync")'"
+	return 1
+}
+
+# shellcheck disable=SC2317 # called through check()
+torn_reads_counted() {
+	torn=$(sed -n 's/^clock_status_torn //p' "$DEBUGFS/state")
+	comment "clock_status_torn $torn"
+	[ "${torn:-0}" -gt 0 ]
+}
+
+# The host runner acts on the console line, then the hyp's next 1 s tick
+# publishes: the checks after it wait (status_reads) rather than sleep.
+host_request() {
+	echo "PVTIME-HOST-REQUEST $*"
+}
+
+# ABI versioning both ways, then the host clock's status (Documentation/
+# guest-module.rst, "Clock status").  DANGER handled by the host runner: it
+# restores the host's adjtimex state, and refuses near a UTC midnight.
+mode_status() {
+	base=$PVTIME_DIR/pvtime-abi-base.ko
+	check "the ABI base module is in the image (make builds it from git)" \
+		[ -f "$base" ]
+	run_commented insmod "$base"
+	check "the ABI base module (no clock status) loads against this hyp" \
+		[ "$rc" = 0 ]
+	check "... and its clocksource pvtime is in use" is_pvtime_clocksource
+	check "... and it has no clock_status in sysfs" [ -z "$(status_dir)" ]
+	unload_module
+	check "rmmod the ABI base module" [ "$rc" = 0 ]
+
+	# A hyp without PVTIME_F_CLOCK_STATUS; the request takes effect
+	# within the runner's 0.2 s console poll and one pvxl call.
+	host_request inject clock-status-off
+	sleep 3
+	run_commented insmod "$MODULE"
+	check "this module loads against a hyp without the clock status" \
+		[ "$rc" = 0 ]
+	[ "$rc" = 0 ] || return
+	check "... the hyp indeed hides PVTIME_F_CLOCK_STATUS" hyp_hides_status
+	CS=$(status_dir)
+	check "clock_status/ exists under the PCI device ($CS)" [ -n "$CS" ]
+	[ -n "$CS" ] || return
+	check "without the feature: sync reads unavailable" \
+		status_reads sync unavailable 1
+	check "without the feature: leap reads unavailable" \
+		status_reads leap unavailable 1
+	check "without the feature: tai_offset_s fails, no zero" \
+		status_fails tai_offset_s
+	check "without the feature: maxerror_us fails, no zero" \
+		status_fails maxerror_us
+
+	host_request inject clear
+	check "the feature back: sync reads unsynchronised or synchronised" \
+		status_available 5
+	check "... and the hyp offers it" hyp_offers_status
+
+	host_request inject clock-status-odd 3000
+	check "a block held odd (torn) reads unavailable" \
+		status_reads sync unavailable 3
+	check "... after the module retried it" torn_reads_counted
+	check "... and comes back once the hyp writes it again" \
+		status_available 6
+
+	now=$(date +%s)
+	midnight=$(((now / 86400 + 1) * 86400))
+	host_request host-clock insert 37
+	check "host STA_INS: leap reads insert" status_reads leap insert 5
+	# From the request line to the guest's sysfs: the runner's console
+	# poll (0.2 s), adjtimex, pvtimed's 1 s tick, the guest's 0.1 s poll.
+	echo "PVTIME-REPORT clock_status_leap_seen_ms $waited_ms"
+	check "... leap_time is the next UTC midnight ($midnight)" \
+		status_reads leap_time "$midnight" 1
+	check "host TAI offset 37: tai_offset_s reads 37" \
+		status_reads tai_offset_s 37 5
+	host_request host-clock delete
+	check "host STA_DEL: leap reads delete" status_reads leap delete 5
+	check "... leap_time is the next UTC midnight ($midnight)" \
+		status_reads leap_time "$midnight" 1
+	host_request host-clock none
+	check "host leap bits cleared: leap reads none" status_reads leap none 5
+	check "... and leap_time 0" status_reads leap_time 0 1
+
+	host_request host-clock sync 123456 7890
+	check "host STA_UNSYNC cleared: sync reads synchronised" \
+		status_reads sync synchronised 5
+	check "host esterror 7890 us: esterror_us reads 7890" \
+		status_reads esterror_us 7890 1
+	# The host's maxerror grows 500 us/s from 123456: 60 s of margin.
+	check "host maxerror 123456 us: maxerror_us within its growth" \
+		status_between maxerror_us 123456 153456
+	check "the block is fresh: age_ms under 3000" \
+		status_between age_ms 0 2999
+	sleep 2
+	check "... and kept fresh 2 s later (refreshed every second)" \
+		status_between age_ms 0 2999
+	host_request host-clock unsync
+	check "host STA_UNSYNC set: sync reads unsynchronised" \
+		status_reads sync unsynchronised 5
+	host_request host-clock restore
+	sleep 2
+	comment "after restore: sync $(cat "$CS/sync") leap $(cat "$CS/leap") tai $(cat "$CS/tai_offset_s" 2>&1)"
+
+	unload_module
+	check "rmmod pvtime" [ "$rc" = 0 ]
+	check "no kernel warnings" dmesg_clean
+}
+
 # pvtime_test and the unload path of main alone, for working on them.
 mode_module() {
 	run_commented insmod "$MODULE"
@@ -675,9 +851,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module | ntp) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status" >&2
 	exit 2
 	;;
 esac
@@ -693,6 +869,7 @@ else
 	restart) mode_restart ;;
 	ntp) mode_ntp ;;
 	module) mode_module ;;
+	status) mode_status ;;
 	bench) mode_bench ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"

@@ -46,6 +46,11 @@ static const struct bad_case bad[] = {
 	{ "clear all", "usage: inject <dom> clear" },
 	{ "guest-stopped 1", "usage: inject <dom> guest-stopped" },
 	{ "skew 99999999999999999999", "bad arguments for skew" },
+	{ "clock-status-off 1", "usage: inject <dom> clock-status-off" },
+	{ "clock-status-odd", "usage: inject <dom> clock-status-odd <ms 1..5000>" },
+	{ "clock-status-odd 0", "bad arguments for clock-status-odd" },
+	{ "clock-status-odd 5001", "bad arguments for clock-status-odd" },
+	{ "clock-status-odd 1 2", "usage: inject <dom> clock-status-odd" },
 };
 
 int main(void)
@@ -54,7 +59,7 @@ int main(void)
 	char err[256];
 	size_t i;
 
-	tap_plan(8 + (int)(sizeof(bad) / sizeof(bad[0])));
+	tap_plan(9 + (int)(sizeof(bad) / sizeof(bad[0])));
 	tap_ok(!parse("storm 10000 600000", &req, err, sizeof(err)) &&
 	       req.mode == FAULT_STORM && req.rate_hz == 10000 &&
 	       req.duration_ms == 600000, "storm at its upper bounds");
@@ -74,6 +79,12 @@ int main(void)
 	tap_ok(!parse("clear", &req, err, sizeof(err)) && req.mode == FAULT_CLEAR &&
 	       !strcmp(fault_mode_name(FAULT_FREQ_STEP), "freq-step"),
 	       "clear; mode names");
+	tap_ok(!parse("clock-status-off", &req, err, sizeof(err)) &&
+	       req.mode == FAULT_CLOCK_STATUS_OFF &&
+	       !parse("clock-status-odd 5000", &req, err, sizeof(err)) &&
+	       req.mode == FAULT_CLOCK_STATUS_ODD && req.duration_ms == 5000 &&
+	       !strcmp(fault_mode_name(FAULT_CLOCK_STATUS_ODD), "clock-status-odd"),
+	       "clock-status-off; clock-status-odd at its limit");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int ret = parse(bad[i].line, &req, err, sizeof(err));
 

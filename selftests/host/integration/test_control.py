@@ -145,6 +145,10 @@ BAD_INJECTS = [
     ["reanchor", "now"],
     ["clear", "all"],
     ["guest-stopped", "1"],
+    ["clock-status-off", "1"],
+    ["clock-status-odd"],
+    ["clock-status-odd", "0"],
+    ["clock-status-odd", "5001"],
 ]
 
 # The duplicate-create domain's stopped-time policy, shown by `pvxl info`.
@@ -457,7 +461,9 @@ class ControlTests:
         self.expect_exit("inject on an unknown domain", 1,
                          "inject", "no-such-dom", "reanchor")
         for words in (["reanchor"], ["storm", "100", "200"], ["skew", "0"],
-                      ["freq-step", "100"], ["guest-stopped"], ["clear"]):
+                      ["freq-step", "100"], ["guest-stopped"],
+                      ["clock-status-off"], ["clock-status-odd", "100"],
+                      ["clear"]):
             self.expect_exit(f"`pvxl inject {domain} {' '.join(words)}` "
                              "is accepted", 0, "inject", domain, *words)
 
