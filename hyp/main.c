@@ -22,6 +22,7 @@
 #include "event_loop.h"
 #include "fault_inject.h"
 #include "host_clock_watch.h"
+#include "time_source_watch.h"
 #include "log.h"
 #include "sd_notify.h"
 #include "timebase.h"
@@ -302,6 +303,11 @@ int main(int argc, char **argv)
 		log_error("cannot watch the host clock: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;
 	}
+	ret = time_source_watch_start();
+	if (ret) {
+		log_error("cannot watch for time-source changes: %s", strerror(-ret));
+		return PVTIME_EXIT_FAILURE;
+	}
 	domain_adopt_all();
 	if (control_start(opts.socket_path))
 		return PVTIME_EXIT_FAILURE;
@@ -322,6 +328,7 @@ int main(int argc, char **argv)
 	sd_notify_send("STOPPING=1");
 	control_stop();
 	domain_detach_all();
+	time_source_watch_stop();
 	host_clock_watch_stop();
 	tsc_refine_stop();
 	event_loop_remove(&signals);

@@ -47,7 +47,8 @@ int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 	shm->ctl->nr_vcpus = id->nr_vcpus;
 	shm->ctl->features = PVTIME_F_WALLCLOCK_DOORBELL | PVTIME_F_REALTIME_PROBE |
 			     PVTIME_F_RECORDS_DOORBELL | PVTIME_F_TSC_STABLE_EVIDENCE |
-			     (id->calibration_ms ? PVTIME_F_CALIBRATION : 0);
+			     (id->calibration_ms ? PVTIME_F_CALIBRATION : 0) |
+			     (id->time_source ? PVTIME_F_TIME_SOURCE : 0);
 	shm->ctl->calibration_ms = id->calibration_ms;
 	shm->ctl->tsc_hz = id->tsc_hz;
 	shm->ctl->host_peer_id = 0;

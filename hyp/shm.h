@@ -3,6 +3,7 @@
 #ifndef PVTIMED_SHM_H
 #define PVTIMED_SHM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pvtime_abi.h"
@@ -20,6 +21,7 @@ struct pvtime_shm_identity {
 	uint32_t nr_vcpus;
 	uint64_t tsc_hz;
 	uint32_t calibration_ms;	/* 0: no PVTIME_F_CALIBRATION */
+	bool time_source;		/* PVTIME_F_TIME_SOURCE */
 };
 
 /*

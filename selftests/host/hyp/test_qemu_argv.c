@@ -44,7 +44,7 @@ int main(void)
 	size_t n;
 
 	tap_plan(10);
-	argv = qemu_build_argv(&cfg, &paths);
+	argv = qemu_build_argv(&cfg, &paths, NULL);
 	if (!tap_ok(argv != NULL, "argv built"))
 		return tap_done();
 	n = count(argv);
@@ -69,7 +69,7 @@ int main(void)
 	qemu_argv_free(argv);
 
 	cfg.tcg_thread = TCG_THREAD_MULTI;
-	argv = qemu_build_argv(&cfg, &paths);
+	argv = qemu_build_argv(&cfg, &paths, NULL);
 	tap_ok(argv && has_pair(argv, "-accel", "tcg,thread=multi"),
 	       "tcg_thread = \"multi\": -accel tcg,thread=multi");
 	qemu_argv_free(argv);
@@ -77,7 +77,7 @@ int main(void)
 	cfg.ramdisk = NULL;
 	cfg.accel = DOMAIN_ACCEL_KVM;
 	cfg.nr_dm_args = 0;
-	argv = qemu_build_argv(&cfg, &paths);
+	argv = qemu_build_argv(&cfg, &paths, NULL);
 	n = argv ? count(argv) : 0;
 	tap_ok(argv && !has_pair(argv, "-initrd", "/r") &&
 	       has_pair(argv, "-accel", "kvm"), "no ramdisk: no -initrd; kvm accel");
