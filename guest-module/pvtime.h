@@ -11,6 +11,7 @@
 #include <linux/interrupt.h>
 #include <linux/irq_work.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/workqueue.h>
 
@@ -18,6 +19,20 @@
 #include "pvclock_math.h"
 
 struct dentry;
+
+/* The time-source domain's forwarding (pvtime_timesource.c). */
+struct pvtime_timesource {
+	bool active;			/* forwarding; not following the hyp */
+	bool stopping;
+	struct notifier_block clock_set_nb;	/* pvclock_gtod: was_set */
+	struct irq_work clock_set_work;		/* from the notifier to ... */
+	struct delayed_work check;		/* ... the drift check */
+	atomic64_t clock_sets;		/* CLOCK_REALTIME set (any cause) */
+	atomic64_t forwards;		/* SET_WALLCLOCK accepted */
+	atomic64_t failures;		/* SET_WALLCLOCK refused or failed */
+	atomic64_t last_drift_ns;	/* REALTIME - hyp wall, last check */
+	int last_status;		/* of the last SET_WALLCLOCK */
+};
 
 struct pvtime_dev {
 	struct pci_dev *pdev;
@@ -108,6 +123,8 @@ struct pvtime_dev {
 	atomic64_t health_records_offset_ns;	/* records' wall - hyp's */
 	atomic64_t health_realtime_offset_ns;	/* CLOCK_REALTIME - hyp's */
 
+	struct pvtime_timesource ts;
+
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
 	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
 	struct dentry *debugfs_dir;
@@ -153,6 +170,8 @@ int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds,
 			 unsigned int *busy);
 int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res);
+int pvtime_set_wallclock_request(struct pvtime_dev *pd, s64 wall_ns,
+				 u64 guest_tsc);
 
 /* pvtime_clock.c */
 int pvtime_clock_register(struct pvtime_dev *pd);
@@ -199,6 +218,12 @@ void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 			      const char *why);
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
+
+/* pvtime_timesource.c */
+void pvtime_timesource_start(struct pvtime_dev *pd);
+void pvtime_timesource_stop(struct pvtime_dev *pd);
+bool pvtime_timesource_active(struct pvtime_dev *pd);
+void pvtime_timesource_debugfs(struct pvtime_dev *pd, struct dentry *dir);
 
 /* pvtime_debugfs.c */
 void pvtime_debugfs_init(struct pvtime_dev *pd);
