@@ -11,6 +11,8 @@ Phases:
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
   3b. restart: pvtimed SIGKILLed and restarted under two guests, each
      measured by its own pvtime-meter (selftests/restart_check.py)
+  3c. timesource: a time-source domain sets a second guest's wall clock,
+     which may not set it back; rtc_timeoffset (selftests/timesource_check.py)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
@@ -40,6 +42,7 @@ from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: 
                          read_config_value, tail_file)
 
 from restart_check import phase_restart  # noqa: E402
+from timesource_check import phase_timesource  # noqa: E402
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
@@ -613,7 +616,7 @@ def main():
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
-                                 "restart"],
+                                 "restart", "timesource"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -633,7 +636,7 @@ def main():
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
-                               "restart"])
+                               "restart", "timesource"])
 
     started = time.monotonic()
     results = Results()
@@ -646,7 +649,7 @@ def main():
             phase_host_units(results, args)
         if "fuzz" in phases:
             phase_fuzz(results, args)
-        if phases & {"integration", "guests", "restart"}:
+        if phases & {"integration", "guests", "restart", "timesource"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -662,6 +665,8 @@ def main():
                     phase_guests(results, args, daemon, workdir)
                 if "restart" in phases and daemon.alive():
                     phase_restart(results, args, daemon, workdir)
+                if "timesource" in phases and daemon.alive():
+                    phase_timesource(results, args, daemon, workdir)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")
