@@ -83,6 +83,16 @@ struct domain *domain_lookup(const char *name_or_id)
 	return NULL;
 }
 
+struct domain *domain_time_source(void)
+{
+	struct domain *d;
+
+	for (d = domain_first(); d; d = d->next)
+		if (d->state == DOMAIN_RUNNING && d->cfg.time_source)
+			return d;
+	return NULL;
+}
+
 struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "fuzz: not creating a domain from %s", config_path);
