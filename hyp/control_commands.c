@@ -12,6 +12,7 @@
 #include "fault_inject.h"
 #include "log.h"
 #include "timebase.h"
+#include "time_source_watch.h"
 #include "wallclock.h"
 
 static struct domain *find_domain(const char *dom, char *err, size_t errlen)
@@ -459,6 +460,7 @@ static int cmd_set_wallclock(int argc, char **argv, struct emit *e, char *err,
 			log_info("hyp wall clock back on host CLOCK_REALTIME (time-source offset %lld ns dropped)",
 				 (long long)wallclock_hyp_offset_ns());
 			wallclock_set_hyp_offset_ns(0);
+			time_source_save();
 		}
 		/* Apply to all; report the first failure (others still move). */
 		for (d = domain_first(); d; d = d->next) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pvtime_ctl.h"
@@ -209,7 +210,11 @@ static int check_qemu_binary(const char *qemu, char *err, size_t errlen)
  */
 static void domain_set_create_offset(struct domain *d, struct qemu_rtc *rtc)
 {
-	rtc->now = time(NULL);
+	struct timespec now;
+
+	/* The RTC counts whole seconds: the nearest one, not the last. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	rtc->now = now.tv_sec + (now.tv_nsec >= 500000000);
 	rtc->offset_s = domain_config_create_offset_s(&d->cfg, rtc->now,
 						      &d->create_utc_offset_s);
 	d->create_offset_s = rtc->offset_s;

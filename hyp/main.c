@@ -303,7 +303,7 @@ int main(int argc, char **argv)
 		log_error("cannot watch the host clock: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;
 	}
-	ret = time_source_watch_start();
+	ret = time_source_watch_start(state_dir);
 	if (ret) {
 		log_error("cannot watch for time-source changes: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;

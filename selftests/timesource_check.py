@@ -17,6 +17,7 @@ Checked, in order:
   3. `date -s` in the time source moves the hyp's wall clock by what it set,
      the follower follows (its date, and the hyp's view of it), the time
      source is not stepped back, and nothing is forwarded back and forth;
+     pvtimed restarted (SIGTERM, start) keeps that offset and the role;
   4. a slew in the time source (adjtimex -f, 500 ppm) is forwarded without
      a step of the time source;
   5. the follower's own SET_WALLCLOCK (debugfs set_wallclock) is refused
@@ -270,6 +271,8 @@ class Phase:
             return
         if not self.check_step():
             return
+        if not self.check_restart():
+            return
         self.check_slew()
         self.check_refused()
         self.check_bad_input()
@@ -388,6 +391,30 @@ class Phase:
                 "one forward per step, none for the hyp's echo "
                 f"({forwards}, then {later} after 3 s; the host's clock was "
                 f"stepped {steps} times meanwhile)")
+        return True
+
+    def check_restart(self):
+        """pvtimed restarts under both guests: the hyp's wall offset and
+        the time source's role survive (STATE_DIR/hyp-wallclock)."""
+        hyp_before = hyp_offset_ns(self.daemon)
+        wall_before = domain_wall_ns(self.daemon, FOLLOWER)
+        status = self.daemon.terminate(keep_guests=True)
+        try:
+            self.daemon.start()
+        except (OSError, RuntimeError) as err:
+            return self.ok(False, f"pvtimed restarts: {err}",
+                           self.daemon.log_tail(10))
+        hyp_after = hyp_offset_ns(self.daemon)
+        wall_after = domain_wall_ns(self.daemon, FOLLOWER)
+        self.ok(status == 0 and hyp_after == hyp_before and
+                None not in (wall_before, wall_after) and
+                abs(wall_after - wall_before) < NS // 10 and
+                find_key(info(self.daemon, SOURCE), "is_time_source") is True,
+                "after a pvtimed restart the hyp's wall offset and the time "
+                "source are as they were",
+                [f"exit {status}, hyp offset {hyp_before} -> {hyp_after}, "
+                 f"follower {wall_before} -> {wall_after}"] +
+                self.daemon.log_tail(10))
         return True
 
     def check_slew(self):
