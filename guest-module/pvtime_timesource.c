@@ -93,6 +93,7 @@ static int pvtime_ts_send(struct pvtime_dev *pd, s64 wall_ns, u64 tsc)
 
 static void pvtime_ts_check(struct pvtime_dev *pd)
 {
+	bool after_set = xchg(&pd->ts.set_pending, false);
 	s64 drift_ns, wall_ns;
 	u64 tsc;
 	int ret;
@@ -104,6 +105,8 @@ static void pvtime_ts_check(struct pvtime_dev *pd)
 		return;
 	pvtime_ts_read_pair(&wall_ns, &tsc);
 	ret = pvtime_ts_send(pd, wall_ns, tsc);
+	if (!ret && after_set)
+		atomic64_inc(&pd->ts.step_forwards);
 	if (ret)
 		dev_warn_ratelimited(&pd->pdev->dev, "time source: the hypervisor refused this guest's time (%lld ns from its wall clock): %d\n",
 				     drift_ns, ret);
@@ -145,6 +148,7 @@ static int pvtime_ts_notify(struct notifier_block *nb, unsigned long was_set,
 
 	if (was_set) {
 		atomic64_inc(&pd->ts.clock_sets);
+		WRITE_ONCE(pd->ts.set_pending, true);
 		irq_work_queue(&pd->ts.clock_set_work);
 	}
 	return NOTIFY_OK;
@@ -203,6 +207,8 @@ static int pvtime_ts_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "check_ms %u\n", PVTIME_TS_CHECK_MS);
 	seq_printf(m, "clock_sets %lld\n", atomic64_read(&pd->ts.clock_sets));
 	seq_printf(m, "forwards %lld\n", atomic64_read(&pd->ts.forwards));
+	seq_printf(m, "step_forwards %lld\n",
+		   atomic64_read(&pd->ts.step_forwards));
 	seq_printf(m, "failures %lld\n", atomic64_read(&pd->ts.failures));
 	seq_printf(m, "last_status %d\n", READ_ONCE(pd->ts.last_status));
 	seq_printf(m, "last_drift_ns %lld\n", atomic64_read(&pd->ts.last_drift_ns));

@@ -376,6 +376,12 @@ class Phase:
         self.ok(follower, f"the follower's date followed: host + "
                 f"{RTC_TIMEOFFSET_S} + {STEP_S} s",
                 [fmt_bracket(self.consoles[FOLLOWER].date_offset())])
+        state = debugfs_values(source, "time_source")
+        self.figure("source_clock_sets_and_step_forwards",
+                    f"{state.get('clock_sets')} {state.get('step_forwards')}")
+        self.ok(int(state.get("step_forwards", 0)) >= 1,
+                "the step was forwarded from the clock-set notifier, not "
+                "left to the periodic drift check", [repr(state)])
         forwards = self.forwarded(SOURCE)
         host_steps = HostSteps(self.daemon)
         time.sleep(3)
@@ -433,6 +439,8 @@ class Phase:
         hyp_after = hyp_offset_ns(self.daemon)
         forwards = int(after.get("forwards", 0)) - int(before.get("forwards", 0))
         sets = int(after.get("clock_sets", 0)) - int(before.get("clock_sets", 0))
+        sets += int(after.get("step_forwards", 0)) - \
+            int(before.get("step_forwards", 0))
         moved = (hyp_after - hyp_before) if None not in (hyp_after,
                                                           hyp_before) else None
         self.figure("slew_forwards_in_4s", forwards)
