@@ -28,9 +28,11 @@ struct pvtime_timesource {
 	struct irq_work clock_set_work;		/* from the notifier to ... */
 	struct delayed_work check;		/* ... the drift check */
 	atomic64_t clock_sets;		/* CLOCK_REALTIME set (any cause) */
-	bool set_pending;		/* a set the check has not seen yet */
+	bool set_pending;		/* the irq_work asked for this check */
+	u64 set_tsc;			/* TSC at the last set (notifier) */
 	atomic64_t forwards;		/* SET_WALLCLOCK accepted */
-	atomic64_t step_forwards;	/* ... of them, right after a set */
+	atomic64_t step_forwards;	/* ... of them, asked for by a set */
+	atomic64_t step_forward_ns;	/* set to the hyp's answer, last one */
 	atomic64_t failures;		/* SET_WALLCLOCK refused or failed */
 	atomic64_t last_drift_ns;	/* REALTIME - hyp wall, last check */
 	int last_status;		/* of the last SET_WALLCLOCK */

@@ -25,6 +25,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/kstrtox.h>
+#include <linux/math64.h>
 #include <linux/pvclock_gtod.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
@@ -78,6 +79,13 @@ static void pvtime_ts_read_pair(s64 *wall_ns, u64 *tsc)
 	*tsc = before + (after - before) / 2;
 }
 
+static u64 pvtime_ts_cycles_to_ns(struct pvtime_dev *pd, u64 cycles)
+{
+	u64 hz = READ_ONCE(pd->ctl->tsc_hz);
+
+	return hz ? mul_u64_u64_div_u64(cycles, NSEC_PER_SEC, hz) : 0;
+}
+
 /* One SET_WALLCLOCK, counted; the hyp's status. */
 static int pvtime_ts_send(struct pvtime_dev *pd, s64 wall_ns, u64 tsc)
 {
@@ -105,8 +113,12 @@ static void pvtime_ts_check(struct pvtime_dev *pd)
 		return;
 	pvtime_ts_read_pair(&wall_ns, &tsc);
 	ret = pvtime_ts_send(pd, wall_ns, tsc);
-	if (!ret && after_set)
+	if (!ret && after_set) {
 		atomic64_inc(&pd->ts.step_forwards);
+		atomic64_set(&pd->ts.step_forward_ns,
+			     pvtime_ts_cycles_to_ns(pd, rdtsc_ordered() -
+						    READ_ONCE(pd->ts.set_tsc)));
+	}
 	if (ret)
 		dev_warn_ratelimited(&pd->pdev->dev, "time source: the hypervisor refused this guest's time (%lld ns from its wall clock): %d\n",
 				     drift_ns, ret);
@@ -133,8 +145,10 @@ static void pvtime_ts_clock_set_irq_work(struct irq_work *work)
 	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
 					     ts.clock_set_work);
 
-	if (!READ_ONCE(pd->ts.stopping))
-		mod_delayed_work(system_wq, &pd->ts.check, 0);
+	if (READ_ONCE(pd->ts.stopping))
+		return;
+	WRITE_ONCE(pd->ts.set_pending, true);
+	mod_delayed_work(system_wq, &pd->ts.check, 0);
 }
 
 /*
@@ -148,7 +162,8 @@ static int pvtime_ts_notify(struct notifier_block *nb, unsigned long was_set,
 
 	if (was_set) {
 		atomic64_inc(&pd->ts.clock_sets);
-		WRITE_ONCE(pd->ts.set_pending, true);
+		/* The TSC is all that may be read under this lock. */
+		WRITE_ONCE(pd->ts.set_tsc, rdtsc());
 		irq_work_queue(&pd->ts.clock_set_work);
 	}
 	return NOTIFY_OK;
@@ -209,6 +224,8 @@ static int pvtime_ts_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "forwards %lld\n", atomic64_read(&pd->ts.forwards));
 	seq_printf(m, "step_forwards %lld\n",
 		   atomic64_read(&pd->ts.step_forwards));
+	seq_printf(m, "step_forward_ns %lld\n",
+		   atomic64_read(&pd->ts.step_forward_ns));
 	seq_printf(m, "failures %lld\n", atomic64_read(&pd->ts.failures));
 	seq_printf(m, "last_status %d\n", READ_ONCE(pd->ts.last_status));
 	seq_printf(m, "last_drift_ns %lld\n", atomic64_read(&pd->ts.last_drift_ns));
