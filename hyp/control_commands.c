@@ -454,19 +454,24 @@ static int cmd_set_wallclock(int argc, char **argv, struct emit *e, char *err,
 
 		/*
 		 * Back to the host's own clock: the time source's offset
-		 * goes too (each domain below republishes and rings).
+		 * goes too (each domain below republishes and rings), unless
+		 * a time source runs: it would only set it again.
 		 */
-		if (mode == WALLCLOCK_HOST && wallclock_hyp_offset_ns()) {
+		if (mode == WALLCLOCK_HOST && wallclock_hyp_offset_ns() &&
+		    !domain_time_source()) {
 			log_info("hyp wall clock back on host CLOCK_REALTIME (time-source offset %lld ns dropped)",
 				 (long long)wallclock_hyp_offset_ns());
 			wallclock_set_hyp_offset_ns(0);
 			time_source_save();
 		}
-		/* Apply to all; report the first failure (others still move). */
+		/*
+		 * Apply to all; report the first failure (others still move).
+		 * The time source's clock is its guest's (see below).
+		 */
 		for (d = domain_first(); d; d = d->next) {
 			char one[256];
 
-			if (d->state != DOMAIN_RUNNING)
+			if (d->state != DOMAIN_RUNNING || d == domain_time_source())
 				continue;
 			if (set_one_wallclock(d, mode, ns, e, one, sizeof(one)) &&
 			    ret == PVTIME_EXIT_OK) {
@@ -477,8 +482,20 @@ static int cmd_set_wallclock(int argc, char **argv, struct emit *e, char *err,
 	} else {
 		struct domain *d = find_domain(argv[0], err, errlen);
 
-		ret = d ? set_one_wallclock(d, mode, ns, e, err, errlen)
-			: PVTIME_EXIT_FAILURE;
+		/*
+		 * Its guest does not follow the hyp's wall clock, it sets it:
+		 * a new offset would come back as a forward moving every
+		 * other domain the other way.
+		 */
+		if (d && d == domain_time_source()) {
+			snprintf(err, errlen,
+				 "domain '%s' is the time source: its guest's clock sets every domain's wall clock; set the time inside it",
+				 d->cfg.name);
+			ret = PVTIME_EXIT_FAILURE;
+		} else {
+			ret = d ? set_one_wallclock(d, mode, ns, e, err, errlen)
+				: PVTIME_EXIT_FAILURE;
+		}
 	}
 	emit_array_end(e);
 	return ret;

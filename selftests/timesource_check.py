@@ -24,7 +24,9 @@ Checked, in order:
      with EPERM, counted, logged with its name, and no domain's time moves;
   6. bad SET_WALLCLOCKs from the time source (before 1970, past the hyp's
      limit, a TSC that is not now) are refused and move nothing;
-  7. `pvxl set-wallclock --all now` puts the hyp back on the host's clock.
+  7. `pvxl set-wallclock` refuses the time source itself; `--all now` moves
+     the follower onto the time source's clock while one runs, and puts
+     the hyp back on the host's clock once it is destroyed.
 """
 
 import os
@@ -514,10 +516,26 @@ class Phase:
                 [f"invalid {invalid_before} -> {invalid}"])
 
     def check_reset(self):
+        own = self.daemon.pvxl("set-wallclock", SOURCE, "+1h")
+        self.ok(own.returncode == 1 and "is the time source" in own.stderr,
+                "pvxl set-wallclock on the time source is refused (its guest "
+                "sets the time)", [own.describe()])
+        hyp_before = hyp_offset_ns(self.daemon)
+        kept = self.daemon.pvxl("set-wallclock", "--all", "now")
+        self.ok(kept.returncode == 0 and
+                abs(hyp_offset_ns(self.daemon) - hyp_before) < NS // 10 and
+                abs(domain_wall_ns(self.daemon, FOLLOWER) - hyp_before) < NS // 10,
+                "with a time source running, set-wallclock --all now puts the "
+                "follower on the time source's clock and keeps that",
+                [kept.describe()])
+        gone = self.daemon.pvxl("destroy", SOURCE, timeout=60)
         reset = self.daemon.pvxl("set-wallclock", "--all", "now")
-        self.ok(reset.returncode == 0 and hyp_offset_ns(self.daemon) == 0,
-                "pvxl set-wallclock --all now drops the time source's offset",
-                [reset.describe()])
+        follower = domain_wall_ns(self.daemon, FOLLOWER)
+        self.ok(gone.returncode == 0 and reset.returncode == 0 and
+                hyp_offset_ns(self.daemon) == 0 and follower is not None and
+                abs(follower) < NS // 10,
+                "the time source destroyed, set-wallclock --all now puts the "
+                "hyp back on the host's clock", [reset.describe()])
 
     def finish(self):
         for console in self.consoles.values():
