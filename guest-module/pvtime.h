@@ -11,6 +11,7 @@
 #include <linux/interrupt.h>
 #include <linux/irq_work.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/percpu.h>
 #include <linux/workqueue.h>
@@ -19,6 +20,24 @@
 #include "pvclock_math.h"
 
 struct dentry;
+
+/* The time-source domain's forwarding (pvtime_timesource.c). */
+struct pvtime_timesource {
+	bool active;			/* forwarding; not following the hyp */
+	bool stopping;
+	struct notifier_block clock_set_nb;	/* pvclock_gtod: was_set */
+	struct irq_work clock_set_work;		/* from the notifier to ... */
+	struct delayed_work check;		/* ... the drift check */
+	atomic64_t clock_sets;		/* CLOCK_REALTIME set (any cause) */
+	bool set_pending;		/* the irq_work asked for this check */
+	u64 set_tsc;			/* TSC at the last set (notifier) */
+	atomic64_t forwards;		/* SET_WALLCLOCK accepted */
+	atomic64_t step_forwards;	/* ... of them, asked for by a set */
+	atomic64_t step_forward_ns;	/* set to the hyp's answer, last one */
+	atomic64_t failures;		/* SET_WALLCLOCK refused or failed */
+	atomic64_t last_drift_ns;	/* REALTIME - hyp wall, last check */
+	int last_status;		/* of the last SET_WALLCLOCK */
+};
 
 struct pvtime_dev {
 	struct pci_dev *pdev;
@@ -113,6 +132,7 @@ struct pvtime_dev {
 	/* Clock status (pvtime_clock_status.c). */
 	bool clock_status_sysfs;	/* the attribute group exists */
 	atomic64_t clock_status_torn;	/* reads that found the block odd */
+	struct pvtime_timesource ts;
 
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
 	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
@@ -159,6 +179,8 @@ int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds,
 			 unsigned int *busy);
 int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res);
+int pvtime_set_wallclock_request(struct pvtime_dev *pd, s64 wall_ns,
+				 u64 guest_tsc);
 
 /* pvtime_clock.c */
 int pvtime_clock_register(struct pvtime_dev *pd);
@@ -245,6 +267,11 @@ int pvtime_clock_status_get(struct pvtime_dev *pd,
 const char *pvtime_clock_status_leap_name(unsigned int leap);
 void pvtime_clock_status_init(struct pvtime_dev *pd);
 void pvtime_clock_status_exit(struct pvtime_dev *pd);
+/* pvtime_timesource.c */
+void pvtime_timesource_start(struct pvtime_dev *pd);
+void pvtime_timesource_stop(struct pvtime_dev *pd);
+bool pvtime_timesource_active(struct pvtime_dev *pd);
+void pvtime_timesource_debugfs(struct pvtime_dev *pd, struct dentry *dir);
 
 /* pvtime_debugfs.c */
 void pvtime_debugfs_init(struct pvtime_dev *pd);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Read-only view of pvtime under /sys/kernel/debug/pvtime/:
+ * View of pvtime under /sys/kernel/debug/pvtime/:
  *
  *   state           control page, handshake result, counters ("key value")
  *   records         one line per vCPU record
  *   wallclock       wc, system time and their sum, sampled together
  *   realtime_probe  each read runs a realtime probe against the hyp
+ *   time_source     the time-source forwarding (pvtime_timesource.c)
+ *   set_wallclock   write-only: one SET_WALLCLOCK (pvtime_timesource.c)
  *
  * Documentation/guest-module.rst describes the formats.
  */
@@ -174,6 +176,7 @@ void pvtime_debugfs_init(struct pvtime_dev *pd)
 	debugfs_create_file("wallclock", 0444, dir, pd, &pvtime_wallclock_fops);
 	debugfs_create_file("realtime_probe", 0444, dir, pd,
 			    &pvtime_realtime_probe_fops);
+	pvtime_timesource_debugfs(pd, dir);
 }
 
 void pvtime_debugfs_exit(struct pvtime_dev *pd)

@@ -65,6 +65,8 @@ static const char *pvtime_request_name(u32 request)
 		return "REALTIME_PROBE";
 	case PVTIME_REQ_SET_OFFSET:
 		return "SET_OFFSET";
+	case PVTIME_REQ_SET_WALLCLOCK:
+		return "SET_WALLCLOCK";
 	case PVTIME_REQ_END:
 		return "END";
 	default:
@@ -619,6 +621,29 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		ret = -EAGAIN;
 	if (ret == -EAGAIN)
 		pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE, ret);
+	pvtime_mailbox_end(pd);
+	return ret;
+}
+
+/*
+ * SET_WALLCLOCK: this guest's CLOCK_REALTIME was wall_ns at its TSC
+ * guest_tsc.  Returns the hyp's status (0; -EPERM if this domain is not
+ * the time source; -EINVAL or -ERANGE for a bad time or TSC) or
+ * -ETIMEDOUT.  Refusals are the caller's to report: the tests ask for
+ * them on purpose.
+ */
+int pvtime_set_wallclock_request(struct pvtime_dev *pd, s64 wall_ns,
+				 u64 guest_tsc)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	int ret;
+
+	pvtime_mailbox_begin(pd);
+	WRITE_ONCE(mb->reserved[PVTIME_MB_SET_WALL_NS], (u64)wall_ns);
+	WRITE_ONCE(mb->reserved[PVTIME_MB_SET_GUEST_TSC], guest_tsc);
+	ret = pvtime_mailbox_post(pd, PVTIME_REQ_SET_WALLCLOCK);
+	if (ret == -ETIMEDOUT)
+		pvtime_mailbox_complain(pd, PVTIME_REQ_SET_WALLCLOCK, ret);
 	pvtime_mailbox_end(pd);
 	return ret;
 }

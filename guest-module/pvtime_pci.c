@@ -263,6 +263,7 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 		if (ret)
 			goto err_fastpath;
 	}
+	pvtime_timesource_start(pd);
 	pvtime_debugfs_init(pd);
 
 	pci_set_drvdata(pdev, pd);
@@ -335,6 +336,7 @@ static void pvtime_pci_remove(struct pci_dev *pdev)
 	}
 	pvtime_clock_status_exit(pd);
 	pvtime_debugfs_exit(pd);
+	pvtime_timesource_stop(pd);
 	if (pd->records_irq >= 0)
 		free_irq(pd->records_irq, pd);
 	free_irq(pd->wallclock_irq, pd);

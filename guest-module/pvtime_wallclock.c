@@ -5,7 +5,8 @@
  * clocksource comes up, whenever the hyp rings PVTIME_VEC_WALLCLOCK (it
  * moved wc), and by a periodic check when the guest drifted further than
  * wallclock_step_ns.  wallclock_sync_ms=0 (writable at run time) leaves
- * the guest's wall clock alone after the initial step.
+ * the guest's wall clock alone after the initial step, and so does being
+ * the time source (pvtime_timesource.c): the hyp follows this guest then.
  */
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
@@ -15,6 +16,13 @@
 #include <linux/workqueue.h>
 
 #include "pvtime.h"
+
+/* Whether CLOCK_REALTIME is kept on the hyp's wall clock after load. */
+static bool pvtime_wallclock_following(struct pvtime_dev *pd)
+{
+	return READ_ONCE(pvtime_wallclock_sync_ms) &&
+	       !pvtime_timesource_active(pd);
+}
 
 /* wc and the system time it pairs with, read back to back. */
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns)
@@ -102,7 +110,7 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
  */
 void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why)
 {
-	if (!READ_ONCE(pvtime_wallclock_sync_ms)) {
+	if (!pvtime_wallclock_following(pd)) {
 		atomic64_inc(&pd->wallclock_ignored);
 		return;
 	}
@@ -119,7 +127,7 @@ void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 {
 	struct timespec64 target;
 
-	if (!READ_ONCE(pvtime_wallclock_sync_ms)) {
+	if (!pvtime_wallclock_following(pd)) {
 		atomic64_inc(&pd->wallclock_ignored);
 		return;
 	}
@@ -140,7 +148,7 @@ static void pvtime_wallclock_work(struct work_struct *work)
 					     wallclock_work);
 
 	/* wallclock_sync_ms=0: the guest keeps its own wall clock. */
-	if (!READ_ONCE(pvtime_wallclock_sync_ms)) {
+	if (!pvtime_wallclock_following(pd)) {
 		atomic64_inc(&pd->wallclock_ignored);
 		return;
 	}
@@ -158,7 +166,8 @@ static void pvtime_wallclock_sync_work(struct work_struct *work)
 	/* Set to 0 while this was queued: stop following. */
 	if (!period_ms)
 		return;
-	if (!pvtime_wallclock_sample(pd, &wc_ns, &system_ns)) {
+	if (pvtime_wallclock_following(pd) &&
+	    !pvtime_wallclock_sample(pd, &wc_ns, &system_ns)) {
 		off_ns = ktime_get_real_ns() - (wc_ns + system_ns);
 		if (abs(off_ns) > pvtime_wallclock_step_ns)
 			pvtime_wallclock_step(pd, "periodic check");

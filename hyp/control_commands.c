@@ -14,6 +14,7 @@
 #include "fault_inject.h"
 #include "log.h"
 #include "timebase.h"
+#include "time_source_watch.h"
 #include "wallclock.h"
 
 static struct domain *find_domain(const char *dom, char *err, size_t errlen)
@@ -63,6 +64,7 @@ static int cmd_list(int argc, char **argv, struct emit *e, char *err,
 		emit_str(e, "state", domain_state_label(d));
 		emit_u64(e, "vcpus", d->cfg.vcpus);
 		emit_bool(e, "offset_known", known);
+		emit_bool(e, "time_source", d->cfg.time_source);
 		emit_object_end(e);
 	}
 	emit_array_end(e);
@@ -224,6 +226,38 @@ static void emit_host_clock(struct emit *e, const uint64_t *domain_hz)
 	emit_object_end(e);
 }
 
+/* Who sets the hyp's wall clock, and what this domain asked of it. */
+static void emit_time_source(struct emit *e, struct domain *d)
+{
+	const struct mailbox_set_wallclock_stats *st = &d->mailbox.set_wallclock;
+	struct domain *source = domain_time_source();
+
+	emit_object_begin(e, "time_source");
+	emit_bool(e, "is_time_source", d->cfg.time_source);
+	emit_str(e, "source_domain", source ? source->cfg.name : "(none)");
+	emit_s64(e, "hyp_wall_offset_ns", wallclock_hyp_offset_ns());
+	emit_u64(e, "set_wallclock_forwarded", atomic_load(&st->forwarded));
+	emit_u64(e, "set_wallclock_refused", atomic_load(&st->refused));
+	emit_u64(e, "set_wallclock_invalid", atomic_load(&st->invalid));
+	emit_s64(e, "last_forward_moved_ns", atomic_load(&st->last_moved_ns));
+	emit_object_end(e);
+}
+
+/* rtc_timeoffset and localtime, and what they made of the wall offset. */
+static void emit_create_offset(struct emit *e, const struct domain *d)
+{
+	emit_object_begin(e, "wall_offset_at_create");
+	emit_s64(e, "rtc_timeoffset", d->cfg.rtc_timeoffset_s);
+	emit_bool(e, "localtime", d->cfg.localtime);
+	if (d->create_offset_known) {
+		emit_s64(e, "host_utc_offset_s", d->create_utc_offset_s);
+		emit_s64(e, "offset_s", d->create_offset_s);
+	} else {
+		emit_str(e, "offset_s", "unknown (adopted: the wall offset came from its saved state)");
+	}
+	emit_object_end(e);
+}
+
 static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		    size_t errlen)
 {
@@ -286,6 +320,8 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	fault_emit(e, &d->faults);
 	clock_status_emit(e, d);
 	emit_s64(e, "wall_offset_ns", snap.wall_offset_ns);
+	emit_create_offset(e, d);
+	emit_time_source(e, d);
 	emit_wallclock(e, d);
 	emit_records(e, d);
 	emit_str(e, "console", d->console_path);
@@ -453,11 +489,26 @@ static int cmd_set_wallclock(int argc, char **argv, struct emit *e, char *err,
 	if (!strcmp(argv[0], "--all")) {
 		struct domain *d;
 
-		/* Apply to all; report the first failure (others still move). */
+		/*
+		 * Back to the host's own clock: the time source's offset
+		 * goes too (each domain below republishes and rings), unless
+		 * a time source runs: it would only set it again.
+		 */
+		if (mode == WALLCLOCK_HOST && wallclock_hyp_offset_ns() &&
+		    !domain_time_source()) {
+			log_info("hyp wall clock back on host CLOCK_REALTIME (time-source offset %lld ns dropped)",
+				 (long long)wallclock_hyp_offset_ns());
+			wallclock_set_hyp_offset_ns(0);
+			time_source_save();
+		}
+		/*
+		 * Apply to all; report the first failure (others still move).
+		 * The time source's clock is its guest's (see below).
+		 */
 		for (d = domain_first(); d; d = d->next) {
 			char one[256];
 
-			if (d->state != DOMAIN_RUNNING)
+			if (d->state != DOMAIN_RUNNING || d == domain_time_source())
 				continue;
 			if (set_one_wallclock(d, mode, ns, e, one, sizeof(one)) &&
 			    ret == PVTIME_EXIT_OK) {
@@ -468,8 +519,20 @@ static int cmd_set_wallclock(int argc, char **argv, struct emit *e, char *err,
 	} else {
 		struct domain *d = find_domain(argv[0], err, errlen);
 
-		ret = d ? set_one_wallclock(d, mode, ns, e, err, errlen)
-			: PVTIME_EXIT_FAILURE;
+		/*
+		 * Its guest does not follow the hyp's wall clock, it sets it:
+		 * a new offset would come back as a forward moving every
+		 * other domain the other way.
+		 */
+		if (d && d == domain_time_source()) {
+			snprintf(err, errlen,
+				 "domain '%s' is the time source: its guest's clock sets every domain's wall clock; set the time inside it",
+				 d->cfg.name);
+			ret = PVTIME_EXIT_FAILURE;
+		} else {
+			ret = d ? set_one_wallclock(d, mode, ns, e, err, errlen)
+				: PVTIME_EXIT_FAILURE;
+		}
 	}
 	emit_array_end(e);
 	return ret;
@@ -494,6 +557,9 @@ static int cmd_host_info(int argc, char **argv, struct emit *e, char *err,
 	emit_bool(e, "fault_injection", fault_injection_enabled());
 	emit_u64(e, "abi_version", PVTIME_ABI_VERSION);
 	emit_host_clock(e, NULL);
+	emit_str(e, "time_source", domain_time_source() ?
+		 domain_time_source()->cfg.name : "(none)");
+	emit_s64(e, "hyp_wall_offset_ns", wallclock_hyp_offset_ns());
 	return PVTIME_EXIT_OK;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pvtime_ctl.h"
@@ -16,6 +17,7 @@
 #include "pvclock_math.h"
 #include "qemu.h"
 #include "qmp.h"
+#include "time_source_watch.h"
 #include "timebase.h"
 #include "wallclock.h"
 
@@ -50,6 +52,16 @@ const char *domain_state_label(const struct domain *d)
 struct domain *domain_first(void)
 {
 	return domains;
+}
+
+struct domain *domain_time_source(void)
+{
+	struct domain *d;
+
+	for (d = domains; d; d = d->next)
+		if (d->state == DOMAIN_RUNNING && d->cfg.time_source)
+			return d;
+	return NULL;
 }
 
 struct domain *domain_lookup(const char *name_or_id)
@@ -200,6 +212,24 @@ static uint64_t domains_rate_hz;
 /* ...and that rate is the host clock follower's (PVTIME_F_HOST_NTP). */
 static bool domains_follow_host_ntp;
 
+/*
+ * rtc_timeoffset and localtime: the domain's own wall offset from now on,
+ * and the date its emulated RTC starts from.
+ */
+static void domain_set_create_offset(struct domain *d, struct qemu_rtc *rtc)
+{
+	struct timespec now;
+
+	/* The RTC counts whole seconds: the nearest one, not the last. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	rtc->now = now.tv_sec + (now.tv_nsec >= 500000000);
+	rtc->offset_s = domain_config_create_offset_s(&d->cfg, rtc->now,
+						      &d->create_utc_offset_s);
+	d->create_offset_s = rtc->offset_s;
+	d->create_offset_known = true;
+	d->clock.wall_offset_ns = rtc->offset_s * (int64_t)PVTIME_NSEC_PER_SEC;
+}
+
 static int domain_start(struct domain *d, char *err, size_t errlen)
 {
 	struct pvtime_shm_identity id = {
@@ -209,8 +239,10 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		.tsc_hz = domains_rate_hz ? domains_rate_hz : timebase_get()->tsc_hz,
 		.calibration_ms = RECORDS_CALIBRATION_MS,
 		.host_ntp = domains_follow_host_ntp,
+		.time_source = d->cfg.time_source,
 	};
 	struct qemu_paths paths;
+	struct qemu_rtc rtc;
 	char **argv;
 	pid_t pid;
 	int ret;
@@ -225,6 +257,7 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	records_set_stopped_policy(&d->clock, d->cfg.stopped_time,
 				   d->cfg.stopped_slew_ppm);
 	d->clock.recheck_in = host_clock_watch_recheck_in;
+	domain_set_create_offset(d, &rtc);
 	ret = pvtime_shm_create(&d->shm, d->cfg.name, &id);
 	if (ret) {
 		snprintf(err, errlen, "cannot create shared memory: %s", strerror(-ret));
@@ -233,6 +266,8 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	wallclock_publish(&d->clock, &d->shm, true);
 	mailbox_server_init(&d->mailbox, d->cfg.name, &d->shm, &d->clock,
 			    domain_on_records_changed, d);
+	mailbox_server_set_time_source(&d->mailbox, d->cfg.time_source,
+				       time_source_wallclock_changed);
 	/* Listen before QEMU starts: its realize blocks until it has the shm. */
 	ret = ivshmem_server_start(&d->ivshmem, d->cfg.name, d->ivshmem_path,
 				   d->shm.fd, domain_on_doorbell, d);
@@ -248,7 +283,7 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		.log = d->log_path, .qmp = d->qmp_path,
 		.qemu_log = d->qemu_log_path,
 	};
-	argv = qemu_build_argv(&d->cfg, &paths);
+	argv = qemu_build_argv(&d->cfg, &paths, &rtc);
 	if (!argv) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -309,6 +344,16 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 		free(d);
 		return NULL;
 	}
+	if (d->cfg.time_source && domain_time_source()) {
+		snprintf(err, errlen,
+			 "%s: time_source = 1, but domain '%s' (domid %u) is already the time source; at most one running domain may be",
+			 config_path, domain_time_source()->cfg.name,
+			 domain_time_source()->domid);
+		domain_config_free(&d->cfg);
+		free(config_text);
+		free(d);
+		return NULL;
+	}
 	if (check_qemu_binary(d->cfg.qemu, err, errlen)) {
 		domain_config_free(&d->cfg);
 		free(config_text);
@@ -328,9 +373,11 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 
 	domain_table_add(d);
 	domain_save_state(d);
-	log_info("domain %s: created as domid %u from %s (qemu pid %d, %u vcpus, %u MiB, %s)",
+	log_info("domain %s: created as domid %u from %s (qemu pid %d, %u vcpus, %u MiB, %s%s, wall offset %lld s)",
 		 d->cfg.name, d->domid, config_path, (int)d->qemu_pid,
-		 d->cfg.vcpus, d->cfg.memory_mib, domain_accel_name(d->cfg.accel));
+		 d->cfg.vcpus, d->cfg.memory_mib, domain_accel_name(d->cfg.accel),
+		 d->cfg.time_source ? ", time source" : "",
+		 (long long)d->create_offset_s);
 	return d;
 fail:
 	free(config_text);

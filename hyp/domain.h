@@ -80,6 +80,15 @@ struct domain {
 	uint64_t pause_stop_tsc;	/* host TSC the stop took effect at */
 	uint64_t pauses;		/* completed and current */
 	uint64_t paused_total_ns;	/* completed pauses */
+
+	/*
+	 * The wall offset the domain was created with (rtc_timeoffset plus,
+	 * with localtime = 1, the host's UTC offset then).  Unknown for an
+	 * adopted domain: its wall offset itself comes from its state.
+	 */
+	bool create_offset_known;
+	int64_t create_offset_s;
+	int64_t create_utc_offset_s;
 };
 
 /* Where per-domain files go; set once at startup. */
@@ -112,6 +121,9 @@ void domain_save_state_all(void);
 
 /* Save one domain's state now (after a command changed it). */
 void domain_save_state(struct domain *d);
+
+/* The running domain with time_source = 1, or NULL. */
+struct domain *domain_time_source(void);
 
 /* By name, or by decimal domid.  NULL if none. */
 struct domain *domain_lookup(const char *name_or_id);

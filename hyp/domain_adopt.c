@@ -23,6 +23,7 @@
 #include "log.h"
 #include "proc_fds.h"
 #include "timebase.h"
+#include "time_source_watch.h"
 #include "wallclock.h"
 
 int domain_keep_config(struct domain *d, const char *text, char *err,
@@ -216,6 +217,8 @@ static int adopt_running(struct domain *d, const struct domain_saved *st,
 	d->clock.recheck_in = host_clock_watch_recheck_in;
 	mailbox_server_init(&d->mailbox, d->cfg.name, &d->shm, &d->clock,
 			    domain_on_records_changed, d);
+	mailbox_server_set_time_source(&d->mailbox, d->cfg.time_source,
+				       time_source_wallclock_changed);
 	ret = ivshmem_server_adopt(&d->ivshmem, d->cfg.name, d->ivshmem_path,
 				   d->shm.fd, host_fds, guest_fds,
 				   domain_on_doorbell, d);

@@ -57,7 +57,9 @@ struct value {
 	enum value_type type;
 	int line;
 	char *str;		/* VAL_STRING; VAL_NUMBER keeps its spelling */
-	uint64_t num;
+	uint64_t num;		/* VAL_NUMBER: its magnitude */
+	bool negative;		/* VAL_NUMBER spelt with '-' */
+	bool sign;		/* VAL_NUMBER spelt with '-' or '+' */
 	char **list;
 	size_t nr_list;
 };
@@ -236,19 +238,26 @@ static void value_release(struct value *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/*
+ * A sign is kept aside (only signed keys take one): strtoull itself would
+ * quietly negate "-1" into 2^64 - 1.
+ */
 static int parse_number(struct parser *p, struct value *v)
 {
 	const char *text = p->tok.text;
+	const char *digits = text;
 	unsigned long long n;
 	char *end;
 
-	if (!isdigit((unsigned char)text[0])) {
-		parse_error(p, p->tok.line, "bad number '%s' (expected a non-negative integer)",
+	if (text[0] == '-' || text[0] == '+')
+		digits++;
+	if (!isdigit((unsigned char)digits[0])) {
+		parse_error(p, p->tok.line, "bad number '%s' (expected an integer)",
 			    text);
 		return -1;
 	}
 	errno = 0;
-	n = strtoull(text, &end, 0);
+	n = strtoull(digits, &end, 0);
 	if (*end != '\0') {
 		parse_error(p, p->tok.line, "bad number '%s'", text);
 		return -1;
@@ -259,6 +268,8 @@ static int parse_number(struct parser *p, struct value *v)
 	}
 	v->type = VAL_NUMBER;
 	v->num = n;
+	v->sign = digits != text;
+	v->negative = text[0] == '-';
 	v->str = p->tok.text;
 	p->tok.text = NULL;
 	return 0;
@@ -354,6 +365,11 @@ static const char *value_type_name(enum value_type t)
 static int take_number(struct parser *p, const char *key, struct value *v,
 		       uint64_t min, uint64_t max, uint64_t *out)
 {
+	if (v->sign) {
+		parse_error(p, v->line, "bad number '%s' (expected a non-negative integer)",
+			    v->str);
+		return -1;
+	}
 	if (v->num < min || v->num > max) {
 		parse_error(p, v->line, "%s out of range: %s (allowed %llu..%llu)",
 			    key, v->str, (unsigned long long)min,
@@ -361,6 +377,31 @@ static int take_number(struct parser *p, const char *key, struct value *v,
 		return -1;
 	}
 	*out = v->num;
+	return 0;
+}
+
+/* A signed number within -limit..limit. */
+static int take_signed(struct parser *p, const char *key, struct value *v,
+		       int64_t limit, int64_t *out)
+{
+	if (v->num > (uint64_t)limit) {
+		parse_error(p, v->line, "%s out of range: %s (allowed %lld..%lld)",
+			    key, v->str, (long long)-limit, (long long)limit);
+		return -1;
+	}
+	*out = v->negative ? -(int64_t)v->num : (int64_t)v->num;
+	return 0;
+}
+
+/* 0 or 1, as xl.cfg's booleans. */
+static int take_bool(struct parser *p, const char *key, struct value *v,
+		     bool *out)
+{
+	uint64_t n;
+
+	if (take_number(p, key, v, 0, 1, &n))
+		return -1;
+	*out = n;
 	return 0;
 }
 
@@ -606,6 +647,25 @@ static int key_stopped_time(struct parser *p, struct value *v,
 	return 0;
 }
 
+static int key_time_source(struct parser *p, struct value *v,
+			   struct domain_config *c)
+{
+	return take_bool(p, "time_source", v, &c->time_source);
+}
+
+static int key_rtc_timeoffset(struct parser *p, struct value *v,
+			      struct domain_config *c)
+{
+	return take_signed(p, "rtc_timeoffset", v, DOMAIN_RTC_TIMEOFFSET_MAX,
+			   &c->rtc_timeoffset_s);
+}
+
+static int key_localtime(struct parser *p, struct value *v,
+			 struct domain_config *c)
+{
+	return take_bool(p, "localtime", v, &c->localtime);
+}
+
 struct config_key {
 	const char *name;
 	enum value_type type;
@@ -627,6 +687,9 @@ static const struct config_key config_keys[] = {
 	{ "stopped_time", VAL_STRING, false, key_stopped_time },
 	{ "tsc_stable", VAL_STRING, false, key_tsc_stable },
 	{ "tcg_thread", VAL_STRING, false, key_tcg_thread },
+	{ "time_source", VAL_NUMBER, false, key_time_source },
+	{ "rtc_timeoffset", VAL_NUMBER, false, key_rtc_timeoffset },
+	{ "localtime", VAL_NUMBER, false, key_localtime },
 };
 
 #define NR_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -818,6 +881,17 @@ void domain_config_free(struct domain_config *cfg)
 		free(cfg->dm_args[i]);
 	free(cfg->dm_args);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+int64_t domain_config_create_offset_s(const struct domain_config *cfg,
+				      time_t now, int64_t *utc_offset_s)
+{
+	struct tm tm;
+
+	*utc_offset_s = 0;
+	if (cfg->localtime && localtime_r(&now, &tm))
+		*utc_offset_s = tm.tm_gmtoff;
+	return cfg->rtc_timeoffset_s + *utc_offset_s;
 }
 
 const char *tsc_stable_policy_name(enum tsc_stable_policy policy)

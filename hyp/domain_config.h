@@ -8,7 +8,9 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define DOMAIN_NAME_MAX		32
 #define DOMAIN_VCPUS_MAX	32
@@ -46,6 +48,9 @@ enum stopped_time_policy {
 	STOPPED_TIME_KEEP,	/* stay behind; the drift is accounted */
 };
 
+/* |rtc_timeoffset| in seconds: 50 years of 365 days. */
+#define DOMAIN_RTC_TIMEOFFSET_MAX	1576800000ll
+
 #define STOPPED_SLEW_PPM_MIN	1
 #define STOPPED_SLEW_PPM_MAX	500000
 
@@ -66,6 +71,14 @@ struct domain_config {
 	/* stopped_time = "step" | "slew:PPM" | "keep" */
 	enum stopped_time_policy stopped_time;
 	uint32_t stopped_slew_ppm;		/* for STOPPED_TIME_SLEW */
+	/* time_source = 1: may set every domain's wall clock (time_source.h). */
+	bool time_source;
+	/*
+	 * Wall offset at create, as in xl.cfg: rtc_timeoffset = SECONDS
+	 * (signed), plus the host's UTC offset then if localtime = 1.
+	 */
+	int64_t rtc_timeoffset_s;
+	bool localtime;
 };
 
 /*
@@ -88,6 +101,16 @@ int domain_config_load(const char *path, struct domain_config *cfg,
 		       char *err, size_t errlen);
 
 void domain_config_free(struct domain_config *cfg);
+
+/*
+ * The domain's wall offset from the hyp's wall clock at create, in
+ * seconds: rtc_timeoffset, plus the host's UTC offset (tm_gmtoff of
+ * localtime_r(now), so TZ and DST as they are at that instant) if
+ * localtime = 1.  *utc_offset_s gets that UTC offset (0 without
+ * localtime).
+ */
+int64_t domain_config_create_offset_s(const struct domain_config *cfg,
+				      time_t now, int64_t *utc_offset_s);
 
 const char *domain_accel_name(enum domain_accel accel);
 const char *tsc_stable_policy_name(enum tsc_stable_policy policy);

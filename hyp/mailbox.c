@@ -15,12 +15,18 @@
 #include "log.h"
 #include "mailbox.h"
 #include "mailbox_session.h"
+#include "time_source.h"
 #include "timebase.h"
 #include "wallclock.h"
 
 /* SET_OFFSET messages: a boot's worth (one per vCPU) per minute. */
 #define OFFSET_LOG_BURST	(2 * DOMAIN_VCPUS_MAX)
 #define SESSION_LOG_BURST	5
+/*
+ * SET_WALLCLOCK messages a minute: a time source under chrony forwards
+ * a slew every few seconds, a refused domain may try in a loop.
+ */
+#define SET_WALLCLOCK_LOG_BURST	10
 #define LOG_INTERVAL_NS		(60 * 1000000000ull)
 
 struct serve_limits {
@@ -62,7 +68,8 @@ static void answer_realtime_probe(struct mailbox_server *srv,
 	raw = timebase_sample_n(CLOCK_MONOTONIC_RAW, 2);
 	pthread_mutex_lock(&srv->clk->lock);
 	/* Where the guest should be: behind by any drift it keeps. */
-	offset = srv->clk->wall_offset_ns - srv->clk->lag_ns;
+	offset = wallclock_domain_offset_ns(srv->clk->wall_offset_ns) -
+		 srv->clk->lag_ns;
 	hz = srv->clk->tsc_hz;
 	lead = srv->clk->offset_known ?
 	       records_lead_ns_locked(srv->clk, pair.tsc) : 0;
@@ -140,6 +147,62 @@ static void answer_set_offset(struct mailbox_server *srv,
 }
 
 /*
+ * SET_WALLCLOCK: only the time-source domain may move the hyp's wall
+ * clock; anyone else is refused, counted and logged (rate-limited), and
+ * nothing changes.  Neither does anything on a bad time or TSC.
+ */
+static void answer_set_wallclock(struct mailbox_server *srv,
+				 struct pvtime_mailbox *mb)
+{
+	struct time_source_request req = {
+		.wall_ns = (int64_t)READ_ONCE(mb->reserved[PVTIME_MB_SET_WALL_NS]),
+		.guest_tsc = READ_ONCE(mb->reserved[PVTIME_MB_SET_GUEST_TSC]),
+	};
+	struct mailbox_set_wallclock_stats *stats = &srv->set_wallclock;
+	struct time_source_clock clk;
+	int64_t old_offset, new_offset;
+	const char *why;
+	int ret;
+
+	if (!srv->time_source) {
+		atomic_fetch_add(&stats->refused, 1);
+		log_ratelimited(&srv->set_wallclock_rl, LOG_LEVEL_WARN,
+				"domain %s: SET_WALLCLOCK refused: the domain is not the time source (time_source = 1); nothing changed",
+				srv->domain_name);
+		WRITE_ONCE(mb->status, -EPERM);
+		return;
+	}
+	clk.realtime = timebase_sample_n(CLOCK_REALTIME, 2);
+	pthread_mutex_lock(&srv->clk->lock);
+	clk.offset_known = srv->clk->offset_known;
+	clk.guest_tsc_offset = srv->clk->guest_tsc_offset;
+	clk.tsc_hz = srv->clk->tsc_hz;
+	clk.domain_offset_ns = srv->clk->wall_offset_ns;
+	pthread_mutex_unlock(&srv->clk->lock);
+	ret = time_source_hyp_offset(&req, &clk, &new_offset, &why);
+	if (ret) {
+		atomic_fetch_add(&stats->invalid, 1);
+		log_ratelimited(&srv->set_wallclock_rl, LOG_LEVEL_WARN,
+				"domain %s: SET_WALLCLOCK rejected: %s (wall %lld ns, guest TSC %llu); nothing changed",
+				srv->domain_name, why, (long long)req.wall_ns,
+				(unsigned long long)req.guest_tsc);
+		WRITE_ONCE(mb->status, ret);
+		return;
+	}
+	old_offset = wallclock_hyp_offset_ns();
+	wallclock_set_hyp_offset_ns(new_offset);
+	atomic_fetch_add(&stats->forwarded, 1);
+	atomic_store(&stats->last_moved_ns, new_offset - old_offset);
+	log_ratelimited(&srv->set_wallclock_rl, LOG_LEVEL_INFO,
+			"domain %s (time source): hyp wall clock moved by %lld ns (offset from host CLOCK_REALTIME now %lld ns)",
+			srv->domain_name, (long long)(new_offset - old_offset),
+			(long long)new_offset);
+	WRITE_ONCE(mb->status, 0);
+	if (srv->hyp_wallclock_changed)
+		srv->hyp_wallclock_changed();
+}
+
+/*
  * Decode and answer the request the guest posted (selftests/fuzz drives
  * this directly).  Returns true if the guest ended the session.
  */
@@ -162,6 +225,9 @@ static bool answer_request(struct mailbox_server *srv,
 		return false;
 	case PVTIME_REQ_SET_OFFSET:
 		answer_set_offset(srv, mb, session, limits);
+		return false;
+	case PVTIME_REQ_SET_WALLCLOCK:
+		answer_set_wallclock(srv, mb);
 		return false;
 	case PVTIME_REQ_END:
 		WRITE_ONCE(mb->status, 0);
@@ -324,6 +390,15 @@ void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
 							   OFFSET_LOG_BURST);
 	srv->session_rl = (struct ratelimit)RATELIMIT_INIT(LOG_INTERVAL_NS,
 							    SESSION_LOG_BURST);
+	srv->set_wallclock_rl = (struct ratelimit)RATELIMIT_INIT(LOG_INTERVAL_NS,
+								  SET_WALLCLOCK_LOG_BURST);
+}
+
+void mailbox_server_set_time_source(struct mailbox_server *srv, bool source,
+				    mailbox_hyp_wallclock_changed_fn changed)
+{
+	srv->time_source = source;
+	srv->hyp_wallclock_changed = changed;
 }
 
 int mailbox_server_kick(struct mailbox_server *srv)

@@ -37,6 +37,19 @@
 
 /* Called on the session thread when record flags changed (ring RECORDS). */
 typedef void (*mailbox_records_changed_fn)(void *owner);
+/*
+ * Called on the session thread when the time source moved the hyp's wall
+ * clock: every domain must republish and ring PVTIME_VEC_WALLCLOCK.
+ */
+typedef void (*mailbox_hyp_wallclock_changed_fn)(void);
+
+/* SET_WALLCLOCK outcomes, counted per domain (pvxl info shows them). */
+struct mailbox_set_wallclock_stats {
+	atomic_ulong forwarded;		/* accepted: the hyp's wall clock moved */
+	atomic_ulong refused;		/* -EPERM: not the time source */
+	atomic_ulong invalid;		/* bad time or TSC: nothing moved */
+	atomic_llong last_moved_ns;	/* what the last accepted one moved it */
+};
 
 struct mailbox_server {
 	const char *domain_name;
@@ -54,11 +67,24 @@ struct mailbox_server {
 	unsigned long deferred;		/* sessions that waited for budget */
 	struct ratelimit offset_rl;	/* SET_OFFSET messages */
 	struct ratelimit session_rl;	/* session ends and deferrals */
+
+	/* PVTIME_REQ_SET_WALLCLOCK (time_source.h). */
+	bool time_source;		/* set before the first session */
+	mailbox_hyp_wallclock_changed_fn hyp_wallclock_changed;
+	struct mailbox_set_wallclock_stats set_wallclock;
+	struct ratelimit set_wallclock_rl;	/* its refusals and forwards */
 };
 
 void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
 			 struct pvtime_shm *shm, struct domain_clock *clk,
 			 mailbox_records_changed_fn records_changed, void *owner);
+
+/*
+ * Make the domain the time source (or not): its SET_WALLCLOCK requests
+ * move the hyp's wall clock and then call changed.  Before any session.
+ */
+void mailbox_server_set_time_source(struct mailbox_server *srv, bool source,
+				    mailbox_hyp_wallclock_changed_fn changed);
 
 /*
  * The guest rang: start a session unless one is running.  Returns 0 or

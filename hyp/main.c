@@ -23,6 +23,7 @@
 #include "fault_inject.h"
 #include "host_clock_follow.h"
 #include "host_clock_watch.h"
+#include "time_source_watch.h"
 #include "log.h"
 #include "sd_notify.h"
 #include "timebase.h"
@@ -332,6 +333,11 @@ int main(int argc, char **argv)
 		log_error("cannot watch the host clock: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;
 	}
+	ret = time_source_watch_start(state_dir);
+	if (ret) {
+		log_error("cannot watch for time-source changes: %s", strerror(-ret));
+		return PVTIME_EXIT_FAILURE;
+	}
 	domain_adopt_all();
 	if (control_start(opts.socket_path))
 		return PVTIME_EXIT_FAILURE;
@@ -352,6 +358,7 @@ int main(int argc, char **argv)
 	sd_notify_send("STOPPING=1");
 	control_stop();
 	domain_detach_all();
+	time_source_watch_stop();
 	host_clock_watch_stop();
 	host_clock_follow_stop();
 	tsc_refine_stop();

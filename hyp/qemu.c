@@ -89,8 +89,29 @@ static char *opt_escape(const char *s)
 	return out;
 }
 
+/*
+ * -rtc base=YYYY-MM-DDTHH:MM:SS: QEMU takes it as UTC and keeps the RTC
+ * that far from the host's clock (seconds: the RTC has no finer unit).
+ * base=localtime would ask QEMU for its own idea of the host's UTC
+ * offset; the date carries the one pvtimed gave the domain's wall clock.
+ */
+static void add_rtc(struct argv_builder *b, const struct qemu_rtc *rtc)
+{
+	time_t start = (time_t)(rtc->now + rtc->offset_s);
+	struct tm tm;
+
+	if (!gmtime_r(&start, &tm)) {
+		b->oom = 1;
+		return;
+	}
+	add(b, "-rtc");
+	addf(b, "base=%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+	     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
 char **qemu_build_argv(const struct domain_config *cfg,
-		       const struct qemu_paths *paths)
+		       const struct qemu_paths *paths,
+		       const struct qemu_rtc *rtc)
 {
 	struct argv_builder b = { 0 };
 	char *ivshmem = opt_escape(paths->ivshmem);
@@ -126,6 +147,8 @@ char **qemu_build_argv(const struct domain_config *cfg,
 	}
 	add(&b, "-append");
 	add(&b, cfg->extra);
+	if (rtc && rtc->offset_s)
+		add_rtc(&b, rtc);
 	add(&b, "-chardev");
 	addf(&b, "socket,id=pvtime,path=%s", ivshmem ? ivshmem : "");
 	add(&b, "-device");

@@ -4,7 +4,9 @@
 #define PVTIMED_QEMU_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "domain_config.h"
 
@@ -17,11 +19,23 @@ struct qemu_paths {
 };
 
 /*
+ * The emulated CMOS RTC: it reads the domain's wall time at create, host
+ * UTC + offset_s at now (domain_config_create_offset_s()).
+ */
+struct qemu_rtc {
+	int64_t offset_s;
+	time_t now;
+};
+
+/*
  * NULL-terminated argv (free with qemu_argv_free), or NULL on OOM.  Paths
- * containing ',' are doubled as QEMU's option syntax requires.
+ * containing ',' are doubled as QEMU's option syntax requires.  rtc NULL
+ * or offset 0: QEMU's default RTC (base=utc); otherwise -rtc base=DATE,
+ * the UTC date and time the RTC starts from.
  */
 char **qemu_build_argv(const struct domain_config *cfg,
-		       const struct qemu_paths *paths);
+		       const struct qemu_paths *paths,
+		       const struct qemu_rtc *rtc);
 void qemu_argv_free(char **argv);
 
 /*

@@ -49,7 +49,8 @@ int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 			     PVTIME_F_RECORDS_DOORBELL | PVTIME_F_TSC_STABLE_EVIDENCE |
 			     PVTIME_F_CLOCK_STATUS |
 			     (id->calibration_ms ? PVTIME_F_CALIBRATION : 0) |
-			     (id->host_ntp ? PVTIME_F_HOST_NTP : 0);
+			     (id->host_ntp ? PVTIME_F_HOST_NTP : 0) |
+			     (id->time_source ? PVTIME_F_TIME_SOURCE : 0);
 	shm->ctl->calibration_ms = id->calibration_ms;
 	shm->ctl->tsc_hz = id->tsc_hz;
 	shm->ctl->host_peer_id = 0;

@@ -22,6 +22,7 @@ struct pvtime_shm_identity {
 	uint64_t tsc_hz;
 	uint32_t calibration_ms;	/* 0: no PVTIME_F_CALIBRATION */
 	bool host_ntp;			/* PVTIME_F_HOST_NTP */
+	bool time_source;		/* PVTIME_F_TIME_SOURCE */
 };
 
 /*

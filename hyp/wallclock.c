@@ -1,4 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Wall clocks.  The hyp's wall clock is host CLOCK_REALTIME plus one
+ * offset that only the time-source domain moves (time_source.h); a
+ * domain's wall clock is the hyp's plus the domain's own wall offset
+ * (pvxl set-wallclock, rtc_timeoffset, localtime).
+ */
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "pvclock_math.h"
@@ -6,7 +13,27 @@
 #include "timebase.h"
 #include "wallclock.h"
 
-/* wc for the current wall offset; false if it would be before 1970. */
+static _Atomic int64_t hyp_wall_offset_ns;
+
+int64_t wallclock_hyp_offset_ns(void)
+{
+	return atomic_load_explicit(&hyp_wall_offset_ns, memory_order_acquire);
+}
+
+void wallclock_set_hyp_offset_ns(int64_t offset_ns)
+{
+	atomic_store_explicit(&hyp_wall_offset_ns, offset_ns, memory_order_release);
+}
+
+int64_t wallclock_domain_offset_ns(int64_t wall_offset_ns)
+{
+	return wallclock_add_sat(wallclock_hyp_offset_ns(), wall_offset_ns);
+}
+
+/*
+ * wc for the domain's own wall offset on top of the hyp's; false if it
+ * would be before 1970.
+ */
 static bool wallclock_compute(struct domain_clock *clk, int64_t wall_offset_ns,
 			      int64_t *wc_ns, int64_t *wall_now_ns)
 {
@@ -14,7 +41,9 @@ static bool wallclock_compute(struct domain_clock *clk, int64_t wall_offset_ns,
 	uint64_t system_ns = domain_clock_system_ns(clk, now.tsc);
 	int64_t wall;
 
-	if (__builtin_add_overflow(now.clock_ns, wall_offset_ns, &wall) ||
+	if (__builtin_add_overflow(now.clock_ns,
+				   wallclock_domain_offset_ns(wall_offset_ns),
+				   &wall) ||
 	    wall < 0 || system_ns > INT64_MAX || wall < (int64_t)system_ns)
 		return false;
 	*wc_ns = wall - (int64_t)system_ns;
@@ -78,7 +107,9 @@ int wallclock_set(struct domain_clock *clk, struct pvtime_shm *shm,
 				 (long long)ns, (long long)WALLCLOCK_MAX_NS);
 			goto out;
 		}
-		offset = ns - timebase_sample(CLOCK_REALTIME).clock_ns;
+		/* The domain's own offset, on top of the hyp's wall clock. */
+		offset = ns - wallclock_add_sat(timebase_sample(CLOCK_REALTIME).clock_ns,
+						wallclock_hyp_offset_ns());
 		break;
 	case WALLCLOCK_RELATIVE:
 		if (__builtin_add_overflow(clk->wall_offset_ns, ns, &offset)) {
@@ -91,7 +122,8 @@ int wallclock_set(struct domain_clock *clk, struct pvtime_shm *shm,
 		goto out;
 	}
 	/* Now + offset cannot wrap below (now >= 0): only the top is checked. */
-	if (wallclock_add_sat(timebase_sample(CLOCK_REALTIME).clock_ns, offset) >
+	if (wallclock_add_sat(timebase_sample(CLOCK_REALTIME).clock_ns,
+			      wallclock_domain_offset_ns(offset)) >
 	    WALLCLOCK_MAX_NS) {
 		snprintf(err, errlen,
 			 "the domain's wall time would be after 2261-01-01, too close to the 64-bit limit");
@@ -120,5 +152,5 @@ int64_t wallclock_now(struct domain_clock *clk)
 	pthread_mutex_unlock(&clk->lock);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return wallclock_add_sat((int64_t)ts.tv_sec * (int64_t)PVTIME_NSEC_PER_SEC +
-				 ts.tv_nsec, offset);
+				 ts.tv_nsec, wallclock_domain_offset_ns(offset));
 }

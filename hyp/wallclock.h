@@ -40,6 +40,17 @@ bool wallclock_publish(struct domain_clock *clk, struct pvtime_shm *shm,
 int wallclock_set(struct domain_clock *clk, struct pvtime_shm *shm,
 		  enum wallclock_mode mode, int64_t ns, char *err, size_t errlen);
 
+/*
+ * The hyp's wall clock: host CLOCK_REALTIME + this offset, 0 until the
+ * time-source domain sets it (time_source.h).  Every domain's wall clock
+ * is the hyp's plus its own wall_offset_ns.  Setting it does not
+ * republish: the caller does that for every domain.
+ */
+int64_t wallclock_hyp_offset_ns(void);
+void wallclock_set_hyp_offset_ns(int64_t offset_ns);
+/* A domain's offset from host CLOCK_REALTIME: the hyp's + its own. */
+int64_t wallclock_domain_offset_ns(int64_t wall_offset_ns);
+
 /* The domain's wall time now, ns since the epoch (saturated, never wraps). */
 int64_t wallclock_now(struct domain_clock *clk);
 

@@ -80,6 +80,13 @@
  */
 #define PVTIME_F_CLOCK_STATUS		0x20ull
 /*
+ * This domain is the time source (its config says time_source = 1): the
+ * hyp accepts PVTIME_REQ_SET_WALLCLOCK from it and sets the wall clock of
+ * every domain from it (Xen's XENPF_settime64 from dom0).  Offered in the
+ * time-source domain's control page only.
+ */
+#define PVTIME_F_TIME_SOURCE		0x40ull
+/*
  * The records run at the host's CLOCK_MONOTONIC rate, which carries the
  * host's NTP frequency and offset slews, not at the TSC's raw rate: the
  * guest's CLOCK_REALTIME follows the host's without steps, and wc moves
@@ -115,6 +122,22 @@
 #define PVTIME_SAMPLE_F_PERIODIC	0x1u
 #define PVTIME_SAMPLE_F_KERNEL_PATH	0x2u
 #define PVTIME_REQ_END			4u	/* hyp stops serving until next doorbell */
+/*
+ * SET_WALLCLOCK (PVTIME_F_TIME_SOURCE only): the guest's CLOCK_REALTIME
+ * was reserved[PVTIME_MB_SET_WALL_NS] ns since the epoch at its TSC
+ * reserved[PVTIME_MB_SET_GUEST_TSC].  The hyp converts the TSC to host
+ * time and moves the wall clock of every domain so that this domain's
+ * reads that wall time then; it republishes wc_* and rings every
+ * domain's PVTIME_VEC_WALLCLOCK.  status: 0; -EPERM from any domain that
+ * is not the time source (nothing changes, the hyp counts and logs it);
+ * -EINVAL for a wall time before 1970; -ERANGE for one past the hyp's
+ * limit (2261-01-01) or a TSC that is not from the last second of this
+ * session; -EAGAIN before the hyp knows the guest's TSC offset.
+ */
+#define PVTIME_REQ_SET_WALLCLOCK	5u
+/* Indices into struct pvtime_mailbox.reserved[] for SET_WALLCLOCK. */
+#define PVTIME_MB_SET_WALL_NS		0	/* guest: __s64 wall time, ns */
+#define PVTIME_MB_SET_GUEST_TSC		1	/* guest: __u64 TSC it was read at */
 
 /*
  * One request at a time.  The guest fills the request fields, then bumps
@@ -216,6 +239,9 @@ static_assert(offsetof(struct pvtime_clock_status, sampled_system_ns) == 0x28,
 static_assert(offsetof(struct pvtime_control, mailbox) == 0x100,
 	      "mailbox at control+0x100");
 static_assert(sizeof(struct pvtime_mailbox) == 0x80, "mailbox size");
+static_assert(offsetof(struct pvtime_mailbox, reserved) == 0x48 &&
+	      PVTIME_MB_SET_WALL_NS < 2 && PVTIME_MB_SET_GUEST_TSC < 2,
+	      "SET_WALLCLOCK inputs are mailbox+0x48..0x58 (reserved[0..1])");
 static_assert(sizeof(struct pvtime_control) <= 0x1000, "control fits a page");
 static_assert(PVTIME_CONTROL_OFFSET + 0x1000 <= PVTIME_SHM_SIZE, "shm size");
 

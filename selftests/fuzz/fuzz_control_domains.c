@@ -13,6 +13,7 @@
 #include "domain.h"
 #include "fuzz_control_domains.h"
 #include "pvtime_abi.h"
+#include "time_source_watch.h"
 #include "timebase.h"
 
 #define FAKE_VCPUS	2
@@ -80,6 +81,21 @@ struct domain *domain_lookup(const char *name_or_id)
 		if (!strcmp(name_or_id, d->cfg.name) || !strcmp(name_or_id, id))
 			return d;
 	}
+	return NULL;
+}
+
+/* Nothing is kept on disk under the fuzzer. */
+void time_source_save(void)
+{
+}
+
+struct domain *domain_time_source(void)
+{
+	struct domain *d;
+
+	for (d = domain_first(); d; d = d->next)
+		if (d->state == DOMAIN_RUNNING && d->cfg.time_source)
+			return d;
 	return NULL;
 }
 

@@ -63,7 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static const uint32_t requests[] = {
 	PVTIME_REQ_TSC_PROBE, PVTIME_REQ_REALTIME_PROBE, PVTIME_REQ_SET_OFFSET,
-	PVTIME_REQ_END, PVTIME_REQ_NONE,
+	PVTIME_REQ_END, PVTIME_REQ_NONE, PVTIME_REQ_SET_WALLCLOCK,
 };
 
 #define NR_REQUESTS	(sizeof(requests) / sizeof(requests[0]))
@@ -94,6 +94,12 @@ static void post_request(struct input *in, struct pvtime_mailbox *mb)
 	WRITE_ONCE(mb->guest_tsc_before, before);
 	WRITE_ONCE(mb->guest_tsc_after, how & 8 ? take(in, 8) :
 		   before + take(in, 2) * 16);
+	/* SET_WALLCLOCK: a wall time and a TSC near now, or anything. */
+	WRITE_ONCE(mb->reserved[PVTIME_MB_SET_WALL_NS], how & 16 ? take(in, 8) :
+		   (uint64_t)timebase_sample(CLOCK_REALTIME).clock_ns +
+		   (uint64_t)(int64_t)(int32_t)take(in, 4));
+	WRITE_ONCE(mb->reserved[PVTIME_MB_SET_GUEST_TSC], how & 32 ? take(in, 8) :
+		   before);
 	WRITE_ONCE(mb->request, kind < 0xf0 ? requests[kind % NR_REQUESTS] :
 		   (uint32_t)take(in, 4));
 }
@@ -129,8 +135,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memset(mb, 0, sizeof(*mb));
 	mailbox_server_init(&srv, "fuzz", &shm, &clk, NULL, NULL);
+	/* The first byte: is this domain the time source? */
+	mailbox_server_set_time_source(&srv, take(&in, 1) & 1, NULL);
+	wallclock_set_hyp_offset_ns(0);
 	mailbox_session_init(&session);
 	for (n = 0; in.left && n < MAX_REQUESTS; n++) {
+		int64_t hyp_offset = wallclock_hyp_offset_ns();
 		int32_t status;
 
 		post_request(&in, mb);
@@ -138,11 +148,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (answer_request(&srv, mb, &session, &limits))
 			mailbox_session_init(&session);	/* the next doorbell */
 		status = READ_ONCE(mb->status);
-		fuzz_check(status == 0 || status == -EINVAL,
-			   "request %u answered with status %d",
-			   READ_ONCE(mb->request), status);
+		if (READ_ONCE(mb->request) == PVTIME_REQ_SET_WALLCLOCK) {
+			fuzz_check(status == 0 || status == -EINVAL ||
+				   status == -ERANGE || status == -EAGAIN ||
+				   status == -EPERM,
+				   "SET_WALLCLOCK answered with status %d", status);
+			fuzz_check(status == 0 || wallclock_hyp_offset_ns() == hyp_offset,
+				   "a refused SET_WALLCLOCK (%d) moved the hyp's wall clock",
+				   status);
+			fuzz_check(srv.time_source || status == -EPERM,
+				   "SET_WALLCLOCK from a domain that is not the time source: %d",
+				   status);
+		} else {
+			fuzz_check(status == 0 || status == -EINVAL,
+				   "request %u answered with status %d",
+				   READ_ONCE(mb->request), status);
+		}
 		check_records();
 	}
+	wallclock_set_hyp_offset_ns(0);
 	domain_clock_fini(&clk);
 	return 0;
 }

@@ -72,7 +72,9 @@ const struct pvxl_command pvxl_commands[] = {
 		.summary = "Set the wall clock of one domain or of all domains",
 		.usage = "{DOM|--all} TIME",
 		.details = "TIME is one of:\n"
-			   "  now                           follow the host's clock again\n"
+			   "  now                           follow the hyp's wall clock again (the\n"
+			   "                                host's, plus what a time-source domain\n"
+			   "                                set); with --all, drop that too\n"
 			   "  @SECONDS[.FRACTION]           seconds since 1970-01-01T00:00:00Z\n"
 			   "  YYYY-MM-DDTHH:MM:SS[.FRACTION][Z|+HH:MM|-HH:MM]\n"
 			   "                                UTC unless a zone is given; ' ' may\n"

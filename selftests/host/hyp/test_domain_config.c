@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -116,6 +117,35 @@ static const struct bad_case bad_cases[] = {
 	{ "stray character", "name = \"a\"\n" KERNEL_LINE "@\n",
 	  ":3: unexpected character '@'" },
 	{ "control byte", "name = \"a\"\n\x01\n" KERNEL_LINE, ":2: unexpected byte 0x01" },
+	{ "time_source 2", "name = \"a\"\n" KERNEL_LINE "time_source = 2\n",
+	  ":3: time_source out of range: 2 (allowed 0..1)" },
+	{ "time_source as a string", "name = \"a\"\n" KERNEL_LINE
+	  "time_source = \"yes\"\n", ":3: time_source must be a number, not a string" },
+	{ "time_source negative", "name = \"a\"\n" KERNEL_LINE "time_source = -1\n",
+	  ":3: bad number '-1' (expected a non-negative integer)" },
+	{ "localtime 2", "name = \"a\"\n" KERNEL_LINE "localtime = 2\n",
+	  ":3: localtime out of range: 2 (allowed 0..1)" },
+	{ "localtime signed", "name = \"a\"\n" KERNEL_LINE "localtime = +1\n",
+	  ":3: bad number '+1' (expected a non-negative integer)" },
+	{ "rtc_timeoffset not a number", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = 1h\n", ":3: bad number '1h'" },
+	{ "rtc_timeoffset a bare sign", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = -\n", ":3: bad number '-' (expected an integer)" },
+	{ "rtc_timeoffset double sign", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = --5\n", ":3: bad number '--5' (expected an integer)" },
+	{ "rtc_timeoffset as a string", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = \"3600\"\n", ":3: rtc_timeoffset must be a number, not a string" },
+	{ "rtc_timeoffset too far ahead", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = 1576800001\n",
+	  ":3: rtc_timeoffset out of range: 1576800001 (allowed -1576800000..1576800000)" },
+	{ "rtc_timeoffset too far behind", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = -1576800001\n", ":3: rtc_timeoffset out of range: -1576800001" },
+	{ "rtc_timeoffset 2^64 - 1", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = -18446744073709551615\n", ":3: rtc_timeoffset out of range" },
+	{ "rtc_timeoffset overflow", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = -99999999999999999999\n", ":3: number '-99999999999999999999' out of range" },
+	{ "duplicate rtc_timeoffset", "name = \"a\"\n" KERNEL_LINE
+	  "rtc_timeoffset = 1\nrtc_timeoffset = 2\n", ":4: duplicate key 'rtc_timeoffset'" },
 };
 
 #define STOPPED_PREFIX "name = \"a\"\n" KERNEL_LINE "stopped_time = "
@@ -322,6 +352,96 @@ static void test_tcg_thread(void)
 	       "tcg_thread_mode_name: single, multi");
 }
 
+/*
+ * time_source, rtc_timeoffset and localtime: defaults, signs, limits, and
+ * the offset at create (localtime adds the host's UTC offset of the time).
+ */
+#define NR_WALL_OFFSET_TESTS 8
+static void test_wall_offset_keys(void)
+{
+	/* 2026-07-01T12:00:00Z: summer time in Europe/Berlin (+2 h). */
+	const time_t summer = 1782907200;
+	/* 2026-01-15T12:00:00Z: winter time there (+1 h). */
+	const time_t winter = 1768478400;
+	struct domain_config cfg;
+	int64_t utc_offset;
+	char err[512];
+	int ret;
+
+	ret = parse("name = \"w\"\n" KERNEL_LINE, &cfg, err, sizeof(err));
+	tap_ok(ret == 0 && !cfg.time_source && !cfg.localtime &&
+	       cfg.rtc_timeoffset_s == 0 &&
+	       domain_config_create_offset_s(&cfg, summer, &utc_offset) == 0 &&
+	       utc_offset == 0,
+	       "defaults: not the time source, offset 0, UTC (%s)", ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+
+	ret = parse("name = \"w\"\n" KERNEL_LINE "time_source = 1\n"
+		    "rtc_timeoffset = -3600\nlocaltime = 0\n", &cfg, err, sizeof(err));
+	tap_ok(ret == 0 && cfg.time_source && cfg.rtc_timeoffset_s == -3600 &&
+	       domain_config_create_offset_s(&cfg, summer, &utc_offset) == -3600,
+	       "time_source = 1, rtc_timeoffset = -3600 (%s)", ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+
+	ret = parse("name = \"w\"\n" KERNEL_LINE "rtc_timeoffset = +1576800000\n",
+		    &cfg, err, sizeof(err));
+	tap_ok(ret == 0 && cfg.rtc_timeoffset_s == DOMAIN_RTC_TIMEOFFSET_MAX,
+	       "rtc_timeoffset = +1576800000, the limit, with a plus sign (%s)",
+	       ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+
+	ret = parse("name = \"w\"\n" KERNEL_LINE "rtc_timeoffset = -0x10\n",
+		    &cfg, err, sizeof(err));
+	tap_ok(ret == 0 && cfg.rtc_timeoffset_s == -16,
+	       "rtc_timeoffset = -0x10 (hex, as every number key) (%s)",
+	       ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+
+	/* POSIX rules, so no tzdata is needed: Europe/Berlin's. */
+	setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+	tzset();
+	ret = parse("name = \"w\"\n" KERNEL_LINE "localtime = 1\n", &cfg, err,
+		    sizeof(err));
+	tap_ok(ret == 0 && cfg.localtime &&
+	       domain_config_create_offset_s(&cfg, summer, &utc_offset) == 7200 &&
+	       utc_offset == 7200,
+	       "localtime = 1 in CET/CEST in July: +7200 s (%s)",
+	       ret ? err : "ok");
+	tap_ok(ret == 0 &&
+	       domain_config_create_offset_s(&cfg, winter, &utc_offset) == 3600 &&
+	       utc_offset == 3600,
+	       "... in January: +3600 s (DST as at create)");
+	if (!ret)
+		domain_config_free(&cfg);
+
+	ret = parse("name = \"w\"\n" KERNEL_LINE "localtime = 1\n"
+		    "rtc_timeoffset = 60\n", &cfg, err, sizeof(err));
+	tap_ok(ret == 0 &&
+	       domain_config_create_offset_s(&cfg, winter, &utc_offset) == 3660 &&
+	       utc_offset == 3600,
+	       "localtime and rtc_timeoffset add up, as in xl: +3660 s (%s)",
+	       ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+
+	setenv("TZ", "EST5EDT,M3.2.0,M11.1.0", 1);
+	tzset();
+	ret = parse("name = \"w\"\n" KERNEL_LINE "localtime = 1\n", &cfg, err,
+		    sizeof(err));
+	tap_ok(ret == 0 &&
+	       domain_config_create_offset_s(&cfg, winter, &utc_offset) == -5 * 3600,
+	       "localtime = 1 in EST/EDT in January: -18000 s (%s)",
+	       ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+	unsetenv("TZ");
+	tzset();
+}
+
 static void test_bad(void)
 {
 	size_t i;
@@ -385,13 +505,15 @@ int main(void)
 	write_file(path, "initrd");
 
 	tap_plan(4 + 3 + (int)(sizeof(bad_cases) / sizeof(bad_cases[0])) + 3 +
-		 1 + (int)(NR_GOOD_STOPPED_TIME + NR_BAD_STOPPED_TIME));
+		 1 + (int)(NR_GOOD_STOPPED_TIME + NR_BAD_STOPPED_TIME) +
+		 NR_WALL_OFFSET_TESTS);
 	test_good();
 	test_defaults();
 	test_tcg_thread();
 	test_bad();
 	test_load();
 	test_stopped_time();
+	test_wall_offset_keys();
 
 	unlink(kernel_path);
 	unlink(path);

@@ -43,8 +43,8 @@ int main(void)
 	char **argv;
 	size_t n;
 
-	tap_plan(10);
-	argv = qemu_build_argv(&cfg, &paths);
+	tap_plan(13);
+	argv = qemu_build_argv(&cfg, &paths, NULL);
 	if (!tap_ok(argv != NULL, "argv built"))
 		return tap_done();
 	n = count(argv);
@@ -69,7 +69,7 @@ int main(void)
 	qemu_argv_free(argv);
 
 	cfg.tcg_thread = TCG_THREAD_MULTI;
-	argv = qemu_build_argv(&cfg, &paths);
+	argv = qemu_build_argv(&cfg, &paths, NULL);
 	tap_ok(argv && has_pair(argv, "-accel", "tcg,thread=multi"),
 	       "tcg_thread = \"multi\": -accel tcg,thread=multi");
 	qemu_argv_free(argv);
@@ -77,7 +77,7 @@ int main(void)
 	cfg.ramdisk = NULL;
 	cfg.accel = DOMAIN_ACCEL_KVM;
 	cfg.nr_dm_args = 0;
-	argv = qemu_build_argv(&cfg, &paths);
+	argv = qemu_build_argv(&cfg, &paths, NULL);
 	n = argv ? count(argv) : 0;
 	tap_ok(argv && !has_pair(argv, "-initrd", "/r") &&
 	       has_pair(argv, "-accel", "kvm"), "no ramdisk: no -initrd; kvm accel");
@@ -86,5 +86,27 @@ int main(void)
 	       has_pair(argv, "-display", "none"),
 	       "-nodefaults -no-reboot -display none");
 	qemu_argv_free(argv);
+
+	{
+		/* 2026-11-30T22:00:00Z */
+		struct qemu_rtc rtc = { .offset_s = 7200, .now = 1796076000 };
+
+		argv = qemu_build_argv(&cfg, &paths, &rtc);
+		tap_ok(argv && has_pair(argv, "-rtc", "base=2026-12-01T00:00:00"),
+		       "rtc_timeoffset 7200: -rtc base=<UTC date + 2 h>");
+		qemu_argv_free(argv);
+		rtc.offset_s = -86400 - 1;
+		argv = qemu_build_argv(&cfg, &paths, &rtc);
+		tap_ok(argv && has_pair(argv, "-rtc", "base=2026-11-29T21:59:59"),
+		       "a negative offset: -rtc base=<a day and a second earlier>");
+		qemu_argv_free(argv);
+		rtc.offset_s = 0;
+		argv = qemu_build_argv(&cfg, &paths, &rtc);
+		n = argv ? count(argv) : 0;
+		while (n && strcmp(argv[n - 1], "-rtc"))
+			n--;
+		tap_ok(argv && n == 0, "offset 0: no -rtc (QEMU's base=utc)");
+		qemu_argv_free(argv);
+	}
 	return tap_done();
 }
