@@ -17,6 +17,9 @@
 #             (no pvtimed involved) while the host runner SIGKILLs and
 #             restarts pvtimed: REALTIME within 50 us, no backward step
 #   module    insmod; only pvtime_test and the unload checks of main
+#   steps     insmod; pvtime-steps times the host runner's wall-clock steps
+#             (pvxl set-wallclock, host ADJ_SETOFFSET) by the time meter;
+#             then dates past 2038 and 2106 set by the host reach `date`
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
 #             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
@@ -497,6 +500,68 @@ mode_restart() {
 		[ $((after - before)) -ge 3600 -a $((after - before)) -le 3610 ]
 }
 
+# One result per kind of step from pvtime-steps' verdict lines.
+steps_verdict() { # KIND DESCRIPTION
+	line=$(grep "^PVTIME-STEPS-VERDICT $1 " "$TMP.steps")
+	case "$line" in
+	*" $1 ok "*) result 0 "$2 (${line#* $1 ok })" ;;
+	"") result 1 "$2 (no verdict from pvtime-steps)" ;;
+	*) result 1 "$2 (${line#* $1 fail })" ;;
+	esac
+}
+
+# The host sets the wall clock to DATE (pvxl set-wallclock syntax); the
+# guest's `date` must show WANT (date -u +%Y-%m-%dT%H:%M) within 3 s.
+date_reaches() { # DATE WANT
+	echo "PVTIME-HOST-REQUEST set-wallclock $1"
+	tries=0
+	while [ "$tries" -lt 30 ]; do
+		now=$(date -u +%Y-%m-%dT%H:%M)
+		[ "$now" = "$2" ] && break
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	comment "after set-wallclock $1: date -u says $(date -u) ($(date -u +%s) s)"
+	check "set-wallclock $1: the guest's date shows $2" [ "$now" = "$2" ]
+}
+
+# Host steps (selftests/steps_check.py drives them) and dates past 2038
+# and 2106.
+STEPS_TIMEOUT_S=${STEPS_TIMEOUT_S:-120}
+mode_steps() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's before the steps" realtime_resynced
+	"$SELFTESTS/pvtime-steps" --timeout "$STEPS_TIMEOUT_S" >"$TMP.steps" 2>&1 &
+	steps_pid=$!
+	# The runner starts stepping once it sees READY: pass it on at once.
+	while ! grep -q '^PVTIME-STEPS-READY' "$TMP.steps" &&
+		kill -0 "$steps_pid" 2>/dev/null; do
+		sleep 0.05
+	done
+	grep '^PVTIME-STEPS-READY' "$TMP.steps"
+	wait "$steps_pid"
+	steps_rc=$?
+	grep -e '^PVTIME-REPORT' "$TMP.steps"
+	grep -v -e '^PVTIME-' "$TMP.steps" | comment_stream
+	steps_verdict pvxl "pvxl set-wallclock steps reach guest REALTIME within 1 ms at p99"
+	steps_verdict host "host clock_adjtime(ADJ_SETOFFSET) steps reach guest REALTIME within 1 ms at p99"
+	check "pvtime-steps exits 0" [ "$steps_rc" = 0 ]
+	grep -E '^wallclock' "$DEBUGFS/state" | comment_stream
+
+	# 2038-01-19T03:14:08Z is 2^31 s: a signed 32-bit time_t overflows.
+	date_reaches 2038-01-19T03:14:09Z 2038-01-19T03:14
+	# 2106-02-07T06:28:16Z is 2^32 s: wc_sec alone overflows, wc_sec_hi = 1.
+	date_reaches 2106-02-07T06:28:17Z 2106-02-07T06:28
+	date_reaches 2107-01-01T00:00:00Z 2107-01-01T00:00
+	grep -E '^(wc|system|wall)' "$DEBUGFS/wallclock" | comment_stream
+	echo "PVTIME-HOST-REQUEST set-wallclock now"
+	check "set-wallclock now: back within 1 ms of the host's time" realtime_resynced
+	check "date is this century again" [ "$(date -u +%Y)" -lt 2100 ]
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # pvtime_test and the unload path of main alone, for working on them.
 mode_module() {
 	run_commented insmod "$MODULE"
@@ -635,9 +700,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | steps) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|steps" >&2
 	exit 2
 	;;
 esac
@@ -652,6 +717,7 @@ else
 	timekeep) mode_timekeep ;;
 	restart) mode_restart ;;
 	module) mode_module ;;
+	steps) mode_steps ;;
 	bench) mode_bench ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
