@@ -58,6 +58,14 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 		   atomic64_read(&pd->wallclock_last_step_ns));
 	seq_printf(m, "wallclock_residual_ns %lld\n",
 		   atomic64_read(&pd->wallclock_residual_ns));
+	seq_printf(m, "wallclock_attempts %lld\n",
+		   atomic64_read(&pd->wallclock_attempts));
+	seq_printf(m, "wallclock_lag_ns %lld\n",
+		   atomic64_read(&pd->wallclock_lag_now_ns));
+	seq_printf(m, "wallclock_doorbell_to_step_ns %lld\n",
+		   atomic64_read(&pd->wallclock_doorbell_to_step_ns));
+	seq_printf(m, "wallclock_doorbell_to_step_max_ns %lld\n",
+		   atomic64_read(&pd->wallclock_doorbell_to_step_max_ns));
 	seq_printf(m, "wallclock_ignored %lld\n",
 		   atomic64_read(&pd->wallclock_ignored));
 	seq_printf(m, "wallclock_sync_ms %u\n",

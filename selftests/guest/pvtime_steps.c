@@ -6,7 +6,7 @@
  *
  *   pvtime-steps [--timeout S] [--interval-us N] [--tolerance-us N]
  *       [--max-rtt-us N] [--residual-rtt-us N] [--max-latency-us N]
- *       [--min-steps N] [--device PATH]
+ *       [--min-steps N] [--device PATH] [--cpu N]
  *
  * Samples guest - host CLOCK_REALTIME through the meter every
  * --interval-us until the host runner's step log (step_log.h, in the
@@ -17,9 +17,10 @@
  * under --max-rtt-us), minus the instant the step was asked for; a step
  * that never lands before the next one is "missed".  Its residual is the
  * median offset of the samples from there to the next step with a round
- * trip under --residual-rtt-us, minus the expected offset and minus the
- * median offset before the first step (the guest's error before any
- * step: what a step adds is what stays).
+ * trip under --residual-rtt-us, minus the expected offset: the guest's
+ * error against the host right after the step, which stays until the
+ * next one.  The median offset before the first step is printed beside
+ * it (steps_baseline_offset_ns: the error the guest had before).
  *
  * Prints "PVTIME-STEPS-READY" once it samples, one "# step" line per
  * step, PVTIME-REPORT lines per kind (pvxl, host) and one line per kind
@@ -31,6 +32,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,8 @@ struct steps_options {
 	unsigned long max_latency_us;
 	unsigned long min_steps;
 	const char *device;
+	unsigned long cpu;
+	bool pin;
 };
 
 struct sample {
@@ -108,9 +112,11 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: pvtime-steps [--timeout S] [--interval-us N] [--tolerance-us N]\n"
 		"           [--max-rtt-us N] [--residual-rtt-us N] [--max-latency-us N]\n"
-		"           [--min-steps N] [--device PATH]\n"
+		"           [--min-steps N] [--device PATH] [--cpu N]\n"
 		"  --timeout S          give up waiting for the log, 1..3600 (default 120)\n"
-		"  --interval-us N      between samples, 10..100000 (default 200)\n"
+		"  --interval-us N      sleep between samples, 0..100000 (default 200;\n"
+		"                       0: back to back, the meter's pace)\n"
+		"  --cpu N              sample from this CPU only\n"
 		"  --tolerance-us N     landed: this close to the expected offset,\n"
 		"                       1..100000 (default 100)\n"
 		"  --max-rtt-us N       samples with a slower round trip are not judged,\n"
@@ -140,6 +146,7 @@ static int parse_options(int argc, char **argv, struct steps_options *o)
 		{ "max-latency-us", required_argument, NULL, 'l' },
 		{ "min-steps", required_argument, NULL, 'n' },
 		{ "device", required_argument, NULL, 'D' },
+		{ "cpu", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -159,8 +166,8 @@ static int parse_options(int argc, char **argv, struct steps_options *o)
 			o->timeout_s = timeout_s;
 			break;
 		case 'i':
-			if (!parse_ulong(optarg, 10, 100000, &o->interval_us))
-				return bad_option("--interval-us", optarg, "10..100000");
+			if (!parse_ulong(optarg, 0, 100000, &o->interval_us))
+				return bad_option("--interval-us", optarg, "0..100000");
 			break;
 		case 't':
 			if (!parse_ulong(optarg, 1, 100000, &o->tolerance_us))
@@ -184,6 +191,11 @@ static int parse_options(int argc, char **argv, struct steps_options *o)
 			break;
 		case 'D':
 			o->device = optarg;
+			break;
+		case 'c':
+			if (!parse_ulong(optarg, 0, CPU_SETSIZE - 1, &o->cpu))
+				return bad_option("--cpu", optarg, "0..1023");
+			o->pin = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -287,7 +299,8 @@ static int wait_for_log(struct meter *m, const struct step_log *log,
 				o->timeout_s, log->count);
 			return -ETIMEDOUT;
 		}
-		nanosleep(&gap, NULL);
+		if (o->interval_us)
+			nanosleep(&gap, NULL);
 	}
 	memcpy(copy, log, sizeof(*copy));
 	if (copy->count > STEP_LOG_MAX) {
@@ -299,7 +312,7 @@ static int wait_for_log(struct meter *m, const struct step_log *log,
 }
 
 static void judge_step(const struct samples *all, const struct step_log *log,
-		       unsigned int k, int64_t baseline,
+		       unsigned int k,
 		       const struct steps_options *o, struct step_result *r)
 {
 	const struct step_log_entry *e = &log->entry[k];
@@ -326,7 +339,7 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 	    median_offset(all, e->before_raw_ns + r->latency_ns, end,
 			  o->residual_rtt_us * NSEC_PER_USEC, &median)) {
 		r->have_residual = true;
-		r->residual_ns = median - e->expect_offset_ns - baseline;
+		r->residual_ns = median - e->expect_offset_ns;
 	}
 }
 
@@ -411,6 +424,29 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 	return ok;
 }
 
+/*
+ * The gaps between samples bound how late a latency may be read: the
+ * host runner's figures are only as fine as these.
+ */
+static void report_gaps(const struct samples *all)
+{
+	int64_t *gap = malloc((all->n ? all->n : 1) * sizeof(*gap));
+	size_t i, n = 0;
+
+	if (!gap)
+		return;
+	for (i = 1; i < all->n; i++)
+		gap[n++] = all->v[i].host_raw_ns - all->v[i - 1].host_raw_ns;
+	if (n) {
+		qsort(gap, n, sizeof(*gap), cmp_int64);
+		printf("PVTIME-REPORT steps_sample_gap_p50_us %.1f\n",
+		       percentile(gap, n, 50) / 1e3);
+		printf("PVTIME-REPORT steps_sample_gap_p99_us %.1f\n",
+		       percentile(gap, n, 99) / 1e3);
+	}
+	free(gap);
+}
+
 static bool analyse(const struct samples *all, const struct step_log *log,
 		    const struct steps_options *o)
 {
@@ -433,6 +469,7 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 	       (long long)baseline);
 	printf("PVTIME-REPORT steps_baseline_offset_ns %lld\n",
 	       (long long)baseline);
+	report_gaps(all);
 	for (k = 0; k < log->count; k++) {
 		const struct step_log_entry *e = &log->entry[k];
 
@@ -441,7 +478,7 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			ok = false;
 			continue;
 		}
-		judge_step(all, log, k, baseline, o, &res[k]);
+		judge_step(all, log, k, o, &res[k]);
 		if (res[k].landed)
 			printf("# step %u %s expect %+lld ns: latency %.1f us, residual %s%lld ns\n",
 			       k, kind_names[e->kind],
@@ -473,6 +510,17 @@ int main(int argc, char **argv)
 	ret = parse_options(argc, argv, &o);
 	if (ret)
 		return ret;
+	if (o.pin) {
+		cpu_set_t cpus;
+
+		CPU_ZERO(&cpus);
+		CPU_SET(o.cpu, &cpus);
+		if (sched_setaffinity(0, sizeof(cpus), &cpus)) {
+			fprintf(stderr, "pvtime-steps: cannot run on CPU %lu: %s\n",
+				o.cpu, strerror(errno));
+			return 1;
+		}
+	}
 	ret = o.device ? meter_open_path(&m, o.device) : meter_open(&m);
 	if (ret)
 		return 1;
