@@ -11,6 +11,9 @@ Phases:
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
   3b. restart: pvtimed SIGKILLed and restarted under two guests, each
      measured by its own pvtime-meter (selftests/restart_check.py)
+  3c. steps: 100 pvxl set-wallclock and 100 host ADJ_SETOFFSET steps timed
+     into a guest's REALTIME by its meter (p99 < 1 ms), then dates past
+     2038 and 2106 in its `date` (selftests/steps_check.py)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
@@ -40,6 +43,7 @@ from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: 
                          read_config_value, tail_file)
 
 from restart_check import phase_restart  # noqa: E402
+from steps_check import phase_steps  # noqa: E402
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
@@ -613,7 +617,7 @@ def main():
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
-                                 "restart"],
+                                 "restart", "steps"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -633,7 +637,7 @@ def main():
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
-                               "restart"])
+                               "restart", "steps"])
 
     started = time.monotonic()
     results = Results()
@@ -646,7 +650,7 @@ def main():
             phase_host_units(results, args)
         if "fuzz" in phases:
             phase_fuzz(results, args)
-        if phases & {"integration", "guests", "restart"}:
+        if phases & {"integration", "guests", "restart", "steps"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -662,6 +666,8 @@ def main():
                     phase_guests(results, args, daemon, workdir)
                 if "restart" in phases and daemon.alive():
                     phase_restart(results, args, daemon, workdir)
+                if "steps" in phases and daemon.alive():
+                    phase_steps(results, args, daemon, workdir)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")

@@ -17,6 +17,8 @@ guest's pvtime-steps samples, the runner:
      where it started (and is stepped back in a `finally` if interrupted);
   3. marks the log done; the guest times every step by its meter and
      prints one verdict per kind (p99 < 1 ms over >= 100 steps);
+     meanwhile bad TIMEs (before 1970, past the hyp's 2261 limit,
+     malformed) must be refused with a clear message and move nothing;
   4. answers the guest's `set-wallclock` requests (2038, 2106, 2107, now)
      with `pvxl`, checking wc_sec/wc_sec_hi in `pvxl info` for each.
 
@@ -38,7 +40,7 @@ import tempfile
 import time
 
 from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,
-                         parse_tap_line, parse_tap_plan, read_config_value,
+                         find_key, parse_tap_line, parse_tap_plan, read_config_value,
                          tail_file)
 
 SUITE = "steps"
@@ -281,6 +283,40 @@ class StepsGuest:
                          [info.describe(), f"want {want} s, wall {wall_s} s"])
 
 
+# pvxl set-wallclock TIME that must be refused: (TIME, exit code, words the
+# message must hold).  Nothing may change: the domain's wall offset stays.
+BAD_DATES = [
+    ("1969-12-31T23:59:59Z", 2, "before 1970"),
+    ("@-1", 2, "negative"),
+    ("2261-01-01T00:00:01Z", 1, "2261"),
+    ("2262-04-11T23:47:17Z", 2, "out of range"),
+    ("2107-02-29T00:00:00Z", 2, "day 29"),
+    ("2107-01-01", 2, "between date and time"),
+    ("2107-01-01T00:00:00Q", 2, "unexpected 'Q'"),
+    ("-100000d", 1, "before 1970"),
+]
+
+
+def check_bad_dates(results, daemon):
+    """Each bad TIME: the exit code, a message naming why, nothing moved."""
+    def wall_offset():
+        info = daemon.pvxl("info", "--json", GUEST)
+        try:
+            return find_key(info.json(), "wall_offset_ns")
+        except ValueError:
+            return None
+
+    for when, code, words in BAD_DATES:
+        before = wall_offset()
+        result = daemon.pvxl("set-wallclock", GUEST, when)
+        after = wall_offset()
+        results.own(result.returncode == code and words in result.stderr and
+                    before is not None and before == after, SUITE,
+                    f"pvxl set-wallclock {GUEST} {when!r} refused (exit {code}, "
+                    f"'{words}'), wall offset unchanged",
+                    [result.describe(), f"wall_offset_ns {before} -> {after}"])
+
+
 def _epoch(year, month, day, hour, minute, second):
     """Seconds since 1970 of a UTC date (proleptic Gregorian, any year)."""
     def days_from_civil(y, m, d):
@@ -362,8 +398,7 @@ def phase_steps(results, args, daemon, workdir):
             steplog.done()
         finally:
             steplog.close()
-        # The domain's wall clock is X * (steps % 2) off the host's after
-        # the pvxl steps: even STEPS brings it back.
+        check_bad_dates(results, daemon)
         ended = wait_for(guest, lambda: guest.ended, END_TIMEOUT_S, daemon)
         results.own(ended and guest.tap_count > 0 and
                     guest.planned == guest.tap_count, SUITE,
