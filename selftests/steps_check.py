@@ -416,19 +416,52 @@ def phase_steps(results, args, daemon, workdir):
         meter.stop()
 
 
+def bench_steps(args, daemon, workdir):
+    """For `make bench`: the phase's figures (its verdicts not counted,
+    a benchmark measures).  A dict of PVTIME-REPORT key -> value."""
+    collector = StandaloneResults(quiet=True)
+    phase_steps(collector, args, daemon, workdir)
+    figures = {key: value for _, key, value in collector.reports}
+    figures["results_failed"] = collector.failed
+    return figures
+
+
+def steps_report(figures):
+    """The bench's host-step rows."""
+    if not figures:
+        return []
+    out = ["", f"host steps to guest CLOCK_REALTIME ({STEPS} per kind, "
+           f"+-{STEP_NS / 1e6:g} ms, by the meter; goal p99 < 1000 us)"]
+    for kind, label in (("pvxl", "pvxl set-wallclock"),
+                        ("host", "host ADJ_SETOFFSET")):
+        def get(key):
+            return figures.get(f"steps_{kind}_{key}", "-")
+        out.append(f"  {label:<20} latency p50 {get('latency_p50_us')} us, "
+                   f"p99 {get('latency_p99_us')} us, max "
+                   f"{get('latency_max_us')} us, missed {get('missed')}; "
+                   f"|residual| p50 {get('residual_abs_p50_ns')} ns, "
+                   f"p99 {get('residual_abs_p99_ns')} ns")
+    out.append(f"  guest samples every {figures.get('steps_sample_gap_p50_us', '-')}"
+               f" us (p50; p99 {figures.get('steps_sample_gap_p99_us', '-')} us); "
+               f"offset before the steps {figures.get('steps_baseline_offset_ns', '-')} ns")
+    return out
+
+
 class StandaloneResults:
     """run_check.Results' interface, for running this phase alone."""
 
-    def __init__(self):
+    def __init__(self, quiet=False):
         self.passed = self.failed = 0
         self.reports = []
+        self.quiet = quiet
 
     def add(self, kind, suite, line):
         if kind == "fail":
             self.failed += 1
         else:
             self.passed += 1
-        log(f"  {suite}: {line}")
+        if not self.quiet or kind == "fail":
+            log(f"  {suite}: {line}")
 
     def own(self, passed, suite, name, context=()):
         self.add("pass" if passed else "fail", suite,

@@ -564,8 +564,16 @@ mode_steps() {
 	date_reaches 2107-01-01T00:00:00Z 2107-01-01T00:00
 	grep -E '^(wc|system|wall)' "$DEBUGFS/wallclock" | comment_stream
 	echo "PVTIME-HOST-REQUEST set-wallclock now"
+	# The hyp agrees with a guest still in 2107 until the host has run
+	# the request: wait for the date first, then judge the offset.
+	tries=0
+	while [ "$(date -u +%Y)" -ge 2100 ] && [ "$tries" -lt 30 ]; do
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	check "set-wallclock now: the guest's date is this century again" \
+		[ "$(date -u +%Y)" -lt 2100 ]
 	check "set-wallclock now: back within 1 ms of the host's time" realtime_resynced
-	check "date is this century again" [ "$(date -u +%Y)" -lt 2100 ]
 	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
