@@ -19,6 +19,10 @@
 
 struct dentry;
 
+/* Wall-clock doorbells by how long until REALTIME was set (debugfs). */
+#define PVTIME_STEP_WAIT_BOUNDS_US	{ 50, 100, 200, 500, 1000, 2000, 5000 }
+#define PVTIME_STEP_WAIT_BUCKETS	8	/* the bounds, then the rest */
+
 struct pvtime_dev {
 	struct pci_dev *pdev;
 	void __iomem *regs;		/* BAR0: ivshmem registers */
@@ -56,8 +60,11 @@ struct pvtime_dev {
 	s64 wallclock_lag_ns;			/* do_settimeofday64's, learnt */
 	atomic64_t wallclock_irqs;
 	atomic64_t wallclock_irq_at_ns;		/* the last doorbell, mono */
+	s64 wallclock_first_set_at_ns;		/* its first settimeofday, mono */
 	atomic64_t wallclock_doorbell_to_step_ns;	/* last doorbell's wait */
 	atomic64_t wallclock_doorbell_to_step_max_ns;
+	/* Doorbell to REALTIME set, by PVTIME_STEP_WAIT_BOUNDS_US bucket. */
+	atomic64_t wallclock_doorbell_to_step_hist[PVTIME_STEP_WAIT_BUCKETS];
 	atomic64_t wallclock_steps;
 	atomic64_t wallclock_last_step_ns;	/* signed correction applied */
 	atomic64_t wallclock_residual_ns;	/* REALTIME - wall just after it */

@@ -105,6 +105,8 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 	while (!ret && attempts < PVTIME_STEP_ATTEMPTS) {
 		attempts++;
 		ret = pvtime_wallclock_set(pd, lag_ns);
+		if (attempts == 1)
+			pd->wallclock_first_set_at_ns = ktime_get_mono_fast_ns();
 		if (!ret)
 			ret = pvtime_wallclock_offset(pd, &after_ns);
 		if (ret)
@@ -212,24 +214,35 @@ irqreturn_t pvtime_wallclock_irq(int irq, void *data)
 	return IRQ_WAKE_THREAD;
 }
 
+/* How long doorbells waited until REALTIME was set: last, max, histogram. */
+static void pvtime_wallclock_note_wait(struct pvtime_dev *pd, s64 waited_ns)
+{
+	static const unsigned int bounds_us[] = PVTIME_STEP_WAIT_BOUNDS_US;
+	unsigned int i;
+
+	BUILD_BUG_ON(ARRAY_SIZE(bounds_us) + 1 != PVTIME_STEP_WAIT_BUCKETS);
+	atomic64_set(&pd->wallclock_doorbell_to_step_ns, waited_ns);
+	if (waited_ns > atomic64_read(&pd->wallclock_doorbell_to_step_max_ns))
+		atomic64_set(&pd->wallclock_doorbell_to_step_max_ns, waited_ns);
+	for (i = 0; i < ARRAY_SIZE(bounds_us); i++)
+		if (waited_ns < (s64)bounds_us[i] * NSEC_PER_USEC)
+			break;
+	atomic64_inc(&pd->wallclock_doorbell_to_step_hist[i]);
+}
+
 /* The irq's thread: step now, and keep how long the doorbell waited. */
 irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data)
 {
 	struct pvtime_dev *pd = data;
-	s64 waited_ns;
 
 	/* wallclock_sync_ms=0: the guest keeps its own wall clock. */
 	if (!READ_ONCE(pvtime_wallclock_sync_ms)) {
 		atomic64_inc(&pd->wallclock_ignored);
 		return IRQ_HANDLED;
 	}
-	if (pvtime_wallclock_step(pd, "hypervisor doorbell"))
-		return IRQ_HANDLED;
-	waited_ns = ktime_get_mono_fast_ns() -
-		    atomic64_read(&pd->wallclock_irq_at_ns);
-	atomic64_set(&pd->wallclock_doorbell_to_step_ns, waited_ns);
-	if (waited_ns > atomic64_read(&pd->wallclock_doorbell_to_step_max_ns))
-		atomic64_set(&pd->wallclock_doorbell_to_step_max_ns, waited_ns);
+	if (!pvtime_wallclock_step(pd, "hypervisor doorbell"))
+		pvtime_wallclock_note_wait(pd, pd->wallclock_first_set_at_ns -
+					   atomic64_read(&pd->wallclock_irq_at_ns));
 	return IRQ_HANDLED;
 }
 

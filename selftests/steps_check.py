@@ -50,11 +50,12 @@ STEP_NS = 2_000_000     # X: small, the host's own clock moves by it
 GAP_S = 0.03            # between two steps
 READY_TIMEOUT_S = 90    # boot, insmod, first samples
 END_TIMEOUT_S = 120     # analysis and the date checks
-# The guest asks every 100 us for seconds: a meter spinning between
-# requests (its default) would take a whole core from pvtimed and QEMU,
-# the very processes being timed.  Polling every 50 us costs a sample up
-# to ~100 us of round trip, well inside the 2 ms steps.
-METER_ARGS = ["--spin-us", "0"]
+# The guest takes a sample (3 exchanges) every 50 us around each step and
+# every millisecond otherwise: the meter spins 20 us after an answer (the
+# rest of a sample is answered at once, its bracket symmetric), then polls
+# every 50 us, rather than spin all along (its default, 1 ms) on a core
+# that pvtimed and QEMU, the processes being timed, need.
+METER_ARGS = ["--spin-us", "20"]
 
 # selftests/host/meter/step_log.h
 STEP_LOG_MAGIC = 0x50455453
@@ -63,6 +64,8 @@ STEP_LOG_METER_SIZE = 16384
 STEP_LOG_MAX = 256
 STEP_KIND_PVXL = 1
 STEP_KIND_HOST = 2
+# Announce each step this long before making it.
+ANNOUNCE_NS = 3_000_000
 ENTRY = struct.Struct("<qqqII")
 
 # <linux/timex.h>
@@ -148,6 +151,13 @@ class StepLog:
         # x86 stores are not reordered with each other: entry, then count.
         struct.pack_into("<I", self.map, STEP_LOG_OFFSET + 4, self.count)
 
+    def announce(self):
+        """Tell the guest a step comes in ANNOUNCE_NS; wait till then."""
+        when = raw_ns() + ANNOUNCE_NS
+        struct.pack_into("<q", self.map, STEP_LOG_OFFSET + 16, when)
+        while raw_ns() < when:
+            time.sleep(max(0, when - raw_ns()) / 1e9)
+
     def done(self):
         struct.pack_into("<I", self.map, STEP_LOG_OFFSET + 8, 1)
 
@@ -172,6 +182,7 @@ def pvxl_steps(daemon, guest, steplog, figures):
     expect, costs = 0, []
     for i in range(STEPS):
         delta = STEP_NS if i % 2 == 0 else -STEP_NS
+        steplog.announce()
         before = raw_ns()
         ok, reply = control(daemon.socket, "set-wallclock", GUEST, "rel",
                             str(delta))
@@ -194,6 +205,7 @@ def host_steps(guest, steplog, expect, figures):
     try:
         for i in range(STEPS):
             delta = STEP_NS if i % 2 == 0 else -STEP_NS
+            steplog.announce()
             before = raw_ns()
             host_step(delta)
             after = raw_ns()

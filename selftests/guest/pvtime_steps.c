@@ -8,9 +8,12 @@
  *       [--max-rtt-us N] [--residual-rtt-us N] [--max-latency-us N]
  *       [--min-steps N] [--device PATH] [--cpu N]
  *
- * Samples guest - host CLOCK_REALTIME through the meter every
- * --interval-us until the host runner's step log (step_log.h, in the
- * meter's page) says it is done, keeping every sample.  Then, for each
+ * Samples guest - host CLOCK_REALTIME through the meter (the best of 3
+ * exchanges) every --interval-us from 2 ms before to 12 ms after each
+ * step the runner
+ * announces in its step log (step_log.h, in the meter's page), every
+ * millisecond otherwise, until the log says it is done; every sample is
+ * kept.  Then, for each
  * logged step: its latency is the host CLOCK_MONOTONIC_RAW of the first
  * sample taken after the step was done whose offset is within
  * --tolerance-us of the step's expected offset (and whose round trip is
@@ -47,6 +50,17 @@
 /* Samples taken after the last step, for its residual. */
 #define TAIL_NS		(100 * 1000000LL)
 #define EXCHANGE_TIMEOUT_NS	(500 * 1000000LL)
+/* Sample back to back from this long before an announced step ... */
+#define DENSE_BEFORE_NS		(2 * 1000000LL)
+/* ... to this long after it; nap NAP_NS between samples otherwise. */
+#define DENSE_AFTER_NS		(12 * 1000000LL)
+#define NAP_NS			(1000 * 1000LL)
+/*
+ * Exchanges per sample, the narrowest bracket kept: the first may find
+ * the meter polling (tens of microseconds, its answer late in the
+ * bracket), the next ones find it spinning (a symmetric bracket).
+ */
+#define SAMPLE_EXCHANGES	3
 
 struct steps_options {
 	double timeout_s;
@@ -114,8 +128,8 @@ static void usage(FILE *out)
 		"           [--max-rtt-us N] [--residual-rtt-us N] [--max-latency-us N]\n"
 		"           [--min-steps N] [--device PATH] [--cpu N]\n"
 		"  --timeout S          give up waiting for the log, 1..3600 (default 120)\n"
-		"  --interval-us N      sleep between samples, 0..100000 (default 200;\n"
-		"                       0: back to back, the meter's pace)\n"
+		"  --interval-us N      between samples around a step (spinning),\n"
+		"                       0..100000 (default 50)\n"
 		"  --cpu N              sample from this CPU only\n"
 		"  --tolerance-us N     landed: this close to the expected offset,\n"
 		"                       1..100000 (default 100)\n"
@@ -154,7 +168,7 @@ static int parse_options(int argc, char **argv, struct steps_options *o)
 	int c;
 
 	*o = (struct steps_options){
-		.timeout_s = 120, .interval_us = 200, .tolerance_us = 100,
+		.timeout_s = 120, .interval_us = 50, .tolerance_us = 100,
 		.max_rtt_us = 100, .residual_rtt_us = 20,
 		.max_latency_us = 1000, .min_steps = 100,
 	};
@@ -260,6 +274,36 @@ static bool median_offset(const struct samples *s, int64_t from, int64_t to,
 	return n > 0;
 }
 
+/* The narrowest of SAMPLE_EXCHANGES exchanges; 0 or -ETIMEDOUT. */
+static int take_sample(struct meter *m, struct meter_sample *best)
+{
+	struct meter_sample one;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < SAMPLE_EXCHANGES; i++) {
+		ret = meter_exchange(m, EXCHANGE_TIMEOUT_NS, &one);
+		if (ret)
+			return ret;
+		if (!i || (one.rtt_ns >= 0 &&
+			   (best->rtt_ns < 0 || one.rtt_ns < best->rtt_ns)))
+			*best = one;
+	}
+	return 0;
+}
+
+/*
+ * Around a step, wait without sleeping: waking from a sleep goes through
+ * QEMU's timers, on the thread that also delivers the doorbell.
+ */
+static void spin_for(int64_t ns)
+{
+	int64_t until = clock_ns(CLOCK_MONOTONIC) + ns;
+
+	while (clock_ns(CLOCK_MONOTONIC) < until)
+		;
+}
+
 /* A copy of the log, once the runner is done with it. */
 static int wait_for_log(struct meter *m, const struct step_log *log,
 			const struct steps_options *o, struct samples *all,
@@ -267,13 +311,13 @@ static int wait_for_log(struct meter *m, const struct step_log *log,
 {
 	int64_t deadline = clock_ns(CLOCK_MONOTONIC) +
 			   (int64_t)(o->timeout_s * NSEC_PER_SEC);
-	struct timespec gap = { 0, (long)o->interval_us * NSEC_PER_USEC };
-	int64_t tail_from = 0;
+	const struct timespec nap = { 0, NAP_NS };
+	int64_t tail_from = 0, announce;
 	bool ready = false;
 
 	for (;;) {
 		struct meter_sample ms;
-		int ret = meter_exchange(m, EXCHANGE_TIMEOUT_NS, &ms);
+		int ret = take_sample(m, &ms);
 
 		if (ret) {
 			fprintf(stderr, "pvtime-steps: the meter did not answer within %lld ms\n",
@@ -299,8 +343,12 @@ static int wait_for_log(struct meter *m, const struct step_log *log,
 				o->timeout_s, log->count);
 			return -ETIMEDOUT;
 		}
-		if (o->interval_us)
-			nanosleep(&gap, NULL);
+		announce = __atomic_load_n(&log->announce_raw_ns, __ATOMIC_ACQUIRE);
+		if (!announce || ms.host_raw_ns < announce - DENSE_BEFORE_NS ||
+		    ms.host_raw_ns > announce + DENSE_AFTER_NS)
+			nanosleep(&nap, NULL);
+		else
+			spin_for(o->interval_us * NSEC_PER_USEC);
 	}
 	memcpy(copy, log, sizeof(*copy));
 	if (copy->count > STEP_LOG_MAX) {

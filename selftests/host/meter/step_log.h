@@ -8,8 +8,12 @@
  * It lives in the time meter's page, past the meter's own lines
  * (meter_abi.h), in a meter started with --size STEP_LOG_METER_SIZE: like
  * the meter, it shares nothing with pvtimed.  The runner fills entry i,
- * then sets count to i + 1; done = 1 once the last step is logged.  Times
- * are host CLOCK_MONOTONIC_RAW, the clock the meter answers with.
+ * then sets count to i + 1; done = 1 once the last step is logged.  Before
+ * each step it sets announce_raw_ns to when it will step, a few
+ * milliseconds ahead, so the guest samples back to back only around the
+ * steps and naps otherwise (a guest spinning all along would take a whole
+ * host core from the processes being timed).  Times are host
+ * CLOCK_MONOTONIC_RAW, the clock the meter answers with.
  */
 #ifndef PVTIME_STEP_LOG_H
 #define PVTIME_STEP_LOG_H
@@ -40,11 +44,14 @@ struct step_log {
 	uint32_t count;		/* entries written */
 	uint32_t done;		/* 1: no more entries will come */
 	uint32_t reserved;
-	uint8_t pad[48];
+	int64_t announce_raw_ns;	/* the next step, about then */
+	uint8_t pad[40];
 	struct step_log_entry entry[STEP_LOG_MAX];
 };
 
 _Static_assert(sizeof(struct step_log_entry) == 32, "step log entry layout");
+_Static_assert(__builtin_offsetof(struct step_log, announce_raw_ns) == 16,
+	       "step log announce");
 _Static_assert(__builtin_offsetof(struct step_log, entry) == 64,
 	       "step log header layout");
 _Static_assert(STEP_LOG_OFFSET + sizeof(struct step_log) <= STEP_LOG_METER_SIZE,
