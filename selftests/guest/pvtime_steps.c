@@ -18,7 +18,8 @@
  * sample taken after the step was done whose offset is within
  * --tolerance-us of the step's expected offset (and whose round trip is
  * under --max-rtt-us), minus the instant the step was asked for; a step
- * that never lands before the next one is "missed".  Its residual is the
+ * that never lands before the next one, or that found the guest not where
+ * the step before should have put it, is "missed".  Its residual is the
  * median offset of the samples from there to the next step with a round
  * trip under --residual-rtt-us, minus the expected offset: the guest's
  * error against the host right after the step, which stays until the
@@ -88,6 +89,8 @@ struct samples {
 
 struct step_result {
 	const struct step_log_entry *step;
+	bool not_ready;		/* not where the last step put it */
+	int64_t before_offset_ns;
 	bool landed;
 	int64_t latency_ns;
 	bool have_residual;
@@ -359,6 +362,29 @@ static int wait_for_log(struct meter *m, const struct step_log *log,
 	return 0;
 }
 
+/*
+ * Was the guest at expect_ns (within the tolerance) by its last judged
+ * sample before `before`?  That sample's offset goes to *offset_ns.
+ */
+static bool was_at(const struct samples *all, int64_t before, int64_t expect_ns,
+		   const struct steps_options *o, int64_t *offset_ns)
+{
+	size_t i = all->n;
+
+	while (i--) {
+		const struct sample *x = &all->v[i];
+
+		if (x->host_raw_ns >= before || x->rtt_ns < 0 ||
+		    x->rtt_ns > (int64_t)o->max_rtt_us * NSEC_PER_USEC)
+			continue;
+		*offset_ns = x->offset_ns;
+		return llabs(x->offset_ns - expect_ns) <=
+		       (int64_t)o->tolerance_us * NSEC_PER_USEC;
+	}
+	*offset_ns = 0;
+	return false;
+}
+
 static void judge_step(const struct samples *all, const struct step_log *log,
 		       unsigned int k,
 		       const struct steps_options *o, struct step_result *r)
@@ -371,6 +397,16 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 	size_t i;
 
 	*r = (struct step_result){ .step = e };
+	/*
+	 * A guest that ignored the step before sits where this one leads
+	 * (+X then -X): only a guest seen where the last step left it can
+	 * show that it followed this one.
+	 */
+	if (!was_at(all, e->before_raw_ns, k ? log->entry[k - 1].expect_offset_ns : 0,
+		    o, &r->before_offset_ns)) {
+		r->not_ready = true;
+		return;
+	}
 	for (i = 0; i < all->n; i++) {
 		const struct sample *x = &all->v[i];
 
@@ -527,7 +563,12 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			continue;
 		}
 		judge_step(all, log, k, o, &res[k]);
-		if (res[k].landed)
+		if (res[k].not_ready)
+			printf("# step %u %s expect %+lld ns: guest at %+lld ns before it, not where the last step put it\n",
+			       k, kind_names[e->kind],
+			       (long long)e->expect_offset_ns,
+			       (long long)res[k].before_offset_ns);
+		else if (res[k].landed)
 			printf("# step %u %s expect %+lld ns: latency %.1f us, residual %s%lld ns\n",
 			       k, kind_names[e->kind],
 			       (long long)e->expect_offset_ns,

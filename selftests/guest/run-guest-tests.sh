@@ -504,9 +504,9 @@ mode_restart() {
 steps_verdict() { # KIND DESCRIPTION
 	line=$(grep "^PVTIME-STEPS-VERDICT $1 " "$TMP.steps")
 	case "$line" in
-	*" $1 ok "*) result 0 "$2 (${line#* $1 ok })" ;;
+	*" $1 ok "*) result 0 "$2 (${line#* "$1" ok })" ;;
 	"") result 1 "$2 (no verdict from pvtime-steps)" ;;
-	*) result 1 "$2 (${line#* $1 fail })" ;;
+	*) result 1 "$2 (${line#* "$1" fail })" ;;
 	esac
 }
 
@@ -523,6 +523,18 @@ date_reaches() { # DATE WANT
 	done
 	comment "after set-wallclock $1: date -u says $(date -u) ($(date -u +%s) s)"
 	check "set-wallclock $1: the guest's date shows $2" [ "$now" = "$2" ]
+	# The module's own reading of wc (wc_sec_hi included) + system time
+	# must say the same: the date may also have come through the mailbox.
+	wall_s=$(sed -n 's/.* wall_ns \([0-9]*\)[0-9]\{9\}$/\1/p' "$DEBUGFS/wallclock")
+	date_s=$(date -u +%s)
+	comment "module's wall clock (wc + system time): ${wall_s:-?} s, date: $date_s s"
+	check "set-wallclock $1: the module reads the same wall clock from wc_sec/wc_sec_hi" \
+		within_2s "$wall_s" "$date_s"
+}
+
+# shellcheck disable=SC2317 # called through check()
+within_2s() { # A B: both numbers, at most 2 apart
+	[ -n "$1" ] && [ -n "$2" ] && [ $(($1 - $2)) -ge -2 ] && [ $(($1 - $2)) -le 2 ]
 }
 
 # Host steps (selftests/steps_check.py drives them) and dates past 2038
