@@ -38,6 +38,9 @@ struct pvtime_timesource {
 	atomic64_t last_drift_ns;	/* REALTIME - hyp wall, last check */
 	int last_status;		/* of the last SET_WALLCLOCK */
 };
+/* Wall-clock doorbells by how long until REALTIME was set (debugfs). */
+#define PVTIME_STEP_WAIT_BOUNDS_US	{ 50, 100, 200, 500, 1000, 2000, 5000 }
+#define PVTIME_STEP_WAIT_BUCKETS	8	/* the bounds, then the rest */
 
 struct pvtime_dev {
 	struct pci_dev *pdev;
@@ -71,12 +74,21 @@ struct pvtime_dev {
 	atomic64_t guest_stopped_seen;
 
 	/* Wall clock. */
-	struct work_struct wallclock_work;	/* hyp rang PVTIME_VEC_WALLCLOCK */
 	struct delayed_work wallclock_sync;	/* periodic drift check */
+	struct mutex wallclock_lock;		/* one step at a time */
+	s64 wallclock_lag_ns;			/* do_settimeofday64's, learnt */
 	atomic64_t wallclock_irqs;
+	atomic64_t wallclock_irq_at_ns;		/* the last doorbell, mono */
+	s64 wallclock_first_set_at_ns;		/* its first settimeofday, mono */
+	atomic64_t wallclock_doorbell_to_step_ns;	/* last doorbell's wait */
+	atomic64_t wallclock_doorbell_to_step_max_ns;
+	/* Doorbell to REALTIME set, by PVTIME_STEP_WAIT_BOUNDS_US bucket. */
+	atomic64_t wallclock_doorbell_to_step_hist[PVTIME_STEP_WAIT_BUCKETS];
 	atomic64_t wallclock_steps;
 	atomic64_t wallclock_last_step_ns;	/* signed correction applied */
 	atomic64_t wallclock_residual_ns;	/* REALTIME - wall just after it */
+	atomic64_t wallclock_lag_now_ns;	/* wallclock_lag_ns, for debugfs */
+	atomic64_t wallclock_attempts;		/* do_settimeofday64s, last step */
 
 	atomic64_t wallclock_ignored;	/* doorbells while not following */
 
@@ -242,6 +254,7 @@ void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why);
 void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 			      const char *why);
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
+irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
 
 /* pvtime_clock_status.c */

@@ -19,6 +19,23 @@
 
 #define PVTIME_REALTIME_PROBE_ROUNDS	32
 
+/* " <50:N <100:N ... >=5000:N": doorbells by how long until REALTIME was set. */
+static void pvtime_debugfs_step_hist(struct seq_file *m, struct pvtime_dev *pd)
+{
+	static const unsigned int bounds_us[] = PVTIME_STEP_WAIT_BOUNDS_US;
+	unsigned int i;
+
+	for (i = 0; i < PVTIME_STEP_WAIT_BUCKETS; i++) {
+		if (i < ARRAY_SIZE(bounds_us))
+			seq_printf(m, " <%u:", bounds_us[i]);
+		else
+			seq_printf(m, " >=%u:", bounds_us[i - 1]);
+		seq_printf(m, "%lld",
+			   atomic64_read(&pd->wallclock_doorbell_to_step_hist[i]));
+	}
+	seq_putc(m, '\n');
+}
+
 static int pvtime_state_show(struct seq_file *m, void *unused)
 {
 	struct pvtime_dev *pd = m->private;
@@ -62,6 +79,16 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 		   atomic64_read(&pd->wallclock_last_step_ns));
 	seq_printf(m, "wallclock_residual_ns %lld\n",
 		   atomic64_read(&pd->wallclock_residual_ns));
+	seq_printf(m, "wallclock_attempts %lld\n",
+		   atomic64_read(&pd->wallclock_attempts));
+	seq_printf(m, "wallclock_lag_ns %lld\n",
+		   atomic64_read(&pd->wallclock_lag_now_ns));
+	seq_printf(m, "wallclock_doorbell_to_step_ns %lld\n",
+		   atomic64_read(&pd->wallclock_doorbell_to_step_ns));
+	seq_printf(m, "wallclock_doorbell_to_step_max_ns %lld\n",
+		   atomic64_read(&pd->wallclock_doorbell_to_step_max_ns));
+	seq_puts(m, "wallclock_doorbell_to_step_hist_us");
+	pvtime_debugfs_step_hist(m, pd);
 	seq_printf(m, "wallclock_ignored %lld\n",
 		   atomic64_read(&pd->wallclock_ignored));
 	seq_printf(m, "wallclock_sync_ms %u\n",

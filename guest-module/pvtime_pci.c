@@ -171,10 +171,13 @@ static int pvtime_setup_irqs(struct pvtime_dev *pd)
 	return 0;
 }
 
+/* thread_fn: the rest of the handler's work, in a SCHED_FIFO thread. */
 static int pvtime_request_irq(struct pvtime_dev *pd, int irq,
-			      irq_handler_t handler, const char *name)
+			      irq_handler_t handler, irq_handler_t thread_fn,
+			      const char *name)
 {
-	int ret = request_irq(irq, handler, 0, name, pd);
+	int ret = request_threaded_irq(irq, handler, thread_fn,
+				       thread_fn ? IRQF_ONESHOT : 0, name, pd);
 
 	if (ret)
 		dev_err(&pd->pdev->dev, "cannot request irq %d (%s): %d\n",
@@ -251,7 +254,7 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 		goto err_fastpath_free;
 	pvtime_wallclock_start(pd);
 	ret = pvtime_request_irq(pd, pd->wallclock_irq, pvtime_wallclock_irq,
-				 "pvtime-wallclock");
+				 pvtime_wallclock_irq_thread, "pvtime-wallclock");
 	if (ret)
 		goto err_wallclock;
 	/* Before the fast path: it asks for calibration and for vouching. */
@@ -259,7 +262,8 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	pvtime_fastpath_start(pd);
 	if (pd->records_irq >= 0) {
 		ret = pvtime_request_irq(pd, pd->records_irq,
-					 pvtime_records_irq, "pvtime-records");
+					 pvtime_records_irq, NULL,
+					 "pvtime-records");
 		if (ret)
 			goto err_fastpath;
 	}

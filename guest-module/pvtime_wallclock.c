@@ -3,13 +3,23 @@
  * Guest wall clock = the hyp's wc (wall time at system time 0) + pvtime
  * system time, as in Xen.  CLOCK_REALTIME is stepped to it when the
  * clocksource comes up, whenever the hyp rings PVTIME_VEC_WALLCLOCK (it
- * moved wc), and by a periodic check when the guest drifted further than
- * wallclock_step_ns.  wallclock_sync_ms=0 (writable at run time) leaves
- * the guest's wall clock alone after the initial step, and so does being
- * the time source (pvtime_timesource.c): the hyp follows this guest then.
+ * moved wc: a host step or pvxl set-wallclock), and by a periodic check
+ * when the guest drifted further than wallclock_step_ns.
+ * wallclock_sync_ms=0 (writable at run time) leaves the guest's wall
+ * clock alone after the initial step, and so does being the time source
+ * (pvtime_timesource.c): the hyp follows this guest then.
+ *
+ * A doorbell is stepped in the irq's thread (SCHED_FIFO), not in a work
+ * item: a kworker at normal priority waits behind whatever the guest
+ * runs, and a host step should land in well under a millisecond.  A step
+ * aims ahead by the lag do_settimeofday64() is measured to take before
+ * it reads its clock, and is repeated until what is left is under
+ * PVTIME_STEP_RESIDUAL_NS: whatever a step leaves stays until the next.
  */
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
+#include <linux/minmax.h>
+#include <linux/mutex.h>
 #include <linux/printk.h>
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
@@ -35,26 +45,42 @@ int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns)
 	return 0;
 }
 
-/* Accept this error after a step; more means the step itself lagged. */
-#define PVTIME_STEP_RESIDUAL_NS	2000
-#define PVTIME_STEP_ATTEMPTS	3
+/*
+ * Stop stepping again once CLOCK_REALTIME is this close to the wall
+ * clock.  Under TCG the offset itself reads with ~100 ns of jitter.
+ */
+#define PVTIME_STEP_RESIDUAL_NS	150
+#define PVTIME_STEP_ATTEMPTS	4
+/* An interrupt inside one attempt must not teach the next a silly lag. */
+#define PVTIME_STEP_LAG_MAX_NS	(50 * NSEC_PER_USEC)
 
-/* CLOCK_REALTIME - (wc + system time). */
+/*
+ * CLOCK_REALTIME - (wc + system time).  System time is read on both sides
+ * of CLOCK_REALTIME and averaged, so neither read's cost biases it.
+ */
 static int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns)
 {
-	u64 system_ns;
-	s64 wc_ns;
+	u64 system_before, system_after;
+	s64 wc_ns, realtime_ns;
 	int ret;
 
-	ret = pvtime_wallclock_sample(pd, &wc_ns, &system_ns);
+	ret = pvtime_wallclock_read(pd->si, PVTIME_READ_MAX_TRIES, &wc_ns);
 	if (ret)
 		return ret;
-	*offset_ns = ktime_get_real_ns() - (wc_ns + system_ns);
+	system_before = pvtime_clock_now(pd);
+	realtime_ns = ktime_get_real_ns();
+	system_after = pvtime_clock_now(pd);
+	*offset_ns = realtime_ns -
+		     (wc_ns + system_before + (system_after - system_before) / 2);
 	return 0;
 }
 
-/* One do_settimeofday64(), its target computed right before the call. */
-static int pvtime_wallclock_set(struct pvtime_dev *pd)
+/*
+ * One do_settimeofday64() to the wall time lag_ns from now: it reads its
+ * clock that much after the target was computed, and sets the time as of
+ * that read.
+ */
+static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns)
 {
 	struct timespec64 target;
 	u64 system_ns;
@@ -64,31 +90,41 @@ static int pvtime_wallclock_set(struct pvtime_dev *pd)
 	ret = pvtime_wallclock_sample(pd, &wc_ns, &system_ns);
 	if (ret)
 		return ret;
-	target = ns_to_timespec64(wc_ns + system_ns);
+	target = ns_to_timespec64(wc_ns + system_ns + lag_ns);
 	return do_settimeofday64(&target);
 }
 
 /*
- * Step CLOCK_REALTIME to the hyp's wall time.  do_settimeofday64() reads
- * the clock a little after the target was computed, and on a cold path
- * (under TCG: code not translated yet) that is tens of microseconds, so
- * step again while the result is off by more than PVTIME_STEP_RESIDUAL_NS.
+ * Step CLOCK_REALTIME to the hyp's wall time.  An attempt aimed lag_ns
+ * ahead that leaves REALTIME off by after_ns took lag_ns - after_ns: aim
+ * the next attempt, and the next step, by that.  Under TCG the first
+ * attempt on a cold path (code not translated yet) lags by tens of
+ * microseconds, later ones by far less.
  */
 static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 {
-	s64 before_ns, after_ns = 0;
+	s64 before_ns, after_ns = 0, lag_ns;
 	unsigned int attempts = 0;
 	int ret;
 
+	mutex_lock(&pd->wallclock_lock);
+	lag_ns = pd->wallclock_lag_ns;
 	ret = pvtime_wallclock_offset(pd, &before_ns);
 	while (!ret && attempts < PVTIME_STEP_ATTEMPTS) {
 		attempts++;
-		ret = pvtime_wallclock_set(pd);
+		ret = pvtime_wallclock_set(pd, lag_ns);
+		if (attempts == 1)
+			pd->wallclock_first_set_at_ns = ktime_get_mono_fast_ns();
 		if (!ret)
 			ret = pvtime_wallclock_offset(pd, &after_ns);
-		if (!ret && abs(after_ns) <= PVTIME_STEP_RESIDUAL_NS)
+		if (ret)
+			break;
+		lag_ns = clamp_t(s64, lag_ns - after_ns, 0, PVTIME_STEP_LAG_MAX_NS);
+		if (abs(after_ns) <= PVTIME_STEP_RESIDUAL_NS)
 			break;
 	}
+	pd->wallclock_lag_ns = lag_ns;
+	mutex_unlock(&pd->wallclock_lock);
 	if (ret) {
 		dev_err_ratelimited(&pd->pdev->dev, "cannot step the wall clock (%s): %d\n",
 				    why, ret);
@@ -98,6 +134,8 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 	atomic64_inc(&pd->wallclock_steps);
 	atomic64_set(&pd->wallclock_last_step_ns, -before_ns);
 	atomic64_set(&pd->wallclock_residual_ns, after_ns);
+	atomic64_set(&pd->wallclock_lag_now_ns, lag_ns);
+	atomic64_set(&pd->wallclock_attempts, attempts);
 	dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns (%s), %lld ns off after %u attempt(s)\n",
 			     -before_ns, why, after_ns, attempts);
 	return 0;
@@ -142,19 +180,6 @@ void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 			     -offset_ns, why);
 }
 
-static void pvtime_wallclock_work(struct work_struct *work)
-{
-	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
-					     wallclock_work);
-
-	/* wallclock_sync_ms=0: the guest keeps its own wall clock. */
-	if (!pvtime_wallclock_following(pd)) {
-		atomic64_inc(&pd->wallclock_ignored);
-		return;
-	}
-	pvtime_wallclock_step(pd, "hypervisor doorbell");
-}
-
 static void pvtime_wallclock_sync_work(struct work_struct *work)
 {
 	struct pvtime_dev *pd = container_of(to_delayed_work(work),
@@ -188,19 +213,52 @@ void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd)
 		cancel_delayed_work(&pd->wallclock_sync);
 }
 
+/* Hard irq: note when the doorbell came, step in the thread. */
 irqreturn_t pvtime_wallclock_irq(int irq, void *data)
 {
 	struct pvtime_dev *pd = data;
 
 	atomic64_inc(&pd->wallclock_irqs);
-	schedule_work(&pd->wallclock_work);
+	atomic64_set(&pd->wallclock_irq_at_ns, ktime_get_mono_fast_ns());
+	return IRQ_WAKE_THREAD;
+}
+
+/* How long doorbells waited until REALTIME was set: last, max, histogram. */
+static void pvtime_wallclock_note_wait(struct pvtime_dev *pd, s64 waited_ns)
+{
+	static const unsigned int bounds_us[] = PVTIME_STEP_WAIT_BOUNDS_US;
+	unsigned int i;
+
+	BUILD_BUG_ON(ARRAY_SIZE(bounds_us) + 1 != PVTIME_STEP_WAIT_BUCKETS);
+	atomic64_set(&pd->wallclock_doorbell_to_step_ns, waited_ns);
+	if (waited_ns > atomic64_read(&pd->wallclock_doorbell_to_step_max_ns))
+		atomic64_set(&pd->wallclock_doorbell_to_step_max_ns, waited_ns);
+	for (i = 0; i < ARRAY_SIZE(bounds_us); i++)
+		if (waited_ns < (s64)bounds_us[i] * NSEC_PER_USEC)
+			break;
+	atomic64_inc(&pd->wallclock_doorbell_to_step_hist[i]);
+}
+
+/* The irq's thread: step now, and keep how long the doorbell waited. */
+irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data)
+{
+	struct pvtime_dev *pd = data;
+
+	/* wallclock_sync_ms=0, or the time source: it keeps its own. */
+	if (!pvtime_wallclock_following(pd)) {
+		atomic64_inc(&pd->wallclock_ignored);
+		return IRQ_HANDLED;
+	}
+	if (!pvtime_wallclock_step(pd, "hypervisor doorbell"))
+		pvtime_wallclock_note_wait(pd, pd->wallclock_first_set_at_ns -
+					   atomic64_read(&pd->wallclock_irq_at_ns));
 	return IRQ_HANDLED;
 }
 
 /* Call with the clocksource registered: the wall clock is built on it. */
 void pvtime_wallclock_start(struct pvtime_dev *pd)
 {
-	INIT_WORK(&pd->wallclock_work, pvtime_wallclock_work);
+	mutex_init(&pd->wallclock_lock);
 	INIT_DELAYED_WORK(&pd->wallclock_sync, pvtime_wallclock_sync_work);
 
 	pvtime_wallclock_step(pd, "initial");
@@ -209,9 +267,8 @@ void pvtime_wallclock_start(struct pvtime_dev *pd)
 				      msecs_to_jiffies(pvtime_wallclock_sync_ms));
 }
 
-/* Call with the wall clock irq freed, so nothing requeues the work. */
+/* Call with the wall clock irq freed, so nothing steps from it. */
 void pvtime_wallclock_stop(struct pvtime_dev *pd)
 {
 	cancel_delayed_work_sync(&pd->wallclock_sync);
-	cancel_work_sync(&pd->wallclock_work);
 }

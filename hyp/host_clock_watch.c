@@ -82,11 +82,12 @@ static void on_step(struct event_source *src, uint32_t events)
 	if (read(src->fd, &expirations, sizeof(expirations)) >= 0 ||
 	    errno != ECANCELED)
 		return;
-	log_info("host CLOCK_REALTIME was stepped; republishing wall clocks");
 	ret = arm_step_timer();
+	/* Guests first: each is waiting for its doorbell; the log can wait. */
+	domain_republish_wallclocks(true);
 	if (ret)
 		log_error("cannot re-arm the clock-step timer: %s", strerror(-ret));
-	domain_republish_wallclocks(true);
+	log_info("host CLOCK_REALTIME was stepped; wall clocks republished");
 }
 
 int host_clock_watch_start(void)

@@ -256,17 +256,19 @@ class Meter:
     the guest's domain config needs to see it; stop() ends it and returns
     its JSON summary (None if it did not give one) and removes the file."""
 
-    def __init__(self, build, path):
+    def __init__(self, build, path, extra_args=()):
         if any(c in path for c in ',"\\'):
             raise ValueError(f"meter path {path!r} may not hold , \" or \\")
         self.binary = os.path.join(build, "pvtime-meter")
         self.path = path
         self.proc = None
         self.stderr_path = path + ".stderr"
+        self.extra_args = list(extra_args)   # e.g. ["--size", "16384"]
 
     def start(self, timeout=10):
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([self.binary, "--file", self.path],
+            self.proc = subprocess.Popen([self.binary, "--file", self.path]
+                                         + self.extra_args,
                                          stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=err)
         deadline = time.monotonic() + timeout

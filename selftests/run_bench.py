@@ -18,7 +18,10 @@
    only pvtime-tcg-bench (`PVTIME_BENCH_PARTS=tcg`): the TCG-mode rows.
 5. pvtimed's CPU use: with no domain, then with N idle domains
    (BUILD/guest/idle.cfg: insmod, then sleep), from /proc/<pid>/stat.
-6. The table, on stdout and in BUILD/bench.txt; everything in
+6. Host steps: 100 `pvxl set-wallclock` and 100 host ADJ_SETOFFSET steps
+   timed into a guest's CLOCK_REALTIME by its meter, p50/p99/max latency
+   and residual per kind (selftests/steps_check.py; --skip-steps).
+7. The table, on stdout and in BUILD/bench.txt; everything in
    BUILD/bench.json.
 
 Exit status 0 when every figure was collected, 1 otherwise.  The issue's
@@ -45,6 +48,7 @@ from pvtime_host import (Daemon, LogFollower, config_copy,  # noqa: E402
                          read_config_value)
 from ntp_follow_check import run_ntp_follow  # noqa: E402
 from run_check import GuestRun, Results, domain_listed  # noqa: E402
+from steps_check import bench_steps, steps_report  # noqa: E402
 
 CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
 # Domain config values of tcg_thread, in the order the table lists them.
@@ -497,6 +501,7 @@ def build_report(data):
     out += tcg_report(data)
     out += timekeep_report(data)
     out += wallclock_report(data)
+    out += steps_report(data.get("steps"))
     out.append("")
     for goal, verdict in data["goals"].items():
         out.append(f"goal {goal}: {verdict}")
@@ -652,6 +657,9 @@ def main():
                         help="pvtimed's start-up TSC calibration (2000)")
     parser.add_argument("--skip-idle", action="store_true",
                         help="leave out the idle-domain CPU measurement")
+    parser.add_argument("--skip-steps", action="store_true",
+                        help="leave out host-step propagation (one more "
+                        "guest boot, about 40 s)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (logs)")
     args = parser.parse_args()
@@ -744,6 +752,9 @@ def main():
                 args.idle_domains, args.idle_seconds, boot_timeout=120)
         else:
             data["hyp"]["idle"] = {"error": "skipped (--skip-idle)"}
+        if not args.skip_steps:
+            log("== host steps to a guest (selftests/steps_check.py)")
+            data["steps"] = bench_steps(args, daemon, workdir)
     except (OSError, RuntimeError, ValueError) as err:
         log(f"bench: {err}")
         for line in daemon.log_tail(15):

@@ -17,6 +17,9 @@ Phases:
      measured by its own pvtime-meter (selftests/restart_check.py)
   3c. timesource: a time-source domain sets a second guest's wall clock,
      which may not set it back; rtc_timeoffset (selftests/timesource_check.py)
+  3d. steps: 100 pvxl set-wallclock and 100 host ADJ_SETOFFSET steps timed
+     into a guest's REALTIME by its meter (p99 < 1 ms), then dates past
+     2038 and 2106 in its `date` (selftests/steps_check.py)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
@@ -49,6 +52,7 @@ from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: 
 from ntp_follow_check import run_ntp_follow  # noqa: E402
 from restart_check import phase_restart  # noqa: E402
 from timesource_check import phase_timesource  # noqa: E402
+from steps_check import phase_steps  # noqa: E402
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
@@ -626,7 +630,7 @@ def main():
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
-                                 "status", "restart", "ntp", "timesource"],
+                                 "status", "restart", "ntp", "timesource", "steps"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -646,7 +650,7 @@ def main():
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
-                               "status", "restart", "ntp", "timesource"])
+                               "status", "restart", "ntp", "timesource", "steps"])
 
     started = time.monotonic()
     results = Results()
@@ -659,7 +663,7 @@ def main():
             phase_host_units(results, args)
         if "fuzz" in phases:
             phase_fuzz(results, args)
-        if phases & {"integration", "guests", "status", "restart", "ntp", "timesource"}:
+        if phases & {"integration", "guests", "status", "restart", "ntp", "timesource", "steps"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -683,6 +687,8 @@ def main():
                     run_ntp_follow(results, args.build, daemon, workdir)
                 if "timesource" in phases and daemon.alive():
                     phase_timesource(results, args, daemon, workdir)
+                if "steps" in phases and daemon.alive():
+                    phase_steps(results, args, daemon, workdir)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")

@@ -213,6 +213,12 @@ static int exchange(struct meter *m, int64_t timeout_ns, struct meter_sample *s)
 	return 0;
 }
 
+int meter_exchange(struct meter *m, int64_t timeout_ns, struct meter_sample *s)
+{
+	s->exchanges = 1;
+	return exchange(m, timeout_ns, s);
+}
+
 int meter_sample(struct meter *m, unsigned int exchanges,
 		 struct meter_sample *s)
 {

@@ -64,4 +64,12 @@ void meter_close(struct meter *m);
 int meter_sample(struct meter *m, unsigned int exchanges,
 		 struct meter_sample *s);
 
+/*
+ * One exchange, no wake-up exchange before it: for callers that keep the
+ * meter busy (a request at least every burst, 5 ms by default).  0 or
+ * -ETIMEDOUT after timeout_ns; s->exchanges is 1, s->rtt_ns may be
+ * negative if the guest clock stepped back inside the bracket.
+ */
+int meter_exchange(struct meter *m, int64_t timeout_ns, struct meter_sample *s);
+
 #endif /* PVTIME_METER_PROBE_H */

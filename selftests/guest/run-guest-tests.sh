@@ -25,6 +25,9 @@
 #             this module on a hyp hiding PVTIME_F_CLOCK_STATUS; then the
 #             host's leap second, TAI, error bounds and sync state, set by
 #             the host runner on request, in clock_status/ (sysfs)
+#   steps     insmod; pvtime-steps times the host runner's wall-clock steps
+#             (pvxl set-wallclock, host ADJ_SETOFFSET) by the time meter;
+#             then dates past 2038 and 2106 set by the host reach `date`
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
 #             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
@@ -713,6 +716,95 @@ mode_status() {
 	check "no kernel warnings" dmesg_clean
 }
 
+# One result per kind of step from pvtime-steps' verdict lines.
+steps_verdict() { # KIND DESCRIPTION
+	line=$(grep "^PVTIME-STEPS-VERDICT $1 " "$TMP.steps")
+	case "$line" in
+	*" $1 ok "*) result 0 "$2 (${line#* "$1" ok })" ;;
+	"") result 1 "$2 (no verdict from pvtime-steps)" ;;
+	*) result 1 "$2 (${line#* "$1" fail })" ;;
+	esac
+}
+
+# The host sets the wall clock to DATE (pvxl set-wallclock syntax); the
+# guest's `date` must show WANT (date -u +%Y-%m-%dT%H:%M) within 3 s.
+date_reaches() { # DATE WANT
+	echo "PVTIME-HOST-REQUEST set-wallclock $1"
+	tries=0
+	while [ "$tries" -lt 30 ]; do
+		now=$(date -u +%Y-%m-%dT%H:%M)
+		[ "$now" = "$2" ] && break
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	comment "after set-wallclock $1: date -u says $(date -u) ($(date -u +%s) s)"
+	check "set-wallclock $1: the guest's date shows $2" [ "$now" = "$2" ]
+	# The module's own reading of wc (wc_sec_hi included) + system time
+	# must say the same: the date may also have come through the mailbox.
+	wall_s=$(sed -n 's/.* wall_ns \([0-9]*\)[0-9]\{9\}$/\1/p' "$DEBUGFS/wallclock")
+	date_s=$(date -u +%s)
+	comment "module's wall clock (wc + system time): ${wall_s:-?} s, date: $date_s s"
+	check "set-wallclock $1: the module reads the same wall clock from wc_sec/wc_sec_hi" \
+		within_2s "$wall_s" "$date_s"
+}
+
+# shellcheck disable=SC2317 # called through check()
+within_2s() { # A B: both numbers, at most 2 apart
+	[ -n "$1" ] && [ -n "$2" ] && [ $(($1 - $2)) -ge -2 ] && [ $(($1 - $2)) -le 2 ]
+}
+
+# Host steps (selftests/steps_check.py drives them) and dates past 2038
+# and 2106.
+STEPS_TIMEOUT_S=${STEPS_TIMEOUT_S:-120}
+mode_steps() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's before the steps" realtime_resynced
+	# On CPU 1, a sample every 50 us (spinning) around each step the
+	# host announces: sleeping between samples would wake QEMU's timers
+	# 20000 times a second, on the very thread that delivers the doorbell.
+	"$SELFTESTS/pvtime-steps" --timeout "$STEPS_TIMEOUT_S" \
+		--interval-us 50 --cpu 1 --max-rtt-us 150 --tolerance-us 200 \
+		>"$TMP.steps" 2>&1 &
+	steps_pid=$!
+	# The runner starts stepping once it sees READY: pass it on at once.
+	while ! grep -q '^PVTIME-STEPS-READY' "$TMP.steps" &&
+		kill -0 "$steps_pid" 2>/dev/null; do
+		sleep 0.05
+	done
+	grep '^PVTIME-STEPS-READY' "$TMP.steps"
+	wait "$steps_pid"
+	steps_rc=$?
+	grep -e '^PVTIME-REPORT' "$TMP.steps"
+	grep -v -e '^PVTIME-' "$TMP.steps" | comment_stream
+	steps_verdict pvxl "pvxl set-wallclock steps reach guest REALTIME within 1 ms at p99"
+	steps_verdict host "host clock_adjtime(ADJ_SETOFFSET) steps reach guest REALTIME within 1 ms at p99"
+	comment "pvtime-steps exit status $steps_rc"
+	grep -E '^(wallclock|mailbox|calib)' "$DEBUGFS/state" | comment_stream
+
+	# 2038-01-19T03:14:08Z is 2^31 s: a signed 32-bit time_t overflows.
+	date_reaches 2038-01-19T03:14:09Z 2038-01-19T03:14
+	# 2106-02-07T06:28:16Z is 2^32 s: a 32-bit unsigned seconds count
+	# overflows; wc (wall time at boot) is still just below it here, 2107
+	# puts wc_sec_hi to 1 (the runner checks both in pvxl info).
+	date_reaches 2106-02-07T06:28:17Z 2106-02-07T06:28
+	date_reaches 2107-01-01T00:00:00Z 2107-01-01T00:00
+	grep -E '^(wc|system|wall)' "$DEBUGFS/wallclock" | comment_stream
+	echo "PVTIME-HOST-REQUEST set-wallclock now"
+	# The hyp agrees with a guest still in 2107 until the host has run
+	# the request: wait for the date first, then judge the offset.
+	tries=0
+	while [ "$(date -u +%Y)" -ge 2100 ] && [ "$tries" -lt 30 ]; do
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	check "set-wallclock now: the guest's date is this century again" \
+		[ "$(date -u +%Y)" -lt 2100 ]
+	check "set-wallclock now: back within 1 ms of the host's time" realtime_resynced
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # pvtime_test and the unload path of main alone, for working on them.
 mode_module() {
 	run_commented insmod "$MODULE"
@@ -851,9 +943,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps" >&2
 	exit 2
 	;;
 esac
@@ -870,6 +962,7 @@ else
 	ntp) mode_ntp ;;
 	module) mode_module ;;
 	status) mode_status ;;
+	steps) mode_steps ;;
 	bench) mode_bench ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"

@@ -1,0 +1,639 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvtime-steps: how fast and how exactly a host step of the wall clock
+ * reaches this guest's CLOCK_REALTIME, judged by the test time meter
+ * (meter_probe.h), never by pvtimed.
+ *
+ *   pvtime-steps [--timeout S] [--interval-us N] [--tolerance-us N]
+ *       [--max-rtt-us N] [--residual-rtt-us N] [--max-latency-us N]
+ *       [--min-steps N] [--device PATH] [--cpu N]
+ *
+ * Samples guest - host CLOCK_REALTIME through the meter (the best of 3
+ * exchanges) every --interval-us from 2 ms before to 12 ms after each
+ * step the runner
+ * announces in its step log (step_log.h, in the meter's page), every
+ * millisecond otherwise, until the log says it is done; every sample is
+ * kept.  Then, for each
+ * logged step: its latency is the host CLOCK_MONOTONIC_RAW of the first
+ * sample taken after the step was done whose offset is within
+ * --tolerance-us of the step's expected offset (and whose round trip is
+ * under --max-rtt-us), minus the instant the step was asked for; a step
+ * that never lands before the next one, or that found the guest not where
+ * the step before should have put it, is "missed".  Its residual is the
+ * median offset of the samples from there to the next step with a round
+ * trip under --residual-rtt-us, minus the expected offset: the guest's
+ * error against the host right after the step, which stays until the
+ * next one.  The median offset before the first step is printed beside
+ * it (steps_baseline_offset_ns: the error the guest had before).
+ *
+ * Prints "PVTIME-STEPS-READY" once it samples, one "# step" line per
+ * step, PVTIME-REPORT lines per kind (pvxl, host) and one line per kind
+ *   PVTIME-STEPS-VERDICT <kind> ok|fail <reason>
+ * ok when at least --min-steps steps of that kind were logged, none was
+ * missed and the p99 latency is under --max-latency-us.  Exit 0 when
+ * every kind logged is ok, 1 otherwise, 2 on usage errors.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "meter_probe.h"
+#include "../host/meter/step_log.h"
+
+#define NSEC_PER_SEC	1000000000LL
+#define NSEC_PER_USEC	1000LL
+/* Samples taken after the last step, for its residual. */
+#define TAIL_NS		(100 * 1000000LL)
+#define EXCHANGE_TIMEOUT_NS	(500 * 1000000LL)
+/* Sample back to back from this long before an announced step ... */
+#define DENSE_BEFORE_NS		(2 * 1000000LL)
+/* ... to this long after it; nap NAP_NS between samples otherwise. */
+#define DENSE_AFTER_NS		(12 * 1000000LL)
+#define NAP_NS			(1000 * 1000LL)
+/*
+ * Exchanges per sample, the narrowest bracket kept: the first may find
+ * the meter polling (tens of microseconds, its answer late in the
+ * bracket), the next ones find it spinning (a symmetric bracket).
+ */
+#define SAMPLE_EXCHANGES	3
+
+struct steps_options {
+	double timeout_s;
+	unsigned long interval_us;
+	unsigned long tolerance_us;
+	unsigned long max_rtt_us;
+	unsigned long residual_rtt_us;
+	unsigned long max_latency_us;
+	unsigned long min_steps;
+	const char *device;
+	unsigned long cpu;
+	bool pin;
+};
+
+struct sample {
+	int64_t host_raw_ns;
+	int64_t offset_ns;
+	int64_t rtt_ns;
+};
+
+struct samples {
+	struct sample *v;
+	size_t n, cap;
+};
+
+struct step_result {
+	const struct step_log_entry *step;
+	bool not_ready;		/* not where the last step put it */
+	int64_t before_offset_ns;
+	bool landed;
+	int64_t latency_ns;
+	bool have_residual;
+	int64_t residual_ns;
+};
+
+static const char *const kind_names[] = {
+	[STEP_KIND_PVXL] = "pvxl",
+	[STEP_KIND_HOST] = "host",
+};
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static bool parse_ulong(const char *text, unsigned long min, unsigned long max,
+			unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pvtime-steps [--timeout S] [--interval-us N] [--tolerance-us N]\n"
+		"           [--max-rtt-us N] [--residual-rtt-us N] [--max-latency-us N]\n"
+		"           [--min-steps N] [--device PATH] [--cpu N]\n"
+		"  --timeout S          give up waiting for the log, 1..3600 (default 120)\n"
+		"  --interval-us N      between samples around a step (spinning),\n"
+		"                       0..100000 (default 50)\n"
+		"  --cpu N              sample from this CPU only\n"
+		"  --tolerance-us N     landed: this close to the expected offset,\n"
+		"                       1..100000 (default 100)\n"
+		"  --max-rtt-us N       samples with a slower round trip are not judged,\n"
+		"                       1..100000 (default 100)\n"
+		"  --residual-rtt-us N  round trip of the samples a residual is taken\n"
+		"                       from, 1..100000 (default 20)\n"
+		"  --max-latency-us N   p99 latency that passes, 1..10000000 (default 1000)\n"
+		"  --min-steps N        steps of a kind needed to judge it, 1..256\n"
+		"                       (default 100)\n"
+		"  --device PATH        meter page to map (default: find the PCI device)\n");
+}
+
+static int bad_option(const char *name, const char *value, const char *range)
+{
+	fprintf(stderr, "pvtime-steps: bad %s '%s' (%s)\n", name, value, range);
+	return 2;
+}
+
+static int parse_options(int argc, char **argv, struct steps_options *o)
+{
+	static const struct option longopts[] = {
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "interval-us", required_argument, NULL, 'i' },
+		{ "tolerance-us", required_argument, NULL, 't' },
+		{ "max-rtt-us", required_argument, NULL, 'r' },
+		{ "residual-rtt-us", required_argument, NULL, 'R' },
+		{ "max-latency-us", required_argument, NULL, 'l' },
+		{ "min-steps", required_argument, NULL, 'n' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "cpu", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long timeout_s;
+	int c;
+
+	*o = (struct steps_options){
+		.timeout_s = 120, .interval_us = 50, .tolerance_us = 100,
+		.max_rtt_us = 100, .residual_rtt_us = 20,
+		.max_latency_us = 1000, .min_steps = 100,
+	};
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'T':
+			if (!parse_ulong(optarg, 1, 3600, &timeout_s))
+				return bad_option("--timeout", optarg, "1..3600");
+			o->timeout_s = timeout_s;
+			break;
+		case 'i':
+			if (!parse_ulong(optarg, 0, 100000, &o->interval_us))
+				return bad_option("--interval-us", optarg, "0..100000");
+			break;
+		case 't':
+			if (!parse_ulong(optarg, 1, 100000, &o->tolerance_us))
+				return bad_option("--tolerance-us", optarg, "1..100000");
+			break;
+		case 'r':
+			if (!parse_ulong(optarg, 1, 100000, &o->max_rtt_us))
+				return bad_option("--max-rtt-us", optarg, "1..100000");
+			break;
+		case 'R':
+			if (!parse_ulong(optarg, 1, 100000, &o->residual_rtt_us))
+				return bad_option("--residual-rtt-us", optarg, "1..100000");
+			break;
+		case 'l':
+			if (!parse_ulong(optarg, 1, 10000000, &o->max_latency_us))
+				return bad_option("--max-latency-us", optarg, "1..10000000");
+			break;
+		case 'n':
+			if (!parse_ulong(optarg, 1, STEP_LOG_MAX, &o->min_steps))
+				return bad_option("--min-steps", optarg, "1..256");
+			break;
+		case 'D':
+			o->device = optarg;
+			break;
+		case 'c':
+			if (!parse_ulong(optarg, 0, CPU_SETSIZE - 1, &o->cpu))
+				return bad_option("--cpu", optarg, "0..1023");
+			o->pin = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pvtime-steps: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static int samples_add(struct samples *s, const struct meter_sample *ms)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 65536;
+		struct sample *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = (struct sample){ ms->host_raw_ns, ms->offset_ns,
+					ms->rtt_ns };
+	return 0;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median offset of the samples in [from, to) with rtt <= max_rtt_ns. */
+static bool median_offset(const struct samples *s, int64_t from, int64_t to,
+			  int64_t max_rtt_ns, int64_t *median)
+{
+	int64_t *v = malloc((s->n ? s->n : 1) * sizeof(*v));
+	size_t i, n = 0;
+
+	if (!v)
+		return false;
+	for (i = 0; i < s->n; i++) {
+		const struct sample *x = &s->v[i];
+
+		if (x->host_raw_ns >= from && x->host_raw_ns < to &&
+		    x->rtt_ns >= 0 && x->rtt_ns <= max_rtt_ns)
+			v[n++] = x->offset_ns;
+	}
+	if (n) {
+		qsort(v, n, sizeof(*v), cmp_int64);
+		*median = v[n / 2];
+	}
+	free(v);
+	return n > 0;
+}
+
+/* The narrowest of SAMPLE_EXCHANGES exchanges; 0 or -ETIMEDOUT. */
+static int take_sample(struct meter *m, struct meter_sample *best)
+{
+	struct meter_sample one;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < SAMPLE_EXCHANGES; i++) {
+		ret = meter_exchange(m, EXCHANGE_TIMEOUT_NS, &one);
+		if (ret)
+			return ret;
+		if (!i || (one.rtt_ns >= 0 &&
+			   (best->rtt_ns < 0 || one.rtt_ns < best->rtt_ns)))
+			*best = one;
+	}
+	return 0;
+}
+
+/*
+ * Around a step, wait without sleeping: waking from a sleep goes through
+ * QEMU's timers, on the thread that also delivers the doorbell.
+ */
+static void spin_for(int64_t ns)
+{
+	int64_t until = clock_ns(CLOCK_MONOTONIC) + ns;
+
+	while (clock_ns(CLOCK_MONOTONIC) < until)
+		;
+}
+
+/* A copy of the log, once the runner is done with it. */
+static int wait_for_log(struct meter *m, const struct step_log *log,
+			const struct steps_options *o, struct samples *all,
+			struct step_log *copy)
+{
+	int64_t deadline = clock_ns(CLOCK_MONOTONIC) +
+			   (int64_t)(o->timeout_s * NSEC_PER_SEC);
+	const struct timespec nap = { 0, NAP_NS };
+	int64_t tail_from = 0, announce;
+	bool ready = false;
+
+	for (;;) {
+		struct meter_sample ms;
+		int ret = take_sample(m, &ms);
+
+		if (ret) {
+			fprintf(stderr, "pvtime-steps: the meter did not answer within %lld ms\n",
+				EXCHANGE_TIMEOUT_NS / 1000000);
+			return ret;
+		}
+		if (samples_add(all, &ms)) {
+			fprintf(stderr, "pvtime-steps: out of memory after %zu samples\n",
+				all->n);
+			return -ENOMEM;
+		}
+		if (!ready) {
+			printf("PVTIME-STEPS-READY\n");
+			fflush(stdout);
+			ready = true;
+		}
+		if (!tail_from && __atomic_load_n(&log->done, __ATOMIC_ACQUIRE))
+			tail_from = ms.host_raw_ns;
+		if (tail_from && ms.host_raw_ns - tail_from >= TAIL_NS)
+			break;
+		if (clock_ns(CLOCK_MONOTONIC) > deadline) {
+			fprintf(stderr, "pvtime-steps: no end of the step log within %.0f s (%u steps logged)\n",
+				o->timeout_s, log->count);
+			return -ETIMEDOUT;
+		}
+		announce = __atomic_load_n(&log->announce_raw_ns, __ATOMIC_ACQUIRE);
+		if (!announce || ms.host_raw_ns < announce - DENSE_BEFORE_NS ||
+		    ms.host_raw_ns > announce + DENSE_AFTER_NS)
+			nanosleep(&nap, NULL);
+		else
+			spin_for(o->interval_us * NSEC_PER_USEC);
+	}
+	memcpy(copy, log, sizeof(*copy));
+	if (copy->count > STEP_LOG_MAX) {
+		fprintf(stderr, "pvtime-steps: the log claims %u steps, at most %u fit\n",
+			copy->count, STEP_LOG_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Was the guest at expect_ns (within the tolerance) by its last judged
+ * sample before `before`?  That sample's offset goes to *offset_ns.
+ */
+static bool was_at(const struct samples *all, int64_t before, int64_t expect_ns,
+		   const struct steps_options *o, int64_t *offset_ns)
+{
+	size_t i = all->n;
+
+	while (i--) {
+		const struct sample *x = &all->v[i];
+
+		if (x->host_raw_ns >= before || x->rtt_ns < 0 ||
+		    x->rtt_ns > (int64_t)o->max_rtt_us * NSEC_PER_USEC)
+			continue;
+		*offset_ns = x->offset_ns;
+		return llabs(x->offset_ns - expect_ns) <=
+		       (int64_t)o->tolerance_us * NSEC_PER_USEC;
+	}
+	*offset_ns = 0;
+	return false;
+}
+
+static void judge_step(const struct samples *all, const struct step_log *log,
+		       unsigned int k,
+		       const struct steps_options *o, struct step_result *r)
+{
+	const struct step_log_entry *e = &log->entry[k];
+	int64_t end = k + 1 < log->count ? log->entry[k + 1].before_raw_ns :
+					   INT64_MAX;
+	int64_t tolerance = o->tolerance_us * NSEC_PER_USEC;
+	int64_t median;
+	size_t i;
+
+	*r = (struct step_result){ .step = e };
+	/*
+	 * A guest that ignored the step before sits where this one leads
+	 * (+X then -X): only a guest seen where the last step left it can
+	 * show that it followed this one.
+	 */
+	if (!was_at(all, e->before_raw_ns, k ? log->entry[k - 1].expect_offset_ns : 0,
+		    o, &r->before_offset_ns)) {
+		r->not_ready = true;
+		return;
+	}
+	for (i = 0; i < all->n; i++) {
+		const struct sample *x = &all->v[i];
+
+		if (x->host_raw_ns <= e->after_raw_ns || x->host_raw_ns >= end ||
+		    x->rtt_ns < 0 || x->rtt_ns > (int64_t)o->max_rtt_us * NSEC_PER_USEC)
+			continue;
+		if (llabs(x->offset_ns - e->expect_offset_ns) <= tolerance) {
+			r->landed = true;
+			r->latency_ns = x->host_raw_ns - e->before_raw_ns;
+			break;
+		}
+	}
+	if (r->landed &&
+	    median_offset(all, e->before_raw_ns + r->latency_ns, end,
+			  o->residual_rtt_us * NSEC_PER_USEC, &median)) {
+		r->have_residual = true;
+		r->residual_ns = median - e->expect_offset_ns;
+	}
+}
+
+/* Nearest-rank percentile of n sorted values. */
+static int64_t percentile(const int64_t *sorted, size_t n, unsigned int pct)
+{
+	return sorted[(n - 1) * pct / 100];
+}
+
+static bool judge_kind(const struct step_result *res, unsigned int count,
+		       uint32_t kind, const struct steps_options *o)
+{
+	const char *name = kind_names[kind];
+	int64_t *lat = malloc((count ? count : 1) * sizeof(*lat));
+	int64_t *resid = malloc((count ? count : 1) * sizeof(*resid));
+	size_t n = 0, nl = 0, nr = 0, missed;
+	char reason[160] = "";
+	bool ok = true;
+	unsigned int i;
+
+	if (!lat || !resid) {
+		free(lat);
+		free(resid);
+		printf("PVTIME-STEPS-VERDICT %s fail out of memory\n", name);
+		return false;
+	}
+	for (i = 0; i < count; i++) {
+		if (res[i].step->kind != kind)
+			continue;
+		n++;
+		if (res[i].landed)
+			lat[nl++] = res[i].latency_ns;
+		if (res[i].have_residual)
+			resid[nr++] = llabs(res[i].residual_ns);
+	}
+	if (!n) {
+		free(lat);
+		free(resid);
+		return true;	/* the runner logged none of this kind */
+	}
+	missed = n - nl;
+	qsort(lat, nl, sizeof(*lat), cmp_int64);
+	qsort(resid, nr, sizeof(*resid), cmp_int64);
+	printf("PVTIME-REPORT steps_%s_count %zu\n", name, n);
+	printf("PVTIME-REPORT steps_%s_missed %zu\n", name, missed);
+	if (nl) {
+		printf("PVTIME-REPORT steps_%s_latency_p50_us %.1f\n", name,
+		       percentile(lat, nl, 50) / 1e3);
+		printf("PVTIME-REPORT steps_%s_latency_p99_us %.1f\n", name,
+		       percentile(lat, nl, 99) / 1e3);
+		printf("PVTIME-REPORT steps_%s_latency_max_us %.1f\n", name,
+		       lat[nl - 1] / 1e3);
+	}
+	if (nr) {
+		printf("PVTIME-REPORT steps_%s_residual_abs_p50_ns %lld\n", name,
+		       (long long)percentile(resid, nr, 50));
+		printf("PVTIME-REPORT steps_%s_residual_abs_p99_ns %lld\n", name,
+		       (long long)percentile(resid, nr, 99));
+		printf("PVTIME-REPORT steps_%s_residual_abs_max_ns %lld\n", name,
+		       (long long)resid[nr - 1]);
+	}
+	if (n < o->min_steps) {
+		snprintf(reason, sizeof(reason), "only %zu steps logged, %lu needed",
+			 n, o->min_steps);
+		ok = false;
+	} else if (missed) {
+		snprintf(reason, sizeof(reason), "%zu of %zu steps never landed before the next one",
+			 missed, n);
+		ok = false;
+	} else if (percentile(lat, nl, 99) > (int64_t)o->max_latency_us * NSEC_PER_USEC) {
+		snprintf(reason, sizeof(reason), "p99 latency %.1f us over %lu us",
+			 percentile(lat, nl, 99) / 1e3, o->max_latency_us);
+		ok = false;
+	} else {
+		snprintf(reason, sizeof(reason), "p99 latency %.1f us over %zu steps",
+			 percentile(lat, nl, 99) / 1e3, n);
+	}
+	printf("PVTIME-STEPS-VERDICT %s %s %s\n", name, ok ? "ok" : "fail",
+	       reason);
+	free(lat);
+	free(resid);
+	return ok;
+}
+
+/*
+ * The gaps between samples bound how late a latency may be read: the
+ * host runner's figures are only as fine as these.
+ */
+static void report_gaps(const struct samples *all)
+{
+	int64_t *gap = malloc((all->n ? all->n : 1) * sizeof(*gap));
+	size_t i, n = 0;
+
+	if (!gap)
+		return;
+	for (i = 1; i < all->n; i++)
+		gap[n++] = all->v[i].host_raw_ns - all->v[i - 1].host_raw_ns;
+	if (n) {
+		qsort(gap, n, sizeof(*gap), cmp_int64);
+		printf("PVTIME-REPORT steps_sample_gap_p50_us %.1f\n",
+		       percentile(gap, n, 50) / 1e3);
+		printf("PVTIME-REPORT steps_sample_gap_p99_us %.1f\n",
+		       percentile(gap, n, 99) / 1e3);
+	}
+	free(gap);
+}
+
+static bool analyse(const struct samples *all, const struct step_log *log,
+		    const struct steps_options *o)
+{
+	struct step_result *res = calloc(log->count ? log->count : 1,
+					 sizeof(*res));
+	int64_t baseline = 0;
+	bool ok = true;
+	unsigned int k;
+
+	if (!res) {
+		fprintf(stderr, "pvtime-steps: out of memory\n");
+		return false;
+	}
+	if (log->count &&
+	    !median_offset(all, INT64_MIN, log->entry[0].before_raw_ns,
+			   o->residual_rtt_us * NSEC_PER_USEC, &baseline))
+		printf("# no sample under %lu us before the first step: baseline 0\n",
+		       o->residual_rtt_us);
+	printf("# %zu samples, offset before the first step %lld ns\n", all->n,
+	       (long long)baseline);
+	printf("PVTIME-REPORT steps_baseline_offset_ns %lld\n",
+	       (long long)baseline);
+	report_gaps(all);
+	for (k = 0; k < log->count; k++) {
+		const struct step_log_entry *e = &log->entry[k];
+
+		if (e->kind != STEP_KIND_PVXL && e->kind != STEP_KIND_HOST) {
+			printf("# step %u has unknown kind %u\n", k, e->kind);
+			ok = false;
+			continue;
+		}
+		judge_step(all, log, k, o, &res[k]);
+		if (res[k].not_ready)
+			printf("# step %u %s expect %+lld ns: guest at %+lld ns before it, not where the last step put it\n",
+			       k, kind_names[e->kind],
+			       (long long)e->expect_offset_ns,
+			       (long long)res[k].before_offset_ns);
+		else if (res[k].landed)
+			printf("# step %u %s expect %+lld ns: latency %.1f us, residual %s%lld ns\n",
+			       k, kind_names[e->kind],
+			       (long long)e->expect_offset_ns,
+			       res[k].latency_ns / 1e3,
+			       res[k].have_residual ? "" : "(none) ",
+			       (long long)res[k].residual_ns);
+		else
+			printf("# step %u %s expect %+lld ns: missed\n", k,
+			       kind_names[e->kind],
+			       (long long)e->expect_offset_ns);
+	}
+	ok &= judge_kind(res, log->count, STEP_KIND_PVXL, o);
+	ok &= judge_kind(res, log->count, STEP_KIND_HOST, o);
+	free(res);
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	struct steps_options o;
+	struct samples all = { 0 };
+	struct meter m = { 0 };
+	struct step_log *copy;
+	const struct step_log *log;
+	bool ok;
+	int ret;
+
+	ret = parse_options(argc, argv, &o);
+	if (ret)
+		return ret;
+	if (o.pin) {
+		cpu_set_t cpus;
+
+		CPU_ZERO(&cpus);
+		CPU_SET(o.cpu, &cpus);
+		if (sched_setaffinity(0, sizeof(cpus), &cpus)) {
+			fprintf(stderr, "pvtime-steps: cannot run on CPU %lu: %s\n",
+				o.cpu, strerror(errno));
+			return 1;
+		}
+	}
+	ret = o.device ? meter_open_path(&m, o.device) : meter_open(&m);
+	if (ret)
+		return 1;
+	if (m.size < STEP_LOG_OFFSET + sizeof(struct step_log)) {
+		fprintf(stderr, "pvtime-steps: the meter page %s is %zu bytes; the step log needs pvtime-meter --size %u\n",
+			m.where, m.size, STEP_LOG_METER_SIZE);
+		meter_close(&m);
+		return 1;
+	}
+	log = (const struct step_log *)((const char *)m.page + STEP_LOG_OFFSET);
+	copy = malloc(sizeof(*copy));
+	if (!copy) {
+		meter_close(&m);
+		return 1;
+	}
+	ret = wait_for_log(&m, log, &o, &all, copy);
+	meter_close(&m);
+	if (!ret && copy->magic != STEP_LOG_MAGIC) {
+		fprintf(stderr, "pvtime-steps: the step log has magic %#x, expected %#x\n",
+			copy->magic, STEP_LOG_MAGIC);
+		ret = -EINVAL;
+	}
+	ok = !ret && analyse(&all, copy, &o);
+	free(all.v);
+	free(copy);
+	return ok ? 0 : 1;
+}

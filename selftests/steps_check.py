@@ -1,0 +1,529 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The steps phase of `make check` (issue 7, items 2 and 7): host steps of
+the wall clock reach the guest within 1 ms at p99, and dates past 2038
+and 2106 reach its `date`.
+
+One guest boots in pvtest=steps mode with a pvtime-meter of its own (a
+host process that shares nothing with pvtimed), started with a page big
+enough for the step log (selftests/host/meter/step_log.h).  Once the
+guest's pvtime-steps samples, the runner:
+
+  1. steps the domain's wall clock STEPS times through the control socket,
+     `set-wallclock DOM rel +X` and `rel -X` in turn (what `pvxl
+     set-wallclock DOM +X` sends), logging for each the host
+     CLOCK_MONOTONIC_RAW just before the request and after its answer;
+  2. steps the host's CLOCK_REALTIME STEPS times with
+     clock_adjtime(ADJ_SETOFFSET), +X and -X in turn, so the host ends
+     where it started (and is stepped back in a `finally` if interrupted);
+  3. marks the log done; the guest times every step by its meter and
+     prints one verdict per kind (p99 < 1 ms over >= 100 steps);
+     meanwhile bad TIMEs (before 1970, past the hyp's 2261 limit,
+     malformed) must be refused with a clear message and move nothing;
+  4. answers the guest's `set-wallclock` requests (2038, 2106, 2107, now)
+     with `pvxl`, checking wc_sec/wc_sec_hi in `pvxl info` for each.
+
+The host step moves CLOCK_REALTIME for every process on the machine by X
+(2 ms) for at most the gap between two steps; keep X small.
+
+Standalone: python3 selftests/steps_check.py --build build [--keep]
+"""
+
+import argparse
+import ctypes
+import mmap
+import os
+import re
+import socket
+import struct
+import sys
+import tempfile
+import time
+
+from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,
+                         find_key, parse_tap_line, parse_tap_plan, read_config_value,
+                         tail_file)
+
+SUITE = "steps"
+GUEST = "pvtime-steps"
+STEPS = 100             # per kind
+STEP_NS = 2_000_000     # X: small, the host's own clock moves by it
+GAP_S = 0.03            # between two steps
+READY_TIMEOUT_S = 90    # boot, insmod, first samples
+END_TIMEOUT_S = 120     # analysis and the date checks
+# The guest takes a sample (3 exchanges) every 50 us around each step and
+# every millisecond otherwise: the meter spins 20 us after an answer (the
+# rest of a sample is answered at once, its bracket symmetric), then polls
+# every 50 us, rather than spin all along (its default, 1 ms) on a core
+# that pvtimed and QEMU, the processes being timed, need.
+METER_ARGS = ["--spin-us", "20"]
+
+# selftests/host/meter/step_log.h
+STEP_LOG_MAGIC = 0x50455453
+STEP_LOG_OFFSET = 4096
+STEP_LOG_METER_SIZE = 16384
+STEP_LOG_MAX = 256
+STEP_KIND_PVXL = 1
+STEP_KIND_HOST = 2
+# Announce each step this long before making it.
+ANNOUNCE_NS = 3_000_000
+ENTRY = struct.Struct("<qqqII")
+
+# <linux/timex.h>
+ADJ_SETOFFSET = 0x0100
+ADJ_NANO = 0x2000
+CLOCK_REALTIME = 0
+
+
+def log(text=""):
+    print(text, flush=True)
+
+
+class Timeval(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long)]
+
+
+class Timex(ctypes.Structure):
+    """struct timex (x86_64 glibc layout)."""
+    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long),
+                ("freq", ctypes.c_long), ("maxerror", ctypes.c_long),
+                ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                ("constant", ctypes.c_long), ("precision", ctypes.c_long),
+                ("tolerance", ctypes.c_long), ("time", Timeval),
+                ("tick", ctypes.c_long), ("ppsfreq", ctypes.c_long),
+                ("jitter", ctypes.c_long), ("shift", ctypes.c_int),
+                ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long),
+                ("calcnt", ctypes.c_long), ("errcnt", ctypes.c_long),
+                ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int),
+                ("reserved", ctypes.c_int * 11)]
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.clock_adjtime.argtypes = [ctypes.c_int, ctypes.POINTER(Timex)]
+
+
+def host_step(ns):
+    """Step the host's CLOCK_REALTIME by ns (ADJ_SETOFFSET, ADJ_NANO)."""
+    tx = Timex()
+    tx.modes = ADJ_SETOFFSET | ADJ_NANO
+    # The kernel wants 0 <= nsec < 1e9: -2 ms is -1 s + 998 ms.
+    tx.time.tv_sec, tx.time.tv_usec = divmod(ns, 1_000_000_000)
+    if LIBC.clock_adjtime(CLOCK_REALTIME, ctypes.byref(tx)) < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clock_adjtime(ADJ_SETOFFSET, {ns} ns): "
+                      f"{os.strerror(err)}")
+
+
+def raw_ns():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW)
+
+
+def control(sock_path, *words):
+    """One control-protocol request (shared/pvtime_ctl.h); (ok, reply)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(sock_path)
+        sock.sendall(("text " + " ".join(words) + "\n").encode())
+        reply = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    text = reply.decode("utf-8", "replace")
+    return text.startswith("ok\n"), text
+
+
+class StepLog:
+    """The step log in the meter's page file (step_log.h)."""
+
+    def __init__(self, path):
+        self.file = open(path, "r+b")
+        self.map = mmap.mmap(self.file.fileno(), STEP_LOG_METER_SIZE)
+        self.count = 0
+        struct.pack_into("<IIII", self.map, STEP_LOG_OFFSET,
+                         STEP_LOG_MAGIC, 0, 0, 0)
+
+    def add(self, before, after, expect, kind):
+        if self.count >= STEP_LOG_MAX:
+            raise RuntimeError("step log full")
+        ENTRY.pack_into(self.map, STEP_LOG_OFFSET + 64 + ENTRY.size * self.count,
+                        before, after, expect, kind, 0)
+        self.count += 1
+        # x86 stores are not reordered with each other: entry, then count.
+        struct.pack_into("<I", self.map, STEP_LOG_OFFSET + 4, self.count)
+
+    def announce(self):
+        """Tell the guest a step comes in ANNOUNCE_NS; wait till then."""
+        when = raw_ns() + ANNOUNCE_NS
+        struct.pack_into("<q", self.map, STEP_LOG_OFFSET + 16, when)
+        while raw_ns() < when:
+            time.sleep(max(0, when - raw_ns()) / 1e9)
+
+    def done(self):
+        struct.pack_into("<I", self.map, STEP_LOG_OFFSET + 8, 1)
+
+    def close(self):
+        self.map.close()
+        self.file.close()
+
+
+def follow_for(guest, seconds):
+    """Sleep about `seconds`, reading the console meanwhile."""
+    end = time.monotonic() + seconds
+    while True:
+        guest.follow()
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.01))
+
+
+def pvxl_steps(daemon, guest, steplog, figures):
+    """set-wallclock rel +X / -X through the control socket."""
+    expect, costs = 0, []
+    for i in range(STEPS):
+        delta = STEP_NS if i % 2 == 0 else -STEP_NS
+        steplog.announce()
+        before = raw_ns()
+        ok, reply = control(daemon.socket, "set-wallclock", GUEST, "rel",
+                            str(delta))
+        after = raw_ns()
+        if not ok:
+            raise RuntimeError(f"set-wallclock rel {delta}: {reply.strip()}")
+        expect += delta
+        steplog.add(before, after, expect, STEP_KIND_PVXL)
+        costs.append(after - before)
+        follow_for(guest, GAP_S)
+    costs.sort()
+    figures["steps_pvxl_request_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
+    return expect
+
+
+def host_steps(guest, steplog, expect, figures):
+    """clock_adjtime(ADJ_SETOFFSET) +X / -X; the host ends where it began."""
+    pending = 0
+    costs = []
+    try:
+        for i in range(STEPS):
+            delta = STEP_NS if i % 2 == 0 else -STEP_NS
+            steplog.announce()
+            before = raw_ns()
+            host_step(delta)
+            after = raw_ns()
+            pending += delta
+            steplog.add(before, after, expect, STEP_KIND_HOST)
+            costs.append(after - before)
+            follow_for(guest, GAP_S)
+    finally:
+        if pending:
+            host_step(-pending)
+    costs.sort()
+    figures["steps_host_syscall_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
+
+
+class StepsGuest:
+    """The guest's console: results, reports, requests."""
+
+    def __init__(self, results, daemon):
+        self.results = results
+        self.daemon = daemon
+        self.console = None
+        self.ready = self.begun = self.ended = False
+        self.tap_count = 0
+        self.planned = None
+        self.after_failure = False
+
+    def follow(self):
+        if self.console is None and os.path.exists(self.daemon.domain_log(GUEST)):
+            self.console = LogFollower(self.daemon.domain_log(GUEST))
+        if self.console is None:
+            return
+        for line in self.console.lines():
+            self.handle(line)
+
+    def handle(self, line):
+        if line.startswith("PVTIME-GUEST-BEGIN"):
+            self.begun = True
+            log(f"  {SUITE}: {line}")
+        elif line.startswith("PVTIME-GUEST-END"):
+            self.ended = True
+            log(f"  {SUITE}: {line}")
+        elif line.startswith("PVTIME-STEPS-READY"):
+            self.ready = True
+        elif line.startswith("PVTIME-HOST-REQUEST"):
+            self.host_request(line.split()[1:])
+        elif self.results.report(SUITE, line):
+            pass
+        elif self.begun and not self.ended and parse_tap_plan(line) is not None:
+            self.planned = parse_tap_plan(line)
+        elif self.begun and not self.ended:
+            kind = parse_tap_line(line)
+            if kind:
+                self.tap_count += 1
+                self.results.add(kind, SUITE, line)
+                self.after_failure = kind == "fail"
+            elif self.after_failure and line.startswith("#"):
+                log(f"    | {line[1:].strip()}")
+
+    def host_request(self, words):
+        """set-wallclock TIME through pvxl; for a date, check wc_sec_hi."""
+        if len(words) != 2 or words[0] != "set-wallclock":
+            self.results.own(False, SUITE, f"unexpected host request {words!r}")
+            return
+        when = words[1]
+        result = self.daemon.pvxl("set-wallclock", GUEST, when)
+        log(f"  {SUITE}: host runs `pvxl set-wallclock {GUEST} {when}` "
+            f"-> exit {result.returncode}")
+        self.results.own(result.returncode == 0, SUITE,
+                         f"pvxl set-wallclock {GUEST} {when}",
+                         [result.describe()])
+        match = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$", when)
+        if not match:
+            return
+        want = _epoch(*map(int, match.groups()))
+        info = self.daemon.pvxl("info", "--json", GUEST)
+        try:
+            wc = info.json()["wallclock"]
+            wall_s = int(wc["wall_now_ns"]) // 1_000_000_000
+            sec = int(wc["wc_sec"]) | (int(wc["wc_sec_hi"]) << 32)
+            # wc is the wall time at the guest's boot, less than a day
+            # before the date just set: from the fields, not the reader.
+            sec_ok = (int(wc["wc_sec"]) < 2**32 and
+                      want - 86400 <= sec <= want + 5)
+        except (ValueError, KeyError, TypeError):
+            wall_s, sec_ok, wc = None, False, {}
+        self.results.own(wall_s is not None and 0 <= wall_s - want <= 5 and sec_ok,
+                         SUITE, f"{when}: pvxl info shows the wall time, and "
+                         f"wc_sec + wc_sec_hi << 32 is within a day before it "
+                         f"(wc_sec_hi {wc.get('wc_sec_hi')})",
+                         [info.describe(), f"want {want} s, wall {wall_s} s"])
+
+
+# pvxl set-wallclock TIME that must be refused: (TIME, exit code, words the
+# message must hold).  Nothing may change: the domain's wall offset stays.
+BAD_DATES = [
+    ("1969-12-31T23:59:59Z", 2, "before 1970"),
+    ("@-1", 2, "negative"),
+    ("2261-01-01T00:00:01Z", 1, "2261"),
+    ("2262-04-11T23:47:17Z", 2, "out of range"),
+    ("2107-02-29T00:00:00Z", 2, "day 29"),
+    ("2107-01-01", 2, "between date and time"),
+    ("2107-01-01T00:00:00Q", 2, "unexpected 'Q'"),
+    ("-100000d", 1, "before 1970"),
+]
+
+
+def check_bad_dates(results, daemon):
+    """Each bad TIME: the exit code, a message naming why, nothing moved."""
+    def wall_offset():
+        info = daemon.pvxl("info", "--json", GUEST)
+        try:
+            return find_key(info.json(), "wall_offset_ns")
+        except ValueError:
+            return None
+
+    for when, code, words in BAD_DATES:
+        before = wall_offset()
+        result = daemon.pvxl("set-wallclock", GUEST, when)
+        after = wall_offset()
+        results.own(result.returncode == code and words in result.stderr and
+                    before is not None and before == after, SUITE,
+                    f"pvxl set-wallclock {GUEST} {when!r} refused (exit {code}, "
+                    f"'{words}'), wall offset unchanged",
+                    [result.describe(), f"wall_offset_ns {before} -> {after}"])
+
+
+def _epoch(year, month, day, hour, minute, second):
+    """Seconds since 1970 of a UTC date (proleptic Gregorian, any year)."""
+    def days_from_civil(y, m, d):
+        y -= m <= 2
+        era = y // 400
+        yoe = y - era * 400
+        doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+        doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+        return era * 146097 + doe - 719468
+    return (days_from_civil(year, month, day) * 86400 + hour * 3600 +
+            minute * 60 + second)
+
+
+def write_config(build, workdir, meter):
+    """test.cfg named GUEST, pvtest=steps, with the meter's device."""
+    source = os.path.join(build, "guest", "test.cfg")
+    with open(source) as src:
+        text = src.read()
+    text = re.sub(r'^name = .*$', f'name = "{GUEST}"', text, flags=re.M)
+    text = re.sub(r"\bpvtest=[^\s\"]+", "pvtest=steps", text)
+    ramdisk = read_config_value(source, "ramdisk")
+    text = re.sub(r'^ramdisk = .*$',
+                  f'ramdisk = "{os.path.join(build, "guest", ramdisk)}"',
+                  text, flags=re.M)
+    base = os.path.join(workdir, f"{GUEST}.base.cfg")
+    with open(base, "w") as dst:
+        dst.write(text)
+    path = os.path.join(workdir, f"{GUEST}.cfg")
+    config_with_args(base, path, meter.device_model_args())
+    return path
+
+
+def wait_for(guest, predicate, timeout, daemon):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        guest.follow()
+        if predicate() or not daemon.alive():
+            return predicate()
+        time.sleep(0.05)
+    return predicate()
+
+
+def phase_steps(results, args, daemon, workdir):
+    log("== phase 3c: host steps reach the guest; dates past 2038 and 2106")
+    meter = Meter(args.build, os.path.join(workdir, f"{GUEST}.meter"),
+                  extra_args=["--size", str(STEP_LOG_METER_SIZE)] +
+                  METER_ARGS)
+    guest = StepsGuest(results, daemon)
+    figures = {}
+    created = False
+    try:
+        try:
+            meter.start()
+        except (OSError, RuntimeError) as err:
+            results.own(False, SUITE, f"pvtime-meter starts: {err}")
+            return
+        cfg = write_config(args.build, workdir, meter)
+        made = daemon.pvxl("create", cfg, timeout=120)
+        created = made.returncode == 0
+        if not results.own(created, SUITE, f"pvxl create {GUEST}",
+                           [made.describe()] + daemon.log_tail(15)):
+            return
+        if not results.own(wait_for(guest, lambda: guest.ready or guest.ended,
+                                    READY_TIMEOUT_S, daemon) and guest.ready,
+                           SUITE, "pvtime-steps samples the meter",
+                           tail_file(daemon.domain_log(GUEST), 20)):
+            return
+        steplog = StepLog(meter.path)
+        try:
+            follow_for(guest, 0.3)      # a baseline before the first step
+            started = time.monotonic()
+            expect = pvxl_steps(daemon, guest, steplog, figures)
+            host_steps(guest, steplog, expect, figures)
+            log(f"  {SUITE}: {steplog.count} steps in "
+                f"{time.monotonic() - started:.1f} s")
+            steplog.done()
+        except (OSError, RuntimeError) as err:
+            results.own(False, SUITE, f"stepping: {err}")
+            steplog.done()
+        finally:
+            steplog.close()
+        check_bad_dates(results, daemon)
+        ended = wait_for(guest, lambda: guest.ended, END_TIMEOUT_S, daemon)
+        results.own(ended and guest.tap_count > 0 and
+                    guest.planned == guest.tap_count, SUITE,
+                    f"{GUEST} reported and ended, {guest.tap_count} results "
+                    f"of a plan of {guest.planned}",
+                    tail_file(daemon.domain_log(GUEST), 40))
+        for key, value in figures.items():
+            results.reports.append((SUITE, key, value))
+    finally:
+        if guest.console is not None:
+            guest.follow()
+            guest.console.close()
+        if created and daemon.alive():
+            daemon.pvxl("destroy", GUEST, timeout=60)
+        meter.stop()
+
+
+def bench_steps(args, daemon, workdir):
+    """For `make bench`: the phase's figures (its verdicts not counted,
+    a benchmark measures).  A dict of PVTIME-REPORT key -> value."""
+    collector = StandaloneResults(quiet=True)
+    phase_steps(collector, args, daemon, workdir)
+    figures = {key: value for _, key, value in collector.reports}
+    figures["results_failed"] = collector.failed
+    return figures
+
+
+def steps_report(figures):
+    """The bench's host-step rows."""
+    if not figures:
+        return []
+    out = ["", f"host steps to guest CLOCK_REALTIME ({STEPS} per kind, "
+           f"+-{STEP_NS / 1e6:g} ms, by the meter; goal p99 < 1000 us)"]
+    for kind, label in (("pvxl", "pvxl set-wallclock"),
+                        ("host", "host ADJ_SETOFFSET")):
+        def get(key):
+            return figures.get(f"steps_{kind}_{key}", "-")
+        out.append(f"  {label:<20} latency p50 {get('latency_p50_us')} us, "
+                   f"p99 {get('latency_p99_us')} us, max "
+                   f"{get('latency_max_us')} us, missed {get('missed')}; "
+                   f"|residual| p50 {get('residual_abs_p50_ns')} ns, "
+                   f"p99 {get('residual_abs_p99_ns')} ns")
+    out.append(f"  guest samples every {figures.get('steps_sample_gap_p50_us', '-')}"
+               f" us (p50; p99 {figures.get('steps_sample_gap_p99_us', '-')} us); "
+               f"offset before the steps {figures.get('steps_baseline_offset_ns', '-')} ns")
+    return out
+
+
+class StandaloneResults:
+    """run_check.Results' interface, for running this phase alone."""
+
+    def __init__(self, quiet=False):
+        self.passed = self.failed = 0
+        self.reports = []
+        self.quiet = quiet
+
+    def add(self, kind, suite, line):
+        if kind == "fail":
+            self.failed += 1
+        else:
+            self.passed += 1
+        if not self.quiet or kind == "fail":
+            log(f"  {suite}: {line}")
+
+    def own(self, passed, suite, name, context=()):
+        self.add("pass" if passed else "fail", suite,
+                 f"{'ok' if passed else 'not ok'} - {name}")
+        if not passed:
+            for line in context:
+                log(f"    | {line}")
+        return passed
+
+    def report(self, suite, line):
+        match = re.match(r"^PVTIME-REPORT (\S+) (\S+)", line)
+        if match:
+            self.reports.append((suite, match.group(1), match.group(2)))
+            return True
+        return False
+
+
+def main():
+    global STEPS, GAP_S
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--build", default=os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build"))
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--steps", type=int, default=STEPS,
+                        help=f"steps per kind (default {STEPS}; fewer fail "
+                        "the verdict, for measuring a slow build)")
+    parser.add_argument("--gap-ms", type=float, default=GAP_S * 1e3,
+                        help=f"between steps (default {GAP_S * 1e3:.0f})")
+    args = parser.parse_args()
+    STEPS, GAP_S = args.steps, args.gap_ms / 1e3
+    args.build = os.path.abspath(args.build)
+    workdir = tempfile.mkdtemp(prefix="pvtime-steps.")
+    results = StandaloneResults()
+    daemon = Daemon(args.build, workdir)
+    try:
+        daemon.start()
+        phase_steps(results, args, daemon, workdir)
+    finally:
+        if daemon.alive():
+            daemon.terminate()
+        daemon.kill_leftovers()
+    for suite, key, value in results.reports:
+        log(f"  {key:40} {value:>12}   ({suite})")
+    log(f"logs in {workdir}")
+    log(f"{results.passed} passed, {results.failed} failed")
+    return 1 if results.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
