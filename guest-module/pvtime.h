@@ -12,6 +12,7 @@
 #include <linux/irq_work.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/ptp_clock_kernel.h>
 #include <linux/workqueue.h>
 
 #include "pvtime_abi.h"
@@ -108,6 +109,18 @@ struct pvtime_dev {
 	atomic64_t health_records_offset_ns;	/* records' wall - hyp's */
 	atomic64_t health_realtime_offset_ns;	/* CLOCK_REALTIME - hyp's */
 
+	/* PTP clock /dev/ptpN: the hyp's wall time (pvtime_ptp.c). */
+	struct ptp_clock_info ptp_info;
+	struct ptp_clock *ptp_clock;	/* NULL: not registered */
+	/* The clocksource the last cross timestamp matched (a hint). */
+	struct clocksource *ptp_last_cs;
+	atomic64_t ptp_reads;		/* gettimex64 answered */
+	atomic64_t ptp_crosststamps;	/* getcrosststamp answered */
+	atomic64_t ptp_crosststamp_retries;	/* readings behind the tick */
+	atomic64_t ptp_not_current;	/* neither pvtime clocksource in use */
+	atomic64_t ptp_errors;		/* the hyp did not answer, or not valid */
+	s32 ptp_last_error;
+
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
 	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
 	struct dentry *debugfs_dir;
@@ -153,6 +166,15 @@ int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds,
 			 unsigned int *busy);
 int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res);
+/* What pvtime_hyp_wall_read() returns: one answer of the hyp. */
+struct pvtime_hyp_wall {
+	u64 host_tsc;			/* host TSC when the hyp read its clock */
+	s64 wall_ns;			/* the domain's wall time at host_tsc */
+	struct timespec64 pre_ts;	/* guest CLOCK_REALTIME before asking */
+	struct timespec64 post_ts;	/* and after the answer */
+};
+
+int pvtime_hyp_wall_read(struct pvtime_dev *pd, struct pvtime_hyp_wall *reading);
 
 /* pvtime_clock.c */
 int pvtime_clock_register(struct pvtime_dev *pd);
@@ -181,6 +203,7 @@ void pvtime_fastpath_free(struct pvtime_dev *pd);
 irqreturn_t pvtime_records_irq(int irq, void *data);
 void pvtime_fastpath_recheck(struct pvtime_dev *pd);
 bool pvtime_fastpath_engaged(struct pvtime_dev *pd);
+s64 pvtime_record_time_at(const pvtime_time_info_t *rec, u64 tsc);
 
 /* pvtime_calibrate.c */
 void pvtime_calibrate_start(struct pvtime_dev *pd);
@@ -199,6 +222,11 @@ void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 			      const char *why);
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
+
+/* pvtime_ptp.c */
+extern bool pvtime_ptp_enabled;
+void pvtime_ptp_register(struct pvtime_dev *pd);
+void pvtime_ptp_unregister(struct pvtime_dev *pd);
 
 /* pvtime_debugfs.c */
 void pvtime_debugfs_init(struct pvtime_dev *pd);

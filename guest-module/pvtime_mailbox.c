@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The mailbox in the control page: the TSC handshake that lets the hyp
- * learn this guest's TSC offset, and the realtime probe the tests use.
+ * learn this guest's TSC offset, the realtime probe the tests use, and
+ * the hyp wall-time reading behind the PTP clock (pvtime_ptp.c).
  *
  * A session starts with a doorbell (the hyp only polls the mailbox after
  * one) and ends with PVTIME_REQ_END.  Each request is one round trip:
@@ -235,6 +236,17 @@ static void pvtime_mailbox_begin(struct pvtime_dev *pd)
 {
 	mutex_lock(&pd->mailbox_lock);
 	pvtime_mailbox_ring(pd);
+}
+
+/* For sessions a user process waits for (the PTP clock): it may be killed. */
+static int pvtime_mailbox_begin_killable(struct pvtime_dev *pd)
+{
+	int ret = mutex_lock_killable(&pd->mailbox_lock);
+
+	if (ret)
+		return ret;
+	pvtime_mailbox_ring(pd);
+	return 0;
 }
 
 /* The session's result is what counts; END only lets the hyp stop polling. */
@@ -620,5 +632,53 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 	if (ret == -EAGAIN)
 		pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE, ret);
 	pvtime_mailbox_end(pd);
+	return ret;
+}
+
+/*
+ * One reading of the hyp's wall time for this domain, for the PTP clock:
+ * wall_ns at host_tsc, and the guest's CLOCK_REALTIME right before and
+ * after the request that asked for it.  A session of its own, so it
+ * queues behind the handshake and calibration sessions on mailbox_lock.
+ *
+ * The session's first answer waits for the hyp to wake up, so a TSC probe
+ * wakes it first (interrupts on): the realtime probe then meets a hyp
+ * already polling and its bracket holds little more than the round trip.
+ * A slow answer (over PVTIME_IRQS_OFF_MAX_US) is tried again, as in the
+ * realtime probe; failures are the caller's to count, not logged here
+ * (chrony reads this several times a second).
+ */
+int pvtime_hyp_wall_read(struct pvtime_dev *pd, struct pvtime_hyp_wall *reading)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	unsigned int tries;
+	int ret;
+
+	ret = pvtime_mailbox_begin_killable(pd);
+	if (ret)
+		return ret;
+	ret = pvtime_mailbox_post(pd, PVTIME_REQ_TSC_PROBE);
+	for (tries = 0; !ret && tries < pvtime_probe_tries(1); tries++) {
+		struct pvtime_probe_window w;
+
+		pvtime_probe_irqs_off(&w);
+		WRITE_ONCE(mb->vcpu, smp_processor_id());
+		ktime_get_real_ts64(&reading->pre_ts);
+		ret = pvtime_probe_post(pd, &w, PVTIME_REQ_REALTIME_PROBE);
+		ktime_get_real_ts64(&reading->post_ts);
+		ret = pvtime_probe_irqs_on(pd, &w, ret);
+		if (ret != -EAGAIN)
+			break;
+		ret = 0;
+		cond_resched();
+	}
+	if (!ret && tries == pvtime_probe_tries(1))
+		ret = -EAGAIN;
+	if (!ret) {
+		reading->host_tsc = READ_ONCE(mb->host_tsc);
+		reading->wall_ns = READ_ONCE(mb->wall_ns);
+	}
+	pvtime_mailbox_post(pd, PVTIME_REQ_END);
+	mutex_unlock(&pd->mailbox_lock);
 	return ret;
 }

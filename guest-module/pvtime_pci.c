@@ -264,6 +264,8 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 			goto err_fastpath;
 	}
 	pvtime_debugfs_init(pd);
+	/* Last: its reads use everything above. */
+	pvtime_ptp_register(pd);
 
 	pci_set_drvdata(pdev, pd);
 	pvtime_bound = pd;
@@ -332,6 +334,8 @@ static void pvtime_pci_remove(struct pci_dev *pdev)
 		mutex_unlock(&pvtime_bind_lock);
 		return;
 	}
+	/* First: it waits for the PTP reads in flight. */
+	pvtime_ptp_unregister(pd);
 	pvtime_debugfs_exit(pd);
 	if (pd->records_irq >= 0)
 		free_irq(pd->records_irq, pd);
