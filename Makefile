@@ -143,8 +143,14 @@ LINUX_MEMBERS := tools/testing/selftests/kselftest.h \
 LINUX_STAMP := $(LINUX_SRC)/.extracted
 
 CONFIGS := $(GUEST)/default.cfg $(GUEST)/test.cfg $(GUEST)/wrongabi.cfg \
-	$(GUEST)/soak.cfg $(GUEST)/bench.cfg $(GUEST)/idle.cfg
+	$(GUEST)/soak.cfg $(GUEST)/bench.cfg $(GUEST)/idle.cfg $(GUEST)/ptp.cfg
 GUEST_BASE_CMDLINE := $(strip console=ttyS0 loglevel=4 panic=-1 $(GUEST_CMDLINE))
+
+# Debian's chrony (binaries and the libraries they load) for the guests
+# that run it: an archive appended to the initramfs, so the others boot
+# without it (tools/mkguest/chrony-image.sh).
+CHRONY_DIR := $(BUILD)/chrony
+CHRONY_CPIO := $(CHRONY_DIR)/chrony.cpio.gz
 
 .PHONY: hyp tools meter module guest-tests timers guest-image configs \
 	lint-module lint-userspace
@@ -197,7 +203,7 @@ $(GUEST)/timers-short/%: $(GUEST)/timers-short-src/%.c
 	@$(CC) $(TIMERS_CFLAGS) -o $@ $< $(TIMERS_LDLIBS)
 
 # Cheap to rebuild, and its inputs come from sub-makes: always rebuild.
-guest-image: module guest-tests timers
+guest-image: module guest-tests timers $(CHRONY_CPIO)
 	@if [ -z "$(RUN_GUEST_TESTS)" ]; then \
 		echo "error: run-guest-tests.sh not found (guest-module/ or" \
 		     "selftests/guest/)" >&2; exit 1; fi
@@ -207,6 +213,15 @@ guest-image: module guest-tests timers
 		--guest-tests $(BUILD)/guest-tests --timers $(GUEST)/timers \
 		--timers-short $(GUEST)/timers-short \
 		$(addprefix --add ,$(GUEST_EXTRA_FILES))
+	@echo "  MKGUEST $(GUEST)/initramfs-chrony.cpio.gz"
+	@cat $(GUEST)/initramfs.cpio.gz $(CHRONY_CPIO) \
+		>$(GUEST)/initramfs-chrony.cpio.gz.tmp
+	@mv -f $(GUEST)/initramfs-chrony.cpio.gz.tmp \
+		$(GUEST)/initramfs-chrony.cpio.gz
+
+$(CHRONY_CPIO): tools/mkguest/chrony-image.sh
+	@echo "  CHRONY  $(CHRONY_DIR) (apt-get download chrony, dpkg-deb -x)"
+	@tools/mkguest/chrony-image.sh $(CHRONY_DIR)
 
 configs: $(CONFIGS)
 
@@ -232,6 +247,11 @@ $(GUEST)/bench.cfg: FORCE
 	@mkdir -p $(@D)
 	@tools/mkguest/mkcfg.sh $@ pvtime-bench $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) tsc=reliable pvtest=bench"
+# The PTP clock and Debian's chrony over it (run_check.py --only ptp).
+$(GUEST)/ptp.cfg: FORCE
+	@mkdir -p $(@D)
+	@RAMDISK=initramfs-chrony.cpio.gz tools/mkguest/mkcfg.sh $@ pvtime-ptp \
+		$(GUEST_KERNEL) "$(GUEST_BASE_CMDLINE) pvtest=ptp"
 # The bench's idle domains: insmod, then sleep (run_bench.py renames them).
 $(GUEST)/idle.cfg: FORCE
 	@mkdir -p $(@D)

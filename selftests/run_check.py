@@ -11,6 +11,8 @@ Phases:
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
   3b. restart: pvtimed SIGKILLed and restarted under two guests, each
      measured by its own pvtime-meter (selftests/restart_check.py)
+  3c. ptp: the guest's PTP clock and Debian's chrony disciplining the
+     guest's wall clock to it (pvtest=ptp, build/guest/ptp.cfg)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
@@ -45,6 +47,7 @@ QEMU = "/usr/bin/qemu-system-x86_64"
 REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
 HOUR_NS = 3600 * 10**9
 GUEST_TIMEOUT = 600      # s, main guest suite in make check
+PTP_TIMEOUT = 240        # s, the PTP guest: boot, checks, chrony <= 60 s, hold
 SOAK_TIMEOUT = 3 * 3600  # s, main guest suite at full length (make soak)
 
 
@@ -577,6 +580,16 @@ def phase_guests(results, args, daemon, workdir):
     run_hostile_suite(results, daemon, guest, workdir)
 
 
+def phase_ptp(results, args, daemon):
+    """The PTP clock: its ioctls, then chrony over it with pvtime's own
+    wall-clock following off; the guest asks the runner to move the
+    hyp's wall clock +0.5 s first (a PVTIME-HOST-REQUEST)."""
+    log("== phase 3c: the guest's PTP clock and Debian's chrony over it")
+    guest_suite_pvtimed(results, daemon,
+                        os.path.join(args.build, "guest", "ptp.cfg"), "ptp",
+                        PTP_TIMEOUT)
+
+
 # --------------------------------------------------------------------------
 # Phase 4
 
@@ -613,7 +626,7 @@ def main():
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
-                                 "restart"],
+                                 "restart", "ptp"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -633,7 +646,7 @@ def main():
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
-                               "restart"])
+                               "restart", "ptp"])
 
     started = time.monotonic()
     results = Results()
@@ -646,7 +659,7 @@ def main():
             phase_host_units(results, args)
         if "fuzz" in phases:
             phase_fuzz(results, args)
-        if phases & {"integration", "guests", "restart"}:
+        if phases & {"integration", "guests", "restart", "ptp"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -662,6 +675,8 @@ def main():
                     phase_guests(results, args, daemon, workdir)
                 if "restart" in phases and daemon.alive():
                     phase_restart(results, args, daemon, workdir)
+                if "ptp" in phases and daemon.alive():
+                    phase_ptp(results, args, daemon)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")

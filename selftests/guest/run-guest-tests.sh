@@ -17,6 +17,13 @@
 #             (no pvtimed involved) while the host runner SIGKILLs and
 #             restarts pvtimed: REALTIME within 50 us, no backward step
 #   module    insmod; only pvtime_test and the unload checks of main
+#   ptp       insmod wallclock_sync_ms=0; the PTP clock /dev/ptp0 (caps,
+#             read-only, PTP_SYS_OFFSET_PRECISE on pvtime and pvtime-tsc,
+#             refused on hpet); the host moves the hyp's wall clock
+#             +0.5 s; Debian's chronyd on "refclock PHC /dev/ptp0" must
+#             bring REALTIME within 10 us of the hyp's within 60 s and
+#             hold it, by the mailbox realtime probe and by chrony
+#             (selftests/run_check.py --only ptp drives it)
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
 #             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
@@ -610,6 +617,195 @@ mode_bench() {
 	check "rmmod after the bench" [ "$rc" = 0 ]
 }
 
+# The PTP clock (pvtime_ptp.c) and Debian's chrony disciplining the
+# guest's wall clock to it, with pvtime's own wall-clock following off.
+PTP_DEV=/dev/ptp0
+PTP_CHRONY_WITHIN_NS=${PTP_CHRONY_WITHIN_NS:-10000}
+PTP_CHRONY_REACH_S=${PTP_CHRONY_REACH_S:-60}
+PTP_CHRONY_HOLD_S=${PTP_CHRONY_HOLD_S:-10}
+PTP_WALLCLOCK_STEP=${PTP_WALLCLOCK_STEP:-+0.5s}
+PTP_WALLCLOCK_STEP_NS=${PTP_WALLCLOCK_STEP_NS:-500000000}
+
+ptp_check() { # NAME ARGS...: one pvtime-ptp check as one result
+	name=$1
+	shift
+	run_reporting "$name" "$SELFTESTS/pvtime-ptp" "$1" "$PTP_DEV" "$@"
+}
+
+ptp_counter() { # NAME: a counter of debugfs pvtime/ptp
+	sed -n "s/^$1 //p" "$DEBUGFS/ptp"
+}
+
+# Seconds since boot, with centiseconds (busybox has no date +%N).
+uptime_s() {
+	cut -d' ' -f1 /proc/uptime
+}
+
+abs() {
+	echo "${1#-}"
+}
+
+# The PHC's reads on each clocksource: crosststamps on pvtime's own two,
+# refused (so chrony falls back to gettimex64) on any other.
+ptp_clocksources() {
+	for cs in pvtime pvtime-tsc; do
+		if ! grep -qw "$cs" "$CLOCKSOURCE/available_clocksource"; then
+			result "$KSFT_SKIP" "PTP_SYS_OFFSET_PRECISE on $cs" \
+				"$cs not registered (fast path: $(sed -n 's/^fastpath //p' "$DEBUGFS/state"))"
+			continue
+		fi
+		echo "$cs" >"$CLOCKSOURCE/current_clocksource"
+		sleep 0.2
+		ptp_check "PTP_SYS_OFFSET_PRECISE on $cs: 20 cross timestamps, agreeing with PTP_SYS_OFFSET_EXTENDED, |PHC - REALTIME| <= 1 ms" \
+			precise 20 1000
+	done
+	echo hpet >"$CLOCKSOURCE/current_clocksource"
+	sleep 0.2
+	ptp_check "on hpet: PTP_SYS_OFFSET_PRECISE refused with EOPNOTSUPP" \
+		no-precise
+	ptp_check "on hpet: PTP_SYS_OFFSET_EXTENDED still reads the PHC" \
+		extended
+	# The kernel's own choice again.
+	echo >"$CLOCKSOURCE/current_clocksource"
+	sleep 0.2
+	comment "clocksource back to $(current_clocksource)"
+}
+
+# Wait up to 10 s for the hyp's wall clock to lead REALTIME by the step.
+ptp_wallclock_moved() {
+	tries=0
+	while [ "$tries" -lt 100 ]; do
+		off=$(realtime_offset_ns)
+		if [ -n "$off" ] && [ "$(abs $((off + PTP_WALLCLOCK_STEP_NS)))" -le 1000000 ]; then
+			comment "REALTIME - hyp wall time: $off ns"
+			return 0
+		fi
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	comment "REALTIME - hyp wall time still $(realtime_offset_ns) ns"
+	return 1
+}
+
+# chronyc tracking's "Last offset" (s, signed) and "System time" (s,
+# negative when slow) as ns.
+chrony_tracking_ns() {
+	chronyc -n tracking 2>/dev/null | awk '
+		/^Last offset/ { last = $4 * 1e9 }
+		/^System time/ { sys = $4 * 1e9; if ($6 == "slow") sys = -sys }
+		END { if (last == "") exit 1; printf "%.0f %.0f\n", last, sys }'
+}
+
+PTP_CHRONY_CONF=/tmp/chrony-ptp.conf
+write_chrony_conf() {
+	cat >"$PTP_CHRONY_CONF" <<CONF
+# The PHC is the only source: no NTP servers, no NTP port.
+refclock PHC $PTP_DEV poll -2 dpoll -2
+makestep 1 3
+port 0
+logdir /var/log/chrony
+log tracking refclocks
+CONF
+}
+
+# Start chronyd, then once a second: the independent check (the mailbox's
+# realtime probe: REALTIME against the hyp's wall time, bracketed) and
+# chrony's own view.  Reached: both within PTP_CHRONY_WITHIN_NS.  Then
+# hold PTP_CHRONY_HOLD_S more and take the worst.
+run_chrony() {
+	mkdir -p /run/chrony /var/lib/chrony /var/log/chrony
+	write_chrony_conf
+	comment "chrony.conf:"
+	comment_stream <"$PTP_CHRONY_CONF"
+	crossts_before=$(ptp_counter crosststamps)
+	reads_before=$(ptp_counter reads)
+	/usr/sbin/chronyd -d -u root -f "$PTP_CHRONY_CONF" >"$TMP.chronyd" 2>&1 &
+	chronyd_pid=$!
+	start=$(uptime_s)
+	reached=
+	while :; do
+		sleep 1
+		t=$(awk -v a="$(uptime_s)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
+		off=$(realtime_offset_ns)
+		set -- $(chrony_tracking_ns)
+		last=${1:-?} sys=${2:-?}
+		comment "t=${t}s REALTIME - hyp ${off:-?} ns (realtime probe); chrony last offset $last ns, system time $sys ns"
+		if [ -n "$off" ] && [ "$last" != "?" ] &&
+		   [ "$(abs "$off")" -le "$PTP_CHRONY_WITHIN_NS" ] &&
+		   [ "$(abs "$last")" -le "$PTP_CHRONY_WITHIN_NS" ]; then
+			reached=$t
+			break
+		fi
+		kill -0 "$chronyd_pid" 2>/dev/null || break
+		[ "${t%.*}" -lt "$PTP_CHRONY_REACH_S" ] || break
+	done
+	if [ -n "$reached" ]; then
+		echo "PVTIME-REPORT ptp_chrony_reach_s $reached"
+	fi
+	result "$([ -n "$reached" ]; echo $?)" \
+		"chrony over the PHC brings REALTIME within $PTP_CHRONY_WITHIN_NS ns of the hyp's (realtime probe and chrony's last offset) within $PTP_CHRONY_REACH_S s${reached:+ (${reached} s)}"
+
+	worst=0 worst_last=0 samples=0 rtt_worst=0
+	if [ -n "$reached" ]; then
+		i=0
+		while [ "$i" -lt "$PTP_CHRONY_HOLD_S" ]; do
+			sleep 1
+			probe=$(cat "$DEBUGFS/realtime_probe")
+			off=$(echo "$probe" | sed -n 's/^offset_ns \(-\{0,1\}[0-9]*\) rtt_ns \([0-9]*\) .*/\1/p')
+			rtt=$(echo "$probe" | sed -n 's/^offset_ns -\{0,1\}[0-9]* rtt_ns \([0-9]*\) .*/\1/p')
+			set -- $(chrony_tracking_ns)
+			last=${1:-0}
+			comment "hold: REALTIME - hyp $off ns (probe rtt $rtt ns); chrony last offset $last ns"
+			[ -n "$off" ] || off=999999999
+			[ "$(abs "$off")" -le "$worst" ] || worst=$(abs "$off")
+			[ "$(abs "$last")" -le "$worst_last" ] || worst_last=$(abs "$last")
+			[ "${rtt:-0}" -le "$rtt_worst" ] || rtt_worst=$rtt
+			samples=$((samples + 1))
+			i=$((i + 1))
+		done
+		echo "PVTIME-REPORT ptp_chrony_hold_max_abs_offset_ns $worst"
+		echo "PVTIME-REPORT ptp_chrony_hold_max_abs_last_offset_ns $worst_last"
+		echo "PVTIME-REPORT ptp_chrony_hold_probe_rtt_max_ns $rtt_worst"
+		chronyc -n tracking 2>&1 | comment_stream
+		chronyc -n sourcestats 2>&1 | comment_stream
+		chronyc -n sources 2>&1 | comment_stream
+		rms=$(chronyc -n tracking | awk '/^RMS offset/ { printf "%.0f", $4 * 1e9 }')
+		echo "PVTIME-REPORT ptp_chrony_rms_offset_ns ${rms:-?}"
+	fi
+	check "held: REALTIME within $PTP_CHRONY_WITHIN_NS ns of the hyp's for $PTP_CHRONY_HOLD_S s by the realtime probe (worst $worst ns) and by chrony (worst last offset $worst_last ns)" \
+		[ -n "$reached" -a "$samples" -gt 0 -a "$worst" -le "$PTP_CHRONY_WITHIN_NS" -a "$worst_last" -le "$PTP_CHRONY_WITHIN_NS" ]
+	crossts=$(($(ptp_counter crosststamps) - crossts_before))
+	reads=$(($(ptp_counter reads) - reads_before))
+	comment "while chrony ran: $crossts cross timestamps, $reads gettimex64 reads"
+	grep . "$DEBUGFS/ptp" | comment_stream
+	check "chrony read the PHC with PTP_SYS_OFFSET_PRECISE ($crossts cross timestamps, $reads gettimex64 reads)" \
+		[ "$crossts" -gt 0 -a "$reads" -eq 0 ]
+	kill "$chronyd_pid" 2>/dev/null
+	wait "$chronyd_pid" 2>/dev/null
+	comment "chronyd's output:"
+	comment_stream <"$TMP.chronyd"
+}
+
+mode_ptp() {
+	run_commented insmod "$MODULE" wallclock_sync_ms=0
+	check "insmod pvtime.ko wallclock_sync_ms=0" [ "$rc" = 0 ] || return
+	dmesg | grep -i 'ptp' | comment_stream
+	check "$PTP_DEV exists" [ -c "$PTP_DEV" ] || return
+	check "ptp0's clock_name is pvtime" \
+		[ "$(cat /sys/class/ptp/ptp0/clock_name)" = pvtime ]
+	ptp_check "PTP_CLOCK_GETCAPS: read-only (max_adj 0), cross timestamping, no pins, PPS or alarms" caps
+	ptp_check "settime, adjtime, adjfine, adjphase, PPS and EXTTS refused; the PHC did not move" readonly
+	ptp_clocksources
+	[ -x /usr/sbin/chronyd ] && [ -x /usr/bin/chronyc ]
+	result $? "Debian's chronyd and chronyc in the image" || return
+	comment "$(/usr/sbin/chronyd -v)"
+	echo "PVTIME-HOST-REQUEST set-wallclock $PTP_WALLCLOCK_STEP"
+	check "with following off, the hyp's wall clock leads REALTIME by $PTP_WALLCLOCK_STEP" \
+		ptp_wallclock_moved || return
+	run_chrony
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # Both refusal modes: insmod fails, says why, leaves the clock alone.
 mode_refused() { # MESSAGE
 	message=$1
@@ -635,9 +831,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ptp) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ptp" >&2
 	exit 2
 	;;
 esac
@@ -653,6 +849,7 @@ else
 	restart) mode_restart ;;
 	module) mode_module ;;
 	bench) mode_bench ;;
+	ptp) mode_ptp ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
 		;;
