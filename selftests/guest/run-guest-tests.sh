@@ -627,9 +627,9 @@ PTP_WALLCLOCK_STEP=${PTP_WALLCLOCK_STEP:-+0.5s}
 PTP_WALLCLOCK_STEP_NS=${PTP_WALLCLOCK_STEP_NS:-500000000}
 
 ptp_check() { # NAME ARGS...: one pvtime-ptp check as one result
-	name=$1
-	shift
-	run_reporting "$name" "$SELFTESTS/pvtime-ptp" "$1" "$PTP_DEV" "$@"
+	name=$1 what=$2
+	shift 2
+	run_reporting "$name" "$SELFTESTS/pvtime-ptp" "$what" "$PTP_DEV" "$@"
 }
 
 ptp_counter() { # NAME: a counter of debugfs pvtime/ptp
@@ -713,7 +713,9 @@ CONF
 # chrony's own view.  Reached: both within PTP_CHRONY_WITHIN_NS.  Then
 # hold PTP_CHRONY_HOLD_S more and take the worst.
 run_chrony() {
+	# chronyd wants its socket directory closed to others (else no chronyc).
 	mkdir -p /run/chrony /var/lib/chrony /var/log/chrony
+	chmod 0750 /run/chrony
 	write_chrony_conf
 	comment "chrony.conf:"
 	comment_stream <"$PTP_CHRONY_CONF"
