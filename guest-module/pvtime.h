@@ -114,6 +114,11 @@ struct pvtime_dev {
 	struct ptp_clock *ptp_clock;	/* NULL: not registered */
 	/* The clocksource the last cross timestamp matched (a hint). */
 	struct clocksource *ptp_last_cs;
+	/* Reads' share of the hyp's mailbox budget: a token bucket. */
+	spinlock_t ptp_budget_lock;
+	unsigned int ptp_tokens;
+	ktime_t ptp_tokens_at;		/* when they were last topped up */
+	atomic64_t ptp_throttled;	/* reads that waited for a token */
 	atomic64_t ptp_reads;		/* gettimex64 answered */
 	atomic64_t ptp_crosststamps;	/* getcrosststamp answered */
 	atomic64_t ptp_crosststamp_retries;	/* readings behind the tick */

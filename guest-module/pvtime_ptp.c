@@ -31,6 +31,9 @@
  * the rest of the driver working without the clock.
  */
 #include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/math64.h>
+#include <linux/sched/signal.h>
 #include <linux/ktime.h>
 #include <linux/ptp_clock_kernel.h>
 #include <linux/seq_file.h>
@@ -47,6 +50,20 @@
  */
 #define PVTIME_PTP_CROSSTSTAMP_ATTEMPTS	3
 
+/*
+ * Every read is a mailbox session, and the hyp grants a domain's sessions
+ * a budget (200 ms of serving a second) and watches its doorbell rate
+ * (50 in 100 ms): a reader in a loop would spend them, and the module's
+ * own sessions (calibration, the health check) would wait or fail.  So
+ * reads take a token: PVTIME_PTP_READS_PER_SEC a second, up to
+ * PVTIME_PTP_READS_BURST at once (a PTP_SYS_OFFSET_EXTENDED of 25
+ * samples fits); past that a read waits for the next token.  chrony's
+ * "dpoll -2" reads 4 times a second (10 samples each without cross
+ * timestamps).
+ */
+#define PVTIME_PTP_READS_PER_SEC	100
+#define PVTIME_PTP_READS_BURST		50
+
 /* One answer of the hyp, mapped to both pvtime clocksources' counters. */
 struct pvtime_ptp_sample {
 	struct pvtime_dev *pd;
@@ -56,14 +73,60 @@ struct pvtime_ptp_sample {
 	struct clocksource *cs;		/* the one offered to the core */
 };
 
+/* Take a token, or say how long until the next one comes. */
+static u64 pvtime_ptp_take_token(struct pvtime_dev *pd)
+{
+	const u64 period_ns = NSEC_PER_SEC / PVTIME_PTP_READS_PER_SEC;
+	ktime_t now = ktime_get();
+	u64 wait_ns = 0, earned;
+
+	spin_lock(&pd->ptp_budget_lock);
+	earned = div64_u64(ktime_to_ns(ktime_sub(now, pd->ptp_tokens_at)),
+			   period_ns);
+	if (earned) {
+		pd->ptp_tokens = min_t(u64, pd->ptp_tokens + earned,
+				       PVTIME_PTP_READS_BURST);
+		pd->ptp_tokens_at = pd->ptp_tokens == PVTIME_PTP_READS_BURST ?
+				    now : ktime_add_ns(pd->ptp_tokens_at,
+						       earned * period_ns);
+	}
+	if (pd->ptp_tokens)
+		pd->ptp_tokens--;
+	else
+		wait_ns = period_ns -
+			  ktime_to_ns(ktime_sub(now, pd->ptp_tokens_at));
+	spin_unlock(&pd->ptp_budget_lock);
+	return wait_ns;
+}
+
+static int pvtime_ptp_wait_token(struct pvtime_dev *pd)
+{
+	u64 wait_ns = pvtime_ptp_take_token(pd);
+
+	if (wait_ns)
+		atomic64_inc(&pd->ptp_throttled);
+	while (wait_ns) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		usleep_range(div_u64(wait_ns, NSEC_PER_USEC) + 1,
+			     div_u64(wait_ns, NSEC_PER_USEC) + 100);
+		wait_ns = pvtime_ptp_take_token(pd);
+	}
+	return 0;
+}
+
 /*
  * A reading of the hyp, only while its records are valid: the guest TSC
  * offset that maps host_tsc into this guest is then adopted and live.
  */
 static int pvtime_ptp_read(struct pvtime_dev *pd, struct pvtime_hyp_wall *reading)
 {
-	int ret = -EAGAIN;
+	int ret;
 
+	ret = pvtime_ptp_wait_token(pd);
+	if (ret)
+		return ret;
+	ret = -EAGAIN;
 	if (READ_ONCE(pd->ctl->status) & PVTIME_STATUS_RECORDS_VALID)
 		ret = pvtime_hyp_wall_read(pd, reading);
 	if (!ret && !(READ_ONCE(pd->ctl->status) & PVTIME_STATUS_RECORDS_VALID))
@@ -245,6 +308,7 @@ static int pvtime_ptp_show(struct seq_file *m, void *unused)
 		   atomic64_read(&pd->ptp_crosststamp_retries));
 	seq_printf(m, "crosststamp_clocksource %s\n", cs ? cs->name : "-");
 	seq_printf(m, "not_current %lld\n", atomic64_read(&pd->ptp_not_current));
+	seq_printf(m, "throttled %lld\n", atomic64_read(&pd->ptp_throttled));
 	seq_printf(m, "errors %lld\n", atomic64_read(&pd->ptp_errors));
 	seq_printf(m, "last_error %d\n", READ_ONCE(pd->ptp_last_error));
 	return 0;
@@ -264,6 +328,9 @@ void pvtime_ptp_register(struct pvtime_dev *pd)
 		dev_info(&pd->pdev->dev, "no PTP clock: the hypervisor offers no realtime probe\n");
 		return;
 	}
+	spin_lock_init(&pd->ptp_budget_lock);
+	pd->ptp_tokens = PVTIME_PTP_READS_BURST;
+	pd->ptp_tokens_at = ktime_get();
 	pd->ptp_info = pvtime_ptp_info;
 	clock = ptp_clock_register(&pd->ptp_info, &pd->pdev->dev);
 	if (IS_ERR(clock)) {

@@ -656,8 +656,12 @@ ptp_clocksources() {
 		fi
 		echo "$cs" >"$CLOCKSOURCE/current_clocksource"
 		sleep 0.2
-		ptp_check "PTP_SYS_OFFSET_PRECISE on $cs: 20 cross timestamps, agreeing with PTP_SYS_OFFSET_EXTENDED, |PHC - REALTIME| <= 1 ms" \
-			precise 20 1000
+		# The PHC reads the hyp's wall time, which REALTIME was
+		# stepped to at insmod; with following off REALTIME stays
+		# while the host's clock (which the hyp's follows) may be
+		# slewed or stepped: only the epoch is checked, to 100 ms.
+		ptp_check "PTP_SYS_OFFSET_PRECISE on $cs: 20 cross timestamps, agreeing with PTP_SYS_OFFSET_EXTENDED, |PHC - REALTIME| <= 100 ms" \
+			precise 20 100000
 	done
 	echo hpet >"$CLOCKSOURCE/current_clocksource"
 	sleep 0.2
