@@ -35,6 +35,7 @@
 #include <linux/math64.h>
 #include <linux/sched/signal.h>
 #include <linux/ktime.h>
+#include <linux/ptp_clock.h>
 #include <linux/ptp_clock_kernel.h>
 #include <linux/seq_file.h>
 #include <linux/smp.h>
@@ -56,13 +57,14 @@
  * (50 in 100 ms): a reader in a loop would spend them, and the module's
  * own sessions (calibration, the health check) would wait or fail.  So
  * reads take a token: PVTIME_PTP_READS_PER_SEC a second, up to
- * PVTIME_PTP_READS_BURST at once (a PTP_SYS_OFFSET_EXTENDED of 25
- * samples fits); past that a read waits for the next token.  chrony's
+ * PVTIME_PTP_READS_BURST at once (one PTP_SYS_OFFSET_EXTENDED of the
+ * most samples; with the rate's 10 in 100 ms it stays below the hyp's
+ * doorbell limit); past that a read waits for the next token.  chrony's
  * "dpoll -2" reads 4 times a second (10 samples each without cross
  * timestamps).
  */
 #define PVTIME_PTP_READS_PER_SEC	100
-#define PVTIME_PTP_READS_BURST		50
+#define PVTIME_PTP_READS_BURST		PTP_MAX_SAMPLES
 
 /* One answer of the hyp, mapped to both pvtime clocksources' counters. */
 struct pvtime_ptp_sample {
