@@ -175,11 +175,13 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 struct pvtime_hyp_wall {
 	u64 host_tsc;			/* host TSC when the hyp read its clock */
 	s64 wall_ns;			/* the domain's wall time at host_tsc */
+	/* Only when asked for a bracket: */
 	struct timespec64 pre_ts;	/* guest CLOCK_REALTIME before asking */
 	struct timespec64 post_ts;	/* and after the answer */
 };
 
-int pvtime_hyp_wall_read(struct pvtime_dev *pd, struct pvtime_hyp_wall *reading);
+int pvtime_hyp_wall_read(struct pvtime_dev *pd, bool bracket,
+			 struct pvtime_hyp_wall *reading);
 
 /* pvtime_clock.c */
 int pvtime_clock_register(struct pvtime_dev *pd);

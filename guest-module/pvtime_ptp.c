@@ -16,7 +16,8 @@
  *    clocksource in use (hpet after a fallback, tsc) there is no counter
  *    to hand the core: -EOPNOTSUPP, and chrony reads gettimex64 instead.
  *  - gettimex64 (PTP_SYS_OFFSET_EXTENDED, clock_gettime()): the guest's
- *    CLOCK_REALTIME right before and after the request brackets wall_ns.
+ *    CLOCK_REALTIME right before and after the request brackets wall_ns;
+ *    a late answer gives a wide bracket, not an error.
  *
  * The clock is read-only: the wall clock belongs to pvtimed (pvxl
  * set-wallclock), so settime, adjtime, adjfine, adjphase and the PPS and
@@ -44,10 +45,11 @@
 #include "pvtime.h"
 
 /*
- * A reading taken just before a timekeeping tick is behind the core's
- * current interval, and without a history snapshot the core refuses it
- * (-EINVAL).  Ticks come every few ms and a reading ages by microseconds
- * before the core looks at it, so a fresh one nearly always does.
+ * A reading taken before the last timekeeping tick is behind the core's
+ * current interval: the core interpolates back to it from a snapshot
+ * taken before the request (history), unless the clock was set or the
+ * clocksource changed in between (-EINVAL).  Then a fresh reading nearly
+ * always does.
  */
 #define PVTIME_PTP_CROSSTSTAMP_ATTEMPTS	3
 
@@ -73,6 +75,7 @@ struct pvtime_ptp_sample {
 	u64 guest_tsc;			/* pvtime-tsc's counter then */
 	u64 system_ns;			/* pvtime's counter then */
 	struct clocksource *cs;		/* the one offered to the core */
+	struct system_time_snapshot history;	/* taken before asking */
 };
 
 /* Take a token, or say how long until the next one comes. */
@@ -121,7 +124,8 @@ static int pvtime_ptp_wait_token(struct pvtime_dev *pd)
  * A reading of the hyp, only while its records are valid: the guest TSC
  * offset that maps host_tsc into this guest is then adopted and live.
  */
-static int pvtime_ptp_read(struct pvtime_dev *pd, struct pvtime_hyp_wall *reading)
+static int pvtime_ptp_read(struct pvtime_dev *pd, bool bracket,
+			   struct pvtime_hyp_wall *reading)
 {
 	int ret;
 
@@ -130,7 +134,7 @@ static int pvtime_ptp_read(struct pvtime_dev *pd, struct pvtime_hyp_wall *readin
 		return ret;
 	ret = -EAGAIN;
 	if (READ_ONCE(pd->ctl->status) & PVTIME_STATUS_RECORDS_VALID)
-		ret = pvtime_hyp_wall_read(pd, reading);
+		ret = pvtime_hyp_wall_read(pd, bracket, reading);
 	if (!ret && !(READ_ONCE(pd->ctl->status) & PVTIME_STATUS_RECORDS_VALID))
 		ret = -EAGAIN;
 	if (ret) {
@@ -188,12 +192,12 @@ static int pvtime_ptp_crosststamp_once(struct pvtime_ptp_sample *sample,
 	int ret;
 
 	sample->cs = first;
-	ret = get_device_system_crosststamp(pvtime_ptp_get_time, sample, NULL,
-					    xt);
+	ret = get_device_system_crosststamp(pvtime_ptp_get_time, sample,
+					    &sample->history, xt);
 	if (ret == -ENODEV) {
 		sample->cs = first == &pd->cs ? &pd->tsc_cs : &pd->cs;
 		ret = get_device_system_crosststamp(pvtime_ptp_get_time, sample,
-						    NULL, xt);
+						    &sample->history, xt);
 	}
 	if (!ret)
 		WRITE_ONCE(pd->ptp_last_cs, sample->cs);
@@ -212,7 +216,8 @@ static int pvtime_ptp_getcrosststamp(struct ptp_clock_info *info,
 	for (attempt = 0; attempt < PVTIME_PTP_CROSSTSTAMP_ATTEMPTS; attempt++) {
 		if (attempt)
 			atomic64_inc(&pd->ptp_crosststamp_retries);
-		ret = pvtime_ptp_read(pd, &reading);
+		ktime_get_snapshot(&sample.history);
+		ret = pvtime_ptp_read(pd, false, &reading);
 		if (ret)
 			return ret;
 		ret = pvtime_ptp_map(pd, &reading, &sample);
@@ -243,7 +248,7 @@ static int pvtime_ptp_gettimex(struct ptp_clock_info *info,
 	struct pvtime_hyp_wall reading;
 	int ret;
 
-	ret = pvtime_ptp_read(pd, &reading);
+	ret = pvtime_ptp_read(pd, true, &reading);
 	if (ret)
 		return ret;
 	*ts = ns_to_timespec64(reading.wall_ns);
