@@ -242,10 +242,12 @@ $(GUEST)/soak.cfg: FORCE
 	@tools/mkguest/mkcfg.sh $@ pvtime-soak $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=main PVTIME_SOAK=1"
 # tsc=reliable: the guest keeps tsc as a usable clocksource next to hpet
-# and acpi_pm, so the bench compares all of them in one boot.
+# and acpi_pm, so the bench compares all of them in one boot.  With
+# chrony: the bench ends with chrony over the PHC.
 $(GUEST)/bench.cfg: FORCE
 	@mkdir -p $(@D)
-	@tools/mkguest/mkcfg.sh $@ pvtime-bench $(GUEST_KERNEL) \
+	@RAMDISK=initramfs-chrony.cpio.gz tools/mkguest/mkcfg.sh $@ \
+		pvtime-bench $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) tsc=reliable pvtest=bench"
 # The PTP clock and Debian's chrony over it (run_check.py --only ptp).
 $(GUEST)/ptp.cfg: FORCE
