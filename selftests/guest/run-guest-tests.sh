@@ -651,23 +651,46 @@ abs() {
 	echo "${1#-}"
 }
 
-# The PHC's reads on each clocksource: crosststamps on pvtime's own two,
-# refused (so chrony falls back to gettimex64) on any other.
-ptp_clocksources() {
-	for cs in pvtime pvtime-tsc; do
-		if ! grep -qw "$cs" "$CLOCKSOURCE/available_clocksource"; then
-			result "$KSFT_SKIP" "PTP_SYS_OFFSET_PRECISE on $cs" \
-				"$cs not registered (fast path: $(sed -n 's/^fastpath //p' "$DEBUGFS/state"))"
-			continue
-		fi
+# PTP_SYS_OFFSET_PRECISE on CS, one result.  The kernel may leave CS
+# meanwhile (the fast path drops pvtime-tsc while the hyp corrects the
+# records; a failed health check hands the clock to hpet): then the
+# check meant nothing and runs once more.
+ptp_precise_on() { # CS
+	cs=$1
+	name="PTP_SYS_OFFSET_PRECISE on $cs: 20 cross timestamps, agreeing with PTP_SYS_OFFSET_EXTENDED, |PHC - REALTIME| <= 100 ms"
+	for attempt in 1 2; do
 		echo "$cs" >"$CLOCKSOURCE/current_clocksource"
 		sleep 0.2
 		# The PHC reads the hyp's wall time, which REALTIME was
 		# stepped to at insmod; with following off REALTIME stays
 		# while the host's clock (which the hyp's follows) may be
 		# slewed or stepped: only the epoch is checked, to 100 ms.
-		ptp_check "PTP_SYS_OFFSET_PRECISE on $cs: 20 cross timestamps, agreeing with PTP_SYS_OFFSET_EXTENDED, |PHC - REALTIME| <= 100 ms" \
-			precise 20 100000
+		run_commented "$SELFTESTS/pvtime-ptp" precise "$PTP_DEV" 20 100000
+		grep '^PVTIME-' "$TMP.out"
+		now=$(current_clocksource)
+		[ "$rc" != 0 ] && [ "$now" != "$cs" ] || break
+		comment "the kernel left $cs for $now during the check; again"
+	done
+	result "$rc" "$name"
+}
+
+# The PHC's reads on each clocksource: cross timestamps on pvtime's own
+# two, refused (so chrony falls back to gettimex64) on any other.
+ptp_clocksources() {
+	# pvtime-tsc comes up once the hyp certifies the TSC stable.
+	tries=0
+	while [ "$tries" -lt 150 ] &&
+	      ! grep -qw pvtime-tsc "$CLOCKSOURCE/available_clocksource"; do
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	for cs in pvtime pvtime-tsc; do
+		if ! grep -qw "$cs" "$CLOCKSOURCE/available_clocksource"; then
+			result "$KSFT_SKIP" "PTP_SYS_OFFSET_PRECISE on $cs" \
+				"$cs not registered (fast path: $(sed -n 's/^fastpath //p' "$DEBUGFS/state"))"
+			continue
+		fi
+		ptp_precise_on "$cs"
 	done
 	echo hpet >"$CLOCKSOURCE/current_clocksource"
 	sleep 0.2
@@ -740,7 +763,7 @@ run_chrony() {
 	/usr/sbin/chronyd -d -u root -f "$PTP_CHRONY_CONF" >"$TMP.chronyd" 2>&1 &
 	chronyd_pid=$!
 	start=$(uptime_s)
-	reached=
+	reached= within=0 within_since=
 	while :; do
 		sleep 1
 		t=$(awk -v a="$(uptime_s)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
@@ -753,8 +776,15 @@ run_chrony() {
 		   [ "$rtt" -le "$PTP_PROBE_MAX_RTT_NS" ] &&
 		   [ "$(abs "$off")" -le "$PTP_CHRONY_WITHIN_NS" ] &&
 		   [ "$(abs "$last")" -le "$PTP_CHRONY_WITHIN_NS" ]; then
-			reached=$t
-			break
+			# Three in a row: settled there, not passing through.
+			[ -n "$within_since" ] || within_since=$t
+			within=$((within + 1))
+			if [ "$within" -ge 3 ]; then
+				reached=$within_since
+				break
+			fi
+		elif [ "$rtt" -le "$PTP_PROBE_MAX_RTT_NS" ]; then
+			within=0 within_since=
 		fi
 		kill -0 "$chronyd_pid" 2>/dev/null || break
 		[ "${t%.*}" -lt "$PTP_CHRONY_REACH_S" ] || break
@@ -763,7 +793,7 @@ run_chrony() {
 		echo "PVTIME-REPORT ptp_chrony_reach_s $reached"
 	fi
 	result "$([ -n "$reached" ]; echo $?)" \
-		"chrony over the PHC brings REALTIME within $PTP_CHRONY_WITHIN_NS ns of the hyp's (realtime probe and chrony's last offset) within $PTP_CHRONY_REACH_S s${reached:+ (${reached} s)}"
+		"chrony over the PHC brings REALTIME within $PTP_CHRONY_WITHIN_NS ns of the hyp's (realtime probe and chrony's last offset, 3 readings in a row) within $PTP_CHRONY_REACH_S s${reached:+ (from ${reached} s)}"
 
 	worst=0 worst_last=0 samples=0 loose=0 rtt_worst=0 rms=
 	if [ -n "$reached" ]; then
