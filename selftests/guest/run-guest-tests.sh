@@ -714,7 +714,7 @@ ptp_unreadable_record() {
 	echo pvtime >"$CLOCKSOURCE/current_clocksource"
 	echo "PVTIME-HOST-REQUEST inject odd 1 3000"
 	run_reporting "PTP_SYS_OFFSET_PRECISE on a vCPU whose record the hyp leaves odd: EAGAIN, never a time; reads again after" \
-		"$(command -v taskset)" 2 "$SELFTESTS/pvtime-ptp" unreadable "$PTP_DEV"
+		/usr/bin/taskset 2 "$SELFTESTS/pvtime-ptp" unreadable "$PTP_DEV"
 	echo >"$CLOCKSOURCE/current_clocksource"
 }
 
