@@ -680,13 +680,19 @@ ptp_precise_on() { # CS
 # The PHC's reads on each clocksource: cross timestamps on pvtime's own
 # two, refused (so chrony falls back to gettimex64) on any other.
 ptp_clocksources() {
-	# pvtime-tsc comes up once the hyp certifies the TSC stable.
+	# A cross timestamp maps the hyp's TSC through the adopted offset:
+	# wait (20 s at most) until every vCPU's evidence has confirmed it,
+	# which is when the fast path engages.  A loose handshake on a busy
+	# host can leave it microseconds off until the first calibration
+	# corrects it (and holds the fast path off for a second).
 	tries=0
-	while [ "$tries" -lt 150 ] &&
-	      ! grep -qw pvtime-tsc "$CLOCKSOURCE/available_clocksource"; do
+	while [ "$tries" -lt 200 ] &&
+	      [ "$(sed -n 's/^fastpath //p' "$DEBUGFS/state")" != engaged ]; do
 		tries=$((tries + 1))
 		sleep 0.1
 	done
+	comment "fast path: $(sed -n 's/^fastpath //p' "$DEBUGFS/state") after $tries tenths of a second"
+	grep -E '^(guest_tsc_offset|handshake_rtt_cycles|calibrations) ' "$DEBUGFS/state" | comment_stream
 	for cs in pvtime pvtime-tsc; do
 		if ! grep -qw "$cs" "$CLOCKSOURCE/available_clocksource"; then
 			result "$KSFT_SKIP" "PTP_SYS_OFFSET_PRECISE on $cs" \
