@@ -658,7 +658,7 @@ abs() {
 ptp_precise_on() { # CS
 	cs=$1
 	name="PTP_SYS_OFFSET_PRECISE on $cs: 20 cross timestamps, agreeing with PTP_SYS_OFFSET_EXTENDED, |PHC - REALTIME| <= 100 ms"
-	for attempt in 1 2 3; do
+	for _ in 1 2 3; do
 		echo "$cs" >"$CLOCKSOURCE/current_clocksource"
 		sleep 0.2
 		# The PHC reads the hyp's wall time, which REALTIME was
@@ -725,6 +725,7 @@ ptp_unreadable_record() {
 }
 
 # Wait up to 10 s for the hyp's wall clock to lead REALTIME by the step.
+# shellcheck disable=SC2317 # called through check()
 ptp_wallclock_moved() {
 	tries=0
 	while [ "$tries" -lt 100 ]; do
@@ -783,14 +784,16 @@ run_chrony() {
 	/usr/sbin/chronyd -d -u root -f "$PTP_CHRONY_CONF" >"$TMP.chronyd" 2>&1 &
 	chronyd_pid=$!
 	start=$(uptime_s)
-	reached= within=0 within_since=
+	reached='' within=0 within_since=''
 	while :; do
 		sleep 1
 		t=$(awk -v a="$(uptime_s)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
-		set -- $(probe_offset_rtt)
-		off=$1 rtt=${2:-0}
-		set -- $(chrony_tracking_ns)
-		last=${1:-?} sys=${2:-?}
+		pr=$(probe_offset_rtt)
+		off=${pr%% *} rtt=${pr##* }
+		[ -n "$rtt" ] || rtt=999999999
+		ct=$(chrony_tracking_ns)
+		last=${ct%% *} sys=${ct##* }
+		[ -n "$ct" ] || last='?' sys='?'
 		comment "t=${t}s REALTIME - hyp ${off:-?} ns (realtime probe, rtt $rtt ns); chrony last offset $last ns, system time $sys ns"
 		if [ -n "$off" ] && [ "$last" != "?" ] &&
 		   [ "$rtt" -le "$PTP_PROBE_MAX_RTT_NS" ] &&
@@ -815,16 +818,18 @@ run_chrony() {
 	result "$([ -n "$reached" ]; echo $?)" \
 		"chrony over the PHC brings REALTIME within $PTP_CHRONY_WITHIN_NS ns of the hyp's (realtime probe and chrony's last offset, 3 readings in a row) within $PTP_CHRONY_REACH_S s${reached:+ (from ${reached} s)}"
 
-	worst=0 worst_last=0 samples=0 loose=0 rtt_worst=0 rms=
+	worst=0 worst_last=0 samples=0 loose=0 rtt_worst=0 rms=''
 	if [ -n "$reached" ]; then
 		i=0
 		while [ "$i" -lt "$PTP_CHRONY_HOLD_S" ]; do
 			sleep 1
 			i=$((i + 1))
-			set -- $(probe_offset_rtt)
-			off=${1:-999999999} rtt=${2:-999999999}
-			set -- $(chrony_tracking_ns)
-			last=${1:-999999999}
+			pr=$(probe_offset_rtt)
+			off=${pr%% *} rtt=${pr##* }
+			[ -n "$pr" ] || off=999999999 rtt=999999999
+			ct=$(chrony_tracking_ns)
+			last=${ct%% *}
+			[ -n "$ct" ] || last=999999999
 			[ "$(abs "$last")" -le "$worst_last" ] || worst_last=$(abs "$last")
 			if [ "$rtt" -gt "$PTP_PROBE_MAX_RTT_NS" ]; then
 				comment "hold: probe rtt $rtt ns, too loose to count (REALTIME - hyp $off ns); chrony last offset $last ns"
