@@ -144,7 +144,7 @@ LINUX_STAMP := $(LINUX_SRC)/.extracted
 
 CONFIGS := $(GUEST)/default.cfg $(GUEST)/test.cfg $(GUEST)/wrongabi.cfg \
 	$(GUEST)/soak.cfg $(GUEST)/bench.cfg $(GUEST)/idle.cfg \
-	$(GUEST)/status.cfg
+	$(GUEST)/status.cfg $(GUEST)/ptp.cfg
 
 # The last pvtime.ko before the clock status (ABI 1 without
 # PVTIME_F_CLOCK_STATUS), built from git for the same kernel: the status
@@ -154,6 +154,12 @@ ABI_BASE_COMMIT := 51cfa376abd209a28f659a1ec52aadfe806a0d9e
 ABI_BASE_DIR := $(BUILD)/abi-base-module
 ABI_BASE_KO := $(ABI_BASE_DIR)/guest-module/pvtime.ko
 GUEST_BASE_CMDLINE := $(strip console=ttyS0 loglevel=4 panic=-1 $(GUEST_CMDLINE))
+
+# Debian's chrony (binaries and the libraries they load) for the guests
+# that run it: an archive appended to the initramfs, so the others boot
+# without it (tools/mkguest/chrony-image.sh).
+CHRONY_DIR := $(BUILD)/chrony
+CHRONY_CPIO := $(CHRONY_DIR)/chrony.cpio.gz
 
 .PHONY: hyp tools meter module guest-tests timers guest-image configs \
 	lint-module lint-userspace abi-base-module
@@ -224,7 +230,7 @@ $(GUEST)/timers-short/%: $(GUEST)/timers-short-src/%.c
 	@$(CC) $(TIMERS_CFLAGS) -o $@ $< $(TIMERS_LDLIBS)
 
 # Cheap to rebuild, and its inputs come from sub-makes: always rebuild.
-guest-image: module abi-base-module guest-tests timers
+guest-image: module abi-base-module guest-tests timers $(CHRONY_CPIO)
 	@if [ -z "$(RUN_GUEST_TESTS)" ]; then \
 		echo "error: run-guest-tests.sh not found (guest-module/ or" \
 		     "selftests/guest/)" >&2; exit 1; fi
@@ -235,6 +241,15 @@ guest-image: module abi-base-module guest-tests timers
 		--timers-short $(GUEST)/timers-short \
 		$(if $(wildcard $(ABI_BASE_KO)),--add $(ABI_BASE_KO):/pvtime/pvtime-abi-base.ko) \
 		$(addprefix --add ,$(GUEST_EXTRA_FILES))
+	@echo "  MKGUEST $(GUEST)/initramfs-chrony.cpio.gz"
+	@cat $(GUEST)/initramfs.cpio.gz $(CHRONY_CPIO) \
+		>$(GUEST)/initramfs-chrony.cpio.gz.tmp
+	@mv -f $(GUEST)/initramfs-chrony.cpio.gz.tmp \
+		$(GUEST)/initramfs-chrony.cpio.gz
+
+$(CHRONY_CPIO): tools/mkguest/chrony-image.sh
+	@echo "  CHRONY  $(CHRONY_DIR) (apt-get download chrony, dpkg-deb -x)"
+	@tools/mkguest/chrony-image.sh $(CHRONY_DIR)
 
 configs: $(CONFIGS)
 
@@ -259,11 +274,18 @@ $(GUEST)/soak.cfg: FORCE
 	@tools/mkguest/mkcfg.sh $@ pvtime-soak $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=main PVTIME_SOAK=1"
 # tsc=reliable: the guest keeps tsc as a usable clocksource next to hpet
-# and acpi_pm, so the bench compares all of them in one boot.
+# and acpi_pm, so the bench compares all of them in one boot.  With
+# chrony: the bench ends with chrony over the PHC.
 $(GUEST)/bench.cfg: FORCE
 	@mkdir -p $(@D)
-	@tools/mkguest/mkcfg.sh $@ pvtime-bench $(GUEST_KERNEL) \
+	@RAMDISK=initramfs-chrony.cpio.gz tools/mkguest/mkcfg.sh $@ \
+		pvtime-bench $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) tsc=reliable pvtest=bench"
+# The PTP clock and Debian's chrony over it (run_check.py --only ptp).
+$(GUEST)/ptp.cfg: FORCE
+	@mkdir -p $(@D)
+	@RAMDISK=initramfs-chrony.cpio.gz tools/mkguest/mkcfg.sh $@ pvtime-ptp \
+		$(GUEST_KERNEL) "$(GUEST_BASE_CMDLINE) pvtest=ptp"
 # The bench's idle domains: insmod, then sleep (run_bench.py renames them).
 $(GUEST)/idle.cfg: FORCE
 	@mkdir -p $(@D)

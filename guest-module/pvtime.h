@@ -14,6 +14,7 @@
 #include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/percpu.h>
+#include <linux/ptp_clock_kernel.h>
 #include <linux/workqueue.h>
 
 #include "pvtime_abi.h"
@@ -145,6 +146,22 @@ struct pvtime_dev {
 	bool clock_status_sysfs;	/* the attribute group exists */
 	atomic64_t clock_status_torn;	/* reads that found the block odd */
 	struct pvtime_timesource ts;
+	/* PTP clock /dev/ptpN: the hyp's wall time (pvtime_ptp.c). */
+	struct ptp_clock_info ptp_info;
+	struct ptp_clock *ptp_clock;	/* NULL: not registered */
+	/* The clocksource the last cross timestamp matched (a hint). */
+	struct clocksource *ptp_last_cs;
+	/* Reads' share of the hyp's mailbox budget: a token bucket. */
+	spinlock_t ptp_budget_lock;
+	unsigned int ptp_tokens;
+	ktime_t ptp_tokens_at;		/* when they were last topped up */
+	atomic64_t ptp_throttled;	/* reads that waited for a token */
+	atomic64_t ptp_reads;		/* gettimex64 answered */
+	atomic64_t ptp_crosststamps;	/* getcrosststamp answered */
+	atomic64_t ptp_crosststamp_retries;	/* readings behind the tick */
+	atomic64_t ptp_not_current;	/* neither pvtime clocksource in use */
+	atomic64_t ptp_errors;		/* the hyp did not answer, or not valid */
+	s32 ptp_last_error;
 
 	int wallclock_irq;		/* Linux irq of PVTIME_VEC_WALLCLOCK */
 	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
@@ -193,6 +210,17 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 			  struct pvtime_realtime_probe *res);
 int pvtime_set_wallclock_request(struct pvtime_dev *pd, s64 wall_ns,
 				 u64 guest_tsc);
+/* What pvtime_hyp_wall_read() returns: one answer of the hyp. */
+struct pvtime_hyp_wall {
+	u64 host_tsc;			/* host TSC when the hyp read its clock */
+	s64 wall_ns;			/* the domain's wall time at host_tsc */
+	/* Only when asked for a bracket: */
+	struct timespec64 pre_ts;	/* guest CLOCK_REALTIME before asking */
+	struct timespec64 post_ts;	/* and after the answer */
+};
+
+int pvtime_hyp_wall_read(struct pvtime_dev *pd, bool bracket,
+			 struct pvtime_hyp_wall *reading);
 
 /* pvtime_clock.c */
 int pvtime_clock_register(struct pvtime_dev *pd);
@@ -237,6 +265,7 @@ void pvtime_fastpath_free(struct pvtime_dev *pd);
 irqreturn_t pvtime_records_irq(int irq, void *data);
 void pvtime_fastpath_recheck(struct pvtime_dev *pd);
 bool pvtime_fastpath_engaged(struct pvtime_dev *pd);
+s64 pvtime_record_time_at(const pvtime_time_info_t *rec, u64 tsc);
 
 /* pvtime_calibrate.c */
 void pvtime_calibrate_start(struct pvtime_dev *pd);
@@ -285,6 +314,10 @@ void pvtime_timesource_start(struct pvtime_dev *pd);
 void pvtime_timesource_stop(struct pvtime_dev *pd);
 bool pvtime_timesource_active(struct pvtime_dev *pd);
 void pvtime_timesource_debugfs(struct pvtime_dev *pd, struct dentry *dir);
+/* pvtime_ptp.c */
+extern bool pvtime_ptp_enabled;
+void pvtime_ptp_register(struct pvtime_dev *pd);
+void pvtime_ptp_unregister(struct pvtime_dev *pd);
 
 /* pvtime_debugfs.c */
 void pvtime_debugfs_init(struct pvtime_dev *pd);

@@ -82,7 +82,7 @@ static u64 notrace pvtime_tsc_cs_read(struct clocksource *cs)
 }
 
 /* The record's system time at any TSC value, before or after its anchor. */
-static s64 pvtime_record_time_at(const pvtime_time_info_t *rec, u64 tsc)
+s64 pvtime_record_time_at(const pvtime_time_info_t *rec, u64 tsc)
 {
 	if (tsc >= rec->tsc_timestamp)
 		return rec->system_time +

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The mailbox in the control page: the TSC handshake that lets the hyp
- * learn this guest's TSC offset, and the realtime probe the tests use.
+ * learn this guest's TSC offset, the realtime probe the tests use, and
+ * the hyp wall-time reading behind the PTP clock (pvtime_ptp.c).
  *
  * A session starts with a doorbell (the hyp only polls the mailbox after
  * one) and ends with PVTIME_REQ_END.  Each request is one round trip:
@@ -237,6 +238,17 @@ static void pvtime_mailbox_begin(struct pvtime_dev *pd)
 {
 	mutex_lock(&pd->mailbox_lock);
 	pvtime_mailbox_ring(pd);
+}
+
+/* For sessions a user process waits for (the PTP clock): it may be killed. */
+static int pvtime_mailbox_begin_killable(struct pvtime_dev *pd)
+{
+	int ret = mutex_lock_killable(&pd->mailbox_lock);
+
+	if (ret)
+		return ret;
+	pvtime_mailbox_ring(pd);
+	return 0;
 }
 
 /* The session's result is what counts; END only lets the hyp stop polling. */
@@ -645,5 +657,93 @@ int pvtime_set_wallclock_request(struct pvtime_dev *pd, s64 wall_ns,
 	if (ret == -ETIMEDOUT)
 		pvtime_mailbox_complain(pd, PVTIME_REQ_SET_WALLCLOCK, ret);
 	pvtime_mailbox_end(pd);
+	return ret;
+}
+
+/* The hyp's answer to the REALTIME_PROBE just answered. */
+static void pvtime_hyp_wall_answer(struct pvtime_dev *pd,
+				   struct pvtime_hyp_wall *reading)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+
+	reading->host_tsc = READ_ONCE(mb->host_tsc);
+	reading->wall_ns = READ_ONCE(mb->wall_ns);
+}
+
+/*
+ * The bracketed reading: the guest's CLOCK_REALTIME right before the
+ * request and right after the answer, interrupts off in between.  A TSC
+ * probe wakes the hyp first (interrupts on), so the realtime probe meets
+ * a hyp already polling.  An answer later than PVTIME_IRQS_OFF_MAX_US is
+ * waited out with interrupts on and is still a reading, only a wider one
+ * (under single-threaded TCG a vCPU spinning on a mutex held here can
+ * keep the host thread for milliseconds); the narrowest of the tries is
+ * returned, trying again only while the answers come late.
+ */
+static int pvtime_hyp_wall_bracketed(struct pvtime_dev *pd,
+				     struct pvtime_hyp_wall *reading)
+{
+	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	s64 width, best_width = S64_MAX;
+	unsigned int tries;
+	int ret;
+
+	ret = pvtime_mailbox_post(pd, PVTIME_REQ_TSC_PROBE);
+	for (tries = 0; !ret && tries < pvtime_probe_tries(1); tries++) {
+		struct pvtime_hyp_wall try;
+		struct pvtime_probe_window w;
+
+		pvtime_probe_irqs_off(&w);
+		WRITE_ONCE(mb->vcpu, smp_processor_id());
+		ktime_get_real_ts64(&try.pre_ts);
+		ret = pvtime_probe_post(pd, &w, PVTIME_REQ_REALTIME_PROBE);
+		ktime_get_real_ts64(&try.post_ts);
+		ret = pvtime_probe_irqs_on(pd, &w, ret);
+		if (ret && ret != -EAGAIN)
+			break;
+		/* A late answer: its bracket ends when it was seen. */
+		if (ret)
+			ktime_get_real_ts64(&try.post_ts);
+		pvtime_hyp_wall_answer(pd, &try);
+		width = timespec64_to_ns(&try.post_ts) -
+			timespec64_to_ns(&try.pre_ts);
+		if (width < best_width) {
+			best_width = width;
+			*reading = try;
+		}
+		if (!ret)
+			break;
+		ret = 0;
+		cond_resched();
+	}
+	return ret;
+}
+
+/*
+ * One reading of the hyp's wall time for this domain, for the PTP clock:
+ * wall_ns at host_tsc, in a session of its own, so it queues behind the
+ * handshake and calibration sessions on mailbox_lock.  With 'bracket',
+ * also the guest's CLOCK_REALTIME around it (gettimex64); a cross
+ * timestamp needs only the answer, however late it comes.  Failures are
+ * the caller's to count, not logged here (chrony reads this several
+ * times a second).
+ */
+int pvtime_hyp_wall_read(struct pvtime_dev *pd, bool bracket,
+			 struct pvtime_hyp_wall *reading)
+{
+	int ret;
+
+	ret = pvtime_mailbox_begin_killable(pd);
+	if (ret)
+		return ret;
+	if (bracket) {
+		ret = pvtime_hyp_wall_bracketed(pd, reading);
+	} else {
+		ret = pvtime_mailbox_post(pd, PVTIME_REQ_REALTIME_PROBE);
+		if (!ret)
+			pvtime_hyp_wall_answer(pd, reading);
+	}
+	pvtime_mailbox_post(pd, PVTIME_REQ_END);
+	mutex_unlock(&pd->mailbox_lock);
 	return ret;
 }

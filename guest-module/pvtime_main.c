@@ -62,6 +62,11 @@ module_param_named(calibration, pvtime_calibration, bool, 0644);
 MODULE_PARM_DESC(calibration,
 		 "Send the hypervisor a TSC sample from every vCPU each calibration period when it asks for them (default 1, writable); 0 leaves only the health check, which hands the clock to hpet once the records go wrong");
 
+bool pvtime_ptp_enabled = true;
+module_param_named(ptp, pvtime_ptp_enabled, bool, 0444);
+MODULE_PARM_DESC(ptp,
+		 "Register a PTP clock (/dev/ptpN) that reads the hypervisor's wall time, for chrony's 'refclock PHC' (default 1; without CONFIG_PTP_1588_CLOCK there is none either way)");
+
 static int __init pvtime_check_params(void)
 {
 	if (pvtime_wallclock_step_ns < PVTIME_STEP_NS_MIN ||

@@ -269,6 +269,8 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	}
 	pvtime_timesource_start(pd);
 	pvtime_debugfs_init(pd);
+	/* Last: its reads use everything above. */
+	pvtime_ptp_register(pd);
 
 	pci_set_drvdata(pdev, pd);
 	pvtime_clock_status_init(pd);
@@ -338,6 +340,8 @@ static void pvtime_pci_remove(struct pci_dev *pdev)
 		mutex_unlock(&pvtime_bind_lock);
 		return;
 	}
+	/* First: it waits for the PTP reads in flight. */
+	pvtime_ptp_unregister(pd);
 	pvtime_clock_status_exit(pd);
 	pvtime_debugfs_exit(pd);
 	pvtime_timesource_stop(pd);

@@ -244,7 +244,7 @@ def _raise_interrupt(signum, frame):
 
 
 def phase_clock_status(results, args, daemon, guest_run_cls, domain_listed):
-    log("== phase 3c: host clock status in the guest, ABI both ways "
+    log("== phase 3a: host clock status in the guest, ABI both ways "
         "(selftests/clock_status_check.py)")
     refusal = midnight_refusal()
     if refusal:

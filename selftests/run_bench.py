@@ -16,6 +16,12 @@
    That guest runs with `tcg_thread = "single"` (the default).
 4. A second, short boot of the same image with `tcg_thread = "multi"` runs
    only pvtime-tcg-bench (`PVTIME_BENCH_PARTS=tcg`): the TCG-mode rows.
+   Last in that boot, chrony over the PHC (`PVTIME_BENCH_PARTS` ptp):
+   pvtime's wall-clock following off, the hyp's wall clock moved +0.5 s,
+   Debian's chronyd on `refclock PHC /dev/ptp0`: the time it takes to
+   bring REALTIME within 10 us of the hyp's, then the worst |offset| over
+   10 s by the mailbox realtime probe (independent of chrony) and
+   chrony's own RMS offset (one `PVTIME-BENCH chrony-phc` line).
 5. pvtimed's CPU use: with no domain, then with N idle domains
    (BUILD/guest/idle.cfg: insmod, then sleep), from /proc/<pid>/stat.
 6. Host steps: 100 `pvxl set-wallclock` and 100 host ADJ_SETOFFSET steps
@@ -55,6 +61,7 @@ CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
 TCG_MODES = ["single", "multi"]
 TCG_LINES = ["tcg-throughput", "tcg-load-rate"]
 TIMEKEEP_LINES = ["timekeep-load", "timekeep-pause-step"]
+CHRONY_LINE = "chrony-phc"
 BENCH_RE = re.compile(r"^PVTIME-BENCH (\S+)\s*(.*)$")
 # The guest kernel's own TSC calibration, from its dmesg (the bench mode
 # prints it, as a PVTIME-BENCH line or as commented dmesg lines).
@@ -430,6 +437,31 @@ def wallclock_report(data):
     return out
 
 
+def chrony_report(data):
+    """chrony over the guest's PHC: offset reached, time to reach it and
+    the independent check against the hyp (the mailbox realtime probe)."""
+    row = data.get("chrony")
+    if row is None:
+        return []
+    out = ["", "chrony over the PHC in the guest (refclock PHC /dev/ptp0 "
+           "poll -2 dpoll -2, following off, from 0.5 s behind the hyp)"]
+    if not row:
+        return out + ["  (no PVTIME-BENCH chrony-phc line from the guest)"]
+    reach = row.get("reach_s")
+    out.append(f"  |REALTIME - hyp| <= {fmt(row.get('within_ns'), 'd')} ns "
+               f"reached after {fmt(reach, '.1f') if isinstance(reach, (int, float)) else 'never'} s; "
+               f"then over {fmt(row.get('hold_s'), 'd')} s: max "
+               f"{fmt(row.get('hold_max_abs_ns'), 'd')} ns by the realtime "
+               f"probe (independent; its rtt <= "
+               f"{fmt(row.get('probe_rtt_max_ns'), 'd')} ns)")
+    out.append(f"  chrony: max |last offset| "
+               f"{fmt(row.get('chrony_last_max_abs_ns'), 'd')} ns, RMS offset "
+               f"{fmt(row.get('chrony_rms_ns'), 'd')} ns; "
+               f"{fmt(row.get('crosststamps'), 'd')} PTP_SYS_OFFSET_PRECISE, "
+               f"{fmt(row.get('gettimex64_reads'), 'd')} gettimex64 reads")
+    return out
+
+
 def build_report(data):
     """The table and the summary lines, as printed."""
     rows = data["clocksources"]
@@ -502,6 +534,7 @@ def build_report(data):
     out += timekeep_report(data)
     out += wallclock_report(data)
     out += steps_report(data.get("steps"))
+    out += chrony_report(data)
     out.append("")
     for goal, verdict in data["goals"].items():
         out.append(f"goal {goal}: {verdict}")
@@ -622,6 +655,11 @@ def complete(data):
         if not isinstance(tk.get("timekeep-pause-step", {}).get("paused_ms"),
                           int):
             missing.append("no pause/step figure")
+    chrony = data.get("chrony")
+    if chrony is not None and \
+            not isinstance(chrony.get("reach_s"), (int, float)):
+        missing.append("chrony over the PHC did not reach its goal "
+                       "(or no figures)")
     return missing
 
 
@@ -645,6 +683,9 @@ def main():
     parser.add_argument("--ntp-seconds", type=int, default=150,
                         help="seconds at +50 ppm and again at -50 ppm of host "
                         "NTP frequency under a guest (0 skips; default 150)")
+    parser.add_argument("--skip-chrony", action="store_true",
+                        help="leave out chrony over the PHC at the end of "
+                        "the bench guest's boot")
     parser.add_argument("--skip-tcg-multi", action="store_true",
                         help="no second boot with tcg_thread = \"multi\"")
     parser.add_argument("--skip-clocksources", action="store_true",
@@ -677,6 +718,8 @@ def main():
         parts.append("tcg")
     if args.timekeep_seconds > 0:
         parts.append("timekeep")
+    if not args.skip_chrony:
+        parts.append("ptp")
     failed = False
     try:
         log(f"== starting pvtimed in {workdir} (no fault injection)")
@@ -695,7 +738,10 @@ def main():
             set_keys={"tcg_thread": '"single"'})
         run = run_bench_guest(daemon, bench_cfg, args.timeout, results)
         data["clocksources"] = {name: row for name, row in run.bench.items()
-                                if name not in TCG_LINES + TIMEKEEP_LINES}
+                                if name not in TCG_LINES + TIMEKEEP_LINES +
+                                [CHRONY_LINE]}
+        if not args.skip_chrony:
+            data["chrony"] = run.bench.get(CHRONY_LINE, {})
         if args.timekeep_seconds > 0:
             data["timekeep"] = {name: run.bench.get(name, {})
                                 for name in TIMEKEEP_LINES}

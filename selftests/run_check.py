@@ -9,17 +9,22 @@ Phases:
   2. daemon integration: selftests/host/integration/ against a private pvtimed,
      and the state directory's permissions on a pvtimed of its own
   3. guest suites: main and wrongabi through pvtimed, nodevice on plain QEMU
-  3c. status: the host clock's leap second, TAI offset, error bounds and
+  3a. status: the host clock's leap second, TAI offset, error bounds and
      sync state in a guest's sysfs, the ABI base module on this hyp and this
      module on a hyp without the clock status (selftests/clock_status_check.py;
      it changes the host's adjtimex state and restores it)
   3b. restart: pvtimed SIGKILLed and restarted under two guests, each
      measured by its own pvtime-meter (selftests/restart_check.py)
-  3c. timesource: a time-source domain sets a second guest's wall clock,
+  3c. ntp: the host's NTP frequency +-50 ppm and two adjtime() slews under
+     a guest measured by its own pvtime-meter; no guest step allowed
+     (selftests/ntp_follow_check.py)
+  3d. timesource: a time-source domain sets a second guest's wall clock,
      which may not set it back; rtc_timeoffset (selftests/timesource_check.py)
-  3d. steps: 100 pvxl set-wallclock and 100 host ADJ_SETOFFSET steps timed
+  3e. steps: 100 pvxl set-wallclock and 100 host ADJ_SETOFFSET steps timed
      into a guest's REALTIME by its meter (p99 < 1 ms), then dates past
      2038 and 2106 in its `date` (selftests/steps_check.py)
+  3f. ptp: the guest's PTP clock and Debian's chrony disciplining the
+     guest's wall clock to it (pvtest=ptp, build/guest/ptp.cfg)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
@@ -58,6 +63,7 @@ QEMU = "/usr/bin/qemu-system-x86_64"
 REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
 HOUR_NS = 3600 * 10**9
 GUEST_TIMEOUT = 600      # s, main guest suite in make check
+PTP_TIMEOUT = 240        # s, the PTP guest: boot, checks, chrony <= 60 s, hold
 SOAK_TIMEOUT = 3 * 3600  # s, main guest suite at full length (make soak)
 
 
@@ -594,6 +600,16 @@ def phase_guests(results, args, daemon, workdir):
     run_hostile_suite(results, daemon, guest, workdir)
 
 
+def phase_ptp(results, args, daemon):
+    """The PTP clock: its ioctls, then chrony over it with pvtime's own
+    wall-clock following off; the guest asks the runner to move the
+    hyp's wall clock +0.5 s first (a PVTIME-HOST-REQUEST)."""
+    log("== phase 3f: the guest's PTP clock and Debian's chrony over it")
+    guest_suite_pvtimed(results, daemon,
+                        os.path.join(args.build, "guest", "ptp.cfg"), "ptp",
+                        PTP_TIMEOUT)
+
+
 # --------------------------------------------------------------------------
 # Phase 4
 
@@ -630,7 +646,8 @@ def main():
                         "timers selftests, longer stress runs")
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
-                                 "status", "restart", "ntp", "timesource", "steps"],
+                                 "status", "restart", "ntp", "timesource", "steps",
+                                 "ptp"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -650,7 +667,8 @@ def main():
     if args.guest_timeout is None:
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
-                               "status", "restart", "ntp", "timesource", "steps"])
+                               "status", "restart", "ntp", "timesource", "steps",
+                               "ptp"])
 
     started = time.monotonic()
     results = Results()
@@ -663,7 +681,8 @@ def main():
             phase_host_units(results, args)
         if "fuzz" in phases:
             phase_fuzz(results, args)
-        if phases & {"integration", "guests", "status", "restart", "ntp", "timesource", "steps"}:
+        if phases & {"integration", "guests", "status", "restart", "ntp",
+                      "timesource", "steps", "ptp"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -689,6 +708,8 @@ def main():
                     phase_timesource(results, args, daemon, workdir)
                 if "steps" in phases and daemon.alive():
                     phase_steps(results, args, daemon, workdir)
+                if "ptp" in phases and daemon.alive():
+                    phase_ptp(results, args, daemon)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")

@@ -375,7 +375,7 @@ def wait_for(guest, predicate, timeout, daemon):
 
 
 def phase_steps(results, args, daemon, workdir):
-    log("== phase 3c: host steps reach the guest; dates past 2038 and 2106")
+    log("== phase 3e: host steps reach the guest; dates past 2038 and 2106")
     meter = Meter(args.build, os.path.join(workdir, f"{GUEST}.meter"),
                   extra_args=["--size", str(STEP_LOG_METER_SIZE)] +
                   METER_ARGS)

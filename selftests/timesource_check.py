@@ -552,7 +552,7 @@ class Phase:
 
 
 def phase_timesource(results, args, daemon, workdir):
-    log("== phase 3c: a time-source domain and rtc_timeoffset "
+    log("== phase 3d: a time-source domain and rtc_timeoffset "
         "(selftests/timesource_check.py)")
     started = time.monotonic()
     phase = Phase(results, args, daemon, workdir)

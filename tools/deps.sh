@@ -24,10 +24,16 @@ prog=deps.sh
 #   clang-14 libclang-rt-14-dev  fuzzing: clang -fsanitize=fuzzer (libFuzzer
 #                              and the sanitizer runtimes are in the latter)
 #   systemd                    systemd-analyze (checks the pvtimed unit)
+#   libcap2 libedit2 libgnutls30 libnettle8 libseccomp2
+#                              the libraries Debian's chronyd and chronyc
+#                              load, copied into the chrony guests
+#                              (tools/mkguest/chrony-image.sh); chrony
+#                              itself is only downloaded, never installed
 packages="qemu-system-x86 linux-image-amd64 linux-headers-amd64
 linux-source-6.1 libxen-dev busybox-static sparse gcc make libc6-dev
 binutils python3 cpio gzip xz-utils util-linux perl clang-14
-libclang-rt-14-dev systemd"
+libclang-rt-14-dev systemd libcap2 libedit2 libgnutls30 libnettle8
+libseccomp2"
 
 is_installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]

@@ -28,6 +28,13 @@
 #   steps     insmod; pvtime-steps times the host runner's wall-clock steps
 #             (pvxl set-wallclock, host ADJ_SETOFFSET) by the time meter;
 #             then dates past 2038 and 2106 set by the host reach `date`
+#   ptp       insmod wallclock_sync_ms=0; the PTP clock /dev/ptp0 (caps,
+#             read-only, PTP_SYS_OFFSET_PRECISE on pvtime and pvtime-tsc,
+#             refused on hpet); the host moves the hyp's wall clock
+#             +0.5 s; Debian's chronyd on "refclock PHC /dev/ptp0" must
+#             bring REALTIME within 10 us of the hyp's within 60 s and
+#             hold it, by the mailbox realtime probe and by chrony
+#             (selftests/run_check.py --only ptp drives it)
 #   bench     insmod; pvtime-bench on pvtime, pvtime-tsc, tsc, hpet, acpi_pm
 #             (one PVTIME-BENCH line each) and the kernel's TSC calibration;
 #             pvtime-tcg-bench (throughput, TSC rate under all-vCPU load)
@@ -902,9 +909,10 @@ bench_timekeep() {
 }
 
 # PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
-# clocksources, tcg and timekeep; all by default.
+# clocksources, tcg, timekeep and ptp (chrony over the PHC); all by
+# default.
 mode_bench() {
-	parts=${PVTIME_BENCH_PARTS:-clocksources,tcg,timekeep}
+	parts=${PVTIME_BENCH_PARTS:-clocksources,tcg,timekeep,ptp}
 	if ! run_commented insmod "$MODULE" || [ "$rc" != 0 ]; then
 		result 1 "insmod pvtime.ko"
 		return
@@ -913,9 +921,289 @@ mode_bench() {
 	case ",$parts," in *,clocksources,*) bench_clocksources ;; esac
 	case ",$parts," in *,tcg,*) bench_tcg ;; esac
 	case ",$parts," in *,timekeep,*) bench_timekeep ;; esac
+	case ",$parts," in *,ptp,*) bench_ptp ;; esac
 	grep -E '^(fastpath|tsc_evidence)' "$DEBUGFS/state" | comment_stream
 	unload_module
 	check "rmmod after the bench" [ "$rc" = 0 ]
+}
+
+# The PTP clock (pvtime_ptp.c) and Debian's chrony disciplining the
+# guest's wall clock to it, with pvtime's own wall-clock following off.
+PTP_DEV=/dev/ptp0
+PTP_CHRONY_WITHIN_NS=${PTP_CHRONY_WITHIN_NS:-10000}
+PTP_CHRONY_REACH_S=${PTP_CHRONY_REACH_S:-60}
+PTP_CHRONY_HOLD_S=${PTP_CHRONY_HOLD_S:-10}
+PTP_WALLCLOCK_STEP=${PTP_WALLCLOCK_STEP:-+0.5s}
+PTP_WALLCLOCK_STEP_NS=${PTP_WALLCLOCK_STEP_NS:-500000000}
+# A realtime probe brackets the hyp's answer by its round trip: one wider
+# than this proves nothing at the 10 us level and is not counted.
+PTP_PROBE_MAX_RTT_NS=${PTP_PROBE_MAX_RTT_NS:-20000}
+PTP_HOLD_MIN_PROBES=${PTP_HOLD_MIN_PROBES:-5}
+
+ptp_check() { # NAME ARGS...: one pvtime-ptp check as one result
+	name=$1 what=$2
+	shift 2
+	run_reporting "$name" "$SELFTESTS/pvtime-ptp" "$what" "$PTP_DEV" "$@"
+}
+
+ptp_counter() { # NAME: a counter of debugfs pvtime/ptp
+	sed -n "s/^$1 //p" "$DEBUGFS/ptp"
+}
+
+# Seconds since boot, with centiseconds (busybox has no date +%N).
+uptime_s() {
+	cut -d' ' -f1 /proc/uptime
+}
+
+abs() {
+	echo "${1#-}"
+}
+
+# PTP_SYS_OFFSET_PRECISE on CS, one result.  The kernel may leave CS
+# meanwhile (the fast path drops pvtime-tsc while the hyp corrects the
+# records; a failed health check hands the clock to hpet): then the
+# check meant nothing and runs once more.
+ptp_precise_on() { # CS
+	cs=$1
+	name="PTP_SYS_OFFSET_PRECISE on $cs: 20 cross timestamps, agreeing with PTP_SYS_OFFSET_EXTENDED, |PHC - REALTIME| <= 100 ms"
+	for _ in 1 2 3; do
+		echo "$cs" >"$CLOCKSOURCE/current_clocksource"
+		sleep 0.2
+		# The PHC reads the hyp's wall time, which REALTIME was
+		# stepped to at insmod; with following off REALTIME stays
+		# while the host's clock (which the hyp's follows) may be
+		# slewed or stepped: only the epoch is checked, to 100 ms.
+		left=$(ptp_counter not_current)
+		run_commented "$SELFTESTS/pvtime-ptp" precise "$PTP_DEV" 20 100000
+		grep '^PVTIME-' "$TMP.out"
+		now=$(current_clocksource)
+		[ "$rc" != 0 ] || break
+		[ "$now" != "$cs" ] || [ "$(ptp_counter not_current)" != "$left" ] ||
+			break
+		comment "the kernel left $cs during the check (now $now); again"
+	done
+	result "$rc" "$name"
+}
+
+# The PHC's reads on each clocksource: cross timestamps on pvtime's own
+# two, refused (so chrony falls back to gettimex64) on any other.
+ptp_clocksources() {
+	# A cross timestamp maps the hyp's TSC through the adopted offset:
+	# wait (20 s at most) until every vCPU's evidence has confirmed it,
+	# which is when the fast path engages.  A loose handshake on a busy
+	# host can leave it microseconds off until the first calibration
+	# corrects it (and holds the fast path off for a second).
+	tries=0
+	while [ "$tries" -lt 200 ] &&
+	      [ "$(sed -n 's/^fastpath //p' "$DEBUGFS/state")" != engaged ]; do
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	comment "fast path: $(sed -n 's/^fastpath //p' "$DEBUGFS/state") after $tries tenths of a second"
+	grep -E '^(guest_tsc_offset|handshake_rtt_cycles|calibrations) ' "$DEBUGFS/state" | comment_stream
+	for cs in pvtime pvtime-tsc; do
+		if ! grep -qw "$cs" "$CLOCKSOURCE/available_clocksource"; then
+			result "$KSFT_SKIP" "PTP_SYS_OFFSET_PRECISE on $cs" \
+				"$cs not registered (fast path: $(sed -n 's/^fastpath //p' "$DEBUGFS/state"))"
+			continue
+		fi
+		ptp_precise_on "$cs"
+	done
+	echo hpet >"$CLOCKSOURCE/current_clocksource"
+	sleep 0.2
+	ptp_check "on hpet: PTP_SYS_OFFSET_PRECISE refused with EOPNOTSUPP" \
+		no-precise
+	ptp_check "on hpet: PTP_SYS_OFFSET_EXTENDED still reads the PHC" \
+		extended
+	# The kernel's own choice again.
+	echo >"$CLOCKSOURCE/current_clocksource"
+	sleep 0.2
+	comment "clocksource back to $(current_clocksource)"
+}
+
+# The hyp leaves vCPU 1's record odd for 3 s: a cross timestamp read
+# there needs it, so it must fail (EAGAIN), not return a time.  On
+# pvtime, whose reads fall back to the other record meanwhile.
+ptp_unreadable_record() {
+	echo pvtime >"$CLOCKSOURCE/current_clocksource"
+	echo "PVTIME-HOST-REQUEST inject odd 1 3000"
+	run_reporting "PTP_SYS_OFFSET_PRECISE on a vCPU whose record the hyp leaves odd: EAGAIN, never a time; reads again after" \
+		/usr/bin/taskset 2 "$SELFTESTS/pvtime-ptp" unreadable "$PTP_DEV"
+	echo >"$CLOCKSOURCE/current_clocksource"
+}
+
+# Wait up to 10 s for the hyp's wall clock to lead REALTIME by the step.
+# shellcheck disable=SC2317 # called through check()
+ptp_wallclock_moved() {
+	tries=0
+	while [ "$tries" -lt 100 ]; do
+		off=$(realtime_offset_ns)
+		if [ -n "$off" ] && [ "$(abs $((off + PTP_WALLCLOCK_STEP_NS)))" -le 1000000 ]; then
+			comment "REALTIME - hyp wall time: $off ns"
+			return 0
+		fi
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	comment "REALTIME - hyp wall time still $(realtime_offset_ns) ns"
+	return 1
+}
+
+# One realtime probe: "OFFSET_NS RTT_NS" (REALTIME - hyp wall time).
+probe_offset_rtt() {
+	sed -n 's/^offset_ns \(-\{0,1\}[0-9]*\) rtt_ns \([0-9]*\) .*/\1 \2/p' \
+		"$DEBUGFS/realtime_probe"
+}
+
+# chronyc tracking's "Last offset" (s, signed) and "System time" (s,
+# negative when slow) as ns.
+chrony_tracking_ns() {
+	chronyc -n tracking 2>/dev/null | awk '
+		/^Last offset/ { last = $4 * 1e9 }
+		/^System time/ { sys = $4 * 1e9; if ($6 == "slow") sys = -sys }
+		END { if (last == "") exit 1; printf "%.0f %.0f\n", last, sys }'
+}
+
+PTP_CHRONY_CONF=/tmp/chrony-ptp.conf
+write_chrony_conf() {
+	cat >"$PTP_CHRONY_CONF" <<CONF
+# The PHC is the only source: no NTP servers, no NTP port.
+refclock PHC $PTP_DEV poll -2 dpoll -2
+makestep 1 3
+port 0
+logdir /var/log/chrony
+log tracking refclocks
+CONF
+}
+
+# Start chronyd, then once a second: the independent check (the mailbox's
+# realtime probe: REALTIME against the hyp's wall time, bracketed) and
+# chrony's own view.  Reached: both within PTP_CHRONY_WITHIN_NS.  Then
+# hold PTP_CHRONY_HOLD_S more and take the worst.
+run_chrony() {
+	# chronyd wants its socket directory closed to others (else no chronyc).
+	mkdir -p /run/chrony /var/lib/chrony /var/log/chrony
+	chmod 0750 /run/chrony
+	write_chrony_conf
+	comment "chrony.conf:"
+	comment_stream <"$PTP_CHRONY_CONF"
+	crossts_before=$(ptp_counter crosststamps)
+	reads_before=$(ptp_counter reads)
+	/usr/sbin/chronyd -d -u root -f "$PTP_CHRONY_CONF" >"$TMP.chronyd" 2>&1 &
+	chronyd_pid=$!
+	start=$(uptime_s)
+	reached='' within=0 within_since=''
+	while :; do
+		sleep 1
+		t=$(awk -v a="$(uptime_s)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
+		pr=$(probe_offset_rtt)
+		off=${pr%% *} rtt=${pr##* }
+		[ -n "$rtt" ] || rtt=999999999
+		ct=$(chrony_tracking_ns)
+		last=${ct%% *} sys=${ct##* }
+		[ -n "$ct" ] || last='?' sys='?'
+		comment "t=${t}s REALTIME - hyp ${off:-?} ns (realtime probe, rtt $rtt ns); chrony last offset $last ns, system time $sys ns"
+		if [ -n "$off" ] && [ "$last" != "?" ] &&
+		   [ "$rtt" -le "$PTP_PROBE_MAX_RTT_NS" ] &&
+		   [ "$(abs "$off")" -le "$PTP_CHRONY_WITHIN_NS" ] &&
+		   [ "$(abs "$last")" -le "$PTP_CHRONY_WITHIN_NS" ]; then
+			# Three in a row: settled there, not passing through.
+			[ -n "$within_since" ] || within_since=$t
+			within=$((within + 1))
+			if [ "$within" -ge 3 ]; then
+				reached=$within_since
+				break
+			fi
+		elif [ "$rtt" -le "$PTP_PROBE_MAX_RTT_NS" ]; then
+			within=0 within_since=
+		fi
+		kill -0 "$chronyd_pid" 2>/dev/null || break
+		[ "${t%.*}" -lt "$PTP_CHRONY_REACH_S" ] || break
+	done
+	if [ -n "$reached" ]; then
+		echo "PVTIME-REPORT ptp_chrony_reach_s $reached"
+	fi
+	result "$([ -n "$reached" ]; echo $?)" \
+		"chrony over the PHC brings REALTIME within $PTP_CHRONY_WITHIN_NS ns of the hyp's (realtime probe and chrony's last offset, 3 readings in a row) within $PTP_CHRONY_REACH_S s${reached:+ (from ${reached} s)}"
+
+	worst=0 worst_last=0 samples=0 loose=0 rtt_worst=0 rms=''
+	if [ -n "$reached" ]; then
+		i=0
+		while [ "$i" -lt "$PTP_CHRONY_HOLD_S" ]; do
+			sleep 1
+			i=$((i + 1))
+			pr=$(probe_offset_rtt)
+			off=${pr%% *} rtt=${pr##* }
+			[ -n "$pr" ] || off=999999999 rtt=999999999
+			ct=$(chrony_tracking_ns)
+			last=${ct%% *}
+			[ -n "$ct" ] || last=999999999
+			[ "$(abs "$last")" -le "$worst_last" ] || worst_last=$(abs "$last")
+			if [ "$rtt" -gt "$PTP_PROBE_MAX_RTT_NS" ]; then
+				comment "hold: probe rtt $rtt ns, too loose to count (REALTIME - hyp $off ns); chrony last offset $last ns"
+				loose=$((loose + 1))
+				continue
+			fi
+			comment "hold: REALTIME - hyp $off ns (probe rtt $rtt ns); chrony last offset $last ns"
+			[ "$(abs "$off")" -le "$worst" ] || worst=$(abs "$off")
+			[ "$rtt" -le "$rtt_worst" ] || rtt_worst=$rtt
+			samples=$((samples + 1))
+		done
+		echo "PVTIME-REPORT ptp_chrony_hold_max_abs_offset_ns $worst"
+		echo "PVTIME-REPORT ptp_chrony_hold_max_abs_last_offset_ns $worst_last"
+		echo "PVTIME-REPORT ptp_chrony_hold_probe_rtt_max_ns $rtt_worst"
+		chronyc -n tracking 2>&1 | comment_stream
+		chronyc -n sourcestats 2>&1 | comment_stream
+		chronyc -n sources 2>&1 | comment_stream
+		rms=$(chronyc -n tracking | awk '/^RMS offset/ { printf "%.0f", $4 * 1e9 }')
+		echo "PVTIME-REPORT ptp_chrony_rms_offset_ns ${rms:-?}"
+	fi
+	check "held: REALTIME within $PTP_CHRONY_WITHIN_NS ns of the hyp's for $PTP_CHRONY_HOLD_S s by the realtime probe (worst $worst ns of $samples probes with rtt <= $PTP_PROBE_MAX_RTT_NS ns, $loose looser ones not counted) and by chrony (worst last offset $worst_last ns)" \
+		[ -n "$reached" -a "$samples" -ge "$PTP_HOLD_MIN_PROBES" -a "$worst" -le "$PTP_CHRONY_WITHIN_NS" -a "$worst_last" -le "$PTP_CHRONY_WITHIN_NS" ]
+	crossts=$(($(ptp_counter crosststamps) - crossts_before))
+	reads=$(($(ptp_counter reads) - reads_before))
+	comment "while chrony ran: $crossts cross timestamps, $reads gettimex64 reads"
+	grep . "$DEBUGFS/ptp" | comment_stream
+	check "chrony read the PHC with PTP_SYS_OFFSET_PRECISE ($crossts cross timestamps, $reads gettimex64 reads)" \
+		[ "$crossts" -gt 0 -a "$reads" -eq 0 ]
+	kill "$chronyd_pid" 2>/dev/null
+	wait "$chronyd_pid" 2>/dev/null
+	comment "chronyd's output:"
+	comment_stream <"$TMP.chronyd"
+	# make bench's row (run_bench.py); make check reads the results.
+	echo "PVTIME-BENCH chrony-phc within_ns=$PTP_CHRONY_WITHIN_NS reach_s=${reached:-none} hold_s=$PTP_CHRONY_HOLD_S hold_max_abs_ns=$worst hold_probes=$samples hold_loose_probes=$loose chrony_last_max_abs_ns=$worst_last chrony_rms_ns=${rms:-none} probe_rtt_max_ns=$rtt_worst crosststamps=$crossts gettimex64_reads=$reads"
+}
+
+# make bench: the chrony part of mode ptp, last in the bench's boot (it
+# leaves chrony's corrections in the guest's clock and steps it back).
+bench_ptp() {
+	echo 0 >"$SYNC_MS"
+	echo "PVTIME-HOST-REQUEST set-wallclock $PTP_WALLCLOCK_STEP"
+	check "bench chrony: with following off, the hyp's wall clock leads REALTIME by $PTP_WALLCLOCK_STEP" \
+		ptp_wallclock_moved && run_chrony
+	echo 1000 >"$SYNC_MS"
+	echo "PVTIME-HOST-REQUEST set-wallclock now"
+}
+
+mode_ptp() {
+	run_commented insmod "$MODULE" wallclock_sync_ms=0
+	check "insmod pvtime.ko wallclock_sync_ms=0" [ "$rc" = 0 ] || return
+	dmesg | grep -i 'ptp' | comment_stream
+	check "$PTP_DEV exists" [ -c "$PTP_DEV" ] || return
+	check "ptp0's clock_name is pvtime" \
+		[ "$(cat /sys/class/ptp/ptp0/clock_name)" = pvtime ]
+	ptp_check "PTP_CLOCK_GETCAPS: read-only (max_adj 0), cross timestamping, no pins, PPS or alarms" caps
+	ptp_check "settime, adjtime, adjfine, adjphase, PPS and EXTTS refused; the PHC did not move" readonly
+	ptp_clocksources
+	ptp_unreadable_record
+	[ -x /usr/sbin/chronyd ] && [ -x /usr/bin/chronyc ]
+	result $? "Debian's chronyd and chronyc in the image" || return
+	comment "$(/usr/sbin/chronyd -v)"
+	echo "PVTIME-HOST-REQUEST set-wallclock $PTP_WALLCLOCK_STEP"
+	check "with following off, the hyp's wall clock leads REALTIME by $PTP_WALLCLOCK_STEP" \
+		ptp_wallclock_moved || return
+	run_chrony
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
 # Both refusal modes: insmod fails, says why, leaves the clock alone.
@@ -943,9 +1231,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp" >&2
 	exit 2
 	;;
 esac
@@ -964,6 +1252,7 @@ else
 	status) mode_status ;;
 	steps) mode_steps ;;
 	bench) mode_bench ;;
+	ptp) mode_ptp ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
 		;;

@@ -3,8 +3,8 @@
 #
 # Write one pvtimed domain config for the test guest.
 #   mkcfg.sh OUTPUT NAME KERNEL CMDLINE [EXTRA_CFG_LINE]...
-# The ramdisk is initramfs.cpio.gz next to OUTPUT (configs resolve relative
-# paths against their own directory).
+# The ramdisk is $RAMDISK (default initramfs.cpio.gz) next to OUTPUT
+# (configs resolve relative paths against their own directory).
 set -eu
 
 if [ $# -lt 4 ]; then
@@ -28,7 +28,7 @@ esac
 	echo "vcpus = 2"
 	echo "memory = 512"
 	echo "kernel = \"$kernel\""
-	echo "ramdisk = \"initramfs.cpio.gz\""
+	echo "ramdisk = \"${RAMDISK:-initramfs.cpio.gz}\""
 	echo "extra = \"$cmdline\""
 	for line in "$@"; do
 		echo "$line"
