@@ -12,6 +12,7 @@
 
 #include "domain.h"
 #include "fuzz_control_domains.h"
+#include "host_clock_follow.h"
 #include "pvtime_abi.h"
 #include "time_source_watch.h"
 #include "timebase.h"
@@ -171,4 +172,11 @@ bool ivshmem_server_connected(const struct ivshmem_server *srv)
 void host_clock_watch_recheck_in(uint64_t ns)
 {
 	(void)ns;
+}
+
+/* No host clock follower in the harness: info shows "raw". */
+bool host_clock_follow_snapshot(struct clock_follow *out)
+{
+	(void)out;
+	return false;
 }
