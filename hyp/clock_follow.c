@@ -27,7 +27,7 @@ double kernel_rate_factor(const struct kernel_rate *k)
 
 void kernel_rate_from_timex(struct kernel_rate *k, long freq, long tick,
 			    int status, long offset, long constant,
-			    long adjtime_remaining_us)
+			    long adjtime_ppm)
 {
 	long offset_ns = status & KERNEL_STA_NANO ? offset : offset * 1000;
 
@@ -38,9 +38,30 @@ void kernel_rate_from_timex(struct kernel_rate *k, long freq, long tick,
 	if ((status & KERNEL_STA_PLL) && !(status & KERNEL_STA_FLL) &&
 	    constant >= 0 && constant <= 30)
 		k->pll_ppb = offset_ns / (1l << (KERNEL_PLL_SHIFT + constant));
-	/* The last part of an adjtime() runs slower: the fit takes it. */
-	k->adjtime_ppm = adjtime_remaining_us >= KERNEL_ADJTIME_PPM ? KERNEL_ADJTIME_PPM :
-			 adjtime_remaining_us <= -KERNEL_ADJTIME_PPM ? -KERNEL_ADJTIME_PPM : 0;
+	k->adjtime_ppm = adjtime_ppm;
+}
+
+long adjtime_model_update(struct adjtime_model *m, long left_us,
+			  int64_t realtime_ns)
+{
+	int64_t sec = realtime_ns / 1000000000ll;
+	int64_t into_sec = realtime_ns % 1000000000ll;
+	long last = m->last_left_us;
+
+	if (left_us != last) {
+		/* Less left, same way: the kernel took this second's share. */
+		if (last && (left_us == 0 || (left_us > 0) == (last > 0)) &&
+		    labs(left_us) < labs(last))
+			m->rate_ppm = last - left_us;
+		m->last_left_us = left_us;
+		m->change_sec = sec;
+	} else if (m->rate_ppm && sec > m->change_sec &&
+		   into_sec >= KERNEL_ADJTIME_SETTLE_NS) {
+		/* A boundary passed and took nothing: the slew is over. */
+		m->rate_ppm = 0;
+		m->change_sec = sec;
+	}
+	return m->rate_ppm;
 }
 
 static bool kernel_rate_equal(const struct kernel_rate *a,
@@ -247,6 +268,8 @@ bool clock_follow_step(struct clock_follow *cf, const struct follow_sample *s,
 		cf->kernel = *k;
 		cf->kernel_changes++;
 		fit_reset(&cf->fit, s, CLOCK_FOLLOW_KERNEL_BASELINE_NS);
+		/* The trim was for the old rate: decide afresh. */
+		cf->trimming = false;
 	}
 	error_ns = clock_follow_error(cf, s);
 	cf->last_error_ns = error_ns;
@@ -263,6 +286,7 @@ bool clock_follow_step(struct clock_follow *cf, const struct follow_sample *s,
 		    fabs(fit_residual(&cf->fit, s)) > CLOCK_FOLLOW_BREAK_NS) {
 			cf->breaks++;
 			fit_reset(&cf->fit, s, CLOCK_FOLLOW_BREAK_BASELINE_NS);
+			cf->trimming = false;
 		}
 		fit_add(&cf->fit, s);
 		if (!kernel_changed && fit_rate(&cf->fit, &fitted))

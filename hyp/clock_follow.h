@@ -85,12 +85,31 @@ struct kernel_rate {
 
 /*
  * The kernel_rate from adjtimex's fields: status (STA_*), offset (ns with
- * STA_NANO, else us), constant, and adjtime's remaining offset in us
- * (adjtimex(ADJ_OFFSET_SS_READ)).
+ * STA_NANO, else us), constant, and adjtime()'s slew now (adjtime_model).
  */
 void kernel_rate_from_timex(struct kernel_rate *k, long freq, long tick,
 			    int status, long offset, long constant,
-			    long adjtime_remaining_us);
+			    long adjtime_ppm);
+
+/*
+ * adjtime(3)'s slew.  At each second boundary of CLOCK_REALTIME the kernel
+ * takes up to 500 us off what is left and slews that much over the next
+ * second; adjtimex(ADJ_OFFSET_SS_READ) shows what is left after it.  So
+ * the slew now is the last decrease seen, until a boundary passes without
+ * one (KERNEL_ADJTIME_SETTLE_NS after it, for the tick that applies it);
+ * a new adjtime() starts at the next boundary, not at once.
+ */
+struct adjtime_model {
+	long last_left_us;
+	long rate_ppm;
+	int64_t change_sec;	/* CLOCK_REALTIME second of the last change */
+};
+
+#define KERNEL_ADJTIME_SETTLE_NS	6000000
+
+/* The slew (ppm) now, from what is left (us) at CLOCK_REALTIME now. */
+long adjtime_model_update(struct adjtime_model *m, long left_us,
+			  int64_t realtime_ns);
 
 /* CLOCK_MONOTONIC's rate over CLOCK_MONOTONIC_RAW's, as the kernel sets it. */
 double kernel_rate_factor(const struct kernel_rate *k);

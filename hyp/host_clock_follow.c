@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/timex.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event_loop.h"
@@ -13,6 +14,7 @@
 
 static struct event_source timer = { .fd = -1 };
 static struct clock_follow follower;
+static struct adjtime_model adjtime_slew;
 static void (*apply_rate)(uint64_t hz);
 static struct ratelimit follow_rl = RATELIMIT_INIT(60000000000ull, 10);
 
@@ -24,11 +26,16 @@ static int read_kernel_rate(struct kernel_rate *k)
 {
 	struct timex tx = { .modes = 0 };
 	struct timex adj = { .modes = ADJ_OFFSET_SS_READ };
+	struct timespec now;
+	long adjtime_ppm;
 
 	if (adjtimex(&tx) < 0 || adjtimex(&adj) < 0)
 		return -errno;
+	clock_gettime(CLOCK_REALTIME, &now);
+	adjtime_ppm = adjtime_model_update(&adjtime_slew, adj.offset,
+					   now.tv_sec * 1000000000ll + now.tv_nsec);
 	kernel_rate_from_timex(k, tx.freq, tx.tick, tx.status, tx.offset,
-			       tx.constant, adj.offset);
+			       tx.constant, adjtime_ppm);
 	return 0;
 }
 

@@ -124,7 +124,7 @@ int main(void)
 	struct run_stats st;
 	uint64_t changes;
 
-	tap_plan(21);
+	tap_plan(22);
 	tap_ok(fabs(kernel_rate_factor(&k50) - 1.00005) < 1e-12 &&
 	       fabs(kernel_rate_factor(&tick) - 1.0001) < 1e-12,
 	       "adjtimex freq and tick scale the rate as the kernel does");
@@ -138,10 +138,34 @@ int main(void)
 	       k.pll_ppb);
 	kernel_rate_from_timex(&k, 0, 10000, 0x0009, 1000000, 2, 0);
 	tap_ok(k.pll_ppb == 0, "FLL mode is left to the measurement");
-	kernel_rate_from_timex(&k, 0, 10000, 0, 0, 0, -2000);
+	kernel_rate_from_timex(&k, 0, 10000, 0, 0, 0, -500);
 	tap_ok(k.adjtime_ppm == -500 &&
 	       fabs(kernel_rate_factor(&k) - (1.0 - 500e-6)) < 1e-12,
-	       "adjtime() of -2 ms slews at -500 ppm");
+	       "an adjtime() slew of -500 ppm scales the rate");
+	{
+		/* adjtime(+1200 us) at 10.3 s: 500, 500, 200 us a second from 11 s. */
+		static const struct { double t; long left, rate; } seq[] = {
+			{ 10.3, 1200, 0 }, { 10.9, 1200, 0 }, { 11.002, 700, 500 },
+			{ 11.5, 700, 500 }, { 12.003, 200, 500 }, { 12.9, 200, 500 },
+			{ 13.001, 0, 200 }, { 13.5, 0, 200 }, { 14.004, 0, 200 },
+			{ 14.007, 0, 0 }, { 15.5, 0, 0 }, { 16.2, -600, 0 },
+			{ 17.004, -100, -500 }, { 18.003, 0, -100 }, { 19.01, 0, 0 },
+		};
+		struct adjtime_model m = { 0 };
+		unsigned int i, bad = 0;
+
+		for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+			long r = adjtime_model_update(&m, seq[i].left,
+						      (int64_t)llround(seq[i].t * 1e9));
+			if (r != seq[i].rate) {
+				tap_diag("at %.3f s, %ld us left: %ld ppm, want %ld",
+					 seq[i].t, seq[i].left, r, seq[i].rate);
+				bad++;
+			}
+		}
+		tap_ok(!bad, "adjtime(): the slew starts at the next second, "
+		       "runs what the kernel takes each second, ends a second after");
+	}
 
 	s = sim_sample(&h, 100);
 	tap_ok(clock_follow_init(&cf, 0, &h.kernel, &s) == -EINVAL &&
