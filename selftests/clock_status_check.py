@@ -22,7 +22,8 @@ DANGER: STA_INS left set makes the host's kernel really insert a leap
 second at the next UTC midnight.  HostClock saves what it changes (only
 the STA_INS, STA_DEL and STA_UNSYNC bits, maxerror, esterror, the TAI
 offset) and restores it in a `finally`, on SIGTERM too; the phase refuses
-to run within 10 minutes of a UTC midnight (a failure, with the reason).
+to run within 10 minutes of a UTC midnight (counted as skipped, with the
+reason, in the final line).
 """
 
 import ctypes
@@ -248,7 +249,9 @@ def phase_clock_status(results, args, daemon, guest_run_cls, domain_listed):
         "(selftests/clock_status_check.py)")
     refusal = midnight_refusal()
     if refusal:
-        results.own(False, SUITE, f"clock-status test: {refusal}")
+        # Counted and said, not failed: a CI run near midnight is not broken.
+        results.add("skip", SUITE, f"ok - clock-status phase # SKIP {refusal}")
+        log(f"  {SUITE}: SKIPPED: {refusal}")
         return
     cfg = os.path.join(args.build, "guest", "status.cfg")
     name = read_config_value(cfg, "name")
