@@ -74,6 +74,9 @@ FAST_VS_TSC_MAX = 1.2
 HPET_VS_FAST_MIN = 7.0
 # Issue 7: guest REALTIME within this of the host's through a +-50 ppm slew.
 NTP_FOLLOW_GOAL_NS = 1000
+# The guest's own verdict covers the adjtime() stretches too, whose start
+# and end cost a few us (pvtimed.rst); the goal above judges +-50 ppm.
+NTP_FOLLOW_TAP_US = 5
 RATE_ERROR_MAX_PPM = 0.05
 GUEST_CALIBRATION_MIN_PPM = 1.0
 
@@ -620,6 +623,13 @@ def derive(data):
             (max(slewed), ntp.get("guest_wallclock_steps"))
             if len(slewed) == 2 else None,
             lambda v: v[0] <= NTP_FOLLOW_GOAL_NS and str(v[1]) == "0")
+    steps = data.get("steps") or {}
+    p99s = [steps.get(f"steps_{kind}_latency_p99_us") for kind in ("pvxl", "host")]
+    if steps:
+        data["goals"]["host steps reach guest REALTIME within 1 ms at p99 "
+                      "(pvxl set-wallclock, host ADJ_SETOFFSET)"] = judged(
+            [float(v) for v in p99s] if all(v is not None for v in p99s) else None,
+            lambda v: max(v) < 1000)
 
 
 def complete(data):
@@ -790,8 +800,7 @@ def main():
                         ("restored", 10, 0.0))
             data["wallclock"]["ntp_follow"] = run_ntp_follow(
                 results, args.build, daemon, workdir, suite="bench:ntp",
-                schedule=schedule, max_abs_us=NTP_FOLLOW_GOAL_NS / 1000,
-                max_rtt_us=2)
+                schedule=schedule, max_abs_us=NTP_FOLLOW_TAP_US, max_rtt_us=2)
         if not args.skip_idle:
             data["hyp"]["idle"] = measure_idle(
                 daemon, os.path.join(guest_dir, "idle.cfg"), workdir,
