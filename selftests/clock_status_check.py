@@ -26,12 +26,11 @@ to run within 10 minutes of a UTC midnight (counted as skipped, with the
 reason, in the final line).
 """
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import time
 
+from host_clock import adjtimex
 from pvtime_host import read_config_value
 
 SUITE = "guest:status"
@@ -51,40 +50,6 @@ OUR_BITS = STA_INS | STA_DEL | STA_UNSYNC
 
 def log(text=""):
     print(text, flush=True)
-
-
-class _Timeval(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long)]
-
-
-class _Timex(ctypes.Structure):
-    """glibc's struct timex (x86-64: 208 bytes)."""
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long),
-                ("freq", ctypes.c_long), ("maxerror", ctypes.c_long),
-                ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("constant", ctypes.c_long), ("precision", ctypes.c_long),
-                ("tolerance", ctypes.c_long), ("time", _Timeval),
-                ("tick", ctypes.c_long), ("ppsfreq", ctypes.c_long),
-                ("jitter", ctypes.c_long), ("shift", ctypes.c_int),
-                ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long),
-                ("calcnt", ctypes.c_long), ("errcnt", ctypes.c_long),
-                ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int),
-                ("_reserved", ctypes.c_int * 11)]
-
-
-assert ctypes.sizeof(_Timex) == 208, "struct timex layout"
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def adjtimex(**fields):
-    """adjtimex(2) with the given fields set (modes 0: read only)."""
-    tx = _Timex(**fields)
-    state = _libc.adjtimex(ctypes.byref(tx))
-    if state < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"adjtimex(modes={tx.modes:#x}): "
-                      f"{os.strerror(err)}")
-    return state, tx
 
 
 def seconds_to_utc_midnight(now=None):

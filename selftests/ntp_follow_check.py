@@ -22,8 +22,9 @@ import os
 import re
 import time
 
-from pvtime_host import (HostFrequency, LogFollower, Meter, config_with_args,
-                         parse_tap_line, parse_tap_plan, read_config_value,
+from host_clock import HostFrequency
+from pvtime_host import (LogFollower, Meter, meter_guest_config,
+                         parse_tap_line, parse_tap_plan,
                          tail_file)
 
 GUEST = "pvtime-ntp"
@@ -44,28 +45,6 @@ WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
 
 def log(text=""):
     print(text, flush=True)
-
-
-def write_config(build, workdir, meter, probe_s, max_abs_us, max_rtt_us):
-    """test.cfg named GUEST, pvtest=ntp, the probe's length and limit, the meter."""
-    source = os.path.join(build, "guest", "test.cfg")
-    with open(source) as src:
-        text = src.read()
-    text = re.sub(r'^name = .*$', f'name = "{GUEST}"', text, flags=re.M)
-    text = re.sub(r"\bpvtest=[^\s\"]+",
-                  f"pvtest=ntp NTP_PROBE_S={probe_s} NTP_MAX_ABS_US={max_abs_us} "
-                  f"NTP_MAX_RTT_US={max_rtt_us}",
-                  text)
-    ramdisk = read_config_value(source, "ramdisk")
-    text = re.sub(r'^ramdisk = .*$',
-                  f'ramdisk = "{os.path.join(build, "guest", ramdisk)}"',
-                  text, flags=re.M)
-    base = os.path.join(workdir, f"{GUEST}.base.cfg")
-    with open(base, "w") as dst:
-        dst.write(text)
-    path = os.path.join(workdir, f"{GUEST}.cfg")
-    config_with_args(base, path, meter.device_model_args())
-    return path
 
 
 class NtpGuest:
@@ -191,7 +170,9 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
     figures = {}
     try:
         meter.start()
-        cfg = write_config(build, workdir, meter, probe_s, max_abs_us, max_rtt_us)
+        cfg = meter_guest_config(
+            build, workdir, GUEST, f"ntp NTP_PROBE_S={probe_s} "
+            f"NTP_MAX_ABS_US={max_abs_us} NTP_MAX_RTT_US={max_rtt_us}", meter)
         created = daemon.pvxl("create", cfg, timeout=120)
         if not results.own(created.returncode == 0, suite, f"pvxl create {GUEST}",
                            [created.describe()] + daemon.log_tail(15)):

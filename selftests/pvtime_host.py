@@ -6,7 +6,6 @@ it, a follower for a guest's console log, and TAP line parsing.  Python 3
 standard library only.
 """
 
-import ctypes
 import json
 import os
 import re
@@ -328,6 +327,28 @@ def config_with_args(src, dst, args):
     os.replace(dst + ".tmp", dst)
 
 
+def meter_guest_config(build, workdir, name, pvtest, meter):
+    """build/guest/test.cfg renamed to name, with pvtest=PVTEST (which may
+    carry more KEY=VALUE words for the guest), the ramdisk made absolute
+    and meter's device added; written in workdir, its path returned."""
+    source = os.path.join(build, "guest", "test.cfg")
+    with open(source) as src:
+        text = src.read()
+    text = re.sub(r'^name = .*$', f'name = "{name}"', text, flags=re.M)
+    text = re.sub(r"\bpvtest=[^\s\"]+", f"pvtest={pvtest}", text)
+    # The ramdisk is relative to the config's directory: make it absolute.
+    ramdisk = read_config_value(source, "ramdisk")
+    text = re.sub(r'^ramdisk = .*$',
+                  f'ramdisk = "{os.path.join(build, "guest", ramdisk)}"',
+                  text, flags=re.M)
+    base = os.path.join(workdir, f"{name}.base.cfg")
+    with open(base, "w") as dst:
+        dst.write(text)
+    path = os.path.join(workdir, f"{name}.cfg")
+    config_with_args(base, path, meter.device_model_args())
+    return path
+
+
 class LogFollower:
     """Yields complete lines appended to a file that may not exist yet."""
 
@@ -351,96 +372,3 @@ class LogFollower:
         if self.file is not None:
             self.file.close()
 
-
-class _Timex(ctypes.Structure):
-    """struct timex (x86_64), for adjtimex(2)."""
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long),
-                ("freq", ctypes.c_long), ("maxerror", ctypes.c_long),
-                ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("constant", ctypes.c_long), ("precision", ctypes.c_long),
-                ("tolerance", ctypes.c_long), ("time_sec", ctypes.c_long),
-                ("time_usec", ctypes.c_long), ("tick", ctypes.c_long),
-                ("ppsfreq", ctypes.c_long), ("jitter", ctypes.c_long),
-                ("shift", ctypes.c_int), ("stabil", ctypes.c_long),
-                ("jitcnt", ctypes.c_long), ("calcnt", ctypes.c_long),
-                ("errcnt", ctypes.c_long), ("stbcnt", ctypes.c_long),
-                ("tai", ctypes.c_int), ("_reserved", ctypes.c_int * 11)]
-
-
-class _Timeval(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long)]
-
-
-class HostFrequency:
-    """The host kernel's NTP frequency (adjtimex ADJ_FREQUENCY), as chronyd
-    sets it.  offset_ppm() moves it relative to where it was found;
-    restore() puts back exactly the value found (call it in a finally).
-    Needs CAP_SYS_TIME."""
-    ADJ_FREQUENCY = 0x0002
-    NTP_DAEMONS = ("chronyd", "ntpd", "systemd-timesyncd", "openntpd")
-
-    def __init__(self):
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        self.original = self.read().freq
-        self.changed = False
-
-    def read(self):
-        tx = _Timex()
-        if self._libc.adjtimex(ctypes.byref(tx)) < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"adjtimex: {os.strerror(err)}")
-        return tx
-
-    def _set(self, freq):
-        tx = _Timex()
-        tx.modes = self.ADJ_FREQUENCY
-        tx.freq = freq
-        if self._libc.adjtimex(ctypes.byref(tx)) < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"adjtimex(ADJ_FREQUENCY): {os.strerror(err)}")
-
-    def offset_ppm(self, ppm):
-        """Run the host's clock ppm faster than it was found."""
-        self.changed = True
-        self._set(self.original + int(round(ppm * 65536)))
-
-    def adjtime_us(self, delta_us):
-        """adjtime(3): slew the host's clock by delta_us at 500 ppm (the
-        kernel's ADJ_OFFSET_SINGLESHOT); returns what was left of an
-        earlier one."""
-        delta = _Timeval(0, int(delta_us))
-        old = _Timeval()
-        if self._libc.adjtime(ctypes.byref(delta), ctypes.byref(old)) < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"adjtime: {os.strerror(err)}")
-        self.slewing = True
-        return old.tv_sec * 1000000 + old.tv_usec
-
-    def adjtime_remaining_us(self):
-        old = _Timeval()
-        if self._libc.adjtime(None, ctypes.byref(old)) < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"adjtime: {os.strerror(err)}")
-        return old.tv_sec * 1000000 + old.tv_usec
-
-    def restore(self):
-        """The frequency found; an adjtime() still running is stopped
-        (returns the us it had left, which the host's clock keeps)."""
-        left = 0
-        if self.changed:
-            self._set(self.original)
-            self.changed = False
-        if getattr(self, "slewing", False):
-            left = self.adjtime_us(0)
-            self.slewing = False
-        return left
-
-    @classmethod
-    def ntp_daemons_running(cls):
-        """Names of NTP daemons running on the host (they would fight us)."""
-        found = []
-        for name in cls.NTP_DAEMONS:
-            if subprocess.run(["pgrep", "-x", name[:15]],
-                              capture_output=True).returncode == 0:
-                found.append(name)
-        return found

@@ -27,8 +27,8 @@ import signal
 import subprocess
 import time
 
-from pvtime_host import (LogFollower, Meter, config_with_args,
-                         parse_tap_line, parse_tap_plan, read_config_value,
+from pvtime_host import (LogFollower, Meter, meter_guest_config,
+                         parse_tap_line, parse_tap_plan,
                          tail_file)
 
 SUITE = "restart"
@@ -44,26 +44,6 @@ END_TIMEOUT_S = 120   # probe end and the rest of the guest's checks
 def log(text=""):
     print(text, flush=True)
 WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
-
-
-def write_config(build, workdir, name, meter):
-    """test.cfg with another name, pvtest=restart and the meter device."""
-    source = os.path.join(build, "guest", "test.cfg")
-    with open(source) as src:
-        text = src.read()
-    text = re.sub(r'^name = .*$', f'name = "{name}"', text, flags=re.M)
-    text = re.sub(r"\bpvtest=[^\s\"]+", "pvtest=restart", text)
-    # The ramdisk is relative to the config's directory: make it absolute.
-    ramdisk = read_config_value(source, "ramdisk")
-    text = re.sub(r'^ramdisk = .*$',
-                  f'ramdisk = "{os.path.join(build, "guest", ramdisk)}"',
-                  text, flags=re.M)
-    base = os.path.join(workdir, f"{name}.base.cfg")
-    with open(base, "w") as dst:
-        dst.write(text)
-    path = os.path.join(workdir, f"{name}.cfg")
-    config_with_args(base, path, meter.device_model_args())
-    return path
 
 
 class RestartGuest:
@@ -238,7 +218,8 @@ def phase_restart(results, args, daemon, workdir):
                 results.own(False, SUITE, f"pvtime-meter for {guest.name} "
                             f"starts: {err}")
                 return
-            cfg = write_config(args.build, workdir, guest.name, guest.meter)
+            cfg = meter_guest_config(args.build, workdir, guest.name, "restart",
+                                     guest.meter)
             created = daemon.pvxl("create", cfg, timeout=120)
             if not results.own(created.returncode == 0, SUITE,
                                f"pvxl create {guest.name}",

@@ -29,7 +29,6 @@ Standalone: python3 selftests/steps_check.py --build build [--keep]
 """
 
 import argparse
-import ctypes
 import mmap
 import os
 import re
@@ -39,8 +38,9 @@ import sys
 import tempfile
 import time
 
-from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,
-                         find_key, parse_tap_line, parse_tap_plan, read_config_value,
+from host_clock import Timex, clock_adjtime
+from pvtime_host import (Daemon, LogFollower, Meter, meter_guest_config,
+                         find_key, parse_tap_line, parse_tap_plan,
                          tail_file)
 
 SUITE = "steps"
@@ -78,39 +78,13 @@ def log(text=""):
     print(text, flush=True)
 
 
-class Timeval(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long)]
-
-
-class Timex(ctypes.Structure):
-    """struct timex (x86_64 glibc layout)."""
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long),
-                ("freq", ctypes.c_long), ("maxerror", ctypes.c_long),
-                ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("constant", ctypes.c_long), ("precision", ctypes.c_long),
-                ("tolerance", ctypes.c_long), ("time", Timeval),
-                ("tick", ctypes.c_long), ("ppsfreq", ctypes.c_long),
-                ("jitter", ctypes.c_long), ("shift", ctypes.c_int),
-                ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long),
-                ("calcnt", ctypes.c_long), ("errcnt", ctypes.c_long),
-                ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int),
-                ("reserved", ctypes.c_int * 11)]
-
-
-LIBC = ctypes.CDLL(None, use_errno=True)
-LIBC.clock_adjtime.argtypes = [ctypes.c_int, ctypes.POINTER(Timex)]
-
-
 def host_step(ns):
     """Step the host's CLOCK_REALTIME by ns (ADJ_SETOFFSET, ADJ_NANO)."""
     tx = Timex()
     tx.modes = ADJ_SETOFFSET | ADJ_NANO
     # The kernel wants 0 <= nsec < 1e9: -2 ms is -1 s + 998 ms.
     tx.time.tv_sec, tx.time.tv_usec = divmod(ns, 1_000_000_000)
-    if LIBC.clock_adjtime(CLOCK_REALTIME, ctypes.byref(tx)) < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"clock_adjtime(ADJ_SETOFFSET, {ns} ns): "
-                      f"{os.strerror(err)}")
+    clock_adjtime(CLOCK_REALTIME, tx, f"clock_adjtime(ADJ_SETOFFSET, {ns} ns)")
 
 
 def raw_ns():
@@ -345,25 +319,6 @@ def _epoch(year, month, day, hour, minute, second):
             minute * 60 + second)
 
 
-def write_config(build, workdir, meter):
-    """test.cfg named GUEST, pvtest=steps, with the meter's device."""
-    source = os.path.join(build, "guest", "test.cfg")
-    with open(source) as src:
-        text = src.read()
-    text = re.sub(r'^name = .*$', f'name = "{GUEST}"', text, flags=re.M)
-    text = re.sub(r"\bpvtest=[^\s\"]+", "pvtest=steps", text)
-    ramdisk = read_config_value(source, "ramdisk")
-    text = re.sub(r'^ramdisk = .*$',
-                  f'ramdisk = "{os.path.join(build, "guest", ramdisk)}"',
-                  text, flags=re.M)
-    base = os.path.join(workdir, f"{GUEST}.base.cfg")
-    with open(base, "w") as dst:
-        dst.write(text)
-    path = os.path.join(workdir, f"{GUEST}.cfg")
-    config_with_args(base, path, meter.device_model_args())
-    return path
-
-
 def wait_for(guest, predicate, timeout, daemon):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -388,7 +343,7 @@ def phase_steps(results, args, daemon, workdir):
         except (OSError, RuntimeError) as err:
             results.own(False, SUITE, f"pvtime-meter starts: {err}")
             return
-        cfg = write_config(args.build, workdir, meter)
+        cfg = meter_guest_config(args.build, workdir, GUEST, "steps", meter)
         made = daemon.pvxl("create", cfg, timeout=120)
         created = made.returncode == 0
         if not results.own(created, SUITE, f"pvxl create {GUEST}",
