@@ -39,6 +39,7 @@ struct pvtime_timesource {
 	atomic64_t last_drift_ns;	/* REALTIME - hyp wall, last check */
 	int last_status;		/* of the last SET_WALLCLOCK */
 };
+
 /* Wall-clock doorbells by how long until REALTIME was set (debugfs). */
 #define PVTIME_STEP_WAIT_BOUNDS_US	{ 50, 100, 200, 500, 1000, 2000, 5000 }
 #define PVTIME_STEP_WAIT_BUCKETS	8	/* the bounds, then the rest */
