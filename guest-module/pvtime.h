@@ -93,6 +93,7 @@ struct pvtime_dev {
 	atomic64_t wallclock_attempts;		/* do_settimeofday64s, last step */
 
 	atomic64_t wallclock_ignored;	/* doorbells while not following */
+	atomic64_t wallclock_offset_unsure;	/* offsets too loose to use */
 
 	/* Fast path: clocksource "pvtime-tsc" (pvtime_fastpath.c). */
 	struct clocksource tsc_cs;

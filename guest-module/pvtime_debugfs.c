@@ -91,6 +91,8 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 	pvtime_debugfs_step_hist(m, pd);
 	seq_printf(m, "wallclock_ignored %lld\n",
 		   atomic64_read(&pd->wallclock_ignored));
+	seq_printf(m, "wallclock_offset_unsure %lld\n",
+		   atomic64_read(&pd->wallclock_offset_unsure));
 	seq_printf(m, "wallclock_sync_ms %u\n",
 		   READ_ONCE(pvtime_wallclock_sync_ms));
 	seq_printf(m, "wallclock_step_ns %lu\n", pvtime_wallclock_step_ns);

@@ -17,7 +17,9 @@
  * PVTIME_STEP_RESIDUAL_NS: whatever a step leaves stays until the next.
  */
 #include <linux/interrupt.h>
+#include <linux/irqflags.h>
 #include <linux/jiffies.h>
+#include <linux/limits.h>
 #include <linux/minmax.h>
 #include <linux/mutex.h>
 #include <linux/printk.h>
@@ -53,26 +55,54 @@ int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns)
 #define PVTIME_STEP_ATTEMPTS	4
 /* An interrupt inside one attempt must not teach the next a silly lag. */
 #define PVTIME_STEP_LAG_MAX_NS	(50 * NSEC_PER_USEC)
+/*
+ * An offset is read inside a bracket of two system-time reads, and is
+ * off by at most half its width.  A vCPU that loses its host CPU in there
+ * widens it to tens of microseconds: such a reading would step the wall
+ * clock by an error.  The tightest of a few is kept; none this tight
+ * means the host is too busy to say.
+ */
+#define PVTIME_OFFSET_TRIES		5
+#define PVTIME_OFFSET_BRACKET_GOOD_NS	2000
+#define PVTIME_OFFSET_BRACKET_MAX_NS	(10 * NSEC_PER_USEC)
 
 /*
- * CLOCK_REALTIME - (wc + system time).  System time is read on both sides
- * of CLOCK_REALTIME and averaged, so neither read's cost biases it.
+ * CLOCK_REALTIME - (wc + system time), or -EAGAIN when no bracket was
+ * tight enough.  System time is read on both sides of CLOCK_REALTIME and
+ * averaged, so neither read's cost biases it; interrupts are off inside
+ * a bracket, so only the host can stretch it.
  */
 static int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns)
 {
-	u64 system_before, system_after;
+	u64 system_before, system_after, bracket, best = U64_MAX;
 	s64 wc_ns, realtime_ns;
+	unsigned long flags;
+	unsigned int try;
 	int ret;
 
-	ret = pvtime_wallclock_read(pd->si, PVTIME_READ_MAX_TRIES, &wc_ns);
-	if (ret)
-		return ret;
-	system_before = pvtime_clock_now(pd);
-	realtime_ns = ktime_get_real_ns();
-	system_after = pvtime_clock_now(pd);
-	*offset_ns = realtime_ns -
-		     (wc_ns + system_before + (system_after - system_before) / 2);
-	return 0;
+	for (try = 0; try < PVTIME_OFFSET_TRIES; try++) {
+		ret = pvtime_wallclock_read(pd->si, PVTIME_READ_MAX_TRIES,
+					    &wc_ns);
+		if (ret)
+			return ret;
+		local_irq_save(flags);
+		system_before = pvtime_clock_now(pd);
+		realtime_ns = ktime_get_real_ns();
+		system_after = pvtime_clock_now(pd);
+		local_irq_restore(flags);
+		bracket = system_after - system_before;
+		if (bracket < best) {
+			best = bracket;
+			*offset_ns = realtime_ns -
+				     (wc_ns + system_before + bracket / 2);
+		}
+		if (best <= PVTIME_OFFSET_BRACKET_GOOD_NS)
+			return 0;
+	}
+	if (best <= PVTIME_OFFSET_BRACKET_MAX_NS)
+		return 0;
+	atomic64_inc(&pd->wallclock_offset_unsure);
+	return -EAGAIN;
 }
 
 /*
@@ -103,20 +133,31 @@ static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns)
  */
 static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 {
-	s64 before_ns, after_ns = 0, lag_ns;
+	s64 before_ns = 0, after_ns = 0, lag_ns;
 	unsigned int attempts = 0;
+	bool before_known;
 	int ret;
 
 	mutex_lock(&pd->wallclock_lock);
 	lag_ns = pd->wallclock_lag_ns;
+	/* Not knowing how far off it is does not stop a step. */
 	ret = pvtime_wallclock_offset(pd, &before_ns);
+	before_known = !ret;
+	if (ret == -EAGAIN)
+		ret = 0;
 	while (!ret && attempts < PVTIME_STEP_ATTEMPTS) {
 		attempts++;
 		ret = pvtime_wallclock_set(pd, lag_ns);
 		if (attempts == 1)
 			pd->wallclock_first_set_at_ns = ktime_get_mono_fast_ns();
-		if (!ret)
-			ret = pvtime_wallclock_offset(pd, &after_ns);
+		if (ret)
+			break;
+		ret = pvtime_wallclock_offset(pd, &after_ns);
+		if (ret == -EAGAIN) {
+			/* Set, but not measured: learn nothing from it. */
+			ret = 0;
+			break;
+		}
 		if (ret)
 			break;
 		lag_ns = clamp_t(s64, lag_ns - after_ns, 0, PVTIME_STEP_LAG_MAX_NS);
@@ -132,12 +173,14 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 	}
 
 	atomic64_inc(&pd->wallclock_steps);
-	atomic64_set(&pd->wallclock_last_step_ns, -before_ns);
+	if (before_known)
+		atomic64_set(&pd->wallclock_last_step_ns, -before_ns);
 	atomic64_set(&pd->wallclock_residual_ns, after_ns);
 	atomic64_set(&pd->wallclock_lag_now_ns, lag_ns);
 	atomic64_set(&pd->wallclock_attempts, attempts);
-	dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns (%s), %lld ns off after %u attempt(s)\n",
-			     -before_ns, why, after_ns, attempts);
+	dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns%s (%s), %lld ns off after %u attempt(s)\n",
+			     -before_ns, before_known ? "" : " (unmeasured)",
+			     why, after_ns, attempts);
 	return 0;
 }
 
@@ -185,18 +228,16 @@ static void pvtime_wallclock_sync_work(struct work_struct *work)
 	struct pvtime_dev *pd = container_of(to_delayed_work(work),
 					     struct pvtime_dev, wallclock_sync);
 	unsigned int period_ms = READ_ONCE(pvtime_wallclock_sync_ms);
-	u64 system_ns;
-	s64 wc_ns, off_ns;
+	s64 off_ns;
 
 	/* Set to 0 while this was queued: stop following. */
 	if (!period_ms)
 		return;
+	/* A host too busy to measure on waits for the next period. */
 	if (pvtime_wallclock_following(pd) &&
-	    !pvtime_wallclock_sample(pd, &wc_ns, &system_ns)) {
-		off_ns = ktime_get_real_ns() - (wc_ns + system_ns);
-		if (abs(off_ns) > pvtime_wallclock_step_ns)
-			pvtime_wallclock_step(pd, "periodic check");
-	}
+	    !pvtime_wallclock_offset(pd, &off_ns) &&
+	    abs(off_ns) > pvtime_wallclock_step_ns)
+		pvtime_wallclock_step(pd, "periodic check");
 	schedule_delayed_work(&pd->wallclock_sync, msecs_to_jiffies(period_ms));
 }
 

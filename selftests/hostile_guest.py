@@ -163,6 +163,19 @@ def neighbour_info(daemon):
         return {}
 
 
+def counters_changed(before, after, prefix=""):
+    """The numeric fields of two `pvxl info --json` answers that differ."""
+    changed = {}
+    for key, value in after.items():
+        old = before.get(key) if isinstance(before, dict) else None
+        if isinstance(value, dict):
+            changed.update(counters_changed(old or {}, value, f"{prefix}{key}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and value != old:
+            changed[f"{prefix}{key}"] = (old, value)
+    return changed
+
+
 def log_lines_about(path, name, start_offset):
     with open(path, "rb") as f:
         f.seek(start_offset)
@@ -278,6 +291,24 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
         log(f"  neighbour |REALTIME - hyp|: quiet max {quiet['max']:.0f} ns "
             f"p99 {quiet['p99']:.0f} ns; attacked max {attacked['max']:.0f} "
             f"ns p99 {attacked['p99']:.0f} ns")
+        after = neighbour_info(daemon)
+        # What moved it, should it move: pvtimed's view of the neighbour.
+        why = [f"neighbour counters that changed: {counters_changed(before, after)}"]
+        why += log_lines_about(daemon.log_path, NEIGHBOUR, log_offset)[:20]
+        # The probe lines around any that strayed, whole: the records'
+        # own offset and the module's counters tell who moved.
+        probe_lines = [(when, line) for when, line in neighbour.lines
+                       if line.startswith("PVTIME-NEIGHBOUR ")]
+        strayed = {i for i, (_, line) in enumerate(probe_lines)
+                   if (m := PROBE_RE.match(line)) and
+                   abs(int(m.group(1)) - reference) > PROBE_RTT_MAX_NS / 2}
+        around = sorted({j for i in strayed for j in (i - 1, i, i + 1)
+                         if 0 <= j < len(probe_lines)})
+        why += [f"probe at +{probe_lines[j][0] - begin[0]:.1f} s: "
+                f"{probe_lines[j][1]}" for j in around[:12]]
+        why += [f"neighbour console: {line}" for when, line in neighbour.lines
+                if begin[0] <= when and
+                not line.startswith("PVTIME-NEIGHBOUR ")][:20]
         for stat in ("p99", "max"):
             limit = 2 * quiet[f"move_{stat}"] + PROBE_RTT_MAX_NS / 2
             results.own(enough and attacked[f"move_{stat}"] <= limit, SUITE,
@@ -286,7 +317,7 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
                         f" <= 2 x quiet {quiet[f'move_{stat}'] / 1000:.2f} us"
                         f" + {PROBE_RTT_MAX_NS / 2000:.0f} us (probe error)",
                         [f"quiet median {reference} ns; offsets under attack: "
-                         f"{attacked_offsets[:40]}"])
+                         f"{attacked_offsets[:40]}"] + why)
         about = log_lines_about(daemon.log_path, HOSTILE, log_offset)
         figures["log_lines"] = len(about)
         window_s = end[0] - begin[0]
@@ -295,7 +326,6 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
                     f"pvtimed logged the hostile domain, rate-limited "
                     f"({len(about)} lines over {window_s:.0f} s)",
                     about[:10])
-        after = neighbour_info(daemon)
         moved = {key: (before.get(key), after.get(key)) for key in RECORD_KEYS
                  if before.get(key) != after.get(key)}
         results.own(bool(before and after and not moved), SUITE,

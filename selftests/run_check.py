@@ -77,6 +77,7 @@ class Results:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
         self.reports = []
+        self.failures = []
 
     def add(self, kind, suite, line):
         if kind == "pass":
@@ -85,6 +86,7 @@ class Results:
             self.skipped += 1
         else:
             self.failed += 1
+            self.failures.append(f"[{suite}] {line}")
             log(f"  FAIL [{suite}] {line}")
 
     def own(self, passed, suite, name, context=()):
@@ -635,6 +637,9 @@ def print_summary(results, started):
     log("== summary")
     for suite, key, value in results.reports:
         log(f"  {key:32} {value:>20}   ({suite})")
+    # Again at the end: a log cut to its tail still names every failure.
+    for failure in results.failures:
+        log(f"  failed: {failure}")
     log(f"  total time {time.monotonic() - started:.0f} s")
 
 
