@@ -106,7 +106,6 @@ struct pvtime_dev {
 	pvtime_time_info_t *fastpath_snap;	/* one per possible CPU */
 	u32 *stopped_version_seen;	/* one per possible CPU */
 	s64 fastpath_worst_skew_ns;	/* largest record disagreement seen */
-	struct work_struct records_work;	/* hyp rang PVTIME_VEC_RECORDS */
 	struct delayed_work fastpath_check;	/* periodic re-evaluation */
 	atomic64_t records_irqs;
 	atomic64_t fastpath_engaged;	/* times pvtime-tsc was registered */
@@ -265,6 +264,7 @@ void pvtime_fastpath_start(struct pvtime_dev *pd);
 int pvtime_fastpath_stop(struct pvtime_dev *pd);
 void pvtime_fastpath_free(struct pvtime_dev *pd);
 irqreturn_t pvtime_records_irq(int irq, void *data);
+irqreturn_t pvtime_records_irq_thread(int irq, void *data);
 void pvtime_fastpath_recheck(struct pvtime_dev *pd);
 bool pvtime_fastpath_engaged(struct pvtime_dev *pd);
 s64 pvtime_record_time_at(const pvtime_time_info_t *rec, u64 tsc);

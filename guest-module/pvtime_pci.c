@@ -262,7 +262,8 @@ static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	pvtime_fastpath_start(pd);
 	if (pd->records_irq >= 0) {
 		ret = pvtime_request_irq(pd, pd->records_irq,
-					 pvtime_records_irq, NULL,
+					 pvtime_records_irq,
+					 pvtime_records_irq_thread,
 					 "pvtime-records");
 		if (ret)
 			goto err_fastpath;

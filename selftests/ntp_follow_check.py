@@ -31,9 +31,21 @@ GUEST = "pvtime-ntp"
 # (stretch, seconds, what the host does): a frequency (ppm off the one
 # found), or an adjtime(3) offset slew ("adjtime", us) at 500 ppm, which
 # must be over within the stretch; the schedule ends where it began.
+# ("load", ppm): that frequency with every guest vCPU hammering
+# clock_gettime() and rdtsc (pvtime-timekeep spin), which on some hosts
+# moves the guest's TSC under pvtimed.
 CHECK_SCHEDULE = (("as-found", 6, 0.0), ("plus50", 10, 50.0),
                   ("minus50", 10, -50.0), ("adjtime-plus2ms", 5, ("adjtime", 2000)),
-                  ("adjtime-minus2ms", 5, ("adjtime", -2000)), ("restored", 4, 0.0))
+                  ("adjtime-minus2ms", 5, ("adjtime", -2000)),
+                  ("plus50-load", 10, ("load", 50.0)), ("restored", 4, 0.0))
+# After the slews: the guest paused PAUSE_S at +50 ppm and resumed under
+# the stopped-time policy step; windows from PAUSE_SETTLE_S after the
+# unpause to the end of the probe are judged like the rest.
+PAUSE_BEFORE_S = 2.0
+PAUSE_S = 1.0
+PAUSE_AFTER_S = 8.0
+PAUSE_SETTLE_S = 1.0
+PAUSE_PPM = 50.0
 CHECK_MAX_ABS_US = 5
 # Meter samples with a wider bracket are not judged (error bound rtt/2).
 CHECK_MAX_RTT_US = 4
@@ -41,6 +53,7 @@ PVTIME_F_HOST_NTP = 0x80
 READY_TIMEOUT_S = 90
 END_TIMEOUT_S = 60
 WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
+PAUSE_WINDOW_RE = re.compile(r"^PVTIME-METER-PAUSE-WINDOW (.*)$")
 
 
 def log(text=""):
@@ -60,6 +73,8 @@ class NtpGuest:
         self.planned = None
         self.tap_count = 0
         self.windows = []       # (host time at the window's end, JSON)
+        self.pause_ready_at = None
+        self.pause_windows = []  # the same, for the probe across the pause
         self.after_failure = False
 
     def follow(self):
@@ -72,7 +87,16 @@ class NtpGuest:
 
     def handle(self, line):
         match = WINDOW_RE.match(line)
-        if line.startswith("PVTIME-GUEST-BEGIN"):
+        pause_match = PAUSE_WINDOW_RE.match(line)
+        if pause_match:
+            row = window_row(pause_match.group(1))
+            if "window" in row and self.pause_ready_at:
+                self.pause_windows.append(
+                    (self.pause_ready_at + float(row.get("t_s", 0)), row))
+        elif line.startswith("PVTIME-NTP-PAUSE-READY"):
+            self.pause_ready_at = time.time()
+            log(f"  {self.suite}: {line}")
+        elif line.startswith("PVTIME-GUEST-BEGIN"):
             self.begun = True
         elif line.startswith("PVTIME-GUEST-END") or \
                 line.startswith("pvtime-init: run-guest-tests.sh"):
@@ -81,10 +105,7 @@ class NtpGuest:
             self.ready_at = time.time()
             log(f"  {self.suite}: {line}")
         elif match:
-            try:
-                row = json.loads(match.group(1))
-            except ValueError:
-                row = {}
+            row = window_row(match.group(1))
             if "window" in row and self.ready_at:
                 self.windows.append((self.ready_at + float(row.get("t_s", 0)), row))
         elif self.results.report(self.suite, line):
@@ -99,6 +120,13 @@ class NtpGuest:
                 self.after_failure = kind == "fail"
             elif self.after_failure and line.startswith("#"):
                 log(f"    | {line[1:].strip()}")
+
+
+def window_row(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {}
 
 
 def wait_for(guest, predicate, timeout, alive):
@@ -140,6 +168,62 @@ def stretch_figures(guest, boundaries):
     return figures
 
 
+def pause_and_resume(results, daemon, guest, host, suite, max_abs_us):
+    """The guest's second probe: PAUSE_S stopped at +PAUSE_PPM, resumed
+    under the policy step.  Every usable sample from PAUSE_SETTLE_S after
+    the unpause on must be within max_abs_us of the host, as before the
+    pause.  Returns {recovery_s, max_abs_ns, windows} or {}."""
+    if not results.own(wait_for(guest, lambda: guest.pause_ready_at is not None
+                                or guest.ended, END_TIMEOUT_S, daemon.alive)
+                       and guest.pause_ready_at, suite,
+                       "the guest measures across a pause",
+                       tail_file(daemon.domain_log(GUEST), 15)):
+        return {}
+    host.offset_ppm(PAUSE_PPM)
+    wait_for(guest, lambda: False, PAUSE_BEFORE_S, daemon.alive)
+    paused = daemon.pvxl("pause", GUEST)
+    time.sleep(PAUSE_S)
+    resumed = daemon.pvxl("unpause", GUEST, "step")
+    unpaused_at = time.time()
+    log(f"  {suite}: host paused {GUEST} {PAUSE_S:.0f} s at {PAUSE_PPM:+.0f} ppm, "
+        f"resumed under the policy step")
+    if not results.own(paused.returncode == 0 and resumed.returncode == 0, suite,
+                       f"pvxl pause / unpause {GUEST} step",
+                       [paused.describe(), resumed.describe()]):
+        return {}
+    wait_for(guest, lambda: guest.ended, PAUSE_AFTER_S + END_TIMEOUT_S,
+             daemon.alive)
+    settled = [(end, row) for end, row in guest.pause_windows
+               if end >= unpaused_at + PAUSE_SETTLE_S and
+               row.get("offset", {}).get("n")]
+    worst = max((abs(int(row["offset"]["max_abs_ns"])) for _, row in settled),
+                default=None)
+    # Recovery: the end of the first window after the unpause from which
+    # on every window is within the limit (0.2 s windows).
+    recovery = None
+    for end, row in reversed(guest.pause_windows):
+        if end < unpaused_at:
+            break
+        offset = row.get("offset", {})
+        if offset.get("n") and abs(int(offset["max_abs_ns"])) > max_abs_us * 1000:
+            break
+        if offset.get("n"):
+            recovery = end - unpaused_at
+    figures = {"recovery_s": recovery, "max_abs_ns": worst,
+               "windows": len(settled)}
+    results.reports.append((suite, "after_pause_max_abs_offset_ns",
+                            f"{worst} ({len(settled)} windows)"))
+    results.reports.append((suite, "after_pause_within_limit_s",
+                            "-" if recovery is None else f"{recovery:.1f}"))
+    results.own(worst is not None and len(settled) >= 10 and
+                worst <= max_abs_us * 1000, suite,
+                f"REALTIME within {max_abs_us} us of the host's (independent "
+                f"meter) from {PAUSE_SETTLE_S:.0f} s after a {PAUSE_S:.0f} s "
+                f"pause on: max {worst} ns over {len(settled)} windows of 0.2 s",
+                [json.dumps(row) for _, row in guest.pause_windows[:12]])
+    return figures
+
+
 def follower_state(daemon):
     info = daemon.pvxl("info", "--json", GUEST)
     try:
@@ -150,10 +234,17 @@ def follower_state(daemon):
 
 def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
                    schedule=CHECK_SCHEDULE, max_abs_us=CHECK_MAX_ABS_US,
-                   max_rtt_us=CHECK_MAX_RTT_US):
+                   max_rtt_us=CHECK_MAX_RTT_US, pause=True):
     """The scenario; returns {stretch: figures, "guest_wallclock_steps": N,
-    "follower": {...}} (empty on failure)."""
+    "follower": {...}, "pause": {...}} (empty on failure)."""
     probe_s = sum(seconds for _, seconds, _ in schedule) + 2
+    load_at = load_s = 0
+    elapsed = 0
+    for _, seconds, action in schedule:
+        if isinstance(action, tuple) and action[0] == "load":
+            load_at, load_s = elapsed, seconds
+        elapsed += seconds
+    pause_probe_s = PAUSE_BEFORE_S + PAUSE_S + PAUSE_AFTER_S if pause else 0
     try:
         host = HostFrequency()
     except OSError as err:
@@ -172,7 +263,9 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
         meter.start()
         cfg = meter_guest_config(
             build, workdir, GUEST, f"ntp NTP_PROBE_S={probe_s} "
-            f"NTP_MAX_ABS_US={max_abs_us} NTP_MAX_RTT_US={max_rtt_us}", meter)
+            f"NTP_MAX_ABS_US={max_abs_us} NTP_MAX_RTT_US={max_rtt_us} "
+            f"NTP_LOAD_AT_S={load_at} NTP_LOAD_S={load_s} "
+            f"NTP_PAUSE_PROBE_S={pause_probe_s:.0f}", meter)
         created = daemon.pvxl("create", cfg, timeout=120)
         if not results.own(created.returncode == 0, suite, f"pvxl create {GUEST}",
                            [created.describe()] + daemon.log_tail(15)):
@@ -189,7 +282,11 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
         try:
             for stretch, seconds, action in schedule:
                 begin = time.time()
-                if isinstance(action, tuple):
+                if isinstance(action, tuple) and action[0] == "load":
+                    host.offset_ppm(action[1])
+                    log(f"  {suite}: host NTP frequency {action[1]:+.0f} ppm off "
+                        f"as found, every guest vCPU busy ({stretch}, {seconds} s)")
+                elif isinstance(action, tuple):
                     host.adjtime_us(action[1])
                     log(f"  {suite}: host adjtime({action[1]:+d} us) at 500 ppm "
                         f"({stretch}, {seconds} s)")
@@ -198,13 +295,16 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
                     log(f"  {suite}: host NTP frequency {action:+.0f} ppm off "
                         f"as found ({stretch}, {seconds} s)")
                 wait_for(guest, lambda: False, seconds, daemon.alive)
-                if isinstance(action, tuple):
+                if isinstance(action, tuple) and action[0] == "adjtime":
                     left = host.adjtime_remaining_us()
                     results.own(left == 0, suite, f"host adjtime({action[1]:+d} "
                                 f"us) done within {seconds} s ({left} us left)")
                 # The first stretch starts with the probe.
                 boundaries.append((stretch, begin if boundaries else start,
                                    time.time()))
+            if pause:
+                figures["pause"] = pause_and_resume(results, daemon, guest,
+                                                    host, suite, max_abs_us)
         finally:
             left = host.restore()
         results.own(host.read().freq == host.original and not left, suite,
@@ -228,6 +328,10 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
         steps = next((value for s_, key, value in results.reports
                       if s_ == suite and key == "ntp_guest_wallclock_steps"), None)
         figures["guest_wallclock_steps"] = steps
+        # The loaded stretch, judged through the mailbox by the guest.
+        figures["load"] = {key[len("ntp_load_"):]: value
+                           for s_, key, value in results.reports
+                           if s_ == suite and key.startswith("ntp_load_")}
         figures["follower"] = {key: int(after.get(key, 0)) - int(before.get(key, 0))
                                for key in ("kernel_changes", "rate_changes",
                                            "trims", "breaks")}

@@ -521,6 +521,16 @@ NTP_PROBE_S=${NTP_PROBE_S:-40}
 NTP_MAX_ABS_US=${NTP_MAX_ABS_US:-5}
 # Samples with a wider bracket are left out: their error bound is rtt/2.
 NTP_MAX_RTT_US=${NTP_MAX_RTT_US:-4}
+# All-vCPU load from NTP_LOAD_AT_S into the probe, for NTP_LOAD_S seconds
+# (0: none); the runner slews the host meanwhile.  pvtime-timekeep load
+# judges REALTIME against the hyp through the mailbox once a second: the
+# meter's host process cannot answer in time while the guest's vCPUs
+# keep both host cores busy.
+NTP_LOAD_AT_S=${NTP_LOAD_AT_S:-0}
+NTP_LOAD_S=${NTP_LOAD_S:-0}
+# Then, if not 0, a second probe this long while the runner pauses and
+# resumes this guest (stopped-time policy step); the runner judges it.
+NTP_PAUSE_PROBE_S=${NTP_PAUSE_PROBE_S:-0}
 wallclock_steps() {
 	sed -n 's/^wallclock_steps //p' "$DEBUGFS/state"
 }
@@ -533,6 +543,15 @@ mode_ntp() {
 	# The initial step and its retries are over once the offset is known.
 	sleep 2
 	steps_before=$(wallclock_steps)
+	load_pid=
+	if [ "$NTP_LOAD_S" -gt 0 ]; then
+		{
+			sleep "$NTP_LOAD_AT_S"
+			"$SELFTESTS/pvtime-timekeep" load "$NTP_LOAD_S" \
+				$((NTP_MAX_ABS_US * 1000))
+		} >"$TMP.load" 2>&1 &
+		load_pid=$!
+	fi
 	echo "PVTIME-NTP-READY $NTP_PROBE_S"
 	"$SELFTESTS/pvtime-meter-probe" --duration "$NTP_PROBE_S" \
 		--interval-ms 20 --window-s 1 --max-rtt-us "$NTP_MAX_RTT_US" --json \
@@ -547,8 +566,26 @@ mode_ntp() {
 	echo "PVTIME-REPORT ntp_guest_wallclock_steps $((steps_after - steps_before))"
 	check "no guest wall-clock step while the host slewed" \
 		[ -n "$steps_before" -a "$steps_before" = "$steps_after" ]
+	if [ -n "$load_pid" ]; then
+		wait "$load_pid"
+		load_rc=$?
+		grep -v '^PVTIME-REPORT' "$TMP.load" | comment_stream
+		sed -n 's/^PVTIME-REPORT load_/PVTIME-REPORT ntp_load_/p' "$TMP.load"
+		result "$load_rc" "under $NTP_LOAD_S s of all-vCPU load at +50 ppm: REALTIME within $NTP_MAX_ABS_US us of the hyp's (mailbox, proven error), CLOCK_MONOTONIC never back"
+	fi
 	check "still pvtime or pvtime-tsc" is_pvtime_clocksource
 	grep -E '^(fastpath|clocksource_handoffs|wallclock|vouch)' "$DEBUGFS/state" | comment_stream
+	[ "$NTP_PAUSE_PROBE_S" -gt 0 ] || return 0
+	# The pause: the guest's TSC stops while the host's clock runs on.
+	# Windows of 0.2 s; the runner takes the unpause from pvxl and judges
+	# the windows after it.
+	echo "PVTIME-NTP-PAUSE-READY $NTP_PAUSE_PROBE_S"
+	"$SELFTESTS/pvtime-meter-probe" --duration "$NTP_PAUSE_PROBE_S" \
+		--interval-ms 20 --window-s 0.2 --max-rtt-us "$NTP_MAX_RTT_US" \
+		--json >"$TMP.pause" 2>&1
+	result $? "the meter probe ran across the pause"
+	sed -n 's/^{/PVTIME-METER-PAUSE-WINDOW {/p' "$TMP.pause"
+	comment "wallclock_steps after the pause: $(wallclock_steps)"
 }
 
 # The clock_status/ directory of the bound pvtime device, if any.
