@@ -17,18 +17,18 @@
 #include <unistd.h>
 
 #include "pvtime_ctl.h"
-#include "control.h"
-#include "domain.h"
-#include "event_loop.h"
-#include "fault_inject.h"
-#include "host_clock_follow.h"
-#include "host_clock_watch.h"
-#include "time_source_watch.h"
-#include "log.h"
-#include "sd_notify.h"
-#include "timebase.h"
-#include "tsc_ratefile.h"
-#include "tsc_refine.h"
+#include "control/control.h"
+#include "domain/domain.h"
+#include "core/event_loop.h"
+#include "fault/fault_inject.h"
+#include "host/host_clock_follow.h"
+#include "host/host_clock_watch.h"
+#include "host/time_source_watch.h"
+#include "core/log.h"
+#include "core/sd_notify.h"
+#include "core/timebase.h"
+#include "core/tsc_ratefile.h"
+#include "core/tsc_refine.h"
 
 #define CALIBRATE_MS_DEFAULT	1000
 #define CALIBRATE_MS_MIN	10

@@ -10,7 +10,7 @@
  */
 #include <sys/epoll.h>
 
-#include "../../hyp/control.c"
+#include "../../hyp/control/control.c"
 #include "fuzz_check.h"
 #include "fuzz_control_domains.h"
 

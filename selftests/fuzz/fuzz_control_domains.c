@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain.h"
+#include "domain/domain.h"
 #include "fuzz_control_domains.h"
-#include "host_clock_follow.h"
+#include "host/host_clock_follow.h"
 #include "pvtime_abi.h"
-#include "time_source_watch.h"
-#include "timebase.h"
+#include "host/time_source_watch.h"
+#include "core/timebase.h"
 
 #define FAKE_VCPUS	2
 #define CALIBRATE_MS	20

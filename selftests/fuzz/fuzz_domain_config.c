@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "domain_config.h"
+#include "domain/domain_config.h"
 #include "fuzz_check.h"
 
 static char dir[] = "/tmp/pvtime-fuzz-cfg-XXXXXX";

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain_state.h"
+#include "domain/domain_state.h"
 #include "fuzz_check.h"
 
 #define ORIGIN	"fuzz.state"

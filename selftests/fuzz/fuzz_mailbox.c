@@ -8,7 +8,7 @@
  * serve loop's timing and budget are not fuzzed: they bound how often
  * requests are answered, not what an answer does.
  */
-#include "../../hyp/mailbox.c"
+#include "../../hyp/guest/mailbox.c"
 #include "fuzz_check.h"
 
 #define FUZZ_VCPUS	2

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "clock_status.h"
+#include "clock/clock_status.h"
 #include "tap.h"
 
 /* 2026-11-30 12:00:00 UTC, and the midnight after it. */

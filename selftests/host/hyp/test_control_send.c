@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "control_send.h"
+#include "control/control_send.h"
 
 #define REPLY_BYTES	(16u << 20)
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "doorbell_limit.h"
+#include "guest/doorbell_limit.h"
 
 #define MS	1000000ull
 

@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "tap.h"
-#include "log.h"
-#include "time_source.h"
-#include "timebase.h"
-#include "wallclock.h"
+#include "core/log.h"
+#include "clock/time_source.h"
+#include "core/timebase.h"
+#include "clock/wallclock.h"
 
 #define HZ	2600000000ull
 #define S	1000000000ll
