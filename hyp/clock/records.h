@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "domain/domain_config.h"
+#include "clock/clock_policy.h"
 #include "core/ratelimit.h"
 #include "clock/shm.h"
 #include "clock/time_function.h"

@@ -6,7 +6,7 @@
 void tsc_evidence_init(struct tsc_evidence *ev, uint32_t nr_vcpus)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->nr_vcpus = nr_vcpus < DOMAIN_VCPUS_MAX ? nr_vcpus : DOMAIN_VCPUS_MAX;
+	ev->nr_vcpus = nr_vcpus < CLOCK_VCPUS_MAX ? nr_vcpus : CLOCK_VCPUS_MAX;
 }
 
 static uint64_t half_up(uint64_t cycles)

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "domain/domain_config.h"
+#include "clock/clock_policy.h"
 
 /* TSC read jitter allowed on top of the two half round trips. */
 #define TSC_EVIDENCE_SLACK_CYCLES	16
@@ -54,7 +54,7 @@ struct tsc_evidence {
 	bool periodic;			/* the guest said it samples periodically */
 	uint64_t moves;			/* times a sample moved the offset */
 	uint64_t refinements;		/* of those, a tighter sample's correction */
-	struct vcpu_evidence vcpu[DOMAIN_VCPUS_MAX];
+	struct vcpu_evidence vcpu[CLOCK_VCPUS_MAX];
 };
 
 enum tsc_evidence_result {

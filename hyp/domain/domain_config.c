@@ -573,67 +573,6 @@ static int key_abi_version(struct parser *p, struct value *v,
 	return 0;
 }
 
-/* "slew:PPM": PPM is plain decimal digits, no sign, no spaces, in range. */
-static int take_slew_ppm(const char *text, const char *ppm, uint32_t *out,
-			 char *why, size_t whylen)
-{
-	uint64_t n = 0;
-	const char *c;
-
-	if (!*ppm) {
-		snprintf(why, whylen,
-			 "bad stopped_time '%s' (slew needs a rate: \"slew:PPM\", PPM %u..%u)",
-			 text, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
-		return -1;
-	}
-	for (c = ppm; *c; c++) {
-		if (*c < '0' || *c > '9') {
-			snprintf(why, whylen,
-				 "bad stopped_time '%s' (PPM must be a decimal integer %u..%u)",
-				 text, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
-			return -1;
-		}
-		/* Saturate instead of wrapping: any overflow is out of range. */
-		if (n <= STOPPED_SLEW_PPM_MAX)
-			n = n * 10 + (uint64_t)(*c - '0');
-	}
-	if (n < STOPPED_SLEW_PPM_MIN || n > STOPPED_SLEW_PPM_MAX) {
-		snprintf(why, whylen,
-			 "stopped_time slew rate out of range: %s ppm (allowed %u..%u)",
-			 ppm, STOPPED_SLEW_PPM_MIN, STOPPED_SLEW_PPM_MAX);
-		return -1;
-	}
-	*out = (uint32_t)n;
-	return 0;
-}
-
-int stopped_time_policy_parse(const char *text, enum stopped_time_policy *policy,
-			      uint32_t *slew_ppm, char *why, size_t whylen)
-{
-	if (!strcmp(text, "step")) {
-		*policy = STOPPED_TIME_STEP;
-		*slew_ppm = 0;
-		return 0;
-	}
-	if (!strcmp(text, "keep")) {
-		*policy = STOPPED_TIME_KEEP;
-		*slew_ppm = 0;
-		return 0;
-	}
-	/* "slew" alone is a slew without its rate: say so, not "unknown". */
-	if (!strcmp(text, "slew") || !strncmp(text, "slew:", 5)) {
-		if (take_slew_ppm(text, text[4] ? text + 5 : "", slew_ppm, why,
-				  whylen))
-			return -1;
-		*policy = STOPPED_TIME_SLEW;
-		return 0;
-	}
-	snprintf(why, whylen,
-		 "bad stopped_time '%s' (expected \"step\", \"slew:PPM\" or \"keep\")",
-		 text);
-	return -1;
-}
-
 static int key_stopped_time(struct parser *p, struct value *v,
 			    struct domain_config *c)
 {
@@ -894,11 +833,6 @@ int64_t domain_config_create_offset_s(const struct domain_config *cfg,
 	return cfg->rtc_timeoffset_s + *utc_offset_s;
 }
 
-const char *tsc_stable_policy_name(enum tsc_stable_policy policy)
-{
-	return policy == TSC_STABLE_OFF ? "off" : "auto";
-}
-
 const char *tcg_thread_mode_name(enum tcg_thread_mode mode)
 {
 	return mode == TCG_THREAD_MULTI ? "multi" : "single";
@@ -924,21 +858,4 @@ int domain_name_valid(const char *name)
 	}
 	/* Names become file names in the state dir. */
 	return strcmp(name, ".") && strcmp(name, "..");
-}
-
-const char *stopped_time_policy_name(enum stopped_time_policy policy,
-				     uint32_t slew_ppm, char *buf, size_t len)
-{
-	switch (policy) {
-	case STOPPED_TIME_SLEW:
-		snprintf(buf, len, "slew:%u", slew_ppm);
-		break;
-	case STOPPED_TIME_KEEP:
-		snprintf(buf, len, "keep");
-		break;
-	default:
-		snprintf(buf, len, "step");
-		break;
-	}
-	return buf;
 }

@@ -12,8 +12,11 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock/clock_policy.h"
+
 #define DOMAIN_NAME_MAX		32
-#define DOMAIN_VCPUS_MAX	32
+/* The clock keeps evidence for this many vCPUs at most. */
+#define DOMAIN_VCPUS_MAX	CLOCK_VCPUS_MAX
 #define DOMAIN_MEMORY_MIN_MIB	64
 #define DOMAIN_MEMORY_MAX_MIB	65536
 #define DOMAIN_DM_ARGS_MAX	64
@@ -25,11 +28,6 @@ enum domain_accel {
 	DOMAIN_ACCEL_KVM,
 };
 
-/* When pvtimed may set PVTIME_FLAG_TSC_STABLE in the domain's records. */
-enum tsc_stable_policy {
-	TSC_STABLE_AUTO,	/* once every vCPU's TSC offset agreed */
-	TSC_STABLE_OFF,		/* never */
-};
 
 /*
  * How QEMU runs a TCG domain's vCPUs.  Multi-threaded TCG lets the guest
@@ -41,18 +39,10 @@ enum tcg_thread_mode {
 	TCG_THREAD_MULTI,	/* -accel tcg,thread=multi (MTTCG) */
 };
 
-/* What the guest clock does with an interval the domain was stopped. */
-enum stopped_time_policy {
-	STOPPED_TIME_STEP,	/* default: catch up at once (Xen) */
-	STOPPED_TIME_SLEW,	/* catch up at stopped_slew_ppm */
-	STOPPED_TIME_KEEP,	/* stay behind; the drift is accounted */
-};
 
 /* |rtc_timeoffset| in seconds: 50 years of 365 days. */
 #define DOMAIN_RTC_TIMEOFFSET_MAX	1576800000ll
 
-#define STOPPED_SLEW_PPM_MIN	1
-#define STOPPED_SLEW_PPM_MAX	500000
 
 struct domain_config {
 	char name[DOMAIN_NAME_MAX + 1];
@@ -113,23 +103,10 @@ int64_t domain_config_create_offset_s(const struct domain_config *cfg,
 				      time_t now, int64_t *utc_offset_s);
 
 const char *domain_accel_name(enum domain_accel accel);
-const char *tsc_stable_policy_name(enum tsc_stable_policy policy);
 const char *tcg_thread_mode_name(enum tcg_thread_mode mode);
 
 /* [A-Za-z0-9_.-]{1,32} */
 int domain_name_valid(const char *name);
 
-/* Room for any stopped_time_policy_name(), "slew:500000" included. */
-#define STOPPED_TIME_NAME_MAX	16
-/* "step", "keep" or "slew:PPM", as the config spells it; returns buf. */
-/*
- * "step", "keep" or "slew:PPM" (PPM strict decimal, in range).  Returns 0,
- * or -1 with the reason in why.
- */
-int stopped_time_policy_parse(const char *text, enum stopped_time_policy *policy,
-			      uint32_t *slew_ppm, char *why, size_t whylen);
-
-const char *stopped_time_policy_name(enum stopped_time_policy policy,
-				     uint32_t slew_ppm, char *buf, size_t len);
 
 #endif /* PVTIMED_DOMAIN_CONFIG_H */

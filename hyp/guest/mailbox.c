@@ -20,7 +20,7 @@
 #include "clock/wallclock.h"
 
 /* SET_OFFSET messages: a boot's worth (one per vCPU) per minute. */
-#define OFFSET_LOG_BURST	(2 * DOMAIN_VCPUS_MAX)
+#define OFFSET_LOG_BURST	(2 * CLOCK_VCPUS_MAX)
 #define SESSION_LOG_BURST	5
 /*
  * SET_WALLCLOCK messages a minute: a time source under chrony forwards
