@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "clock/clock_follow.h"
 #include "pvclock_math.h"
+#include "clock/clock_follow.h"
 
 /* The kernel's NTP tick: 1e4 us at USER_HZ 100 is a nominal second. */
 #define KERNEL_NOMINAL_TICK_US	10000.0

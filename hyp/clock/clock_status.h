@@ -3,9 +3,10 @@
  * The host clock's status for the guests (PVTIME_F_CLOCK_STATUS): what the
  * host's adjtimex(2) reports (read-only, modes 0) turned into the
  * control page's clock-status block, refreshed for every domain on the
- * 1 s tick of host_clock_watch.c.  clock_status.c is the pure encoding
- * (unit-tested); clock_status_domains.c publishes it per domain and holds
- * the test-only faults (the block hidden as from an older hyp, or left odd).
+ * 1 s tick of host_clock_watch.c.  This is the pure encoding
+ * (unit-tested); domain/clock_status_domains.h publishes it per domain and
+ * holds the test-only faults (the block hidden as from an older hyp, or
+ * left odd).
  */
 #ifndef PVTIMED_CLOCK_STATUS_H
 #define PVTIMED_CLOCK_STATUS_H
@@ -39,25 +40,5 @@ struct clock_status_state {
 	bool hidden;				/* fault: as an older hyp */
 	uint64_t odd_until_ns;			/* fault: CLOCK_MONOTONIC; 0 none */
 };
-
-struct domain;
-
-/*
- * Sample adjtimex once and publish it to every running domain that offers
- * PVTIME_F_CLOCK_STATUS; bumps a domain's 'changes' when clock_status_news().
- */
-void clock_status_refresh_all(void);
-
-/*
- * Test-only faults (pvxl inject): hide the block as an older hyp would
- * (clear the feature bit, zero the block) or show it again; hold its seq
- * odd for ms milliseconds (the next refresh after that repairs it).
- */
-void clock_status_hide(struct domain *d, bool hide);
-
-struct emit;
-/* The "clock_status" object of info: what the guest's block holds. */
-void clock_status_emit(struct emit *e, const struct domain *d);
-void clock_status_hold_odd(struct domain *d, uint32_t ms);
 
 #endif /* PVTIMED_CLOCK_STATUS_H */

@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "pvclock_math.h"
+#include "clock/records.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
-#include "clock/records.h"
 
 /* Past a removed skew, TSC_STABLE waits this long on top of the lead. */
 #define STABLE_HOLD_MARGIN_NS	100000000ull

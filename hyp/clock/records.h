@@ -19,10 +19,10 @@
 #include <stdint.h>
 
 #include "clock/clock_policy.h"
-#include "core/ratelimit.h"
 #include "clock/shm.h"
 #include "clock/time_function.h"
 #include "clock/tsc_evidence.h"
+#include "core/ratelimit.h"
 
 /* Anchor candidates searched for the least rounding (time_function.h). */
 #define RECORDS_ANCHOR_CANDIDATES	256

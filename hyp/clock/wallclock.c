@@ -9,9 +9,9 @@
 #include <stdio.h>
 
 #include "pvclock_math.h"
+#include "clock/wallclock.h"
 #include "core/log.h"
 #include "core/timebase.h"
-#include "clock/wallclock.h"
 
 static _Atomic int64_t hyp_wall_offset_ns;
 

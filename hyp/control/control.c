@@ -28,6 +28,7 @@
 #include "core/emit.h"
 #include "core/event_loop.h"
 #include "core/log.h"
+#include "core/monotonic.h"
 #include "core/ratelimit.h"
 
 #define CONTROL_REQUEST_TIMEOUT_S	5
@@ -83,7 +84,7 @@ static uint64_t reply_deadline_ns;
 
 static void reply_begin(uint64_t timeout_ns)
 {
-	reply_deadline_ns = control_now_ns() + timeout_ns;
+	reply_deadline_ns = monotonic_ns() + timeout_ns;
 }
 
 /* Best effort before the reply's deadline; a client that does not read loses. */

@@ -7,15 +7,15 @@
 
 #include "pvclock_math.h"
 #include "pvtime_ctl.h"
-#include "clock/clock_status.h"
+#include "clock/wallclock.h"
 #include "control/control_commands.h"
-#include "host/host_clock_follow.h"
-#include "domain/domain.h"
-#include "fault/fault_inject.h"
 #include "core/log.h"
 #include "core/timebase.h"
+#include "domain/clock_status_domains.h"
+#include "domain/domain.h"
+#include "fault/fault_inject.h"
+#include "host/host_clock_follow.h"
 #include "host/time_source_watch.h"
-#include "clock/wallclock.h"
 
 static struct domain *find_domain(const char *dom, char *err, size_t errlen)
 {
@@ -317,7 +317,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_stability(e, &snap, now_tsc);
 	emit_calibration(e, &snap, now_tsc);
 	emit_time_function(e, &snap);
-	fault_emit(e, &d->faults);
+	fault_emit(e, d);
 	clock_status_emit(e, d);
 	emit_s64(e, "wall_offset_ns", snap.wall_offset_ns);
 	emit_create_offset(e, d);
@@ -586,7 +586,7 @@ static int cmd_inject(int argc, char **argv, struct emit *e, char *err,
 		snprintf(err, errlen, "domain '%s' is shut down", d->cfg.name);
 		return PVTIME_EXIT_FAILURE;
 	}
-	if (fault_apply(&d->faults, &req, why, sizeof(why))) {
+	if (fault_apply(d, &req, why, sizeof(why))) {
 		snprintf(err, errlen, "domain '%s': inject %s: %s", d->cfg.name,
 			 argv[1], why);
 		log_warn("%s", err);
@@ -598,7 +598,7 @@ static int cmd_inject(int argc, char **argv, struct emit *e, char *err,
 	emit_str(e, "name", d->cfg.name);
 	emit_u64(e, "domid", d->domid);
 	emit_str(e, "mode", fault_mode_name(req.mode));
-	fault_emit(e, &d->faults);
+	fault_emit(e, d);
 	return PVTIME_EXIT_OK;
 }
 

@@ -5,14 +5,7 @@
 #include <time.h>
 
 #include "control/control_send.h"
-
-uint64_t control_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "core/monotonic.h"
 
 int control_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns)
 {
@@ -34,7 +27,7 @@ int control_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns)
 			continue;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		now = control_now_ns();
+		now = monotonic_ns();
 		if (now >= deadline_ns)
 			return -ETIMEDOUT;
 		/* Round up: a 0 ms poll would spin until the deadline. */

@@ -14,7 +14,4 @@
  */
 int control_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns);
 
-/* CLOCK_MONOTONIC in ns. */
-uint64_t control_now_ns(void);
-
 #endif /* PVTIMED_CONTROL_SEND_H */

@@ -9,9 +9,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "core/log.h"
+#include "core/monotonic.h"
 
 struct ratelimit {
 	uint64_t interval_ns;
@@ -31,20 +31,12 @@ struct ratelimit {
 bool ratelimit_allow(struct ratelimit *rl, uint64_t now_ns,
 		     unsigned long *missed);
 
-static inline uint64_t ratelimit_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* log_msg through a rate limit; the next message counts the suppressed. */
 #define log_ratelimited(rl, level, fmt, ...)					\
 	do {									\
 		unsigned long missed_;						\
 										\
-		if (ratelimit_allow((rl), ratelimit_now_ns(), &missed_))	\
+		if (ratelimit_allow((rl), monotonic_ns(), &missed_))	\
 			log_msg((level), fmt "%s%.0lu%s", ##__VA_ARGS__,		\
 				missed_ ? " (" : "", missed_,			\
 				missed_ ? " similar suppressed)" : "");		\

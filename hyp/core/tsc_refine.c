@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "pvclock_math.h"
-#include "domain/domain.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/timebase.h"
@@ -16,7 +15,7 @@ static struct event_source timer = { .fd = -1 };
 static struct timebase_pair reference;
 static uint64_t next_baseline_s;
 static uint64_t applied_hz;
-static bool apply_to_domains;
+static void (*apply_rate)(uint64_t tsc_hz);
 
 int tsc_refine_estimate(const struct timebase_pair *start,
 			const struct timebase_pair *end, uint64_t *hz,
@@ -93,13 +92,13 @@ static void refine(void)
 	log_info("TSC refined over %.0f s: %llu Hz +- %llu Hz (%.4f ppm), moved %+.4f ppm%s",
 		 (double)tb.baseline_ns / 1e9, (unsigned long long)hz,
 		 (unsigned long long)precision_hz, tb.precision_ppm, moved_ppm,
-		 apply_to_domains && (unsigned __int128)moved * 1000000000 >
+		 apply_rate && (unsigned __int128)moved * 1000000000 >
 		 (unsigned __int128)applied_hz * TSC_REFINE_APPLY_PPB ?
 		 "; applying to every domain" : "");
-	if (apply_to_domains && (unsigned __int128)moved * 1000000000 >
+	if (apply_rate && (unsigned __int128)moved * 1000000000 >
 	    (unsigned __int128)applied_hz * TSC_REFINE_APPLY_PPB) {
 		applied_hz = hz;
-		domain_set_tsc_hz_all(hz);
+		apply_rate(hz);
 	}
 }
 
@@ -121,11 +120,11 @@ static void on_timer(struct event_source *src, uint32_t events)
 			  strerror(-ret));
 }
 
-int tsc_refine_start(bool apply)
+int tsc_refine_start(void (*apply)(uint64_t tsc_hz))
 {
 	int ret;
 
-	apply_to_domains = apply;
+	apply_rate = apply;
 	timer.handler = on_timer;
 	timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (timer.fd < 0)

@@ -20,11 +20,12 @@
 #define TSC_REFINE_TRIES	256	/* samples per end; the tightest wins */
 
 /*
- * Take the reference sample and arm the first refinement.  apply: give
- * every domain a refined rate (when the host clock follower does not set
- * their rate).  0 or -errno.
+ * Take the reference sample and arm the first refinement.  apply, if not
+ * NULL, is given each refined rate that moved by more than
+ * TSC_REFINE_APPLY_PPB (main.c: every domain, when the host clock
+ * follower does not set their rate).  0 or -errno.
  */
-int tsc_refine_start(bool apply);
+int tsc_refine_start(void (*apply)(uint64_t tsc_hz));
 void tsc_refine_stop(void);
 
 /*

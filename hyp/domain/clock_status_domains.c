@@ -9,23 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "pvtime_clock_status.h"
 #include "clock/clock_status.h"
-#include "domain/domain.h"
 #include "core/emit.h"
 #include "core/log.h"
-#include "pvtime_clock_status.h"
+#include "core/monotonic.h"
 #include "core/timebase.h"
-
-#define NS_PER_MS	1000000ull
-#define NS_PER_SEC	1000000000ull
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
+#include "domain/clock_status_domains.h"
+#include "domain/domain.h"
 
 static bool sample_host(struct pvtime_clock_status *out)
 {

@@ -7,25 +7,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvclock_math.h"
 #include "pvtime_ctl.h"
+#include "clock/wallclock.h"
+#include "core/log.h"
+#include "core/proc_fds.h"
+#include "core/timebase.h"
 #include "domain/domain.h"
 #include "domain/domain_priv.h"
 #include "domain/domain_state.h"
-#include "host/host_clock_watch.h"
-#include "core/log.h"
-#include "core/proc_fds.h"
-#include "pvclock_math.h"
 #include "domain/qemu.h"
 #include "domain/qmp.h"
+#include "host/host_clock_watch.h"
 #include "host/time_source_watch.h"
-#include "core/timebase.h"
-#include "clock/wallclock.h"
 
 #define QEMU_KILL_TIMEOUT_MS	2000
 
 static struct domain *domains;
 static uint32_t next_domid = 1;
 static const char *state_dir = PVTIME_CTL_DEFAULT_STATE_DIR;
+static void (*stop_hook)(struct domain *d, bool freed);
+
+void domain_set_stop_hook(void (*hook)(struct domain *d, bool freed))
+{
+	stop_hook = hook;
+}
+
+static void domain_stopped(struct domain *d, bool freed)
+{
+	if (stop_hook)
+		stop_hook(d, freed);
+}
 
 void domain_set_state_dir(const char *dir)
 {
@@ -160,7 +172,7 @@ void domain_table_add(struct domain *d)
 
 void domain_free(struct domain *d, bool detach)
 {
-	fault_state_stop(&d->faults);
+	domain_stopped(d, true);
 	mailbox_server_stop(&d->mailbox);
 	if (d->ivshmem_ready)
 		ivshmem_server_stop(&d->ivshmem);
@@ -205,14 +217,6 @@ static int check_qemu_binary(const char *qemu, char *err, size_t errlen)
 }
 
 /*
- * The rate every domain follows now (0: the timebase's, not yet set).
- * New domains start at it, so that all run at one rate.
- */
-static uint64_t domains_rate_hz;
-/* ...and that rate is the host clock follower's (PVTIME_F_HOST_NTP). */
-static bool domains_follow_host_ntp;
-
-/*
  * rtc_timeoffset and localtime: the domain's own wall offset from now on,
  * and the date its emulated RTC starts from.
  */
@@ -236,9 +240,7 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		.abi_version = d->cfg.abi_version,
 		.domid = d->domid,
 		.nr_vcpus = d->cfg.vcpus,
-		.tsc_hz = domains_rate_hz ? domains_rate_hz : timebase_get()->tsc_hz,
 		.calibration_ms = RECORDS_CALIBRATION_MS,
-		.host_ntp = domains_follow_host_ntp,
 		.time_source = d->cfg.time_source,
 	};
 	struct qemu_paths paths;
@@ -247,6 +249,8 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	pid_t pid;
 	int ret;
 
+	/* New domains start at the rate all run at. */
+	id.tsc_hz = domain_rate_for_new(timebase_get()->tsc_hz, &id.host_ntp);
 	ret = domain_clock_init(&d->clock, d->cfg.name, id.tsc_hz, d->cfg.vcpus,
 				d->cfg.tsc_stable);
 	if (ret) {
@@ -329,7 +333,6 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 	d->shm.fd = -1;
 	d->qemu_exit.fd = -1;
 	d->state = DOMAIN_RUNNING;
-	fault_state_init(&d->faults, d);
 	config_text = domain_config_read(config_path, err, errlen);
 	if (!config_text ||
 	    domain_config_parse(config_path, config_text, &d->cfg, err, errlen)) {
@@ -466,7 +469,7 @@ void domain_mark_shutdown(struct domain *d, const char *how)
 {
 	d->state = DOMAIN_SHUTDOWN;
 	mailbox_server_stop(&d->mailbox);
-	fault_state_stop(&d->faults);
+	domain_stopped(d, false);
 	/* Nothing left to adopt. */
 	if (d->state_path)
 		unlink(d->state_path);
@@ -500,50 +503,6 @@ void domain_refresh_stability_all(void)
 		if (records_refresh_stability(&d->clock, &d->shm))
 			domain_ring_records(d);
 	}
-}
-
-static void domain_apply_rate(struct domain *d, uint64_t hz, bool follow)
-{
-	bool ring;
-	int ret;
-
-	if (follow)
-		ret = records_follow_rate(&d->clock, &d->shm, hz, &ring);
-	else
-		ret = records_set_rate(&d->clock, &d->shm, hz, d->faults.ppm,
-				       &ring);
-	if (ret) {
-		log_error("domain %s: cannot apply TSC rate %llu Hz: %s",
-			  d->cfg.name, (unsigned long long)hz, strerror(-ret));
-		return;
-	}
-	if (ring) {
-		domain_ring_records(d);
-		/* TSC_STABLE back as soon as the hold allows. */
-		host_clock_watch_recheck_in(RECORDS_RATE_HOLD_NS + 5000000);
-	}
-	wallclock_publish(&d->clock, &d->shm, false);
-}
-
-void domain_set_tsc_hz_all(uint64_t tsc_hz)
-{
-	struct domain *d;
-
-	domains_rate_hz = tsc_hz;
-	for (d = domains; d; d = d->next)
-		if (d->state == DOMAIN_RUNNING)
-			domain_apply_rate(d, tsc_hz, false);
-}
-
-void domain_follow_rate_all(uint64_t hz)
-{
-	struct domain *d;
-
-	domains_rate_hz = hz;
-	domains_follow_host_ntp = true;
-	for (d = domains; d; d = d->next)
-		if (d->state == DOMAIN_RUNNING)
-			domain_apply_rate(d, hz, true);
 }
 
 /*

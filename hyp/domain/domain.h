@@ -13,14 +13,13 @@
 #include <sys/types.h>
 
 #include "clock/clock_status.h"
-#include "domain/domain_config.h"
-#include "core/event_loop.h"
-#include "fault/fault_inject.h"
-#include "guest/ivshmem_server.h"
-#include "guest/mailbox.h"
-#include "core/ratelimit.h"
 #include "clock/records.h"
 #include "clock/shm.h"
+#include "core/event_loop.h"
+#include "core/ratelimit.h"
+#include "domain/domain_config.h"
+#include "guest/ivshmem_server.h"
+#include "guest/mailbox.h"
 
 enum domain_state {
 	DOMAIN_RUNNING,
@@ -68,7 +67,6 @@ struct domain {
 	struct ivshmem_server ivshmem;
 	bool ivshmem_ready;
 	struct mailbox_server mailbox;
-	struct fault_state faults;
 	struct clock_status_state clock_status;
 
 	/*
@@ -145,6 +143,22 @@ void domain_ring_records(struct domain *d);
 /* Once a second: set or clear TSC_STABLE per evidence and hold-offs. */
 void domain_refresh_stability_all(void);
 
+/*
+ * Something outside the domain layer keeps per-domain state (fault/):
+ * hook(d, false) when d's QEMU ended, hook(d, true) before d is freed.
+ */
+void domain_set_stop_hook(void (*hook)(struct domain *d, bool freed));
+
+/*
+ * domain_rate.c.  Move d's records to hz (host TSC cycles per second the
+ * domain's time follows), running freq_ppm fast: follow, the host clock
+ * follower's change (records_follow_rate), else a set rate
+ * (records_set_rate).  Rings the records doorbell and asks for the
+ * TSC_STABLE recheck after the hold when the records changed, and
+ * republishes the wall clock.  Returns 0 or -errno (nothing changed).
+ */
+int domain_apply_rate(struct domain *d, uint64_t hz, int32_t freq_ppm,
+		      bool follow);
 /* The host TSC rate was refined: every domain's records follow it. */
 void domain_set_tsc_hz_all(uint64_t tsc_hz);
 /*
@@ -152,6 +166,8 @@ void domain_set_tsc_hz_all(uint64_t tsc_hz);
  * second) for every running domain, and the rate new ones start at.
  */
 void domain_follow_rate_all(uint64_t hz);
+/* What a new domain starts at (tsc_hz before any of the above). */
+uint64_t domain_rate_for_new(uint64_t tsc_hz, bool *host_ntp);
 
 const char *domain_state_name(enum domain_state state);
 /* What list and info show: "running", "paused" or "shutdown". */

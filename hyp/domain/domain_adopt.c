@@ -16,15 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock/wallclock.h"
 #include "core/atomic_file.h"
-#include "domain/domain_priv.h"
-#include "domain/domain_state.h"
-#include "host/host_clock_watch.h"
 #include "core/log.h"
 #include "core/proc_fds.h"
 #include "core/timebase.h"
+#include "domain/domain_priv.h"
+#include "domain/domain_state.h"
+#include "host/host_clock_watch.h"
 #include "host/time_source_watch.h"
-#include "clock/wallclock.h"
 
 int domain_keep_config(struct domain *d, const char *text, char *err,
 		       size_t errlen)
@@ -272,7 +272,6 @@ static int adopt_one(const char *state_file)
 	d->domid = st.domid;
 	d->qemu_pid = st.qemu_pid;
 	d->qemu_start_ticks = st.qemu_start_ticks;
-	fault_state_init(&d->faults, d);
 
 	/* The config copy sits beside the state file, same stem. */
 	if (asprintf(&cfg_copy, "%.*s%s",

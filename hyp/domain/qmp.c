@@ -17,6 +17,7 @@
 
 #include "pvclock_math.h"
 #include "pvtime_ctl.h"
+#include "core/monotonic.h"
 #include "domain/qmp.h"
 
 /* ---- framing ---- */
@@ -544,14 +545,6 @@ struct qmp_conn {
 	char *err;
 	size_t errlen;
 };
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Milliseconds left until the deadline, rounded up; 0 when past it. */
 static int remaining_ms(const struct qmp_conn *q)

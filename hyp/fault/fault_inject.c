@@ -1,22 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "clock/clock_status.h"
+#include "clock/records.h"
+#include "core/event_loop.h"
+#include "core/log.h"
+#include "core/monotonic.h"
+#include "core/timebase.h"
+#include "domain/clock_status_domains.h"
 #include "domain/domain.h"
 #include "fault/fault_inject.h"
-#include "host/host_clock_watch.h"
-#include "core/log.h"
-#include "core/timebase.h"
-#include "clock/wallclock.h"
 
-#define NS_PER_MS	1000000ull
-#define NS_PER_SEC	1000000000ull
+/* A domain's injections in progress; the rate step and skew are its records'. */
+struct fault_state {
+	struct fault_state *next;
+	struct domain *owner;
+	struct event_source storm_timer;	/* fd -1 when no storm */
+	uint32_t storm_hz;
+	uint64_t storm_end_ns;			/* CLOCK_MONOTONIC */
+	uint64_t storm_rewrites;
+	struct event_source odd_timer;		/* fd -1 when none held */
+	uint32_t odd_vcpu;
+	uint64_t odd_end_ns;
+	uint64_t injections;			/* requests applied */
+};
 
+/* Only the domains ever injected into: a handful, in tests. */
+static struct fault_state *states;
 static bool injection_enabled;
 
 void fault_injection_enable(bool on)
@@ -27,14 +41,6 @@ void fault_injection_enable(bool on)
 bool fault_injection_enabled(void)
 {
 	return injection_enabled;
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 static void ring_records(struct domain *d, bool ring)
@@ -126,43 +132,66 @@ static void on_odd_timer(struct event_source *src, uint32_t events)
 	end_odd(fs, "time is up");
 }
 
-void fault_state_init(struct fault_state *fs, struct domain *owner)
+static struct fault_state **find_link(const struct domain *d)
 {
-	memset(fs, 0, sizeof(*fs));
-	fs->owner = owner;
+	struct fault_state **link;
+
+	for (link = &states; *link; link = &(*link)->next)
+		if ((*link)->owner == d)
+			break;
+	return link;
+}
+
+static struct fault_state *find_state(const struct domain *d)
+{
+	return *find_link(d);
+}
+
+/* d's state, made on its first injection; NULL on ENOMEM. */
+static struct fault_state *get_state(struct domain *d)
+{
+	struct fault_state *fs = find_state(d);
+
+	if (fs)
+		return fs;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return NULL;
+	fs->owner = d;
 	fs->storm_timer.fd = -1;
 	fs->storm_timer.handler = on_storm_timer;
 	fs->odd_timer.fd = -1;
 	fs->odd_timer.handler = on_odd_timer;
+	fs->next = states;
+	states = fs;
+	return fs;
 }
 
-void fault_state_stop(struct fault_state *fs)
+void fault_domain_stopped(struct domain *d, bool freed)
 {
-	if (!fs->owner)
+	struct fault_state **link = find_link(d);
+	struct fault_state *fs = *link;
+
+	if (!fs)
 		return;
 	end_storm(fs, "domain stopped");
 	end_odd(fs, "domain stopped");
+	if (freed) {
+		*link = fs->next;
+		free(fs);
+	}
 }
 
-static int set_rate_step(struct fault_state *fs, int32_t ppm, char *err,
+static int set_rate_step(struct domain *d, int32_t ppm, char *err,
 			 size_t errlen)
 {
-	struct domain *d = fs->owner;
-	bool ring;
-	int ret;
+	/* The timebase's rate, as an injected step always had. */
+	int ret = domain_apply_rate(d, timebase_get()->tsc_hz, ppm, false);
 
-	ret = records_set_rate(&d->clock, &d->shm, timebase_get()->tsc_hz, ppm,
-			       &ring);
 	if (ret) {
 		snprintf(err, errlen, "cannot encode the rate: %s", strerror(-ret));
 		return -1;
 	}
-	fs->ppm = ppm;
-	ring_records(d, ring);
-	if (ring)	/* TSC_STABLE back as soon as the hold allows */
-		host_clock_watch_recheck_in(RECORDS_RATE_HOLD_NS + 5000000);
-	/* wall = wc + system time: wc follows the new rate from now on. */
-	wallclock_publish(&d->clock, &d->shm, false);
 	return 0;
 }
 
@@ -204,11 +233,16 @@ static int apply_odd(struct fault_state *fs, const struct fault_request *req,
 	return 0;
 }
 
-int fault_apply(struct fault_state *fs, const struct fault_request *req,
+int fault_apply(struct domain *d, const struct fault_request *req,
 		char *err, size_t errlen)
 {
-	struct domain *d = fs->owner;
+	struct fault_state *fs = get_state(d);
 	int ret = 0;
+
+	if (!fs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 
 	switch (req->mode) {
 	case FAULT_STORM:
@@ -216,10 +250,9 @@ int fault_apply(struct fault_state *fs, const struct fault_request *req,
 		break;
 	case FAULT_SKEW:
 		ring_records(d, records_set_skew(&d->clock, &d->shm, req->skew_ns));
-		fs->skew_ns = req->skew_ns;
 		break;
 	case FAULT_FREQ_STEP:
-		ret = set_rate_step(fs, req->ppm, err, errlen);
+		ret = set_rate_step(d, req->ppm, err, errlen);
 		break;
 	case FAULT_REANCHOR:
 		records_reanchor(&d->clock, &d->shm);
@@ -234,8 +267,7 @@ int fault_apply(struct fault_state *fs, const struct fault_request *req,
 		end_storm(fs, "cleared");
 		end_odd(fs, "cleared");
 		ring_records(d, records_set_skew(&d->clock, &d->shm, 0));
-		fs->skew_ns = 0;
-		ret = set_rate_step(fs, 0, err, errlen);
+		ret = set_rate_step(d, 0, err, errlen);
 		ring_records(d, records_refresh_stability(&d->clock, &d->shm));
 		clock_status_hide(d, false);
 		break;
@@ -259,8 +291,21 @@ static uint64_t remaining_ms(uint64_t end_ns)
 	return end_ns > now ? (end_ns - now) / NS_PER_MS : 0;
 }
 
-void fault_emit(struct emit *e, const struct fault_state *fs)
+void fault_emit(struct emit *e, struct domain *d)
 {
+	static const struct fault_state none = {
+		.storm_timer.fd = -1, .odd_timer.fd = -1,
+	};
+	const struct fault_state *fs = find_state(d);
+	int64_t skew_ns;
+	int32_t ppm;
+
+	if (!fs)
+		fs = &none;
+	pthread_mutex_lock(&d->clock.lock);
+	skew_ns = d->clock.skew_ns;
+	ppm = d->clock.freq_ppm;
+	pthread_mutex_unlock(&d->clock.lock);
 	emit_object_begin(e, "injections");
 	emit_bool(e, "enabled", injection_enabled);
 	emit_u64(e, "applied", fs->injections);
@@ -271,14 +316,14 @@ void fault_emit(struct emit *e, const struct fault_state *fs)
 		emit_u64(e, "rewrites", fs->storm_rewrites);
 		emit_object_end(e);
 	}
-	emit_s64(e, "skew_ns", fs->skew_ns);
-	emit_s64(e, "freq_ppm", fs->ppm);
+	emit_s64(e, "skew_ns", skew_ns);
+	emit_s64(e, "freq_ppm", ppm);
 	if (fs->odd_timer.fd >= 0) {
 		emit_object_begin(e, "odd");
 		emit_u64(e, "vcpu", fs->odd_vcpu);
 		emit_u64(e, "remaining_ms", remaining_ms(fs->odd_end_ns));
 		emit_object_end(e);
 	}
-	emit_bool(e, "clock_status_hidden", fs->owner->clock_status.hidden);
+	emit_bool(e, "clock_status_hidden", d->clock_status.hidden);
 	emit_object_end(e);
 }

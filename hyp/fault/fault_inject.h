@@ -5,6 +5,11 @@
  * the guest-stopped flag, and the clock-status block hidden (as from a hyp
  * without PVTIME_F_CLOCK_STATUS) or held odd, each driven from the event loop and bounded
  * in size or time.  Documentation/control-protocol.rst lists the modes.
+ *
+ * The fault layer sits above the domains: it keeps its own state for the
+ * domains it disturbed (freed through domain_set_stop_hook), and what the
+ * records themselves hold (the injected rate step and skew) it reads back
+ * from them rather than keeping a second copy.
  */
 #ifndef PVTIMED_FAULT_INJECT_H
 #define PVTIMED_FAULT_INJECT_H
@@ -14,7 +19,6 @@
 #include <stdint.h>
 
 #include "core/emit.h"
-#include "core/event_loop.h"
 
 #define FAULT_STORM_HZ_MAX		10000
 #define FAULT_STORM_MS_MAX		600000
@@ -55,33 +59,21 @@ const char *fault_mode_name(enum fault_mode mode);
 
 struct domain;
 
-/* A domain's injections in progress. */
-struct fault_state {
-	struct domain *owner;
-	struct event_source storm_timer;	/* fd -1 when no storm */
-	uint32_t storm_hz;
-	uint64_t storm_end_ns;			/* CLOCK_MONOTONIC */
-	uint64_t storm_rewrites;
-	struct event_source odd_timer;		/* fd -1 when none held */
-	uint32_t odd_vcpu;
-	uint64_t odd_end_ns;
-	int64_t skew_ns;
-	int32_t ppm;
-	uint64_t injections;			/* requests applied */
-};
-
 void fault_injection_enable(bool on);
 bool fault_injection_enabled(void);
 
-void fault_state_init(struct fault_state *fs, struct domain *owner);
-/* Stop timers and release a held record (domain shut down or destroyed). */
-void fault_state_stop(struct fault_state *fs);
+/*
+ * The domain stopped (QEMU ended) or is about to be freed: stop its
+ * timers and release a held record; forget it when freed.  main.c hands
+ * this to domain_set_stop_hook.
+ */
+void fault_domain_stopped(struct domain *d, bool freed);
 
-/* Apply a parsed request.  Returns 0, or -1 with the reason in err. */
-int fault_apply(struct fault_state *fs, const struct fault_request *req,
+/* Apply a parsed request to d.  Returns 0, or -1 with the reason in err. */
+int fault_apply(struct domain *d, const struct fault_request *req,
 		char *err, size_t errlen);
 
 /* The "injections" object of info. */
-void fault_emit(struct emit *e, const struct fault_state *fs);
+void fault_emit(struct emit *e, struct domain *d);
 
 #endif /* PVTIMED_FAULT_INJECT_H */

@@ -5,8 +5,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "guest/doorbell_limit.h"
 #include "core/log.h"
+#include "guest/doorbell_limit.h"
 
 #define LOG_INTERVAL_NS		(60 * 1000000000ull)
 #define LOG_BURST		3
@@ -68,7 +68,7 @@ void doorbell_limit_fini(struct doorbell_limit *l)
 
 void doorbell_limit_wake(struct doorbell_limit *l)
 {
-	uint64_t wait_ns = doorbell_window_count(&l->window, ratelimit_now_ns());
+	uint64_t wait_ns = doorbell_window_count(&l->window, monotonic_ns());
 	struct itimerspec its = {
 		.it_value = {
 			.tv_sec = (time_t)(wait_ns / 1000000000ull),

@@ -10,9 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "guest/ivshmem_server.h"
 #include "core/log.h"
 #include "core/proc_fds.h"
+#include "guest/ivshmem_server.h"
 
 #define IVSHMEM_PROTOCOL_VERSION	0
 

@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "guest/doorbell_limit.h"
-#include "core/event_loop.h"
 #include "pvtime_abi.h"
+#include "core/event_loop.h"
+#include "guest/doorbell_limit.h"
 
 #define IVSHMEM_HOST_PEER	0
 #define IVSHMEM_GUEST_PEER	1

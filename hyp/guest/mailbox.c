@@ -12,12 +12,12 @@
 #include <time.h>
 
 #include "pvclock_math.h"
+#include "clock/time_source.h"
+#include "clock/wallclock.h"
 #include "core/log.h"
+#include "core/timebase.h"
 #include "guest/mailbox.h"
 #include "guest/mailbox_session.h"
-#include "clock/time_source.h"
-#include "core/timebase.h"
-#include "clock/wallclock.h"
 
 /* SET_OFFSET messages: a boot's worth (one per vCPU) per minute. */
 #define OFFSET_LOG_BURST	(2 * CLOCK_VCPUS_MAX)
@@ -259,7 +259,7 @@ static bool sleep_unless_stopped(struct mailbox_server *srv, uint64_t ns)
  */
 static uint64_t wait_for_budget(struct mailbox_server *srv)
 {
-	uint64_t wait = mailbox_budget_wait_ns(&srv->budget, ratelimit_now_ns());
+	uint64_t wait = mailbox_budget_wait_ns(&srv->budget, monotonic_ns());
 
 	if (wait) {
 		srv->deferred++;
@@ -270,7 +270,7 @@ static uint64_t wait_for_budget(struct mailbox_server *srv)
 		if (!sleep_unless_stopped(srv, wait))
 			return 0;
 	}
-	return mailbox_budget_grant_ns(&srv->budget, ratelimit_now_ns());
+	return mailbox_budget_grant_ns(&srv->budget, monotonic_ns());
 }
 
 static void serve_session(struct mailbox_server *srv)
@@ -301,7 +301,7 @@ static void serve_session(struct mailbox_server *srv)
 	};
 	mailbox_session_init(&session);
 	answered = READ_ONCE(mb->response_seq);
-	start_ns = ratelimit_now_ns();
+	start_ns = monotonic_ns();
 	start = pvtime_rdtsc();
 	last = start;
 	for (;;) {
@@ -350,8 +350,8 @@ static void serve_session(struct mailbox_server *srv)
 			break;
 		}
 	}
-	mailbox_budget_charge(&srv->budget, ratelimit_now_ns(),
-			      ratelimit_now_ns() - start_ns);
+	mailbox_budget_charge(&srv->budget, monotonic_ns(),
+			      monotonic_ns() - start_ns);
 	if (!strcmp(end_reason, "guest sent END"))
 		log_debug("domain %s: mailbox session ended: %s after %lu requests",
 			  srv->domain_name, end_reason, requests);
@@ -385,7 +385,7 @@ void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
 	srv->clk = clk;
 	atomic_init(&srv->active, false);
 	atomic_init(&srv->stop, false);
-	mailbox_budget_init(&srv->budget, ratelimit_now_ns());
+	mailbox_budget_init(&srv->budget, monotonic_ns());
 	srv->offset_rl = (struct ratelimit)RATELIMIT_INIT(LOG_INTERVAL_NS,
 							   OFFSET_LOG_BURST);
 	srv->session_rl = (struct ratelimit)RATELIMIT_INIT(LOG_INTERVAL_NS,

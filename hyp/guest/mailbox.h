@@ -17,10 +17,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "guest/mailbox_budget.h"
-#include "core/ratelimit.h"
 #include "clock/records.h"
 #include "clock/shm.h"
+#include "core/ratelimit.h"
+#include "guest/mailbox_budget.h"
 
 #define MAILBOX_IDLE_MS		50
 #define MAILBOX_SESSION_MS	2000

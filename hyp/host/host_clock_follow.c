@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "core/event_loop.h"
-#include "host/host_clock_follow.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
 #include "core/timebase.h"
+#include "host/host_clock_follow.h"
 
 static struct event_source timer = { .fd = -1 };
 static struct clock_follow follower;

@@ -5,15 +5,14 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "clock/clock_status.h"
-#include "domain/domain.h"
 #include "core/event_loop.h"
-#include "host/host_clock_watch.h"
 #include "core/log.h"
+#include "host/host_clock_watch.h"
 
 static struct event_source tick = { .fd = -1 };
 static struct event_source step = { .fd = -1 };
 static struct event_source recheck = { .fd = -1 };
+static const struct host_clock_watch_ops *listener;
 
 /* Far in the future: the timer exists only to be cancelled by a step. */
 static int arm_step_timer(void)
@@ -33,10 +32,7 @@ static void on_tick(struct event_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	domain_republish_wallclocks(false);
-	domain_refresh_stability_all();
-	domain_save_state_all();
-	clock_status_refresh_all();
+	listener->tick();
 }
 
 static void on_recheck(struct event_source *src, uint32_t events)
@@ -46,7 +42,7 @@ static void on_recheck(struct event_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	domain_refresh_stability_all();
+	listener->recheck();
 }
 
 void host_clock_watch_recheck_in(uint64_t ns)
@@ -84,19 +80,20 @@ static void on_step(struct event_source *src, uint32_t events)
 		return;
 	ret = arm_step_timer();
 	/* Guests first: each is waiting for its doorbell; the log can wait. */
-	domain_republish_wallclocks(true);
+	listener->stepped();
 	if (ret)
 		log_error("cannot re-arm the clock-step timer: %s", strerror(-ret));
 	log_info("host CLOCK_REALTIME was stepped; wall clocks republished");
 }
 
-int host_clock_watch_start(void)
+int host_clock_watch_start(const struct host_clock_watch_ops *ops)
 {
 	struct itimerspec every_second = {
 		.it_value.tv_sec = 1, .it_interval.tv_sec = 1,
 	};
 	int ret;
 
+	listener = ops;
 	tick.handler = on_tick;
 	step.handler = on_step;
 	recheck.handler = on_recheck;

@@ -8,16 +8,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "clock/wallclock.h"
 #include "core/atomic_file.h"
-#include "domain/domain.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "host/time_source_watch.h"
-#include "clock/wallclock.h"
 
 static struct event_source changed = { .fd = -1 };
 static char *state_path;
 static int64_t saved_offset_ns;
+static void (*republish_all)(void);
 
 void time_source_save(void)
 {
@@ -80,7 +80,7 @@ static void on_changed(struct event_source *src, uint32_t events)
 	if (read(src->fd, &count, sizeof(count)) < 0)
 		return;
 	/* Forced and rung, as after a host step: every guest steps now. */
-	domain_republish_wallclocks(true);
+	republish_all();
 	time_source_save();
 }
 
@@ -95,10 +95,11 @@ void time_source_wallclock_changed(void)
 			  strerror(errno));
 }
 
-int time_source_watch_start(const char *state_dir)
+int time_source_watch_start(const char *state_dir, void (*republish)(void))
 {
 	int ret;
 
+	republish_all = republish;
 	if (asprintf(&state_path, "%s/%s", state_dir, HYP_WALLCLOCK_FILE) < 0) {
 		state_path = NULL;
 		return -ENOMEM;

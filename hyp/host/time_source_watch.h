@@ -17,9 +17,11 @@
 
 /*
  * Load STATE_DIR/hyp-wallclock if there is one (a bad one is logged and
- * ignored: the offset stays 0), then watch.  Returns 0 or -errno.
+ * ignored: the offset stays 0), then watch: on the event loop's thread,
+ * republish() (main.c: every domain, forced and rung) follows each
+ * change, before the offset is saved.  Returns 0 or -errno.
  */
-int time_source_watch_start(const char *state_dir);
+int time_source_watch_start(const char *state_dir, void (*republish)(void));
 void time_source_watch_stop(void);
 
 /* The hyp's wall offset changed on the event loop's thread: keep it. */
