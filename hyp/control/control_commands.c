@@ -10,6 +10,7 @@
 #include "clock/wallclock.h"
 #include "control/control_commands.h"
 #include "core/log.h"
+#include "core/parse_int.h"
 #include "core/timebase.h"
 #include "domain/clock_status_domains.h"
 #include "domain/domain.h"
@@ -409,22 +410,6 @@ static int cmd_console(int argc, char **argv, struct emit *e, char *err,
 	return PVTIME_EXIT_OK;
 }
 
-/* Strict decimal int64 with optional sign. */
-static int parse_ns(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!*s || (*s != '-' && *s != '+' && (*s < '0' || *s > '9')))
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (*end || errno)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int set_one_wallclock(struct domain *d, enum wallclock_mode mode,
 			     int64_t ns, struct emit *e, char *err, size_t errlen)
 {
@@ -456,7 +441,7 @@ static int cmd_set_wallclock(int argc, char **argv, struct emit *e, char *err,
 {
 	const char *how = argv[1];
 	enum wallclock_mode mode;
-	int64_t ns = 0;
+	long long ns = 0;
 	int ret = PVTIME_EXIT_OK;
 
 	if (!strcmp(how, "host")) {
@@ -471,7 +456,7 @@ static int cmd_set_wallclock(int argc, char **argv, struct emit *e, char *err,
 			snprintf(err, errlen, "usage: set-wallclock <dom|--all> %s <ns>", how);
 			return PVTIME_EXIT_USAGE;
 		}
-		if (parse_ns(argv[2], &ns)) {
+		if (parse_int_strict(argv[2], INT64_MIN, INT64_MAX, &ns)) {
 			snprintf(err, errlen, "bad nanoseconds '%s' (expected a signed 64-bit integer)",
 				 argv[2]);
 			return PVTIME_EXIT_USAGE;

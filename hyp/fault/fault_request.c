@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/parse_int.h"
 #include "fault/fault_inject.h"
 
 static const char *const mode_names[] = {
@@ -44,23 +45,6 @@ const char *fault_mode_name(enum fault_mode mode)
 	return mode_names[mode];
 }
 
-/* Strict decimal in [min, max], optional sign. */
-static int parse_integer(const char *s, long long min, long long max,
-			 long long *out)
-{
-	char *end;
-	long long v;
-
-	if (!*s || (*s != '-' && *s != '+' && (*s < '0' || *s > '9')))
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (*end || errno || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int fault_request_parse(int argc, char **argv, uint32_t nr_vcpus,
 			struct fault_request *req, char *err, size_t errlen)
 {
@@ -87,35 +71,35 @@ int fault_request_parse(int argc, char **argv, uint32_t nr_vcpus,
 	}
 	switch (req->mode) {
 	case FAULT_STORM:
-		if (parse_integer(argv[1], 1, FAULT_STORM_HZ_MAX, &a) ||
-		    parse_integer(argv[2], 1, FAULT_STORM_MS_MAX, &b))
+		if (parse_int_strict(argv[1], 1, FAULT_STORM_HZ_MAX, &a) ||
+		    parse_int_strict(argv[2], 1, FAULT_STORM_MS_MAX, &b))
 			goto bad;
 		req->rate_hz = (uint32_t)a;
 		req->duration_ms = (uint32_t)b;
 		break;
 	case FAULT_SKEW:
-		if (parse_integer(argv[1], 0, FAULT_SKEW_NS_MAX, &a))
+		if (parse_int_strict(argv[1], 0, FAULT_SKEW_NS_MAX, &a))
 			goto bad;
 		req->skew_ns = a;
 		break;
 	case FAULT_FREQ_STEP:
-		if (parse_integer(argv[1], -FAULT_PPM_MAX, FAULT_PPM_MAX, &a))
+		if (parse_int_strict(argv[1], -FAULT_PPM_MAX, FAULT_PPM_MAX, &a))
 			goto bad;
 		req->ppm = (int32_t)a;
 		break;
 	case FAULT_ODD:
-		if (parse_integer(argv[1], 0, (long long)nr_vcpus - 1, &a)) {
+		if (parse_int_strict(argv[1], 0, (long long)nr_vcpus - 1, &a)) {
 			snprintf(err, errlen, "bad vcpu '%s' (the domain has vCPUs 0..%u)",
 				 argv[1], nr_vcpus - 1);
 			return -1;
 		}
-		if (parse_integer(argv[2], 1, FAULT_ODD_MS_MAX, &b))
+		if (parse_int_strict(argv[2], 1, FAULT_ODD_MS_MAX, &b))
 			goto bad;
 		req->vcpu = (uint32_t)a;
 		req->duration_ms = (uint32_t)b;
 		break;
 	case FAULT_CLOCK_STATUS_ODD:
-		if (parse_integer(argv[1], 1, FAULT_ODD_MS_MAX, &a))
+		if (parse_int_strict(argv[1], 1, FAULT_ODD_MS_MAX, &a))
 			goto bad;
 		req->duration_ms = (uint32_t)a;
 		break;
