@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The time source's SET_WALLCLOCK arithmetic (hyp/time_source.c): the
+ * The time source's SET_WALLCLOCK arithmetic (hyp/clock/time_source.c): the
  * guest's (wall time, TSC) pair becomes the hyp's wall offset, so that
  * the domain reads that wall time at that TSC; bad times and TSCs are
  * refused with nothing to apply.  Then the hyp offset through
