@@ -494,48 +494,48 @@ static int key_extra(struct parser *p, struct value *v, struct domain_config *c)
 	return 0;
 }
 
-static int key_accel(struct parser *p, struct value *v, struct domain_config *c)
+/* One of two words: *second is whether it was the second. */
+static int take_choice(struct parser *p, const char *key, struct value *v,
+		       const char *first, const char *second, bool *is_second)
 {
-	if (!strcmp(v->str, "tcg")) {
-		c->accel = DOMAIN_ACCEL_TCG;
-	} else if (!strcmp(v->str, "kvm")) {
-		c->accel = DOMAIN_ACCEL_KVM;
-	} else {
-		parse_error(p, v->line, "bad accel '%s' (expected \"tcg\" or \"kvm\")",
-			    v->str);
+	*is_second = !strcmp(v->str, second);
+	if (!*is_second && strcmp(v->str, first)) {
+		parse_error(p, v->line, "bad %s '%s' (expected \"%s\" or \"%s\")",
+			    key, v->str, first, second);
 		return -1;
 	}
+	return 0;
+}
+
+static int key_accel(struct parser *p, struct value *v, struct domain_config *c)
+{
+	bool kvm;
+
+	if (take_choice(p, "accel", v, "tcg", "kvm", &kvm))
+		return -1;
+	c->accel = kvm ? DOMAIN_ACCEL_KVM : DOMAIN_ACCEL_TCG;
 	return 0;
 }
 
 static int key_tsc_stable(struct parser *p, struct value *v,
 			  struct domain_config *c)
 {
-	if (!strcmp(v->str, "auto")) {
-		c->tsc_stable = TSC_STABLE_AUTO;
-	} else if (!strcmp(v->str, "off")) {
-		c->tsc_stable = TSC_STABLE_OFF;
-	} else {
-		parse_error(p, v->line, "bad tsc_stable '%s' (expected \"auto\" or \"off\")",
-			    v->str);
+	bool off;
+
+	if (take_choice(p, "tsc_stable", v, "auto", "off", &off))
 		return -1;
-	}
+	c->tsc_stable = off ? TSC_STABLE_OFF : TSC_STABLE_AUTO;
 	return 0;
 }
 
 static int key_tcg_thread(struct parser *p, struct value *v,
 			  struct domain_config *c)
 {
-	if (!strcmp(v->str, "single")) {
-		c->tcg_thread = TCG_THREAD_SINGLE;
-	} else if (!strcmp(v->str, "multi")) {
-		c->tcg_thread = TCG_THREAD_MULTI;
-	} else {
-		parse_error(p, v->line,
-			    "bad tcg_thread '%s' (expected \"single\" or \"multi\")",
-			    v->str);
+	bool multi;
+
+	if (take_choice(p, "tcg_thread", v, "single", "multi", &multi))
 		return -1;
-	}
+	c->tcg_thread = multi ? TCG_THREAD_MULTI : TCG_THREAD_SINGLE;
 	p->tcg_thread_line = v->line;
 	return 0;
 }
