@@ -6,7 +6,8 @@
 #   make check    build, then run every test suite (selftests/run_check.py)
 #   make run      demo: one guest, pvtime clocksource, a +1h wall-clock step
 #   make lint     checkpatch --strict + sparse on the module and shared/, -Werror builds
-#   make install  pvtimed, pvxl, the systemd unit and the docs (PREFIX, DESTDIR)
+#   make install  pvtimed, pvxl (and its bash completion), the systemd unit
+#                 and the docs (PREFIX, DESTDIR)
 #   make soak     full-length timers selftests and long guest runs (PVTIME_SOAK=1)
 #   make bench    one guest: pvtime vs tsc vs hpet vs acpi_pm, one table
 #   make fuzz     libFuzzer harnesses, FUZZ_SECONDS (600) each (selftests/fuzz)
@@ -32,6 +33,7 @@ SBINDIR ?= $(PREFIX)/sbin
 BINDIR ?= $(PREFIX)/bin
 DOCDIR ?= $(PREFIX)/share/doc/pvtime
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 export BUILD
 
@@ -76,6 +78,8 @@ install:
 	@$(MAKE) --no-print-directory -C tools all BUILD=$(BUILD) SANITIZE=
 	install -D -m 0755 $(BUILD)/pvtimed $(DESTDIR)$(SBINDIR)/pvtimed
 	install -D -m 0755 $(BUILD)/pvxl $(DESTDIR)$(BINDIR)/pvxl
+	install -D -m 0644 tools/pvxl/bash-completion \
+		$(DESTDIR)$(BASHCOMPDIR)/pvxl
 	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
 		hyp/pvtimed.service.in > $(DESTDIR)$(UNITDIR)/pvtimed.service

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * pvtimed: the pvtime hypervisor-side daemon.  Documentation/pvtimed.rst is
- * its manual.
+ * its manual; README.md in this folder maps its layers.  This file parses
+ * the options, starts the layers bottom up, and wires the events of the
+ * lower ones (host clock timers, TSC refinement, the time source, domains
+ * stopping) to what the upper ones do about them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,18 +20,19 @@
 #include <unistd.h>
 
 #include "pvtime_ctl.h"
-#include "control.h"
-#include "domain.h"
-#include "event_loop.h"
-#include "fault_inject.h"
-#include "host_clock_follow.h"
-#include "host_clock_watch.h"
-#include "time_source_watch.h"
-#include "log.h"
-#include "sd_notify.h"
-#include "timebase.h"
-#include "tsc_ratefile.h"
-#include "tsc_refine.h"
+#include "control/control.h"
+#include "core/event_loop.h"
+#include "core/log.h"
+#include "core/sd_notify.h"
+#include "core/timebase.h"
+#include "core/tsc_ratefile.h"
+#include "core/tsc_refine.h"
+#include "domain/clock_status_domains.h"
+#include "domain/domain.h"
+#include "fault/fault_inject.h"
+#include "host/host_clock_follow.h"
+#include "host/host_clock_watch.h"
+#include "host/time_source_watch.h"
 
 #define CALIBRATE_MS_DEFAULT	1000
 #define CALIBRATE_MS_MIN	10
@@ -182,6 +186,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* The 1 s tick: drifted wall clocks, TSC_STABLE, state files, clock status. */
+static void on_host_tick(void)
+{
+	domain_republish_wallclocks(false);
+	domain_refresh_stability_all();
+	domain_save_state_all();
+	clock_status_refresh_all();
+}
+
+/* The host's clock was stepped, or the time source moved the hyp's. */
+static void on_wallclock_stepped(void)
+{
+	domain_republish_wallclocks(true);
+}
+
+static const struct host_clock_watch_ops host_clock_events = {
+	.tick = on_host_tick,
+	.stepped = on_wallclock_stepped,
+	.recheck = domain_refresh_stability_all,
+};
+
 static void on_signal(struct event_source *src, uint32_t events)
 {
 	struct signalfd_siginfo si;
@@ -287,6 +312,7 @@ int main(int argc, char **argv)
 	}
 	domain_set_state_dir(state_dir);
 	fault_injection_enable(opts.fault_injection);
+	domain_set_stop_hook(fault_domain_stopped);
 	if (opts.fault_injection)
 		log_warn("fault injection enabled: 'inject' can disturb guests' clocks");
 
@@ -312,7 +338,8 @@ int main(int argc, char **argv)
 			 strerror(-ret));
 	timebase_set(&tb);
 
-	ret = tsc_refine_start(!opts.follow_host_ntp);
+	/* Without the follower, refined rates are what guests run at. */
+	ret = tsc_refine_start(opts.follow_host_ntp ? NULL : domain_set_tsc_hz_all);
 	if (ret) {
 		log_error("cannot start TSC refinement: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;
@@ -328,12 +355,12 @@ int main(int argc, char **argv)
 	} else {
 		log_info("guests run at the TSC's raw rate (--host-clock raw): they do not follow the host's NTP frequency");
 	}
-	ret = host_clock_watch_start();
+	ret = host_clock_watch_start(&host_clock_events);
 	if (ret) {
 		log_error("cannot watch the host clock: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;
 	}
-	ret = time_source_watch_start(state_dir);
+	ret = time_source_watch_start(state_dir, on_wallclock_stepped);
 	if (ret) {
 		log_error("cannot watch for time-source changes: %s", strerror(-ret));
 		return PVTIME_EXIT_FAILURE;

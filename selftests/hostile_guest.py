@@ -33,12 +33,12 @@ PHASE_S = 8
 BASELINE_S = 20
 BOOT_TIMEOUT_S = 120
 # Per phase, over the quiet window's figure: the mailbox budget lets one
-# domain's sessions run 200 ms of every second (hyp/mailbox_budget.h), and
+# domain's sessions run 200 ms of every second (hyp/guest/mailbox_budget.h), and
 # the doorbell limit keeps the event loop's wakes to 500 a second a vector
-# (hyp/doorbell_limit.h); a few % of a core more for what either lets
+# (hyp/guest/doorbell_limit.h); a few % of a core more for what either lets
 # through.  Fractions of one core.
 MAILBOX_BUDGET_CORE = 0.2
-# The budget is a token bucket (hyp/mailbox_budget.h): 200 ms a second,
+# The budget is a token bucket (hyp/guest/mailbox_budget.h): 200 ms a second,
 # and up to 2 s saved while the guest asks for less.  Over one phase of
 # T seconds a domain may so take rate + burst / T of a core: a phase after
 # quieter ones spends what they left (0.33 core measured in scribble,

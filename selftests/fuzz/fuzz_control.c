@@ -3,14 +3,14 @@
  * libFuzzer harness: the control protocol, i.e. whatever a client sends
  * down the control socket.  The input is the byte stream of one
  * connection from a root peer; it goes through the daemon's own
- * connection handler (hyp/control.c, included for its static functions)
+ * connection handler (hyp/control/control.c, included for its static functions)
  * and the real command table, on a socketpair, against the fake domains
  * of fuzz_control_domains.c.  Every reply must be "ok\n<body>" or one
  * "error <code> <message>\n" line.
  */
 #include <sys/epoll.h>
 
-#include "../../hyp/control.c"
+#include "../../hyp/control/control.c"
 #include "fuzz_check.h"
 #include "fuzz_control_domains.h"
 

@@ -10,12 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain.h"
+#include "domain/domain.h"
+#include "fault/fault_inject.h"
 #include "fuzz_control_domains.h"
-#include "host_clock_follow.h"
+#include "host/host_clock_follow.h"
 #include "pvtime_abi.h"
-#include "time_source_watch.h"
-#include "timebase.h"
+#include "host/time_source_watch.h"
+#include "core/timebase.h"
 
 #define FAKE_VCPUS	2
 #define CALIBRATE_MS	20
@@ -48,7 +49,6 @@ static void fake_init(struct domain *d, const char *name, uint32_t domid,
 		exit(1);
 	}
 	d->clock_ready = true;
-	fault_state_init(&d->faults, d);
 }
 
 void fuzz_domains_init(void)

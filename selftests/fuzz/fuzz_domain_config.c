@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * libFuzzer harness: the domain config parser (hyp/domain_config.c), fed
+ * libFuzzer harness: the domain config parser (hyp/domain/domain_config.c), fed
  * what 'pvxl create' would have it read.  The files a config may name
  * ("vmlinuz", "initrd.img") exist in a private directory, so parses can
  * succeed and their results be checked.
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "domain_config.h"
+#include "domain/domain_config.h"
 #include "fuzz_check.h"
 
 static char dir[] = "/tmp/pvtime-fuzz-cfg-XXXXXX";

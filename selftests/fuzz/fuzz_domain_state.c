@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * libFuzzer harness: the domain state file a restarted pvtimed adopts a
- * running guest from (hyp/domain_state.c).  The file lives in pvtimed's
+ * running guest from (hyp/domain/domain_state.c).  The file lives in pvtimed's
  * own 0700 state dir, but a damaged or half-written one must be refused
  * with file:line, never misread: whatever parses must format back to a
  * text that parses to the same fields.
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain_state.h"
+#include "domain/domain_state.h"
 #include "fuzz_check.h"
 
 #define ORIGIN	"fuzz.state"

@@ -3,12 +3,12 @@
  * libFuzzer harness: the mailbox request decoder, i.e. what a hostile
  * guest writes into the mailbox.  The input is a sequence of requests;
  * each is written into the mailbox of a real shared-memory area and
- * answered by the daemon's own decoder (answer_request() in hyp/mailbox.c,
+ * answered by the daemon's own decoder (answer_request() in hyp/guest/mailbox.c,
  * included for its static functions) against a real domain clock.  The
  * serve loop's timing and budget are not fuzzed: they bound how often
  * requests are answered, not what an answer does.
  */
-#include "../../hyp/mailbox.c"
+#include "../../hyp/guest/mailbox.c"
 #include "fuzz_check.h"
 
 #define FUZZ_VCPUS	2

@@ -20,9 +20,9 @@
 #include <time.h>
 
 #include "pvclock_math.h"
-#include "log.h"
-#include "records.h"
-#include "timebase.h"
+#include "core/log.h"
+#include "clock/records.h"
+#include "core/timebase.h"
 
 #define RUNS_DEFAULT		15
 #define ITERATIONS_DEFAULT	20000

@@ -10,6 +10,8 @@ const struct pvxl_command pvxl_commands[] = {
 	{
 		.name = "create",
 		.run = pvxl_cmd_create,
+		.min_args = 1,
+		.max_args = 1,
 		.summary = "Create and start a domain from a config file",
 		.usage = "CONFIG",
 		.details = "CONFIG is an xl.cfg-like file; pvtimed reads it, so pvxl\n"
@@ -17,21 +19,29 @@ const struct pvxl_command pvxl_commands[] = {
 	},
 	{
 		.name = "list",
-		.run = pvxl_cmd_list,
+		.run = pvxl_cmd_forward,
+		.options = PVXL_OPT_JSON,
+		.min_args = 0,
+		.max_args = 0,
 		.summary = "List domains",
 		.usage = "[--json]",
 		.details = "--json   machine-readable output",
 	},
 	{
 		.name = "destroy",
-		.run = pvxl_cmd_destroy,
+		.run = pvxl_cmd_forward,
+		.min_args = 1,
+		.max_args = 1,
 		.summary = "Terminate a domain immediately",
 		.usage = "DOM",
 		.details = "DOM is a domain name or numeric domain id.",
 	},
 	{
 		.name = "pause",
-		.run = pvxl_cmd_pause,
+		.run = pvxl_cmd_forward,
+		.options = PVXL_OPT_JSON,
+		.min_args = 1,
+		.max_args = 1,
 		.summary = "Pause a domain (stop its vCPUs)",
 		.usage = "[--json] DOM",
 		.details = "QEMU stops the guest's vCPUs (QMP \"stop\"); the guest's TSC\n"
@@ -41,7 +51,10 @@ const struct pvxl_command pvxl_commands[] = {
 	},
 	{
 		.name = "unpause",
-		.run = pvxl_cmd_unpause,
+		.run = pvxl_cmd_forward,
+		.options = PVXL_OPT_JSON,
+		.min_args = 1,
+		.max_args = 2,
 		.summary = "Unpause a paused domain",
 		.usage = "[--json] DOM [POLICY]",
 		.details = "QEMU continues the guest's vCPUs (QMP \"cont\"); the guest's\n"
@@ -53,6 +66,8 @@ const struct pvxl_command pvxl_commands[] = {
 	{
 		.name = "console",
 		.run = pvxl_cmd_console,
+		.min_args = 1,
+		.max_args = 1,
 		.summary = "Attach to a domain's serial console",
 		.usage = "DOM",
 		.details = "On a terminal, type Ctrl-] to detach.  With stdin not a\n"
@@ -61,7 +76,10 @@ const struct pvxl_command pvxl_commands[] = {
 	},
 	{
 		.name = "info",
-		.run = pvxl_cmd_info,
+		.run = pvxl_cmd_forward,
+		.options = PVXL_OPT_JSON,
+		.min_args = 1,
+		.max_args = 1,
 		.summary = "Show a domain's time state",
 		.usage = "[--json] DOM",
 		.details = "--json   machine-readable output",
@@ -69,6 +87,9 @@ const struct pvxl_command pvxl_commands[] = {
 	{
 		.name = "set-wallclock",
 		.run = pvxl_cmd_set_wallclock,
+		.options = PVXL_OPT_ALL,
+		.min_args = 1,
+		.max_args = 2,
 		.summary = "Set the wall clock of one domain or of all domains",
 		.usage = "{DOM|--all} TIME",
 		.details = "TIME is one of:\n"
@@ -89,7 +110,10 @@ const struct pvxl_command pvxl_commands[] = {
 	},
 	{
 		.name = "host-info",
-		.run = pvxl_cmd_host_info,
+		.run = pvxl_cmd_forward,
+		.options = PVXL_OPT_JSON,
+		.min_args = 0,
+		.max_args = 0,
 		.summary = "Show pvtimed's timebase (TSC frequency, precision)",
 		.usage = "[--json]",
 		.details = "--json   machine-readable output",
@@ -97,6 +121,9 @@ const struct pvxl_command pvxl_commands[] = {
 	{
 		.name = "inject",
 		.run = pvxl_cmd_inject,
+		.options = PVXL_OPT_JSON,
+		.min_args = 2,
+		.max_args = 4,
 		.summary = "Inject a fault into a domain's time records (tests only)",
 		.usage = "[--json] DOM MODE [ARGS]",
 		.details = "pvtimed must run with --enable-fault-injection.  MODE is one of:\n"
@@ -123,6 +150,8 @@ const struct pvxl_command pvxl_commands[] = {
 	{
 		.name = "help",
 		.run = pvxl_cmd_help,
+		.min_args = 0,
+		.max_args = 1,
 		.summary = "Show help for pvxl or for one command",
 		.usage = "[COMMAND]",
 		.details = NULL,

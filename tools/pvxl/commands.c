@@ -60,59 +60,6 @@ void pvxl_print_help(FILE *out, const struct pvxl_command *cmd)
 		PVTIME_CTL_SOCKET_ENV, PVTIME_CTL_DEFAULT_SOCKET);
 }
 
-#define OPT_JSON	(1u << 0)
-#define OPT_ALL		(1u << 1)
-
-struct command_args {
-	bool json;
-	bool all;
-	int count;
-	char *pos[4];
-};
-
-/*
- * Options and positionals of one command.  "-1h" is a positional (a
- * negative offset), not an option.  Returns -1 to go on, otherwise the
- * exit code the command must return (help shown, or a usage error).
- */
-static int parse_command_args(const struct pvxl_command *cmd, int argc,
-			      char **argv, unsigned int allowed, int min_pos,
-			      int max_pos, struct command_args *a)
-{
-	bool options_done = false;
-	int i;
-
-	memset(a, 0, sizeof(*a));
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		bool is_option = !options_done && arg[0] == '-' && arg[1] &&
-				 !(arg[1] >= '0' && arg[1] <= '9');
-
-		if (is_option && !strcmp(arg, "--")) {
-			options_done = true;
-		} else if (is_option && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
-			pvxl_print_help(stdout, cmd);
-			return PVTIME_EXIT_OK;
-		} else if (is_option && (allowed & OPT_JSON) && !strcmp(arg, "--json")) {
-			a->json = true;
-		} else if (is_option && (allowed & OPT_ALL) && !strcmp(arg, "--all")) {
-			a->all = true;
-		} else if (is_option) {
-			return pvxl_usage_error(cmd, "unknown option '%s'", arg);
-		} else if (!*arg) {
-			return pvxl_usage_error(cmd, "empty argument");
-		} else if (a->count == max_pos) {
-			return pvxl_usage_error(cmd, "unexpected argument '%s'", arg);
-		} else {
-			a->pos[a->count++] = argv[i];
-		}
-	}
-	if (a->count < min_pos)
-		return pvxl_usage_error(cmd, "missing argument (usage: pvxl %s %s)",
-					cmd->name, cmd->usage);
-	return -1;
-}
-
 static int call(const struct pvxl_context *ctx, const char *command, bool json,
 		int argc, const char *const *argv)
 {
@@ -127,94 +74,37 @@ static int call(const struct pvxl_context *ctx, const char *command, bool json,
 	return pvxl_ctl_call(&req, stdout);
 }
 
+/* Commands pvtimed runs as they are: the arguments go through unchanged. */
+PVXL_COMMAND_HANDLER(pvxl_cmd_forward)
+{
+	return call(ctx, cmd->name, a->json, a->count,
+		    (const char *const *)a->pos);
+}
+
 PVXL_COMMAND_HANDLER(pvxl_cmd_create)
 {
-	struct command_args a;
 	char path[PATH_MAX];
 	const char *arg[1] = { path };
 	struct stat st;
-	int rc = parse_command_args(cmd, argc, argv, 0, 1, 1, &a);
 
-	if (rc >= 0)
-		return rc;
+	(void)cmd;
 	/* pvtimed runs elsewhere (another cwd): it needs the absolute path. */
-	if (!realpath(a.pos[0], path)) {
+	if (!realpath(a->pos[0], path)) {
 		fprintf(stderr, "pvxl: create: cannot use config '%s': %s\n",
-			a.pos[0], strerror(errno));
+			a->pos[0], strerror(errno));
 		return PVTIME_EXIT_FAILURE;
 	}
 	if (stat(path, &st) || !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "pvxl: create: config '%s' is not a regular file\n",
-			a.pos[0]);
+			a->pos[0]);
 		return PVTIME_EXIT_FAILURE;
 	}
 	return call(ctx, "create", false, 1, arg);
 }
 
-PVXL_COMMAND_HANDLER(pvxl_cmd_list)
-{
-	struct command_args a;
-	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 0, 0, &a);
-
-	if (rc >= 0)
-		return rc;
-	return call(ctx, "list", a.json, 0, NULL);
-}
-
-PVXL_COMMAND_HANDLER(pvxl_cmd_destroy)
-{
-	struct command_args a;
-	int rc = parse_command_args(cmd, argc, argv, 0, 1, 1, &a);
-
-	if (rc >= 0)
-		return rc;
-	return call(ctx, "destroy", false, 1, (const char *const *)a.pos);
-}
-
-PVXL_COMMAND_HANDLER(pvxl_cmd_pause)
-{
-	struct command_args a;
-	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 1, 1, &a);
-
-	if (rc >= 0)
-		return rc;
-	return call(ctx, "pause", a.json, 1, (const char *const *)a.pos);
-}
-
-PVXL_COMMAND_HANDLER(pvxl_cmd_unpause)
-{
-	struct command_args a;
-	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 1, 2, &a);
-
-	if (rc >= 0)
-		return rc;
-	return call(ctx, "unpause", a.json, a.count, (const char *const *)a.pos);
-}
-
-PVXL_COMMAND_HANDLER(pvxl_cmd_info)
-{
-	struct command_args a;
-	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 1, 1, &a);
-
-	if (rc >= 0)
-		return rc;
-	return call(ctx, "info", a.json, 1, (const char *const *)a.pos);
-}
-
-PVXL_COMMAND_HANDLER(pvxl_cmd_host_info)
-{
-	struct command_args a;
-	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 0, 0, &a);
-
-	if (rc >= 0)
-		return rc;
-	return call(ctx, "host-info", a.json, 0, NULL);
-}
-
 /* The console's socket path is the reply body, one line. */
 PVXL_COMMAND_HANDLER(pvxl_cmd_console)
 {
-	struct command_args a;
 	struct pvxl_request req = {
 		.socket_path = ctx->socket_path,
 		.command = "console",
@@ -223,11 +113,10 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_console)
 	char *body = NULL;
 	size_t body_len = 0;
 	FILE *capture;
-	int rc = parse_command_args(cmd, argc, argv, 0, 1, 1, &a);
+	int rc;
 
-	if (rc >= 0)
-		return rc;
-	req.argv = (const char *const *)a.pos;
+	(void)cmd;
+	req.argv = (const char *const *)a->pos;
 	capture = open_memstream(&body, &body_len);
 	if (!capture) {
 		fprintf(stderr, "pvxl: console: %s\n", strerror(errno));
@@ -242,7 +131,7 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_console)
 			fprintf(stderr, "pvxl: console: pvtimed did not answer one console path\n");
 			rc = PVTIME_EXIT_FAILURE;
 		} else {
-			rc = pvxl_console_relay(a.pos[0], body);
+			rc = pvxl_console_relay(a->pos[0], body);
 		}
 	}
 	free(body);
@@ -251,23 +140,19 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_console)
 
 PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock)
 {
-	struct command_args a;
 	struct pvxl_time t;
 	char why[160], ns[32];
 	const char *wire[3];
 	const char *target, *time_text;
 	int n = 0;
-	int rc = parse_command_args(cmd, argc, argv, OPT_ALL, 1, 2, &a);
 
-	if (rc >= 0)
-		return rc;
-	if (a.all && a.count == 2)
+	if (a->all && a->count == 2)
 		return pvxl_usage_error(cmd, "give either DOM or --all, not both");
-	if (!a.all && a.count == 1)
+	if (!a->all && a->count == 1)
 		return pvxl_usage_error(cmd, "missing DOM or --all before TIME '%s'",
-					a.pos[0]);
-	target = a.all ? "--all" : a.pos[0];
-	time_text = a.pos[a.count - 1];
+					a->pos[0]);
+	target = a->all ? "--all" : a->pos[0];
+	time_text = a->pos[a->count - 1];
 	if (pvxl_time_parse(time_text, &t, why, sizeof(why)))
 		return pvxl_usage_error(cmd, "bad TIME '%s': %s", time_text, why);
 
@@ -294,36 +179,28 @@ static const char *const inject_modes[] = {
 
 PVXL_COMMAND_HANDLER(pvxl_cmd_inject)
 {
-	struct command_args a;
 	size_t i;
-	int rc = parse_command_args(cmd, argc, argv, OPT_JSON, 2, 4, &a);
 
-	if (rc >= 0)
-		return rc;
 	for (i = 0; i < sizeof(inject_modes) / sizeof(inject_modes[0]); i++)
-		if (!strcmp(a.pos[1], inject_modes[i]))
+		if (!strcmp(a->pos[1], inject_modes[i]))
 			break;
 	if (i == sizeof(inject_modes) / sizeof(inject_modes[0]))
-		return pvxl_usage_error(cmd, "unknown mode '%s'", a.pos[1]);
-	return call(ctx, "inject", a.json, a.count, (const char *const *)a.pos);
+		return pvxl_usage_error(cmd, "unknown mode '%s'", a->pos[1]);
+	return call(ctx, "inject", a->json, a->count, (const char *const *)a->pos);
 }
 
 PVXL_COMMAND_HANDLER(pvxl_cmd_help)
 {
 	const struct pvxl_command *target;
-	struct command_args a;
-	int rc = parse_command_args(cmd, argc, argv, 0, 0, 1, &a);
 
 	(void)ctx;
-	if (rc >= 0)
-		return rc;
-	if (!a.count) {
+	if (!a->count) {
 		pvxl_print_help(stdout, NULL);
 		return PVTIME_EXIT_OK;
 	}
-	target = pvxl_command_find(a.pos[0]);
+	target = pvxl_command_find(a->pos[0]);
 	if (!target)
-		return pvxl_usage_error(cmd, "unknown command '%s'", a.pos[0]);
+		return pvxl_usage_error(cmd, "unknown command '%s'", a->pos[0]);
 	pvxl_print_help(stdout, target);
 	return PVTIME_EXIT_OK;
 }

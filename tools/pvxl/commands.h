@@ -7,19 +7,16 @@
 
 #include "cmdtable.h"
 
+/* a holds what pvxl_parse_args() accepted for cmd's row. */
 #define PVXL_COMMAND_HANDLER(fn) \
 	int fn(const struct pvxl_context *ctx, const struct pvxl_command *cmd, \
-	       int argc, char **argv)
+	       const struct pvxl_args *a)
 
+/* list, destroy, pause, unpause, info, host-info: sent as they are. */
+PVXL_COMMAND_HANDLER(pvxl_cmd_forward);
 PVXL_COMMAND_HANDLER(pvxl_cmd_create);
-PVXL_COMMAND_HANDLER(pvxl_cmd_list);
-PVXL_COMMAND_HANDLER(pvxl_cmd_destroy);
-PVXL_COMMAND_HANDLER(pvxl_cmd_pause);
-PVXL_COMMAND_HANDLER(pvxl_cmd_unpause);
 PVXL_COMMAND_HANDLER(pvxl_cmd_console);
-PVXL_COMMAND_HANDLER(pvxl_cmd_info);
 PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock);
-PVXL_COMMAND_HANDLER(pvxl_cmd_host_info);
 PVXL_COMMAND_HANDLER(pvxl_cmd_inject);
 PVXL_COMMAND_HANDLER(pvxl_cmd_help);
 

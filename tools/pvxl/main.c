@@ -30,8 +30,9 @@ int main(int argc, char **argv)
 {
 	struct pvxl_context ctx = { .socket_path = NULL };
 	const struct pvxl_command *cmd;
+	struct pvxl_args args;
 	const char *env;
-	int i;
+	int i, rc;
 
 	/* A closed stdout must give EPIPE and an error message, not death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -71,5 +72,8 @@ int main(int argc, char **argv)
 	cmd = pvxl_command_find(argv[i]);
 	if (!cmd)
 		return global_usage_error("unknown command '%s'", argv[i]);
-	return cmd->run(&ctx, cmd, argc - i, argv + i);
+	rc = pvxl_parse_args(cmd, argc - i, argv + i, &args);
+	if (rc >= 0)
+		return rc;
+	return cmd->run(&ctx, cmd, &args);
 }

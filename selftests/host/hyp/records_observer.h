@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * Forced into the test build of hyp/records.c (hyp/Makefile:
+ * Forced into the test build of hyp/clock/records.c (hyp/Makefile:
  * records_observed.o): every record write goes through
  * records_observe_write(), so test_records.c sees each state of the
  * records a guest could read between two writes of a pass.

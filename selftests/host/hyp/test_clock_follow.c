@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "tap.h"
-#include "clock_follow.h"
+#include "clock/clock_follow.h"
 
 #define TSC_HZ		2300000000.0
 #define STEP_NS		2000000ll	/* the follower's period */

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * hyp/clock_status.c: how an adjtimex(2) sample becomes the clock-status
+ * hyp/clock/clock_status.c: how an adjtimex(2) sample becomes the clock-status
  * block - sync from STA_UNSYNC / TIME_ERROR, the leap from STA_INS/STA_DEL
  * and the kernel's leap states, the leap's UTC midnight, the TAI offset
  * and error bounds, and which changes count as news for the guest.
  */
 #include <string.h>
 
-#include "clock_status.h"
+#include "clock/clock_status.h"
 #include "tap.h"
 
 /* 2026-11-30 12:00:00 UTC, and the midnight after it. */

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "control_send.h"
+#include "control/control_send.h"
+#include "core/monotonic.h"
 
 #define REPLY_BYTES	(16u << 20)
 
@@ -86,9 +87,9 @@ int main(void)
 	}
 	atomic_store(&stop, false);
 	pthread_create(&thread, NULL, slow_reader, &sv[1]);
-	start = control_now_ns();
+	start = monotonic_ns();
 	ret = control_send_all(sv[0], reply, REPLY_BYTES, start + 300000000ull);
-	took = control_now_ns() - start;
+	took = monotonic_ns() - start;
 	atomic_store(&stop, true);
 	pthread_join(thread, NULL);
 	tap_ok(ret == -ETIMEDOUT, "slow reader: reply given up (%d, %lu bytes read)",
@@ -106,7 +107,7 @@ int main(void)
 	atomic_store(&received, 0);
 	pthread_create(&thread, NULL, fast_reader, &sv[1]);
 	ret = control_send_all(sv[0], reply, REPLY_BYTES,
-			       control_now_ns() + 10000000000ull);
+			       monotonic_ns() + 10000000000ull);
 	shutdown(sv[0], SHUT_WR);
 	pthread_join(thread, NULL);
 	tap_ok(ret == 0 && atomic_load(&received) == REPLY_BYTES,
@@ -119,9 +120,9 @@ int main(void)
 		tap_ok(0, "socketpair");
 		return tap_done();
 	}
-	start = control_now_ns();
+	start = monotonic_ns();
 	ret = control_send_all(sv[0], reply, REPLY_BYTES, start);
-	tap_ok(ret == -ETIMEDOUT && control_now_ns() - start < 100000000ull,
+	tap_ok(ret == -ETIMEDOUT && monotonic_ns() - start < 100000000ull,
 	       "a deadline of now: one attempt, no wait (%d)", ret);
 	close(sv[0]);
 	close(sv[1]);

@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #include "tap.h"
-#include "control_slots.h"
-#include "ratelimit.h"
+#include "control/control_slots.h"
+#include "core/ratelimit.h"
 
 static void test_slots(void)
 {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "domain_config.h"
+#include "domain/domain_config.h"
 #include "pvtime_abi.h"
 
 static char dir[] = "/tmp/pvtimed-cfgtest-XXXXXX";

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "domain_state.h"
+#include "domain/domain_state.h"
 
 static struct domain_saved sample(void)
 {

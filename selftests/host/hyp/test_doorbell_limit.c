@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "doorbell_limit.h"
+#include "guest/doorbell_limit.h"
 
 #define MS	1000000ull
 
@@ -45,7 +45,7 @@ static void ring(int fd)
 
 static uint64_t now_ns(void)
 {
-	return ratelimit_now_ns();
+	return monotonic_ns();
 }
 
 int main(void)

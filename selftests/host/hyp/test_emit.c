@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "emit.h"
+#include "core/emit.h"
 
 /* ---- a minimal strict JSON validator (RFC 8259 subset we emit) ---- */
 static const char *json_value(const char *p);

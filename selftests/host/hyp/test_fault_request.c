@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "fault_inject.h"
+#include "fault/fault_inject.h"
 
 static int parse(const char *line, struct fault_request *req, char *err,
 		 size_t errlen)

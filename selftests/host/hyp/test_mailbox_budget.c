@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "tap.h"
-#include "mailbox_budget.h"
+#include "guest/mailbox_budget.h"
 
 #define MS	1000000ull
 #define S	1000000000ull

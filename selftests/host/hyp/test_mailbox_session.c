@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "mailbox_session.h"
+#include "guest/mailbox_session.h"
 
 #define MAX_RTT	2600000ull	/* 1 ms at 2.6 GHz */
 

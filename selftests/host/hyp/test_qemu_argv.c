@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "qemu.h"
+#include "domain/qemu.h"
 
 static size_t count(char **argv)
 {

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "qmp.h"
+#include "domain/qmp.h"
 
 /* What QEMU 7.2 sends, byte for byte (one message per line, CRLF). */
 #define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, " \

@@ -17,8 +17,8 @@
 
 #include "tap.h"
 #include "pvclock_math.h"
-#include "log.h"
-#include "records.h"
+#include "core/log.h"
+#include "clock/records.h"
 
 #define HZ		2600000000ull
 #define STORM_STEPS	20000

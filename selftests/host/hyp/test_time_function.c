@@ -12,7 +12,7 @@
 
 #include "tap.h"
 #include "pvclock_math.h"
-#include "time_function.h"
+#include "clock/time_function.h"
 
 #define CASES		20000
 #define WINDOW_CYCLES	2600000ull	/* 1 ms at 2.6 GHz */

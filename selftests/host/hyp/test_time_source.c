@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The time source's SET_WALLCLOCK arithmetic (hyp/time_source.c): the
+ * The time source's SET_WALLCLOCK arithmetic (hyp/clock/time_source.c): the
  * guest's (wall time, TSC) pair becomes the hyp's wall offset, so that
  * the domain reads that wall time at that TSC; bad times and TSCs are
  * refused with nothing to apply.  Then the hyp offset through
@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "tap.h"
-#include "log.h"
-#include "time_source.h"
-#include "timebase.h"
-#include "wallclock.h"
+#include "core/log.h"
+#include "clock/time_source.h"
+#include "core/timebase.h"
+#include "clock/wallclock.h"
 
 #define HZ	2600000000ull
 #define S	1000000000ll

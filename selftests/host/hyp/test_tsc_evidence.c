@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "tap.h"
-#include "tsc_evidence.h"
+#include "clock/tsc_evidence.h"
 
 #define NOW		1000000000ull
 #define BIG_MOVE	5000

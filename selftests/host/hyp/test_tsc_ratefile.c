@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "log.h"
-#include "tsc_ratefile.h"
+#include "core/log.h"
+#include "core/tsc_ratefile.h"
 
 static struct timebase fresh(uint64_t hz, uint64_t precision_hz)
 {

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "log.h"
-#include "wallclock.h"
+#include "core/log.h"
+#include "clock/wallclock.h"
 
 #define HZ	2600000000ull
 #define S	1000000000ll

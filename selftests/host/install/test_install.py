@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-"""make install into a DESTDIR, then check the file list and the systemd
-unit (systemd-analyze verify and security --offline).  Prints TAP."""
+"""make install into a DESTDIR, then check the file list, the systemd
+unit (systemd-analyze verify and security --offline) and pvxl's bash
+completion against the installed pvxl.  Prints TAP."""
 import argparse
 import glob
 import os
@@ -39,7 +40,8 @@ def expected_files():
                             for p in glob.glob(os.path.join(TOP, "Documentation",
                                                             "*.rst"))]
     files = {f"{PREFIX}/sbin/pvtimed": 0o755, f"{PREFIX}/bin/pvxl": 0o755,
-             f"{PREFIX}/lib/systemd/system/pvtimed.service": 0o644}
+             f"{PREFIX}/lib/systemd/system/pvtimed.service": 0o644,
+             f"{PREFIX}/share/bash-completion/completions/pvxl": 0o644}
     for doc in docs:
         files[f"{PREFIX}/share/doc/pvtime/{doc}"] = 0o644
     return files
@@ -112,6 +114,38 @@ def check_unit(destdir, workdir):
         proc.stdout.splitlines()[-5:])
 
 
+def complete(destdir, words):
+    """What the installed completion offers for the last of words."""
+    root = os.path.join(destdir, PREFIX.lstrip("/"))
+    script = ('source "$1"; shift; COMP_WORDS=("$@"); '
+              'COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _pvxl; '
+              'printf "%s\\n" "${COMPREPLY[@]}"')
+    proc = run(["bash", "-c", script, "complete",
+                os.path.join(root, "share/bash-completion/completions/pvxl"),
+                os.path.join(root, "bin/pvxl")] + words,
+               env=dict(os.environ, PVTIME_SOCKET="/nonexistent/pvtimed.sock"))
+    return sorted(line for line in proc.stdout.splitlines() if line)
+
+
+def check_completion(destdir):
+    """The completion reads pvxl's help: it offers what the table says."""
+    cases = [
+        (["se"], ["set-wallclock"]),
+        (["-"], ["--help", "--socket", "--version"]),
+        (["info", "--"], ["--help", "--json"]),
+        (["set-wallclock", "--"], ["--all", "--help"]),
+        (["destroy", "--"], ["--help"]),
+        (["set-wallclock", "--all", "n"], ["now"]),
+        (["inject", "dom1", "freq"], ["freq-step"]),
+        (["help", "host"], ["host-info"]),
+        (["--socket", "/x", "help", "un"], ["unpause"]),
+    ]
+    for words, want in cases:
+        got = complete(destdir, words)
+        tap(got == want, f"bash completion: pvxl {' '.join(words)} -> "
+            f"{' '.join(want)}", [f"got {got}"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build", required=True)
@@ -139,6 +173,7 @@ def main():
         tap(help_run.returncode == 0 and "Usage: pvtimed" in help_run.stdout,
             "the installed pvtimed runs (--help)", help_run.stdout.splitlines()[:5])
         check_unit(destdir, workdir)
+        check_completion(destdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"1..{len(results)}")

@@ -50,7 +50,7 @@ static const struct good_case good[] = {
 	{ "2106-02-07T06:28:16Z", PVXL_TIME_ABSOLUTE, S(4294967296LL) },
 	{ "2106-02-07T06:28:17Z", PVXL_TIME_ABSOLUTE, S(4294967297LL) },
 	{ "2107-01-01T00:00:00Z", PVXL_TIME_ABSOLUTE, S(4323283200LL) },
-	/* The hyp's limit (hyp/wallclock.h WALLCLOCK_MAX_NS): pvxl lets it by. */
+	/* The hyp's limit (hyp/clock/wallclock.h WALLCLOCK_MAX_NS): pvxl lets it by. */
 	{ "2261-01-01T00:00:00Z", PVXL_TIME_ABSOLUTE, S(9183110400LL) },
 	{ "2262-04-11T23:47:16.854775807Z", PVXL_TIME_ABSOLUTE, INT64_MAX },
 

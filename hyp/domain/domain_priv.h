@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * What domain.c shares with domain_adopt.c, and nobody else: the table,
+ * per-domain paths, and the callbacks a served domain is wired to.
+ */
+#ifndef PVTIMED_DOMAIN_PRIV_H
+#define PVTIMED_DOMAIN_PRIV_H
+
+#include "domain/domain.h"
+
+/* STATE_DIR/NAME + suffix, malloc'd; NULL on ENOMEM. */
+char *domain_state_path(const char *name, const char *suffix);
+const char *domain_state_dir(void);
+
+/* Every path of a domain named by d->cfg.name.  0 or -ENOMEM. */
+int domain_set_paths(struct domain *d);
+
+/* Keep the config's text beside the state (the original may change). */
+int domain_keep_config(struct domain *d, const char *text, char *err,
+		       size_t errlen);
+
+/* Append to the table; takes domid's place in the numbering. */
+void domain_table_add(struct domain *d);
+
+/*
+ * Free d (not in the table).  detach: QEMU goes on running, so its
+ * sockets and the state files stay; otherwise they are removed.
+ */
+void domain_free(struct domain *d, bool detach);
+
+/* The callbacks domain_start wires a domain's servers to. */
+void domain_on_doorbell(struct ivshmem_server *srv, unsigned int vector);
+void domain_on_records_changed(void *owner);
+
+/* QEMU ended (reaped, or seen through the pidfd): the domain shuts down. */
+void domain_mark_shutdown(struct domain *d, const char *how);
+
+#endif /* PVTIMED_DOMAIN_PRIV_H */

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include <errno.h>
+#include <string.h>
+#include <sys/timex.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/event_loop.h"
+#include "core/log.h"
+#include "core/ratelimit.h"
+#include "core/timebase.h"
+#include "host/host_clock_follow.h"
+
+static struct event_source timer = { .fd = -1 };
+static struct clock_follow follower;
+static struct adjtime_model adjtime_slew;
+static void (*apply_rate)(uint64_t hz);
+static struct ratelimit follow_rl = RATELIMIT_INIT(60000000000ull, 10);
+
+/*
+ * adjtimex(2), read-only: the kernel's frequency, tick and PLL state, and
+ * what is left of an adjtime(3) (ADJ_OFFSET_SS_READ needs no privilege).
+ */
+static int read_kernel_rate(struct kernel_rate *k)
+{
+	struct timex tx = { .modes = 0 };
+	struct timex adj = { .modes = ADJ_OFFSET_SS_READ };
+	struct timespec now;
+	long adjtime_ppm;
+
+	if (adjtimex(&tx) < 0 || adjtimex(&adj) < 0)
+		return -errno;
+	clock_gettime(CLOCK_REALTIME, &now);
+	adjtime_ppm = adjtime_model_update(&adjtime_slew, adj.offset,
+					   now.tv_sec * 1000000000ll + now.tv_nsec);
+	kernel_rate_from_timex(k, tx.freq, tx.tick, tx.status, tx.offset,
+			       tx.constant, adjtime_ppm);
+	return 0;
+}
+
+static struct follow_sample take_sample(void)
+{
+	struct timebase_pair pair = timebase_sample_n(CLOCK_MONOTONIC,
+						      HOST_CLOCK_FOLLOW_TRIES);
+
+	return (struct follow_sample) {
+		.tsc = pair.tsc, .mono_ns = pair.clock_ns, .width = pair.width,
+	};
+}
+
+static void on_timer(struct event_source *src, uint32_t events)
+{
+	struct kernel_rate k;
+	struct follow_sample s;
+	uint64_t expirations, kernel_changes = follower.kernel_changes;
+
+	(void)events;
+	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	if (read_kernel_rate(&k))
+		k = follower.kernel;
+	s = take_sample();
+	if (!clock_follow_step(&follower, &s, &k))
+		return;
+	if (follower.kernel_changes != kernel_changes)
+		log_ratelimited(&follow_rl, LOG_LEVEL_INFO,
+				"host clock: adjtimex frequency now %+.3f ppm (tick %ld, PLL slew %ld ppb, adjtime slew %ld ppm); records follow at %llu Hz",
+				(double)k.freq / 65536.0, k.tick, k.pll_ppb,
+				k.adjtime_ppm,
+				(unsigned long long)follower.applied_hz);
+	else
+		log_debug("host clock: records follow at %llu Hz (error %lld ns%s)",
+			  (unsigned long long)follower.applied_hz,
+			  (long long)follower.last_error_ns,
+			  follower.trimming ? ", trimming" : "");
+	apply_rate(follower.applied_hz);
+}
+
+int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz))
+{
+	struct itimerspec period = {
+		.it_value.tv_nsec = HOST_CLOCK_FOLLOW_PERIOD_MS * 1000000l,
+		.it_interval.tv_nsec = HOST_CLOCK_FOLLOW_PERIOD_MS * 1000000l,
+	};
+	struct follow_sample s;
+	struct kernel_rate k;
+	int ret;
+
+	ret = read_kernel_rate(&k);
+	if (ret)
+		return ret;
+	s = take_sample();
+	ret = clock_follow_init(&follower, nominal_hz, &k, &s);
+	if (ret)
+		return ret;
+	apply_rate = apply;
+	timer.handler = on_timer;
+	timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (timer.fd < 0)
+		return -errno;
+	if (timerfd_settime(timer.fd, 0, &period, NULL) < 0 ||
+	    (ret = event_loop_add(&timer))) {
+		ret = ret ? ret : -errno;
+		host_clock_follow_stop();
+		return ret;
+	}
+	log_info("following host CLOCK_MONOTONIC (NTP-disciplined): adjtimex frequency %+.3f ppm, tick %ld; records at %llu Hz",
+		 (double)k.freq / 65536.0, k.tick,
+		 (unsigned long long)follower.applied_hz);
+	return 0;
+}
+
+void host_clock_follow_stop(void)
+{
+	if (timer.fd < 0)
+		return;
+	event_loop_remove(&timer);
+	close(timer.fd);
+	timer.fd = -1;
+}
+
+bool host_clock_follow_active(void)
+{
+	return timer.fd >= 0;
+}
+
+uint64_t host_clock_follow_hz(void)
+{
+	return host_clock_follow_active() ? follower.applied_hz : 0;
+}
+
+bool host_clock_follow_snapshot(struct clock_follow *out)
+{
+	if (!host_clock_follow_active())
+		return false;
+	*out = follower;
+	return true;
+}

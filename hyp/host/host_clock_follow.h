@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The host clock follower: samples host CLOCK_MONOTONIC against the TSC
+ * every HOST_CLOCK_FOLLOW_PERIOD_MS, reads adjtimex(2), and through
+ * clock_follow.c tells its listener (main.c: every domain) the rate the
+ * records must run at to keep the host's NTP-disciplined time.
+ */
+#ifndef PVTIMED_HOST_CLOCK_FOLLOW_H
+#define PVTIMED_HOST_CLOCK_FOLLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock/clock_follow.h"
+
+#define HOST_CLOCK_FOLLOW_PERIOD_MS	2
+/* Samples per period; the tightest bracket is used. */
+#define HOST_CLOCK_FOLLOW_TRIES		4
+
+/*
+ * Start following; apply(hz) is called with every new rate (cycles per
+ * host CLOCK_MONOTONIC second).  0 or -errno.
+ */
+int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz));
+void host_clock_follow_stop(void);
+
+/* Following now (started and not stopped). */
+bool host_clock_follow_active(void);
+
+/* The rate new domains start at: the applied one (0 when not following). */
+uint64_t host_clock_follow_hz(void);
+
+/* A copy of the follower's state, for pvxl info. */
+bool host_clock_follow_snapshot(struct clock_follow *out);
+
+#endif /* PVTIMED_HOST_CLOCK_FOLLOW_H */

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* A command's arguments, checked against its row of the command table. */
+#include <string.h>
+
+#include "cmdtable.h"
+#include "commands.h"
+#include "pvtime_ctl.h"
+
+int pvxl_parse_args(const struct pvxl_command *cmd, int argc, char **argv,
+		    struct pvxl_args *a)
+{
+	bool options_done = false;
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		bool is_option = !options_done && arg[0] == '-' && arg[1] &&
+				 !(arg[1] >= '0' && arg[1] <= '9');
+
+		if (is_option && !strcmp(arg, "--")) {
+			options_done = true;
+		} else if (is_option && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
+			pvxl_print_help(stdout, cmd);
+			return PVTIME_EXIT_OK;
+		} else if (is_option && (cmd->options & PVXL_OPT_JSON) &&
+			   !strcmp(arg, "--json")) {
+			a->json = true;
+		} else if (is_option && (cmd->options & PVXL_OPT_ALL) &&
+			   !strcmp(arg, "--all")) {
+			a->all = true;
+		} else if (is_option) {
+			return pvxl_usage_error(cmd, "unknown option '%s'", arg);
+		} else if (!*arg) {
+			return pvxl_usage_error(cmd, "empty argument");
+		} else if (a->count == cmd->max_args) {
+			return pvxl_usage_error(cmd, "unexpected argument '%s'", arg);
+		} else {
+			a->pos[a->count++] = argv[i];
+		}
+	}
+	if (a->count < cmd->min_args)
+		return pvxl_usage_error(cmd, "missing argument (usage: pvxl %s %s)",
+					cmd->name, cmd->usage);
+	return -1;
+}
