@@ -67,7 +67,8 @@ struct pvtime_dev {
 	/*
 	 * The records' TSC_STABLE flag may skip the guard only while this
 	 * is set: the fast-path check saw every record agree and time pass
-	 * the guard (pvtime_fastpath.c).
+	 * the guard.  Written by pvtime_fastpath.c only; read it through
+	 * pvtime_stable_trusted().
 	 */
 	bool stable_trusted;
 	atomic64_t odd_record_fallbacks;
@@ -168,6 +169,12 @@ struct pvtime_dev {
 	int records_irq;		/* PVTIME_VEC_RECORDS, or -1 if not offered */
 	struct dentry *debugfs_dir;
 };
+
+/* Whether pvtime's reads may skip the guard for TSC_STABLE records. */
+static inline bool pvtime_stable_trusted(const struct pvtime_dev *pd)
+{
+	return READ_ONCE(pd->stable_trusted);
+}
 
 /* Clocksource ratings: above hpet and acpi_pm, like kvm-clock; not vouched for: below them. */
 #define PVTIME_CLOCK_RATING	400
@@ -287,6 +294,8 @@ void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
+s64 pvtime_wallclock_records_ns(struct pvtime_dev *pd);
+int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns);
 
 /* pvtime_clock_status.c */
 struct pvtime_clock_status_view {

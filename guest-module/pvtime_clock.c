@@ -7,7 +7,12 @@
  * may run slightly behind another's, so reads go through a global guard
  * that never lets the value move backwards (as the kernel's pvclock does).
  * The certificate counts only once pvtime_fastpath.c has checked it
- * (pd->stable_trusted).
+ * (pvtime_stable_trusted()).
+ *
+ * Owns the "Clocksource" part of struct pvtime_dev: the guard, the odd
+ * record fallbacks, the read path's guest-stopped notes (per CPU, on the
+ * reading CPU only; pvtime_fastpath.c covers the others) and the
+ * pvtime <-> pvtime-tsc hand-over.
  */
 #include <linux/clocksource.h>
 #include <linux/irq_work.h>
@@ -118,7 +123,7 @@ static u64 notrace pvtime_clock_fallback(struct pvtime_dev *pd,
 					   &sample))
 			continue;
 		if (!(sample.flags & PVTIME_FLAG_TSC_STABLE) ||
-		    !READ_ONCE(pd->stable_trusted))
+		    !pvtime_stable_trusted(pd))
 			return pvtime_clock_guard(pd, max(sample.system_ns,
 							  cpu_last));
 		return max(sample.system_ns, cpu_last);
@@ -165,7 +170,7 @@ static u64 notrace pvtime_clock_now_tsc(struct pvtime_dev *pd, u64 *tsc)
 	now = sample.system_ns;
 	/* As in Linux's pvclock: a certified-stable TSC needs no guard. */
 	if (!(sample.flags & PVTIME_FLAG_TSC_STABLE) ||
-	    !READ_ONCE(pd->stable_trusted)) {
+	    !pvtime_stable_trusted(pd)) {
 		now = pvtime_clock_guard(pd, now);
 		__this_cpu_write(pvtime_cpu_last_ns, now);
 	} else {
@@ -252,7 +257,6 @@ int pvtime_clock_register(struct pvtime_dev *pd)
 
 	atomic64_set(&pd->last_ns, 0);
 	pd->guard_behind = false;
-	pd->stable_trusted = false;
 	init_irq_work(&pd->odd_record_warning, pvtime_warn_odd_record);
 	pd->cs = (struct clocksource) {
 		.name = "pvtime",

@@ -10,6 +10,9 @@
  *   set_wallclock   write-only: one SET_WALLCLOCK (pvtime_timesource.c)
  *
  * Documentation/guest-module.rst describes the formats.
+ *
+ * Owns no state: it reads what the other files own, through their
+ * accessors where one exists.
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -99,7 +102,7 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 	seq_printf(m, "tsc_evidence_agreed %u\n", pd->tsc_evidence_agreed);
 	seq_printf(m, "tsc_evidence_refused %u\n", pd->tsc_evidence_refused);
 	seq_printf(m, "tsc_evidence_failed %u\n", pd->tsc_evidence_failed);
-	seq_printf(m, "tsc_stable_trusted %d\n", READ_ONCE(pd->stable_trusted));
+	seq_printf(m, "tsc_stable_trusted %d\n", pvtime_stable_trusted(pd));
 	/* What the guard starts from: the latest time any CPU returned. */
 	seq_printf(m, "guard_last_ns %lld\n", pvtime_clock_guard_floor(pd));
 	seq_printf(m, "records_irqs %lld\n", atomic64_read(&pd->records_irqs));

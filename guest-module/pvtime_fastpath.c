@@ -22,6 +22,12 @@
  * The same check decides when pvtime's own reads may skip the cross-vCPU
  * guard, and honours PVTIME_FLAG_GUEST_STOPPED for every CPU even while
  * the kernel is not reading the records at all.
+ *
+ * Owns the "Fast path" part of struct pvtime_dev and stable_trusted (read
+ * elsewhere through pvtime_stable_trusted()).  Its guest-stopped check is
+ * the all-CPU one, with its own versions seen: it must still fire (and ask
+ * for calibration) after the read path in pvtime_clock.c has noted the
+ * same flag on its own CPU.
  */
 #include <linux/clocksource.h>
 #include <linux/cpumask.h>
@@ -185,12 +191,17 @@ pvtime_records_check(struct pvtime_dev *pd, u32 *mul, s8 *shift,
  * guard's value: every guarded read returned at most that, so from then
  * on unguarded reads of one time function cannot go below any of them.
  */
+static void pvtime_set_stable_trusted(struct pvtime_dev *pd, bool trusted)
+{
+	WRITE_ONCE(pd->stable_trusted, trusted);
+}
+
 static bool pvtime_trust_stable(struct pvtime_dev *pd)
 {
 	struct pvtime_time_sample sample;
 	bool ok;
 
-	if (READ_ONCE(pd->stable_trusted))
+	if (pvtime_stable_trusted(pd))
 		return true;
 	preempt_disable();
 	ok = !pvtime_time_read(pvtime_vcpu_time(pd->si, smp_processor_id()),
@@ -198,7 +209,7 @@ static bool pvtime_trust_stable(struct pvtime_dev *pd)
 	     (s64)sample.system_ns > pvtime_clock_guard_floor(pd);
 	preempt_enable();
 	if (ok)
-		WRITE_ONCE(pd->stable_trusted, true);
+		pvtime_set_stable_trusted(pd, true);
 	return ok;
 }
 
@@ -306,7 +317,7 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 	was_engaged = pd->tsc_cs_registered;
 	state = pvtime_records_check(pd, &mul, &shift, &stopped);
 	if (state != PVTIME_FP_ENGAGED)
-		WRITE_ONCE(pd->stable_trusted, false);
+		pvtime_set_stable_trusted(pd, false);
 	else if (!pvtime_trust_stable(pd))
 		state = PVTIME_FP_GUARD_AHEAD;
 
@@ -396,6 +407,7 @@ int pvtime_fastpath_init(struct pvtime_dev *pd)
 	mutex_init(&pd->fastpath_lock);
 	INIT_DELAYED_WORK(&pd->fastpath_check, pvtime_fastpath_check_work);
 	pd->fastpath_state = PVTIME_FP_STARTING;
+	pvtime_set_stable_trusted(pd, false);
 	pd->fastpath_snap = kcalloc(nr_cpu_ids, sizeof(*pd->fastpath_snap),
 				    GFP_KERNEL);
 	pd->stopped_version_seen = kcalloc(nr_cpu_ids,
@@ -429,7 +441,7 @@ int pvtime_fastpath_stop(struct pvtime_dev *pd)
 
 	mutex_lock(&pd->fastpath_lock);
 	ret = pvtime_tsc_cs_unregister(pd, "driver unbound");
-	WRITE_ONCE(pd->stable_trusted, false);
+	pvtime_set_stable_trusted(pd, false);
 	mutex_unlock(&pd->fastpath_lock);
 	return ret;
 }

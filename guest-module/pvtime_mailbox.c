@@ -12,6 +12,12 @@
  * PVTIME_IRQS_OFF_MAX_US: a slower answer is waited out with interrupts
  * on and that round is tried again.  The loop around them stays
  * preemptible.
+ *
+ * Owns the "Mailbox" part of struct pvtime_dev (the session lock, the
+ * handshake's result and the mailbox counters) and the TSC evidence
+ * counters.  The realtime probe stays here: the health check
+ * (pvtime_calibrate.c) uses it as well as the tests, and it is made of
+ * the session and probe-window steps above.
  */
 #include <linux/cpu.h>
 #include <linux/delay.h>
@@ -550,17 +556,6 @@ int pvtime_tsc_calibrate(struct pvtime_dev *pd, unsigned int rounds,
 	return failures;
 }
 
-/* Wall time as the records give it (wc + system time); 0 if unreadable. */
-static s64 pvtime_records_wall_ns(struct pvtime_dev *pd)
-{
-	u64 system_ns;
-	s64 wc_ns;
-
-	if (pvtime_wallclock_sample(pd, &wc_ns, &system_ns))
-		return 0;
-	return wc_ns + system_ns;
-}
-
 /*
  * Compare this guest's CLOCK_REALTIME with the hyp's wall time for the
  * domain, and the records' own wall time (wc + system time) too, which
@@ -593,13 +588,13 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		 * Nested brackets: every midpoint falls on the hyp's answer,
 		 * even when the host descheduled this vCPU in between.
 		 */
-		records_before = pvtime_records_wall_ns(pd);
+		records_before = pvtime_wallclock_records_ns(pd);
 		raw_before = ktime_get_raw_ns();
 		before = ktime_get_real_ns();
 		ret = pvtime_probe_post(pd, &w, PVTIME_REQ_REALTIME_PROBE);
 		after = ktime_get_real_ns();
 		raw_after = ktime_get_raw_ns();
-		records_after = pvtime_records_wall_ns(pd);
+		records_after = pvtime_wallclock_records_ns(pd);
 		records_wall = records_before + (records_after - records_before) / 2;
 		ret = pvtime_probe_irqs_on(pd, &w, ret);
 		if (ret == -EAGAIN)

@@ -6,6 +6,10 @@
  * (Xen shared_info page + pvtime control page), MSI-X carries the hyp's
  * doorbells.  Any ivshmem device matches the PCI ids, so a device whose
  * control page lacks the pvtime magic is declined without a word.
+ *
+ * Owns the device part of struct pvtime_dev (BARs, the mapped pages, the
+ * irq numbers, "degraded") and the order every other part starts and
+ * stops in.
  */
 #include <linux/io.h>
 #include <linux/module.h>

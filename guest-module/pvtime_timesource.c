@@ -51,20 +51,6 @@ bool pvtime_timesource_active(struct pvtime_dev *pd)
 	return READ_ONCE(pd->ts.active);
 }
 
-/* CLOCK_REALTIME - (wc + system time): how far this guest leads the hyp. */
-static int pvtime_ts_drift(struct pvtime_dev *pd, s64 *drift_ns)
-{
-	u64 system_ns;
-	s64 wc_ns;
-	int ret;
-
-	ret = pvtime_wallclock_sample(pd, &wc_ns, &system_ns);
-	if (ret)
-		return ret;
-	*drift_ns = ktime_get_real_ns() - (wc_ns + system_ns);
-	return 0;
-}
-
 /* CLOCK_REALTIME and the TSC at the same instant (midpoint of two reads). */
 static void pvtime_ts_read_pair(s64 *wall_ns, u64 *tsc)
 {
@@ -106,7 +92,8 @@ static void pvtime_ts_check(struct pvtime_dev *pd)
 	u64 tsc;
 	int ret;
 
-	if (pvtime_ts_drift(pd, &drift_ns))
+	/* How far this guest leads the hyp (none if too busy to tell). */
+	if (pvtime_wallclock_offset(pd, &drift_ns))
 		return;
 	atomic64_set(&pd->ts.last_drift_ns, drift_ns);
 	if (abs(drift_ns) <= PVTIME_TS_FORWARD_NS)

@@ -15,6 +15,10 @@
  * aims ahead by the lag do_settimeofday64() is measured to take before
  * it reads its clock, and is repeated until what is left is under
  * PVTIME_STEP_RESIDUAL_NS: whatever a step leaves stays until the next.
+ *
+ * Owns the "Wall clock" part of struct pvtime_dev; the one place that
+ * computes CLOCK_REALTIME against the records' wall time
+ * (pvtime_wallclock_offset(), pvtime_wallclock_records_ns()).
  */
 #include <linux/interrupt.h>
 #include <linux/irqflags.h>
@@ -47,6 +51,17 @@ int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns)
 	return 0;
 }
 
+/* The wall time the records give now (wc + system time); 0 if unreadable. */
+s64 pvtime_wallclock_records_ns(struct pvtime_dev *pd)
+{
+	u64 system_ns;
+	s64 wc_ns;
+
+	if (pvtime_wallclock_sample(pd, &wc_ns, &system_ns))
+		return 0;
+	return wc_ns + system_ns;
+}
+
 /*
  * Stop stepping again once CLOCK_REALTIME is this close to the wall
  * clock.  Under TCG the offset itself reads with ~100 ns of jitter.
@@ -72,7 +87,7 @@ int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns)
  * averaged, so neither read's cost biases it; interrupts are off inside
  * a bracket, so only the host can stretch it.
  */
-static int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns)
+int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns)
 {
 	u64 system_before, system_after, bracket, best = U64_MAX;
 	s64 wc_ns, realtime_ns;
