@@ -440,11 +440,11 @@ def wallclock_report(data):
                f"{'-' if recovery is None else f'{recovery:.1f}'} s after it")
     load = ntp.get("load") or {}
     out.append(f"  +50 ppm with every guest vCPU hammering clock_gettime() and "
-               f"rdtsc: max |REALTIME - hyp| "
-               f"{load.get('realtime_worst_ns', '-')} ns by the mailbox probe, "
-               f"once a second (proven error "
-               f"{load.get('realtime_proven_error_ns', '-')} ns; the meter "
-               f"cannot answer while the vCPUs hold both host cores)")
+               f"rdtsc, by the mailbox probe once a second (the meter cannot "
+               f"answer while the vCPUs hold both host cores): proven error "
+               f"{load.get('realtime_proven_error_ns', '-')} ns (|offset| - "
+               f"rtt/2, worst probe); largest raw |offset| "
+               f"{load.get('realtime_worst_ns', '-')} ns, whatever its round trip")
     follower = ntp.get("follower", {})
     out.append(f"  guest wall-clock steps during the slews: "
                f"{ntp.get('guest_wallclock_steps', '-')} (goal 0); pvtimed "

@@ -1224,6 +1224,10 @@ bench_ptp() {
 		ptp_wallclock_moved && run_chrony
 	echo 1000 >"$SYNC_MS"
 	echo "PVTIME-HOST-REQUEST set-wallclock now"
+	# Wait for it: a guest that ended at once could be shut down before
+	# the runner got to the request.
+	check "bench chrony: set-wallclock now brought REALTIME back within 1 ms of the host's" \
+		realtime_resynced
 }
 
 mode_ptp() {
