@@ -24,6 +24,15 @@
  *	  slew: catching up at PPM (+-10 %), then within 1 ms;
  *	  keep: behind by the pause +-1 ms, and staying there.
  *
+ *   pvtime-timekeep save-restore SECONDS POLICY
+ *	The same across pvxl save, SECONDS on disk and pvxl restore
+ *	--stopped-time POLICY (PVTIME-HOST-REQUEST save-restore SECONDS
+ *	POLICY): the guest runs on in a new QEMU with a new TSC offset.
+ *	Reports as save_restore_* and, a second after the policy's
+ *	correction, the time error across the save/restore: REALTIME
+ *	against the hyp's wall time and CLOCK_MONOTONIC_RAW against the
+ *	host's (step: both within 1 ms; keep: raw behind by the time away).
+ *
  * Output: "# " comments and PVTIME-REPORT lines; exit 0 pass, 1 fail,
  * 2 usage, 4 skip (no pvtime debugfs).
  */
@@ -252,7 +261,22 @@ static int wait_for_pause(const struct rate_sample *before,
 	}
 }
 
-static int cmd_pause(int seconds, const char *policy_text)
+/* How the guest is stopped: pvxl pause, or pvxl save + restore. */
+struct stop_kind {
+	const char *request;	/* PVTIME-HOST-REQUEST verb */
+	const char *prefix;	/* of PVTIME-REPORT keys */
+	const char *bench;	/* PVTIME-BENCH name */
+};
+
+static const struct stop_kind stop_pause = {
+	"pause-for", "pause", "timekeep-pause-step",
+};
+static const struct stop_kind stop_save_restore = {
+	"save-restore", "save_restore", "timekeep-save-restore-step",
+};
+
+static int cmd_stop(const struct stop_kind *kind, int seconds,
+		    const char *policy_text)
 {
 	struct monotonic_check mc = { 0 };
 	struct rate_sample before, resumed, p;
@@ -276,7 +300,8 @@ static int cmd_pause(int seconds, const char *policy_text)
 	}
 	printf("# before: REALTIME %" PRId64 " ns off the hyp's, raw offset %" PRId64 " ns\n",
 	       before.realtime_offset_ns, before.raw_offset_ns);
-	printf("PVTIME-HOST-REQUEST pause-for %d %s\n", seconds, policy_text);
+	printf("PVTIME-HOST-REQUEST %s %d %s\n", kind->request, seconds,
+	       policy_text);
 	fflush(stdout);
 	if (wait_for_pause(&before, &resumed, &paused_ns, seconds + 30)) {
 		printf("# no pause seen within %d s\n", seconds + 30);
@@ -285,10 +310,11 @@ static int cmd_pause(int seconds, const char *policy_text)
 	}
 	t0 = resumed.host_raw_ns;
 	first_error = resumed.raw_offset_ns - before.raw_offset_ns;
-	printf("# paused for %" PRId64 " ms (host raw clock); first probe after: guest %" PRId64 " ns off\n",
+	printf("# stopped for %" PRId64 " ms (host raw clock); first probe after: guest %" PRId64 " ns off\n",
 	       paused_ns / MS, first_error);
-	printf("PVTIME-REPORT pause_%s_seconds %.3f\n", policy == POLICY_SLEW ?
-	       "slew" : policy_text, (double)paused_ns / 1e9);
+	printf("PVTIME-REPORT %s_%s_seconds %.3f\n", kind->prefix,
+	       policy == POLICY_SLEW ? "slew" : policy_text,
+	       (double)paused_ns / 1e9);
 
 	switch (policy) {
 	case POLICY_STEP:
@@ -308,11 +334,11 @@ static int cmd_pause(int seconds, const char *policy_text)
 			       p.raw_offset_ns - before.raw_offset_ns, p.realtime_offset_ns);
 		printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
 		       recovery / 1000, (long long)(STEP_RECOVERY_LIMIT_NS / MS));
-		printf("PVTIME-REPORT pause_step_recovery_us %" PRId64 "\n",
-		       recovery / 1000);
-		printf("PVTIME-BENCH timekeep-pause-step paused_ms=%" PRId64
+		printf("PVTIME-REPORT %s_step_recovery_us %" PRId64 "\n",
+		       kind->prefix, recovery / 1000);
+		printf("PVTIME-BENCH %s paused_ms=%" PRId64
 		       " first_error_ns=%" PRId64 " recovery_us=%" PRId64 "\n",
-		       paused_ns / MS, first_error, recovery / 1000);
+		       kind->bench, paused_ns / MS, first_error, recovery / 1000);
 		if (recovery < 0)
 			ret = 1;
 		else if (recovery > STEP_RECOVERY_LIMIT_NS && failed_probes)
@@ -333,7 +359,8 @@ static int cmd_pause(int seconds, const char *policy_text)
 			if (abs64(error - first_error) > ONE_MS)
 				ret = 1;
 		}
-		printf("PVTIME-REPORT pause_keep_drift_ns %" PRId64 "\n", -error);
+		printf("PVTIME-REPORT %s_keep_drift_ns %" PRId64 "\n",
+		       kind->prefix, -error);
 		break;
 	case POLICY_SLEW: {
 		struct rate_sample a, b;
@@ -347,7 +374,8 @@ static int cmd_pause(int seconds, const char *policy_text)
 		rate = (double)(b.raw_offset_ns - a.raw_offset_ns) * 1e6 /
 		       (double)(b.host_raw_ns - a.host_raw_ns);
 		printf("# slew: catching up at %.0f ppm (declared %ld)\n", rate, ppm);
-		printf("PVTIME-REPORT pause_slew_rate_ppm %.0f\n", rate);
+		printf("PVTIME-REPORT %s_slew_rate_ppm %.0f\n", kind->prefix,
+		       rate);
 		if (rate < ppm * 0.9 || rate > ppm * 1.1)
 			ret = 1;
 		p = b;
@@ -361,12 +389,31 @@ static int cmd_pause(int seconds, const char *policy_text)
 			next_probe(&p, 100);
 		}
 		printf("# slew: within 1 ms after %" PRId64 " ms\n", recovery / MS);
-		printf("PVTIME-REPORT pause_slew_converged_ms %" PRId64 "\n",
-		       recovery / MS);
+		printf("PVTIME-REPORT %s_slew_converged_ms %" PRId64 "\n",
+		       kind->prefix, recovery / MS);
 		if (recovery < 0)
 			ret = 1;
 		break;
 	}
+	}
+	if (kind == &stop_save_restore) {
+		/* The time error across the save/restore, settled. */
+		next_probe(&p, 1000);
+		error = p.raw_offset_ns - before.raw_offset_ns;
+		printf("# %s: a second later: REALTIME %" PRId64 " ns off the hyp's, CLOCK_MONOTONIC_RAW %" PRId64 " ns off the host's (against before the save)\n",
+		       policy_text, p.realtime_offset_ns, error);
+		printf("PVTIME-REPORT save_restore_%s_realtime_error_ns %" PRId64 "\n",
+		       policy == POLICY_SLEW ? "slew" : policy_text,
+		       p.realtime_offset_ns);
+		printf("PVTIME-REPORT save_restore_%s_raw_error_ns %" PRId64 "\n",
+		       policy == POLICY_SLEW ? "slew" : policy_text, error);
+		printf("PVTIME-BENCH timekeep-save-restore-%s stopped_ms=%" PRId64
+		       " realtime_error_ns=%" PRId64 " raw_error_ns=%" PRId64 "\n",
+		       policy == POLICY_SLEW ? "slew" : policy_text,
+		       paused_ns / MS, p.realtime_offset_ns, error);
+		if (policy == POLICY_STEP &&
+		    (abs64(error) > ONE_MS || abs64(p.realtime_offset_ns) > ONE_MS))
+			ret = 1;
 	}
 	ret |= report_monotonic(&mc);
 	return ret;
@@ -375,7 +422,8 @@ static int cmd_pause(int seconds, const char *policy_text)
 static int usage(void)
 {
 	fprintf(stderr, "usage: pvtime-timekeep load SECONDS [LIMIT_NS]\n"
-			"       pvtime-timekeep pause SECONDS step|slew:PPM|keep\n");
+			"       pvtime-timekeep pause SECONDS step|slew:PPM|keep\n"
+			"       pvtime-timekeep save-restore SECONDS step|slew:PPM|keep\n");
 	return 2;
 }
 
@@ -406,6 +454,8 @@ int main(int argc, char **argv)
 		return cmd_load((int)seconds, limit);
 	}
 	if (!strcmp(argv[1], "pause") && argc == 4)
-		return cmd_pause((int)seconds, argv[3]);
+		return cmd_stop(&stop_pause, (int)seconds, argv[3]);
+	if (!strcmp(argv[1], "save-restore") && argc == 4)
+		return cmd_stop(&stop_save_restore, (int)seconds, argv[3]);
 	return usage();
 }
