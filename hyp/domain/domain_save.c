@@ -381,7 +381,15 @@ int domain_restore(const char *file, const char *config_path,
 	records_restored_publish(&d->clock, &d->shm);
 	wallclock_publish(&d->clock, &d->shm, true);
 	d->paused = true;
-	d->pause_stop_tsc = pvtime_rdtsc();
+	/* Paused since the save, as far as this host's TSC can say. */
+	{
+		int64_t away = realtime_ns() - h.clock.realtime_at_stop_ns;
+		uint64_t now = pvtime_rdtsc();
+		uint64_t back = away > 0 ? (uint64_t)((unsigned __int128)away *
+					timebase_get()->tsc_hz / 1000000000u) : 0;
+
+		d->pause_stop_tsc = back < now ? now - back : 0;
+	}
 	d->pauses = h.pauses;
 	d->paused_total_ns = h.paused_total_ns;
 	domain_table_add(d);

@@ -272,7 +272,7 @@ static const struct stop_kind stop_pause = {
 	"pause-for", "pause", "timekeep-pause-step",
 };
 static const struct stop_kind stop_save_restore = {
-	"save-restore", "save_restore", "timekeep-save-restore-step",
+	"save-restore", "save_restore", "timekeep-save-restore-recovery",
 };
 
 static int cmd_stop(const struct stop_kind *kind, int seconds,

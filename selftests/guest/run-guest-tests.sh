@@ -979,6 +979,8 @@ bench_timekeep() {
 		"$SELFTESTS/pvtime-timekeep" load "$tk_s"
 	run_reporting "bench timekeep: pause 3 s, step" \
 		"$SELFTESTS/pvtime-timekeep" pause 3 step
+	run_reporting "bench timekeep: save-restore 2 s, step" \
+		"$SELFTESTS/pvtime-timekeep" save-restore 2 step
 }
 
 # PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
