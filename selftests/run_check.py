@@ -348,7 +348,7 @@ class GuestRun:
                 return
         self.check_resume_correction(args[1] if len(args) > 1 else "step")
 
-    def check_resume_correction(self, policy):
+    def check_resume_correction(self, policy, limit_ms=200):
         """The hyp's own figure: from QMP cont to the first correction
         the guest's samples allowed (a step, a slew, or keeping)."""
         deadline = time.monotonic() + 5
@@ -371,9 +371,9 @@ class GuestRun:
                                      else f"{ms}"))
         if name == "step":
             self.results.own(pending is False and isinstance(ms, (int, float))
-                             and ms <= 200, self.suite,
+                             and ms <= limit_ms, self.suite,
                              f"host: the hyp stepped the guest {ms} ms after "
-                             f"unpause (limit 200 ms)")
+                             f"unpause (limit {limit_ms} ms)")
 
     def host_request(self, words):
         if self.daemon is None or not words:
