@@ -142,8 +142,11 @@ def bad_input(results, suite, daemon, workdir, save_file, cfg):
             f.write(content)
         return path
 
+    # pvxl names files by their real path.
+    real = os.path.realpath
     refused(results, suite, daemon, "a config file as a save file",
-            ["restore", cfg], 1, [cfg, "not a pvtime save file (bad magic)"])
+            ["restore", cfg], 1,
+            [real(cfg), "not a pvtime save file (bad magic)"])
     newer = variant("newer.save", data.replace(b"PVTIME-SAVE 1 ",
                                                b"PVTIME-SAVE 2 ", 1))
     refused(results, suite, daemon, "a newer format", ["restore", newer], 1,
@@ -154,12 +157,12 @@ def bad_input(results, suite, daemon, workdir, save_file, cfg):
         data[header_bytes:]
     abi = variant("abi7.save", foreign)
     refused(results, suite, daemon, "another ABI (checksums valid)",
-            ["restore", abi], 1, [abi, "pvtime ABI 7"])
+            ["restore", abi], 1, [real(abi), "pvtime ABI 7"])
     edited = bytearray(data)
     edited[data.index(b"\nlag_ns ") + 8] ^= 0x01
     hdr = variant("edited-header.save", bytes(edited))
     refused(results, suite, daemon, "an edited header field",
-            ["restore", hdr], 1, [hdr, "header checksum mismatch"])
+            ["restore", hdr], 1, [real(hdr), "header checksum mismatch"])
     short = variant("short.save", data[:header_bytes + (len(data) -
                                                         header_bytes) // 2])
     refused(results, suite, daemon, "a truncated file", ["restore", short], 1,
@@ -169,7 +172,7 @@ def bad_input(results, suite, daemon, workdir, save_file, cfg):
     corrupt = variant("corrupt.save", bytes(flipped))
     refused(results, suite, daemon, "one flipped bit in the stream",
             ["restore", corrupt], 1,
-            [corrupt, "checksum mismatch in the migration stream"])
+            [real(corrupt), "checksum mismatch in the migration stream"])
     refused(results, suite, daemon, "an unknown policy (pvxl)",
             ["restore", "--stopped-time", "bogus", save_file], 2,
             ["unknown stopped-time policy 'bogus'"])
