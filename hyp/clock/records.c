@@ -991,8 +991,27 @@ int domain_clock_restore(struct domain_clock *clk, const char *name,
 	clk->offset_known = true;
 	tsc_evidence_carry_over(&clk->evidence, clk->guest_tsc_offset, 0,
 				img->periodic);
-	/* This host's rate from here on, without a step. */
-	ret = reanchor_window_locked(clk, clk->ref.mul, clk->ref.shift, 0);
+	/*
+	 * This host's rate from here on, without a step, anchored at or
+	 * before now_tsc: the guest resumes at guest_tsc_at_stop, and a TSC
+	 * behind a record's anchor reads as the anchor, so a later anchor
+	 * would show it a jump and then a clock standing still.
+	 */
+	{
+		struct reanchor_request req = {
+			.now_tsc = now_tsc, .mul = clk->ref.mul,
+			.shift = clk->ref.shift, .window_cycles = 0,
+			.candidates = RECORDS_ANCHOR_CANDIDATES,
+		};
+		struct reanchor_report rep;
+		struct time_function next;
+
+		ret = time_function_reanchor(&clk->fn, &req, &next, &rep);
+		if (!ret) {
+			clk->fn = next;
+			clk->reanchors++;
+		}
+	}
 	pthread_mutex_unlock(&clk->lock);
 	if (ret)
 		domain_clock_fini(clk);
