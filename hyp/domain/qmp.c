@@ -820,34 +820,34 @@ int qmp_return_string(const char *ret, const char *key, char *out,
 		      size_t outlen)
 {
 	size_t klen = strlen(key), n = 0;
-	const char *p = ret;
+	const char *p = ret, *str, *end;
 
 	while ((p = strchr(p, '"'))) {
-		if (!strncmp(p + 1, key, klen) && p[1 + klen] == '"') {
-			p += klen + 2;
-			while (*p == ' ')
-				p++;
-			if (*p++ != ':')
-				return -1;
-			while (*p == ' ')
-				p++;
-			if (*p++ != '"')
-				return -1;
-			while (*p && *p != '"' && n + 1 < outlen) {
-				if (*p == '\\' && p[1])
-					p++;
-				out[n++] = *p++;
-			}
-			out[n] = '\0';
-			return *p == '"' ? 0 : -1;
-		}
-		/* Skip this string (a key or a value). */
-		for (p++; *p && *p != '"'; p++)
+		str = p + 1;
+		/* The string's end, past escapes. */
+		for (end = str; *end && *end != '"'; end++)
+			if (*end == '\\' && end[1])
+				end++;
+		if (!*end)
+			return -1;
+		p = end + 1;
+		while (*p == ' ')
+			p++;
+		/* A key is a string followed by ':'; a value is not. */
+		if (*p != ':' || (size_t)(end - str) != klen ||
+		    strncmp(str, key, klen))
+			continue;
+		for (p++; *p == ' '; p++)
+			;
+		if (*p++ != '"')
+			return -1;
+		while (*p && *p != '"' && n + 1 < outlen) {
 			if (*p == '\\' && p[1])
 				p++;
-		if (!*p)
-			return -1;
-		p++;
+			out[n++] = *p++;
+		}
+		out[n] = '\0';
+		return *p == '"' ? 0 : -1;
 	}
 	return -1;
 }
