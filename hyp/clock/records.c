@@ -945,6 +945,7 @@ void records_image_at_stop(struct domain_clock *clk, uint64_t stop_tsc,
 		.shown_at_stop_ns = time_function_at(&clk->fn, stop_tsc),
 		.ref_at_stop_ns = time_function_at(&clk->ref, stop_tsc),
 		.realtime_at_stop_ns = realtime_at_stop_ns,
+		.host_tsc_at_stop = stop_tsc,
 		.lag_ns = clk->lag_ns,
 		.wall_offset_ns = clk->wall_offset_ns,
 		.periodic = clk->evidence.periodic,
@@ -956,7 +957,8 @@ void records_image_at_stop(struct domain_clock *clk, uint64_t stop_tsc,
 int domain_clock_restore(struct domain_clock *clk, const char *name,
 			 uint32_t nr_vcpus, enum tsc_stable_policy policy,
 			 uint64_t tsc_hz, const struct records_image *img,
-			 uint64_t now_tsc, int64_t now_realtime_ns)
+			 uint64_t now_tsc, bool same_tsc,
+			 int64_t now_realtime_ns)
 {
 	int64_t elapsed = now_realtime_ns - img->realtime_at_stop_ns;
 	uint64_t ref_now = img->ref_at_stop_ns;
@@ -965,8 +967,12 @@ int domain_clock_restore(struct domain_clock *clk, const char *name,
 	ret = domain_clock_init(clk, name, tsc_hz, nr_vcpus, policy);
 	if (ret)
 		return ret;
-	/* The host's clock went on; a clock set back is no time at all. */
-	if (elapsed > 0)
+	if (same_tsc && (int64_t)(now_tsc - img->host_tsc_at_stop) >= 0)
+		/* As across a pause: host steps while away do not count. */
+		ref_now += pvtime_scale_delta(now_tsc - img->host_tsc_at_stop,
+					      clk->ref.mul, clk->ref.shift);
+	else if (elapsed > 0)
+		/* The host's clock went on; set back, it is no time at all. */
 		ref_now += (uint64_t)elapsed;
 	clk->ref.anchor_tsc = now_tsc;
 	clk->ref.system_ns = ref_now;

@@ -178,6 +178,7 @@ struct records_image {
 	uint64_t shown_at_stop_ns;	/* for information: fn at the stop */
 	uint64_t ref_at_stop_ns;
 	int64_t realtime_at_stop_ns;
+	uint64_t host_tsc_at_stop;	/* the saving host's TSC then */
 	int64_t lag_ns;
 	int64_t wall_offset_ns;
 	bool periodic;			/* the guest calibrated periodically */
@@ -194,19 +195,23 @@ void records_image_at_stop(struct domain_clock *clk, uint64_t stop_tsc,
 
 /*
  * A clock for a restored domain whose QEMU has not run yet: at host TSC
- * now_tsc (host CLOCK_REALTIME now_realtime_ns) the guest TSC still
- * stands at img->guest_tsc_at_stop, so that is the offset assumed until
- * the guest's samples say better (they move it without changing what the
- * records show).  The records show exactly what they showed at the stop
- * (the same function of the guest TSC, at this host's rate from now on);
- * the reference has gone on with the host's CLOCK_REALTIME since.  The
- * clock starts paused: records_restored_publish once QEMU has loaded the
+ * now_tsc the guest TSC still stands at img->guest_tsc_at_stop, so that
+ * is the offset assumed until the guest's samples say better (they move
+ * it without changing what the records show).  The records show exactly
+ * what they showed at the stop (the same function of the guest TSC, at
+ * this host's rate from now on, anchored at or before now_tsc); the
+ * reference has gone on since: with same_tsc (the host and boot that
+ * saved it) by this TSC since img->host_tsc_at_stop at the reference's
+ * rate, as across a pause; otherwise by host CLOCK_REALTIME since
+ * img->realtime_at_stop_ns (now_realtime_ns), never backwards.  The clock
+ * starts paused: records_restored_publish once QEMU has loaded the
  * stream, then records_guest_resumed applies the stopped-time policy.
  */
 int domain_clock_restore(struct domain_clock *clk, const char *name,
 			 uint32_t nr_vcpus, enum tsc_stable_policy policy,
 			 uint64_t tsc_hz, const struct records_image *img,
-			 uint64_t now_tsc, int64_t now_realtime_ns);
+			 uint64_t now_tsc, bool same_tsc,
+			 int64_t now_realtime_ns);
 
 /*
  * QEMU has loaded the stream (which overwrote the shared memory with what

@@ -449,6 +449,7 @@ static int cmd_restore(int argc, char **argv, struct emit *e, char *err,
 	emit_str(e, "stopped_time",
 		 stopped_time_policy_name(res.stopped, res.slew_ppm, name,
 					  sizeof(name)));
+	emit_bool(e, "same_host", res.same_host);
 	emit_s64(e, "saved_realtime_ns", res.saved_realtime_ns);
 	emit_u64(e, "load_ns", res.load_ns);
 	emit_u64(e, "elapsed_ns", res.elapsed_ns);

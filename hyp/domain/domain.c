@@ -255,7 +255,8 @@ int domain_start(struct domain *d, const struct domain_restore_ctx *rc,
 	if (rc)
 		ret = domain_clock_restore(&d->clock, d->cfg.name, d->cfg.vcpus,
 					   d->cfg.tsc_stable, id.tsc_hz, rc->img,
-					   rc->now_tsc, rc->now_realtime_ns);
+					   rc->now_tsc, rc->same_tsc,
+					   rc->now_realtime_ns);
 	else
 		ret = domain_clock_init(&d->clock, d->cfg.name, id.tsc_hz,
 					d->cfg.vcpus, d->cfg.tsc_stable);

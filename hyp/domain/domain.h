@@ -213,6 +213,7 @@ struct domain_restore_result {
 	bool paused;
 	enum stopped_time_policy stopped;
 	uint32_t slew_ppm;
+	bool same_host;			/* saved in this boot: away by the TSC */
 	int64_t saved_realtime_ns;	/* when the saved guest stopped */
 	uint64_t load_ns;		/* command to stream loaded */
 	uint64_t elapsed_ns;		/* command to guest running */

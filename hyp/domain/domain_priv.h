@@ -40,6 +40,7 @@ struct domain_restore_ctx {
 	const struct records_image *img;	/* the clock at the save */
 	uint64_t now_tsc;			/* host TSC and ... */
 	int64_t now_realtime_ns;		/* ... CLOCK_REALTIME, together */
+	bool same_tsc;				/* saved on this host and boot */
 	const char *incoming;			/* QEMU's -incoming URI */
 };
 

@@ -53,6 +53,25 @@ static int64_t realtime_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
+/* This boot's id ("-" if unknown: then no restore trusts the TSC). */
+static void read_boot_id(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	size_t n = 0;
+
+	if (f) {
+		if (fgets(out, (int)len, f))
+			n = strcspn(out, "\n");
+		fclose(f);
+	}
+	out[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (out[i] <= ' ' || out[i] > '~')
+			n = 0;
+	if (!n)
+		snprintf(out, len, "-");
+}
+
 static int qmp_simple(struct domain *d, const char *cmd, const char *args,
 		      struct qmp_reply *reply, char *err, size_t errlen)
 {
@@ -216,6 +235,7 @@ int domain_save(struct domain *d, const char *path,
 			      now_rt - (int64_t)timebase_cycles_to_ns(now_tsc -
 								       d->pause_stop_tsc),
 			      &h.clock);
+	read_boot_id(h.boot_id, sizeof(h.boot_id));
 	h.abi_version = d->cfg.abi_version;
 	snprintf(h.name, sizeof(h.name), "%s", d->cfg.name);
 	h.vcpus = d->cfg.vcpus;
@@ -382,6 +402,12 @@ int domain_restore(const char *file, const char *config_path,
 		goto fail;
 	}
 	rc.img = &h.clock;
+	{
+		char boot_id[sizeof(h.boot_id)];
+
+		read_boot_id(boot_id, sizeof(boot_id));
+		rc.same_tsc = strcmp(boot_id, "-") && !strcmp(boot_id, h.boot_id);
+	}
 	rc.now_realtime_ns = realtime_ns();
 	rc.now_tsc = pvtime_rdtsc();
 	rc.incoming = incoming;
@@ -428,13 +454,18 @@ int domain_restore(const char *file, const char *config_path,
 		save_header_free(&h);
 		return 0;
 	}
+	/* Host steps while it was away: the guest takes them up now. */
+	domain_ring_wallclock(d);
 	res->d = d;
 	res->stopped = stopped;
 	res->slew_ppm = slew_ppm;
+	res->same_host = rc.same_tsc;
 	res->saved_realtime_ns = h.clock.realtime_at_stop_ns;
 	res->elapsed_ns = monotonic_ns() - t0;
-	log_info("domain %s: restored as domid %u from %s (qemu pid %d, stopped %lld ms since the save, loaded in %" PRIu64 " ms)",
+	log_info("domain %s: restored as domid %u from %s (qemu pid %d, %s, stopped %lld ms since the save, loaded in %" PRIu64 " ms)",
 		 d->cfg.name, d->domid, file, (int)d->qemu_pid,
+		 rc.same_tsc ? "saved in this boot: time away by the TSC" :
+			       "saved elsewhere: time away by CLOCK_REALTIME",
 		 (long long)((realtime_ns() - h.clock.realtime_at_stop_ns) / 1000000),
 		 res->load_ns / 1000000);
 	free(config_text);

@@ -25,7 +25,7 @@ uint64_t save_fnv64(uint64_t hash, const void *data, size_t len)
 }
 
 enum field_type { F_U64, F_S64, F_U32, F_S8, F_BOOL, F_HEX64, F_NAME,
-		  F_POLICY, F_PATH };
+		  F_POLICY, F_PATH, F_BOOT_ID };
 
 struct field {
 	const char *key;
@@ -50,6 +50,8 @@ static const struct field fields[] = {
 	FIELD("shown_at_stop_ns", F_U64, clock.shown_at_stop_ns),
 	FIELD("ref_at_stop_ns", F_U64, clock.ref_at_stop_ns),
 	FIELD("realtime_at_stop_ns", F_S64, clock.realtime_at_stop_ns),
+	FIELD("boot_id", F_BOOT_ID, boot_id),
+	FIELD("host_tsc_at_stop", F_U64, clock.host_tsc_at_stop),
 	FIELD("lag_ns", F_S64, clock.lag_ns),
 	FIELD("wall_offset_ns", F_S64, clock.wall_offset_ns),
 	FIELD("periodic", F_BOOL, clock.periodic),
@@ -129,6 +131,7 @@ static void format_field(struct sbuf *s, const struct save_header *h,
 	case F_NAME:
 	case F_POLICY:
 	case F_PATH:
+	case F_BOOT_ID:
 		sb_printf(s, "%s %s\n", f->key, (const char *)p);
 		break;
 	}
@@ -267,8 +270,10 @@ static int parse_value(const struct field *f, const char *v,
 		return 0;
 	case F_NAME:
 	case F_POLICY:
+	case F_BOOT_ID:
 		n = strlen(v);
-		if (!n || n > (f->type == F_NAME ? DOMAIN_NAME_MAX : 31))
+		if (!n || n > (f->type == F_NAME ? DOMAIN_NAME_MAX :
+			       f->type == F_BOOT_ID ? sizeof(h->boot_id) - 1 : 31))
 			return -1;
 		for (i = 0; i < n; i++)
 			if (v[i] <= ' ' || v[i] > '~')

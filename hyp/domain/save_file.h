@@ -44,6 +44,8 @@ struct save_header {
 	char name[DOMAIN_NAME_MAX + 1];
 	uint32_t vcpus;
 	char stopped_time[32];		/* the domain's policy, as text */
+	/* The saving host's boot (/proc/sys/kernel/random/boot_id). */
+	char boot_id[40];
 	struct records_image clock;	/* what its clock showed */
 	uint64_t pauses;
 	uint64_t paused_total_ns;

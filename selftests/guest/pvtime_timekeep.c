@@ -31,7 +31,9 @@
  *	Reports as save_restore_* and, a second after the policy's
  *	correction, the time error across the save/restore: REALTIME
  *	against the hyp's wall time and CLOCK_MONOTONIC_RAW against the
- *	host's (step: both within 1 ms; keep: raw behind by the time away).
+ *	host's.  step: both within 1 ms within 3 s of the first probe after
+ *	the restore (its first samples are loose), then REALTIME within
+ *	50 us within 5 s more; keep: raw behind by the time away.
  *
  * Output: "# " comments and PVTIME-REPORT lines; exit 0 pass, 1 fail,
  * 2 usage, 4 skip (no pvtime debugfs).
@@ -58,7 +60,15 @@
 /* Host raw time between two probes that says the guest was stopped. */
 #define PAUSE_GAP_NS		(500 * MS)
 #define STEP_RECOVERY_LIMIT_NS	(200 * MS)
-#define RESTORE_RECOVERY_LIMIT_NS	(1000 * MS)
+/*
+ * A restored guest's first samples are loose (a fresh QEMU's translation
+ * cache is cold: round trips of a millisecond or two), and the step is
+ * only as good as the sample it used; a tighter one refines it within a
+ * calibration period or two.
+ */
+#define RESTORE_RECOVERY_LIMIT_NS	(3000 * MS)
+#define SETTLED_NS			(50 * 1000)
+#define SETTLE_LIMIT_NS			(5000 * MS)
 #define ONE_MS			MS
 
 static int64_t abs64(int64_t v)
@@ -401,23 +411,47 @@ static int cmd_stop(const struct stop_kind *kind, int seconds,
 	}
 	}
 	if (kind == &stop_save_restore) {
-		/* The time error across the save/restore, settled. */
+		const char *name = policy == POLICY_SLEW ? "slew" : policy_text;
+		int64_t t1, settled = -1;
+
+		/* The time error across the save/restore, a second on. */
 		next_probe(&p, 1000);
 		error = p.raw_offset_ns - before.raw_offset_ns;
 		printf("# %s: a second later: REALTIME %" PRId64 " ns off the hyp's, CLOCK_MONOTONIC_RAW %" PRId64 " ns off the host's (against before the save)\n",
 		       policy_text, p.realtime_offset_ns, error);
 		printf("PVTIME-REPORT save_restore_%s_realtime_error_ns %" PRId64 "\n",
-		       policy == POLICY_SLEW ? "slew" : policy_text,
-		       p.realtime_offset_ns);
+		       name, p.realtime_offset_ns);
 		printf("PVTIME-REPORT save_restore_%s_raw_error_ns %" PRId64 "\n",
-		       policy == POLICY_SLEW ? "slew" : policy_text, error);
+		       name, error);
+		if (policy == POLICY_STEP) {
+			/*
+			 * Then REALTIME within 50 us, once the samples are
+			 * tight.  Not the raw clock: the records follow the
+			 * host's NTP-disciplined CLOCK_MONOTONIC, so against
+			 * the host's raw clock the guest's drifts by the
+			 * host's NTP frequency (50 ppm: 50 us a second).
+			 */
+			t1 = p.host_raw_ns;
+			while (p.host_raw_ns - t1 <= SETTLE_LIMIT_NS) {
+				error = p.raw_offset_ns - before.raw_offset_ns;
+				if (abs64(p.realtime_offset_ns) <= SETTLED_NS) {
+					settled = p.host_raw_ns - t0;
+					break;
+				}
+				next_probe(&p, 200);
+			}
+			printf("# step: REALTIME within 50 us of the hyp's %" PRId64 " ms after the restore (%" PRId64 " ns; raw %" PRId64 " ns)\n",
+			       settled / MS, p.realtime_offset_ns, error);
+			printf("PVTIME-REPORT save_restore_step_settled_ms %" PRId64 "\n",
+			       settled / MS);
+			if (settled < 0)
+				ret = 1;
+		}
 		printf("PVTIME-BENCH timekeep-save-restore-%s stopped_ms=%" PRId64
-		       " realtime_error_ns=%" PRId64 " raw_error_ns=%" PRId64 "\n",
-		       policy == POLICY_SLEW ? "slew" : policy_text,
-		       paused_ns / MS, p.realtime_offset_ns, error);
-		if (policy == POLICY_STEP &&
-		    (abs64(error) > ONE_MS || abs64(p.realtime_offset_ns) > ONE_MS))
-			ret = 1;
+		       " realtime_error_ns=%" PRId64 " raw_error_ns=%" PRId64
+		       " settled_ms=%" PRId64 "\n", name, paused_ns / MS,
+		       p.realtime_offset_ns, error,
+		       settled < 0 ? settled : settled / MS);
 	}
 	ret |= report_monotonic(&mc);
 	return ret;

@@ -70,7 +70,7 @@ int main(void)
 	int i, ret;
 
 	log_setup(false, LOG_LEVEL_ERROR);
-	tap_plan(10);
+	tap_plan(11);
 	if (live_domain(&m, &old)) {
 		tap_ok(0, "a live, stable domain to save");
 		return tap_done();
@@ -91,7 +91,7 @@ int main(void)
 	/* Another QEMU (and, as far as the image knows, another host). */
 	now_tsc = pvtime_rdtsc();
 	ret = domain_clock_restore(&restored, "restored", VCPUS,
-				   TSC_STABLE_AUTO, HZ, &img, now_tsc,
+				   TSC_STABLE_AUTO, HZ, &img, now_tsc, false,
 				   REALTIME_AT_STOP + AWAY_NS);
 	tap_ok(!ret && restored.offset_known && restored.paused &&
 	       restored.guest_tsc_offset ==
@@ -133,7 +133,7 @@ int main(void)
 	domain_clock_fini(&restored);
 	ret = domain_clock_restore(&restored, "restored", VCPUS,
 				   TSC_STABLE_AUTO, HZ, &img, pvtime_rdtsc(),
-				   REALTIME_AT_STOP - AWAY_NS);
+				   false, REALTIME_AT_STOP - AWAY_NS);
 	pthread_mutex_lock(&restored.lock);
 	lead = records_lead_ns_locked(&restored, pvtime_rdtsc());
 	pthread_mutex_unlock(&restored.lock);
@@ -143,15 +143,29 @@ int main(void)
 	       (long long)lead);
 	domain_clock_fini(&restored);
 
+	/* Same boot: the TSC, not a host clock stepped by 5 s, says how long. */
+	ret = domain_clock_restore(&restored, "restored", VCPUS,
+				   TSC_STABLE_AUTO, HZ, &img, pvtime_rdtsc(),
+				   true, REALTIME_AT_STOP + AWAY_NS);
+	pthread_mutex_lock(&restored.lock);
+	lead = records_lead_ns_locked(&restored, pvtime_rdtsc());
+	pthread_mutex_unlock(&restored.lock);
+	tap_ok(!ret && lead - 1234 <= 1000 && lead - 1234 > -100000000,
+	       "same boot: the time away is the TSC's, a host step while away does not count (lead %lld ns, lag 1234)",
+	       (long long)lead);
+	domain_clock_fini(&restored);
+
 	bad = img;
 	bad.mul = 0;
 	tap_ok(domain_clock_restore(&fresh, "bad", VCPUS, TSC_STABLE_AUTO, HZ,
-				    &bad, pvtime_rdtsc(), REALTIME_AT_STOP) == -EPROTO,
+				    &bad, pvtime_rdtsc(), false,
+				    REALTIME_AT_STOP) == -EPROTO,
 	       "an image with mul 0 is refused (-EPROTO)");
 	bad = img;
 	bad.offset_known = false;
 	ret = domain_clock_restore(&fresh, "never-read", VCPUS, TSC_STABLE_AUTO,
-				   HZ, &bad, pvtime_rdtsc(), REALTIME_AT_STOP);
+				   HZ, &bad, pvtime_rdtsc(), false,
+				   REALTIME_AT_STOP);
 	records_restored_publish(&fresh, &m2);
 	tap_ok(!ret && !fresh.offset_known &&
 	       !(m2.ctl->status & PVTIME_STATUS_RECORDS_VALID),

@@ -25,6 +25,8 @@ static struct save_header sample(void)
 	snprintf(h.name, sizeof(h.name), "g1");
 	h.vcpus = 2;
 	snprintf(h.stopped_time, sizeof(h.stopped_time), "slew:1000");
+	snprintf(h.boot_id, sizeof(h.boot_id), "4b0e1f2a-6c1d-4e8f-9a7b-0c1d2e3f4a5b");
+	h.clock.host_tsc_at_stop = 99;
 	h.clock.offset_known = true;
 	h.clock.guest_tsc_anchor = UINT64_MAX - 5;
 	h.clock.shown_anchor_ns = 123456789012ull;
@@ -84,6 +86,7 @@ static void test_round_trip(void)
 	       back.clock.realtime_at_stop_ns == INT64_MIN + 1 &&
 	       back.clock.lag_ns == -7 && back.clock.wall_offset_ns == INT64_MAX &&
 	       back.clock.periodic && back.clock.host_tsc_hz == 2299999918ull &&
+	       !strcmp(back.boot_id, h.boot_id) && back.clock.host_tsc_at_stop == 99 &&
 	       !strcmp(back.config_path, "/etc/pvtime/g 1.cfg") &&
 	       back.pauses == 3 && back.paused_total_ns == 5 &&
 	       back.stream_bytes == 1000 &&
