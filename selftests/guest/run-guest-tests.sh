@@ -23,7 +23,7 @@
 #   module    insmod; only pvtime_test and the unload checks of main
 #   saverestore  insmod; pvxl save, a few seconds on disk and pvxl restore
 #             (selftests/save_restore_check.py drives it) under step, then
-#             keep, then step again: the guest's REALTIME and
+#             slew:500000, keep, then step again: the guest's REALTIME and
 #             CLOCK_MONOTONIC_RAW against the hyp's across each, never a
 #             CLOCK_MONOTONIC step back, the records vouched for again
 #   status    the ABI base module (before the clock status) on this hyp;
@@ -901,11 +901,13 @@ mode_saverestore() {
 	comment "guest_stopped: $stopped_before before, $stopped_after after"
 	check "the module saw GUEST_STOPPED across the restore" \
 		[ "${stopped_after:-0}" != "${stopped_before:-0}" ]
+	run_reporting "save-restore 1 s, slew:500000: catches up at the declared rate" \
+		"$tk" save-restore 1 slew:500000
 	run_reporting "save-restore ${SAVE_RESTORE_S} s, keep: stays behind by the time away" \
 		"$tk" save-restore "$SAVE_RESTORE_S" keep
 	# keep left the guest behind: a step brings it back.
 	run_reporting "save-restore 1 s, step after keep" "$tk" save-restore 1 step
-	check "still pvtime or pvtime-tsc after three restores" is_pvtime_clocksource
+	check "still pvtime or pvtime-tsc after four restores" is_pvtime_clocksource
 	check "REALTIME within 1 ms of the hyp's after" realtime_resynced
 	grep -E '^(calibration|vouch|health|fastpath|guest_stopped)' \
 		"$DEBUGFS/state" | comment_stream
