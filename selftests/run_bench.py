@@ -54,13 +54,15 @@ from pvtime_host import (Daemon, LogFollower, config_copy,  # noqa: E402
                          read_config_value)
 from ntp_follow_check import run_ntp_follow  # noqa: E402
 from run_check import GuestRun, Results, domain_listed  # noqa: E402
+from save_restore_check import make_run_class  # noqa: E402
 from steps_check import bench_steps, steps_report  # noqa: E402
 
 CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
 # Domain config values of tcg_thread, in the order the table lists them.
 TCG_MODES = ["single", "multi"]
 TCG_LINES = ["tcg-throughput", "tcg-load-rate"]
-TIMEKEEP_LINES = ["timekeep-load", "timekeep-pause-step"]
+TIMEKEEP_LINES = ["timekeep-load", "timekeep-pause-step",
+                  "timekeep-save-restore-recovery", "timekeep-save-restore-step"]
 CHRONY_LINE = "chrony-phc"
 BENCH_RE = re.compile(r"^PVTIME-BENCH (\S+)\s*(.*)$")
 # The guest kernel's own TSC calibration, from its dmesg (the bench mode
@@ -113,13 +115,17 @@ def parse_fields(text):
     return fields
 
 
-class BenchRun(GuestRun):
-    """The bench guest's console: PVTIME-BENCH lines and the TSC MHz."""
+class BenchRun(make_run_class(GuestRun)):
+    """The bench guest's console: PVTIME-BENCH lines and the TSC MHz; it
+    answers save-restore requests as make check's phase 3g does."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.bench = {}
         self.tsc_mhz = {}
+        self.save_file = os.path.join(self.daemon.workdir, "bench.save") \
+            if self.daemon else None
+        self.timings = []
 
     def handle(self, line):
         text = line[2:] if line.startswith("# ") else line
@@ -406,6 +412,16 @@ def timekeep_report(data):
                f"after cont; guest within 1 ms {fmt(pause.get('recovery_us'), 'd')}"
                f" us after its first probe (which saw "
                f"{fmt(pause.get('first_error_ns'), 'd')} ns)")
+    saved = tk.get("timekeep-save-restore-step", {})
+    how = tk.get("save_restore") or {}
+    if saved or how:
+        out.append(f"  save/restore, step: {fmt(saved.get('stopped_ms'), 'd')}"
+                   f" ms away (pvxl save {fmt(how.get('save_ms'), '.0f')} ms,"
+                   f" {fmt(how.get('stream_bytes'), 'd')} bytes; restore "
+                   f"{fmt(how.get('restore_ms'), '.0f')} ms); a second after:"
+                   f" REALTIME - hyp {fmt(saved.get('realtime_error_ns'), 'd')}"
+                   f" ns, raw clock - host "
+                   f"{fmt(saved.get('raw_error_ns'), 'd')} ns")
     return out
 
 
@@ -679,6 +695,9 @@ def complete(data):
         if not isinstance(tk.get("timekeep-pause-step", {}).get("paused_ms"),
                           int):
             missing.append("no pause/step figure")
+        if not isinstance(tk.get("timekeep-save-restore-step", {})
+                          .get("realtime_error_ns"), int):
+            missing.append("no save/restore figure")
     chrony = data.get("chrony")
     if chrony is not None and \
             not isinstance(chrony.get("reach_s"), (int, float)):
@@ -772,6 +791,8 @@ def main():
             data["timekeep"]["resume_step_correction_ms"] = next(
                 (value for _, key, value in results.reports
                  if key == "resume_step_correction_ms"), None)
+            data["timekeep"]["save_restore"] = \
+                run.timings[0] if run.timings else {}
         if args.tcg_seconds > 0:
             data["tcg"]["single"] = tcg_figures(run)
         data["guest"]["ended"] = run.ended

@@ -25,6 +25,10 @@ Phases:
      2038 and 2106 in its `date` (selftests/steps_check.py)
   3f. ptp: the guest's PTP clock and Debian's chrony disciplining the
      guest's wall clock to it (pvtest=ptp, build/guest/ptp.cfg)
+  3g. save: pvxl save / restore under a guest (step, keep, step), its time
+     across each by the mailbox, then corrupt, truncated, foreign and
+     newer save files and unknown policies refused
+     (selftests/save_restore_check.py)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
@@ -55,6 +59,7 @@ from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: 
                          read_config_value, tail_file)
 
 from ntp_follow_check import run_ntp_follow  # noqa: E402
+from save_restore_check import phase_save_restore  # noqa: E402
 from restart_check import phase_restart  # noqa: E402
 from timesource_check import phase_timesource  # noqa: E402
 from steps_check import phase_steps  # noqa: E402
@@ -343,7 +348,7 @@ class GuestRun:
                 return
         self.check_resume_correction(args[1] if len(args) > 1 else "step")
 
-    def check_resume_correction(self, policy):
+    def check_resume_correction(self, policy, limit_ms=200):
         """The hyp's own figure: from QMP cont to the first correction
         the guest's samples allowed (a step, a slew, or keeping)."""
         deadline = time.monotonic() + 5
@@ -366,9 +371,9 @@ class GuestRun:
                                      else f"{ms}"))
         if name == "step":
             self.results.own(pending is False and isinstance(ms, (int, float))
-                             and ms <= 200, self.suite,
+                             and ms <= limit_ms, self.suite,
                              f"host: the hyp stepped the guest {ms} ms after "
-                             f"unpause (limit 200 ms)")
+                             f"unpause (limit {limit_ms} ms)")
 
     def host_request(self, words):
         if self.daemon is None or not words:
@@ -652,7 +657,7 @@ def main():
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
                                  "status", "restart", "ntp", "timesource", "steps",
-                                 "ptp"],
+                                 "ptp", "save"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -673,7 +678,7 @@ def main():
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
                                "status", "restart", "ntp", "timesource", "steps",
-                               "ptp"])
+                               "ptp", "save"])
 
     started = time.monotonic()
     results = Results()
@@ -687,7 +692,7 @@ def main():
         if "fuzz" in phases:
             phase_fuzz(results, args)
         if phases & {"integration", "guests", "status", "restart", "ntp",
-                      "timesource", "steps", "ptp"}:
+                      "timesource", "steps", "ptp", "save"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -715,6 +720,9 @@ def main():
                     phase_steps(results, args, daemon, workdir)
                 if "ptp" in phases and daemon.alive():
                     phase_ptp(results, args, daemon)
+                if "save" in phases and daemon.alive():
+                    phase_save_restore(results, args, daemon, workdir,
+                                       GuestRun, domain_listed)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")

@@ -926,3 +926,125 @@ out:
 		pthread_mutex_destroy(&clk->lock);
 	return ret;
 }
+
+void records_image_at_stop(struct domain_clock *clk, uint64_t stop_tsc,
+			   int64_t realtime_at_stop_ns,
+			   struct records_image *img)
+{
+	uint64_t offset;
+
+	pthread_mutex_lock(&clk->lock);
+	offset = (uint64_t)clk->guest_tsc_offset;
+	*img = (struct records_image) {
+		.offset_known = clk->offset_known,
+		.guest_tsc_anchor = clk->fn.anchor_tsc + offset,
+		.shown_anchor_ns = clk->fn.system_ns,
+		.mul = clk->fn.mul,
+		.shift = clk->fn.shift,
+		.guest_tsc_at_stop = stop_tsc + offset,
+		.shown_at_stop_ns = time_function_at(&clk->fn, stop_tsc),
+		.ref_at_stop_ns = time_function_at(&clk->ref, stop_tsc),
+		.realtime_at_stop_ns = realtime_at_stop_ns,
+		.host_tsc_at_stop = stop_tsc,
+		.lag_ns = clk->lag_ns,
+		.wall_offset_ns = clk->wall_offset_ns,
+		.periodic = clk->evidence.periodic,
+		.host_tsc_hz = clk->tsc_hz,
+	};
+	pthread_mutex_unlock(&clk->lock);
+}
+
+int domain_clock_restore(struct domain_clock *clk, const char *name,
+			 uint32_t nr_vcpus, enum tsc_stable_policy policy,
+			 uint64_t tsc_hz, const struct records_image *img,
+			 uint64_t now_tsc, bool same_tsc,
+			 int64_t now_realtime_ns)
+{
+	int64_t elapsed = now_realtime_ns - img->realtime_at_stop_ns;
+	uint64_t ref_now = img->ref_at_stop_ns;
+	int ret;
+
+	ret = domain_clock_init(clk, name, tsc_hz, nr_vcpus, policy);
+	if (ret)
+		return ret;
+	if (same_tsc && (int64_t)(now_tsc - img->host_tsc_at_stop) >= 0)
+		/* As across a pause: host steps while away do not count. */
+		ref_now += pvtime_scale_delta(now_tsc - img->host_tsc_at_stop,
+					      clk->ref.mul, clk->ref.shift);
+	else if (elapsed > 0)
+		/* The host's clock went on; set back, it is no time at all. */
+		ref_now += (uint64_t)elapsed;
+	clk->ref.anchor_tsc = now_tsc;
+	clk->ref.system_ns = ref_now;
+	clk->fn = clk->ref;
+	clk->lag_ns = img->lag_ns;
+	clk->wall_offset_ns = img->wall_offset_ns;
+	clk->paused = true;
+	if (!img->offset_known)
+		return 0;	/* no records yet: the first sample adopts */
+	if (!img->mul || img->shift < TIME_FUNCTION_SHIFT_MIN ||
+	    img->shift > TIME_FUNCTION_SHIFT_MAX) {
+		domain_clock_fini(clk);
+		return -EPROTO;
+	}
+	pthread_mutex_lock(&clk->lock);
+	clk->guest_tsc_offset = (int64_t)(img->guest_tsc_at_stop - now_tsc);
+	clk->fn.anchor_tsc = img->guest_tsc_anchor -
+			     (uint64_t)clk->guest_tsc_offset;
+	clk->fn.system_ns = img->shown_anchor_ns;
+	clk->fn.mul = img->mul;
+	clk->fn.shift = img->shift;
+	clk->offset_known = true;
+	tsc_evidence_carry_over(&clk->evidence, clk->guest_tsc_offset, 0,
+				img->periodic);
+	/*
+	 * This host's rate from here on, without a step, anchored at or
+	 * before now_tsc: the guest resumes at guest_tsc_at_stop, and a TSC
+	 * behind a record's anchor reads as the anchor, so a later anchor
+	 * would show it a jump and then a clock standing still.
+	 */
+	{
+		struct reanchor_request req = {
+			.now_tsc = now_tsc, .mul = clk->ref.mul,
+			.shift = clk->ref.shift, .window_cycles = 0,
+			.candidates = RECORDS_ANCHOR_CANDIDATES,
+		};
+		struct reanchor_report rep;
+		struct time_function next;
+
+		ret = time_function_reanchor(&clk->fn, &req, &next, &rep);
+		if (!ret) {
+			clk->fn = next;
+			clk->reanchors++;
+		}
+	}
+	pthread_mutex_unlock(&clk->lock);
+	if (ret)
+		domain_clock_fini(clk);
+	return ret;
+}
+
+bool records_restored_publish(struct domain_clock *clk, struct pvtime_shm *shm)
+{
+	struct pvtime_control *ctl = shm->ctl;
+	bool live;
+
+	pthread_mutex_lock(&clk->lock);
+	clk->generation = READ_ONCE(ctl->records_generation);
+	clk->flags = 0;
+	WRITE_ONCE(ctl->tsc_hz, clk->records_hz);
+	live = clk->offset_known;
+	if (live) {
+		WRITE_ONCE(ctl->guest_tsc_offset, clk->guest_tsc_offset);
+		write_records_locked(clk, shm, PVTIME_FLAG_GUEST_STOPPED);
+		clk->guest_stopped_tsc = pvtime_rdtsc();
+		pvtime_wmb();
+		WRITE_ONCE(ctl->status,
+			   READ_ONCE(ctl->status) | PVTIME_STATUS_RECORDS_VALID);
+	} else {
+		WRITE_ONCE(ctl->status,
+			   READ_ONCE(ctl->status) & ~PVTIME_STATUS_RECORDS_VALID);
+	}
+	pthread_mutex_unlock(&clk->lock);
+	return live;
+}

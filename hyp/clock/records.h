@@ -161,6 +161,66 @@ struct records_state {
 	uint64_t kept_ns_total;
 };
 
+/*
+ * pvxl save / restore (domain/save_file.h): what a stopped domain's clock
+ * showed, in terms that do not depend on the host it ran on.  The records
+ * mapped guest TSC g to shown_anchor_ns + (g - guest_tsc_anchor) scaled by
+ * (mul, shift); the guest TSC stood at guest_tsc_at_stop; the reference
+ * read ref_at_stop_ns at host CLOCK_REALTIME realtime_at_stop_ns.
+ */
+struct records_image {
+	bool offset_known;		/* false: the guest never read records */
+	uint64_t guest_tsc_anchor;
+	uint64_t shown_anchor_ns;
+	uint32_t mul;
+	int8_t shift;
+	uint64_t guest_tsc_at_stop;
+	uint64_t shown_at_stop_ns;	/* for information: fn at the stop */
+	uint64_t ref_at_stop_ns;
+	int64_t realtime_at_stop_ns;
+	uint64_t host_tsc_at_stop;	/* the saving host's TSC then */
+	int64_t lag_ns;
+	int64_t wall_offset_ns;
+	bool periodic;			/* the guest calibrated periodically */
+	uint64_t host_tsc_hz;		/* the saving host's, for information */
+};
+
+/*
+ * The image of a paused clock whose guest TSC stopped at host TSC
+ * stop_tsc, which was host CLOCK_REALTIME realtime_at_stop_ns.
+ */
+void records_image_at_stop(struct domain_clock *clk, uint64_t stop_tsc,
+			   int64_t realtime_at_stop_ns,
+			   struct records_image *img);
+
+/*
+ * A clock for a restored domain whose QEMU has not run yet: at host TSC
+ * now_tsc the guest TSC still stands at img->guest_tsc_at_stop, so that
+ * is the offset assumed until the guest's samples say better (they move
+ * it without changing what the records show).  The records show exactly
+ * what they showed at the stop (the same function of the guest TSC, at
+ * this host's rate from now on, anchored at or before now_tsc); the
+ * reference has gone on since: with same_tsc (the host and boot that
+ * saved it) by this TSC since img->host_tsc_at_stop at the reference's
+ * rate, as across a pause; otherwise by host CLOCK_REALTIME since
+ * img->realtime_at_stop_ns (now_realtime_ns), never backwards.  The clock
+ * starts paused: records_restored_publish once QEMU has loaded the
+ * stream, then records_guest_resumed applies the stopped-time policy.
+ */
+int domain_clock_restore(struct domain_clock *clk, const char *name,
+			 uint32_t nr_vcpus, enum tsc_stable_policy policy,
+			 uint64_t tsc_hz, const struct records_image *img,
+			 uint64_t now_tsc, bool same_tsc,
+			 int64_t now_realtime_ns);
+
+/*
+ * QEMU has loaded the stream (which overwrote the shared memory with what
+ * it held at the save): write the guest TSC offset, the rate and every
+ * record, with GUEST_STOPPED and without TSC_STABLE.  Returns whether the
+ * records are live.
+ */
+bool records_restored_publish(struct domain_clock *clk, struct pvtime_shm *shm);
+
 /* A consistent copy of what records_state holds (takes the lock). */
 void records_save_state(struct domain_clock *clk, struct records_state *st);
 

@@ -53,7 +53,7 @@ int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 			     (id->time_source ? PVTIME_F_TIME_SOURCE : 0);
 	shm->ctl->calibration_ms = id->calibration_ms;
 	shm->ctl->tsc_hz = id->tsc_hz;
-	shm->ctl->host_peer_id = 0;
+	shm->ctl->host_peer_id = PVTIME_SHM_HOST_PEER;
 	pvtime_wmb();
 	/* The magic last: a guest that sees it sees the rest. */
 	WRITE_ONCE(shm->ctl->magic, PVTIME_MAGIC);

@@ -8,6 +8,14 @@
 
 #include "pvtime_abi.h"
 
+/*
+ * ivshmem peer ids: QEMU is peer 0, as QEMU requires of a master=on
+ * device (the one whose shared memory travels with a migration, so a
+ * domain can be saved); pvtimed is peer 1 (control->host_peer_id).
+ */
+#define PVTIME_SHM_GUEST_PEER	0
+#define PVTIME_SHM_HOST_PEER	1
+
 struct pvtime_shm {
 	int fd;
 	void *base;

@@ -393,6 +393,69 @@ static int cmd_unpause(int argc, char **argv, struct emit *e, char *err,
 	return PVTIME_EXIT_OK;
 }
 
+static int cmd_save(int argc, char **argv, struct emit *e, char *err,
+		    size_t errlen)
+{
+	struct domain *d = find_domain(argv[0], err, errlen);
+	struct domain_save_result res;
+	char name[DOMAIN_NAME_MAX + 1];
+	uint32_t domid;
+
+	(void)argc;
+	if (!d)
+		return PVTIME_EXIT_FAILURE;
+	snprintf(name, sizeof(name), "%s", d->cfg.name);
+	domid = d->domid;
+	if (argv[1][0] != '/') {
+		snprintf(err, errlen, "save file '%s' is not absolute", argv[1]);
+		return PVTIME_EXIT_USAGE;
+	}
+	/* d is gone once saved. */
+	if (domain_save(d, argv[1], &res, err, errlen))
+		return PVTIME_EXIT_FAILURE;
+	emit_str(e, "name", name);
+	emit_u64(e, "domid", domid);
+	emit_str(e, "file", argv[1]);
+	emit_u64(e, "header_bytes", res.header_bytes);
+	emit_u64(e, "stream_bytes", res.stream_bytes);
+	emit_u64(e, "elapsed_ns", res.elapsed_ns);
+	return PVTIME_EXIT_OK;
+}
+
+/* restore FILE [CONFIG|-] [POLICY|-] */
+static int cmd_restore(int argc, char **argv, struct emit *e, char *err,
+		       size_t errlen)
+{
+	const char *config = argc > 1 && strcmp(argv[1], "-") ? argv[1] : NULL;
+	const char *policy = argc > 2 && strcmp(argv[2], "-") ? argv[2] : NULL;
+	char name[STOPPED_TIME_NAME_MAX];
+	struct domain_restore_result res;
+	enum stopped_time_policy stopped;
+	uint32_t slew_ppm;
+
+	if (policy && stopped_time_policy_parse(policy, &stopped, &slew_ppm, err,
+						errlen))
+		return PVTIME_EXIT_USAGE;
+	if (argv[0][0] != '/' || (config && config[0] != '/')) {
+		snprintf(err, errlen, "restore: paths must be absolute");
+		return PVTIME_EXIT_USAGE;
+	}
+	if (domain_restore(argv[0], config, policy, &res, err, errlen))
+		return PVTIME_EXIT_FAILURE;
+	emit_str(e, "name", res.d->cfg.name);
+	emit_u64(e, "domid", res.d->domid);
+	emit_str(e, "state", domain_state_label(res.d));
+	emit_str(e, "file", argv[0]);
+	emit_str(e, "stopped_time",
+		 stopped_time_policy_name(res.stopped, res.slew_ppm, name,
+					  sizeof(name)));
+	emit_bool(e, "same_host", res.same_host);
+	emit_s64(e, "saved_realtime_ns", res.saved_realtime_ns);
+	emit_u64(e, "load_ns", res.load_ns);
+	emit_u64(e, "elapsed_ns", res.elapsed_ns);
+	return PVTIME_EXIT_OK;
+}
+
 static int cmd_console(int argc, char **argv, struct emit *e, char *err,
 		       size_t errlen)
 {
@@ -594,6 +657,9 @@ static const struct control_command commands[] = {
 	{ "destroy", 1, 1, "<dom>", cmd_destroy },
 	{ "pause", 1, 1, "<dom>", cmd_pause },
 	{ "unpause", 1, 2, "<dom> [step|slew:PPM|keep]", cmd_unpause },
+	{ "save", 2, 2, "<dom> <file>", cmd_save },
+	{ "restore", 1, 3, "<file> [<config>|-] [step|slew:PPM|keep|-]",
+	  cmd_restore },
 	{ "console", 1, 1, "<dom>", cmd_console },
 	{ "set-wallclock", 2, 3, "<dom|--all> host | abs <ns> | rel <ns>",
 	  cmd_set_wallclock },

@@ -234,7 +234,8 @@ static void domain_set_create_offset(struct domain *d, struct qemu_rtc *rtc)
 	d->clock.wall_offset_ns = rtc->offset_s * (int64_t)PVTIME_NSEC_PER_SEC;
 }
 
-static int domain_start(struct domain *d, char *err, size_t errlen)
+int domain_start(struct domain *d, const struct domain_restore_ctx *rc,
+		 char *err, size_t errlen)
 {
 	struct pvtime_shm_identity id = {
 		.abi_version = d->cfg.abi_version,
@@ -244,15 +245,21 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		.time_source = d->cfg.time_source,
 	};
 	struct qemu_paths paths;
-	struct qemu_rtc rtc;
+	struct qemu_rtc rtc = { 0 };
 	char **argv;
 	pid_t pid;
 	int ret;
 
 	/* New domains start at the rate all run at. */
 	id.tsc_hz = domain_rate_for_new(timebase_get()->tsc_hz, &id.host_ntp);
-	ret = domain_clock_init(&d->clock, d->cfg.name, id.tsc_hz, d->cfg.vcpus,
-				d->cfg.tsc_stable);
+	if (rc)
+		ret = domain_clock_restore(&d->clock, d->cfg.name, d->cfg.vcpus,
+					   d->cfg.tsc_stable, id.tsc_hz, rc->img,
+					   rc->now_tsc, rc->same_tsc,
+					   rc->now_realtime_ns);
+	else
+		ret = domain_clock_init(&d->clock, d->cfg.name, id.tsc_hz,
+					d->cfg.vcpus, d->cfg.tsc_stable);
 	if (ret) {
 		snprintf(err, errlen, "cannot set up the clock: %s", strerror(-ret));
 		return -1;
@@ -261,7 +268,9 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	records_set_stopped_policy(&d->clock, d->cfg.stopped_time,
 				   d->cfg.stopped_slew_ppm);
 	d->clock.recheck_in = host_clock_watch_recheck_in;
-	domain_set_create_offset(d, &rtc);
+	/* A restored guest's RTC and wall offset come with it. */
+	if (!rc)
+		domain_set_create_offset(d, &rtc);
 	ret = pvtime_shm_create(&d->shm, d->cfg.name, &id);
 	if (ret) {
 		snprintf(err, errlen, "cannot create shared memory: %s", strerror(-ret));
@@ -286,8 +295,9 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 		.ivshmem = d->ivshmem_path, .console = d->console_path,
 		.log = d->log_path, .qmp = d->qmp_path,
 		.qemu_log = d->qemu_log_path,
+		.incoming = rc ? rc->incoming : NULL,
 	};
-	argv = qemu_build_argv(&d->cfg, &paths, &rtc);
+	argv = qemu_build_argv(&d->cfg, &paths, rc ? NULL : &rtc);
 	if (!argv) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -312,9 +322,9 @@ static int domain_start(struct domain *d, char *err, size_t errlen)
 	return 0;
 }
 
-struct domain *domain_create(const char *config_path, char *err, size_t errlen)
+struct domain *domain_prepare(const char *config_path, const char *config_text,
+			      char *err, size_t errlen)
 {
-	char *config_text;
 	struct domain *d;
 
 	if (config_path[0] != '/') {
@@ -333,17 +343,13 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 	d->shm.fd = -1;
 	d->qemu_exit.fd = -1;
 	d->state = DOMAIN_RUNNING;
-	config_text = domain_config_read(config_path, err, errlen);
-	if (!config_text ||
-	    domain_config_parse(config_path, config_text, &d->cfg, err, errlen)) {
-		free(config_text);
+	if (domain_config_parse(config_path, config_text, &d->cfg, err, errlen)) {
 		free(d);
 		return NULL;
 	}
 	if (domain_lookup(d->cfg.name)) {
 		snprintf(err, errlen, "domain '%s' already exists", d->cfg.name);
 		domain_config_free(&d->cfg);
-		free(config_text);
 		free(d);
 		return NULL;
 	}
@@ -353,13 +359,11 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 			 config_path, domain_time_source()->cfg.name,
 			 domain_time_source()->domid);
 		domain_config_free(&d->cfg);
-		free(config_text);
 		free(d);
 		return NULL;
 	}
 	if (check_qemu_binary(d->cfg.qemu, err, errlen)) {
 		domain_config_free(&d->cfg);
-		free(config_text);
 		free(d);
 		return NULL;
 	}
@@ -367,13 +371,36 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 	d->config_path = strdup(config_path);
 	if (!d->config_path || domain_set_paths(d)) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		domain_free(d, false);
+		return NULL;
 	}
-	if (domain_keep_config(d, config_text, err, errlen) ||
-	    domain_start(d, err, errlen))
-		goto fail;
-	free(config_text);
+	if (domain_keep_config(d, config_text, err, errlen)) {
+		domain_free(d, false);
+		return NULL;
+	}
+	return d;
+}
 
+struct domain *domain_create(const char *config_path, char *err, size_t errlen)
+{
+	char *config_text;
+	struct domain *d;
+
+	if (config_path[0] != '/') {
+		snprintf(err, errlen, "config path '%s' is not absolute", config_path);
+		return NULL;
+	}
+	config_text = domain_config_read(config_path, err, errlen);
+	if (!config_text)
+		return NULL;
+	d = domain_prepare(config_path, config_text, err, errlen);
+	free(config_text);
+	if (!d)
+		return NULL;
+	if (domain_start(d, NULL, err, errlen)) {
+		domain_free(d, false);
+		return NULL;
+	}
 	domain_table_add(d);
 	domain_save_state(d);
 	log_info("domain %s: created as domid %u from %s (qemu pid %d, %u vcpus, %u MiB, %s%s, wall offset %lld s)",
@@ -382,10 +409,6 @@ struct domain *domain_create(const char *config_path, char *err, size_t errlen)
 		 d->cfg.time_source ? ", time source" : "",
 		 (long long)d->create_offset_s);
 	return d;
-fail:
-	free(config_text);
-	domain_free(d, false);
-	return NULL;
 }
 
 void domain_destroy(struct domain *d)

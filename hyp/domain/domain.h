@@ -188,6 +188,40 @@ int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
 		   uint32_t slew_ppm, uint64_t *qmp_rtt_ns, uint64_t *paused_ns,
 		   char *err, size_t errlen);
 
+/*
+ * pvxl save (domain_save.c): stop the guest if it runs, write FILE (an
+ * absolute path without quotes, backslashes or control characters: QEMU's
+ * exec: URI carries it), then end the domain.  Return 0, or -1 with one
+ * line in err and the domain as it was (unpaused again if it ran).
+ */
+struct domain_save_result {
+	uint64_t header_bytes;
+	uint64_t stream_bytes;
+	uint64_t elapsed_ns;
+};
+int domain_save(struct domain *d, const char *path,
+		struct domain_save_result *res, char *err, size_t errlen);
+
+/*
+ * pvxl restore: a domain from a save file, with the config it holds or
+ * the one at config_path (absolute), continued under policy_text (NULL:
+ * the config's stopped_time).  Return 0 (res->d running, or paused if the
+ * final QMP cont failed), or -1 with "FILE: reason" in err.
+ */
+struct domain_restore_result {
+	struct domain *d;
+	bool paused;
+	enum stopped_time_policy stopped;
+	uint32_t slew_ppm;
+	bool same_host;			/* saved in this boot: away by the TSC */
+	int64_t saved_realtime_ns;	/* when the saved guest stopped */
+	uint64_t load_ns;		/* command to stream loaded */
+	uint64_t elapsed_ns;		/* command to guest running */
+};
+int domain_restore(const char *file, const char *config_path,
+		   const char *policy_text, struct domain_restore_result *res,
+		   char *err, size_t errlen);
+
 /* Paused time over all pauses, the current one up to now included. */
 uint64_t domain_paused_total_ns(const struct domain *d);
 

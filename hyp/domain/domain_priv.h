@@ -35,4 +35,25 @@ void domain_on_records_changed(void *owner);
 /* QEMU ended (reaped, or seen through the pidfd): the domain shuts down. */
 void domain_mark_shutdown(struct domain *d, const char *how);
 
+/* pvxl restore: what domain_start does differently (domain_save.c). */
+struct domain_restore_ctx {
+	const struct records_image *img;	/* the clock at the save */
+	uint64_t now_tsc;			/* host TSC and ... */
+	int64_t now_realtime_ns;		/* ... CLOCK_REALTIME, together */
+	bool same_tsc;				/* saved on this host and boot */
+	const char *incoming;			/* QEMU's -incoming URI */
+};
+
+/*
+ * A domain from a config's text (origin: its absolute path, for messages
+ * and relative paths), checked against the table, with its domid, paths
+ * and the kept config, not started nor in the table.  NULL with err.
+ */
+struct domain *domain_prepare(const char *config_path, const char *config_text,
+			      char *err, size_t errlen);
+
+/* Clock, shared memory, servers and QEMU; rc NULL for a fresh domain. */
+int domain_start(struct domain *d, const struct domain_restore_ctx *rc,
+		 char *err, size_t errlen);
+
 #endif /* PVTIMED_DOMAIN_PRIV_H */

@@ -152,16 +152,26 @@ char **qemu_build_argv(const struct domain_config *cfg,
 	add(&b, "-chardev");
 	addf(&b, "socket,id=pvtime,path=%s", ivshmem ? ivshmem : "");
 	add(&b, "-device");
-	addf(&b, "ivshmem-doorbell,chardev=pvtime,vectors=%d", PVTIME_NR_VECTORS);
+	/* master=on: the shared memory travels with a save (pvxl save). */
+	addf(&b, "ivshmem-doorbell,chardev=pvtime,vectors=%d,master=on",
+	     PVTIME_NR_VECTORS);
 	add(&b, "-chardev");
-	addf(&b, "socket,id=console0,path=%s,server=on,wait=off,logfile=%s",
-	     console ? console : "", log ? log : "");
+	/* A restored domain's console log goes on after the saved one's. */
+	addf(&b, "socket,id=console0,path=%s,server=on,wait=off,logfile=%s%s",
+	     console ? console : "", log ? log : "",
+	     paths->incoming ? ",logappend=on" : "");
 	add(&b, "-serial");
 	add(&b, "chardev:console0");
 	add(&b, "-qmp");
 	addf(&b, "unix:%s,server=on,wait=off", qmp ? qmp : "");
 	for (i = 0; i < cfg->nr_dm_args; i++)
 		add(&b, cfg->dm_args[i]);
+	if (paths->incoming) {
+		/* Stopped after loading: pvtimed rewrites the records first. */
+		add(&b, "-S");
+		add(&b, "-incoming");
+		add(&b, paths->incoming);
+	}
 
 	free(ivshmem);
 	free(console);

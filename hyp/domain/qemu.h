@@ -16,6 +16,8 @@ struct qemu_paths {
 	const char *log;	/* <state>/<name>.log */
 	const char *qmp;	/* <state>/<name>.qmp */
 	const char *qemu_log;	/* <state>/<name>.qemu.log: QEMU's stdout/stderr */
+	/* pvxl restore: -S -incoming this URI; NULL for a fresh start. */
+	const char *incoming;
 };
 
 /*

@@ -694,14 +694,21 @@ static int conn_read_message(struct qmp_conn *q, struct qmp_message *msg,
  * Send one command and read up to its reply, skipping events.  A reply
  * carrying another id is a protocol error: this connection is ours alone.
  */
-static int conn_execute(struct qmp_conn *q, const char *command, uint64_t id,
+static int conn_execute(struct qmp_conn *q, const char *command,
+			const char *args, uint64_t id,
 			struct qmp_message *reply, struct qmp_reply *timing)
 {
-	char request[128];
+	char request[QMP_ARGS_MAX + 128];
 	char waiting_for[96];
 
-	snprintf(request, sizeof(request), "{\"execute\":\"%s\",\"id\":%llu}\n",
-		 command, (unsigned long long)id);
+	if (args)
+		snprintf(request, sizeof(request),
+			 "{\"execute\":\"%s\",\"arguments\":%s,\"id\":%llu}\n",
+			 command, args, (unsigned long long)id);
+	else
+		snprintf(request, sizeof(request),
+			 "{\"execute\":\"%s\",\"id\":%llu}\n", command,
+			 (unsigned long long)id);
 	snprintf(waiting_for, sizeof(waiting_for), "the reply to %s", command);
 	if (timing)
 		timing->sent_tsc = pvtime_rdtsc();
@@ -746,6 +753,13 @@ static bool command_name_valid(const char *command)
 int qmp_run(const char *path, const char *command, unsigned int timeout_ms,
 	    struct qmp_reply *reply, char *err, size_t errlen)
 {
+	return qmp_run_args(path, command, NULL, timeout_ms, reply, err, errlen);
+}
+
+int qmp_run_args(const char *path, const char *command, const char *args,
+		 unsigned int timeout_ms, struct qmp_reply *reply, char *err,
+		 size_t errlen)
+{
 	struct qmp_conn q = {
 		.path = path, .command = command, .fd = -1,
 		.timeout_ms = timeout_ms, .err = err, .errlen = errlen,
@@ -756,6 +770,9 @@ int qmp_run(const char *path, const char *command, unsigned int timeout_ms,
 	memset(reply, 0, sizeof(*reply));
 	if (!command_name_valid(command))
 		return conn_fail(&q, "bad command name");
+	if (args && (args[0] != '{' || strlen(args) > QMP_ARGS_MAX ||
+		     strchr(args, '\n')))
+		return conn_fail(&q, "bad arguments");
 	q.deadline_ns = monotonic_ns() + (uint64_t)timeout_ms * 1000000ull;
 	q.buf = malloc(QMP_MESSAGE_MAX);
 	if (!q.buf)
@@ -772,14 +789,14 @@ int qmp_run(const char *path, const char *command, unsigned int timeout_ms,
 		goto out;
 	}
 	/* Capabilities negotiation: commands are refused until it is done. */
-	if (conn_execute(&q, "qmp_capabilities", 1, &msg, NULL))
+	if (conn_execute(&q, "qmp_capabilities", NULL, 1, &msg, NULL))
 		goto out;
 	if (msg.kind == QMP_MSG_ERROR) {
 		conn_fail(&q, "qmp_capabilities refused: %s: %s", msg.error_class,
 			  msg.error_desc);
 		goto out;
 	}
-	if (conn_execute(&q, command, 2, &msg, reply))
+	if (conn_execute(&q, command, args, 2, &msg, reply))
 		goto out;
 	if (msg.kind == QMP_MSG_ERROR) {
 		snprintf(reply->error_class, sizeof(reply->error_class), "%s",
@@ -797,4 +814,40 @@ out:
 		close(q.fd);
 	free(q.buf);
 	return ret;
+}
+
+int qmp_return_string(const char *ret, const char *key, char *out,
+		      size_t outlen)
+{
+	size_t klen = strlen(key), n = 0;
+	const char *p = ret, *str, *end;
+
+	while ((p = strchr(p, '"'))) {
+		str = p + 1;
+		/* The string's end, past escapes. */
+		for (end = str; *end && *end != '"'; end++)
+			if (*end == '\\' && end[1])
+				end++;
+		if (!*end)
+			return -1;
+		p = end + 1;
+		while (*p == ' ')
+			p++;
+		/* A key is a string followed by ':'; a value is not. */
+		if (*p != ':' || (size_t)(end - str) != klen ||
+		    strncmp(str, key, klen))
+			continue;
+		for (p++; *p == ' '; p++)
+			;
+		if (*p++ != '"')
+			return -1;
+		while (*p && *p != '"' && n + 1 < outlen) {
+			if (*p == '\\' && p[1])
+				p++;
+			out[n++] = *p++;
+		}
+		out[n] = '\0';
+		return *p == '"' ? 0 : -1;
+	}
+	return -1;
 }

@@ -100,4 +100,23 @@ struct qmp_reply {
 int qmp_run(const char *path, const char *command, unsigned int timeout_ms,
 	    struct qmp_reply *reply, char *err, size_t errlen);
 
+/* Longest arguments object qmp_run_args sends. */
+#define QMP_ARGS_MAX		1024
+
+/*
+ * The same with arguments: args is a JSON object text ("{...}", no
+ * newline, at most QMP_ARGS_MAX bytes) sent as the command's "arguments".
+ */
+int qmp_run_args(const char *path, const char *command, const char *args,
+		 unsigned int timeout_ms, struct qmp_reply *reply, char *err,
+		 size_t errlen);
+
+/*
+ * The string value of the first member named key in a return value's
+ * JSON text (e.g. "status" of query-status), unescaped into out.  0, or
+ * -1 when there is none or it is not a string.
+ */
+int qmp_return_string(const char *ret, const char *key, char *out,
+		      size_t outlen);
+
 #endif /* PVTIMED_QMP_H */

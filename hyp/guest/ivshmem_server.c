@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -134,6 +135,22 @@ static void on_listener_event(struct event_source *src, uint32_t events)
 	srv->client_connected_once = true;
 	log_info("domain %s: ivshmem client connected as peer %d (shm and %d vectors sent)",
 		 srv->domain_name, IVSHMEM_GUEST_PEER, PVTIME_NR_VECTORS);
+}
+
+int ivshmem_server_accept_wait(struct ivshmem_server *srv, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = srv->listener.fd, .events = POLLIN };
+	int n;
+
+	if (srv->client.fd >= 0)
+		return 0;
+	n = poll(&pfd, 1, timeout_ms);
+	if (n < 0)
+		return -errno;
+	if (!n)
+		return -ETIMEDOUT;
+	on_listener_event(&srv->listener, POLLIN);
+	return srv->client.fd >= 0 ? 0 : -EPROTO;
 }
 
 static void on_doorbell_event(struct event_source *src, uint32_t events)

@@ -12,11 +12,12 @@
 #include <stdint.h>
 
 #include "pvtime_abi.h"
+#include "clock/shm.h"
 #include "core/event_loop.h"
 #include "guest/doorbell_limit.h"
 
-#define IVSHMEM_HOST_PEER	0
-#define IVSHMEM_GUEST_PEER	1
+#define IVSHMEM_HOST_PEER	PVTIME_SHM_HOST_PEER
+#define IVSHMEM_GUEST_PEER	PVTIME_SHM_GUEST_PEER
 
 struct ivshmem_server;
 
@@ -70,6 +71,13 @@ int ivshmem_server_eventfd_ids(const struct ivshmem_server *srv,
 
 /* Interrupt the guest on a vector.  Returns 0 or -errno. */
 int ivshmem_server_ring(struct ivshmem_server *srv, unsigned int vector);
+
+/*
+ * Serve QEMU's connection now, without the event loop (pvxl restore waits
+ * for QEMU synchronously, and QEMU's device realize waits for this).
+ * 0 once a client is connected; -ETIMEDOUT, or -errno.
+ */
+int ivshmem_server_accept_wait(struct ivshmem_server *srv, int timeout_ms);
 
 bool ivshmem_server_connected(const struct ivshmem_server *srv);
 

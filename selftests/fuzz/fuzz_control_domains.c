@@ -131,6 +131,26 @@ int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
 	return -1;
 }
 
+int domain_save(struct domain *d, const char *path,
+		struct domain_save_result *res, char *err, size_t errlen)
+{
+	memset(res, 0, sizeof(*res));
+	snprintf(err, errlen, "fuzz: domain %s has no QEMU to save to %s",
+		 d->cfg.name, path);
+	return -1;
+}
+
+int domain_restore(const char *file, const char *config_path,
+		   const char *policy_text, struct domain_restore_result *res,
+		   char *err, size_t errlen)
+{
+	(void)config_path;
+	(void)policy_text;
+	memset(res, 0, sizeof(*res));
+	snprintf(err, errlen, "%s: fuzz: no QEMU to restore into", file);
+	return -1;
+}
+
 const char *domain_state_label(const struct domain *d)
 {
 	return d->state == DOMAIN_RUNNING ? "running" : "shutdown";

@@ -20,7 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 HARNESSES = ["time_arg", "domain_config", "control", "mailbox",
-             "domain_state"]
+             "domain_state", "save_file"]
 STAT_RE = re.compile(r"^stat::(\w+):\s+(\d+)", re.M)
 ARTIFACT_RE = re.compile(r"Test unit written to (\S+)")
 # Beyond the requested time: start-up, corpus loading, the final stats.

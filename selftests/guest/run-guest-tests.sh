@@ -21,6 +21,11 @@
 #             (selftests/ntp_follow_check.py): within NTP_MAX_ABS_US of the
 #             host, no wall-clock step, never backwards
 #   module    insmod; only pvtime_test and the unload checks of main
+#   saverestore  insmod; pvxl save, a few seconds on disk and pvxl restore
+#             (selftests/save_restore_check.py drives it) under step, then
+#             slew:500000, keep, then step again: the guest's REALTIME and
+#             CLOCK_MONOTONIC_RAW against the hyp's across each, never a
+#             CLOCK_MONOTONIC step back, the records vouched for again
 #   status    the ABI base module (before the clock status) on this hyp;
 #             this module on a hyp hiding PVTIME_F_CLOCK_STATUS; then the
 #             host's leap second, TAI, error bounds and sync state, set by
@@ -880,6 +885,35 @@ mode_timekeep() {
 	check "rmmod" [ "$rc" = 0 ]
 }
 
+# pvxl save + restore under this guest (selftests/save_restore_check.py
+# answers PVTIME-HOST-REQUEST save-restore SECONDS POLICY).
+SAVE_RESTORE_S=${SAVE_RESTORE_S:-2}
+mode_saverestore() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	tk=$SELFTESTS/pvtime-timekeep
+	stopped_before=$(sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state")
+	run_reporting "save-restore ${SAVE_RESTORE_S} s, step: REALTIME and raw within 1 ms of the host's, then REALTIME within 50 us, CLOCK_MONOTONIC never back" \
+		"$tk" save-restore "$SAVE_RESTORE_S" step
+	stopped_after=$(sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state")
+	comment "guest_stopped: $stopped_before before, $stopped_after after"
+	check "the module saw GUEST_STOPPED across the restore" \
+		[ "${stopped_after:-0}" != "${stopped_before:-0}" ]
+	run_reporting "save-restore 1 s, slew:500000: catches up at the declared rate" \
+		"$tk" save-restore 1 slew:500000
+	run_reporting "save-restore ${SAVE_RESTORE_S} s, keep: stays behind by the time away" \
+		"$tk" save-restore "$SAVE_RESTORE_S" keep
+	# keep left the guest behind: a step brings it back.
+	run_reporting "save-restore 1 s, step after keep" "$tk" save-restore 1 step
+	check "still pvtime or pvtime-tsc after four restores" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's after" realtime_resynced
+	grep -E '^(calibration|vouch|health|fastpath|guest_stopped)' \
+		"$DEBUGFS/state" | comment_stream
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # One PVTIME-BENCH line per clocksource, all in this boot.
 bench_clocksources() {
 	rate_s=${PVTIME_BENCH_RATE_S:-20}
@@ -947,6 +981,8 @@ bench_timekeep() {
 		"$SELFTESTS/pvtime-timekeep" load "$tk_s"
 	run_reporting "bench timekeep: pause 3 s, step" \
 		"$SELFTESTS/pvtime-timekeep" pause 3 step
+	run_reporting "bench timekeep: save-restore 2 s, step" \
+		"$SELFTESTS/pvtime-timekeep" save-restore 2 step
 }
 
 # PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
@@ -1276,9 +1312,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore" >&2
 	exit 2
 	;;
 esac
@@ -1298,6 +1334,7 @@ else
 	steps) mode_steps ;;
 	bench) mode_bench ;;
 	ptp) mode_ptp ;;
+	saverestore) mode_saverestore ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
 		;;

@@ -29,6 +29,18 @@ int pvxl_parse_args(const struct pvxl_command *cmd, int argc, char **argv,
 		} else if (is_option && (cmd->options & PVXL_OPT_ALL) &&
 			   !strcmp(arg, "--all")) {
 			a->all = true;
+		} else if (is_option && (cmd->options & PVXL_OPT_STOPPED) &&
+			   !strncmp(arg, "--stopped-time", 14) &&
+			   (arg[14] == '=' || !arg[14])) {
+			if (arg[14] == '=') {
+				a->stopped_time = arg + 15;
+			} else if (i + 1 < argc) {
+				a->stopped_time = argv[++i];
+			} else {
+				return pvxl_usage_error(cmd, "--stopped-time needs a POLICY");
+			}
+			if (!*a->stopped_time)
+				return pvxl_usage_error(cmd, "--stopped-time needs a POLICY");
 		} else if (is_option) {
 			return pvxl_usage_error(cmd, "unknown option '%s'", arg);
 		} else if (!*arg) {

@@ -64,6 +64,46 @@ const struct pvxl_command pvxl_commands[] = {
 			   "--json   machine-readable output",
 	},
 	{
+		.name = "save",
+		.run = pvxl_cmd_save,
+		.options = PVXL_OPT_JSON,
+		.min_args = 2,
+		.max_args = 2,
+		.summary = "Save a domain to a file and end it",
+		.usage = "[--json] DOM FILE",
+		.details = "The guest is stopped (as by 'pvxl pause'), QEMU's migration\n"
+			   "stream goes into FILE behind a pvtimed header (its config and\n"
+			   "clock, checksummed), and the domain ends, as with xl save.\n"
+			   "pvtimed writes FILE (mode 0600, replaced if it exists); its\n"
+			   "path may not hold quotes, backslashes or control characters.\n"
+			   "If the save fails, FILE is removed and a guest that was\n"
+			   "running runs on.\n"
+			   "--json   machine-readable output\n"
+			   "Example:\n"
+			   "  pvxl save guest1 /var/lib/pvtime/guest1.save",
+	},
+	{
+		.name = "restore",
+		.run = pvxl_cmd_restore,
+		.options = PVXL_OPT_JSON | PVXL_OPT_STOPPED,
+		.min_args = 1,
+		.max_args = 2,
+		.summary = "Restore a domain saved by 'pvxl save'",
+		.usage = "[--json] [--stopped-time POLICY] FILE [CONFIG]",
+		.details = "The domain is created again from FILE, with the config saved in\n"
+			   "it or with CONFIG, and continued.  Its clock shows what it\n"
+			   "showed at the save, then makes up the time since per the\n"
+			   "domain's stopped_time policy, or per POLICY (step, slew:PPM\n"
+			   "or keep).  A file that is not a pvtime save file, truncated,\n"
+			   "corrupt (checksums), of a newer format or another pvtime ABI,\n"
+			   "or of a domain whose name runs already is refused.\n"
+			   "--stopped-time POLICY   policy for this restore\n"
+			   "--json                  machine-readable output\n"
+			   "Examples:\n"
+			   "  pvxl restore /var/lib/pvtime/guest1.save\n"
+			   "  pvxl restore --stopped-time slew:1000 guest1.save guest1.cfg",
+	},
+	{
 		.name = "console",
 		.run = pvxl_cmd_console,
 		.min_args = 1,

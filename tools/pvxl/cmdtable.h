@@ -18,6 +18,7 @@ struct pvxl_context {
 /* Options a command may take besides --help. */
 #define PVXL_OPT_JSON	(1u << 0)	/* --json: machine-readable output */
 #define PVXL_OPT_ALL	(1u << 1)	/* --all: every domain */
+#define PVXL_OPT_STOPPED (1u << 2)	/* --stopped-time POLICY */
 
 #define PVXL_ARGS_MAX	4
 
@@ -25,6 +26,7 @@ struct pvxl_context {
 struct pvxl_args {
 	bool json;
 	bool all;
+	const char *stopped_time;	/* --stopped-time's value, or NULL */
 	int count;
 	char *pos[PVXL_ARGS_MAX];
 };

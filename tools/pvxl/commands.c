@@ -102,6 +102,94 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_create)
 	return call(ctx, "create", false, 1, arg);
 }
 
+/* FILE made absolute for pvtimed; the file need not exist yet. */
+static int absolute_file(const struct pvxl_command *cmd, const char *arg,
+			 char *out, size_t outlen)
+{
+	char dir[PATH_MAX], resolved[PATH_MAX];
+	const char *slash = strrchr(arg, '/');
+	const char *base = slash ? slash + 1 : arg;
+
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		fprintf(stderr, "pvxl: %s: '%s' names a directory, not a file\n",
+			cmd->name, arg);
+		return PVTIME_EXIT_USAGE;
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == arg)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - arg), arg);
+	if (!realpath(dir, resolved)) {
+		fprintf(stderr, "pvxl: %s: cannot use '%s': %s\n", cmd->name, arg,
+			strerror(errno));
+		return PVTIME_EXIT_FAILURE;
+	}
+	if ((size_t)snprintf(out, outlen, "%s/%s",
+			     strcmp(resolved, "/") ? resolved : "", base) >= outlen) {
+		fprintf(stderr, "pvxl: %s: path too long: '%s'\n", cmd->name, arg);
+		return PVTIME_EXIT_USAGE;
+	}
+	return PVTIME_EXIT_OK;
+}
+
+PVXL_COMMAND_HANDLER(pvxl_cmd_save)
+{
+	char path[PATH_MAX];
+	const char *wire[2] = { a->pos[0], path };
+	int rc = absolute_file(cmd, a->pos[1], path, sizeof(path));
+
+	if (rc != PVTIME_EXIT_OK)
+		return rc;
+	return call(ctx, "save", a->json, 2, wire);
+}
+
+/* step, keep or slew:PPM (PPM 1..1000000 digits; pvtimed checks the range). */
+static bool policy_syntax_ok(const char *p)
+{
+	if (!strcmp(p, "step") || !strcmp(p, "keep"))
+		return true;
+	if (strncmp(p, "slew:", 5) || !p[5] || strlen(p + 5) > 7)
+		return false;
+	for (p += 5; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
+PVXL_COMMAND_HANDLER(pvxl_cmd_restore)
+{
+	char file[PATH_MAX], config[PATH_MAX];
+	const char *wire[3] = { file, "-", "-" };
+	struct stat st;
+
+	if (a->stopped_time && !policy_syntax_ok(a->stopped_time))
+		return pvxl_usage_error(cmd, "unknown stopped-time policy '%s' (step, slew:PPM or keep)",
+					a->stopped_time);
+	if (!realpath(a->pos[0], file)) {
+		fprintf(stderr, "pvxl: restore: cannot use '%s': %s\n", a->pos[0],
+			strerror(errno));
+		return PVTIME_EXIT_FAILURE;
+	}
+	if (stat(file, &st) || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "pvxl: restore: '%s' is not a regular file\n",
+			a->pos[0]);
+		return PVTIME_EXIT_FAILURE;
+	}
+	if (a->count > 1) {
+		if (!realpath(a->pos[1], config)) {
+			fprintf(stderr, "pvxl: restore: cannot use config '%s': %s\n",
+				a->pos[1], strerror(errno));
+			return PVTIME_EXIT_FAILURE;
+		}
+		wire[1] = config;
+	}
+	if (a->stopped_time)
+		wire[2] = a->stopped_time;
+	return call(ctx, "restore", a->json, 3, wire);
+}
+
 /* The console's socket path is the reply body, one line. */
 PVXL_COMMAND_HANDLER(pvxl_cmd_console)
 {

@@ -15,6 +15,8 @@
 /* list, destroy, pause, unpause, info, host-info: sent as they are. */
 PVXL_COMMAND_HANDLER(pvxl_cmd_forward);
 PVXL_COMMAND_HANDLER(pvxl_cmd_create);
+PVXL_COMMAND_HANDLER(pvxl_cmd_save);
+PVXL_COMMAND_HANDLER(pvxl_cmd_restore);
 PVXL_COMMAND_HANDLER(pvxl_cmd_console);
 PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock);
 PVXL_COMMAND_HANDLER(pvxl_cmd_inject);

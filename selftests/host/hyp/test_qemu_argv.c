@@ -56,8 +56,8 @@ int main(void)
 	       has_pair(argv, "-append", "console=ttyS0 a,b"),
 	       "kernel, initrd, and append passed verbatim (no comma doubling)");
 	tap_ok(has_pair(argv, "-chardev", "socket,id=pvtime,path=/s/g1.ivshmem") &&
-	       has_pair(argv, "-device", "ivshmem-doorbell,chardev=pvtime,vectors=3"),
-	       "ivshmem-doorbell with 3 vectors (mailbox, wall clock, records)");
+	       has_pair(argv, "-device", "ivshmem-doorbell,chardev=pvtime,vectors=3,master=on"),
+	       "ivshmem-doorbell with 3 vectors (mailbox, wall clock, records), migratable");
 	tap_ok(has_pair(argv, "-chardev",
 			"socket,id=console0,path=/s/g1.console,server=on,wait=off,logfile=/s/a,,b.log") &&
 	       has_pair(argv, "-serial", "chardev:console0"),

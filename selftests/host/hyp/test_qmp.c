@@ -418,9 +418,34 @@ static void test_no_socket(void)
 	       "a command name that would need quoting is refused (got '%s')", err);
 }
 
+/* query-status / query-migrate: one string member of a return value. */
+static void test_return_string(void)
+{
+	char out[32], small[4];
+	int ok;
+
+	ok = !qmp_return_string("{\"status\": \"paused\", \"running\": false}",
+				"status", out, sizeof(out)) && !strcmp(out, "paused");
+	ok = ok && !qmp_return_string("{\"x\": \"status\", \"status\":\"completed\"}",
+				      "status", out, sizeof(out)) &&
+	     !strcmp(out, "completed");
+	ok = ok && !qmp_return_string("{\"error-desc\": \"a \\\"b\\\"\"}",
+				      "error-desc", out, sizeof(out)) &&
+	     !strcmp(out, "a \"b\"");
+	ok = ok && qmp_return_string("{\"status\": 3}", "status", out, sizeof(out));
+	ok = ok && qmp_return_string("{\"statusx\": \"a\"}", "status", out,
+				     sizeof(out));
+	ok = ok && qmp_return_string("{\"status\": \"unterminated", "status", out,
+				     sizeof(out));
+	ok = ok && qmp_return_string("{\"status\": \"toolong\"}", "status", small,
+				     sizeof(small)) && strlen(small) == 3;
+	tap_ok(ok, "qmp_return_string: a member's string value, not a value that looks like the key; numbers, unterminated and cut strings refused");
+}
+
 int main(void)
 {
-	tap_plan(10 + 7 + 3 + 28 + 2 + 1 + 7 + 2);
+	tap_plan(10 + 7 + 3 + 28 + 2 + 1 + 7 + 2 + 1);
+	test_return_string();
 	test_frame();
 	test_parse_good();
 	test_parse_long();

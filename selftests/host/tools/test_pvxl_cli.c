@@ -292,6 +292,17 @@ static void test_usage_errors(void)
 		{ { "inject", "g", "flood" }, "pvxl: inject: unknown mode 'flood'" },
 		{ { "inject", "g", "storm", "1", "2", "3" },
 		  "pvxl: inject: unexpected argument '3'" },
+		{ { "save" }, "pvxl: save: missing argument" },
+		{ { "save", "g" }, "pvxl: save: missing argument" },
+		{ { "save", "--stopped-time", "step", "g", "f" },
+		  "pvxl: save: unknown option '--stopped-time'" },
+		{ { "restore" }, "pvxl: restore: missing argument" },
+		{ { "restore", "--stopped-time" },
+		  "pvxl: restore: --stopped-time needs a POLICY" },
+		{ { "restore", "--stopped-time", "bogus", "f" },
+		  "unknown stopped-time policy 'bogus' (step, slew:PPM or keep)" },
+		{ { "restore", "--stopped-time=slew:", "f" },
+		  "unknown stopped-time policy 'slew:'" },
 	};
 	char socket_arg[160];
 	size_t i;
@@ -322,8 +333,8 @@ static void test_usage_errors(void)
 static void test_help(void)
 {
 	static const char *const commands[] = {
-		"create", "list", "destroy", "pause", "unpause", "console", "info",
-		"set-wallclock", "host-info", "inject", "help",
+		"create", "list", "destroy", "pause", "unpause", "save", "restore",
+		"console", "info", "set-wallclock", "host-info", "inject", "help",
 	};
 	char expect[64];
 	struct run r;
@@ -536,6 +547,39 @@ static void test_create(void)
 	       "create with a directory: exit 1 (got %d: %s)", r.status, flat(r.err));
 }
 
+/* save and restore send absolute paths; restore fills its optional ones. */
+static void test_save_restore_wire(void)
+{
+	char file[200], expect[400];
+	struct fake_server s;
+	struct run r;
+	int fd;
+
+	snprintf(file, sizeof(file), "%s/g1.save", tmpdir);
+	run_served(&r, &s, "ok\n", tmpdir,
+		   (const char *const[]){ "save", "--json", "g1", "g1.save", NULL });
+	snprintf(expect, sizeof(expect), "json save g1 %s\n", file);
+	tap_ok(r.status == 0 && !strcmp(s.request, expect),
+	       "save sends the file's absolute path, which need not exist (got %d, req '%s')",
+	       r.status, flat(s.request));
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0)
+		close(fd);
+	run_served(&r, &s, "ok\n", tmpdir,
+		   (const char *const[]){ "restore", "--stopped-time", "slew:500",
+					  "./g1.save", NULL });
+	snprintf(expect, sizeof(expect), "text restore %s - slew:500\n", file);
+	tap_ok(r.status == 0 && !strcmp(s.request, expect),
+	       "restore sends FILE, '-' for no CONFIG, and the policy (got %d, req '%s')",
+	       r.status, flat(s.request));
+	RUN(&r, "--socket", ctl_path, "restore", "/nonexistent/g1.save");
+	tap_ok(r.status == 1 && strstr(r.err, "cannot use '/nonexistent/g1.save'") &&
+	       !control_socket_touched(),
+	       "restore of a missing file: exit 1 before connecting (got %d: %s)",
+	       r.status, flat(r.err));
+	unlink(file);
+}
+
 /* The domain's console: echo one line back in upper case, then hang up. */
 static void test_console(void)
 {
@@ -602,7 +646,7 @@ int main(void)
 	snprintf(console_path, sizeof(console_path), "%s/guest1.console", tmpdir);
 	ctl_listen_fd = listen_unix(ctl_path);
 
-	tap_plan(32 + 15 + 2 + 12 + 6 + 3 + 3 + 3 + 3);
+	tap_plan(39 + 17 + 2 + 12 + 6 + 3 + 3 + 3 + 3 + 3);
 	test_usage_errors();
 	test_help();
 	test_cannot_connect();
@@ -611,6 +655,7 @@ int main(void)
 	test_inject_wire();
 	test_pause_wire();
 	test_create();
+	test_save_restore_wire();
 	test_console();
 	return tap_done();
 }
