@@ -21,6 +21,7 @@
 #include "pvclock_math.h"
 
 struct dentry;
+struct seq_file;
 
 /* The time-source domain's forwarding (pvtime_timesource.c). */
 struct pvtime_timesource {
@@ -295,6 +296,14 @@ irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
 s64 pvtime_wallclock_records_ns(struct pvtime_dev *pd);
+
+/* Each part's lines of debugfs "state" (pvtime_debugfs.c). */
+void pvtime_mailbox_show_state(struct pvtime_dev *pd, struct seq_file *m);
+void pvtime_clock_show_state(struct pvtime_dev *pd, struct seq_file *m);
+void pvtime_clock_status_show_state(struct pvtime_dev *pd, struct seq_file *m);
+void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m);
+void pvtime_fastpath_show_state(struct pvtime_dev *pd, struct seq_file *m);
+void pvtime_calibrate_show_state(struct pvtime_dev *pd, struct seq_file *m);
 int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns);
 
 /* pvtime_clock_status.c */

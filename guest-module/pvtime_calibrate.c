@@ -17,6 +17,7 @@
 #include <linux/clocksource.h>
 #include <linux/jiffies.h>
 #include <linux/workqueue.h>
+#include <linux/seq_file.h>
 
 #include "pvtime.h"
 
@@ -158,4 +159,27 @@ void pvtime_calibrate_stop(struct pvtime_dev *pd)
 {
 	WRITE_ONCE(pd->calibrate_stopping, true);
 	cancel_delayed_work_sync(&pd->calibrate_work);
+}
+
+/* Calibration and vouching, for debugfs "state". */
+void pvtime_calibrate_show_state(struct pvtime_dev *pd, struct seq_file *m)
+{
+	seq_printf(m, "calibration_ms %u\n", READ_ONCE(pd->calibration_ms));
+	seq_printf(m, "calibrations %lld\n", atomic64_read(&pd->calibrations));
+	seq_printf(m, "calibration_failures %lld\n",
+		   atomic64_read(&pd->calibration_failures));
+	seq_printf(m, "calibration_busy %lld\n",
+		   atomic64_read(&pd->calibration_busy));
+	seq_printf(m, "health_checks %lld\n", atomic64_read(&pd->health_checks));
+	seq_printf(m, "health_inconclusive %lld\n",
+		   atomic64_read(&pd->health_inconclusive));
+	seq_printf(m, "health_records_offset_ns %lld\n",
+		   atomic64_read(&pd->health_records_offset_ns));
+	seq_printf(m, "health_realtime_offset_ns %lld\n",
+		   atomic64_read(&pd->health_realtime_offset_ns));
+	seq_printf(m, "vouched %d\n", pvtime_records_vouched(pd));
+	seq_printf(m, "vouch_fallbacks %lld\n",
+		   atomic64_read(&pd->vouch_fallbacks));
+	seq_printf(m, "vouch_reason %s\n",
+		   pd->vouch_reason[0] ? pd->vouch_reason : "-");
 }

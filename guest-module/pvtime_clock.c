@@ -22,6 +22,7 @@
 #include <linux/nmi.h>
 #include <linux/sched/debug.h>
 #include <linux/time64.h>
+#include <linux/seq_file.h>
 
 #include "pvtime.h"
 
@@ -291,4 +292,19 @@ int pvtime_clock_unregister(struct pvtime_dev *pd)
 	}
 	irq_work_sync(&pd->odd_record_warning);
 	return 0;
+}
+
+/* The read path's counters and guard, for debugfs "state". */
+void pvtime_clock_show_state(struct pvtime_dev *pd, struct seq_file *m)
+{
+	seq_printf(m, "odd_record_fallbacks %lld\n",
+		   atomic64_read(&pd->odd_record_fallbacks));
+	seq_printf(m, "odd_record_warnings %lld\n",
+		   atomic64_read(&pd->odd_record_warnings));
+	seq_printf(m, "guest_stopped_seen %lld\n",
+		   atomic64_read(&pd->guest_stopped_seen));
+	/* What the guard starts from: the latest time any CPU returned. */
+	seq_printf(m, "guard_last_ns %lld\n", pvtime_clock_guard_floor(pd));
+	seq_printf(m, "clocksource_handoffs %lld\n",
+		   atomic64_read(&pd->clocksource_handoffs));
 }

@@ -15,6 +15,7 @@
  */
 #include <linux/delay.h>
 #include <linux/sysfs.h>
+#include <linux/seq_file.h>
 
 #include "pvtime.h"
 #include "pvtime_clock_status.h"
@@ -167,4 +168,11 @@ void pvtime_clock_status_exit(struct pvtime_dev *pd)
 		sysfs_remove_group(&pd->pdev->dev.kobj,
 				   &pvtime_clock_status_group);
 	pd->clock_status_sysfs = false;
+}
+
+/* Torn clock-status reads, for debugfs "state". */
+void pvtime_clock_status_show_state(struct pvtime_dev *pd, struct seq_file *m)
+{
+	seq_printf(m, "clock_status_torn %lld\n",
+		   atomic64_read(&pd->clock_status_torn));
 }

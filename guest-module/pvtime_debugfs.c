@@ -11,8 +11,8 @@
  *
  * Documentation/guest-module.rst describes the formats.
  *
- * Owns no state: it reads what the other files own, through their
- * accessors where one exists.
+ * Owns no state: "state" is the control page, then each part's own lines
+ * (pvtime_*_show_state(), in the file that owns that part).
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -22,23 +22,7 @@
 
 #define PVTIME_REALTIME_PROBE_ROUNDS	32
 
-/* " <50:N <100:N ... >=5000:N": doorbells by how long until REALTIME was set. */
-static void pvtime_debugfs_step_hist(struct seq_file *m, struct pvtime_dev *pd)
-{
-	static const unsigned int bounds_us[] = PVTIME_STEP_WAIT_BOUNDS_US;
-	unsigned int i;
-
-	for (i = 0; i < PVTIME_STEP_WAIT_BUCKETS; i++) {
-		if (i < ARRAY_SIZE(bounds_us))
-			seq_printf(m, " <%u:", bounds_us[i]);
-		else
-			seq_printf(m, " >=%u:", bounds_us[i - 1]);
-		seq_printf(m, "%lld",
-			   atomic64_read(&pd->wallclock_doorbell_to_step_hist[i]));
-	}
-	seq_putc(m, '\n');
-}
-
+/* The control page as the hyp wrote it, then each part's own state. */
 static int pvtime_state_show(struct seq_file *m, void *unused)
 {
 	struct pvtime_dev *pd = m->private;
@@ -58,88 +42,12 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 		   (s64)READ_ONCE(ctl->guest_tsc_offset));
 	seq_printf(m, "records_generation %u\n",
 		   READ_ONCE(ctl->records_generation));
-	seq_printf(m, "handshake_rtt_cycles %llu\n", pd->handshake_rtt_cycles);
-	seq_printf(m, "handshake_rounds %u\n", pd->handshake_rounds);
-	seq_printf(m, "mailbox_irqs_off_max_ns %llu\n",
-		   READ_ONCE(pd->mailbox_irqs_off_max_ns));
-	seq_printf(m, "mailbox_irqs_off_limit_ns %llu\n",
-		   (u64)PVTIME_IRQS_OFF_MAX_US * NSEC_PER_USEC);
-	seq_printf(m, "mailbox_slow_answers %llu\n",
-		   READ_ONCE(pd->mailbox_slow_answers));
-	seq_printf(m, "odd_record_fallbacks %lld\n",
-		   atomic64_read(&pd->odd_record_fallbacks));
-	seq_printf(m, "odd_record_warnings %lld\n",
-		   atomic64_read(&pd->odd_record_warnings));
-	seq_printf(m, "guest_stopped_seen %lld\n",
-		   atomic64_read(&pd->guest_stopped_seen));
-	seq_printf(m, "clock_status_torn %lld\n",
-		   atomic64_read(&pd->clock_status_torn));
-	seq_printf(m, "wallclock_irqs %lld\n",
-		   atomic64_read(&pd->wallclock_irqs));
-	seq_printf(m, "wallclock_steps %lld\n",
-		   atomic64_read(&pd->wallclock_steps));
-	seq_printf(m, "wallclock_last_step_ns %lld\n",
-		   atomic64_read(&pd->wallclock_last_step_ns));
-	seq_printf(m, "wallclock_residual_ns %lld\n",
-		   atomic64_read(&pd->wallclock_residual_ns));
-	seq_printf(m, "wallclock_attempts %lld\n",
-		   atomic64_read(&pd->wallclock_attempts));
-	seq_printf(m, "wallclock_lag_ns %lld\n",
-		   atomic64_read(&pd->wallclock_lag_now_ns));
-	seq_printf(m, "wallclock_doorbell_to_step_ns %lld\n",
-		   atomic64_read(&pd->wallclock_doorbell_to_step_ns));
-	seq_printf(m, "wallclock_doorbell_to_step_max_ns %lld\n",
-		   atomic64_read(&pd->wallclock_doorbell_to_step_max_ns));
-	seq_puts(m, "wallclock_doorbell_to_step_hist_us");
-	pvtime_debugfs_step_hist(m, pd);
-	seq_printf(m, "wallclock_ignored %lld\n",
-		   atomic64_read(&pd->wallclock_ignored));
-	seq_printf(m, "wallclock_offset_unsure %lld\n",
-		   atomic64_read(&pd->wallclock_offset_unsure));
-	seq_printf(m, "wallclock_sync_ms %u\n",
-		   READ_ONCE(pvtime_wallclock_sync_ms));
-	seq_printf(m, "wallclock_step_ns %lu\n", pvtime_wallclock_step_ns);
-	seq_printf(m, "tsc_evidence_agreed %u\n", pd->tsc_evidence_agreed);
-	seq_printf(m, "tsc_evidence_refused %u\n", pd->tsc_evidence_refused);
-	seq_printf(m, "tsc_evidence_failed %u\n", pd->tsc_evidence_failed);
-	seq_printf(m, "tsc_stable_trusted %d\n", pvtime_stable_trusted(pd));
-	/* What the guard starts from: the latest time any CPU returned. */
-	seq_printf(m, "guard_last_ns %lld\n", pvtime_clock_guard_floor(pd));
-	seq_printf(m, "records_irqs %lld\n", atomic64_read(&pd->records_irqs));
-	seq_printf(m, "guest_stopped_touches %lld\n",
-		   atomic64_read(&pd->guest_stopped_touches));
-	seq_printf(m, "fastpath %s\n",
-		   pvtime_fastpath_state_name(READ_ONCE(pd->fastpath_state)));
-	seq_printf(m, "fastpath_engaged %lld\n",
-		   atomic64_read(&pd->fastpath_engaged));
-	seq_printf(m, "fastpath_dropped %lld\n",
-		   atomic64_read(&pd->fastpath_dropped));
-	seq_printf(m, "clocksource_handoffs %lld\n",
-		   atomic64_read(&pd->clocksource_handoffs));
-	mutex_lock(&pd->fastpath_lock);
-	seq_printf(m, "fastpath_tsc_hz %llu\n", pd->tsc_cs_registered ?
-		   pvtime_hz_from_scale(pd->tsc_cs_mul, pd->tsc_cs_shift) : 0);
-	seq_printf(m, "fastpath_worst_skew_ns %lld\n",
-		   pd->fastpath_worst_skew_ns);
-	mutex_unlock(&pd->fastpath_lock);
-	seq_printf(m, "calibration_ms %u\n", READ_ONCE(pd->calibration_ms));
-	seq_printf(m, "calibrations %lld\n", atomic64_read(&pd->calibrations));
-	seq_printf(m, "calibration_failures %lld\n",
-		   atomic64_read(&pd->calibration_failures));
-	seq_printf(m, "calibration_busy %lld\n",
-		   atomic64_read(&pd->calibration_busy));
-	seq_printf(m, "health_checks %lld\n", atomic64_read(&pd->health_checks));
-	seq_printf(m, "health_inconclusive %lld\n",
-		   atomic64_read(&pd->health_inconclusive));
-	seq_printf(m, "health_records_offset_ns %lld\n",
-		   atomic64_read(&pd->health_records_offset_ns));
-	seq_printf(m, "health_realtime_offset_ns %lld\n",
-		   atomic64_read(&pd->health_realtime_offset_ns));
-	seq_printf(m, "vouched %d\n", pvtime_records_vouched(pd));
-	seq_printf(m, "vouch_fallbacks %lld\n",
-		   atomic64_read(&pd->vouch_fallbacks));
-	seq_printf(m, "vouch_reason %s\n",
-		   pd->vouch_reason[0] ? pd->vouch_reason : "-");
+	pvtime_mailbox_show_state(pd, m);
+	pvtime_clock_show_state(pd, m);
+	pvtime_clock_status_show_state(pd, m);
+	pvtime_wallclock_show_state(pd, m);
+	pvtime_fastpath_show_state(pd, m);
+	pvtime_calibrate_show_state(pd, m);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvtime_state);

@@ -38,6 +38,7 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/workqueue.h>
+#include <linux/seq_file.h>
 
 #include "pvtime.h"
 
@@ -452,4 +453,25 @@ void pvtime_fastpath_free(struct pvtime_dev *pd)
 	kfree(pd->stopped_version_seen);
 	pd->fastpath_snap = NULL;
 	pd->stopped_version_seen = NULL;
+}
+
+/* The fast path's state and counters, for debugfs "state". */
+void pvtime_fastpath_show_state(struct pvtime_dev *pd, struct seq_file *m)
+{
+	seq_printf(m, "tsc_stable_trusted %d\n", pvtime_stable_trusted(pd));
+	seq_printf(m, "records_irqs %lld\n", atomic64_read(&pd->records_irqs));
+	seq_printf(m, "guest_stopped_touches %lld\n",
+		   atomic64_read(&pd->guest_stopped_touches));
+	seq_printf(m, "fastpath %s\n",
+		   pvtime_fastpath_state_name(READ_ONCE(pd->fastpath_state)));
+	seq_printf(m, "fastpath_engaged %lld\n",
+		   atomic64_read(&pd->fastpath_engaged));
+	seq_printf(m, "fastpath_dropped %lld\n",
+		   atomic64_read(&pd->fastpath_dropped));
+	mutex_lock(&pd->fastpath_lock);
+	seq_printf(m, "fastpath_tsc_hz %llu\n", pd->tsc_cs_registered ?
+		   pvtime_hz_from_scale(pd->tsc_cs_mul, pd->tsc_cs_shift) : 0);
+	seq_printf(m, "fastpath_worst_skew_ns %lld\n",
+		   pd->fastpath_worst_skew_ns);
+	mutex_unlock(&pd->fastpath_lock);
 }

@@ -27,6 +27,7 @@
 #include <linux/math64.h>
 #include <linux/smp.h>
 #include <linux/timekeeping.h>
+#include <linux/seq_file.h>
 
 #include "pvtime.h"
 
@@ -741,4 +742,20 @@ int pvtime_hyp_wall_read(struct pvtime_dev *pd, bool bracket,
 	pvtime_mailbox_post(pd, PVTIME_REQ_END);
 	mutex_unlock(&pd->mailbox_lock);
 	return ret;
+}
+
+/* The handshake and the mailbox counters, for debugfs "state". */
+void pvtime_mailbox_show_state(struct pvtime_dev *pd, struct seq_file *m)
+{
+	seq_printf(m, "handshake_rtt_cycles %llu\n", pd->handshake_rtt_cycles);
+	seq_printf(m, "handshake_rounds %u\n", pd->handshake_rounds);
+	seq_printf(m, "mailbox_irqs_off_max_ns %llu\n",
+		   READ_ONCE(pd->mailbox_irqs_off_max_ns));
+	seq_printf(m, "mailbox_irqs_off_limit_ns %llu\n",
+		   (u64)PVTIME_IRQS_OFF_MAX_US * NSEC_PER_USEC);
+	seq_printf(m, "mailbox_slow_answers %llu\n",
+		   READ_ONCE(pd->mailbox_slow_answers));
+	seq_printf(m, "tsc_evidence_agreed %u\n", pd->tsc_evidence_agreed);
+	seq_printf(m, "tsc_evidence_refused %u\n", pd->tsc_evidence_refused);
+	seq_printf(m, "tsc_evidence_failed %u\n", pd->tsc_evidence_failed);
 }

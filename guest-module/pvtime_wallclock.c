@@ -30,6 +30,7 @@
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
+#include <linux/seq_file.h>
 
 #include "pvtime.h"
 
@@ -327,4 +328,51 @@ void pvtime_wallclock_start(struct pvtime_dev *pd)
 void pvtime_wallclock_stop(struct pvtime_dev *pd)
 {
 	cancel_delayed_work_sync(&pd->wallclock_sync);
+}
+
+/* " <50:N <100:N ... >=5000:N": doorbells by how long until REALTIME was set. */
+static void pvtime_wallclock_step_hist(struct seq_file *m, struct pvtime_dev *pd)
+{
+	static const unsigned int bounds_us[] = PVTIME_STEP_WAIT_BOUNDS_US;
+	unsigned int i;
+
+	for (i = 0; i < PVTIME_STEP_WAIT_BUCKETS; i++) {
+		if (i < ARRAY_SIZE(bounds_us))
+			seq_printf(m, " <%u:", bounds_us[i]);
+		else
+			seq_printf(m, " >=%u:", bounds_us[i - 1]);
+		seq_printf(m, "%lld",
+			   atomic64_read(&pd->wallclock_doorbell_to_step_hist[i]));
+	}
+	seq_putc(m, '\n');
+}
+
+/* The wall clock's steps and settings, for debugfs "state". */
+void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m)
+{
+	seq_printf(m, "wallclock_irqs %lld\n",
+		   atomic64_read(&pd->wallclock_irqs));
+	seq_printf(m, "wallclock_steps %lld\n",
+		   atomic64_read(&pd->wallclock_steps));
+	seq_printf(m, "wallclock_last_step_ns %lld\n",
+		   atomic64_read(&pd->wallclock_last_step_ns));
+	seq_printf(m, "wallclock_residual_ns %lld\n",
+		   atomic64_read(&pd->wallclock_residual_ns));
+	seq_printf(m, "wallclock_attempts %lld\n",
+		   atomic64_read(&pd->wallclock_attempts));
+	seq_printf(m, "wallclock_lag_ns %lld\n",
+		   atomic64_read(&pd->wallclock_lag_now_ns));
+	seq_printf(m, "wallclock_doorbell_to_step_ns %lld\n",
+		   atomic64_read(&pd->wallclock_doorbell_to_step_ns));
+	seq_printf(m, "wallclock_doorbell_to_step_max_ns %lld\n",
+		   atomic64_read(&pd->wallclock_doorbell_to_step_max_ns));
+	seq_puts(m, "wallclock_doorbell_to_step_hist_us");
+	pvtime_wallclock_step_hist(m, pd);
+	seq_printf(m, "wallclock_ignored %lld\n",
+		   atomic64_read(&pd->wallclock_ignored));
+	seq_printf(m, "wallclock_offset_unsure %lld\n",
+		   atomic64_read(&pd->wallclock_offset_unsure));
+	seq_printf(m, "wallclock_sync_ms %u\n",
+		   READ_ONCE(pvtime_wallclock_sync_ms));
+	seq_printf(m, "wallclock_step_ns %lu\n", pvtime_wallclock_step_ns);
 }
