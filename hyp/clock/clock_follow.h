@@ -37,14 +37,19 @@
 
 #include "clock/time_function.h"
 
-/* Phase errors up to this are left alone (a few sampling widths). */
-#define CLOCK_FOLLOW_DEADBAND_NS	60
+/*
+ * Phase errors up to this are left alone: several sampling widths, so that
+ * a quiet host's noise starts no trim.  Each trim is two rate changes, and
+ * each costs every guest two clocksource switches (with 60 ns a quiet host
+ * made one every 40 s, enough to upset the kernel's timers/freq-step).
+ */
+#define CLOCK_FOLLOW_DEADBAND_NS	150
 /* A larger error is trimmed away over about this long. */
 #define CLOCK_FOLLOW_HORIZON_NS		1000000000ll
 /* The trim never runs the records further off the host's rate than this. */
 #define CLOCK_FOLLOW_MAX_TRIM_PPM	100
 /* A measured rate this far (ppb) from the applied one is applied. */
-#define CLOCK_FOLLOW_RATE_PPB		4
+#define CLOCK_FOLLOW_RATE_PPB		10
 /*
  * Least-squares rate only once its samples span this long: at the start;
  * after a change the kernel announced (its scaled rate is better than a
