@@ -24,7 +24,8 @@ uint64_t save_fnv64(uint64_t hash, const void *data, size_t len)
 	return hash;
 }
 
-enum field_type { F_U64, F_S64, F_U32, F_S8, F_BOOL, F_HEX64, F_NAME,
+/* F_U64_FIXED: zero-padded to 20 digits, so it can be rewritten in place. */
+enum field_type { F_U64, F_U64_FIXED, F_S64, F_U32, F_S8, F_BOOL, F_HEX64, F_NAME,
 		  F_POLICY, F_PATH, F_BOOT_ID };
 
 struct field {
@@ -60,7 +61,7 @@ static const struct field fields[] = {
 	FIELD("pauses", F_U64, pauses),
 	FIELD("paused_total_ns", F_U64, paused_total_ns),
 	/* Fixed width: rewritten once the stream is in the file. */
-	FIELD("stream_bytes", F_U64, stream_bytes),
+	FIELD("stream_bytes", F_U64_FIXED, stream_bytes),
 	FIELD("stream_fnv64", F_HEX64, stream_fnv64),
 };
 #define NR_FIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -108,10 +109,10 @@ static void format_field(struct sbuf *s, const struct save_header *h,
 
 	switch (f->type) {
 	case F_U64:
-		if (!strcmp(f->key, "stream_bytes"))
-			sb_printf(s, "%s %020" PRIu64 "\n", f->key, *(const uint64_t *)p);
-		else
-			sb_printf(s, "%s %" PRIu64 "\n", f->key, *(const uint64_t *)p);
+		sb_printf(s, "%s %" PRIu64 "\n", f->key, *(const uint64_t *)p);
+		break;
+	case F_U64_FIXED:
+		sb_printf(s, "%s %020" PRIu64 "\n", f->key, *(const uint64_t *)p);
 		break;
 	case F_S64:
 		sb_printf(s, "%s %" PRId64 "\n", f->key, *(const int64_t *)p);
@@ -234,6 +235,7 @@ static int parse_value(const struct field *f, const char *v,
 
 	switch (f->type) {
 	case F_U64:
+	case F_U64_FIXED:
 	case F_HEX64:
 		if (parse_u64(v, f->type == F_HEX64, &u))
 			return -1;
