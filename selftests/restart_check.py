@@ -37,6 +37,7 @@ BEFORE_S = 6          # with pvtimed, before the kill
 DEAD_S = 2            # no pvtimed (plus its start-up calibration)
 BETWEEN_S = 6         # adopted, before the planned restart
 AFTER_S = 6           # after the planned restart
+MAX_ABS_NS = 50000    # the guest's --max-abs-us, for the failure story
 READY_TIMEOUT_S = 90  # boot and insmod, both guests
 END_TIMEOUT_S = 120   # probe end and the rest of the guest's checks
 
@@ -62,6 +63,8 @@ class RestartGuest:
         self.ready_at = None
         self.summary = None
         self.after_failure = False
+        self.failed = False
+        self.comments = []     # the guest's '#' lines, for a failure's story
 
     def follow_console(self):
         if self.console is None and os.path.exists(self.daemon.domain_log(self.name)):
@@ -105,8 +108,11 @@ class RestartGuest:
                 self.tap_count += 1
                 self.results.add(kind, f"{SUITE}/{self.name}", line)
                 self.after_failure = kind == "fail"
-            elif self.after_failure and line.startswith("#"):
-                log(f"    | {line[1:].strip()}")
+                self.failed |= kind == "fail"
+            elif line.startswith("#"):
+                self.comments = self.comments[-199:] + [line[1:].strip()]
+                if self.after_failure:
+                    log(f"    | {line[1:].strip()}")
 
     def host_request(self, words):
         """Only `set-wallclock +1h`: on an adopted domain, by the new pvtimed."""
@@ -176,6 +182,33 @@ def check_adopted(results, daemon, label):
     results.own(all(adopted), SUITE,
                 f"{label}: pvxl info says both were adopted with their offset",
                 daemon.log_tail(20))
+
+
+def window_is_bad(row):
+    offset = row.get("offset", {})
+    return (not offset.get("n") or
+            abs(int(offset.get("max_abs_ns", 0))) > MAX_ABS_NS or
+            int(row.get("realtime_backsteps", 0)) or
+            int(row.get("monotonic_backsteps", 0)))
+
+
+def tell_failure(guest, daemon, timeline):
+    """A failed guest's story on the runner's timeline: CI keeps only the
+    log, so the windows out of bounds, the guest's own notes and pvtimed's
+    lines about it are printed here."""
+    kill_at = timeline.get("kill", 0)
+    marks = ", ".join(f"{name} at {at - kill_at:+.1f} s"
+                      for name, at in sorted(timeline.items(), key=lambda kv: kv[1]))
+    log(f"    | {guest.name}: timeline (s from the SIGKILL): {marks}")
+    bad = [(end, row) for end, row in guest.windows if window_is_bad(row)]
+    log(f"    | {guest.name}: {len(bad)} of {len(guest.windows)} windows out of "
+        f"bounds (|offset| > {MAX_ABS_NS / 1000:.0f} us, backward steps or no usable sample)")
+    for end, row in bad[:12]:
+        log(f"    |   window ending {end - kill_at:+.1f} s: {json.dumps(row)}")
+    for line in guest.comments[-40:]:
+        log(f"    | {guest.name} # {line}")
+    for line in [l for l in daemon.log_tail(400) if guest.name in l][-25:]:
+        log(f"    | pvtimed: {line}")
 
 
 def report_windows(results, guests, timeline):
@@ -251,10 +284,12 @@ def phase_restart(results, args, daemon, workdir):
         check_adopted(results, daemon, "after SIGKILL")
 
         sleep_following(guests, BETWEEN_S)
+        timeline["planned"] = time.time()
         status = daemon.terminate(keep_guests=True)
         results.own(status == 0, SUITE,
                     f"planned restart: SIGTERM leaves the guests, exit 0 (status {status})")
         daemon.start()
+        timeline["planned_back"] = time.time()
         check_adopted(results, daemon, "after a planned restart")
         sleep_following(guests, AFTER_S)
 
@@ -268,6 +303,9 @@ def phase_restart(results, args, daemon, workdir):
                         tail_file(daemon.domain_log(guest.name), 30)
                         if not ended else ())
         report_windows(results, guests, timeline)
+        for guest in guests:
+            if guest.failed:
+                tell_failure(guest, daemon, timeline)
     finally:
         for guest in guests:
             if guest.console is not None:

@@ -516,7 +516,8 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 		clk->evidence.periodic = true;
 	switch (tsc_evidence_submit(&clk->evidence, vcpu, offset, rtt_cycles,
 				    pvtime_rdtsc(),
-				    ns_to_cycles(clk, RECORDS_LEAD_DEADBAND_NS))) {
+				    ns_to_cycles(clk, RECORDS_REFINE_MIN_NS),
+				    ns_to_cycles(clk, RECORDS_MOVE_CONFIRM_NS))) {
 	case TSC_EVIDENCE_BAD_VCPU:
 		pthread_mutex_unlock(&clk->lock);
 		return OFFSET_BAD_VCPU;
@@ -534,7 +535,7 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 		outcome = OFFSET_MOVED;
 		clk->stable_grace_until_tsc = 0;	/* adopted: confirm afresh */
 		if (abs64(offset_moved_by(offset, clk->guest_tsc_offset)) >
-		    ns_to_cycles(clk, RECORDS_LEAD_DEADBAND_NS))
+		    ns_to_cycles(clk, RECORDS_MOVE_CONFIRM_NS))
 			hold_stable_locked(clk, STABLE_REFUSED_HOLD_NS);
 		take_moved_offset_locked(clk, shm, offset);
 		break;

@@ -56,8 +56,21 @@
  * also resets its NTP state), so this is generous.
  */
 #define RECORDS_EVIDENCE_MAX_PERIODS	10
-/* Leads smaller than this are left alone (a few probe uncertainties). */
-#define RECORDS_LEAD_DEADBAND_NS	5000
+/*
+ * Leads smaller than this are left alone.  A lead comes from a moved or
+ * refined offset, and each correction costs the guest a rate change, so
+ * it is a little above what a tight probe can prove (TCG reads a TSC
+ * offset with ~100 ns of jitter), and far below the 1 us the wall clock
+ * is held to.
+ */
+#define RECORDS_LEAD_DEADBAND_NS	200
+/* A tighter probe must prove the offset wrong by more than this. */
+#define RECORDS_REFINE_MIN_NS		200
+/*
+ * A move larger than this is a real move, not a refinement: every vCPU
+ * confirms it again, and TSC_STABLE waits (STABLE_REFUSED_HOLD_NS).
+ */
+#define RECORDS_MOVE_CONFIRM_NS		5000
 /* A guest this far behind is stopped time, handled by the policy. */
 #define RECORDS_STEP_MIN_NS		1000000
 /* Small corrections are slewed to nothing over about this long... */

@@ -69,6 +69,7 @@ enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 					     uint32_t vcpu, int64_t offset,
 					     uint64_t rtt_cycles,
 					     uint64_t now_tsc,
+					     uint64_t refine_beyond_cycles,
 					     uint64_t unconfirm_beyond_cycles)
 {
 	struct vcpu_evidence *v;
@@ -93,18 +94,17 @@ enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 	v->state = VCPU_EVIDENCE_AGREED;
 	/*
 	 * Agreeing with the offset is not enough when the sample that set it
-	 * was loose (a round trip up to 1 ms under host load) and this one
-	 * is tight: if the offset lies outside this sample's own uncertainty,
-	 * it is wrong by at least the excess, and this sample is the better
-	 * estimate.  Taking it as a move lets the records steer the error
-	 * away, as for any move.  An excess under unconfirm_beyond_cycles
-	 * (the records' deadband) is left alone: it would change nothing
-	 * the guest reads.
+	 * was loose (a round trip up to 1 ms under host load, 20 us on a
+	 * cold guest) and this one is tight: if the offset lies outside this
+	 * sample's own uncertainty, it is wrong by at least the excess, and
+	 * this sample is the better estimate.  Taking it as a move lets the
+	 * records steer the error away, as for any move.  An excess under
+	 * refine_beyond_cycles is TSC read jitter, not evidence.
 	 */
 	if (difference <= v->tolerance_cycles &&
 	    (rtt_cycles >= ev->rtt_cycles ||
 	     difference <= half_up(rtt_cycles) + TSC_EVIDENCE_SLACK_CYCLES +
-			   unconfirm_beyond_cycles))
+			   refine_beyond_cycles))
 		return TSC_EVIDENCE_AGREED;
 	if (difference <= v->tolerance_cycles)
 		ev->refinements++;

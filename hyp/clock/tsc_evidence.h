@@ -69,12 +69,17 @@ void tsc_evidence_init(struct tsc_evidence *ev, uint32_t nr_vcpus);
 /*
  * Record one vCPU's probe, arriving at host TSC now_tsc.  A probe further
  * than its tolerance from the current offset moves it; when further than
- * unconfirm_beyond_cycles, every other vCPU must confirm again.
+ * unconfirm_beyond_cycles, every other vCPU must confirm again.  A probe
+ * tighter than the one that set the offset, whose own uncertainty leaves
+ * the offset out by more than refine_beyond_cycles, corrects it (a
+ * refinement): an offset adopted from a loose probe is wrong by up to
+ * half its round trip, and that error would stay in the records.
  */
 enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 					     uint32_t vcpu, int64_t offset,
 					     uint64_t rtt_cycles,
 					     uint64_t now_tsc,
+					     uint64_t refine_beyond_cycles,
 					     uint64_t unconfirm_beyond_cycles);
 
 /*

@@ -44,9 +44,11 @@
 #define EXTENDED_ROUNDS		5
 /*
  * What the cross timestamp may differ from a bracketed reading by beyond
- * the bracket's half width: the records' TSC offset is kept within the
- * hyp's 5 us deadband, and the PRECISE reading maps the hyp's TSC through
- * it; the bracket's midpoint is only known to within the half width.
+ * the bracket's half width: the PRECISE reading maps the hyp's TSC
+ * through the records' TSC offset, which is as good as the probe that set
+ * it (refined by any tighter probe that proves it 200 ns wrong, but a
+ * move seen on a loaded host is only known to that probe's half round
+ * trip); the bracket's midpoint is only known to within the half width.
  */
 #define PRECISE_VS_EXTENDED_SLACK_NS	6000
 #define STEADY_NS			2000
@@ -194,7 +196,7 @@ static int extended_best(int fd, int rounds, int64_t *offset_ns,
  * chrony), and one whose tightest bracket is wider than LOOSE_HALF_NS
  * could not tell; neither is compared.  In every other round the cross
  * timestamp must fall inside the bracket, widened by half the drift and
- * the offset deadband.  At least MIN_STEADY_ROUNDS such rounds.
+ * the offset's uncertainty.  At least MIN_STEADY_ROUNDS such rounds.
  */
 static bool precise_agrees_with_extended(int fd)
 {

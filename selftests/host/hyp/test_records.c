@@ -452,6 +452,50 @@ static void test_steering(void)
 	steer_teardown(&c, &m);
 }
 
+/*
+ * An offset adopted from a loose probe (20 us round trip, as a cold guest
+ * sends) is off by up to 10 us.  A tight probe that proves it wrong by
+ * more than RECORDS_REFINE_MIN_NS refines it, and the records slew the
+ * error away; one within its own uncertainty plus the threshold agrees.
+ */
+static void test_refinement(void)
+{
+	const uint64_t us = HZ / 1000000, loose_rtt = 20 * us, tight_rtt = 500;
+	struct pvtime_shm_identity id = { .abi_version = 1, .domid = 3,
+					  .nr_vcpus = 2, .tsc_hz = HZ,
+					  .calibration_ms = 1000 };
+	enum offset_outcome out;
+	struct domain_clock c;
+	struct pvtime_shm m;
+	int64_t jitter, lead;
+	bool ring;
+
+	if (pvtime_shm_create(&m, "refine", &id) ||
+	    domain_clock_init(&c, "refine", HZ, 2, TSC_STABLE_AUTO)) {
+		tap_ok(0, "refinement fixture");
+		return;
+	}
+	records_submit_offset(&c, &m, 0, 0, loose_rtt, PVTIME_SAMPLE_F_PERIODIC, &ring);
+	/* Within the tight probe's half round trip plus the threshold. */
+	jitter = (int64_t)(tight_rtt / 2 + RECORDS_REFINE_MIN_NS * us / 1000 / 2);
+	out = records_submit_offset(&c, &m, 1, jitter, tight_rtt,
+				    PVTIME_SAMPLE_F_PERIODIC, &ring);
+	tap_ok(out == OFFSET_AGREED && c.guest_tsc_offset == 0 && c.slew_ppm == 0,
+	       "a tight probe %lld cycles from a loose offset agrees (jitter)",
+	       (long long)jitter);
+	out = records_submit_offset(&c, &m, 1, 3 * (int64_t)us, tight_rtt,
+				    PVTIME_SAMPLE_F_PERIODIC, &ring);
+	lead = lead_now(&c, &m);
+	tap_ok(out == OFFSET_MOVED && c.evidence.refinements == 1 &&
+	       c.guest_tsc_offset == 3 * (int64_t)us && c.slew_ppm < 0 && ring &&
+	       c.evidence.vcpu[0].state == VCPU_EVIDENCE_AGREED &&
+	       lead > 2900 && lead < 3100,
+	       "a tight probe 3 us off refines the offset: lead %lld ns slewed at %d ppm, vCPU 0 keeps its confirmation",
+	       (long long)lead, c.slew_ppm);
+	domain_clock_fini(&c);
+	pvtime_shm_destroy(&m);
+}
+
 int main(void)
 {
 	struct pvtime_shm_identity id = { .abi_version = 1, .domid = 1,
@@ -464,7 +508,7 @@ int main(void)
 	bool ring;
 
 	log_setup(false, LOG_LEVEL_WARN);
-	tap_plan(38);
+	tap_plan(40);
 	if (pvtime_shm_create(&shm, "test", &id) ||
 	    domain_clock_init(&clk, "test", HZ, 2, TSC_STABLE_AUTO)) {
 		tap_ok(0, "shared memory and clock");
@@ -582,6 +626,7 @@ int main(void)
 	test_concurrent_reader();
 	test_skew_mid_pass();
 	test_steering();
+	test_refinement();
 
 	if (domain_clock_init(&off, "off", HZ, 1, TSC_STABLE_OFF) == 0) {
 		records_submit_offset(&off, &shm, 0, 0, 100, 0, &ring);

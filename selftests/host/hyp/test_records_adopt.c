@@ -74,7 +74,7 @@ int main(void)
 		return tap_done();
 	}
 	tap_ok(1, "a live, stable domain to adopt");
-	old.lag_ns = 777;
+	old.lag_ns = RECORDS_LEAD_DEADBAND_NS - 23;	/* under the dead band: no slew */
 	records_save_state(&old, &st);
 	for (v = 0; v < VCPUS; v++)
 		before[v] = *rec(&m, v);
@@ -90,7 +90,7 @@ int main(void)
 	tap_ok(adopted.guest_tsc_offset == OFFSET &&
 	       time_function_at(&adopted.fn, now) == time_function_at(&old.fn, now) &&
 	       time_function_at(&adopted.ref, now) == time_function_at(&old.ref, now) &&
-	       adopted.lag_ns == 777,
+	       adopted.lag_ns == RECORDS_LEAD_DEADBAND_NS - 23,
 	       "offset, records' function, reference and drift taken over");
 	records_refresh_stability(&adopted, &m);
 	tap_ok(rec(&m, 0)->flags & PVTIME_FLAG_TSC_STABLE,
