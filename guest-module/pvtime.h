@@ -291,7 +291,7 @@ void pvtime_wallclock_stop(struct pvtime_dev *pd);
 void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd);
 void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why);
 void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
-			      const char *why);
+			      u64 uncertainty_ns, const char *why);
 irqreturn_t pvtime_wallclock_irq(int irq, void *data);
 irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data);
 int pvtime_wallclock_sample(struct pvtime_dev *pd, s64 *wc_ns, u64 *system_ns);
@@ -304,7 +304,8 @@ void pvtime_clock_status_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_fastpath_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_calibrate_show_state(struct pvtime_dev *pd, struct seq_file *m);
-int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns);
+int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns,
+			    u64 *uncertainty_ns);
 
 /* pvtime_clock_status.c */
 struct pvtime_clock_status_view {

@@ -100,7 +100,8 @@ static void pvtime_health_check(struct pvtime_dev *pd, int calibration_failures)
 	}
 	/* The records are the suspect: follow the hyp's wall time itself. */
 	if (!ret && !pd->vouched)
-		pvtime_wallclock_correct(pd, res.offset_ns, "records not vouched for");
+		pvtime_wallclock_correct(pd, res.offset_ns, res.rtt_ns / 2,
+					 "records not vouched for");
 }
 
 static void pvtime_calibrate_work(struct work_struct *work)

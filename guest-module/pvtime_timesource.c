@@ -38,9 +38,8 @@
 #define PVTIME_TS_CHECK_MS	1000
 /*
  * Forward when CLOCK_REALTIME is further than this from the hyp's wall
- * clock: the distance at which a following domain steps by default
- * (wallclock_step_ns), well above the few microseconds a forward's
- * conversion leaves behind, so the echo of a forward is never forwarded.
+ * clock: well above the few microseconds a forward's conversion leaves
+ * behind, so the echo of a forward is never forwarded.
  */
 #define PVTIME_TS_FORWARD_NS	100000
 
@@ -93,7 +92,7 @@ static void pvtime_ts_check(struct pvtime_dev *pd)
 	int ret;
 
 	/* How far this guest leads the hyp (none if too busy to tell). */
-	if (pvtime_wallclock_offset(pd, &drift_ns))
+	if (pvtime_wallclock_offset(pd, &drift_ns, NULL))
 		return;
 	atomic64_set(&pd->ts.last_drift_ns, drift_ns);
 	if (abs(drift_ns) <= PVTIME_TS_FORWARD_NS)

@@ -4,7 +4,7 @@
  * system time, as in Xen.  CLOCK_REALTIME is stepped to it when the
  * clocksource comes up, whenever the hyp rings PVTIME_VEC_WALLCLOCK (it
  * moved wc: a host step or pvxl set-wallclock), and by a periodic check
- * when the guest drifted further than wallclock_step_ns.
+ * when the guest is proven further than wallclock_step_ns off.
  * wallclock_sync_ms=0 (writable at run time) leaves the guest's wall
  * clock alone after the initial step, and so does being the time source
  * (pvtime_timesource.c): the hyp follows this guest then.
@@ -86,9 +86,11 @@ s64 pvtime_wallclock_records_ns(struct pvtime_dev *pd)
  * CLOCK_REALTIME - (wc + system time), or -EAGAIN when no bracket was
  * tight enough.  System time is read on both sides of CLOCK_REALTIME and
  * averaged, so neither read's cost biases it; interrupts are off inside
- * a bracket, so only the host can stretch it.
+ * a bracket, so only the host can stretch it.  *uncertainty_ns (if not
+ * NULL) gets half the bracket used: the reading is right to within it.
  */
-int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns)
+int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns,
+			    u64 *uncertainty_ns)
 {
 	u64 system_before, system_after, bracket, best = U64_MAX;
 	s64 wc_ns, realtime_ns;
@@ -113,8 +115,10 @@ int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns)
 				     (wc_ns + system_before + bracket / 2);
 		}
 		if (best <= PVTIME_OFFSET_BRACKET_GOOD_NS)
-			return 0;
+			break;
 	}
+	if (uncertainty_ns)
+		*uncertainty_ns = best / 2;
 	if (best <= PVTIME_OFFSET_BRACKET_MAX_NS)
 		return 0;
 	atomic64_inc(&pd->wallclock_offset_unsure);
@@ -157,7 +161,7 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 	mutex_lock(&pd->wallclock_lock);
 	lag_ns = pd->wallclock_lag_ns;
 	/* Not knowing how far off it is does not stop a step. */
-	ret = pvtime_wallclock_offset(pd, &before_ns);
+	ret = pvtime_wallclock_offset(pd, &before_ns, NULL);
 	before_known = !ret;
 	if (ret == -EAGAIN)
 		ret = 0;
@@ -168,7 +172,7 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 			pd->wallclock_first_set_at_ns = ktime_get_mono_fast_ns();
 		if (ret)
 			break;
-		ret = pvtime_wallclock_offset(pd, &after_ns);
+		ret = pvtime_wallclock_offset(pd, &after_ns, NULL);
 		if (ret == -EAGAIN) {
 			/* Set, but not measured: learn nothing from it. */
 			ret = 0;
@@ -215,12 +219,27 @@ void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why)
 }
 
 /*
- * CLOCK_REALTIME is offset_ns off a reference the caller measured (the
- * hyp's wall time through the mailbox): step it back onto it when that is
- * more than wallclock_step_ns, unless the guest keeps its own wall clock.
+ * Off by more than wallclock_step_ns beyond doubt: a reading is trusted
+ * only to its uncertainty, so that much of it is not counted.  A step
+ * costs the guest's NTP state (do_settimeofday64() clears it), so noise
+ * must never cause one; a real error over a microsecond always does.
+ */
+static bool pvtime_wallclock_proven_off(s64 offset_ns, u64 uncertainty_ns)
+{
+	u64 off = abs(offset_ns);
+
+	return off > uncertainty_ns &&
+	       off - uncertainty_ns > pvtime_wallclock_step_ns;
+}
+
+/*
+ * CLOCK_REALTIME is offset_ns +- uncertainty_ns off a reference the
+ * caller measured (the hyp's wall time through the mailbox): step it back
+ * onto it when that proves it more than wallclock_step_ns off, unless the
+ * guest keeps its own wall clock.
  */
 void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
-			      const char *why)
+			      u64 uncertainty_ns, const char *why)
 {
 	struct timespec64 target;
 
@@ -228,7 +247,7 @@ void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 		atomic64_inc(&pd->wallclock_ignored);
 		return;
 	}
-	if (abs(offset_ns) <= pvtime_wallclock_step_ns)
+	if (!pvtime_wallclock_proven_off(offset_ns, uncertainty_ns))
 		return;
 	target = ns_to_timespec64(ktime_get_real_ns() - offset_ns);
 	if (do_settimeofday64(&target))
@@ -244,6 +263,7 @@ static void pvtime_wallclock_sync_work(struct work_struct *work)
 	struct pvtime_dev *pd = container_of(to_delayed_work(work),
 					     struct pvtime_dev, wallclock_sync);
 	unsigned int period_ms = READ_ONCE(pvtime_wallclock_sync_ms);
+	u64 uncertainty_ns;
 	s64 off_ns;
 
 	/* Set to 0 while this was queued: stop following. */
@@ -251,8 +271,8 @@ static void pvtime_wallclock_sync_work(struct work_struct *work)
 		return;
 	/* A host too busy to measure on waits for the next period. */
 	if (pvtime_wallclock_following(pd) &&
-	    !pvtime_wallclock_offset(pd, &off_ns) &&
-	    abs(off_ns) > pvtime_wallclock_step_ns)
+	    !pvtime_wallclock_offset(pd, &off_ns, &uncertainty_ns) &&
+	    pvtime_wallclock_proven_off(off_ns, uncertainty_ns))
 		pvtime_wallclock_step(pd, "periodic check");
 	schedule_delayed_work(&pd->wallclock_sync, msecs_to_jiffies(period_ms));
 }

@@ -638,6 +638,17 @@ def phase_shutdown(results, daemon):
                 [f"still running: {left}"])
 
 
+def timed(results, name, phase, *args):
+    """Run one phase; its wall time goes into the summary (the suite's
+    15-minute budget is spent phase by phase)."""
+    began = time.monotonic()
+    try:
+        return phase(*args)
+    finally:
+        results.reports.append(("runner", f"phase_{name}_s",
+                                f"{time.monotonic() - began:.0f}"))
+
+
 def print_summary(results, started):
     log("== summary")
     for suite, key, value in results.reports:
@@ -688,9 +699,9 @@ def main():
     test_cfg = os.path.join(args.build, "guest", "test.cfg")
     try:
         if "units" in phases:
-            phase_host_units(results, args)
+            timed(results, "units", phase_host_units, results, args)
         if "fuzz" in phases:
-            phase_fuzz(results, args)
+            timed(results, "fuzz", phase_fuzz, results, args)
         if phases & {"integration", "guests", "status", "restart", "ntp",
                       "timesource", "steps", "ptp", "save"}:
             log(f"== starting pvtimed in {workdir}")
@@ -703,26 +714,32 @@ def main():
                 kernel = read_config_value(test_cfg, "kernel")
                 ramdisk = os.path.join(args.build, "guest", "initramfs.cpio.gz")
                 if "integration" in phases:
-                    phase_integration(results, args, daemon, kernel, ramdisk)
+                    timed(results, "integration", phase_integration, results,
+                          args, daemon, kernel, ramdisk)
                 if "guests" in phases and daemon.alive():
-                    phase_guests(results, args, daemon, workdir)
+                    timed(results, "guests", phase_guests, results, args,
+                          daemon, workdir)
                 if "status" in phases and daemon.alive():
-                    phase_clock_status(results, args, daemon, GuestRun,
-                                       domain_listed)
+                    timed(results, "status", phase_clock_status, results, args,
+                          daemon, GuestRun, domain_listed)
                 if "restart" in phases and daemon.alive():
-                    phase_restart(results, args, daemon, workdir)
+                    timed(results, "restart", phase_restart, results, args,
+                          daemon, workdir)
                 if "ntp" in phases and daemon.alive():
                     log("== phase 3c: the host's NTP slews +-50 ppm under a guest")
-                    run_ntp_follow(results, args.build, daemon, workdir)
+                    timed(results, "ntp", run_ntp_follow, results, args.build,
+                          daemon, workdir)
                 if "timesource" in phases and daemon.alive():
-                    phase_timesource(results, args, daemon, workdir)
+                    timed(results, "timesource", phase_timesource, results,
+                          args, daemon, workdir)
                 if "steps" in phases and daemon.alive():
-                    phase_steps(results, args, daemon, workdir)
+                    timed(results, "steps", phase_steps, results, args, daemon,
+                          workdir)
                 if "ptp" in phases and daemon.alive():
-                    phase_ptp(results, args, daemon)
+                    timed(results, "ptp", phase_ptp, results, args, daemon)
                 if "save" in phases and daemon.alive():
-                    phase_save_restore(results, args, daemon, workdir,
-                                       GuestRun, domain_listed)
+                    timed(results, "save", phase_save_restore, results, args,
+                          daemon, workdir, GuestRun, domain_listed)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")
