@@ -52,10 +52,10 @@ module_param_cb(wallclock_sync_ms, &pvtime_sync_ms_ops,
 MODULE_PARM_DESC(wallclock_sync_ms,
 		 "Period of the wall clock drift check in ms; 0 = leave the guest's wall clock alone (default 1000, max 3600000, writable)");
 
-unsigned long pvtime_wallclock_step_ns = 1000;
+unsigned long pvtime_wallclock_step_ns = 20000;
 module_param_named(wallclock_step_ns, pvtime_wallclock_step_ns, ulong, 0444);
 MODULE_PARM_DESC(wallclock_step_ns,
-		 "Step CLOCK_REALTIME when a reading proves it off by more than this many ns beyond the reading's own uncertainty (default 1000, 1000..1000000000)");
+		 "Step CLOCK_REALTIME when a reading proves it off by more than this many ns beyond the reading's own uncertainty (default 20000, 1000..1000000000)");
 
 bool pvtime_calibration = true;
 module_param_named(calibration, pvtime_calibration, bool, 0644);

@@ -222,7 +222,7 @@ void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why)
  * Off by more than wallclock_step_ns beyond doubt: a reading is trusted
  * only to its uncertainty, so that much of it is not counted.  A step
  * costs the guest's NTP state (do_settimeofday64() clears it), so noise
- * must never cause one; a real error over a microsecond always does.
+ * must never cause one.
  */
 static bool pvtime_wallclock_proven_off(s64 offset_ns, u64 uncertainty_ns)
 {

@@ -198,7 +198,7 @@ run_meter() {
 # The guest TSC moves (all-vCPU load, pauses under each stopped-time
 # policy): time must stay on the host's, measured through the mailbox.
 run_timekeeping() {
-	if [ "${PVTIME_SOAK:-0}" = 1 ]; then load_s=600; else load_s=60; fi
+	if [ "${PVTIME_SOAK:-0}" = 1 ]; then load_s=600; else load_s=30; fi
 	tk=$SELFTESTS/pvtime-timekeep
 	run_reporting "timekeep: REALTIME within 50 us of the hyp's under ${load_s} s of all-vCPU clock_gettime+rdtsc load" \
 		"$tk" load "$load_s"
