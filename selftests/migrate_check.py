@@ -121,12 +121,15 @@ def make_run_class(GuestRun):
 
         def switch_to(self, daemon):
             """The guest's console is at daemon's now: follow it there."""
-            for line in self.console.lines():
-                self.handle(line)
-            self.console.close()
-            self.daemon = daemon
+            old = self.console
+            self.other, self.daemon = self.daemon, daemon
             self.console_path = daemon.domain_log(self.domain)
             self.console = LogFollower(self.console_path)
+            # What the guest printed before the move (a request among it
+            # is answered by the new daemon).
+            for line in old.lines():
+                self.handle(line)
+            old.close()
 
         def refused(self, what, result, want_rc, words, src, dst):
             text = (result.stderr + result.stdout).strip()
@@ -203,7 +206,12 @@ def make_run_class(GuestRun):
                 self.refused("a name already taken at DEST",
                              run("migrate", name, dst.socket, timeout=60), 1,
                              [f"domain '{name}' already exists"], src, dst)
-                paused = dst.pvxl("pause", name)
+                # A QEMU just started may take its time to answer QMP.
+                for _ in range(10):
+                    paused = dst.pvxl("pause", name)
+                    if paused.returncode == 0:
+                        break
+                    time.sleep(0.5)
                 result = dst.pvxl("migrate", name, src.socket)
                 text = (result.stderr + result.stdout).strip()
                 self.results.own(paused.returncode == 0 and
