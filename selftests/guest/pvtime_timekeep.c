@@ -579,10 +579,16 @@ static int cmd_migrate(int seconds, bool fail)
 			}
 			next_probe(&p, 20);
 		}
-		printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
-		       recovery / 1000, (long long)(RESTORE_RECOVERY_LIMIT_NS / MS));
+		if (recovery < 0)
+			printf("# step: still off after 20 s: raw %" PRId64 " ns, REALTIME %" PRId64 " ns\n",
+			       p.raw_offset_ns - before.raw_offset_ns,
+			       p.realtime_offset_ns);
+		else
+			printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
+			       recovery / 1000,
+			       (long long)(RESTORE_RECOVERY_LIMIT_NS / MS));
 		printf("PVTIME-REPORT migrate_step_recovery_us %" PRId64 "\n",
-		       recovery / 1000);
+		       recovery < 0 ? recovery : recovery / 1000);
 		if (recovery < 0 || recovery > RESTORE_RECOVERY_LIMIT_NS)
 			ret = 1;
 	}
