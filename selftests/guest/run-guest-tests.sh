@@ -1012,6 +1012,9 @@ bench_timekeep() {
 		"$SELFTESTS/pvtime-timekeep" pause 3 step
 	run_reporting "bench timekeep: save-restore 2 s, step" \
 		"$SELFTESTS/pvtime-timekeep" save-restore 2 step
+	# Last: the guest runs on at the second pvtimed from here on.
+	run_reporting "bench timekeep: migrate under all-vCPU load, step" \
+		"$SELFTESTS/pvtime-timekeep" migrate 60
 }
 
 # PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
