@@ -49,6 +49,8 @@
 /* query-migrate every this many polls while the guest runs. */
 #define MIGRATE_PROGRESS_POLLS	10
 #define MIGRATE_CANCEL_WAIT_MS	5000
+/* QMP polls failing in a row before the migration is given up. */
+#define MIGRATE_QMP_FAILURES_MAX	3
 #define INCOMING_START_MS	30000
 #define INCOMING_LOAD_MS	30000
 
@@ -181,7 +183,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 	struct qmp_reply reply;
 	char args[QMP_ARGS_MAX], status[64], mstatus[64], desc[256];
 	bool stopped = false, cancelled = false;
-	unsigned int i;
+	unsigned int i, qmp_failures = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (qmp_simple(d, "migrate-set-parameters",
@@ -209,9 +211,17 @@ int domain_migrate_send(struct domain *d, const char *uri,
 		res->polls++;
 		if (qmp_run(d->qmp_path, "query-status", QMP_TIMEOUT_MS, &reply,
 			    why, sizeof(why))) {
+			/* QEMU may hold its lock a while to switch over. */
+			if (++qmp_failures < MIGRATE_QMP_FAILURES_MAX &&
+			    monotonic_ns() < deadline) {
+				log_debug("domain %s: during the migration: %s",
+					  d->cfg.name, why);
+				continue;
+			}
 			snprintf(err, errlen, "domain '%s': %s", d->cfg.name, why);
 			goto failed;
 		}
+		qmp_failures = 0;
 		if (qmp_return_string(reply.ret, "status", status, sizeof(status)))
 			status[0] = '\0';
 		if (!strcmp(status, "running")) {
