@@ -40,17 +40,20 @@
  *	host to move this guest live to another pvtimed (PVTIME-HOST-REQUEST
  *	migrate, answered with pvxl migrate) and probe all the while.  The
  *	move shows as the module seeing GUEST_STOPPED (debugfs
- *	guest_stopped_seen); SECONDS bounds the wait for it.  Then, as after a restore under step: REALTIME and
- *	raw within 1 ms of the host within 3 s, REALTIME within 50 us within
- *	5 s more.  Reports migrate_* (the worst REALTIME error while the
- *	stream went over, the error a second after the move, when it
- *	settled).
+ *	guest_stopped_seen); SECONDS bounds the wait for it.  Then, as after
+ *	a restore under step: REALTIME and raw within 1 ms of the host
+ *	within 3 s; a second later (the time error across the move) the
+ *	load stops, REALTIME must be within 50 us within 5 s more and the
+ *	raw clock then within 1 ms of where it was against the host's.
+ *	Reports migrate_* (the worst REALTIME error while the stream went
+ *	over, the error a second after the move, when it settled).
  *
  *   pvtime-timekeep migrate-fail SECONDS
  *	The same load; the host's migration fails midway
- *	(PVTIME-HOST-REQUEST migrate-fail).  Probes for SECONDS, then
- *	REALTIME within 50 us of the hyp's within 5 s and the raw clock
- *	within 1 ms of where it was against the host's: the time intact.
+ *	(PVTIME-HOST-REQUEST migrate-fail).  Probes for SECONDS and one
+ *	second more, then without the load REALTIME within 50 us of the
+ *	hyp's within 5 s and the raw clock within 1 ms of where it was
+ *	against the host's: the time intact.
  *	Reports migrate_fail_*.
  *
  *   Both: CLOCK_MONOTONIC never goes back on any vCPU.
@@ -600,12 +603,21 @@ static int cmd_migrate(int seconds, bool fail)
 	printf("PVTIME-REPORT %s_realtime_error_ns %" PRId64 "\n", prefix,
 	       p.realtime_offset_ns);
 	printf("PVTIME-REPORT %s_raw_error_ns %" PRId64 "\n", prefix, error);
+	/*
+	 * The load was the migration's; a probe under it is loose (round
+	 * trips of a few hundred us), too loose to show 50 us.
+	 */
+	printf("# %" PRIu64 " load loops\n",
+	       load_threads_stop(hammers, nr_hammers, &stop));
+	nr_hammers = 0;
+	settled = settle(&p, t0);
+	error = p.raw_offset_ns - before.raw_offset_ns;
+	printf("# REALTIME within 50 us of the hyp's %" PRId64 " ms after the %s (%" PRId64 " ns; raw %" PRId64 " ns off the host's against before)\n",
+	       settled < 0 ? settled : settled / MS, fail ? "failure" : "move",
+	       p.realtime_offset_ns, error);
+	/* The time intact: no more than the host's NTP drift since. */
 	if (abs64(error) > ONE_MS)
 		ret = 1;
-	settled = settle(&p, t0);
-	printf("# REALTIME within 50 us of the hyp's %" PRId64 " ms after the %s (%" PRId64 " ns)\n",
-	       settled < 0 ? settled : settled / MS, fail ? "failure" : "move",
-	       p.realtime_offset_ns);
 	printf("PVTIME-REPORT %s_settled_ms %" PRId64 "\n", prefix,
 	       settled < 0 ? settled : settled / MS);
 	if (settled < 0)
@@ -616,8 +628,9 @@ static int cmd_migrate(int seconds, bool fail)
 	       worst, p.realtime_offset_ns, error,
 	       settled < 0 ? settled : settled / MS);
 out:
-	printf("# %" PRIu64 " load loops\n",
-	       load_threads_stop(hammers, nr_hammers, &stop));
+	if (nr_hammers > 0)
+		printf("# %" PRIu64 " load loops\n",
+		       load_threads_stop(hammers, nr_hammers, &stop));
 	ret |= report_monotonic(&mc);
 	return ret;
 }
