@@ -95,6 +95,21 @@ def listed(daemon, name):
     return ""
 
 
+def ask(path, request):
+    """One raw control request; the reply as text."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(request)
+        answer = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.decode("utf-8", "replace").strip()
+
+
 def qemu_left(daemon, name):
     """Processes still naming this daemon's state dir files of name."""
     return [pid for pid in processes_mentioning(
@@ -179,23 +194,25 @@ def make_run_class(GuestRun):
                     "text migrate-prepare 1 /"), self.suite,
                     f"{what}: the source sent migrate-prepare, protocol 1",
                     [f"request: {fake.request!r}"])
-            # A newer source at this destination: the version is refused.
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(10)
-                s.connect(dst.socket)
-                s.sendall(b"text migrate-prepare 2 /nonexistent\n")
-                answer = b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    answer += chunk
-            answer = answer.decode("utf-8", "replace").strip()
-            self.results.own(
-                answer.startswith("error 1 migration protocol version '2' "
-                                  "is not spoken here (this pvtimed speaks 1)"),
-                self.suite, f"protocol version 2 refused by the destination "
-                f"('{answer}')")
+            # Straight to the destination: a newer source (version 2), a
+            # header that is not there, a hand-over or an abort of a
+            # migration it does not have.
+            for request, want in (
+                    (b"text migrate-prepare 2 /nonexistent\n",
+                     "error 1 migration protocol version '2' is not spoken "
+                     "here (this pvtimed speaks 1)"),
+                    (b"text migrate-prepare 1 /nonexistent/x.migrate\n",
+                     "error 1 /nonexistent/x.migrate: No such file"),
+                    (f"text migrate-prepare 1 {self.cfg}\n".encode(),
+                     f"error 1 {self.cfg}: not a pvtime save file (bad magic)"),
+                    (b"text migrate-finish 1 nosuch /nonexistent\n",
+                     "error 1 no incoming migration of domain 'nosuch'"),
+                    (b"text migrate-abort 1 nosuch\n",
+                     "error 1 no incoming migration of domain 'nosuch'")):
+                answer = ask(dst.socket, request)
+                self.results.own(answer.startswith(want), self.suite,
+                                 f"the destination refuses "
+                                 f"'{request.decode().strip()}' ('{answer}')")
             # A domain of that name at DEST (QEMU held at -S: no guest runs).
             held = os.path.join(self.workdir, "migrate-held.cfg")
             config_copy(self.cfg, held, name=name,
@@ -332,9 +349,13 @@ def make_run_class(GuestRun):
                              f"pvxl list after the failure: running at the "
                              f"source, absent at the destination ({here!r}, "
                              f"{there!r})")
-            self.results.own(not qemu_left(dst, name), self.suite,
-                             "no QEMU left at the destination",
-                             [f"left: {qemu_left(dst, name)}"])
+            leftovers = [f for f in (f"{name}.incoming", f"{name}.qmp",
+                                     f"{name}.state")
+                         if os.path.exists(os.path.join(dst.state_dir, f))]
+            self.results.own(not qemu_left(dst, name) and not leftovers,
+                             self.suite, "no QEMU and no sockets or state of "
+                             "it left at the destination",
+                             [f"left: {qemu_left(dst, name)} {leftovers}"])
     return MigrateRun
 
 
