@@ -15,12 +15,16 @@ one, and one guest (pvtest=migrate) booted once for all cases:
   through the mailbox across the move (pvtime-timekeep migrate): within
   1 ms within 3 s, REALTIME within 50 us within 5 s more, CLOCK_MONOTONIC
   never back.
-* it asks `migrate-fail`: `pvxl migrate` back to the main pvtimed, whose
-  incoming QEMU the runner stops (SIGSTOP) as soon as that pvtimed has
-  it waiting, then kills (SIGKILL) half a second later: the migration
-  fails midway.  The guest must run on at the second pvtimed with its
-  time intact (pvtime-timekeep migrate-fail), the main pvtimed must list
-  nothing and keep no QEMU for it.
+* it asks `migrate-fail kill`: `pvxl migrate` back to the main pvtimed,
+  whose incoming QEMU the runner stops (SIGSTOP) as soon as that pvtimed
+  has it waiting, then kills (SIGKILL) half a second later: the stream
+  breaks midway.  Then `migrate-fail handover`: that QEMU is held the
+  same way while the runner puts a directory where the source writes its
+  hand-over header, then let go: the stream completes, the source
+  (its guest stopped, QEMU in postmigrate) cannot hand over and must
+  continue its guest.  Each time the guest must run on at the second
+  pvtimed with its time intact (pvtime-timekeep migrate-fail), the main
+  pvtimed must list nothing and keep no QEMU, socket or state for it.
 """
 
 import os
@@ -130,8 +134,9 @@ def make_run_class(GuestRun):
             if words == ["migrate"]:
                 self.migrate()
                 return
-            if words == ["migrate-fail"]:
-                self.migrate_fail()
+            if words[:1] == ["migrate-fail"] and len(words) == 2 and \
+                    words[1] in ("kill", "handover"):
+                self.migrate_fail(words[1])
                 return
             super().host_request(words)
 
@@ -290,9 +295,16 @@ def make_run_class(GuestRun):
             self.switch_to(dst)
             self.check_resume_correction("step", limit_ms=2000)
 
-        def migrate_fail(self):
+        def migrate_fail(self, kind):
+            """kill: the destination's incoming QEMU stopped, then killed,
+            mid-stream.  handover: the stream held (that QEMU stopped)
+            while the runner puts a directory where the source writes the
+            hand-over header, then let go: the stream completes, the
+            hand-over cannot be written, and the source must continue its
+            stopped guest (QMP cont from postmigrate)."""
             src, dst = self.daemon, self.other
             name = self.domain
+            header = os.path.join(src.state_dir, f"{name}.migrate")
             if dst is None:
                 log("PVTIME-HOST-DONE 1")
                 self.results.own(False, self.suite,
@@ -319,26 +331,43 @@ def make_run_class(GuestRun):
                     pid = int(found.group(1))
                     os.kill(pid, signal.SIGSTOP)
                     stopped_at = time.monotonic() - t0
-                    time.sleep(0.5)
-                    os.kill(pid, signal.SIGKILL)
+                    if kind == "kill":
+                        time.sleep(0.5)
+                        os.kill(pid, signal.SIGKILL)
+                    else:
+                        try:
+                            os.unlink(header)
+                        except FileNotFoundError:
+                            pass
+                        os.mkdir(header)
+                        time.sleep(0.2)
+                        os.kill(pid, signal.SIGCONT)
                     break
                 time.sleep(0.01)
             worker.join(timeout=120)
             t1 = time.monotonic()
             result = proc_result.get("r")
+            if os.path.isdir(header):
+                os.rmdir(header)
+            what = ("the destination's QEMU stopped and killed" if
+                    kind == "kill" else "the destination's QEMU held, the "
+                    "hand-over header made unwritable")
             log(f"  {self.suite}: host runs `pvxl migrate {name} "
-                f"{dst.socket}` and kills the destination's QEMU (pid {pid}) "
+                f"{dst.socket}`, {what} (pid {pid}, "
                 f"{stopped_at if stopped_at is None else round(stopped_at * 1000)} "
-                f"ms in ({(t1 - t0) * 1000:.0f} ms)")
+                f"ms in; {(t1 - t0) * 1000:.0f} ms)")
             log(f"PVTIME-HOST-DONE {result.returncode if result else -1}")
             text = (result.stderr + result.stdout).strip() if result else ""
-            self.figures["migrate_fail_ms"] = (t1 - t0) * 1000
+            self.figures[f"migrate_fail_{kind}_ms"] = (t1 - t0) * 1000
+            words = ([f"QEMU's migration failed", f"domain '{name}' runs on here"]
+                     if kind == "kill" else
+                     [f"did not take domain '{name}' over", "runs on here"])
             self.results.own(pid is not None and result is not None and
                              result.returncode == 1 and
-                             f"domain '{name}' runs on here" in text,
-                             self.suite, "a migration failed midway (the "
-                             "destination's QEMU killed): pvxl says the "
-                             f"guest runs on ('{text.splitlines()[-1] if text else ''}')",
+                             all(w in text for w in words),
+                             self.suite, f"a migration failed midway ({what}):"
+                             f" pvxl says the guest runs on "
+                             f"('{text.splitlines()[-1] if text else ''}')",
                              [result.describe() if result else "no result"] +
                              src.log_tail(8) + dst.log_tail(8))
             here, there = listed(src, name), listed(dst, name)

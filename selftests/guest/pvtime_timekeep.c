@@ -48,9 +48,9 @@
  *	Reports migrate_* (the worst REALTIME error while the stream went
  *	over, the error a second after the move, when it settled).
  *
- *   pvtime-timekeep migrate-fail SECONDS
+ *   pvtime-timekeep migrate-fail SECONDS [KIND]
  *	The same load; the host's migration fails midway
- *	(PVTIME-HOST-REQUEST migrate-fail).  Probes for SECONDS and one
+ *	(PVTIME-HOST-REQUEST migrate-fail [KIND]: how is the host's to say).  Probes for SECONDS and one
  *	second more, then without the load REALTIME within 50 us of the
  *	hyp's within 5 s and the raw clock within 1 ms of where it was
  *	against the host's: the time intact.
@@ -502,7 +502,7 @@ static int64_t settle(struct rate_sample *p, int64_t from_ns)
 	return -1;
 }
 
-static int cmd_migrate(int seconds, bool fail)
+static int cmd_migrate(int seconds, bool fail, const char *kind)
 {
 	const char *prefix = fail ? "migrate_fail" : "migrate";
 	struct load_thread hammers[LOAD_MAX_THREADS];
@@ -532,7 +532,8 @@ static int cmd_migrate(int seconds, bool fail)
 	seen0 = guest_stopped_seen();
 	printf("# %d vCPU(s) busy; before: REALTIME %" PRId64 " ns off the hyp's, raw offset %" PRId64 " ns\n",
 	       nr_hammers, before.realtime_offset_ns, before.raw_offset_ns);
-	printf("PVTIME-HOST-REQUEST %s\n", fail ? "migrate-fail" : "migrate");
+	printf("PVTIME-HOST-REQUEST %s%s%s\n", fail ? "migrate-fail" : "migrate",
+	       kind ? " " : "", kind ? kind : "");
 	fflush(stdout);
 	last = before;
 	give_up = before.host_raw_ns + (int64_t)seconds * 1000 * MS;
@@ -640,7 +641,8 @@ static int usage(void)
 	fprintf(stderr, "usage: pvtime-timekeep load SECONDS [LIMIT_NS]\n"
 			"       pvtime-timekeep pause SECONDS step|slew:PPM|keep\n"
 			"       pvtime-timekeep save-restore SECONDS step|slew:PPM|keep\n"
-			"       pvtime-timekeep migrate|migrate-fail SECONDS\n");
+			"       pvtime-timekeep migrate SECONDS\n"
+			"       pvtime-timekeep migrate-fail SECONDS [KIND]\n");
 	return 2;
 }
 
@@ -675,8 +677,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "save-restore") && argc == 4)
 		return cmd_stop(&stop_save_restore, (int)seconds, argv[3]);
 	if (!strcmp(argv[1], "migrate") && argc == 3)
-		return cmd_migrate((int)seconds, false);
-	if (!strcmp(argv[1], "migrate-fail") && argc == 3)
-		return cmd_migrate((int)seconds, true);
+		return cmd_migrate((int)seconds, false, NULL);
+	if (!strcmp(argv[1], "migrate-fail") && (argc == 3 || argc == 4))
+		return cmd_migrate((int)seconds, true, argc == 4 ? argv[3] : NULL);
 	return usage();
 }

@@ -29,8 +29,8 @@
 #   migrate   insmod; with every vCPU busy, pvxl migrate to a second pvtimed
 #             (selftests/migrate_check.py drives it): REALTIME and
 #             CLOCK_MONOTONIC_RAW against the hyp's across the move, never a
-#             CLOCK_MONOTONIC step back; then a migration that fails midway
-#             leaves the time intact
+#             CLOCK_MONOTONIC step back; then migrations that fail midway
+#             (mid-stream, at the hand-over) leave the time intact
 #   status    the ABI base module (before the clock status) on this hyp;
 #             this module on a hyp hiding PVTIME_F_CLOCK_STATUS; then the
 #             host's leap second, TAI, error bounds and sync state, set by
@@ -934,8 +934,10 @@ mode_migrate() {
 	comment "guest_stopped: $stopped_before before, $stopped_after after"
 	check "the module saw GUEST_STOPPED across the move" \
 		[ "${stopped_after:-0}" != "${stopped_before:-0}" ]
-	run_reporting "migrate-fail under all-vCPU load: the time intact (REALTIME within 50 us, raw within 1 ms), CLOCK_MONOTONIC never back" \
-		"$tk" migrate-fail 6
+	run_reporting "migrate-fail (the destination's QEMU killed mid-stream) under all-vCPU load: the time intact (REALTIME within 50 us, raw within 1 ms), CLOCK_MONOTONIC never back" \
+		"$tk" migrate-fail 6 kill
+	run_reporting "migrate-fail (no hand-over after the stream: the source continues its stopped guest) under all-vCPU load: the time intact, CLOCK_MONOTONIC never back" \
+		"$tk" migrate-fail 6 handover
 	check "still pvtime or pvtime-tsc after the moves" is_pvtime_clocksource
 	check "REALTIME within 1 ms of the hyp's after" realtime_resynced
 	grep -E '^(calibration|vouch|health|fastpath|guest_stopped)' \
