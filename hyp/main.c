@@ -384,6 +384,7 @@ int main(int argc, char **argv)
 
 	sd_notify_send("STOPPING=1");
 	control_stop();
+	domain_incoming_drop_all();
 	domain_detach_all();
 	time_source_watch_stop();
 	host_clock_watch_stop();

@@ -55,6 +55,7 @@ from pvtime_host import (Daemon, LogFollower, config_copy,  # noqa: E402
 from ntp_follow_check import run_ntp_follow  # noqa: E402
 from run_check import GuestRun, Results, domain_listed  # noqa: E402
 from save_restore_check import make_run_class  # noqa: E402
+from migrate_check import make_run_class as make_migrate_class  # noqa: E402
 from steps_check import bench_steps, steps_report  # noqa: E402
 
 CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
@@ -62,7 +63,8 @@ CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
 TCG_MODES = ["single", "multi"]
 TCG_LINES = ["tcg-throughput", "tcg-load-rate"]
 TIMEKEEP_LINES = ["timekeep-load", "timekeep-pause-step",
-                  "timekeep-save-restore-recovery", "timekeep-save-restore-step"]
+                  "timekeep-save-restore-recovery", "timekeep-save-restore-step",
+                  "timekeep-migrate"]
 CHRONY_LINE = "chrony-phc"
 BENCH_RE = re.compile(r"^PVTIME-BENCH (\S+)\s*(.*)$")
 # The guest kernel's own TSC calibration, from its dmesg (the bench mode
@@ -115,12 +117,16 @@ def parse_fields(text):
     return fields
 
 
-class BenchRun(make_run_class(GuestRun)):
+class BenchRun(make_migrate_class(make_run_class(GuestRun))):
     """The bench guest's console: PVTIME-BENCH lines and the TSC MHz; it
-    answers save-restore requests as make check's phase 3g does."""
+    answers save-restore requests as make check's phase 3g does, and
+    migrate to a second pvtimed as phase 3h does (without the refusals)."""
+
+    refusals_too = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.figures = {}
         self.bench = {}
         self.tsc_mhz = {}
         self.save_file = os.path.join(self.daemon.workdir, "bench.save") \
@@ -217,7 +223,8 @@ def tcg_mode_evidence(daemon, name):
     return found
 
 
-def run_bench_guest(daemon, cfg, timeout, results, suite="guest:bench"):
+def run_bench_guest(daemon, cfg, timeout, results, suite="guest:bench",
+                    other=None, workdir=None):
     name = read_config_value(cfg, "name")
     log(f"== bench guest: pvxl create {cfg} (timeout {timeout} s)")
     created = daemon.pvxl("create", os.path.abspath(cfg), timeout=120)
@@ -226,6 +233,10 @@ def run_bench_guest(daemon, cfg, timeout, results, suite="guest:bench"):
     start = time.monotonic()
     run = BenchRun(results, suite, "bench", daemon.domain_log(name),
                    daemon, name)
+    # A migrate request moves it to the second pvtimed (run.daemon then).
+    run.other = other
+    run.workdir = workdir
+    run.cfg = cfg
     run.accel = tcg_mode_evidence(daemon, name)
     log(f"  {name}: {run.accel}")
     checked, unlisted = [time.monotonic()], []
@@ -233,26 +244,26 @@ def run_bench_guest(daemon, cfg, timeout, results, suite="guest:bench"):
     def gone():
         """pvtimed died, or the guest powered off without END (its last
         console lines may land after it left `pvxl list`: read 3 s more)."""
-        if not daemon.alive():
+        if not run.daemon.alive():
             return True
         if unlisted:
             return time.monotonic() - unlisted[0] > 3
         if time.monotonic() - checked[0] >= 5:
             checked[0] = time.monotonic()
-            if not domain_listed(daemon, name):
+            if not domain_listed(run.daemon, name):
                 unlisted.append(time.monotonic())
         return False
 
     run.follow(timeout, gone)
     log(f"  bench guest ran {time.monotonic() - start:.0f} s")
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and domain_listed(daemon, name):
+    while time.monotonic() < deadline and domain_listed(run.daemon, name):
         time.sleep(0.5)
-    if domain_listed(daemon, name):
-        daemon.pvxl("destroy", name, timeout=60)
+    if domain_listed(run.daemon, name):
+        run.daemon.pvxl("destroy", name, timeout=60)
     if not run.ended:
         log(f"  bench guest did not print PVTIME-GUEST-END bench within "
-            f"{timeout} s; console: {daemon.domain_log(name)}")
+            f"{timeout} s; console: {run.daemon.domain_log(name)}")
     return run
 
 
@@ -422,6 +433,17 @@ def timekeep_report(data):
                    f" REALTIME - hyp {fmt(saved.get('realtime_error_ns'), 'd')}"
                    f" ns, raw clock - host "
                    f"{fmt(saved.get('raw_error_ns'), 'd')} ns")
+    moved = tk.get("timekeep-migrate", {})
+    how = tk.get("migrate") or {}
+    if moved or how:
+        out.append(f"  migrate to a second pvtimed under all-vCPU load, step:"
+                   f" stopped {fmt(how.get('migrate_downtime_ms'), '.0f')} ms"
+                   f" (live {fmt(how.get('migrate_live_ms'), '.0f')} ms, "
+                   f"{fmt(how.get('migrate_total_ms'), '.0f')} ms in all); a"
+                   f" second after: REALTIME - hyp "
+                   f"{fmt(moved.get('realtime_error_ns'), 'd')} ns, raw clock"
+                   f" - host {fmt(moved.get('raw_error_ns'), 'd')} ns; within"
+                   f" 50 us after {fmt(moved.get('settled_ms'), 'd')} ms")
     return out
 
 
@@ -698,6 +720,9 @@ def complete(data):
         if not isinstance(tk.get("timekeep-save-restore-step", {})
                           .get("realtime_error_ns"), int):
             missing.append("no save/restore figure")
+        if not isinstance(tk.get("timekeep-migrate", {})
+                          .get("realtime_error_ns"), int):
+            missing.append("no migration figure")
     chrony = data.get("chrony")
     if chrony is not None and \
             not isinstance(chrony.get("reach_s"), (int, float)):
@@ -764,6 +789,7 @@ def main():
     if not args.skip_chrony:
         parts.append("ptp")
     failed = False
+    other = None
     try:
         log(f"== starting pvtimed in {workdir} (no fault injection)")
         daemon.start()
@@ -779,7 +805,14 @@ def main():
             f"PVTIME_BENCH_TIMEKEEP_S={args.timekeep_seconds} "
             f"PVTIME_BENCH_PARTS={','.join(parts) or 'none'}",
             set_keys={"tcg_thread": '"single"'})
-        run = run_bench_guest(daemon, bench_cfg, args.timeout, results)
+        if args.timekeep_seconds > 0:
+            # The bench guest migrates to it (pvtime-timekeep migrate).
+            other = Daemon(args.build, os.path.join(workdir, "migrate-dest"),
+                           calibrate_ms=args.calibrate_ms)
+            os.makedirs(other.workdir, exist_ok=True)
+            other.start()
+        run = run_bench_guest(daemon, bench_cfg, args.timeout, results,
+                              other=other, workdir=workdir)
         data["clocksources"] = {name: row for name, row in run.bench.items()
                                 if name not in TCG_LINES + TIMEKEEP_LINES +
                                 [CHRONY_LINE]}
@@ -793,6 +826,7 @@ def main():
                  if key == "resume_step_correction_ms"), None)
             data["timekeep"]["save_restore"] = \
                 run.timings[0] if run.timings else {}
+            data["timekeep"]["migrate"] = run.figures
         if args.tcg_seconds > 0:
             data["tcg"]["single"] = tcg_figures(run)
         data["guest"]["ended"] = run.ended
@@ -858,6 +892,10 @@ def main():
         if daemon.alive():
             daemon.terminate()
         daemon.kill_leftovers()
+        if other is not None:
+            if other.alive():
+                other.terminate()
+            other.kill_leftovers()
 
     derive(data)
     missing = complete(data)

@@ -29,6 +29,10 @@ Phases:
      across each by the mailbox, then corrupt, truncated, foreign and
      newer save files and unknown policies refused
      (selftests/save_restore_check.py)
+  3h. migrate: a second pvtimed; pvxl migrate of a guest under all-vCPU
+     load to it (its time across the move by the mailbox), a migration
+     failed midway (the guest runs on, its time intact, nothing left at
+     the destination), bad input refused (selftests/migrate_check.py)
   4. pvtimed shutdown: SIGTERM -> exit 0, no QEMU left behind
 
 The last line is exactly "N passed, N failed" (", N skipped" when some were);
@@ -60,6 +64,7 @@ from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: 
 
 from ntp_follow_check import run_ntp_follow  # noqa: E402
 from save_restore_check import phase_save_restore  # noqa: E402
+from migrate_check import phase_migrate  # noqa: E402
 from restart_check import phase_restart  # noqa: E402
 from timesource_check import phase_timesource  # noqa: E402
 from steps_check import phase_steps  # noqa: E402
@@ -668,7 +673,7 @@ def main():
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
                                  "status", "restart", "ntp", "timesource", "steps",
-                                 "ptp", "save"],
+                                 "ptp", "save", "migrate"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -689,7 +694,7 @@ def main():
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
                                "status", "restart", "ntp", "timesource", "steps",
-                               "ptp", "save"])
+                               "ptp", "save", "migrate"])
 
     started = time.monotonic()
     results = Results()
@@ -703,7 +708,7 @@ def main():
         if "fuzz" in phases:
             timed(results, "fuzz", phase_fuzz, results, args)
         if phases & {"integration", "guests", "status", "restart", "ntp",
-                      "timesource", "steps", "ptp", "save"}:
+                      "timesource", "steps", "ptp", "save", "migrate"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -740,6 +745,9 @@ def main():
                 if "save" in phases and daemon.alive():
                     timed(results, "save", phase_save_restore, results, args,
                           daemon, workdir, GuestRun, domain_listed)
+                if "migrate" in phases and daemon.alive():
+                    timed(results, "migrate", phase_migrate, results, args,
+                          daemon, workdir, GuestRun)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:
         results.own(False, "runner", "interrupted")

@@ -400,6 +400,11 @@ fail:
 	return err;
 }
 
+const char *control_socket_path(void)
+{
+	return listener_path;
+}
+
 void control_stop(void)
 {
 	if (listener.fd < 0)

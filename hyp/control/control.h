@@ -11,4 +11,7 @@
 int control_start(const char *path);
 void control_stop(void);
 
+/* The path listened on, NULL before control_start. */
+const char *control_socket_path(void);
+
 #endif /* PVTIMED_CONTROL_H */

@@ -9,6 +9,7 @@
 #include "pvtime_ctl.h"
 #include "clock/wallclock.h"
 #include "control/control_commands.h"
+#include "control/control_migrate.h"
 #include "core/log.h"
 #include "core/parse_int.h"
 #include "core/timebase.h"
@@ -660,6 +661,11 @@ static const struct control_command commands[] = {
 	{ "save", 2, 2, "<dom> <file>", cmd_save },
 	{ "restore", 1, 3, "<file> [<config>|-] [step|slew:PPM|keep|-]",
 	  cmd_restore },
+	{ "migrate", 2, 2, "<dom> <dest-control-socket>", cmd_migrate },
+	{ "migrate-prepare", 2, 2, "<version> <header>", cmd_migrate_prepare },
+	{ "migrate-finish", 3, 3, "<version> <name> <header>",
+	  cmd_migrate_finish },
+	{ "migrate-abort", 2, 2, "<version> <name>", cmd_migrate_abort },
 	{ "console", 1, 1, "<dom>", cmd_console },
 	{ "set-wallclock", 2, 3, "<dom|--all> host | abs <ns> | rel <ns>",
 	  cmd_set_wallclock },

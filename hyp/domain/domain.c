@@ -347,8 +347,9 @@ struct domain *domain_prepare(const char *config_path, const char *config_text,
 		free(d);
 		return NULL;
 	}
-	if (domain_lookup(d->cfg.name)) {
-		snprintf(err, errlen, "domain '%s' already exists", d->cfg.name);
+	if (domain_lookup(d->cfg.name) || domain_incoming_name_taken(d->cfg.name)) {
+		snprintf(err, errlen, "domain '%s' already exists%s", d->cfg.name,
+			 domain_lookup(d->cfg.name) ? "" : " (arriving by pvxl migrate)");
 		domain_config_free(&d->cfg);
 		free(d);
 		return NULL;
@@ -478,6 +479,8 @@ void domain_reap_children(void)
 		for (d = domains; d; d = d->next)
 			if (d->state == DOMAIN_RUNNING && d->qemu_pid == pid)
 				break;
+		if (!d && domain_incoming_reaped(pid, status))
+			continue;
 		if (!d) {
 			log_debug("reaped unknown child %d (%s)", (int)pid, how);
 			continue;

@@ -222,6 +222,75 @@ int domain_restore(const char *file, const char *config_path,
 		   const char *policy_text, struct domain_restore_result *res,
 		   char *err, size_t errlen);
 
+/*
+ * pvxl migrate (domain_migrate.c; control/control_migrate.c speaks to the
+ * other pvtimed).  Source side first.
+ *
+ * The hand-over header: a save file's header (domain/save_file.h) without
+ * a stream, written to STATE/NAME.migrate (mode 0600); stopped: the clock
+ * at d->pause_stop_tsc, else as it is now.  Returns its path (free it),
+ * or NULL with err.
+ */
+char *domain_migrate_header(struct domain *d, bool stopped, char *err,
+			    size_t errlen);
+
+#define MIGRATE_TIMEOUT_MS		60000
+#define MIGRATE_INCOMING_TIMEOUT_S	120
+
+struct domain_migrate_result {
+	uint64_t stop_tsc;	/* the guest stopped after this host TSC */
+	uint64_t live_ns;	/* migrate sent to that stop */
+	uint64_t stop_seen_ns;	/* migrate sent to the stop seen */
+	uint64_t elapsed_ns;	/* migrate sent to the stream complete */
+	unsigned int polls;
+};
+
+/*
+ * QMP migrate of the running d to uri (unix:PATH, no quotes or
+ * backslashes), the guest running (its doorbells served) until QEMU
+ * switches over.  0: the stream is complete and d stopped (paused in
+ * the records at res->stop_tsc).  -1 with err: d runs here again (QEMU
+ * continued it, or cont).
+ */
+int domain_migrate_send(struct domain *d, const char *uri,
+			struct domain_migrate_result *res, char *err,
+			size_t errlen);
+
+/* The destination did not take d over: continue it here. */
+int domain_migrate_resume(struct domain *d, char *err, size_t errlen);
+
+/* Destination: an incoming domain, out of the table until the hand-over. */
+struct domain_incoming_info {
+	char name[DOMAIN_NAME_MAX + 1];
+	uint32_t domid;
+	char uri[4200];		/* unix:STATE/NAME.incoming */
+};
+
+/*
+ * From the source's hand-over header at header_path (absolute): QEMU
+ * started with -S -incoming unix:..., connected and listening.  0, or
+ * -1 with err and nothing left behind.
+ */
+int domain_incoming_prepare(const char *header_path,
+			    struct domain_incoming_info *info, char *err,
+			    size_t errlen);
+
+/*
+ * The hand-over: the stream is loaded (waited for), the clock taken over
+ * from the header (now of the stop) and the domain continued under its
+ * stopped_time policy, as a restore.  -1 with err: refused, the incoming
+ * QEMU ended and the incoming domain forgotten.
+ */
+int domain_incoming_finish(const char *name, const char *header_path,
+			   struct domain_restore_result *res, char *err,
+			   size_t errlen);
+
+/* The source gave up: end the incoming QEMU, forget the domain. */
+int domain_incoming_abort(const char *name, char *err, size_t errlen);
+
+/* pvtimed exits: no incoming domain survives it. */
+void domain_incoming_drop_all(void);
+
 /* Paused time over all pauses, the current one up to now included. */
 uint64_t domain_paused_total_ns(const struct domain *d);
 

@@ -56,4 +56,35 @@ struct domain *domain_prepare(const char *config_path, const char *config_text,
 int domain_start(struct domain *d, const struct domain_restore_ctx *rc,
 		 char *err, size_t errlen);
 
+/* domain_save.c, shared with domain_migrate.c. */
+struct save_header;
+
+/*
+ * The save header of a paused d (its clock at d->pause_stop_tsc), with
+ * config (malloc'd, the header owns it; save_header_free frees it).
+ */
+void domain_header_fill(struct domain *d, struct save_header *h, char *config);
+
+/* This boot's id ("-" if unknown). */
+void domain_boot_id(char *out, size_t len);
+
+/* QEMU -incoming has loaded the stream (paused); what names it: what. */
+int domain_wait_incoming(struct domain *d, const char *what,
+			 unsigned int timeout_ms, char *err, size_t errlen);
+
+/*
+ * A restored or migrated d (not in the table) whose QEMU has loaded the
+ * stream: records and wall clock rewritten (GUEST_STOPPED), d added to
+ * the table, then continued under the policy.  -1 with err: d is in the
+ * table, paused (the QMP cont failed).
+ */
+int domain_restored_continue(struct domain *d, const struct save_header *h,
+			     enum stopped_time_policy stopped,
+			     uint32_t slew_ppm, char *err, size_t errlen);
+
+/* domain_migrate.c: an incoming domain holds this name. */
+bool domain_incoming_name_taken(const char *name);
+/* domain_migrate.c: a reaped child that is an incoming domain's QEMU. */
+bool domain_incoming_reaped(pid_t pid, int status);
+
 #endif /* PVTIMED_DOMAIN_PRIV_H */

@@ -54,7 +54,7 @@ static int64_t realtime_ns(void)
 }
 
 /* This boot's id ("-" if unknown: then no restore trusts the TSC). */
-static void read_boot_id(char *out, size_t len)
+void domain_boot_id(char *out, size_t len)
 {
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
 	size_t n = 0;
@@ -193,16 +193,43 @@ static void wait_mailbox_idle(struct domain *d, unsigned int ms)
 		sleep_ms(2);
 }
 
+void domain_header_fill(struct domain *d, struct save_header *h, char *config)
+{
+	char policy[STOPPED_TIME_NAME_MAX];
+	uint64_t now_tsc;
+	int64_t now_rt;
+
+	/* When the guest TSC stopped, on the host's CLOCK_REALTIME. */
+	now_rt = realtime_ns();
+	now_tsc = pvtime_rdtsc();
+	memset(h, 0, sizeof(*h));
+	records_image_at_stop(&d->clock, d->pause_stop_tsc,
+			      now_rt - (int64_t)timebase_cycles_to_ns(now_tsc -
+								       d->pause_stop_tsc),
+			      &h->clock);
+	domain_boot_id(h->boot_id, sizeof(h->boot_id));
+	h->abi_version = d->cfg.abi_version;
+	snprintf(h->name, sizeof(h->name), "%s", d->cfg.name);
+	h->vcpus = d->cfg.vcpus;
+	stopped_time_policy_name(d->cfg.stopped_time, d->cfg.stopped_slew_ppm,
+				 policy, sizeof(policy));
+	snprintf(h->stopped_time, sizeof(h->stopped_time), "%s", policy);
+	snprintf(h->config_path, sizeof(h->config_path), "%s", d->config_path);
+	h->pauses = d->pauses;
+	h->paused_total_ns = d->paused_total_ns;
+	h->config = config;
+	h->config_len = strlen(config);
+}
+
 int domain_save(struct domain *d, const char *path,
 		struct domain_save_result *res, char *err, size_t errlen)
 {
 	struct save_header h;
 	struct qmp_reply reply;
-	char args[QMP_ARGS_MAX], policy[STOPPED_TIME_NAME_MAX];
+	char args[QMP_ARGS_MAX];
 	char *block = NULL, *config;
 	bool paused_here = false;
-	uint64_t now_tsc, rtt_ns, t0 = monotonic_ns();
-	int64_t now_rt;
+	uint64_t rtt_ns, t0 = monotonic_ns();
 	int fd = -1, ret;
 
 	memset(res, 0, sizeof(*res));
@@ -227,26 +254,7 @@ int domain_save(struct domain *d, const char *path,
 		paused_here = true;
 	}
 	wait_mailbox_idle(d, 200);
-	/* When the guest TSC stopped, on the host's CLOCK_REALTIME. */
-	now_rt = realtime_ns();
-	now_tsc = pvtime_rdtsc();
-	memset(&h, 0, sizeof(h));
-	records_image_at_stop(&d->clock, d->pause_stop_tsc,
-			      now_rt - (int64_t)timebase_cycles_to_ns(now_tsc -
-								       d->pause_stop_tsc),
-			      &h.clock);
-	read_boot_id(h.boot_id, sizeof(h.boot_id));
-	h.abi_version = d->cfg.abi_version;
-	snprintf(h.name, sizeof(h.name), "%s", d->cfg.name);
-	h.vcpus = d->cfg.vcpus;
-	stopped_time_policy_name(d->cfg.stopped_time, d->cfg.stopped_slew_ppm,
-				 policy, sizeof(policy));
-	snprintf(h.stopped_time, sizeof(h.stopped_time), "%s", policy);
-	snprintf(h.config_path, sizeof(h.config_path), "%s", d->config_path);
-	h.pauses = d->pauses;
-	h.paused_total_ns = d->paused_total_ns;
-	h.config = config;
-	h.config_len = strlen(config);
+	domain_header_fill(d, &h, config);
 	block = save_header_format(&h);
 	if (!block) {
 		snprintf(err, errlen, "domain '%s': cannot format the save header",
@@ -304,10 +312,10 @@ fail:
 }
 
 /* Wait until QEMU has loaded the stream (status leaves "inmigrate"). */
-static int wait_incoming(struct domain *d, const char *file, char *err,
-			 size_t errlen)
+int domain_wait_incoming(struct domain *d, const char *file,
+			 unsigned int timeout_ms, char *err, size_t errlen)
 {
-	uint64_t deadline = monotonic_ns() + RESTORE_TIMEOUT_MS * 1000000ull;
+	uint64_t deadline = monotonic_ns() + timeout_ms * 1000000ull;
 	struct qmp_reply reply;
 	char status[64], why[320];
 	int wstatus;
@@ -334,12 +342,44 @@ static int wait_incoming(struct domain *d, const char *file, char *err,
 			}
 		}
 		if (monotonic_ns() > deadline) {
-			snprintf(err, errlen, "%s: QEMU did not load the saved guest within %d s",
-				 file, RESTORE_TIMEOUT_MS / 1000);
+			snprintf(err, errlen, "%s: QEMU did not load the saved guest within %u s",
+				 file, timeout_ms / 1000);
 			return -1;
 		}
 		sleep_ms(POLL_INTERVAL_MS);
 	}
+}
+
+int domain_restored_continue(struct domain *d, const struct save_header *h,
+			     enum stopped_time_policy stopped,
+			     uint32_t slew_ppm, char *err, size_t errlen)
+{
+	uint64_t rtt_ns, paused_ns;
+
+	/* The stream brought the old shared memory back: make it this one's. */
+	WRITE_ONCE(d->shm.ctl->domid, d->domid);
+	records_restored_publish(&d->clock, &d->shm);
+	wallclock_publish(&d->clock, &d->shm, true);
+	d->paused = true;
+	/* Paused since the save, as far as this host's TSC can say. */
+	{
+		int64_t away = realtime_ns() - h->clock.realtime_at_stop_ns;
+		uint64_t now = pvtime_rdtsc();
+		uint64_t back = away > 0 ? (uint64_t)((unsigned __int128)away *
+					timebase_get()->tsc_hz / 1000000000u) : 0;
+
+		d->pause_stop_tsc = back < now ? now - back : 0;
+	}
+	d->pauses = h->pauses;
+	d->paused_total_ns = h->paused_total_ns;
+	domain_table_add(d);
+	domain_save_state(d);
+	if (domain_unpause(d, stopped, slew_ppm, &rtt_ns, &paused_ns, err,
+			   errlen))
+		return -1;
+	/* Host steps while it was away: the guest takes them up now. */
+	domain_ring_wallclock(d);
+	return 0;
 }
 
 int domain_restore(const char *file, const char *config_path,
@@ -353,7 +393,7 @@ int domain_restore(const char *file, const char *config_path,
 	char *config_text = NULL, *incoming = NULL;
 	const char *origin;
 	struct domain *d = NULL;
-	uint64_t rtt_ns, paused_ns, t0 = monotonic_ns();
+	uint64_t t0 = monotonic_ns();
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -405,7 +445,7 @@ int domain_restore(const char *file, const char *config_path,
 	{
 		char boot_id[sizeof(h.boot_id)];
 
-		read_boot_id(boot_id, sizeof(boot_id));
+		domain_boot_id(boot_id, sizeof(boot_id));
 		rc.same_tsc = strcmp(boot_id, "-") && !strcmp(boot_id, h.boot_id);
 	}
 	rc.now_realtime_ns = realtime_ns();
@@ -419,29 +459,10 @@ int domain_restore(const char *file, const char *config_path,
 			 file, strerror(-ret));
 		goto fail;
 	}
-	if (wait_incoming(d, file, err, errlen))
+	if (domain_wait_incoming(d, file, RESTORE_TIMEOUT_MS, err, errlen))
 		goto fail;
-	/* The stream brought the old shared memory back: make it this one's. */
-	WRITE_ONCE(d->shm.ctl->domid, d->domid);
-	records_restored_publish(&d->clock, &d->shm);
-	wallclock_publish(&d->clock, &d->shm, true);
-	d->paused = true;
-	/* Paused since the save, as far as this host's TSC can say. */
-	{
-		int64_t away = realtime_ns() - h.clock.realtime_at_stop_ns;
-		uint64_t now = pvtime_rdtsc();
-		uint64_t back = away > 0 ? (uint64_t)((unsigned __int128)away *
-					timebase_get()->tsc_hz / 1000000000u) : 0;
-
-		d->pause_stop_tsc = back < now ? now - back : 0;
-	}
-	d->pauses = h.pauses;
-	d->paused_total_ns = h.paused_total_ns;
-	domain_table_add(d);
-	domain_save_state(d);
 	res->load_ns = monotonic_ns() - t0;
-	if (domain_unpause(d, stopped, slew_ppm, &rtt_ns, &paused_ns, err,
-			   errlen)) {
+	if (domain_restored_continue(d, &h, stopped, slew_ppm, err, errlen)) {
 		/* In the table, paused: the operator may unpause or destroy. */
 		log_warn("domain %s: restored from %s but left paused: %s",
 			 d->cfg.name, file, err);
@@ -454,8 +475,6 @@ int domain_restore(const char *file, const char *config_path,
 		save_header_free(&h);
 		return 0;
 	}
-	/* Host steps while it was away: the guest takes them up now. */
-	domain_ring_wallclock(d);
 	res->d = d;
 	res->stopped = stopped;
 	res->slew_ppm = slew_ppm;

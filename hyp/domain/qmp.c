@@ -781,8 +781,18 @@ int qmp_run_args(const char *path, const char *command, const char *args,
 		goto out;
 
 	q.awaiting_greeting = true;
-	if (conn_read_message(&q, &msg, "the greeting"))
-		goto out;
+	/*
+	 * An event may come first: QEMU emits it to the monitor while the
+	 * previous client's session is still open on its side (a STOP or
+	 * RESUME during a migration, polled once per few ms).  Skip those.
+	 */
+	do {
+		if (conn_read_message(&q, &msg, "the greeting"))
+			goto out;
+		if (msg.kind == QMP_MSG_EVENT)
+			reply->events_skipped++;
+	} while (msg.kind == QMP_MSG_EVENT &&
+		 reply->events_skipped <= QMP_EVENTS_BEFORE_GREETING_MAX);
 	q.awaiting_greeting = false;
 	if (msg.kind != QMP_MSG_GREETING) {
 		conn_fail(&q, "QEMU did not start with a greeting");

@@ -28,6 +28,8 @@
 #define QMP_TEXT_MAX		256
 /* Room for a return value's JSON text (truncated, then marked). */
 #define QMP_RETURN_MAX		1024
+/* Events skipped while waiting for the greeting, at most. */
+#define QMP_EVENTS_BEFORE_GREETING_MAX	16
 /* Objects and arrays nest at most this deep in a message. */
 #define QMP_DEPTH_MAX		32
 

@@ -165,6 +165,37 @@ static void on_doorbell_event(struct event_source *src, uint32_t events)
 	bell->server->on_doorbell(bell->server, bell->vector);
 }
 
+int ivshmem_server_serve_doorbells(struct ivshmem_server *srv, int timeout_ms)
+{
+	struct pollfd pfd[PVTIME_NR_VECTORS];
+	unsigned int v, nr = 0;
+	int n, served = 0;
+
+	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		if (srv->host_vectors[v].src.fd < 0)
+			continue;
+		pfd[nr].fd = srv->host_vectors[v].src.fd;
+		pfd[nr].events = POLLIN;
+		pfd[nr].revents = 0;
+		nr++;
+	}
+	n = poll(pfd, nr, timeout_ms);
+	if (n <= 0)
+		return 0;
+	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		struct ivshmem_doorbell *bell = &srv->host_vectors[v];
+		unsigned int i;
+
+		for (i = 0; i < nr; i++) {
+			if (pfd[i].fd != bell->src.fd || !(pfd[i].revents & POLLIN))
+				continue;
+			on_doorbell_event(&bell->src, POLLIN);
+			served++;
+		}
+	}
+	return served;
+}
+
 static int listen_on(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };

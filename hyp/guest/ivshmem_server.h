@@ -81,4 +81,11 @@ int ivshmem_server_accept_wait(struct ivshmem_server *srv, int timeout_ms);
 
 bool ivshmem_server_connected(const struct ivshmem_server *srv);
 
+/*
+ * Serve the guest's doorbells for up to timeout_ms without the event loop
+ * (pvxl migrate polls QEMU synchronously while the guest runs on and
+ * asks its mailbox for samples).  Returns how many doorbells were served.
+ */
+int ivshmem_server_serve_doorbells(struct ivshmem_server *srv, int timeout_ms);
+
 #endif /* PVTIMED_IVSHMEM_SERVER_H */

@@ -151,6 +151,57 @@ int domain_restore(const char *file, const char *config_path,
 	return -1;
 }
 
+/* Migration: the fake domains refuse it. */
+char *domain_migrate_header(struct domain *d, bool stopped, char *err,
+			    size_t errlen)
+{
+	(void)stopped;
+	snprintf(err, errlen, "fuzz: domain %s has no QEMU to migrate",
+		 d->cfg.name);
+	return NULL;
+}
+
+int domain_migrate_send(struct domain *d, const char *uri,
+			struct domain_migrate_result *res, char *err,
+			size_t errlen)
+{
+	memset(res, 0, sizeof(*res));
+	snprintf(err, errlen, "fuzz: domain %s has no QEMU to send to %s",
+		 d->cfg.name, uri);
+	return -1;
+}
+
+int domain_migrate_resume(struct domain *d, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "fuzz: domain %s has no QEMU", d->cfg.name);
+	return -1;
+}
+
+int domain_incoming_prepare(const char *header_path,
+			    struct domain_incoming_info *info, char *err,
+			    size_t errlen)
+{
+	memset(info, 0, sizeof(*info));
+	snprintf(err, errlen, "%s: fuzz: no QEMU to receive into", header_path);
+	return -1;
+}
+
+int domain_incoming_finish(const char *name, const char *header_path,
+			   struct domain_restore_result *res, char *err,
+			   size_t errlen)
+{
+	memset(res, 0, sizeof(*res));
+	snprintf(err, errlen, "%s: fuzz: no incoming migration of '%s'",
+		 header_path, name);
+	return -1;
+}
+
+int domain_incoming_abort(const char *name, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "no incoming migration of domain '%s'", name);
+	return -1;
+}
+
 const char *domain_state_label(const struct domain *d)
 {
 	return d->state == DOMAIN_RUNNING ? "running" : "shutdown";

@@ -35,6 +35,29 @@
  *	the restore (its first samples are loose), then REALTIME within
  *	50 us within 5 s more; keep: raw behind by the time away.
  *
+ *   pvtime-timekeep migrate SECONDS
+ *	With every vCPU busy (clock_gettime and rdtsc spinning), ask the
+ *	host to move this guest live to another pvtimed (PVTIME-HOST-REQUEST
+ *	migrate, answered with pvxl migrate) and probe all the while.  The
+ *	move shows as the module seeing GUEST_STOPPED (debugfs
+ *	guest_stopped_seen); SECONDS bounds the wait for it.  Then, as after
+ *	a restore under step: REALTIME and raw within 1 ms of the host
+ *	within 3 s; a second later (the time error across the move) the
+ *	load stops, REALTIME must be within 50 us within 5 s more and the
+ *	raw clock then within 1 ms of where it was against the host's.
+ *	Reports migrate_* (the worst REALTIME error while the stream went
+ *	over, the error a second after the move, when it settled).
+ *
+ *   pvtime-timekeep migrate-fail SECONDS [KIND]
+ *	The same load; the host's migration fails midway
+ *	(PVTIME-HOST-REQUEST migrate-fail [KIND]: how is the host's to say).  Probes for SECONDS and one
+ *	second more, then without the load REALTIME within 50 us of the
+ *	hyp's within 5 s and the raw clock within 1 ms of where it was
+ *	against the host's: the time intact.
+ *	Reports migrate_fail_*.
+ *
+ *   Both: CLOCK_MONOTONIC never goes back on any vCPU.
+ *
  * Output: "# " comments and PVTIME-REPORT lines; exit 0 pass, 1 fail,
  * 2 usage, 4 skip (no pvtime debugfs).
  */
@@ -457,11 +480,169 @@ static int cmd_stop(const struct stop_kind *kind, int seconds,
 	return ret;
 }
 
+static int64_t guest_stopped_seen(void)
+{
+	int64_t v;
+
+	if (read_keyed_s64(PVTIME_DEBUGFS "/state", "guest_stopped_seen", &v))
+		return -1;
+	return v;
+}
+
+/* After the move (or the failure): REALTIME within 50 us within 5 s. */
+static int64_t settle(struct rate_sample *p, int64_t from_ns)
+{
+	int64_t t1 = p->host_raw_ns;
+
+	while (p->host_raw_ns - t1 <= SETTLE_LIMIT_NS) {
+		if (abs64(p->realtime_offset_ns) <= SETTLED_NS)
+			return p->host_raw_ns - from_ns;
+		next_probe(p, 200);
+	}
+	return -1;
+}
+
+static int cmd_migrate(int seconds, bool fail, const char *kind)
+{
+	const char *prefix = fail ? "migrate_fail" : "migrate";
+	struct load_thread hammers[LOAD_MAX_THREADS];
+	struct monotonic_check mc = { 0 };
+	atomic_bool stop = false;
+	struct rate_sample before, last, p;
+	int64_t seen0, gap = 0, worst = 0, t0, recovery = -1, settled, error;
+	int64_t give_up;
+	int ret = 0, nr_hammers;
+	bool stopped;
+
+	if (rate_sample_take(&before)) {
+		printf("# no realtime probe (is pvtime loaded, debugfs mounted?)\n");
+		return KSFT_SKIP;
+	}
+	if (monotonic_check_start(&mc)) {
+		printf("# cannot start the CLOCK_MONOTONIC checkers\n");
+		return 1;
+	}
+	nr_hammers = load_threads_start(hammers, &stop, load_clock_spin);
+	if (nr_hammers <= 0) {
+		printf("# cannot start the load threads\n");
+		report_monotonic(&mc);
+		return 1;
+	}
+	next_probe(&before, 200);
+	seen0 = guest_stopped_seen();
+	printf("# %d vCPU(s) busy; before: REALTIME %" PRId64 " ns off the hyp's, raw offset %" PRId64 " ns\n",
+	       nr_hammers, before.realtime_offset_ns, before.raw_offset_ns);
+	printf("PVTIME-HOST-REQUEST %s%s%s\n", fail ? "migrate-fail" : "migrate",
+	       kind ? " " : "", kind ? kind : "");
+	fflush(stdout);
+	last = before;
+	give_up = before.host_raw_ns + (int64_t)seconds * 1000 * MS;
+	for (;;) {
+		p = last;
+		next_probe(&p, 100);
+		stopped = guest_stopped_seen() != seen0;
+		/*
+		 * Not a gap between probes: the source's loop may serve no
+		 * doorbell for a while (the destination starting its QEMU).
+		 */
+		if (!fail && stopped) {
+			gap = p.host_raw_ns - last.host_raw_ns;
+			break;
+		}
+		if (p.host_raw_ns > give_up) {
+			if (!fail) {
+				printf("# no move seen within %d s\n", seconds);
+				ret = 1;
+				goto out;
+			}
+			break;
+		}
+		/* Before the move (or all along, for a failed one). */
+		if (abs64(p.realtime_offset_ns) > abs64(worst))
+			worst = p.realtime_offset_ns;
+		last = p;
+	}
+	t0 = p.host_raw_ns;
+	printf("PVTIME-REPORT %s_live_realtime_worst_ns %" PRId64 "\n", prefix,
+	       worst);
+	if (fail) {
+		printf("# migrate-fail: over %d s the guest %s; REALTIME at most %" PRId64 " ns off the hyp's\n",
+		       seconds, stopped ? "was stopped and continued (GUEST_STOPPED)" :
+					  "never stopped", worst);
+	} else {
+		printf("# moved: %" PRId64 " ms between the last probe before the move and the first after (host raw clock); first probe after: raw %" PRId64 " ns, REALTIME %" PRId64 " ns off\n",
+		       gap / MS, p.raw_offset_ns - before.raw_offset_ns,
+		       p.realtime_offset_ns);
+		printf("PVTIME-REPORT migrate_probe_gap_ms %" PRId64 "\n", gap / MS);
+		/* Within 1 ms on both measures, within 3 s (a cold QEMU). */
+		while (p.host_raw_ns - t0 <= 20000 * MS) {
+			error = p.raw_offset_ns - before.raw_offset_ns;
+			if (abs64(error) <= ONE_MS && abs64(p.realtime_offset_ns) <= ONE_MS) {
+				recovery = p.host_raw_ns - t0;
+				break;
+			}
+			next_probe(&p, 20);
+		}
+		if (recovery < 0)
+			printf("# step: still off after 20 s: raw %" PRId64 " ns, REALTIME %" PRId64 " ns\n",
+			       p.raw_offset_ns - before.raw_offset_ns,
+			       p.realtime_offset_ns);
+		else
+			printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
+			       recovery / 1000,
+			       (long long)(RESTORE_RECOVERY_LIMIT_NS / MS));
+		printf("PVTIME-REPORT migrate_step_recovery_us %" PRId64 "\n",
+		       recovery < 0 ? recovery : recovery / 1000);
+		if (recovery < 0 || recovery > RESTORE_RECOVERY_LIMIT_NS)
+			ret = 1;
+	}
+	/* The time error across the move (or the failure), a second on. */
+	next_probe(&p, 1000);
+	error = p.raw_offset_ns - before.raw_offset_ns;
+	printf("# a second later: REALTIME %" PRId64 " ns off the hyp's, CLOCK_MONOTONIC_RAW %" PRId64 " ns off the host's (against before)\n",
+	       p.realtime_offset_ns, error);
+	printf("PVTIME-REPORT %s_realtime_error_ns %" PRId64 "\n", prefix,
+	       p.realtime_offset_ns);
+	printf("PVTIME-REPORT %s_raw_error_ns %" PRId64 "\n", prefix, error);
+	/*
+	 * The load was the migration's; a probe under it is loose (round
+	 * trips of a few hundred us), too loose to show 50 us.
+	 */
+	printf("# %" PRIu64 " load loops\n",
+	       load_threads_stop(hammers, nr_hammers, &stop));
+	nr_hammers = 0;
+	settled = settle(&p, t0);
+	error = p.raw_offset_ns - before.raw_offset_ns;
+	printf("# REALTIME within 50 us of the hyp's %" PRId64 " ms after the %s (%" PRId64 " ns; raw %" PRId64 " ns off the host's against before)\n",
+	       settled < 0 ? settled : settled / MS, fail ? "failure" : "move",
+	       p.realtime_offset_ns, error);
+	/* The time intact: no more than the host's NTP drift since. */
+	if (abs64(error) > ONE_MS)
+		ret = 1;
+	printf("PVTIME-REPORT %s_settled_ms %" PRId64 "\n", prefix,
+	       settled < 0 ? settled : settled / MS);
+	if (settled < 0)
+		ret = 1;
+	printf("PVTIME-BENCH timekeep-%s live_worst_ns=%" PRId64
+	       " realtime_error_ns=%" PRId64 " raw_error_ns=%" PRId64
+	       " settled_ms=%" PRId64 "\n", fail ? "migrate-fail" : "migrate",
+	       worst, p.realtime_offset_ns, error,
+	       settled < 0 ? settled : settled / MS);
+out:
+	if (nr_hammers > 0)
+		printf("# %" PRIu64 " load loops\n",
+		       load_threads_stop(hammers, nr_hammers, &stop));
+	ret |= report_monotonic(&mc);
+	return ret;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: pvtime-timekeep load SECONDS [LIMIT_NS]\n"
 			"       pvtime-timekeep pause SECONDS step|slew:PPM|keep\n"
-			"       pvtime-timekeep save-restore SECONDS step|slew:PPM|keep\n");
+			"       pvtime-timekeep save-restore SECONDS step|slew:PPM|keep\n"
+			"       pvtime-timekeep migrate SECONDS\n"
+			"       pvtime-timekeep migrate-fail SECONDS [KIND]\n");
 	return 2;
 }
 
@@ -495,5 +676,9 @@ int main(int argc, char **argv)
 		return cmd_stop(&stop_pause, (int)seconds, argv[3]);
 	if (!strcmp(argv[1], "save-restore") && argc == 4)
 		return cmd_stop(&stop_save_restore, (int)seconds, argv[3]);
+	if (!strcmp(argv[1], "migrate") && argc == 3)
+		return cmd_migrate((int)seconds, false, NULL);
+	if (!strcmp(argv[1], "migrate-fail") && (argc == 3 || argc == 4))
+		return cmd_migrate((int)seconds, true, argc == 4 ? argv[3] : NULL);
 	return usage();
 }

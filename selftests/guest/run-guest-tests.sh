@@ -26,6 +26,11 @@
 #             slew:500000, keep, then step again: the guest's REALTIME and
 #             CLOCK_MONOTONIC_RAW against the hyp's across each, never a
 #             CLOCK_MONOTONIC step back, the records vouched for again
+#   migrate   insmod; with every vCPU busy, pvxl migrate to a second pvtimed
+#             (selftests/migrate_check.py drives it): REALTIME and
+#             CLOCK_MONOTONIC_RAW against the hyp's across the move, never a
+#             CLOCK_MONOTONIC step back; then migrations that fail midway
+#             (mid-stream, at the hand-over) leave the time intact
 #   status    the ABI base module (before the clock status) on this hyp;
 #             this module on a hyp hiding PVTIME_F_CLOCK_STATUS; then the
 #             host's leap second, TAI, error bounds and sync state, set by
@@ -914,6 +919,32 @@ mode_saverestore() {
 	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
+# pvxl migrate under this guest (selftests/migrate_check.py answers
+# PVTIME-HOST-REQUEST migrate and migrate-fail).
+mode_migrate() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
+	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	tk=$SELFTESTS/pvtime-timekeep
+	stopped_before=$(sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state")
+	run_reporting "migrate under all-vCPU load: REALTIME and raw within 1 ms of the host's within 3 s, then REALTIME within 50 us, CLOCK_MONOTONIC never back" \
+		"$tk" migrate 60
+	stopped_after=$(sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state")
+	comment "guest_stopped: $stopped_before before, $stopped_after after"
+	check "the module saw GUEST_STOPPED across the move" \
+		[ "${stopped_after:-0}" != "${stopped_before:-0}" ]
+	run_reporting "migrate-fail (the destination's QEMU killed mid-stream) under all-vCPU load: the time intact (REALTIME within 50 us, raw within 1 ms), CLOCK_MONOTONIC never back" \
+		"$tk" migrate-fail 6 kill
+	run_reporting "migrate-fail (no hand-over after the stream: the source continues its stopped guest) under all-vCPU load: the time intact, CLOCK_MONOTONIC never back" \
+		"$tk" migrate-fail 6 handover
+	check "still pvtime or pvtime-tsc after the moves" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's after" realtime_resynced
+	grep -E '^(calibration|vouch|health|fastpath|guest_stopped)' \
+		"$DEBUGFS/state" | comment_stream
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # One PVTIME-BENCH line per clocksource, all in this boot.
 bench_clocksources() {
 	rate_s=${PVTIME_BENCH_RATE_S:-20}
@@ -983,6 +1014,9 @@ bench_timekeep() {
 		"$SELFTESTS/pvtime-timekeep" pause 3 step
 	run_reporting "bench timekeep: save-restore 2 s, step" \
 		"$SELFTESTS/pvtime-timekeep" save-restore 2 step
+	# Last: the guest runs on at the second pvtimed from here on.
+	run_reporting "bench timekeep: migrate under all-vCPU load, step" \
+		"$SELFTESTS/pvtime-timekeep" migrate 60
 }
 
 # PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
@@ -1312,9 +1346,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore | migrate) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore|migrate" >&2
 	exit 2
 	;;
 esac
@@ -1335,6 +1369,7 @@ else
 	bench) mode_bench ;;
 	ptp) mode_ptp ;;
 	saverestore) mode_saverestore ;;
+	migrate) mode_migrate ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
 		;;

@@ -104,6 +104,32 @@ const struct pvxl_command pvxl_commands[] = {
 			   "  pvxl restore --stopped-time slew:1000 guest1.save guest1.cfg",
 	},
 	{
+		.name = "migrate",
+		.run = pvxl_cmd_migrate,
+		.options = PVXL_OPT_JSON,
+		.min_args = 2,
+		.max_args = 2,
+		.summary = "Move a running domain live to another pvtimed on this host",
+		.usage = "[--json] DOM DEST",
+		.details = "DEST is the control socket of another pvtimed on this host (its\n"
+			   "own --state-dir and --socket).  That pvtimed starts a QEMU\n"
+			   "waiting for the guest; QEMU's migration stream goes to it while\n"
+			   "the guest runs; then the guest stops for the last part, the\n"
+			   "destination takes its clock over (GUEST_STOPPED, the time it\n"
+			   "stood still made up per the domain's stopped_time policy) and\n"
+			   "continues it, and the domain ends here, as with xl migrate.\n"
+			   "If the migration fails or DEST does not take the domain over,\n"
+			   "the guest runs on here with its time intact and DEST keeps\n"
+			   "nothing.  Refused: an unknown, shut-down or paused domain, a\n"
+			   "DEST that is not a pvtimed, is this pvtimed, cannot receive\n"
+			   "migrations, or already runs a domain of that name.\n"
+			   "Exit status: 0 moved, 1 refused or failed (the domain runs on\n"
+			   "here), 2 usage.\n"
+			   "--json   machine-readable output\n"
+			   "Example:\n"
+			   "  pvxl migrate guest1 /run/pvtimed-b/control.sock",
+	},
+	{
 		.name = "console",
 		.run = pvxl_cmd_console,
 		.min_args = 1,

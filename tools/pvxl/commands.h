@@ -17,6 +17,7 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_forward);
 PVXL_COMMAND_HANDLER(pvxl_cmd_create);
 PVXL_COMMAND_HANDLER(pvxl_cmd_save);
 PVXL_COMMAND_HANDLER(pvxl_cmd_restore);
+PVXL_COMMAND_HANDLER(pvxl_cmd_migrate);
 PVXL_COMMAND_HANDLER(pvxl_cmd_console);
 PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock);
 PVXL_COMMAND_HANDLER(pvxl_cmd_inject);

@@ -329,6 +329,41 @@ static void test_exchange_ok(void)
 		tap_diag("got requests: %s", f.requests);
 }
 
+/* An event from the previous client's session may come before the greeting. */
+static void test_event_before_greeting(void)
+{
+	static const char *const script[] = {
+		STOP_EVENT, GREETING, "<", RETURN_EMPTY(1), "<",
+		"{\"return\": {\"status\": \"finish-migrate\", \"running\": false}, \"id\": 2}\r\n",
+		NULL,
+	};
+	static const char *const flood[] = {
+		STOP_EVENT, STOP_EVENT, STOP_EVENT, STOP_EVENT, STOP_EVENT,
+		STOP_EVENT, STOP_EVENT, STOP_EVENT, STOP_EVENT, STOP_EVENT,
+		STOP_EVENT, STOP_EVENT, STOP_EVENT, STOP_EVENT, STOP_EVENT,
+		STOP_EVENT, STOP_EVENT, STOP_EVENT, GREETING, NULL,
+	};
+	struct qmp_reply reply;
+	struct fake_qmp f;
+	char err[256] = "", status[32] = "";
+	int ret;
+
+	fake_start(&f, script, false, 0);
+	ret = qmp_run(f.path, "query-status", 2000, &reply, err, sizeof(err));
+	fake_stop(&f);
+	tap_ok(ret == 0 && reply.events_skipped == 1 &&
+	       !qmp_return_string(reply.ret, "status", status, sizeof(status)) &&
+	       !strcmp(status, "finish-migrate"),
+	       "an event before the greeting is skipped (%s, %u events, status '%s')",
+	       err, reply.events_skipped, status);
+	fake_start(&f, flood, false, 0);
+	ret = qmp_run(f.path, "query-status", 2000, &reply, err, sizeof(err));
+	fake_stop(&f);
+	tap_ok(ret == -1 && strstr(err, "did not start with a greeting"),
+	       "more than %d events before the greeting: refused (got '%s')",
+	       QMP_EVENTS_BEFORE_GREETING_MAX, err);
+}
+
 static void test_exchange_error(void)
 {
 	static const char *const script[] = {
@@ -444,13 +479,14 @@ static void test_return_string(void)
 
 int main(void)
 {
-	tap_plan(10 + 7 + 3 + 28 + 2 + 1 + 7 + 2 + 1);
+	tap_plan(10 + 7 + 3 + 28 + 2 + 1 + 7 + 2 + 1 + 2);
 	test_return_string();
 	test_frame();
 	test_parse_good();
 	test_parse_long();
 	test_parse_bad();
 	test_exchange_ok();
+	test_event_before_greeting();
 	test_exchange_error();
 	test_exchange_failures();
 	test_no_socket();

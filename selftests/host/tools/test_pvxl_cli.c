@@ -303,6 +303,12 @@ static void test_usage_errors(void)
 		  "unknown stopped-time policy 'bogus' (step, slew:PPM or keep)" },
 		{ { "restore", "--stopped-time=slew:", "f" },
 		  "unknown stopped-time policy 'slew:'" },
+		{ { "migrate" }, "pvxl: migrate: missing argument" },
+		{ { "migrate", "g" }, "pvxl: migrate: missing argument" },
+		{ { "migrate", "g", "d", "x" },
+		  "pvxl: migrate: unexpected argument 'x'" },
+		{ { "migrate", "--stopped-time", "step", "g", "d" },
+		  "pvxl: migrate: unknown option '--stopped-time'" },
 	};
 	char socket_arg[160];
 	size_t i;
@@ -334,7 +340,7 @@ static void test_help(void)
 {
 	static const char *const commands[] = {
 		"create", "list", "destroy", "pause", "unpause", "save", "restore",
-		"console", "info", "set-wallclock", "host-info", "inject", "help",
+		"migrate", "console", "info", "set-wallclock", "host-info", "inject", "help",
 	};
 	char expect[64];
 	struct run r;
@@ -580,6 +586,47 @@ static void test_save_restore_wire(void)
 	unlink(file);
 }
 
+/* migrate sends DEST's absolute path; DEST must be a socket. */
+static void test_migrate_wire(void)
+{
+	char expect[400], file[200];
+	struct fake_server s;
+	struct run r;
+	int fd;
+
+	run_served(&r, &s, "ok\n{\"downtime_ns\":12000000,\"elapsed_ns\":480000000}\n",
+		   tmpdir, (const char *const[]){ "migrate", "--json", "g1",
+						  "./control.sock", NULL });
+	snprintf(expect, sizeof(expect), "json migrate g1 %s\n", ctl_path);
+	tap_ok(r.status == 0 && !strcmp(s.request, expect) &&
+	       !strcmp(r.out, "{\"downtime_ns\":12000000,\"elapsed_ns\":480000000}\n") &&
+	       strstr(r.err, "pvxl: migrate: moving g1 to the pvtimed at ") &&
+	       strstr(r.err, "(stopped at most 12 ms, 480 ms in all)"),
+	       "migrate sends DEST's absolute path, prints the body, progress on stderr (got %d, req '%s', out '%s', err '%s')",
+	       r.status, flat(s.request), flat(r.out), flat(r.err));
+	run_served(&r, &s, "error 1 domain 'g1': QEMU's migration failed: x; domain 'g1' runs on here\n",
+		   tmpdir, (const char *const[]){ "migrate", "g1", ctl_path, NULL });
+	tap_ok(r.status == 1 && !*r.out &&
+	       strstr(r.err, "pvxl: domain 'g1': QEMU's migration failed: x; domain 'g1' runs on here"),
+	       "migrate refused by pvtimed: exit 1, its message (got %d: %s)",
+	       r.status, flat(r.err));
+	RUN(&r, "--socket", ctl_path, "migrate", "g1", "/nonexistent/dest.sock");
+	tap_ok(r.status == 1 && strstr(r.err, "cannot use destination '/nonexistent/dest.sock'") &&
+	       !control_socket_touched(),
+	       "migrate to a missing DEST: exit 1 before connecting (got %d: %s)",
+	       r.status, flat(r.err));
+	snprintf(file, sizeof(file), "%s/not-a-socket", tmpdir);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0)
+		close(fd);
+	RUN(&r, "--socket", ctl_path, "migrate", "g1", file);
+	tap_ok(r.status == 1 && strstr(r.err, "is not a socket") &&
+	       !control_socket_touched(),
+	       "migrate to a DEST that is not a socket: exit 1 before connecting (got %d: %s)",
+	       r.status, flat(r.err));
+	unlink(file);
+}
+
 /* The domain's console: echo one line back in upper case, then hang up. */
 static void test_console(void)
 {
@@ -646,7 +693,7 @@ int main(void)
 	snprintf(console_path, sizeof(console_path), "%s/guest1.console", tmpdir);
 	ctl_listen_fd = listen_unix(ctl_path);
 
-	tap_plan(39 + 17 + 2 + 12 + 6 + 3 + 3 + 3 + 3 + 3);
+	tap_plan(43 + 18 + 2 + 12 + 6 + 3 + 3 + 3 + 3 + 3 + 4);
 	test_usage_errors();
 	test_help();
 	test_cannot_connect();
@@ -656,6 +703,7 @@ int main(void)
 	test_pause_wire();
 	test_create();
 	test_save_restore_wire();
+	test_migrate_wire();
 	test_console();
 	return tap_done();
 }
