@@ -429,7 +429,6 @@ static int cmd_restore(int argc, char **argv, struct emit *e, char *err,
 {
 	const char *config = argc > 1 && strcmp(argv[1], "-") ? argv[1] : NULL;
 	const char *policy = argc > 2 && strcmp(argv[2], "-") ? argv[2] : NULL;
-	char name[STOPPED_TIME_NAME_MAX];
 	struct domain_restore_result res;
 	enum stopped_time_policy stopped;
 	uint32_t slew_ppm;
@@ -443,17 +442,7 @@ static int cmd_restore(int argc, char **argv, struct emit *e, char *err,
 	}
 	if (domain_restore(argv[0], config, policy, &res, err, errlen))
 		return PVTIME_EXIT_FAILURE;
-	emit_str(e, "name", res.d->cfg.name);
-	emit_u64(e, "domid", res.d->domid);
-	emit_str(e, "state", domain_state_label(res.d));
-	emit_str(e, "file", argv[0]);
-	emit_str(e, "stopped_time",
-		 stopped_time_policy_name(res.stopped, res.slew_ppm, name,
-					  sizeof(name)));
-	emit_bool(e, "same_host", res.same_host);
-	emit_s64(e, "saved_realtime_ns", res.saved_realtime_ns);
-	emit_u64(e, "load_ns", res.load_ns);
-	emit_u64(e, "elapsed_ns", res.elapsed_ns);
+	emit_restored_domain(e, &res, argv[0]);
 	return PVTIME_EXIT_OK;
 }
 

@@ -409,27 +409,38 @@ int cmd_migrate_prepare(int argc, char **argv, struct emit *e, char *err,
 	return PVTIME_EXIT_OK;
 }
 
+void emit_restored_domain(struct emit *e,
+			  const struct domain_restore_result *res,
+			  const char *file)
+{
+	char policy[STOPPED_TIME_NAME_MAX];
+
+	emit_str(e, "name", res->d->cfg.name);
+	emit_u64(e, "domid", res->d->domid);
+	emit_str(e, "state", domain_state_label(res->d));
+	if (file)
+		emit_str(e, "file", file);
+	emit_str(e, "stopped_time",
+		 stopped_time_policy_name(res->stopped, res->slew_ppm, policy,
+					  sizeof(policy)));
+	emit_bool(e, "same_host", res->same_host);
+	emit_s64(e, "saved_realtime_ns", res->saved_realtime_ns);
+	emit_u64(e, "load_ns", res->load_ns);
+	emit_u64(e, "elapsed_ns", res->elapsed_ns);
+}
+
 /* migrate-finish <version> <name> <header> */
 int cmd_migrate_finish(int argc, char **argv, struct emit *e, char *err,
 		       size_t errlen)
 {
 	struct domain_restore_result res;
-	char policy[STOPPED_TIME_NAME_MAX];
 
 	(void)argc;
 	if (check_version(argv[0], err, errlen))
 		return PVTIME_EXIT_FAILURE;
 	if (domain_incoming_finish(argv[1], argv[2], &res, err, errlen))
 		return PVTIME_EXIT_FAILURE;
-	emit_str(e, "name", res.d->cfg.name);
-	emit_u64(e, "domid", res.d->domid);
-	emit_str(e, "state", domain_state_label(res.d));
-	emit_str(e, "stopped_time",
-		 stopped_time_policy_name(res.stopped, res.slew_ppm, policy,
-					  sizeof(policy)));
-	emit_bool(e, "same_host", res.same_host);
-	emit_u64(e, "load_ns", res.load_ns);
-	emit_u64(e, "elapsed_ns", res.elapsed_ns);
+	emit_restored_domain(e, &res, NULL);
 	return PVTIME_EXIT_OK;
 }
 

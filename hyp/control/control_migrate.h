@@ -22,4 +22,13 @@ int cmd_migrate_finish(int argc, char **argv, struct emit *e, char *err,
 int cmd_migrate_abort(int argc, char **argv, struct emit *e, char *err,
 		      size_t errlen);
 
+struct domain_restore_result;
+/*
+ * What restore and migrate-finish answer about the domain they brought
+ * back (a migration is a restore from a socket); file NULL: not from one.
+ */
+void emit_restored_domain(struct emit *e,
+			  const struct domain_restore_result *res,
+			  const char *file);
+
 #endif /* PVTIMED_CONTROL_MIGRATE_H */

@@ -65,34 +65,6 @@ struct incoming {
 
 static struct incoming *incomings;
 
-static int64_t realtime_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static int qmp_simple(struct domain *d, const char *cmd, const char *args,
-		      struct qmp_reply *reply, char *err, size_t errlen)
-{
-	char why[320];
-
-	if (qmp_run_args(d->qmp_path, cmd, args, QMP_TIMEOUT_MS, reply, why,
-			 sizeof(why))) {
-		snprintf(err, errlen, "domain '%s': %s", d->cfg.name, why);
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- source ---- */
 
 char *domain_migrate_header(struct domain *d, bool stopped, char *err,
@@ -186,7 +158,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 	unsigned int i, qmp_failures = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (qmp_simple(d, "migrate-set-parameters",
+	if (domain_qmp(d, "migrate-set-parameters",
 		       "{\"max-bandwidth\":" MIGRATE_MAX_BANDWIDTH
 		       ",\"downtime-limit\":" MIGRATE_DOWNTIME_LIMIT_MS "}",
 		       &reply, err, errlen))
@@ -198,7 +170,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 	}
 	/* Running until the migration starts, at the earliest. */
 	last_running = start_tsc = pvtime_rdtsc();
-	if (qmp_simple(d, "migrate", args, &reply, err, errlen))
+	if (domain_qmp(d, "migrate", args, &reply, err, errlen))
 		return -1;
 	log_info("domain %s: migrating to %s, the guest running", d->cfg.name,
 		 uri);
@@ -236,7 +208,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 		if (!stopped && !cancelled && i % MIGRATE_PROGRESS_POLLS &&
 		    monotonic_ns() < deadline)
 			continue;
-		if (qmp_simple(d, "query-migrate", NULL, &reply, err, errlen))
+		if (domain_qmp(d, "query-migrate", NULL, &reply, err, errlen))
 			goto failed;
 		if (qmp_return_string(reply.ret, "status", mstatus,
 				      sizeof(mstatus)))
@@ -256,7 +228,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 		if (!cancelled && monotonic_ns() > deadline) {
 			log_warn("domain %s: migration not done after %d s (status '%s'); cancelling",
 				 d->cfg.name, MIGRATE_TIMEOUT_MS / 1000, mstatus);
-			if (qmp_simple(d, "migrate_cancel", NULL, &reply, err,
+			if (domain_qmp(d, "migrate_cancel", NULL, &reply, err,
 				       errlen))
 				goto failed;
 			cancelled = true;
@@ -604,7 +576,7 @@ int domain_incoming_finish(const char *name, const char *header_path,
 		ret = domain_clock_restore(&d->clock, d->cfg.name, d->cfg.vcpus,
 					   d->cfg.tsc_stable, hz, &h.clock,
 					   pvtime_rdtsc(), same_tsc,
-					   realtime_now_ns());
+					   realtime_ns());
 	}
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot take the clock over: %s",

@@ -58,6 +58,11 @@ int domain_start(struct domain *d, const struct domain_restore_ctx *rc,
 
 /* domain_save.c, shared with domain_migrate.c. */
 struct save_header;
+struct qmp_reply;
+
+/* One QMP command to d's QEMU; a failure is put in err with d's name. */
+int domain_qmp(struct domain *d, const char *cmd, const char *args,
+	       struct qmp_reply *reply, char *err, size_t errlen);
 
 /*
  * The save header of a paused d (its clock at d->pause_stop_tsc), with

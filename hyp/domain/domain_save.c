@@ -38,21 +38,6 @@
 /* A stopped guest's stream is all there is to send: no need to throttle. */
 #define SAVE_MAX_BANDWIDTH	"10737418240"
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static int64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 /* This boot's id ("-" if unknown: then no restore trusts the TSC). */
 void domain_boot_id(char *out, size_t len)
 {
@@ -72,8 +57,8 @@ void domain_boot_id(char *out, size_t len)
 		snprintf(out, len, "-");
 }
 
-static int qmp_simple(struct domain *d, const char *cmd, const char *args,
-		      struct qmp_reply *reply, char *err, size_t errlen)
+int domain_qmp(struct domain *d, const char *cmd, const char *args,
+	       struct qmp_reply *reply, char *err, size_t errlen)
 {
 	char why[320];
 
@@ -154,7 +139,7 @@ static int wait_migration(struct domain *d, char *err, size_t errlen)
 	char status[64], desc[256];
 
 	for (;;) {
-		if (qmp_simple(d, "query-migrate", NULL, &reply, err, errlen))
+		if (domain_qmp(d, "query-migrate", NULL, &reply, err, errlen))
 			return -1;
 		if (qmp_return_string(reply.ret, "status", status, sizeof(status)))
 			status[0] = '\0';
@@ -271,12 +256,12 @@ int domain_save(struct domain *d, const char *path,
 		snprintf(err, errlen, "%s: write: %s", path, strerror(-ret));
 		goto fail_unlink;
 	}
-	if (qmp_simple(d, "migrate-set-parameters",
+	if (domain_qmp(d, "migrate-set-parameters",
 		       "{\"max-bandwidth\":" SAVE_MAX_BANDWIDTH "}", &reply, err,
 		       errlen))
 		goto fail_unlink;
 	snprintf(args, sizeof(args), "{\"uri\":\"exec:cat >> '%s'\"}", path);
-	if (qmp_simple(d, "migrate", args, &reply, err, errlen) ||
+	if (domain_qmp(d, "migrate", args, &reply, err, errlen) ||
 	    wait_migration(d, err, errlen) ||
 	    finish_header(fd, &h, path, err, errlen))
 		goto fail_unlink;
