@@ -404,11 +404,8 @@ def phase_migrate(results, args, daemon, workdir, GuestRun):
     try:
         guest = os.path.join(args.build, "guest")
         cfg = os.path.join(guest, "check-migrate.cfg")
-        config_copy(os.path.join(guest, "test.cfg"), cfg, name=NAME)
-        with open(cfg) as f:
-            text = f.read()
-        with open(cfg, "w") as f:
-            f.write(re.sub(r"\bpvtest=[^\s\"]+", "pvtest=migrate", text))
+        config_copy(os.path.join(guest, "test.cfg"), cfg, name=NAME,
+                    pvtest="migrate")
         created = daemon.pvxl("create", cfg, timeout=120)
         if not results.own(created.returncode == 0, suite, f"pvxl create {cfg}",
                            [created.describe()] + daemon.log_tail(15)):

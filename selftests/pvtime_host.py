@@ -63,15 +63,22 @@ def read_config_value(path, key):
     raise KeyError(f"{path}: no '{key}' setting")
 
 
-def config_copy(cfg, path, name=None, extra_words="", set_keys=None):
+PVTEST_WORD = re.compile(r"\bpvtest=[^\s\"]+")
+
+
+def config_copy(cfg, path, name=None, extra_words="", set_keys=None,
+                pvtest=None):
     """Write a copy of a generated domain config to `path`, with an absolute
-    ramdisk path, optionally a new name, more kernel parameters and keys
-    set to values (given as config text, e.g. '"multi"'), replaced where
-    the file has them and appended where it does not."""
+    ramdisk path, optionally a new name, another pvtest= mode (which may
+    carry more KEY=VALUE words for the guest), more kernel parameters and
+    keys set to values (given as config text, e.g. '"multi"'), replaced
+    where the file has them and appended where it does not."""
     set_keys = dict(set_keys or {})
     ramdisk = os.path.join(os.path.dirname(os.path.abspath(cfg)),
                            read_config_value(cfg, "ramdisk"))
     extra = f"{read_config_value(cfg, 'extra')} {extra_words}".strip()
+    if pvtest:
+        extra = PVTEST_WORD.sub(f"pvtest={pvtest}", extra)
     with open(cfg, encoding="utf-8") as f:
         lines = f.read().splitlines()
     text = []
@@ -332,18 +339,8 @@ def meter_guest_config(build, workdir, name, pvtest, meter):
     carry more KEY=VALUE words for the guest), the ramdisk made absolute
     and meter's device added; written in workdir, its path returned."""
     source = os.path.join(build, "guest", "test.cfg")
-    with open(source) as src:
-        text = src.read()
-    text = re.sub(r'^name = .*$', f'name = "{name}"', text, flags=re.M)
-    text = re.sub(r"\bpvtest=[^\s\"]+", f"pvtest={pvtest}", text)
-    # The ramdisk is relative to the config's directory: make it absolute.
-    ramdisk = read_config_value(source, "ramdisk")
-    text = re.sub(r'^ramdisk = .*$',
-                  f'ramdisk = "{os.path.join(build, "guest", ramdisk)}"',
-                  text, flags=re.M)
     base = os.path.join(workdir, f"{name}.base.cfg")
-    with open(base, "w") as dst:
-        dst.write(text)
+    config_copy(source, base, name=name, pvtest=pvtest)
     path = os.path.join(workdir, f"{name}.cfg")
     config_with_args(base, path, meter.device_model_args())
     return path

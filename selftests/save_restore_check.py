@@ -211,11 +211,8 @@ def phase_save_restore(results, args, daemon, workdir, GuestRun,
     suite = "save"
     guest = os.path.join(args.build, "guest")
     cfg = os.path.join(guest, "check-saverestore.cfg")
-    config_copy(os.path.join(guest, "test.cfg"), cfg, name=NAME)
-    with open(cfg) as f:
-        text = f.read()
-    with open(cfg, "w") as f:
-        f.write(re.sub(r"\bpvtest=[^\s\"]+", "pvtest=saverestore", text))
+    config_copy(os.path.join(guest, "test.cfg"), cfg, name=NAME,
+                pvtest="saverestore")
     save_file = os.path.join(workdir, f"{NAME}.save")
     name = read_config_value(cfg, "name")
     created = daemon.pvxl("create", cfg, timeout=120)

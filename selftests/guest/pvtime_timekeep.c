@@ -272,6 +272,25 @@ static void next_probe(struct rate_sample *p, long ms)
 	p->host_raw_ns += 1000 * MS;
 }
 
+/*
+ * Probe (from *p on) until both the raw clock, against where it was
+ * before, and CLOCK_REALTIME are within 1 ms of the host's: how long
+ * after t0 that was, or -1 if still off 20 s after t0 (said on stdout).
+ */
+static int64_t probe_until_back(struct rate_sample *p,
+				const struct rate_sample *before, int64_t t0)
+{
+	while (p->host_raw_ns - t0 <= 20000 * MS) {
+		if (abs64(p->raw_offset_ns - before->raw_offset_ns) <= ONE_MS &&
+		    abs64(p->realtime_offset_ns) <= ONE_MS)
+			return p->host_raw_ns - t0;
+		next_probe(p, 20);
+	}
+	printf("# step: still off after 20 s: raw %" PRId64 " ns, REALTIME %" PRId64 " ns\n",
+	       p->raw_offset_ns - before->raw_offset_ns, p->realtime_offset_ns);
+	return -1;
+}
+
 /* Probe until the host's raw clock jumps: the pause.  Returns 0 or -1. */
 static int wait_for_pause(const struct rate_sample *before,
 			  struct rate_sample *resumed,
@@ -358,17 +377,7 @@ static int cmd_stop(const struct stop_kind *kind, int seconds,
 		/* Within 1 ms on both measures, within 200 ms of the unpause. */
 		p = resumed;
 		failed_probes = 0;
-		while (p.host_raw_ns - t0 <= 20000 * MS) {
-			error = p.raw_offset_ns - before.raw_offset_ns;
-			if (abs64(error) <= ONE_MS && abs64(p.realtime_offset_ns) <= ONE_MS) {
-				recovery = p.host_raw_ns - t0;
-				break;
-			}
-			next_probe(&p, 20);
-		}
-		if (recovery < 0)
-			printf("# step: still off after 20 s: raw %" PRId64 " ns, REALTIME %" PRId64 " ns\n",
-			       p.raw_offset_ns - before.raw_offset_ns, p.realtime_offset_ns);
+		recovery = probe_until_back(&p, &before, t0);
 		printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
 		       recovery / 1000, (long long)(kind->step_limit_ns / MS));
 		printf("PVTIME-REPORT %s_step_recovery_us %" PRId64 "\n",
@@ -575,19 +584,8 @@ static int cmd_migrate(int seconds, bool fail, const char *kind)
 		       p.realtime_offset_ns);
 		printf("PVTIME-REPORT migrate_probe_gap_ms %" PRId64 "\n", gap / MS);
 		/* Within 1 ms on both measures, within 3 s (a cold QEMU). */
-		while (p.host_raw_ns - t0 <= 20000 * MS) {
-			error = p.raw_offset_ns - before.raw_offset_ns;
-			if (abs64(error) <= ONE_MS && abs64(p.realtime_offset_ns) <= ONE_MS) {
-				recovery = p.host_raw_ns - t0;
-				break;
-			}
-			next_probe(&p, 20);
-		}
-		if (recovery < 0)
-			printf("# step: still off after 20 s: raw %" PRId64 " ns, REALTIME %" PRId64 " ns\n",
-			       p.raw_offset_ns - before.raw_offset_ns,
-			       p.realtime_offset_ns);
-		else
+		recovery = probe_until_back(&p, &before, t0);
+		if (recovery >= 0)
 			printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
 			       recovery / 1000,
 			       (long long)(RESTORE_RECOVERY_LIMIT_NS / MS));

@@ -489,15 +489,28 @@ mode_main() {
 	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
+# insmod, on pvtime, and REALTIME on the hyp's: where the modes driven
+# by a host runner start.  Fails (1) only if insmod does: the other two
+# are results, and the mode goes on.
+load_resynced() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return 1
+	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
+	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	return 0
+}
+
+# How many GUEST_STOPPED flags the module has seen (debugfs).
+guest_stopped_seen() {
+	sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state"
+}
+
 # pvtimed dies and comes back under this guest (selftests/restart_check.py
 # drives it).  The meter is the host's CLOCK_REALTIME through a page of its
 # own, so it keeps measuring while no pvtimed runs.
 RESTART_PROBE_S=${RESTART_PROBE_S:-36}
 mode_restart() {
-	run_commented insmod "$MODULE"
-	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
-	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
-	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	load_resynced || return
 	echo "PVTIME-RESTART-READY $RESTART_PROBE_S"
 	"$SELFTESTS/pvtime-meter-probe" --duration "$RESTART_PROBE_S" \
 		--interval-ms 20 --window-s 1 --max-rtt-us 10 --json \
@@ -546,10 +559,7 @@ wallclock_steps() {
 }
 
 mode_ntp() {
-	run_commented insmod "$MODULE"
-	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
-	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
-	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	load_resynced || return
 	# The initial step and its retries are over once the offset is known.
 	sleep 2
 	steps_before=$(wallclock_steps)
@@ -894,15 +904,12 @@ mode_timekeep() {
 # answers PVTIME-HOST-REQUEST save-restore SECONDS POLICY).
 SAVE_RESTORE_S=${SAVE_RESTORE_S:-2}
 mode_saverestore() {
-	run_commented insmod "$MODULE"
-	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
-	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
-	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	load_resynced || return
 	tk=$SELFTESTS/pvtime-timekeep
-	stopped_before=$(sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state")
+	stopped_before=$(guest_stopped_seen)
 	run_reporting "save-restore ${SAVE_RESTORE_S} s, step: REALTIME and raw within 1 ms of the host's, then REALTIME within 50 us, CLOCK_MONOTONIC never back" \
 		"$tk" save-restore "$SAVE_RESTORE_S" step
-	stopped_after=$(sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state")
+	stopped_after=$(guest_stopped_seen)
 	comment "guest_stopped: $stopped_before before, $stopped_after after"
 	check "the module saw GUEST_STOPPED across the restore" \
 		[ "${stopped_after:-0}" != "${stopped_before:-0}" ]
@@ -922,15 +929,12 @@ mode_saverestore() {
 # pvxl migrate under this guest (selftests/migrate_check.py answers
 # PVTIME-HOST-REQUEST migrate and migrate-fail).
 mode_migrate() {
-	run_commented insmod "$MODULE"
-	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
-	check "current_clocksource is pvtime or pvtime-tsc" is_pvtime_clocksource
-	check "REALTIME within 1 ms of the hyp's before" realtime_resynced
+	load_resynced || return
 	tk=$SELFTESTS/pvtime-timekeep
-	stopped_before=$(sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state")
+	stopped_before=$(guest_stopped_seen)
 	run_reporting "migrate under all-vCPU load: REALTIME and raw within 1 ms of the host's within 3 s, then REALTIME within 50 us, CLOCK_MONOTONIC never back" \
 		"$tk" migrate 60
-	stopped_after=$(sed -n 's/^guest_stopped_seen //p' "$DEBUGFS/state")
+	stopped_after=$(guest_stopped_seen)
 	comment "guest_stopped: $stopped_before before, $stopped_after after"
 	check "the module saw GUEST_STOPPED across the move" \
 		[ "${stopped_after:-0}" != "${stopped_before:-0}" ]
