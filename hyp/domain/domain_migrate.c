@@ -158,7 +158,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 	unsigned int i, qmp_failures = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (domain_qmp(d, "migrate-set-parameters",
+	if (domain_qmp_run(d, "migrate-set-parameters",
 		       "{\"max-bandwidth\":" MIGRATE_MAX_BANDWIDTH
 		       ",\"downtime-limit\":" MIGRATE_DOWNTIME_LIMIT_MS "}",
 		       &reply, err, errlen))
@@ -170,7 +170,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 	}
 	/* Running until the migration starts, at the earliest. */
 	last_running = start_tsc = pvtime_rdtsc();
-	if (domain_qmp(d, "migrate", args, &reply, err, errlen))
+	if (domain_qmp_run(d, "migrate", args, &reply, err, errlen))
 		return -1;
 	log_info("domain %s: migrating to %s, the guest running", d->cfg.name,
 		 uri);
@@ -208,7 +208,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 		if (!stopped && !cancelled && i % MIGRATE_PROGRESS_POLLS &&
 		    monotonic_ns() < deadline)
 			continue;
-		if (domain_qmp(d, "query-migrate", NULL, &reply, err, errlen))
+		if (domain_qmp_run(d, "query-migrate", NULL, &reply, err, errlen))
 			goto failed;
 		if (qmp_return_string(reply.ret, "status", mstatus,
 				      sizeof(mstatus)))
@@ -228,7 +228,7 @@ int domain_migrate_send(struct domain *d, const char *uri,
 		if (!cancelled && monotonic_ns() > deadline) {
 			log_warn("domain %s: migration not done after %d s (status '%s'); cancelling",
 				 d->cfg.name, MIGRATE_TIMEOUT_MS / 1000, mstatus);
-			if (domain_qmp(d, "migrate_cancel", NULL, &reply, err,
+			if (domain_qmp_run(d, "migrate_cancel", NULL, &reply, err,
 				       errlen))
 				goto failed;
 			cancelled = true;

@@ -61,8 +61,8 @@ struct save_header;
 struct qmp_reply;
 
 /* One QMP command to d's QEMU; a failure is put in err with d's name. */
-int domain_qmp(struct domain *d, const char *cmd, const char *args,
-	       struct qmp_reply *reply, char *err, size_t errlen);
+int domain_qmp_run(struct domain *d, const char *cmd, const char *args,
+		   struct qmp_reply *reply, char *err, size_t errlen);
 
 /*
  * The save header of a paused d (its clock at d->pause_stop_tsc), with

@@ -57,8 +57,8 @@ void domain_boot_id(char *out, size_t len)
 		snprintf(out, len, "-");
 }
 
-int domain_qmp(struct domain *d, const char *cmd, const char *args,
-	       struct qmp_reply *reply, char *err, size_t errlen)
+int domain_qmp_run(struct domain *d, const char *cmd, const char *args,
+		   struct qmp_reply *reply, char *err, size_t errlen)
 {
 	char why[320];
 
@@ -139,7 +139,7 @@ static int wait_migration(struct domain *d, char *err, size_t errlen)
 	char status[64], desc[256];
 
 	for (;;) {
-		if (domain_qmp(d, "query-migrate", NULL, &reply, err, errlen))
+		if (domain_qmp_run(d, "query-migrate", NULL, &reply, err, errlen))
 			return -1;
 		if (qmp_return_string(reply.ret, "status", status, sizeof(status)))
 			status[0] = '\0';
@@ -256,12 +256,12 @@ int domain_save(struct domain *d, const char *path,
 		snprintf(err, errlen, "%s: write: %s", path, strerror(-ret));
 		goto fail_unlink;
 	}
-	if (domain_qmp(d, "migrate-set-parameters",
+	if (domain_qmp_run(d, "migrate-set-parameters",
 		       "{\"max-bandwidth\":" SAVE_MAX_BANDWIDTH "}", &reply, err,
 		       errlen))
 		goto fail_unlink;
 	snprintf(args, sizeof(args), "{\"uri\":\"exec:cat >> '%s'\"}", path);
-	if (domain_qmp(d, "migrate", args, &reply, err, errlen) ||
+	if (domain_qmp_run(d, "migrate", args, &reply, err, errlen) ||
 	    wait_migration(d, err, errlen) ||
 	    finish_header(fd, &h, path, err, errlen))
 		goto fail_unlink;
