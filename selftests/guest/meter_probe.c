@@ -12,22 +12,14 @@
 #include <unistd.h>
 
 #include "meter_probe.h"
+#include "prog_common.h"
 
 #define PCI_DEVICES		"/sys/bus/pci/devices"
 #define IVSHMEM_VENDOR		0x1af4
 #define IVSHMEM_DEVICE		0x1110
-#define NSEC_PER_SEC		1000000000LL
 /* The meter polls every ~2 ms while idle; allow for a busy host. */
 #define METER_WAKE_TIMEOUT_NS	(500 * 1000000LL)
 #define METER_ANSWER_TIMEOUT_NS	(100 * 1000000LL)
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
 
 static void cpu_relax(void)
 {

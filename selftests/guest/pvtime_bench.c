@@ -27,18 +27,11 @@
 #include <unistd.h>
 
 #include "guest_files.h"
+#include "prog_common.h"
 #include "monotonic_check.h"
 #include "rate_probe.h"
 
 #define MAX_RUNS	101
-
-static int64_t now_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -50,13 +43,13 @@ static int cmp_double(const void *a, const void *b)
 /* Mean ns per clock_gettime(clock) over calls calls. */
 static double cost_one_run(clockid_t clock, unsigned long calls)
 {
-	int64_t start = now_ns(CLOCK_MONOTONIC);
+	int64_t start = clock_ns(CLOCK_MONOTONIC);
 	struct timespec ts;
 	unsigned long i;
 
 	for (i = 0; i < calls; i++)
 		clock_gettime(clock, &ts);
-	return (double)(now_ns(CLOCK_MONOTONIC) - start) / calls;
+	return (double)(clock_ns(CLOCK_MONOTONIC) - start) / calls;
 }
 
 /*
@@ -83,22 +76,6 @@ static void cost_ns(unsigned long runs, unsigned long calls,
 	*real_ns = real[runs / 2];
 }
 
-static int parse_ulong(const char *opt, const char *text, unsigned long min,
-		       unsigned long max, unsigned long *value)
-{
-	char *end;
-
-	errno = 0;
-	*value = strtoul(text, &end, 10);
-	if (errno || end == text || *end || *text == '-' || *value < min ||
-	    *value > max) {
-		fprintf(stderr, "pvtime-bench: %s '%s': want %lu..%lu\n", opt,
-			text, min, max);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long runs = 11, calls = 200000, back_s = 3, rate_s = 20;
@@ -113,19 +90,19 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "r:n:b:d:i:")) != -1) {
 		switch (opt) {
 		case 'r':
-			ret = parse_ulong("-r", optarg, 1, MAX_RUNS, &runs);
+			ret = parse_ulong_option("-r", optarg, 1, MAX_RUNS, &runs);
 			break;
 		case 'n':
-			ret = parse_ulong("-n", optarg, 1, 100000000, &calls);
+			ret = parse_ulong_option("-n", optarg, 1, 100000000, &calls);
 			break;
 		case 'b':
-			ret = parse_ulong("-b", optarg, 1, 3600, &back_s);
+			ret = parse_ulong_option("-b", optarg, 1, 3600, &back_s);
 			break;
 		case 'd':
-			ret = parse_ulong("-d", optarg, 0, 86400, &rate_s);
+			ret = parse_ulong_option("-d", optarg, 0, 86400, &rate_s);
 			break;
 		case 'i':
-			ret = parse_ulong("-i", optarg, 10, 60000, &interval);
+			ret = parse_ulong_option("-i", optarg, 10, 60000, &interval);
 			break;
 		default:
 			ret = -EINVAL;
@@ -135,11 +112,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "pvtime-bench: unexpected argument '%s'\n",
-			argv[optind]);
+	if (reject_operands(argc, argv))
 		return 2;
-	}
 	ret = read_small_file(CURRENT_CLOCKSOURCE, cs, sizeof(cs));
 	if (ret) {
 		fprintf(stderr, "pvtime-bench: cannot read %s: %s\n",

@@ -35,9 +35,8 @@
 #include <time.h>
 
 #include "meter_probe.h"
+#include "prog_common.h"
 #include "rate_probe.h"
-
-#define NSEC_PER_SEC	1000000000LL
 
 struct probe_options {
 	double duration_s;
@@ -95,13 +94,6 @@ static void series_free(struct series *s)
 	*s = (struct series){ NULL, 0, 0 };
 }
 
-static int cmp_int64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 struct distribution {
 	size_t n;
 	int64_t max_abs, p50_abs, p99_abs;
@@ -151,14 +143,6 @@ static void stats_free(struct probe_stats *st)
 	series_free(&st->meter_minus_mailbox);
 }
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -177,40 +161,6 @@ static void usage(FILE *out)
 		"  --tap NAME         end with one TAP line; needs --max-abs-us\n"
 		"  --max-abs-us X     largest |offset| that passes --tap\n",
 		METER_SAMPLE_EXCHANGES);
-}
-
-static bool parse_double(const char *text, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(text, &end);
-	if (errno || end == text || *end || !(v >= min && v <= max))
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_ulong(const char *text, unsigned long min, unsigned long max,
-			unsigned long *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static int bad_option(const char *name, const char *value, const char *range)
-{
-	fprintf(stderr, "pvtime-meter-probe: bad %s '%s' (%s)\n", name, value,
-		range);
-	return 2;
 }
 
 static int parse_options(int argc, char **argv, struct probe_options *o)
@@ -274,19 +224,12 @@ static int parse_options(int argc, char **argv, struct probe_options *o)
 			if (!parse_double(optarg, 0, 1e9, &o->max_abs_us))
 				return bad_option("--max-abs-us", optarg, "0..1e9");
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		default:
-			usage(stderr);
-			return 2;
+			return help_or_usage_error(c, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pvtime-meter-probe: unexpected argument '%s'\n",
-			argv[optind]);
+	if (reject_operands(argc, argv))
 		return 2;
-	}
 	if (!o->tap_name != (o->max_abs_us < 0)) {
 		fprintf(stderr, "pvtime-meter-probe: --tap and --max-abs-us go together\n");
 		return 2;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "guest_files.h"
+#include "prog_common.h"
 #include "rate_probe.h"
 
 static void usage(FILE *out)
@@ -29,17 +30,6 @@ static void usage(FILE *out)
 		"  -d SECONDS  how long to sample, 1..86400 (default 10)\n"
 		"  -i MS       sampling interval, 10..60000 (default 500)\n"
 		"  --json      one JSON object instead of key value lines\n");
-}
-
-static int parse_uint(const char *text, unsigned long min, unsigned long max,
-		      unsigned long *value)
-{
-	char *end;
-
-	errno = 0;
-	*value = strtoul(text, &end, 10);
-	return errno || end == text || *end || *text == '-' ||
-	       *value < min || *value > max ? -EINVAL : 0;
 }
 
 int main(int argc, char **argv)
@@ -58,14 +48,14 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "d:i:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
-			if (parse_uint(optarg, 1, 86400, &duration)) {
+			if (!parse_ulong(optarg, 1, 86400, &duration)) {
 				fprintf(stderr, "pvtime-rate: -d '%s': want 1..86400 seconds\n",
 					optarg);
 				return 2;
 			}
 			break;
 		case 'i':
-			if (parse_uint(optarg, 10, 60000, &interval)) {
+			if (!parse_ulong(optarg, 10, 60000, &interval)) {
 				fprintf(stderr, "pvtime-rate: -i '%s': want 10..60000 ms\n",
 					optarg);
 				return 2;
@@ -74,17 +64,11 @@ int main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return help_or_usage_error(opt, usage);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "pvtime-rate: unexpected argument '%s'\n",
-			argv[optind]);
+	if (reject_operands(argc, argv)) {
 		usage(stderr);
 		return 2;
 	}

@@ -44,9 +44,9 @@
 #include <time.h>
 
 #include "meter_probe.h"
+#include "prog_common.h"
 #include "../host/meter/step_log.h"
 
-#define NSEC_PER_SEC	1000000000LL
 #define NSEC_PER_USEC	1000LL
 /* Samples taken after the last step, for its residual. */
 #define TAIL_NS		(100 * 1000000LL)
@@ -102,28 +102,6 @@ static const char *const kind_names[] = {
 	[STEP_KIND_HOST] = "host",
 };
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
-static bool parse_ulong(const char *text, unsigned long min, unsigned long max,
-			unsigned long *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(text, &end, 10);
-	if (errno || end == text || *end || text[0] == '-' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -144,12 +122,6 @@ static void usage(FILE *out)
 		"  --min-steps N        steps of a kind needed to judge it, 1..256\n"
 		"                       (default 100)\n"
 		"  --device PATH        meter page to map (default: find the PCI device)\n");
-}
-
-static int bad_option(const char *name, const char *value, const char *range)
-{
-	fprintf(stderr, "pvtime-steps: bad %s '%s' (%s)\n", name, value, range);
-	return 2;
 }
 
 static int parse_options(int argc, char **argv, struct steps_options *o)
@@ -214,20 +186,11 @@ static int parse_options(int argc, char **argv, struct steps_options *o)
 				return bad_option("--cpu", optarg, "0..1023");
 			o->pin = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		default:
-			usage(stderr);
-			return 2;
+			return help_or_usage_error(c, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pvtime-steps: unexpected argument '%s'\n",
-			argv[optind]);
-		return 2;
-	}
-	return 0;
+	return reject_operands(argc, argv);
 }
 
 static int samples_add(struct samples *s, const struct meter_sample *ms)
@@ -244,13 +207,6 @@ static int samples_add(struct samples *s, const struct meter_sample *ms)
 	s->v[s->n++] = (struct sample){ ms->host_raw_ns, ms->offset_ns,
 					ms->rtt_ns };
 	return 0;
-}
-
-static int cmp_int64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* Median offset of the samples in [from, to) with rtt <= max_rtt_ns. */

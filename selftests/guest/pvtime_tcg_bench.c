@@ -51,6 +51,7 @@
 #include <x86intrin.h>
 
 #include "guest_files.h"
+#include "prog_common.h"
 #include "cpu_load.h"
 #include "rate_probe.h"
 
@@ -59,14 +60,6 @@
 /* realtime_probe reads at each end of the load; the fastest one counts. */
 #define PROBES_PER_END		20
 #define PROBE_GAP_MS		20
-
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void *integer_work(void *arg)
 {
@@ -118,10 +111,10 @@ static int run_throughput(unsigned long seconds)
 		print_line(line);
 		return -1;
 	}
-	start = monotonic_ns();
+	start = clock_ns(CLOCK_MONOTONIC);
 	sleep((unsigned int)seconds);
 	total = load_threads_stop(threads, n, &stop);
-	elapsed = monotonic_ns() - start;
+	elapsed = clock_ns(CLOCK_MONOTONIC) - start;
 	snprintf(line, sizeof(line),
 		 "PVTIME-BENCH tcg-throughput threads=%d seconds=%.2f iter_per_s=%.4g",
 		 n, elapsed / 1e9, (double)total * 1e9 / (double)elapsed);
@@ -197,10 +190,10 @@ static int run_load_rate(unsigned long seconds)
 		print_line(line);
 		return -1;
 	}
-	start = monotonic_ns();
+	start = clock_ns(CLOCK_MONOTONIC);
 	sleep((unsigned int)seconds);
 	reads = load_threads_stop(threads, n, &stop);
-	elapsed = monotonic_ns() - start;
+	elapsed = clock_ns(CLOCK_MONOTONIC) - start;
 	if (best_probe(&after)) {
 		snprintf(line, sizeof(line),
 			 "PVTIME-BENCH tcg-load-rate clocksource=%s rate_failed=1 reason=\"no realtime_probe answered after the load\"",
@@ -222,22 +215,6 @@ static int run_load_rate(unsigned long seconds)
 	return 0;
 }
 
-static int parse_ulong(const char *opt, const char *text, unsigned long min,
-		       unsigned long max, unsigned long *value)
-{
-	char *end;
-
-	errno = 0;
-	*value = strtoul(text, &end, 10);
-	if (errno || end == text || *end || *text == '-' || *value < min ||
-	    *value > max) {
-		fprintf(stderr, "pvtime-tcg-bench: %s '%s': want %lu..%lu\n",
-			opt, text, min, max);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long work_s = 10, rate_s = 20;
@@ -246,10 +223,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "w:d:")) != -1) {
 		switch (opt) {
 		case 'w':
-			ret = parse_ulong("-w", optarg, 0, 3600, &work_s);
+			ret = parse_ulong_option("-w", optarg, 0, 3600, &work_s);
 			break;
 		case 'd':
-			ret = parse_ulong("-d", optarg, 0, 3600, &rate_s);
+			ret = parse_ulong_option("-d", optarg, 0, 3600, &rate_s);
 			break;
 		default:
 			ret = -EINVAL;
@@ -259,11 +236,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "pvtime-tcg-bench: unexpected argument '%s'\n",
-			argv[optind]);
+	if (reject_operands(argc, argv))
 		return 2;
-	}
 	if (work_s && run_throughput(work_s))
 		failed = 1;
 	if (rate_s && run_load_rate(rate_s))

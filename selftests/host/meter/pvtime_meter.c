@@ -40,8 +40,7 @@
 #include <unistd.h>
 
 #include "meter_abi.h"
-
-#define NSEC_PER_SEC	1000000000LL
+#include "prog_common.h"
 
 struct meter_options {
 	const char *path;
@@ -62,14 +61,6 @@ static void on_stop_signal(int sig)
 {
 	(void)sig;
 	meter_stop = 1;
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
 }
 
 static void cpu_relax(void)
@@ -93,21 +84,6 @@ static void usage(FILE *out)
 		"  --spin-us N     of which spin this long, then poll every 50 us,\n"
 		"                  0..1000000 (default 1000)\n",
 		METER_DEFAULT_SIZE, METER_DEFAULT_SIZE);
-}
-
-static bool parse_ulong(const char *text, unsigned long min, unsigned long max,
-			unsigned long *out)
-{
-	unsigned long value;
-	char *end;
-
-	errno = 0;
-	value = strtoul(text, &end, 0);
-	if (errno || end == text || *end || text[0] == '-' ||
-	    value < min || value > max)
-		return false;
-	*out = value;
-	return true;
 }
 
 /* 0, or 2 after a message on stderr (a usage error). */
@@ -140,37 +116,22 @@ static int parse_options(int argc, char **argv, struct meter_options *opt)
 			}
 			break;
 		case 'i':
-			if (!parse_ulong(optarg, 50, 100000, &opt->idle_us)) {
-				fprintf(stderr, "pvtime-meter: bad --idle-us '%s' (50..100000)\n",
-					optarg);
-				return 2;
-			}
+			if (!parse_ulong(optarg, 50, 100000, &opt->idle_us))
+				return bad_option("--idle-us", optarg, "50..100000");
 			break;
 		case 'b':
-			if (!parse_ulong(optarg, 1, 1000, &opt->burst_ms)) {
-				fprintf(stderr, "pvtime-meter: bad --burst-ms '%s' (1..1000)\n",
-					optarg);
-				return 2;
-			}
+			if (!parse_ulong(optarg, 1, 1000, &opt->burst_ms))
+				return bad_option("--burst-ms", optarg, "1..1000");
 			break;
 		case 'p':
-			if (!parse_ulong(optarg, 0, 1000000, &opt->spin_us)) {
-				fprintf(stderr, "pvtime-meter: bad --spin-us '%s' (0..1000000)\n",
-					optarg);
-				return 2;
-			}
+			if (!parse_ulong(optarg, 0, 1000000, &opt->spin_us))
+				return bad_option("--spin-us", optarg, "0..1000000");
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		default:
-			usage(stderr);
-			return 2;
+			return help_or_usage_error(c, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pvtime-meter: unexpected argument '%s'\n",
-			argv[optind]);
+	if (reject_operands(argc, argv)) {
 		usage(stderr);
 		return 2;
 	}
