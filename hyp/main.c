@@ -23,6 +23,7 @@
 #include "control/control.h"
 #include "core/event_loop.h"
 #include "core/log.h"
+#include "core/sched_fifo.h"
 #include "core/sd_notify.h"
 #include "core/timebase.h"
 #include "core/tsc_ratefile.h"
@@ -48,6 +49,7 @@ struct options {
 	bool lock_memory;
 	const char *rate_file;		/* NULL: STATE_DIR/tsc-rate */
 	bool follow_host_ntp;		/* --host-clock ntp (default) */
+	int sched_fifo_prio;		/* --sched-fifo; 0: SCHED_OTHER */
 };
 
 static bool stop_requested;
@@ -75,12 +77,18 @@ static void usage(FILE *out)
 		"                      host CLOCK_MONOTONIC, with the host's NTP frequency\n"
 		"                      and slews; raw keeps the TSC's raw rate\n"
 		"                      (CLOCK_MONOTONIC_RAW, as kvmclock)\n"
+		"  --sched-fifo PRIO   run the event loop at SCHED_FIFO PRIO (%d..%d)\n"
+		"                      and each guest's QEMU main loop at PRIO-1, so\n"
+		"                      host clock steps reach guests without waiting\n"
+		"                      for a busy CPU; 0 (default) leaves both\n"
+		"                      SCHED_OTHER\n"
 		"  --help              show this help and exit\n"
 		"\n"
 		"SIGTERM or SIGINT leaves every guest running, with its state saved\n"
 		"for the next pvtimed to adopt, and exits 0.\n",
 		PVTIME_CTL_DEFAULT_SOCKET, PVTIME_CTL_DEFAULT_STATE_DIR,
-		CALIBRATE_MS_MIN, CALIBRATE_MS_MAX, CALIBRATE_MS_DEFAULT);
+		CALIBRATE_MS_MIN, CALIBRATE_MS_MAX, CALIBRATE_MS_DEFAULT,
+		SCHED_FIFO_PRIO_MIN, SCHED_FIFO_PRIO_MAX);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -95,7 +103,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_SOCKET = 256, OPT_STATE_DIR, OPT_LOG, OPT_LOG_LEVEL,
 	       OPT_CALIBRATE_MS, OPT_FAULT_INJECTION, OPT_LOCK_MEMORY, OPT_RATE_FILE, OPT_HOST_CLOCK,
-	       OPT_HELP };
+	       OPT_SCHED_FIFO, OPT_HELP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -106,6 +114,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "lock-memory", no_argument, NULL, OPT_LOCK_MEMORY },
 		{ "rate-file", required_argument, NULL, OPT_RATE_FILE },
 		{ "host-clock", required_argument, NULL, OPT_HOST_CLOCK },
+		{ "sched-fifo", required_argument, NULL, OPT_SCHED_FIFO },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -160,6 +169,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return usage_error("bad --calibrate-ms '%s' (expected 10..60000)",
 						   optarg);
 			o->calibrate_ms = (unsigned int)ms;
+			break;
+		case OPT_SCHED_FIFO:
+			errno = 0;
+			ms = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || errno ||
+			    (ms && (ms < SCHED_FIFO_PRIO_MIN || ms > SCHED_FIFO_PRIO_MAX)))
+				return usage_error("bad --sched-fifo '%s' (expected 0, or 2..99)",
+						   optarg);
+			o->sched_fifo_prio = (int)ms;
 			break;
 		case OPT_FAULT_INJECTION:
 			o->fault_injection = true;
@@ -304,6 +322,15 @@ int main(int argc, char **argv)
 		log_error("--lock-memory: mlockall: %s", strerror(errno));
 		return PVTIME_EXIT_FAILURE;
 	}
+	ret = sched_fifo_enable(opts.sched_fifo_prio);
+	if (ret) {
+		log_error("--sched-fifo %d: %s (needs root or CAP_SYS_NICE; 0 runs without)",
+			  opts.sched_fifo_prio, strerror(-ret));
+		return PVTIME_EXIT_FAILURE;
+	}
+	if (opts.sched_fifo_prio)
+		log_info("event loop at SCHED_FIFO %d, guests' QEMU main loops at %d",
+			 opts.sched_fifo_prio, opts.sched_fifo_prio - 1);
 	if (make_state_dir(opts.state_dir))
 		return PVTIME_EXIT_FAILURE;
 	if (!realpath(opts.state_dir, state_dir)) {

@@ -12,6 +12,7 @@
 #include "control/control_migrate.h"
 #include "core/log.h"
 #include "core/parse_int.h"
+#include "core/sched_fifo.h"
 #include "core/timebase.h"
 #include "domain/clock_status_domains.h"
 #include "domain/domain.h"
@@ -282,6 +283,12 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_u64(e, "domid", d->domid);
 	emit_str(e, "state", domain_state_label(d));
 	emit_s64(e, "qemu_pid", d->qemu_pid);
+	if (d->state == DOMAIN_RUNNING && d->qemu_pid > 0) {
+		char sched[32];
+
+		emit_str(e, "qemu_main_loop_sched",
+			 sched_fifo_describe(d->qemu_pid, sched, sizeof(sched)));
+	}
 	if (d->state == DOMAIN_SHUTDOWN) {
 		char how[64];
 
@@ -580,6 +587,7 @@ static int cmd_host_info(int argc, char **argv, struct emit *e, char *err,
 			 size_t errlen)
 {
 	const struct timebase *tb = timebase_get();
+	char sched[32];
 
 	(void)argc;
 	(void)argv;
@@ -593,6 +601,7 @@ static int cmd_host_info(int argc, char **argv, struct emit *e, char *err,
 	emit_u64(e, "baseline_ns", tb->baseline_ns);
 	emit_u64(e, "refinements", tb->refinements);
 	emit_bool(e, "fault_injection", fault_injection_enabled());
+	emit_str(e, "sched", sched_fifo_describe(0, sched, sizeof(sched)));
 	emit_u64(e, "abi_version", PVTIME_ABI_VERSION);
 	emit_host_clock(e, NULL);
 	emit_str(e, "time_source", domain_time_source() ?

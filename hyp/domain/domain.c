@@ -12,6 +12,7 @@
 #include "clock/wallclock.h"
 #include "core/log.h"
 #include "core/proc_fds.h"
+#include "core/sched_fifo.h"
 #include "core/timebase.h"
 #include "domain/domain.h"
 #include "domain/domain_priv.h"
@@ -314,6 +315,13 @@ int domain_start(struct domain *d, const struct domain_restore_ctx *rc,
 	if (pid < 0)
 		return -1;
 	d->qemu_pid = pid;
+	/* Its main loop delivers the doorbells: as promptly as pvtimed rings. */
+	ret = sched_fifo_qemu(pid);
+	if (ret) {
+		snprintf(err, errlen, "cannot make QEMU's main loop SCHED_FIFO %d (--sched-fifo): %s",
+			 sched_fifo_prio() - 1, strerror(-ret));
+		return -1;
+	}
 	/* Set at fork: the child cannot have exec'd into a different one. */
 	ret = proc_start_time(pid, &d->qemu_start_ticks);
 	if (ret)

@@ -20,6 +20,7 @@
 #include "core/atomic_file.h"
 #include "core/log.h"
 #include "core/proc_fds.h"
+#include "core/sched_fifo.h"
 #include "core/timebase.h"
 #include "domain/domain_priv.h"
 #include "domain/domain_state.h"
@@ -255,7 +256,7 @@ static int adopt_one(const char *state_file)
 	char err[512], *text = NULL, *cfg_copy = NULL;
 	char domid_text[16];
 	struct timespec now;
-	int pidfd;
+	int pidfd, ret;
 
 	if (domain_state_read(state_file, &st, err, sizeof(err))) {
 		log_error("cannot adopt: %s; file left for inspection", err);
@@ -318,6 +319,11 @@ static int adopt_one(const char *state_file)
 		goto fail_keep;
 	}
 	d->adopted = true;
+	/* The guest runs already: a QEMU left at another priority is said. */
+	ret = sched_fifo_qemu(d->qemu_pid);
+	if (ret)
+		log_warn("domain %s: cannot make QEMU's main loop SCHED_FIFO %d (--sched-fifo): %s; it keeps its scheduling",
+			 d->cfg.name, sched_fifo_prio() - 1, strerror(-ret));
 	clock_gettime(CLOCK_REALTIME, &now);
 	d->adopted_at_ns = (uint64_t)now.tv_sec * 1000000000ull +
 			   (uint64_t)now.tv_nsec;
