@@ -12,6 +12,16 @@
  *	Passes when every probe is within --limit-ns (default 50 us) and
  *	CLOCK_MONOTONIC never went back on any vCPU.
  *
+ *   pvtime-timekeep load-pause SECONDS PAUSE_SECONDS
+ *	The same load, and a third of the way in the host pauses the guest
+ *	for PAUSE_SECONDS under the step policy while every vCPU stays busy
+ *	(PVTIME-HOST-REQUEST pause-for PAUSE_SECONDS step): the guest TSC
+ *	stands still and then runs on, a new offset the hyp must learn
+ *	again under load.  Back within 1 ms within 3 s of the resume; every
+ *	probe from a second after that on is judged as above, and their
+ *	worst is the figure that is at once mailbox-referenced, all-vCPU
+ *	loaded and after a pause (load_pause_*).
+ *
  *   pvtime-timekeep pause SECONDS POLICY
  *	Ask the host (PVTIME-HOST-REQUEST pause-for SECONDS POLICY) to stop
  *	this guest for SECONDS and resume it under the stopped-time POLICY
@@ -91,6 +101,8 @@
  */
 #define RESTORE_RECOVERY_LIMIT_NS	(3000 * MS)
 #define SETTLED_NS			(50 * 1000)
+/* Under load the probes that see the step are slower, as after a restore. */
+#define PAUSE_LOADED_RECOVERY_LIMIT_NS	(3000 * MS)
 #define SETTLE_LIMIT_NS			(5000 * MS)
 #define ONE_MS			MS
 
@@ -133,7 +145,11 @@ static int64_t provable_error_ns(const struct rate_sample *p)
 	return bound > 0 ? bound : 0;
 }
 
-static int cmd_load(int seconds, int64_t limit_ns)
+static int pause_under_load(int pause_s, int64_t *paused_ns,
+			    int64_t *recovery_ns);
+
+/* pause_s: 0, or pause the guest this long a third of the way in. */
+static int cmd_load(int seconds, int64_t limit_ns, int pause_s)
 {
 	struct load_thread hammers[LOAD_MAX_THREADS];
 	struct monotonic_check mc = { 0 };
@@ -141,7 +157,10 @@ static int cmd_load(int seconds, int64_t limit_ns)
 	int64_t worst_during = 0, worst_after = 0, raw_first = 0, raw_last = 0;
 	int64_t host_first = 0, host_last = 0;
 	unsigned int probes = 0, failed_probes = 0, loose_probes = 0;
-	int64_t worst_proven = 0;
+	int64_t worst_proven = 0, paused_ns = 0, recovery_ns = -1;
+	int64_t worst_since_pause = 0, proven_since_pause = 0;
+	unsigned int probes_since_pause = 0;
+	bool paused = false;
 	struct rate_sample p;
 	uint64_t loops;
 	int ret = 0, i, nr_hammers;
@@ -159,10 +178,24 @@ static int cmd_load(int seconds, int64_t limit_ns)
 	printf("# %d vCPU(s) hammering clock_gettime() and rdtsc for %d s\n",
 	       nr_hammers, seconds);
 	for (i = 0; i < seconds; i++) {
+		if (pause_s && i == seconds / 3) {
+			if (pause_under_load(pause_s, &paused_ns, &recovery_ns))
+				ret = 1;
+			paused = true;
+			/* The raw clock's jump is the pause, not a rate. */
+			probes = 0;
+		}
 		sleep_ms(1000);
 		if (rate_sample_take(&p)) {
 			failed_probes++;
 			continue;
+		}
+		if (paused) {
+			probes_since_pause++;
+			if (abs64(p.realtime_offset_ns) > abs64(worst_since_pause))
+				worst_since_pause = p.realtime_offset_ns;
+			if (provable_error_ns(&p) > proven_since_pause)
+				proven_since_pause = provable_error_ns(&p);
 		}
 		if (!probes++) {
 			raw_first = p.raw_offset_ns;
@@ -213,6 +246,32 @@ static int cmd_load(int seconds, int64_t limit_ns)
 	printf("PVTIME-REPORT load_realtime_after_ns %" PRId64 "\n", worst_after);
 	printf("PVTIME-REPORT load_realtime_proven_error_ns %" PRId64 "\n",
 	       worst_proven);
+	if (pause_s) {
+		int64_t recovery_ms = recovery_ns < 0 ? -1 : recovery_ns / MS;
+
+		printf("# paused %" PRId64 " ms under load, back within 1 ms after %" PRId64
+		       " ms; then %u probes under load: REALTIME worst %" PRId64
+		       " ns, proven error at most %" PRId64 " ns\n", paused_ns / MS,
+		       recovery_ms, probes_since_pause, worst_since_pause,
+		       proven_since_pause);
+		printf("PVTIME-REPORT load_pause_paused_ms %" PRId64 "\n",
+		       paused_ns / MS);
+		printf("PVTIME-REPORT load_pause_recovery_ms %" PRId64 "\n",
+		       recovery_ms);
+		printf("PVTIME-REPORT load_pause_realtime_worst_ns %" PRId64 "\n",
+		       worst_since_pause);
+		printf("PVTIME-REPORT load_pause_proven_error_ns %" PRId64 "\n",
+		       proven_since_pause);
+		printf("PVTIME-BENCH timekeep-load-pause paused_ms=%" PRId64
+		       " recovery_ms=%" PRId64 " worst_realtime_ns=%" PRId64
+		       " proven_error_ns=%" PRId64 " probes=%u\n", paused_ns / MS,
+		       recovery_ms, worst_since_pause, proven_since_pause,
+		       probes_since_pause);
+		if (probes_since_pause < 3) {
+			printf("# too few probes after the pause\n");
+			ret = 1;
+		}
+	}
 	if (!probes || failed_probes > (unsigned int)seconds / 4) {
 		printf("# too few probes answered\n");
 		ret = 1;
@@ -312,6 +371,36 @@ static int wait_for_pause(const struct rate_sample *before,
 			return -1;
 		last = p;
 	}
+}
+
+/*
+ * Have the host pause the guest for pause_s under step while the load
+ * runs on, and wait until the raw clock and REALTIME are back within
+ * 1 ms.  Returns 0, or -1 if no pause was seen or it is not back within
+ * PAUSE_LOADED_RECOVERY_LIMIT_NS.
+ */
+static int pause_under_load(int pause_s, int64_t *paused_ns,
+			    int64_t *recovery_ns)
+{
+	struct rate_sample before, resumed;
+
+	if (rate_sample_take(&before)) {
+		printf("# no probe before the pause\n");
+		return -1;
+	}
+	printf("PVTIME-HOST-REQUEST pause-for %d step\n", pause_s);
+	fflush(stdout);
+	if (wait_for_pause(&before, &resumed, paused_ns, pause_s + 30)) {
+		printf("# no pause seen within %d s\n", pause_s + 30);
+		return -1;
+	}
+	*recovery_ns = probe_until_back(&resumed, &before, resumed.host_raw_ns);
+	if (*recovery_ns < 0 || *recovery_ns > PAUSE_LOADED_RECOVERY_LIMIT_NS) {
+		printf("# under load: not back within 1 ms within %lld ms of the resume\n",
+		       (long long)(PAUSE_LOADED_RECOVERY_LIMIT_NS / MS));
+		return -1;
+	}
+	return 0;
 }
 
 /* How the guest is stopped: pvxl pause, or pvxl save + restore. */
@@ -637,6 +726,7 @@ out:
 static int usage(void)
 {
 	fprintf(stderr, "usage: pvtime-timekeep load SECONDS [LIMIT_NS]\n"
+			"       pvtime-timekeep load-pause SECONDS PAUSE_SECONDS\n"
 			"       pvtime-timekeep pause SECONDS step|slew:PPM|keep\n"
 			"       pvtime-timekeep save-restore SECONDS step|slew:PPM|keep\n"
 			"       pvtime-timekeep migrate SECONDS\n"
@@ -668,7 +758,14 @@ int main(int argc, char **argv)
 			if (*end || limit <= 0)
 				return usage();
 		}
-		return cmd_load((int)seconds, limit);
+		return cmd_load((int)seconds, limit, 0);
+	}
+	if (!strcmp(argv[1], "load-pause") && argc == 4) {
+		long pause_s = strtol(argv[3], &end, 10);
+
+		if (*end || pause_s < 1 || pause_s > 60 || seconds < 6)
+			return usage();
+		return cmd_load((int)seconds, 50000, (int)pause_s);
 	}
 	if (!strcmp(argv[1], "pause") && argc == 4)
 		return cmd_stop(&stop_pause, (int)seconds, argv[3]);
