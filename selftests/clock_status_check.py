@@ -31,7 +31,7 @@ import signal
 import time
 
 from host_clock import adjtimex
-from pvtime_host import read_config_value
+from pvtime_host import destroy_after_poweroff, log, read_config_value
 
 SUITE = "guest:status"
 TIMEOUT_S = 240
@@ -46,10 +46,6 @@ STA_INS = 0x0010
 STA_DEL = 0x0020
 STA_UNSYNC = 0x0040
 OUR_BITS = STA_INS | STA_DEL | STA_UNSYNC
-
-
-def log(text=""):
-    print(text, flush=True)
 
 
 def seconds_to_utc_midnight(now=None):
@@ -209,7 +205,7 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def phase_clock_status(results, args, daemon, guest_run_cls, domain_listed):
+def phase_clock_status(results, args, daemon, guest_run_cls):
     log("== phase 3a: host clock status in the guest, ABI both ways "
         "(selftests/clock_status_check.py)")
     refusal = midnight_refusal()
@@ -241,10 +237,4 @@ def phase_clock_status(results, args, daemon, guest_run_cls, domain_listed):
     results.own(restored, SUITE, "host: adjtimex status bits, maxerror, "
                 "esterror and TAI restored as saved")
     log(f"  {SUITE}: guest ran {time.monotonic() - start:.1f} s")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and domain_listed(daemon, name):
-        time.sleep(0.5)
-    if domain_listed(daemon, name):
-        gone = daemon.pvxl("destroy", name, timeout=60)
-        results.own(gone.returncode == 0, SUITE, f"pvxl destroy {name}",
-                    [gone.describe()])
+    destroy_after_poweroff(results, daemon, SUITE, name)

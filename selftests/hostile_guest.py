@@ -23,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pvtime_host import Daemon, LogFollower, config_copy  # noqa: E402
+from pvtime_host import Daemon, LogFollower, config_copy, log  # noqa: E402
 
 SUITE = "guest:hostile"
 NEIGHBOUR = "pvtime-neighbour"
@@ -80,10 +80,6 @@ class CpuMeter:
         """(all threads, event loop) in cores between two samples."""
         elapsed = last[0] - first[0]
         return ((last[1] - first[1]) / elapsed, (last[2] - first[2]) / elapsed)
-
-
-def log(text=""):
-    print(text, flush=True)
 
 
 class Console:

@@ -34,14 +34,11 @@ import socket
 import threading
 import time
 
-from pvtime_host import Daemon, LogFollower, config_copy, processes_mentioning
+from pvtime_host import (Daemon, LogFollower, config_copy, control_request,
+                         log, processes_mentioning)
 
 MIGRATE_TIMEOUT = 150   # s, the whole guest
 NAME = "pvtime-migrate"
-
-
-def log(text=""):
-    print(text, flush=True)
 
 
 class FakePeer:
@@ -97,21 +94,6 @@ def listed(daemon, name):
     except (ValueError, AttributeError):
         return None
     return ""
-
-
-def ask(path, request):
-    """One raw control request; the reply as text."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(request)
-        answer = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
-    return answer.decode("utf-8", "replace").strip()
 
 
 def qemu_left(daemon, name):
@@ -214,7 +196,7 @@ def make_run_class(GuestRun):
                      "error 1 no incoming migration of domain 'nosuch'"),
                     (b"text migrate-abort 1 nosuch\n",
                      "error 1 no incoming migration of domain 'nosuch'")):
-                answer = ask(dst.socket, request)
+                answer = control_request(dst.socket, request).strip()
                 self.results.own(answer.startswith(want), self.suite,
                                  f"the destination refuses "
                                  f"'{request.decode().strip()}' ('{answer}')")

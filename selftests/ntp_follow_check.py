@@ -23,8 +23,7 @@ import re
 import time
 
 from host_clock import HostFrequency
-from pvtime_host import (LogFollower, Meter, meter_guest_config,
-                         parse_tap_line, parse_tap_plan,
+from pvtime_host import (GuestConsole, Meter, log, meter_guest_config,
                          tail_file)
 
 GUEST = "pvtime-ntp"
@@ -56,36 +55,18 @@ WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
 PAUSE_WINDOW_RE = re.compile(r"^PVTIME-METER-PAUSE-WINDOW (.*)$")
 
 
-def log(text=""):
-    print(text, flush=True)
-
-
-class NtpGuest:
+class NtpGuest(GuestConsole):
     """The guest's console: its results, windows and reports."""
 
     def __init__(self, results, daemon, suite):
-        self.results = results
+        super().__init__(results, suite, daemon.domain_log(GUEST))
         self.daemon = daemon
-        self.suite = suite
-        self.console = None
         self.ready_at = None
-        self.begun = self.ended = False
-        self.planned = None
-        self.tap_count = 0
         self.windows = []       # (host time at the window's end, JSON)
         self.pause_ready_at = None
         self.pause_windows = []  # the same, for the probe across the pause
-        self.after_failure = False
 
-    def follow(self):
-        if self.console is None and os.path.exists(self.daemon.domain_log(GUEST)):
-            self.console = LogFollower(self.daemon.domain_log(GUEST))
-        if self.console is None:
-            return
-        for line in self.console.lines():
-            self.handle(line)
-
-    def handle(self, line):
+    def own_line(self, line):
         match = WINDOW_RE.match(line)
         pause_match = PAUSE_WINDOW_RE.match(line)
         if pause_match:
@@ -96,11 +77,9 @@ class NtpGuest:
         elif line.startswith("PVTIME-NTP-PAUSE-READY"):
             self.pause_ready_at = time.time()
             log(f"  {self.suite}: {line}")
-        elif line.startswith("PVTIME-GUEST-BEGIN"):
-            self.begun = True
-        elif line.startswith("PVTIME-GUEST-END") or \
-                line.startswith("pvtime-init: run-guest-tests.sh"):
-            self.ended = True
+        elif line.startswith("pvtime-init: run-guest-tests.sh"):
+            # The script exited without its END marker: nothing more comes.
+            self.end(line)
         elif line.startswith("PVTIME-NTP-READY"):
             self.ready_at = time.time()
             log(f"  {self.suite}: {line}")
@@ -108,18 +87,9 @@ class NtpGuest:
             row = window_row(match.group(1))
             if "window" in row and self.ready_at:
                 self.windows.append((self.ready_at + float(row.get("t_s", 0)), row))
-        elif self.results.report(self.suite, line):
-            pass
-        elif self.begun and not self.ended and parse_tap_plan(line) is not None:
-            self.planned = parse_tap_plan(line)
-        elif self.begun and not self.ended:
-            kind = parse_tap_line(line)
-            if kind:
-                self.tap_count += 1
-                self.results.add(kind, self.suite, line)
-                self.after_failure = kind == "fail"
-            elif self.after_failure and line.startswith("#"):
-                log(f"    | {line[1:].strip()}")
+        else:
+            return False
+        return True
 
 
 def window_row(text):
@@ -132,7 +102,7 @@ def window_row(text):
 def wait_for(guest, predicate, timeout, alive):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        guest.follow()
+        guest.follow_console()
         if predicate() or not alive():
             break
         time.sleep(0.05)
@@ -354,9 +324,7 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
         results.own(False, suite, f"NTP follow scenario: {err}")
     finally:
         host.restore()
-        if guest.console is not None:
-            guest.follow()
-            guest.console.close()
+        guest.close_console()
         if daemon.alive():
             daemon.pvxl("destroy", GUEST, timeout=60)
         meter.stop()

@@ -1,21 +1,30 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Host-side plumbing shared by run_check.py and run_demo.py.
+"""Host-side plumbing shared by run_check.py, its phase scripts and
+run_demo.py.
 
-A private pvtimed (own socket and state directory), pvxl invocations against
-it, a follower for a guest's console log, and TAP line parsing.  Python 3
-standard library only.
+A private pvtimed (own socket and state directory), pvxl invocations and
+raw control requests against it, a follower for a guest's console log and the reading of what a test
+guest prints on it (GuestConsole), TAP line parsing and printing (Tap), and the tally of a
+run's results (Results).  Python 3 standard library only.
 """
 
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import sys
 import time
 
 TAP_RE = re.compile(r"^(not )?ok ([0-9]+)\b(.*)$")
 SKIP_RE = re.compile(r"#\s*SKIP\b", re.IGNORECASE)
 TAP_PLAN_RE = re.compile(r"^1\.\.([0-9]+)\b")
+REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
+
+
+def log(text=""):
+    print(text, flush=True)
 
 
 def parse_tap_line(line):
@@ -35,6 +44,31 @@ def parse_tap_plan(line):
     """The N of a TAP plan line "1..N" (column 0), else None."""
     match = TAP_PLAN_RE.match(line)
     return int(match.group(1)) if match else None
+
+
+class Tap:
+    """A TAP producer for the host-side test scripts: numbered results on
+    stdout, a failed one's diagnostics as '#' lines; the caller prints
+    the plan "1..count" at the end."""
+
+    def __init__(self):
+        self.count = 0
+        self.failed = 0
+
+    def result(self, passed, name, diagnostics=()):
+        self.count += 1
+        if not passed:
+            self.failed += 1
+        print(f"{'' if passed else 'not '}ok {self.count} - {name}")
+        if not passed:
+            for line in diagnostics:
+                print(f"# {line}")
+        sys.stdout.flush()
+        return passed
+
+    def diag(self, text):
+        print(f"# {text}")
+        sys.stdout.flush()
 
 
 def tail_file(path, lines=30):
@@ -130,6 +164,22 @@ def processes_mentioning(text):
         if text in cmdline:
             pids.append(int(entry))
     return pids
+
+
+def control_request(socket_path, request, timeout=10):
+    """One raw request (bytes) on pvtimed's control socket
+    (shared/pvtime_ctl.h), without pvxl; the whole reply, as text."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        sock.sendall(request)
+        reply = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    return reply.decode("utf-8", "replace")
 
 
 class PvxlResult:
@@ -251,6 +301,29 @@ class Daemon:
                 pass
 
 
+def domain_listed(daemon, name):
+    """Whether `pvxl list` still shows the domain (an unanswered list counts
+    as listed, so nobody stops waiting on a daemon hiccup)."""
+    listing = daemon.pvxl("list", "--json")
+    try:
+        domains = listing.json().get("domains", [])
+    except (ValueError, AttributeError):
+        return True
+    return any(domain.get("name") == name for domain in domains)
+
+
+def destroy_after_poweroff(results, daemon, suite, name):
+    """A test guest powers itself off after its END marker: give it 15 s,
+    then destroy what is still listed (one result)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and domain_listed(daemon, name):
+        time.sleep(0.5)
+    if domain_listed(daemon, name):
+        gone = daemon.pvxl("destroy", name, timeout=60)
+        results.own(gone.returncode == 0, suite, f"pvxl destroy {name}",
+                    [gone.describe()])
+
+
 METER_MAGIC = 0x544d5650  # selftests/host/meter/meter_abi.h
 
 
@@ -369,3 +442,126 @@ class LogFollower:
         if self.file is not None:
             self.file.close()
 
+
+
+class Results:
+    """Every TAP result of a run, plus the PVTIME-REPORT figures.  Only
+    failures are printed as they come; summary_line() counts them all."""
+
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+        self.reports = []
+        self.failures = []
+
+    def add(self, kind, suite, line):
+        if kind == "pass":
+            self.passed += 1
+        elif kind == "skip":
+            self.skipped += 1
+        else:
+            self.failed += 1
+            self.failures.append(f"[{suite}] {line}")
+            log(f"  FAIL [{suite}] {line}")
+
+    def own(self, passed, suite, name, context=()):
+        """A result the runner itself decides (not parsed from TAP)."""
+        self.add("pass" if passed else "fail", suite,
+                 f"{'ok' if passed else 'not ok'} - {name}")
+        if not passed:
+            for line in context:
+                log(f"    | {line}")
+        return passed
+
+    def report(self, suite, line):
+        match = REPORT_RE.match(line)
+        if match:
+            self.reports.append((suite, match.group(1), match.group(2)))
+            return True
+        return False
+
+    def summary_line(self):
+        line = f"{self.passed} passed, {self.failed} failed"
+        if self.skipped:
+            line += f", {self.skipped} skipped"
+        return line
+
+
+class GuestConsole:
+    """What a test guest prints on its console (run-guest-tests.sh), read
+    as the log grows: the PVTIME-GUEST-BEGIN and -END markers, the TAP
+    plan and results between them (each added to `results` under `suite`,
+    the '#' lines after a failed one shown), PVTIME-REPORT figures, and
+    PVTIME-HOST-REQUEST lines, handed to host_request().
+
+    A phase's guest takes the lines only it knows in own_line(), which
+    sees every line first."""
+
+    def __init__(self, results, suite, console_path):
+        self.results = results
+        self.suite = suite
+        self.console_path = console_path
+        self.console = LogFollower(console_path)
+        self.inside = self.begun = self.ended = False
+        self.planned = None
+        self.tap_count = 0
+        self.tap_failed = 0
+        self.after_failure = False
+
+    def follow_console(self):
+        """Handle what the console gained since the last call."""
+        for line in self.console.lines():
+            self.handle(line)
+
+    def close_console(self):
+        """Handle the console's last lines and stop following it."""
+        self.follow_console()
+        self.console.close()
+
+    def own_line(self, line):
+        """True if this phase's guest took the line for itself."""
+        return False
+
+    def handle(self, line):
+        if self.own_line(line):
+            return
+        if line.startswith("PVTIME-GUEST-BEGIN"):
+            self.inside = self.begun = True
+            log(f"  {self.suite}: {line}")
+        elif line.startswith("PVTIME-GUEST-END"):
+            self.end(line)
+        elif line.startswith("PVTIME-HOST-REQUEST"):
+            self.host_request(line.split()[1:])
+        elif self.results.report(self.suite, line):
+            pass
+        elif self.inside:
+            self.tap(line)
+
+    def end(self, line):
+        self.inside = False
+        self.ended = True
+        log(f"  {self.suite}: {line}")
+
+    def tap(self, line):
+        """A line between the markers: the plan, a result or a comment."""
+        planned = parse_tap_plan(line)
+        if planned is not None:
+            self.planned = planned
+            return
+        kind = parse_tap_line(line)
+        if kind:
+            self.tap_count += 1
+            self.tap_failed += kind == "fail"
+            self.results.add(kind, self.suite, line)
+            self.after_failure = kind == "fail"
+        elif line.startswith("#"):
+            self.comment(line[1:].strip())
+
+    def comment(self, text):
+        """A '#' line between the markers, shown after a failed result."""
+        if self.after_failure:
+            log(f"    | {text}")
+
+    def host_request(self, words):
+        """A phase whose guest asks nothing of the host refuses any ask."""
+        self.results.own(False, self.suite,
+                         f"unexpected host request {words!r}")

@@ -23,12 +23,10 @@ before / during / after against its own timeline and reports.
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 
-from pvtime_host import (LogFollower, Meter, meter_guest_config,
-                         parse_tap_line, parse_tap_plan,
+from pvtime_host import (GuestConsole, Meter, log, meter_guest_config,
                          tail_file)
 
 SUITE = "restart"
@@ -41,78 +39,47 @@ MAX_ABS_NS = 50000    # the guest's --max-abs-us, for the failure story
 READY_TIMEOUT_S = 90  # boot and insmod, both guests
 END_TIMEOUT_S = 120   # probe end and the rest of the guest's checks
 
-
-def log(text=""):
-    print(text, flush=True)
 WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
 
 
-class RestartGuest:
+class RestartGuest(GuestConsole):
     """One guest: its meter, its console, what it reported."""
 
     def __init__(self, results, daemon, workdir, build, name):
-        self.results = results
+        super().__init__(results, f"{SUITE}/{name}", daemon.domain_log(name))
         self.daemon = daemon
         self.name = name
         self.meter = Meter(build, os.path.join(workdir, f"{name}.meter"))
-        self.console = None
-        self.ready = self.begun = self.ended = False
-        self.tap_count = 0
-        self.planned = None
+        self.ready = False
         self.windows = []      # (host realtime s, the window's JSON)
         self.ready_at = None
         self.summary = None
-        self.after_failure = False
-        self.failed = False
         self.comments = []     # the guest's '#' lines, for a failure's story
 
-    def follow_console(self):
-        if self.console is None and os.path.exists(self.daemon.domain_log(self.name)):
-            self.console = LogFollower(self.daemon.domain_log(self.name))
-        if self.console is None:
-            return
-        for line in self.console.lines():
-            self.handle(line)
-
-    def handle(self, line):
-        if line.startswith("PVTIME-GUEST-BEGIN"):
-            self.begun = True
-            log(f"  {SUITE}/{self.name}: {line}")
-        elif line.startswith("PVTIME-GUEST-END"):
-            self.ended = True
-            log(f"  {SUITE}/{self.name}: {line}")
-        elif line.startswith("PVTIME-RESTART-READY"):
+    def own_line(self, line):
+        if line.startswith("PVTIME-RESTART-READY"):
             self.ready = True
             self.ready_at = time.time()
-            log(f"  {SUITE}/{self.name}: {line}")
-        elif line.startswith("PVTIME-HOST-REQUEST"):
-            self.host_request(line.split()[1:])
-        elif WINDOW_RE.match(line):
-            try:
-                row = json.loads(WINDOW_RE.match(line).group(1))
-            except ValueError:
-                row = {}
-            if "window" in row and self.ready_at:
-                # t_s counts from the probe's start, just after READY.
-                self.windows.append((self.ready_at + float(row.get("t_s", 0)),
-                                     row))
-            elif "summary" in row or "total" in row:
-                self.summary = row
-        elif self.results.report(f"{SUITE}/{self.name}", line):
-            pass
-        elif self.begun and not self.ended and parse_tap_plan(line) is not None:
-            self.planned = parse_tap_plan(line)
-        elif self.begun and not self.ended:
-            kind = parse_tap_line(line)
-            if kind:
-                self.tap_count += 1
-                self.results.add(kind, f"{SUITE}/{self.name}", line)
-                self.after_failure = kind == "fail"
-                self.failed |= kind == "fail"
-            elif line.startswith("#"):
-                self.comments = self.comments[-199:] + [line[1:].strip()]
-                if self.after_failure:
-                    log(f"    | {line[1:].strip()}")
+            log(f"  {self.suite}: {line}")
+            return True
+        match = WINDOW_RE.match(line)
+        if not match:
+            return False
+        try:
+            row = json.loads(match.group(1))
+        except ValueError:
+            row = {}
+        if "window" in row and self.ready_at:
+            # t_s counts from the probe's start, just after READY.
+            self.windows.append((self.ready_at + float(row.get("t_s", 0)),
+                                 row))
+        elif "summary" in row or "total" in row:
+            self.summary = row
+        return True
+
+    def comment(self, text):
+        self.comments = self.comments[-199:] + [text]
+        super().comment(text)
 
     def host_request(self, words):
         """Only `set-wallclock +1h`: on an adopted domain, by the new pvtimed."""
@@ -304,13 +271,11 @@ def phase_restart(results, args, daemon, workdir):
                         if not ended else ())
         report_windows(results, guests, timeline)
         for guest in guests:
-            if guest.failed:
+            if guest.tap_failed:
                 tell_failure(guest, daemon, timeline)
     finally:
         for guest in guests:
-            if guest.console is not None:
-                guest.follow_console()
-                guest.console.close()
+            guest.close_console()
             gone = daemon.pvxl("destroy", guest.name, timeout=60) \
                 if daemon.alive() else None
             if gone is not None and timeline.get("back"):

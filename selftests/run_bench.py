@@ -50,10 +50,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from pvtime_host import (Daemon, LogFollower, config_copy,  # noqa: E402
-                         read_config_value)
+from pvtime_host import (Daemon, LogFollower, Results, config_copy,  # noqa: E402
+                         log, read_config_value)
 from ntp_follow_check import run_ntp_follow  # noqa: E402
-from run_check import GuestRun, Results, domain_listed  # noqa: E402
+from run_check import GuestRun, domain_listed  # noqa: E402
 from save_restore_check import make_run_class  # noqa: E402
 from migrate_check import make_run_class as make_migrate_class  # noqa: E402
 from steps_check import bench_steps, steps_report  # noqa: E402
@@ -62,7 +62,7 @@ CLOCKSOURCES = ["pvtime", "pvtime-tsc", "tsc", "hpet", "acpi_pm"]
 # Domain config values of tcg_thread, in the order the table lists them.
 TCG_MODES = ["single", "multi"]
 TCG_LINES = ["tcg-throughput", "tcg-load-rate"]
-TIMEKEEP_LINES = ["timekeep-load", "timekeep-pause-step",
+TIMEKEEP_LINES = ["timekeep-load", "timekeep-load-pause", "timekeep-pause-step",
                   "timekeep-save-restore-recovery", "timekeep-save-restore-step",
                   "timekeep-migrate"]
 CHRONY_LINE = "chrony-phc"
@@ -83,10 +83,6 @@ NTP_FOLLOW_GOAL_NS = 1000
 NTP_FOLLOW_TAP_US = 5
 RATE_ERROR_MAX_PPM = 0.05
 GUEST_CALIBRATION_MIN_PPM = 1.0
-
-
-def log(text=""):
-    print(text, flush=True)
 
 
 def parse_number(text):
@@ -418,6 +414,15 @@ def timekeep_report(data):
                f"{fmt(abs(load['worst_realtime_ns']) if isinstance(load.get('worst_realtime_ns'), int) else None, 'd')} ns"
                f" (after: {fmt(load.get('after_realtime_ns'), 'd')} ns), "
                f"guest raw clock vs host {fmt(load.get('raw_rate_ppm'), '+.4f')} ppm")
+    loaded = tk.get("timekeep-load-pause", {})
+    if loaded:
+        out.append(f"  paused {fmt(loaded.get('paused_ms'), 'd')} ms under "
+                   f"that load, step: back within 1 ms after "
+                   f"{fmt(loaded.get('recovery_ms'), 'd')} ms; then max "
+                   f"|REALTIME - hyp| "
+                   f"{fmt(abs(loaded['worst_realtime_ns']) if isinstance(loaded.get('worst_realtime_ns'), int) else None, 'd')}"
+                   f" ns, proven error {fmt(loaded.get('proven_error_ns'), 'd')}"
+                   f" ns ({fmt(loaded.get('probes'), 'd')} probes)")
     out.append(f"  pause {fmt(pause.get('paused_ms'), 'd')} ms, step: hyp "
                f"corrected {tk.get('resume_step_correction_ms') or '-'} ms "
                f"after cont; guest within 1 ms {fmt(pause.get('recovery_us'), 'd')}"
@@ -714,6 +719,9 @@ def complete(data):
         if not isinstance(tk.get("timekeep-load", {}).get("worst_realtime_ns"),
                           int):
             missing.append("no REALTIME figure under all-vCPU load")
+        if not isinstance(tk.get("timekeep-load-pause", {})
+                          .get("worst_realtime_ns"), int):
+            missing.append("no REALTIME figure after a pause under load")
         if not isinstance(tk.get("timekeep-pause-step", {}).get("paused_ms"),
                           int):
             missing.append("no pause/step figure")

@@ -57,10 +57,11 @@ TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from clock_status_check import phase_clock_status  # noqa: E402
 from hostile_guest import run_hostile_suite  # noqa: E402
-from pvtime_host import (Daemon, LogFollower, Meter, config_with_args,  # noqa: E402
-                         find_key, parse_tap_line, parse_tap_plan,
-                         processes_mentioning,
-                         read_config_value, tail_file)
+from pvtime_host import (Daemon, GuestConsole, Meter, Results,  # noqa: E402
+                         config_with_args, destroy_after_poweroff,
+                         domain_listed, find_key, log,
+                         parse_tap_line, parse_tap_plan,
+                         processes_mentioning, read_config_value, tail_file)
 
 from ntp_follow_check import run_ntp_follow  # noqa: E402
 from save_restore_check import phase_save_restore  # noqa: E402
@@ -70,56 +71,10 @@ from timesource_check import phase_timesource  # noqa: E402
 from steps_check import phase_steps  # noqa: E402
 
 QEMU = "/usr/bin/qemu-system-x86_64"
-REPORT_RE = re.compile(r"^PVTIME-REPORT (\S+) (.*)$")
 HOUR_NS = 3600 * 10**9
 GUEST_TIMEOUT = 600      # s, main guest suite in make check
 PTP_TIMEOUT = 240        # s, the PTP guest: boot, checks, chrony <= 60 s, hold
 SOAK_TIMEOUT = 3 * 3600  # s, main guest suite at full length (make soak)
-
-
-def log(text=""):
-    print(text, flush=True)
-
-
-class Results:
-    """Every TAP result of the run, plus the PVTIME-REPORT figures."""
-
-    def __init__(self):
-        self.passed = self.failed = self.skipped = 0
-        self.reports = []
-        self.failures = []
-
-    def add(self, kind, suite, line):
-        if kind == "pass":
-            self.passed += 1
-        elif kind == "skip":
-            self.skipped += 1
-        else:
-            self.failed += 1
-            self.failures.append(f"[{suite}] {line}")
-            log(f"  FAIL [{suite}] {line}")
-
-    def own(self, passed, suite, name, context=()):
-        """A result the runner itself decides (not parsed from TAP)."""
-        self.add("pass" if passed else "fail", suite,
-                 f"{'ok' if passed else 'not ok'} - {name}")
-        if not passed:
-            for line in context:
-                log(f"    | {line}")
-        return passed
-
-    def report(self, suite, line):
-        match = REPORT_RE.match(line)
-        if match:
-            self.reports.append((suite, match.group(1), match.group(2)))
-            return True
-        return False
-
-    def summary_line(self):
-        line = f"{self.passed} passed, {self.failed} failed"
-        if self.skipped:
-            line += f", {self.skipped} skipped"
-        return line
 
 
 class TapStream:
@@ -283,47 +238,15 @@ def phase_integration(results, args, daemon, kernel, ramdisk):
 # Phase 3: guests
 
 
-class GuestRun:
+class GuestRun(GuestConsole):
     """Follow one guest's console: TAP between the markers, host requests."""
 
     def __init__(self, results, suite, mode, console_path, daemon=None,
                  domain=None):
-        self.results = results
-        self.suite = suite
+        super().__init__(results, suite, console_path)
         self.mode = mode
-        self.console = LogFollower(console_path)
-        self.console_path = console_path
         self.daemon = daemon
         self.domain = domain
-        self.inside = False
-        self.begun = False
-        self.ended = False
-        self.tap_count = 0
-        self.planned = None
-        self.after_failure = False
-
-    def handle(self, line):
-        if line.startswith("PVTIME-GUEST-BEGIN"):
-            self.inside = self.begun = True
-            log(f"  {self.suite}: {line}")
-        elif line.startswith("PVTIME-GUEST-END"):
-            self.inside = False
-            self.ended = True
-            log(f"  {self.suite}: {line}")
-        elif line.startswith("PVTIME-HOST-REQUEST"):
-            self.host_request(line.split()[1:])
-        elif self.results.report(self.suite, line):
-            pass
-        elif self.inside and parse_tap_plan(line) is not None:
-            self.planned = parse_tap_plan(line)
-        elif self.inside:
-            kind = parse_tap_line(line)
-            if kind:
-                self.tap_count += 1
-                self.results.add(kind, self.suite, line)
-                self.after_failure = kind == "fail"
-            elif self.after_failure and line.startswith("#"):
-                log(f"    | {line[1:].strip()}")
 
     def pause_for(self, args):
         """`pause-for SECONDS [POLICY]`: a stopped guest cannot ask for
@@ -436,14 +359,11 @@ class GuestRun:
         """Read the console until the END marker, `finished()` or timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in self.console.lines():
-                self.handle(line)
+            self.follow_console()
             if self.ended or finished():
                 break
             time.sleep(0.2)
-        for line in self.console.lines():
-            self.handle(line)
-        self.console.close()
+        self.close_console()
         return self.ended
 
     def verdict(self, timed_out_hint):
@@ -466,17 +386,6 @@ class GuestRun:
             self.results.own(self.planned == self.tap_count, self.suite,
                              f"guest's TAP plan ({self.planned}) matches its "
                              f"{self.tap_count} results", context)
-
-
-def domain_listed(daemon, name):
-    """Whether `pvxl list` still shows the domain (an unanswered list counts
-    as listed, so nobody stops waiting on a daemon hiccup)."""
-    listing = daemon.pvxl("list", "--json")
-    try:
-        domains = listing.json().get("domains", [])
-    except (ValueError, AttributeError):
-        return True
-    return any(domain.get("name") == name for domain in domains)
 
 
 def report_domain_figures(results, daemon, suite, name):
@@ -520,14 +429,7 @@ def guest_suite_pvtimed(results, daemon, cfg, mode, timeout):
     run.verdict(f"within {timeout} s")
     log(f"  {suite}: guest ran {time.monotonic() - start:.1f} s")
     report_domain_figures(results, daemon, suite, name)
-    # The guest powers itself off after END; give it a moment, then destroy.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and domain_listed(daemon, name):
-        time.sleep(0.5)
-    if domain_listed(daemon, name):
-        gone = daemon.pvxl("destroy", name, timeout=60)
-        results.own(gone.returncode == 0, suite, f"pvxl destroy {name}",
-                    [gone.describe()])
+    destroy_after_poweroff(results, daemon, suite, name)
 
 
 def guest_suite_nodevice(results, args, cfg, workdir, timeout):
@@ -726,7 +628,7 @@ def main():
                           daemon, workdir)
                 if "status" in phases and daemon.alive():
                     timed(results, "status", phase_clock_status, results, args,
-                          daemon, GuestRun, domain_listed)
+                          daemon, GuestRun)
                 if "restart" in phases and daemon.alive():
                     timed(results, "restart", phase_restart, results, args,
                           daemon, workdir)

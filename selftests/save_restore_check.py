@@ -17,14 +17,10 @@ import os
 import re
 import time
 
-from pvtime_host import config_copy, find_key, read_config_value
+from pvtime_host import config_copy, find_key, log, read_config_value
 
 SAVE_TIMEOUT = 180   # s, the whole guest
 NAME = "pvtime-save"
-
-
-def log(text=""):
-    print(text, flush=True)
 
 
 def fnv64(data, h=0xcbf29ce484222325):

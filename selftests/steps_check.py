@@ -32,15 +32,14 @@ import argparse
 import mmap
 import os
 import re
-import socket
 import struct
 import sys
 import tempfile
 import time
 
 from host_clock import Timex, clock_adjtime
-from pvtime_host import (Daemon, LogFollower, Meter, meter_guest_config,
-                         find_key, parse_tap_line, parse_tap_plan,
+from pvtime_host import (Daemon, GuestConsole, Meter, Results,
+                         control_request, find_key, log, meter_guest_config,
                          tail_file)
 
 SUITE = "steps"
@@ -74,10 +73,6 @@ ADJ_NANO = 0x2000
 CLOCK_REALTIME = 0
 
 
-def log(text=""):
-    print(text, flush=True)
-
-
 def host_step(ns):
     """Step the host's CLOCK_REALTIME by ns (ADJ_SETOFFSET, ADJ_NANO)."""
     tx = Timex()
@@ -92,17 +87,9 @@ def raw_ns():
 
 
 def control(sock_path, *words):
-    """One control-protocol request (shared/pvtime_ctl.h); (ok, reply)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.connect(sock_path)
-        sock.sendall(("text " + " ".join(words) + "\n").encode())
-        reply = b""
-        while True:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-    text = reply.decode("utf-8", "replace")
+    """One text request on the control socket; (ok, reply)."""
+    text = control_request(sock_path,
+                           ("text " + " ".join(words) + "\n").encode())
     return text.startswith("ok\n"), text
 
 
@@ -144,7 +131,7 @@ def follow_for(guest, seconds):
     """Sleep about `seconds`, reading the console meanwhile."""
     end = time.monotonic() + seconds
     while True:
-        guest.follow()
+        guest.follow_console()
         left = end - time.monotonic()
         if left <= 0:
             return
@@ -194,49 +181,19 @@ def host_steps(guest, steplog, expect, figures):
     figures["steps_host_syscall_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
 
 
-class StepsGuest:
+class StepsGuest(GuestConsole):
     """The guest's console: results, reports, requests."""
 
     def __init__(self, results, daemon):
-        self.results = results
+        super().__init__(results, SUITE, daemon.domain_log(GUEST))
         self.daemon = daemon
-        self.console = None
-        self.ready = self.begun = self.ended = False
-        self.tap_count = 0
-        self.planned = None
-        self.after_failure = False
+        self.ready = False
 
-    def follow(self):
-        if self.console is None and os.path.exists(self.daemon.domain_log(GUEST)):
-            self.console = LogFollower(self.daemon.domain_log(GUEST))
-        if self.console is None:
-            return
-        for line in self.console.lines():
-            self.handle(line)
-
-    def handle(self, line):
-        if line.startswith("PVTIME-GUEST-BEGIN"):
-            self.begun = True
-            log(f"  {SUITE}: {line}")
-        elif line.startswith("PVTIME-GUEST-END"):
-            self.ended = True
-            log(f"  {SUITE}: {line}")
-        elif line.startswith("PVTIME-STEPS-READY"):
+    def own_line(self, line):
+        if line.startswith("PVTIME-STEPS-READY"):
             self.ready = True
-        elif line.startswith("PVTIME-HOST-REQUEST"):
-            self.host_request(line.split()[1:])
-        elif self.results.report(SUITE, line):
-            pass
-        elif self.begun and not self.ended and parse_tap_plan(line) is not None:
-            self.planned = parse_tap_plan(line)
-        elif self.begun and not self.ended:
-            kind = parse_tap_line(line)
-            if kind:
-                self.tap_count += 1
-                self.results.add(kind, SUITE, line)
-                self.after_failure = kind == "fail"
-            elif self.after_failure and line.startswith("#"):
-                log(f"    | {line[1:].strip()}")
+            return True
+        return False
 
     def host_request(self, words):
         """set-wallclock TIME through pvxl; for a date, check wc_sec_hi."""
@@ -322,7 +279,7 @@ def _epoch(year, month, day, hour, minute, second):
 def wait_for(guest, predicate, timeout, daemon):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        guest.follow()
+        guest.follow_console()
         if predicate() or not daemon.alive():
             return predicate()
         time.sleep(0.05)
@@ -378,9 +335,7 @@ def phase_steps(results, args, daemon, workdir):
         for key, value in figures.items():
             results.reports.append((SUITE, key, value))
     finally:
-        if guest.console is not None:
-            guest.follow()
-            guest.console.close()
+        guest.close_console()
         if created and daemon.alive():
             daemon.pvxl("destroy", GUEST, timeout=60)
         meter.stop()
@@ -389,7 +344,7 @@ def phase_steps(results, args, daemon, workdir):
 def bench_steps(args, daemon, workdir):
     """For `make bench`: the phase's figures (its verdicts not counted,
     a benchmark measures).  A dict of PVTIME-REPORT key -> value."""
-    collector = StandaloneResults(quiet=True)
+    collector = Results()
     phase_steps(collector, args, daemon, workdir)
     figures = {key: value for _, key, value in collector.reports}
     figures["results_failed"] = collector.failed
@@ -417,38 +372,6 @@ def steps_report(figures):
     return out
 
 
-class StandaloneResults:
-    """run_check.Results' interface, for running this phase alone."""
-
-    def __init__(self, quiet=False):
-        self.passed = self.failed = 0
-        self.reports = []
-        self.quiet = quiet
-
-    def add(self, kind, suite, line):
-        if kind == "fail":
-            self.failed += 1
-        else:
-            self.passed += 1
-        if not self.quiet or kind == "fail":
-            log(f"  {suite}: {line}")
-
-    def own(self, passed, suite, name, context=()):
-        self.add("pass" if passed else "fail", suite,
-                 f"{'ok' if passed else 'not ok'} - {name}")
-        if not passed:
-            for line in context:
-                log(f"    | {line}")
-        return passed
-
-    def report(self, suite, line):
-        match = re.match(r"^PVTIME-REPORT (\S+) (\S+)", line)
-        if match:
-            self.reports.append((suite, match.group(1), match.group(2)))
-            return True
-        return False
-
-
 def main():
     global STEPS, GAP_S
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -464,7 +387,7 @@ def main():
     STEPS, GAP_S = args.steps, args.gap_ms / 1e3
     args.build = os.path.abspath(args.build)
     workdir = tempfile.mkdtemp(prefix="pvtime-steps.")
-    results = StandaloneResults()
+    results = Results()
     daemon = Daemon(args.build, workdir)
     try:
         daemon.start()
@@ -476,7 +399,7 @@ def main():
     for suite, key, value in results.reports:
         log(f"  {key:40} {value:>12}   ({suite})")
     log(f"logs in {workdir}")
-    log(f"{results.passed} passed, {results.failed} failed")
+    log(results.summary_line())
     return 1 if results.failed else 0
 
 

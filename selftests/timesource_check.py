@@ -34,7 +34,7 @@ import re
 import socket
 import time
 
-from pvtime_host import config_copy, find_key, tail_file
+from pvtime_host import config_copy, find_key, log, tail_file
 
 SUITE = "timesource"
 SOURCE = "pvtime-ts"
@@ -47,10 +47,6 @@ BOOT_TIMEOUT_S = 120
 SHELL_READY = "leave it with 'exit' to power off"
 DEBUGFS = "/sys/kernel/debug/pvtime"
 NS = 10**9
-
-
-def log(text=""):
-    print(text, flush=True)
 
 
 class Console:

@@ -13,21 +13,16 @@ import sys
 import tempfile
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "selftests"))
+from pvtime_host import Tap  # noqa: E402
+
 PREFIX = "/opt/pvtime"
 # systemd's own scale: below 5.0 it calls the exposure "OK" or "SAFE".
 MAX_EXPOSURE = 4.0
 
-results = []
-
-
-def tap(ok, name, diagnostics=()):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}")
-    if not ok:
-        for line in diagnostics:
-            print(f"# {line}")
-    sys.stdout.flush()
-    return ok
+# Every check is one result of this TAP stream.
+TAP = Tap()
+tap = TAP.result
 
 
 def run(argv, **kwargs):
@@ -176,8 +171,8 @@ def main():
         check_completion(destdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"1..{len(results)}")
-    return 0 if all(results) else 1
+    print(f"1..{TAP.count}")
+    return 1 if TAP.failed else 0
 
 
 if __name__ == "__main__":

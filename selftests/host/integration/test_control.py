@@ -22,33 +22,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", ".."))
-from pvtime_host import Daemon, find_key, tail_file  # noqa: E402
+from pvtime_host import Daemon, Tap, find_key, tail_file  # noqa: E402
 
 INJECT_DISABLED = ("fault injection is disabled "
                    "(start pvtimed with --enable-fault-injection)")
 
 NOBODY = 65534
-
-
-class Tap:
-    def __init__(self):
-        self.count = 0
-        self.failed = 0
-
-    def result(self, passed, name, diagnostics=()):
-        self.count += 1
-        if not passed:
-            self.failed += 1
-        print(f"{'' if passed else 'not '}ok {self.count} - {name}")
-        if not passed:
-            for line in diagnostics:
-                print(f"# {line}")
-        sys.stdout.flush()
-        return passed
-
-    def diag(self, text):
-        print(f"# {text}")
-        sys.stdout.flush()
 
 
 def pid_alive(pid):
@@ -813,13 +792,19 @@ class ControlTests:
         return 1 if self.tap.failed else 0
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def integration_args(doc):
+    """What run_check.py gives each integration script; doc is its own
+    docstring, whose first line describes it."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--build", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--kernel", required=True)
     parser.add_argument("--ramdisk", required=True)
-    return ControlTests(parser.parse_args()).run()
+    return parser.parse_args()
+
+
+def main():
+    return ControlTests(integration_args(__doc__)).run()
 
 
 if __name__ == "__main__":

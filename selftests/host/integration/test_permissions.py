@@ -17,7 +17,6 @@ Must run as root (setpriv); prints TAP.
     test_permissions.py --build DIR --workdir DIR --kernel VMLINUZ --ramdisk CPIO
 """
 
-import argparse
 import json
 import os
 import stat
@@ -28,8 +27,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from pvtime_host import Daemon  # noqa: E402
-from test_control import Tap, base_config  # noqa: E402
+from pvtime_host import Daemon, Tap  # noqa: E402
+from test_control import base_config, integration_args  # noqa: E402
 
 DOMAIN = "permtest"
 # What a running domain leaves in the state directory, besides control.sock.
@@ -244,12 +243,7 @@ class PermissionTests:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--kernel", required=True)
-    parser.add_argument("--ramdisk", required=True)
-    return PermissionTests(parser.parse_args()).run()
+    return PermissionTests(integration_args(__doc__)).run()
 
 
 if __name__ == "__main__":
