@@ -10,61 +10,58 @@
 #include <unistd.h>
 
 #include "core/atomic_file.h"
+#include "core/keyed_record.h"
 #include "domain/domain_state.h"
 
 #define STATE_HEADER	"pvtimed-domain-state"
 #define STATE_MAX_BYTES	(64 * 1024)
 
-enum field_type { F_U64, F_S64, F_U32, F_S32, F_S8, F_BOOL };
-
-struct field {
-	const char *key;
-	enum field_type type;
-	size_t offset;
-};
-
-#define FIELD(k, t, member) { k, t, offsetof(struct domain_saved, member) }
+#define FIELD(k, t, member)	RECORD_FIELD(struct domain_saved, k, t, member)
 
 /* Every field, in file order; each is required exactly once. */
-static const struct field fields[] = {
-	FIELD("domid", F_U32, domid),
-	FIELD("qemu_pid", F_S32, qemu_pid),
-	FIELD("qemu_start_ticks", F_U64, qemu_start_ticks),
-	FIELD("memfd_ino", F_U64, memfd_ino),
-	FIELD("host_eventfd_id.0", F_U64, host_eventfd_id[0]),
-	FIELD("host_eventfd_id.1", F_U64, host_eventfd_id[1]),
-	FIELD("host_eventfd_id.2", F_U64, host_eventfd_id[2]),
-	FIELD("guest_eventfd_id.0", F_U64, guest_eventfd_id[0]),
-	FIELD("guest_eventfd_id.1", F_U64, guest_eventfd_id[1]),
-	FIELD("guest_eventfd_id.2", F_U64, guest_eventfd_id[2]),
-	FIELD("pause_stop_tsc", F_U64, pause_stop_tsc),
-	FIELD("pauses", F_U64, pauses),
-	FIELD("paused_total_ns", F_U64, paused_total_ns),
-	FIELD("tsc_hz", F_U64, clock.tsc_hz),
-	FIELD("freq_ppm", F_S32, clock.freq_ppm),
-	FIELD("ref.anchor_tsc", F_U64, clock.ref.anchor_tsc),
-	FIELD("ref.system_ns", F_U64, clock.ref.system_ns),
-	FIELD("ref.mul", F_U32, clock.ref.mul),
-	FIELD("ref.shift", F_S8, clock.ref.shift),
-	FIELD("fn.anchor_tsc", F_U64, clock.fn.anchor_tsc),
-	FIELD("fn.system_ns", F_U64, clock.fn.system_ns),
-	FIELD("fn.mul", F_U32, clock.fn.mul),
-	FIELD("fn.shift", F_S8, clock.fn.shift),
-	FIELD("lag_ns", F_S64, clock.lag_ns),
-	FIELD("slew_ppm", F_S32, clock.slew_ppm),
-	FIELD("slew_end_tsc", F_U64, clock.slew_end_tsc),
-	FIELD("wall_offset_ns", F_S64, clock.wall_offset_ns),
-	FIELD("paused", F_BOOL, clock.paused),
-	FIELD("offset_rtt_cycles", F_U64, clock.offset_rtt_cycles),
-	FIELD("periodic", F_BOOL, clock.periodic),
-	FIELD("offset_moves", F_U64, clock.offset_moves),
-	FIELD("forward_steps", F_U64, clock.forward_steps),
-	FIELD("forward_step_ns_total", F_U64, clock.forward_step_ns_total),
-	FIELD("slews", F_U64, clock.slews),
-	FIELD("kept_ns_total", F_U64, clock.kept_ns_total),
+static const struct record_field fields[] = {
+	FIELD("domid", RECORD_U32, domid),
+	FIELD("qemu_pid", RECORD_S32, qemu_pid),
+	FIELD("qemu_start_ticks", RECORD_U64, qemu_start_ticks),
+	FIELD("memfd_ino", RECORD_U64, memfd_ino),
+	FIELD("host_eventfd_id.0", RECORD_U64, host_eventfd_id[0]),
+	FIELD("host_eventfd_id.1", RECORD_U64, host_eventfd_id[1]),
+	FIELD("host_eventfd_id.2", RECORD_U64, host_eventfd_id[2]),
+	FIELD("guest_eventfd_id.0", RECORD_U64, guest_eventfd_id[0]),
+	FIELD("guest_eventfd_id.1", RECORD_U64, guest_eventfd_id[1]),
+	FIELD("guest_eventfd_id.2", RECORD_U64, guest_eventfd_id[2]),
+	FIELD("pause_stop_tsc", RECORD_U64, pause_stop_tsc),
+	FIELD("pauses", RECORD_U64, pauses),
+	FIELD("paused_total_ns", RECORD_U64, paused_total_ns),
+	FIELD("tsc_hz", RECORD_U64, clock.tsc_hz),
+	FIELD("freq_ppm", RECORD_S32, clock.freq_ppm),
+	FIELD("ref.anchor_tsc", RECORD_U64, clock.ref.anchor_tsc),
+	FIELD("ref.system_ns", RECORD_U64, clock.ref.system_ns),
+	FIELD("ref.mul", RECORD_U32, clock.ref.mul),
+	FIELD("ref.shift", RECORD_S8, clock.ref.shift),
+	FIELD("fn.anchor_tsc", RECORD_U64, clock.fn.anchor_tsc),
+	FIELD("fn.system_ns", RECORD_U64, clock.fn.system_ns),
+	FIELD("fn.mul", RECORD_U32, clock.fn.mul),
+	FIELD("fn.shift", RECORD_S8, clock.fn.shift),
+	FIELD("lag_ns", RECORD_S64, clock.lag_ns),
+	FIELD("slew_ppm", RECORD_S32, clock.slew_ppm),
+	FIELD("slew_end_tsc", RECORD_U64, clock.slew_end_tsc),
+	FIELD("wall_offset_ns", RECORD_S64, clock.wall_offset_ns),
+	FIELD("paused", RECORD_BOOL, clock.paused),
+	FIELD("offset_rtt_cycles", RECORD_U64, clock.offset_rtt_cycles),
+	FIELD("periodic", RECORD_BOOL, clock.periodic),
+	FIELD("offset_moves", RECORD_U64, clock.offset_moves),
+	FIELD("forward_steps", RECORD_U64, clock.forward_steps),
+	FIELD("forward_step_ns_total", RECORD_U64, clock.forward_step_ns_total),
+	FIELD("slews", RECORD_U64, clock.slews),
+	FIELD("kept_ns_total", RECORD_U64, clock.kept_ns_total),
 };
 
 #define NR_FIELDS	(sizeof(fields) / sizeof(fields[0]))
+/* The header line's number, read as the one field of an int32_t. */
+static const struct record_field version_field = {
+	STATE_HEADER, RECORD_S32, 0, sizeof(int32_t)
+};
 _Static_assert(PVTIME_NR_VECTORS == 3, "state file lists 3 vectors");
 
 static int append(char **buf, size_t *len, const char *fmt, ...)
@@ -90,26 +87,15 @@ static int append(char **buf, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
-static int format_field(char **buf, size_t *len, const struct field *f,
+static int format_field(char **buf, size_t *len, const struct record_field *f,
 			const struct domain_saved *st)
 {
-	const char *p = (const char *)st + f->offset;
+	char line[128];
+	int n = record_format_line(line, sizeof(line), f, st);
 
-	switch (f->type) {
-	case F_U64:
-		return append(buf, len, "%s %" PRIu64 "\n", f->key, *(const uint64_t *)p);
-	case F_S64:
-		return append(buf, len, "%s %" PRId64 "\n", f->key, *(const int64_t *)p);
-	case F_U32:
-		return append(buf, len, "%s %" PRIu32 "\n", f->key, *(const uint32_t *)p);
-	case F_S32:
-		return append(buf, len, "%s %" PRId32 "\n", f->key, *(const int32_t *)p);
-	case F_S8:
-		return append(buf, len, "%s %d\n", f->key, *(const int8_t *)p);
-	case F_BOOL:
-		return append(buf, len, "%s %d\n", f->key, *(const bool *)p ? 1 : 0);
-	}
-	return -EINVAL;
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -EINVAL;
+	return append(buf, len, "%s", line);
 }
 
 char *domain_state_format(const struct domain_saved *st)
@@ -157,60 +143,7 @@ static void fail(char *err, size_t errlen, const char *origin, int line,
 	snprintf(err, errlen, "%s:%d: %s", origin, line, what);
 }
 
-/* A whole decimal number in [min, max] (signed) or [0, umax] (unsigned). */
-static int parse_value(const char *s, enum field_type type, void *out)
-{
-	char *end;
-
-	if (!*s || *s == ' ')
-		return -EINVAL;
-	errno = 0;
-	if (type == F_U64 || type == F_U32) {
-		unsigned long long v;
-
-		if (*s == '-' || *s == '+')
-			return -EINVAL;
-		v = strtoull(s, &end, 10);
-		if (errno || *end)
-			return -EINVAL;
-		if (type == F_U32) {
-			if (v > UINT32_MAX)
-				return -ERANGE;
-			*(uint32_t *)out = (uint32_t)v;
-		} else {
-			*(uint64_t *)out = v;
-		}
-		return 0;
-	} else {
-		long long v = strtoll(s, &end, 10);
-		long long lo = type == F_S8 ? INT8_MIN : type == F_S32 ? INT32_MIN :
-			       type == F_BOOL ? 0 : INT64_MIN;
-		long long hi = type == F_S8 ? INT8_MAX : type == F_S32 ? INT32_MAX :
-			       type == F_BOOL ? 1 : INT64_MAX;
-
-		if (*s == '+' || errno || *end)
-			return -EINVAL;
-		if (v < lo || v > hi)
-			return -ERANGE;
-		switch (type) {
-		case F_S8:
-			*(int8_t *)out = (int8_t)v;
-			break;
-		case F_S32:
-			*(int32_t *)out = (int32_t)v;
-			break;
-		case F_BOOL:
-			*(bool *)out = v;
-			break;
-		default:
-			*(int64_t *)out = v;
-			break;
-		}
-		return 0;
-	}
-}
-
-static const struct field *find_field(const char *key, size_t keylen)
+static const struct record_field *find_field(const char *key, size_t keylen)
 {
 	size_t i;
 
@@ -236,7 +169,7 @@ int domain_state_parse(const char *text, const char *origin,
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		char buf[sizeof(st->config_path) + 64];
 		const char *space, *value;
-		const struct field *f;
+		const struct record_field *f;
 
 		lineno++;
 		if (!nl) {
@@ -261,7 +194,7 @@ int domain_state_parse(const char *text, const char *origin,
 		}
 		value = space + 1;
 		if (!have_header) {
-			int version;
+			int32_t version;
 
 			if ((size_t)(space - buf) != strlen(STATE_HEADER) ||
 			    memcmp(buf, STATE_HEADER, strlen(STATE_HEADER))) {
@@ -269,7 +202,7 @@ int domain_state_parse(const char *text, const char *origin,
 				     "not a pvtimed domain state file");
 				return -1;
 			}
-			if (parse_value(value, F_S32, &version) ||
+			if (record_parse_value(&version_field, value, &version) ||
 			    version != DOMAIN_STATE_VERSION) {
 				fail(err, errlen, origin, lineno,
 				     "state format '%s', this pvtimed reads %d",
@@ -301,7 +234,7 @@ int domain_state_parse(const char *text, const char *origin,
 			fail(err, errlen, origin, lineno, "%s given twice", f->key);
 			return -1;
 		}
-		if (parse_value(value, f->type, (char *)st + f->offset)) {
+		if (record_parse_value(f, value, st)) {
 			fail(err, errlen, origin, lineno, "bad value for %s: '%s'",
 			     f->key, value);
 			return -1;

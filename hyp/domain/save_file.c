@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pvtime_abi.h"
+#include "core/keyed_record.h"
 #include "domain/save_file.h"
 
 uint64_t save_fnv64(uint64_t hash, const void *data, size_t len)
@@ -24,45 +25,35 @@ uint64_t save_fnv64(uint64_t hash, const void *data, size_t len)
 	return hash;
 }
 
-/* F_U64_FIXED: zero-padded to 20 digits, so it can be rewritten in place. */
-enum field_type { F_U64, F_U64_FIXED, F_S64, F_U32, F_S8, F_BOOL, F_HEX64, F_NAME,
-		  F_POLICY, F_PATH, F_BOOT_ID };
-
-struct field {
-	const char *key;
-	enum field_type type;
-	size_t offset;
-};
-
-#define FIELD(k, t, member) { k, t, offsetof(struct save_header, member) }
+#define FIELD(k, t, member)	RECORD_FIELD(struct save_header, k, t, member)
 
 /* Every field, in file order; each is required exactly once. */
-static const struct field fields[] = {
-	FIELD("abi", F_U32, abi_version),
-	FIELD("name", F_NAME, name),
-	FIELD("vcpus", F_U32, vcpus),
-	FIELD("stopped_time", F_POLICY, stopped_time),
-	FIELD("offset_known", F_BOOL, clock.offset_known),
-	FIELD("guest_tsc_anchor", F_U64, clock.guest_tsc_anchor),
-	FIELD("shown_anchor_ns", F_U64, clock.shown_anchor_ns),
-	FIELD("mul", F_U32, clock.mul),
-	FIELD("shift", F_S8, clock.shift),
-	FIELD("guest_tsc_at_stop", F_U64, clock.guest_tsc_at_stop),
-	FIELD("shown_at_stop_ns", F_U64, clock.shown_at_stop_ns),
-	FIELD("ref_at_stop_ns", F_U64, clock.ref_at_stop_ns),
-	FIELD("realtime_at_stop_ns", F_S64, clock.realtime_at_stop_ns),
-	FIELD("boot_id", F_BOOT_ID, boot_id),
-	FIELD("host_tsc_at_stop", F_U64, clock.host_tsc_at_stop),
-	FIELD("lag_ns", F_S64, clock.lag_ns),
-	FIELD("wall_offset_ns", F_S64, clock.wall_offset_ns),
-	FIELD("periodic", F_BOOL, clock.periodic),
-	FIELD("host_tsc_hz", F_U64, clock.host_tsc_hz),
-	FIELD("config_path", F_PATH, config_path),
-	FIELD("pauses", F_U64, pauses),
-	FIELD("paused_total_ns", F_U64, paused_total_ns),
+static const struct record_field fields[] = {
+	FIELD("abi", RECORD_U32, abi_version),
+	FIELD("name", RECORD_WORD, name),
+	FIELD("vcpus", RECORD_U32, vcpus),
+	FIELD("stopped_time", RECORD_WORD, stopped_time),
+	FIELD("offset_known", RECORD_BOOL, clock.offset_known),
+	FIELD("guest_tsc_anchor", RECORD_U64, clock.guest_tsc_anchor),
+	FIELD("shown_anchor_ns", RECORD_U64, clock.shown_anchor_ns),
+	FIELD("mul", RECORD_U32, clock.mul),
+	FIELD("shift", RECORD_S8, clock.shift),
+	FIELD("guest_tsc_at_stop", RECORD_U64, clock.guest_tsc_at_stop),
+	FIELD("shown_at_stop_ns", RECORD_U64, clock.shown_at_stop_ns),
+	FIELD("ref_at_stop_ns", RECORD_U64, clock.ref_at_stop_ns),
+	FIELD("realtime_at_stop_ns", RECORD_S64, clock.realtime_at_stop_ns),
+	FIELD("boot_id", RECORD_WORD, boot_id),
+	FIELD("host_tsc_at_stop", RECORD_U64, clock.host_tsc_at_stop),
+	FIELD("lag_ns", RECORD_S64, clock.lag_ns),
+	FIELD("wall_offset_ns", RECORD_S64, clock.wall_offset_ns),
+	FIELD("periodic", RECORD_BOOL, clock.periodic),
+	FIELD("host_tsc_hz", RECORD_U64, clock.host_tsc_hz),
+	FIELD("config_path", RECORD_PATH, config_path),
+	FIELD("pauses", RECORD_U64, pauses),
+	FIELD("paused_total_ns", RECORD_U64, paused_total_ns),
 	/* Fixed width: rewritten once the stream is in the file. */
-	FIELD("stream_bytes", F_U64_FIXED, stream_bytes),
-	FIELD("stream_fnv64", F_HEX64, stream_fnv64),
+	FIELD("stream_bytes", RECORD_U64_FIXED, stream_bytes),
+	FIELD("stream_fnv64", RECORD_HEX64, stream_fnv64),
 };
 #define NR_FIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -103,39 +94,18 @@ static void sb_put(struct sbuf *s, const void *data, size_t len)
 }
 
 static void format_field(struct sbuf *s, const struct save_header *h,
-			 const struct field *f)
+			 const struct record_field *f)
 {
-	const void *p = (const char *)h + f->offset;
+	int n;
 
-	switch (f->type) {
-	case F_U64:
-		sb_printf(s, "%s %" PRIu64 "\n", f->key, *(const uint64_t *)p);
-		break;
-	case F_U64_FIXED:
-		sb_printf(s, "%s %020" PRIu64 "\n", f->key, *(const uint64_t *)p);
-		break;
-	case F_S64:
-		sb_printf(s, "%s %" PRId64 "\n", f->key, *(const int64_t *)p);
-		break;
-	case F_U32:
-		sb_printf(s, "%s %" PRIu32 "\n", f->key, *(const uint32_t *)p);
-		break;
-	case F_S8:
-		sb_printf(s, "%s %d\n", f->key, *(const int8_t *)p);
-		break;
-	case F_BOOL:
-		sb_printf(s, "%s %d\n", f->key, *(const bool *)p ? 1 : 0);
-		break;
-	case F_HEX64:
-		sb_printf(s, "%s %016" PRIx64 "\n", f->key, *(const uint64_t *)p);
-		break;
-	case F_NAME:
-	case F_POLICY:
-	case F_PATH:
-	case F_BOOT_ID:
-		sb_printf(s, "%s %s\n", f->key, (const char *)p);
-		break;
+	if (s->failed)
+		return;
+	n = record_format_line(s->buf + s->len, s->cap - s->len, f, h);
+	if (n < 0 || (size_t)n >= s->cap - s->len) {
+		s->failed = true;
+		return;
 	}
+	s->len += (size_t)n;
 }
 
 char *save_header_format(struct save_header *h)
@@ -203,88 +173,13 @@ static const char *next_line(const char *buf, size_t end, size_t *pos,
 	return line;
 }
 
-static int parse_u64(const char *text, bool hex, uint64_t *out)
-{
-	char *end;
-
-	if (!*text || *text == '-' || *text == '+' || *text == ' ')
-		return -1;
-	errno = 0;
-	*out = strtoull(text, &end, hex ? 16 : 10);
-	return errno || *end ? -1 : 0;
-}
-
-static int parse_s64(const char *text, int64_t *out)
-{
-	char *end;
-
-	if (!*text || *text == '+' || *text == ' ')
-		return -1;
-	errno = 0;
-	*out = strtoll(text, &end, 10);
-	return errno || *end ? -1 : 0;
-}
-
-static int parse_value(const struct field *f, const char *v,
-		       struct save_header *h)
-{
-	void *p = (char *)h + f->offset;
-	uint64_t u;
-	int64_t s;
-	size_t n, i;
-
-	switch (f->type) {
-	case F_U64:
-	case F_U64_FIXED:
-	case F_HEX64:
-		if (parse_u64(v, f->type == F_HEX64, &u))
-			return -1;
-		*(uint64_t *)p = u;
-		return 0;
-	case F_S64:
-		if (parse_s64(v, &s))
-			return -1;
-		*(int64_t *)p = s;
-		return 0;
-	case F_U32:
-		if (parse_u64(v, false, &u) || u > UINT32_MAX)
-			return -1;
-		*(uint32_t *)p = (uint32_t)u;
-		return 0;
-	case F_S8:
-		if (parse_s64(v, &s) || s < INT8_MIN || s > INT8_MAX)
-			return -1;
-		*(int8_t *)p = (int8_t)s;
-		return 0;
-	case F_BOOL:
-		if (strcmp(v, "0") && strcmp(v, "1"))
-			return -1;
-		*(bool *)p = v[0] == '1';
-		return 0;
-	case F_PATH:
-		n = strlen(v);
-		if (v[0] != '/' || n >= sizeof(h->config_path))
-			return -1;
-		for (i = 0; i < n; i++)
-			if ((unsigned char)v[i] < ' ' || v[i] == 0x7f)
-				return -1;
-		memcpy(p, v, n + 1);
-		return 0;
-	case F_NAME:
-	case F_POLICY:
-	case F_BOOT_ID:
-		n = strlen(v);
-		if (!n || n > (f->type == F_NAME ? DOMAIN_NAME_MAX :
-			       f->type == F_BOOT_ID ? sizeof(h->boot_id) - 1 : 31))
-			return -1;
-		for (i = 0; i < n; i++)
-			if (v[i] <= ' ' || v[i] > '~')
-				return -1;
-		memcpy(p, v, n + 1);
-		return 0;
-	}
-	return -1;
-}
+/* The numbers after the fields, read by the fields' rules into a uint64_t. */
+static const struct record_field config_bytes_field = {
+	"config", RECORD_U64, 0, sizeof(uint64_t)
+};
+static const struct record_field header_sum_field = {
+	"header_fnv64", RECORD_HEX64, 0, sizeof(uint64_t)
+};
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 
@@ -341,7 +236,7 @@ int save_header_parse(const char *buf, size_t len, struct save_header *h,
 		if (strcmp(key, fields[i].key))
 			FAIL("header line %zu: '%s' where '%s' belongs", lineno,
 			     key, fields[i].key);
-		if (parse_value(&fields[i], v, h))
+		if (record_parse_value(&fields[i], v, h))
 			FAIL("header line %zu: bad %s '%s'", lineno, key, v);
 		seen[i] = true;
 	}
@@ -351,7 +246,7 @@ int save_header_parse(const char *buf, size_t len, struct save_header *h,
 		FAIL("header line %zu: missing config", lineno);
 	memcpy(line, l, ll);
 	line[ll] = '\0';
-	if (strncmp(line, "config ", 7) || parse_u64(line + 7, false, &want) ||
+	if (strncmp(line, "config ", 7) || record_parse_value(&config_bytes_field, line + 7, &want) ||
 	    want > DOMAIN_CONFIG_MAX_BYTES || want + 1 > header_bytes - pos)
 		FAIL("header line %zu: bad config length", lineno);
 	h->config_len = (size_t)want;
@@ -372,7 +267,7 @@ int save_header_parse(const char *buf, size_t len, struct save_header *h,
 		FAIL("header checksum missing");
 	memcpy(line, l, ll);
 	line[ll] = '\0';
-	if (strncmp(line, "header_fnv64 ", 13) || parse_u64(line + 13, true, &want))
+	if (strncmp(line, "header_fnv64 ", 13) || record_parse_value(&header_sum_field, line + 13, &want))
 		FAIL("header checksum missing");
 	sum = save_fnv64(FNV64_INIT, buf, sum_at);
 	if (sum != want)
