@@ -15,7 +15,7 @@
  *   pvtime-timekeep load-pause SECONDS PAUSE_SECONDS
  *	The same load, and a third of the way in the host pauses the guest
  *	for PAUSE_SECONDS under the step policy while every vCPU stays busy
- *	(PVTIME-HOST-REQUEST pause-for PAUSE_SECONDS step): the guest TSC
+ *	(PVTIME-HOST-REQUEST pause-for PAUSE_SECONDS step under-load): the guest TSC
  *	stands still and then runs on, a new offset the hyp must learn
  *	again under load.  Back within 1 ms within 3 s of the resume; every
  *	probe from a second after that on is judged as above, and their
@@ -388,7 +388,7 @@ static int pause_under_load(int pause_s, int64_t *paused_ns,
 		printf("# no probe before the pause\n");
 		return -1;
 	}
-	printf("PVTIME-HOST-REQUEST pause-for %d step\n", pause_s);
+	printf("PVTIME-HOST-REQUEST pause-for %d step under-load\n", pause_s);
 	fflush(stdout);
 	if (wait_for_pause(&before, &resumed, paused_ns, pause_s + 30)) {
 		printf("# no pause seen within %d s\n", pause_s + 30);
