@@ -189,6 +189,13 @@ static int pvtime_request_irq(struct pvtime_dev *pd, int irq,
 	return ret;
 }
 
+/*
+ * Unwound by hand, not with pcim_ and devm_ helpers: a bind that has to
+ * stay degraded (pvtime_pci_degrade()) keeps its BARs, records mapping,
+ * vectors and pd after the driver lets go of the device, since a
+ * clocksource may still read them; devres would release all of that on
+ * unbind regardless.
+ */
 static int pvtime_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct pvtime_dev *pd;
