@@ -19,6 +19,7 @@
 #include "clock/wallclock.h"
 #include "core/atomic_file.h"
 #include "core/log.h"
+#include "core/monotonic.h"
 #include "core/proc_fds.h"
 #include "core/sched_fifo.h"
 #include "core/timebase.h"
@@ -132,6 +133,9 @@ static void on_qemu_exit(struct event_source *src, uint32_t events)
 		domain_mark_shutdown(d, "ended (not our child: exit status unknown)");
 }
 
+#define ADOPT_FDS_RETRY_MS	20
+#define ADOPT_FDS_TRIES		100	/* 2 s */
+
 /* The memfd and eventfds, out of QEMU.  0, or -1 with err. */
 static int take_qemu_fds(struct domain *d, const struct domain_saved *st,
 			 int *shm_fd, int *host_fds, int *guest_fds,
@@ -139,6 +143,7 @@ static int take_qemu_fds(struct domain *d, const struct domain_saved *st,
 {
 	struct proc_fd_wanted want[1 + 2 * PVTIME_NR_VECTORS];
 	size_t missing = 0, v;
+	unsigned int tries;
 	int ret;
 
 	want[0] = (struct proc_fd_wanted){ .kind = PROC_FD_MEMFD, .id = st->memfd_ino };
@@ -148,8 +153,21 @@ static int take_qemu_fds(struct domain *d, const struct domain_saved *st,
 		want[1 + PVTIME_NR_VECTORS + v] = (struct proc_fd_wanted){
 			.kind = PROC_FD_EVENTFD, .id = st->guest_eventfd_id[v] };
 	}
-	ret = proc_take_fds(d->qemu_pid, d->qemu_exit.fd, want,
-			    sizeof(want) / sizeof(want[0]), &missing);
+	/*
+	 * A QEMU started just before the last pvtimed died may not have read
+	 * all of the fds that pvtimed queued on the ivshmem socket yet: its
+	 * main loop takes them one message at a time.  Give it a moment.
+	 */
+	for (tries = 0;; tries++) {
+		ret = proc_take_fds(d->qemu_pid, d->qemu_exit.fd, want,
+				    sizeof(want) / sizeof(want[0]), &missing);
+		if (ret != -ENOENT || tries == ADOPT_FDS_TRIES)
+			break;
+		sleep_ms(ADOPT_FDS_RETRY_MS);
+	}
+	if (tries && !ret)
+		log_info("domain %s: QEMU held all its fds after %u ms",
+			 d->cfg.name, tries * ADOPT_FDS_RETRY_MS);
 	if (ret == -ENOENT) {
 		snprintf(err, errlen,
 			 "QEMU (pid %d) holds no %s with id %llu (the host kernel must show eventfd-id in /proc/PID/fdinfo)",

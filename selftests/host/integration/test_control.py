@@ -22,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", ".."))
-from pvtime_host import Daemon, Tap, find_key, tail_file  # noqa: E402
+from pvtime_host import (SCHED_FIFO_PRIO, Daemon, Tap, find_key,  # noqa: E402
+                         tail_file)
 
 INJECT_DISABLED = ("fault injection is disabled "
                    "(start pvtimed with --enable-fault-injection)")
@@ -251,6 +252,10 @@ class ControlTests:
                     print(f"PVTIME-REPORT host_tsc_{key} {value}")
         self.tap.result(passed, f"host-info reports tsc_hz ({tsc_hz})",
                         self.context(result))
+        sched = find_key(result.json(), "sched") if passed else None
+        self.tap.result(sched == f"fifo:{SCHED_FIFO_PRIO}",
+                        f"host-info: pvtimed runs SCHED_FIFO {SCHED_FIFO_PRIO}"
+                        f" (--sched-fifo; says {sched})", self.context(result))
 
     def test_malformed_configs(self):
         for number, (what, index, line) in enumerate(MALFORMED, 1):
@@ -316,6 +321,7 @@ class ControlTests:
         try:
             self.expect_exit("second create with the same name", 1,
                              "create", path, must_contain=["duptest"])
+            self.test_qemu_sched("duptest")
             self.test_inject_on(self.daemon, "duptest")
             listing = self.daemon.pvxl("list")
             self.tap.result(listing.stdout.count("duptest") == 1,
@@ -334,6 +340,44 @@ class ControlTests:
                         "duptest" not in listing.stdout,
                         "a destroyed domain is no longer listed",
                         self.context(listing))
+
+    def test_qemu_sched(self, domain):
+        """--sched-fifo: QEMU's main loop one below pvtimed, and every other
+        QEMU thread (the vCPU that runs guest code) SCHED_OTHER."""
+        result, info = self.info_json(domain)
+        pid = info.get("qemu_pid", 0)
+        # A QEMU just created may not have started its vCPU thread yet.
+        deadline = time.monotonic() + 20
+        while True:
+            policies = self.thread_policies(pid)
+            if len(policies) > 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        fifo, other = 1, 0
+        main_ok = policies.get(pid) == (fifo, SCHED_FIFO_PRIO - 1)
+        rest_ok = len(policies) > 1 and all(
+            policy == (other, 0) for tid, policy in policies.items()
+            if tid != pid)
+        self.tap.result(
+            info.get("qemu_main_loop_sched") == f"fifo:{SCHED_FIFO_PRIO - 1}"
+            and main_ok and rest_ok,
+            f"QEMU's main loop at SCHED_FIFO {SCHED_FIFO_PRIO - 1}, its other "
+            f"{len(policies) - 1} threads SCHED_OTHER",
+            [f"info: {info.get('qemu_main_loop_sched')}; /proc (policy, "
+             f"prio) by tid: {policies}"] + self.context(result))
+
+    def thread_policies(self, pid):
+        """{tid: (policy, rt_priority)} of a process's threads."""
+        policies = {}
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                # stat fields 40 (rt_priority) and 41 (policy), 1-based.
+                policies[int(tid)] = (int(fields[38]), int(fields[37]))
+        except (OSError, ValueError, IndexError) as err:
+            self.tap.diag(f"cannot read the threads of {pid}: {err}")
+        return policies
 
     def info_json(self, domain):
         result = self.daemon.pvxl("info", "--json", domain)
