@@ -691,10 +691,16 @@ int records_set_clock_mode(struct domain_clock *clk, enum clock_mode mode,
 
 	pthread_mutex_lock(&clk->lock);
 	drift_account_init(&clk->drift, drift);
-	if (mode == CLOCK_MODE_VIRTUAL && clk->mode != CLOCK_MODE_VIRTUAL) {
+	if (mode == CLOCK_MODE_VIRTUAL && clk->offset_known) {
+		/*
+		 * Adopted from a previous pvtimed: fn, from the records, is
+		 * already on the guest TSC, and its anchor a guest TSC passed.
+		 */
+		clk->mode = CLOCK_MODE_VIRTUAL;
+		clk->virtual_guest_tsc = clk->fn.anchor_tsc;
+		clk->records_hz = RECORDS_VIRTUAL_HZ;
+	} else if (mode == CLOCK_MODE_VIRTUAL) {
 		ret = pvtime_scale_from_hz(RECORDS_VIRTUAL_HZ, &mul, &shift);
-		if (!ret && clk->offset_known)
-			ret = -EINVAL;	/* too late: the records are in use */
 		if (!ret) {
 			/* System time is the guest TSC in ns (QEMU_CLOCK_VIRTUAL). */
 			clk->mode = CLOCK_MODE_VIRTUAL;

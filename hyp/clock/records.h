@@ -314,7 +314,9 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
  * The clock mode and drift policy (domain config), before the guest runs.
  * CLOCK_MODE_VIRTUAL puts the records on the guest TSC at
  * RECORDS_VIRTUAL_HZ: system time = the guest TSC in ns, plus whatever
- * drift was given back.  Returns 0 or -EINVAL (a mode set twice).
+ * drift was given back; on an adopted clock (records live) it only
+ * marks fn as the guest TSC's, which it already is.  Returns 0 or
+ * -errno.
  */
 int records_set_clock_mode(struct domain_clock *clk, enum clock_mode mode,
 			   const struct drift_policy *drift);
