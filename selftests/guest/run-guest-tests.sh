@@ -926,6 +926,48 @@ mode_saverestore() {
 	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
+# A virtual-time domain (clock = "virtual", selftests/virtual_check.py).
+# The clock sequence: pvtime clock deltas over fixed work, interrupts off
+# (debugfs clock_sequence); under -icount they depend on the instructions
+# alone, so two reads in this boot, and the runner's two boots, agree.
+virtual_sequence() {
+	first=$(cat "$DEBUGFS/clock_sequence")
+	second=$(cat "$DEBUGFS/clock_sequence")
+	deltas=$(echo "$first" | sed -n 's/^clock_deltas_ns //p' | tr ' ' ',')
+	echo "PVTIME-REPORT clock_sequence_ns $deltas"
+	echo "$first" | comment_stream
+	check "the clock sequence read twice in this boot is the same" \
+		[ -n "$deltas" ] && [ "$first" = "$second" ]
+	distinct=$(echo "$deltas" | tr ',' '\n' | sort -u | wc -l)
+	comment "$distinct distinct deltas"
+	check "the sequence's deltas follow the work between the reads (>= 8 distinct)" \
+		[ "$distinct" -ge 8 ]
+}
+
+mode_virtual_common() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return 1
+	check "current_clocksource is pvtime (no TSC_STABLE on virtual time)" \
+		[ "$(current_clocksource)" = pvtime ]
+	check "REALTIME within 1 ms of the hyp's wall time for this virtual guest" \
+		realtime_resynced
+	virtual_sequence
+}
+
+mode_virtualseq() {
+	mode_virtual_common
+}
+
+mode_virtual() {
+	mode_virtual_common || return
+	host_request drift-mark busy-start
+	run_reporting "busy for 1.5 s of virtual time: CLOCK_MONOTONIC never back, pvtimed's skips seen as steps" \
+		"$SELFTESTS/pvtime-virtual" -c 1500000000 -j 20000000
+	host_request drift-mark busy-end
+	check "still pvtime after the skips" [ "$(current_clocksource)" = pvtime ]
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # pvxl migrate under this guest (selftests/migrate_check.py answers
 # PVTIME-HOST-REQUEST migrate and migrate-fail).
 mode_migrate() {
@@ -1350,9 +1392,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore | migrate) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore | migrate | virtual | virtualseq) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore|migrate" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore|migrate|virtual|virtualseq" >&2
 	exit 2
 	;;
 esac
@@ -1374,6 +1416,8 @@ else
 	ptp) mode_ptp ;;
 	saverestore) mode_saverestore ;;
 	migrate) mode_migrate ;;
+	virtual) mode_virtual ;;
+	virtualseq) mode_virtualseq ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
 		;;
