@@ -10,7 +10,9 @@ time; the runner takes `pvxl drift --json` when it starts and ends, and
 checks that the drift grew while the host was busy running it, that
 every skip pvtimed made was half the drift it measured, that the guest
 saw each skip made meanwhile as a CLOCK_MONOTONIC step of that size, and
-that CLOCK_MONOTONIC never went back.  Then bad input: configs pvtimed
+that CLOCK_MONOTONIC never went back.  A third guest, on host time with
+stopped_time = "keep" and the same drift policy, is paused 2 s at the
+same time: pvxl drift must show the 2 s as drift and skips of half of it.  Then bad input: configs pvtimed
 must refuse (kvm, multi-threaded TCG, bad policies), pvxl drift's usage
 errors, and save and migrate of a virtual-time domain.
 """
@@ -21,7 +23,9 @@ import time
 from pvtime_host import config_copy
 
 VIRTUAL_TIMEOUT = 150   # s, both guests
-NAMES = ("pvtime-virtual-a", "pvtime-virtual-b")
+NAMES = ("pvtime-virtual-a", "pvtime-virtual-b", "pvtime-hostdrift")
+MODES = ("virtual", "virtualseq", "hostdrift")
+HOST_PAUSE_NS = 2_000_000_000
 FRACTION = 0.5
 JUMP_MIN_NS = 20_000_000
 JUMP_SLACK_NS = 5_000_000       # a skip seen across a tick or a kworker
@@ -172,6 +176,33 @@ def check_guest_jumps(results, suite, window, jumps_text):
                 [f"steps without a skip: {unexplained}", f"skips: {skips}"])
 
 
+def check_host_drift(results, suite, drift):
+    """The host-time guest paused 2 s under keep: that is its drift, and
+    skip:0.5 gives half of what is left back each time."""
+    if not results.own(drift is not None, suite,
+                       "pvxl drift --json of the host-time guest"):
+        return
+    skips = drift.get("skip_log", [])
+    accrued = drift.get("accumulated_ns", 0)
+    wrong = [s for s in skips
+             if abs(s["skipped_ns"] - int(s["drift_before_ns"] * FRACTION))
+             > 1]
+    results.reports.append((suite, "hostdrift_accumulated_ms",
+                            f"{accrued / 1e6:.1f}"))
+    results.reports.append((suite, "hostdrift_skipped_ms",
+                            ",".join(f"{s['skipped_ns'] / 1e6:.1f}"
+                                     for s in skips)))
+    results.own(HOST_PAUSE_NS * 0.9 <= accrued <= HOST_PAUSE_NS * 1.3, suite,
+                f"host-time guest under keep: the 2 s pause shows as "
+                f"{accrued / 1e6:.0f} ms of drift", [str(drift)])
+    results.own(len(skips) >= 2 and not wrong and
+                drift.get("current_ns", accrued) < accrued * 0.3, suite,
+                f"host-time guest: {len(skips)} skips of {FRACTION} of the "
+                f"drift gave it back to "
+                f"{drift.get('current_ns', 0) / 1e6:.0f} ms",
+                [f"not {FRACTION}: {wrong}", str(drift)])
+
+
 def phase_virtual(results, args, daemon, workdir, GuestRun):
     log("== phase 3i: virtual-time domains (clock = \"virtual\")")
     suite = "virtual"
@@ -180,11 +211,14 @@ def phase_virtual(results, args, daemon, workdir, GuestRun):
     base = os.path.join(guest, "test.cfg")
     keys = {"vcpus": "1", "memory": "256", "clock": '"virtual"',
             "drift": f'"skip:{FRACTION}"'}
+    host_keys = {"vcpus": "1", "memory": "256", "stopped_time": '"keep"',
+                 "drift": f'"skip:{FRACTION}"'}
     runs = []
     run_class = make_run_class(GuestRun)
-    for name, mode in zip(NAMES, ("virtual", "virtualseq")):
+    for name, mode in zip(NAMES, MODES):
         cfg = os.path.join(guest, f"check-{name}.cfg")
-        config_copy(base, cfg, name=name, pvtest=mode, set_keys=keys)
+        config_copy(base, cfg, name=name, pvtest=mode,
+                    set_keys=host_keys if mode == "hostdrift" else keys)
         created = daemon.pvxl("create", cfg, timeout=120)
         if not results.own(created.returncode == 0, suite,
                            f"pvxl create {cfg}",
@@ -217,6 +251,7 @@ def phase_virtual(results, args, daemon, workdir, GuestRun):
                 run.handle(line)
         time.sleep(0.2)
     final = drift_json(daemon, NAMES[0])
+    check_host_drift(results, suite, drift_json(daemon, NAMES[2]))
     plot = os.path.join(workdir, "virtual-drift.svg")
     plotted = daemon.pvxl("drift", "--plot", plot, NAMES[0])
     try:
@@ -235,7 +270,7 @@ def phase_virtual(results, args, daemon, workdir, GuestRun):
         run.console.close()
         run.verdict(f"within {VIRTUAL_TIMEOUT} s")
     sequences = [report_value(results, r.suite, "clock_sequence_ns")
-                 for r in runs]
+                 for r in runs if r.mode != "hostdrift"]
     results.own(len(sequences) == 2 and sequences[0] and
                 sequences[0] == sequences[1], suite,
                 "determinism: two boots read the same clock deltas over the "

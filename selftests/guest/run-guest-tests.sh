@@ -968,6 +968,17 @@ mode_virtual() {
 	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
+# A host-time domain under stopped_time = "keep" and drift = "skip:F"
+# (selftests/virtual_check.py): paused 2 s, it keeps the time as drift,
+# which pvtimed then skips back a fraction a second.
+mode_hostdrift() {
+	load_resynced || return
+	host_request pause-for 2 keep
+	sleep 8
+	check "still pvtime or pvtime-tsc after the skips" is_pvtime_clocksource
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # pvxl migrate under this guest (selftests/migrate_check.py answers
 # PVTIME-HOST-REQUEST migrate and migrate-fail).
 mode_migrate() {
@@ -1392,9 +1403,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore | migrate | virtual | virtualseq) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore | migrate | virtual | virtualseq | hostdrift) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore|migrate|virtual|virtualseq" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore|migrate|virtual|virtualseq|hostdrift" >&2
 	exit 2
 	;;
 esac
@@ -1418,6 +1429,7 @@ else
 	migrate) mode_migrate ;;
 	virtual) mode_virtual ;;
 	virtualseq) mode_virtualseq ;;
+	hostdrift) mode_hostdrift ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
 		;;
