@@ -433,6 +433,35 @@ static bool steer_decide_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, uint32_t sample_flags,
 				int64_t lead, uint64_t now, bool *ring);
 
+/*
+ * Whether the guest reads the raw TSC (the fast path) now, so that a jump
+ * of the records would never reach its clock.  Lock held.
+ */
+static bool on_fast_path_locked(const struct domain_clock *clk,
+				uint32_t sample_flags)
+{
+	return (clk->flags & PVTIME_FLAG_TSC_STABLE) ||
+	       (clk->evidence.periodic &&
+		!(sample_flags & PVTIME_SAMPLE_F_KERNEL_PATH));
+}
+
+/*
+ * Before a jump (a step or a skip): take the guest off the fast path.
+ * *pending holds TSC_STABLE off until a kernel-path sample makes the
+ * jump.  Lock held; returns whether the records were rewritten.
+ */
+static bool leave_fast_path_locked(struct domain_clock *clk,
+				   struct pvtime_shm *shm, bool *pending,
+				   bool *ring)
+{
+	*pending = true;
+	if (!refresh_flags_locked(clk))
+		return false;
+	write_records_locked(clk, shm, 0);
+	*ring = true;
+	return true;
+}
+
 /* Steer after a sample (steer_decide_locked), noting the lead it saw. */
 static bool steer_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 			 uint32_t sample_flags, bool *ring)
@@ -465,7 +494,6 @@ static bool steer_decide_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, uint32_t sample_flags,
 				int64_t lead, uint64_t now, bool *ring)
 {
-	bool on_fast_path;
 
 	if (clk->slew_ppm) {
 		bool done = abs64(lead) <= RECORDS_LEAD_DEADBAND_NS ||
@@ -502,18 +530,11 @@ static bool steer_decide_locked(struct domain_clock *clk,
 		default:
 			break;
 		}
-		on_fast_path = (clk->flags & PVTIME_FLAG_TSC_STABLE) ||
-			       (clk->evidence.periodic &&
-				!(sample_flags & PVTIME_SAMPLE_F_KERNEL_PATH));
-		if (on_fast_path) {
-			/* Off the fast path first; the next sample steps. */
-			clk->correction_pending = true;
-			if (!refresh_flags_locked(clk))
-				return false;
-			write_records_locked(clk, shm, 0);
-			*ring = true;
-			return true;
-		}
+		/* Off the fast path first; the next sample steps. */
+		if (on_fast_path_locked(clk, sample_flags))
+			return leave_fast_path_locked(clk, shm,
+						      &clk->correction_pending,
+						      ring);
 		clk->correction_pending = false;
 		step_forward_locked(clk, shm, lead);
 		*ring = true;
@@ -586,20 +607,11 @@ static bool give_back_host_drift_locked(struct domain_clock *clk,
 	measure_host_drift_locked(clk, now);
 	skip = drift_skip_due_ns(&clk->drift, at_ns);
 	if (skip && clk->lag_ns > 0) {
-		bool on_fast_path = (clk->flags & PVTIME_FLAG_TSC_STABLE) ||
-				    (clk->evidence.periodic &&
-				     !(sample_flags & PVTIME_SAMPLE_F_KERNEL_PATH));
-
 		if (skip > (uint64_t)clk->lag_ns)
 			skip = (uint64_t)clk->lag_ns;
-		if (on_fast_path) {
-			clk->skip_pending = true;
-			if (!refresh_flags_locked(clk))
-				return false;
-			write_records_locked(clk, shm, 0);
-			*ring = true;
-			return true;
-		}
+		if (on_fast_path_locked(clk, sample_flags))
+			return leave_fast_path_locked(clk, shm, &clk->skip_pending,
+						      ring);
 		clk->skip_pending = false;
 		*ring = true;
 		return publish_skip_locked(clk, shm, skip, at_ns);

@@ -148,6 +148,24 @@ static const struct bad_case bad_cases[] = {
 	  "rtc_timeoffset = 1\nrtc_timeoffset = 2\n", ":4: duplicate key 'rtc_timeoffset'" },
 };
 
+/* Each case refused with "path:line: ..." naming what the case expects. */
+static void expect_refusals(const char *what, const struct bad_case *cases,
+			    size_t n)
+{
+	struct domain_config cfg;
+	char err[512];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = parse(cases[i].text, &cfg, err, sizeof(err));
+		tap_ok(ret == -1 && !strncmp(err, cfg_path, strlen(cfg_path)) &&
+		       strstr(err, cases[i].expect),
+		       "%s: rejects %s: got \"%s\", want \"...%s...\"", what,
+		       cases[i].what, err, cases[i].expect);
+	}
+}
+
 #define STOPPED_PREFIX "name = \"a\"\n" KERNEL_LINE "stopped_time = "
 
 /* stopped_time: a policy name, and for slew a strict decimal rate. */
@@ -245,15 +263,8 @@ static void test_stopped_time(void)
 		domain_config_free(&cfg);
 	}
 
-	for (i = 0; i < NR_BAD_STOPPED_TIME; i++) {
-		const struct bad_case *c = &bad_stopped_time_cases[i];
-
-		ret = parse(c->text, &cfg, err, sizeof(err));
-		tap_ok(ret == -1 && !strncmp(err, cfg_path, strlen(cfg_path)) &&
-		       strstr(err, c->expect),
-		       "stopped_time: rejects %s: got \"%s\", want \"...%s...\"",
-		       c->what, err, c->expect);
-	}
+	expect_refusals("stopped_time", bad_stopped_time_cases,
+			NR_BAD_STOPPED_TIME);
 }
 
 #define DRIFT_PREFIX "name = \"a\"\n" KERNEL_LINE "drift = "
@@ -392,15 +403,7 @@ static void test_clock_drift(void)
 		domain_config_free(&cfg);
 	}
 
-	for (i = 0; i < NR_BAD_CLOCK_DRIFT; i++) {
-		const struct bad_case *c = &bad_clock_drift_cases[i];
-
-		ret = parse(c->text, &cfg, err, sizeof(err));
-		tap_ok(ret == -1 && !strncmp(err, cfg_path, strlen(cfg_path)) &&
-		       strstr(err, c->expect),
-		       "clock/drift: rejects %s: got \"%s\", want \"...%s...\"",
-		       c->what, err, c->expect);
-	}
+	expect_refusals("clock/drift", bad_clock_drift_cases, NR_BAD_CLOCK_DRIFT);
 }
 
 static void test_good(void)
