@@ -12,6 +12,9 @@
  *
  * prints "PVTIME-REPORT virtual_jumps_ns J1,J2,..." (or "none"), the
  * loop's figures as comments, and exits 1 if CLOCK_MONOTONIC went back.
+ * For make bench, "pvtime-virtual -n CALLS" only times CALLS reads of
+ * CLOCK_MONOTONIC by the guest's own clock and prints
+ * "PVTIME-REPORT virtual_read_guest_ns X" (the host brackets it).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,7 +33,21 @@ static void usage(FILE *out)
 		"  -c  busy for this many guest TSC cycles (default 1500000000:\n"
 		"      1.5 s of virtual time under -icount)\n"
 		"  -j  report CLOCK_MONOTONIC steps at least this long\n"
-		"      (default 20000000, 20 ms)\n");
+		"      (default 20000000, 20 ms)\n"
+		"  -n  instead, time CALLS reads of CLOCK_MONOTONIC\n");
+}
+
+/* make bench: the guest's own ns per CLOCK_MONOTONIC read. */
+static int time_reads(unsigned long calls)
+{
+	int64_t start = clock_ns(CLOCK_MONOTONIC);
+	unsigned long i;
+
+	for (i = 0; i < calls; i++)
+		clock_ns(CLOCK_MONOTONIC);
+	printf("PVTIME-REPORT virtual_read_guest_ns %.1f\n",
+	       (double)(clock_ns(CLOCK_MONOTONIC) - start) / (double)calls);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -39,16 +56,20 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long cycles = 1500000000ul, jump_min = 20000000ul;
+	unsigned long cycles = 1500000000ul, jump_min = 20000000ul, calls = 0;
 	int64_t jumps[JUMPS_MAX], prev, now, back_max = 0;
 	unsigned long long tsc0, reads = 0, backward = 0;
 	unsigned int nr_jumps = 0, i;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:j:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:j:n:h", longopts, NULL)) != -1) {
 		if (opt == 'c') {
 			if (parse_ulong_option("-c", optarg, 1000, 100000000000ul,
 					       &cycles))
+				return 2;
+		} else if (opt == 'n') {
+			if (parse_ulong_option("-n", optarg, 1, 1000000000ul,
+					       &calls))
 				return 2;
 		} else if (opt == 'j') {
 			if (parse_ulong_option("-j", optarg, 1, 10000000000ul,
@@ -60,6 +81,8 @@ int main(int argc, char **argv)
 	}
 	if (reject_operands(argc, argv))
 		return 2;
+	if (calls)
+		return time_reads(calls);
 
 	prev = clock_ns(CLOCK_MONOTONIC);
 	tsc0 = __rdtsc();

@@ -1076,9 +1076,31 @@ bench_timekeep() {
 		"$SELFTESTS/pvtime-timekeep" migrate 60
 }
 
+# A virtual-time domain's clock read (the bench's clock = "virtual"
+# boot): its cost by the guest's own clock (virtual ns: instructions) and
+# by the host's raw clock, read through the mailbox around the reads.
+host_raw_ns() {
+	sed -n 's/.* host_raw_ns \([0-9]*\) .*/\1/p' "$DEBUGFS/realtime_probe"
+}
+
+bench_virtual() {
+	calls=${PVTIME_BENCH_VIRTUAL_CALLS:-200000}
+	check "bench virtual: on the pvtime clocksource" \
+		[ "$(current_clocksource)" = pvtime ]
+	"$SELFTESTS/pvtime-virtual" -n 20000 >/dev/null
+	before=$(host_raw_ns)
+	"$SELFTESTS/pvtime-virtual" -n "$calls"
+	rc=$?
+	after=$(host_raw_ns)
+	if [ -n "$before" ] && [ -n "$after" ]; then
+		echo "PVTIME-REPORT virtual_read_host_ns $(((after - before) / calls))"
+	fi
+	result "$rc" "bench virtual: $calls CLOCK_MONOTONIC reads timed"
+}
+
 # PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
-# clocksources, tcg, timekeep and ptp (chrony over the PHC); all by
-# default.
+# clocksources, tcg, timekeep, ptp (chrony over the PHC) and virtual (a
+# clock = "virtual" boot's read cost); all but virtual by default.
 mode_bench() {
 	parts=${PVTIME_BENCH_PARTS:-clocksources,tcg,timekeep,ptp}
 	if ! run_commented insmod "$MODULE" || [ "$rc" != 0 ]; then
@@ -1090,6 +1112,7 @@ mode_bench() {
 	case ",$parts," in *,tcg,*) bench_tcg ;; esac
 	case ",$parts," in *,timekeep,*) bench_timekeep ;; esac
 	case ",$parts," in *,ptp,*) bench_ptp ;; esac
+	case ",$parts," in *,virtual,*) bench_virtual ;; esac
 	grep -E '^(fastpath|tsc_evidence)' "$DEBUGFS/state" | comment_stream
 	unload_module
 	check "rmmod after the bench" [ "$rc" = 0 ]
