@@ -494,7 +494,6 @@ static bool steer_decide_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, uint32_t sample_flags,
 				int64_t lead, uint64_t now, bool *ring)
 {
-
 	if (clk->slew_ppm) {
 		bool done = abs64(lead) <= RECORDS_LEAD_DEADBAND_NS ||
 			    (lead > 0) == (clk->slew_ppm > 0);
