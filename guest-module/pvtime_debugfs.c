@@ -6,6 +6,8 @@
  *   records         one line per vCPU record
  *   wallclock       wc, system time and their sum, sampled together
  *   realtime_probe  each read runs a realtime probe against the hyp
+ *   clock_sequence  each read: clock and TSC deltas over fixed work,
+ *                   interrupts off (virtual-time determinism)
  *   time_source     the time-source forwarding (pvtime_timesource.c)
  *   set_wallclock   write-only: one SET_WALLCLOCK (pvtime_timesource.c)
  *
@@ -105,6 +107,49 @@ static int pvtime_realtime_probe_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(pvtime_realtime_probe);
 
+/*
+ * The determinism check of virtual-time domains (clock = "virtual"):
+ * with interrupts off, read the pvtime clock and the TSC
+ * PVTIME_SEQUENCE_READS times with a fixed, varying amount of work in
+ * between, and print the deltas.  Under QEMU -icount the guest TSC counts
+ * executed instructions, so every delta is a function of the code alone:
+ * two boots print the same lines.  On host time they differ run to run.
+ */
+#define PVTIME_SEQUENCE_READS	32
+
+static noinline void pvtime_sequence_work(unsigned int loops)
+{
+	unsigned int i;
+
+	for (i = 0; i < loops; i++)
+		barrier();
+}
+
+static int pvtime_clock_sequence_show(struct seq_file *m, void *unused)
+{
+	struct pvtime_dev *pd = m->private;
+	u64 clock[PVTIME_SEQUENCE_READS], tsc[PVTIME_SEQUENCE_READS];
+	unsigned long flags;
+	unsigned int i;
+
+	local_irq_save(flags);
+	for (i = 0; i < PVTIME_SEQUENCE_READS; i++) {
+		tsc[i] = rdtsc_ordered();
+		clock[i] = pvtime_clock_now(pd);
+		pvtime_sequence_work((i * 37 % 61) * 16);
+	}
+	local_irq_restore(flags);
+	seq_puts(m, "clock_deltas_ns");
+	for (i = 1; i < PVTIME_SEQUENCE_READS; i++)
+		seq_printf(m, " %llu", clock[i] - clock[i - 1]);
+	seq_puts(m, "\ntsc_deltas");
+	for (i = 1; i < PVTIME_SEQUENCE_READS; i++)
+		seq_printf(m, " %llu", tsc[i] - tsc[i - 1]);
+	seq_putc(m, '\n');
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvtime_clock_sequence);
+
 /* debugfs is a debugging aid: the driver works without it. */
 void pvtime_debugfs_init(struct pvtime_dev *pd)
 {
@@ -116,6 +161,8 @@ void pvtime_debugfs_init(struct pvtime_dev *pd)
 	debugfs_create_file("wallclock", 0444, dir, pd, &pvtime_wallclock_fops);
 	debugfs_create_file("realtime_probe", 0444, dir, pd,
 			    &pvtime_realtime_probe_fops);
+	debugfs_create_file("clock_sequence", 0444, dir, pd,
+			    &pvtime_clock_sequence_fops);
 	pvtime_timesource_debugfs(pd, dir);
 }
 

@@ -98,6 +98,13 @@ static u32 pvtime_mailbox_send(struct pvtime_dev *pd, u32 request)
 
 	lockdep_assert_held(&pd->mailbox_lock);
 	WRITE_ONCE(mb->request, request);
+	/*
+	 * A virtual-time domain's hyp answers a realtime probe for the
+	 * guest TSC it was asked at (its drift grows with every instruction
+	 * the host does not keep up with); others ignore it.
+	 */
+	if (request == PVTIME_REQ_REALTIME_PROBE)
+		WRITE_ONCE(mb->guest_tsc_before, rdtsc_ordered());
 	/* Publishes the request fields before the hyp sees the new seq. */
 	virt_store_release(&mb->request_seq, seq);
 	return seq;

@@ -209,6 +209,7 @@ static void on_host_tick(void)
 {
 	domain_republish_wallclocks(false);
 	domain_refresh_stability_all();
+	domain_drift_tick_all();
 	domain_save_state_all();
 	clock_status_refresh_all();
 }

@@ -22,6 +22,11 @@
    bring REALTIME within 10 us of the hyp's, then the worst |offset| over
    10 s by the mailbox realtime probe (independent of chrony) and
    chrony's own RMS offset (one `PVTIME-BENCH chrony-phc` line).
+4b. A third, short boot with `clock = "virtual"` (one vCPU,
+   `PVTIME_BENCH_PARTS=virtual`): a clock read's cost in the virtual-time
+   domain, by its own clock (virtual ns: instructions) and by the host's
+   raw clock (the mailbox's, around the reads), beside the first boot's
+   pvtime figure (`--skip-virtual` leaves it out).
 5. pvtimed's CPU use: with no domain, then with N idle domains
    (BUILD/guest/idle.cfg: insmod, then sleep), from /proc/<pid>/stat.
 6. Host steps: 100 `pvxl set-wallclock` and 100 host ADJ_SETOFFSET steps
@@ -522,6 +527,32 @@ def chrony_report(data):
     return out
 
 
+def virtual_figures(results, suite):
+    """The clock = "virtual" boot's PVTIME-REPORT figures."""
+    found = {}
+    for s, key, value in results.reports:
+        if s == suite and key in ("virtual_read_guest_ns",
+                                  "virtual_read_host_ns"):
+            found[key] = parse_number(value)
+    return found
+
+
+def virtual_report(data):
+    """A virtual-time domain's clock read beside a host-time one's."""
+    virtual = data.get("virtual", {})
+    if virtual.get("skipped"):
+        return [f"virtual-time domain: skipped ({virtual['skipped']})"]
+    host_time = data["clocksources"].get("pvtime", {}).get("mono_ns")
+    return [
+        "clock_gettime(CLOCK_MONOTONIC) on pvtime (kernel path), same run:",
+        f"  clock = \"virtual\" (-icount shift=0): "
+        f"{fmt(virtual.get('virtual_read_guest_ns'), '.1f')} ns of its own "
+        f"virtual time (= instructions), "
+        f"{fmt(virtual.get('virtual_read_host_ns'), '.1f')} ns of host time",
+        f"  clock = \"host\": {fmt(host_time, '.1f')} ns",
+    ]
+
+
 def build_report(data):
     """The table and the summary lines, as printed."""
     rows = data["clocksources"]
@@ -591,6 +622,7 @@ def build_report(data):
                    f"{per_text} per domain (no domain: "
                    f"{fmt(idle.get('cpu_percent_no_domain'), '.3f')} %)")
     out += tcg_report(data)
+    out += virtual_report(data)
     out += timekeep_report(data)
     out += wallclock_report(data)
     out += steps_report(data.get("steps"))
@@ -705,6 +737,10 @@ def complete(data):
         missing.append("no pvtimed CPU figure")
     if not data["guest"].get("ended"):
         missing.append("bench guest did not finish")
+    virtual = data.get("virtual", {})
+    if not virtual.get("skipped") and \
+            not isinstance(virtual.get("virtual_read_host_ns"), (int, float)):
+        missing.append("no clock read figure for the virtual-time domain")
     for mode, row in data.get("tcg", {}).items():
         if row.get("skipped"):
             continue
@@ -764,6 +800,9 @@ def main():
                         "the bench guest's boot")
     parser.add_argument("--skip-tcg-multi", action="store_true",
                         help="no second boot with tcg_thread = \"multi\"")
+    parser.add_argument("--skip-virtual", action="store_true",
+                        help="no clock = \"virtual\" boot (its clock read "
+                        "cost)")
     parser.add_argument("--skip-clocksources", action="store_true",
                         help="the first boot runs only pvtime-tcg-bench "
                         "(quick TCG-mode figures; the bench is incomplete)")
@@ -867,6 +906,19 @@ def main():
                                         4 * args.tcg_seconds + 180, results,
                                         suite="guest:bench-multi")
             data["tcg"]["multi"] = tcg_figures(multi_run)
+        if args.skip_virtual:
+            data["virtual"] = {"skipped": "--skip-virtual"}
+        else:
+            virtual_cfg = config_copy(
+                os.path.join(guest_dir, "bench.cfg"),
+                os.path.join(workdir, "bench-virtual.cfg"),
+                name=f"{read_config_value(bench_cfg, 'name')}-virtual",
+                extra_words="PVTIME_BENCH_PARTS=virtual",
+                set_keys={"vcpus": "1", "clock": '"virtual"',
+                          "tcg_thread": '"single"'})
+            run_bench_guest(daemon, virtual_cfg, 240, results,
+                            suite="guest:bench-virtual")
+            data["virtual"] = virtual_figures(results, "guest:bench-virtual")
         if args.ntp_seconds > 0:
             log("== the host's NTP frequency +-50 ppm under a guest "
                 f"({args.ntp_seconds} s each)")

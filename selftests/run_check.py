@@ -65,6 +65,7 @@ from pvtime_host import (Daemon, GuestConsole, Meter, Results,  # noqa: E402
 
 from ntp_follow_check import run_ntp_follow  # noqa: E402
 from save_restore_check import phase_save_restore  # noqa: E402
+from virtual_check import phase_virtual  # noqa: E402
 from migrate_check import phase_migrate  # noqa: E402
 from restart_check import phase_restart  # noqa: E402
 from timesource_check import phase_timesource  # noqa: E402
@@ -587,7 +588,7 @@ def main():
     parser.add_argument("--only", action="append",
                         choices=["units", "fuzz", "integration", "guests",
                                  "status", "restart", "ntp", "timesource", "steps",
-                                 "ptp", "save", "migrate"],
+                                 "ptp", "save", "migrate", "virtual"],
                         help="run only these phases (repeatable)")
     parser.add_argument("--guest-timeout", type=int,
                         help="seconds for the main guest suite (default "
@@ -608,7 +609,7 @@ def main():
         args.guest_timeout = SOAK_TIMEOUT if args.soak else GUEST_TIMEOUT
     phases = set(args.only or ["units", "fuzz", "integration", "guests",
                                "status", "restart", "ntp", "timesource", "steps",
-                               "ptp", "save", "migrate"])
+                               "ptp", "save", "migrate", "virtual"])
 
     started = time.monotonic()
     results = Results()
@@ -622,7 +623,8 @@ def main():
         if "fuzz" in phases:
             timed(results, "fuzz", phase_fuzz, results, args)
         if phases & {"integration", "guests", "status", "restart", "ntp",
-                      "timesource", "steps", "ptp", "save", "migrate"}:
+                      "timesource", "steps", "ptp", "save", "migrate",
+                      "virtual"}:
             log(f"== starting pvtimed in {workdir}")
             try:
                 daemon.start()
@@ -661,6 +663,9 @@ def main():
                           daemon, workdir, GuestRun, domain_listed)
                 if "migrate" in phases and daemon.alive():
                     timed(results, "migrate", phase_migrate, results, args,
+                          daemon, workdir, GuestRun)
+                if "virtual" in phases and daemon.alive():
+                    timed(results, "virtual", phase_virtual, results, args,
                           daemon, workdir, GuestRun)
                 phase_shutdown(results, daemon)
     except KeyboardInterrupt:

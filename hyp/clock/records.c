@@ -114,7 +114,8 @@ static bool evidence_fresh_locked(const struct domain_clock *clk,
 
 bool records_stable_allowed(const struct domain_clock *clk, uint64_t now_tsc)
 {
-	return clk->stable_policy == TSC_STABLE_AUTO && clk->offset_known &&
+	return clk->mode == CLOCK_MODE_HOST && !clk->skip_pending &&
+	       clk->stable_policy == TSC_STABLE_AUTO && clk->offset_known &&
 	       (evidence_fresh_locked(clk, now_tsc) ||
 		(int64_t)(clk->stable_grace_until_tsc - now_tsc) > 0) &&
 	       clk->skew_ns == 0 && !clk->slew_ppm && !clk->correction_pending &&
@@ -133,9 +134,12 @@ static void record_for(const struct domain_clock *clk, uint32_t cpu,
 	rec->flags = clk->flags | extra_flags;
 }
 
+/* The reader window in the TSC fn runs on (a virtual domain's: its guest's). */
 static uint64_t window_cycles(const struct domain_clock *clk)
 {
-	uint64_t window = ns_to_cycles(clk, RECORDS_WINDOW_MS * 1000000ull);
+	uint64_t window = clk->mode == CLOCK_MODE_VIRTUAL ?
+			  RECORDS_WINDOW_MS * 1000000ull :
+			  ns_to_cycles(clk, RECORDS_WINDOW_MS * 1000000ull);
 
 	return window < TIME_FUNCTION_MAX_WINDOW ? window : TIME_FUNCTION_MAX_WINDOW;
 }
@@ -166,11 +170,21 @@ static void write_records_locked(struct domain_clock *clk,
  * Move the records' function to a new anchor (and maybe rate), covering a
  * reader window of 'window' cycles; lock held.
  */
+/*
+ * The latest TSC fn may be anchored at: the host's now, or for a
+ * virtual-time domain the latest guest TSC a sample showed.
+ */
+static uint64_t fn_now_tsc(const struct domain_clock *clk)
+{
+	return clk->mode == CLOCK_MODE_VIRTUAL ? clk->virtual_guest_tsc :
+						 pvtime_rdtsc();
+}
+
 static int reanchor_window_locked(struct domain_clock *clk, uint32_t mul,
 				  int8_t shift, uint64_t window)
 {
 	struct reanchor_request req = {
-		.now_tsc = pvtime_rdtsc(),
+		.now_tsc = fn_now_tsc(clk),
 		.mul = mul,
 		.shift = shift,
 		.window_cycles = window,
@@ -283,9 +297,13 @@ static uint64_t abs64(int64_t v)
 int64_t records_lead_ns_locked(const struct domain_clock *clk,
 			       uint64_t now)
 {
-	uint64_t shown = time_function_at(&clk->fn, now);
-	uint64_t target = time_function_at(&clk->ref, now);
+	uint64_t shown, target;
 
+	/* fn runs on the guest TSC: the latest measurement says it. */
+	if (clk->mode == CLOCK_MODE_VIRTUAL)
+		return -clk->drift.current_ns;
+	shown = time_function_at(&clk->fn, now);
+	target = time_function_at(&clk->ref, now);
 	return (int64_t)(shown - target) + clk->lag_ns;
 }
 
@@ -301,11 +319,14 @@ static int apply_rate_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 			     uint64_t window, bool *ring)
 {
 	int32_t ppm = clk->freq_ppm + clk->slew_ppm;
+	/* A virtual-time domain's fn runs on virtual ns, whatever the host's. */
+	uint64_t fn_hz = clk->mode == CLOCK_MODE_VIRTUAL ? RECORDS_VIRTUAL_HZ :
+							    clk->tsc_hz;
 	uint32_t mul, ref_mul;
 	int8_t shift, ref_shift;
 	int ret;
 
-	ret = time_function_scale(clk->tsc_hz, ppm, &mul, &shift);
+	ret = time_function_scale(fn_hz, ppm, &mul, &shift);
 	if (!ret)
 		ret = time_function_scale(clk->tsc_hz, clk->freq_ppm, &ref_mul,
 					  &ref_shift);
@@ -326,7 +347,7 @@ static int apply_rate_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 	ret = reanchor_window_locked(clk, mul, shift, window);
 	if (ret)
 		return ret;
-	clk->records_hz = (uint64_t)(((unsigned __int128)clk->tsc_hz * 1000000 +
+	clk->records_hz = (uint64_t)(((unsigned __int128)fn_hz * 1000000 +
 				      (uint64_t)(1000000 + ppm) / 2) /
 				     (uint64_t)(1000000 + ppm));
 	/* The rate the records encode, before they encode it. */
@@ -336,7 +357,7 @@ static int apply_rate_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 	*ring = *ring || clk->offset_known;
 	/* Past the window a reader of a not yet rewritten record may have
 	 * run ahead of an updated one. */
-	if (window && clk->offset_known &&
+	if (window && clk->offset_known && clk->mode == CLOCK_MODE_HOST &&
 	    pvtime_rdtsc() - clk->fn.anchor_tsc > window) {
 		clk->window_overruns++;
 		log_warn("rate change: rewriting the records took longer than %d ms (pvtimed preempted?)",
@@ -412,6 +433,35 @@ static bool steer_decide_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, uint32_t sample_flags,
 				int64_t lead, uint64_t now, bool *ring);
 
+/*
+ * Whether the guest reads the raw TSC (the fast path) now, so that a jump
+ * of the records would never reach its clock.  Lock held.
+ */
+static bool on_fast_path_locked(const struct domain_clock *clk,
+				uint32_t sample_flags)
+{
+	return (clk->flags & PVTIME_FLAG_TSC_STABLE) ||
+	       (clk->evidence.periodic &&
+		!(sample_flags & PVTIME_SAMPLE_F_KERNEL_PATH));
+}
+
+/*
+ * Before a jump (a step or a skip): take the guest off the fast path.
+ * *pending holds TSC_STABLE off until a kernel-path sample makes the
+ * jump.  Lock held; returns whether the records were rewritten.
+ */
+static bool leave_fast_path_locked(struct domain_clock *clk,
+				   struct pvtime_shm *shm, bool *pending,
+				   bool *ring)
+{
+	*pending = true;
+	if (!refresh_flags_locked(clk))
+		return false;
+	write_records_locked(clk, shm, 0);
+	*ring = true;
+	return true;
+}
+
 /* Steer after a sample (steer_decide_locked), noting the lead it saw. */
 static bool steer_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 			 uint32_t sample_flags, bool *ring)
@@ -444,8 +494,6 @@ static bool steer_decide_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, uint32_t sample_flags,
 				int64_t lead, uint64_t now, bool *ring)
 {
-	bool on_fast_path;
-
 	if (clk->slew_ppm) {
 		bool done = abs64(lead) <= RECORDS_LEAD_DEADBAND_NS ||
 			    (lead > 0) == (clk->slew_ppm > 0);
@@ -481,18 +529,11 @@ static bool steer_decide_locked(struct domain_clock *clk,
 		default:
 			break;
 		}
-		on_fast_path = (clk->flags & PVTIME_FLAG_TSC_STABLE) ||
-			       (clk->evidence.periodic &&
-				!(sample_flags & PVTIME_SAMPLE_F_KERNEL_PATH));
-		if (on_fast_path) {
-			/* Off the fast path first; the next sample steps. */
-			clk->correction_pending = true;
-			if (!refresh_flags_locked(clk))
-				return false;
-			write_records_locked(clk, shm, 0);
-			*ring = true;
-			return true;
-		}
+		/* Off the fast path first; the next sample steps. */
+		if (on_fast_path_locked(clk, sample_flags))
+			return leave_fast_path_locked(clk, shm,
+						      &clk->correction_pending,
+						      ring);
 		clk->correction_pending = false;
 		step_forward_locked(clk, shm, lead);
 		*ring = true;
@@ -500,6 +541,97 @@ static bool steer_decide_locked(struct domain_clock *clk,
 	}
 	start_slew_locked(clk, shm, lead, small_slew_ppm(lead), now, ring);
 	return true;
+}
+
+/*
+ * A host-time domain's drift: what the keep policy holds back, plus what
+ * a give-back slew has yet to make good.  Lock held.
+ */
+static void measure_host_drift_locked(struct domain_clock *clk, uint64_t now)
+{
+	int64_t current = clk->lag_ns;
+	int64_t given_back;
+
+	if (clk->drift_slewing) {
+		int64_t lead = records_lead_ns_locked(clk, now);
+
+		if (lead < 0)
+			current -= lead;
+	}
+	given_back = (int64_t)clk->kept_ns_total - current -
+		     (int64_t)clk->drift.skipped_ns;
+	drift_measure(&clk->drift, time_function_at(&clk->ref, now), current,
+		      clk->kept_ns_total, given_back > 0 ? (uint64_t)given_back : 0);
+}
+
+/*
+ * Publish a skip: fn jumps forward by skip_ns from its latest anchor, as
+ * the step policy's jump does; the records never go back.  Lock held.
+ */
+static bool publish_skip_locked(struct domain_clock *clk,
+				struct pvtime_shm *shm, uint64_t skip_ns,
+				uint64_t at_ns)
+{
+	if (reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0))
+		return false;
+	clk->fn.system_ns += skip_ns;
+	if (clk->mode == CLOCK_MODE_HOST)
+		clk->lag_ns -= (int64_t)skip_ns;
+	drift_note_skip(&clk->drift, at_ns, skip_ns);
+	write_records_locked(clk, shm, 0);
+	log_ratelimited(&clk->steer_rl, LOG_LEVEL_INFO,
+			"domain %s: skipped %llu ns of drift forward (%lld ns left)",
+			clk->name, (unsigned long long)skip_ns,
+			(long long)clk->drift.current_ns);
+	return true;
+}
+
+/*
+ * Give a host-time domain's kept drift back under its drift policy, after
+ * a sample.  A skip is a jump of the records, which the raw-TSC fast path
+ * would never show: as for the step policy, TSC_STABLE goes first and the
+ * skip waits for a kernel-path sample.  Lock held; returns whether the
+ * records were rewritten.
+ */
+static bool give_back_host_drift_locked(struct domain_clock *clk,
+					struct pvtime_shm *shm,
+					uint32_t sample_flags, bool *ring)
+{
+	uint64_t now = pvtime_rdtsc();
+	uint64_t at_ns = time_function_at(&clk->ref, now);
+	uint64_t skip;
+
+	if (!clk->slew_ppm)
+		clk->drift_slewing = false;
+	measure_host_drift_locked(clk, now);
+	skip = drift_skip_due_ns(&clk->drift, at_ns);
+	if (skip && clk->lag_ns > 0) {
+		if (skip > (uint64_t)clk->lag_ns)
+			skip = (uint64_t)clk->lag_ns;
+		if (on_fast_path_locked(clk, sample_flags))
+			return leave_fast_path_locked(clk, shm, &clk->skip_pending,
+						      ring);
+		clk->skip_pending = false;
+		*ring = true;
+		return publish_skip_locked(clk, shm, skip, at_ns);
+	}
+	clk->skip_pending = false;
+	if (!clk->slew_ppm && clk->lag_ns > 0 &&
+	    drift_slew_decide(&clk->drift, false, 0) == DRIFT_SLEW_START) {
+		int64_t lag = clk->lag_ns;
+
+		/* The lag becomes a lead the slew removes; the drift is unchanged. */
+		clk->lag_ns = 0;
+		start_slew_locked(clk, shm, -lag, clk->drift.policy.slew_ppm, now,
+				  ring);
+		if (!clk->slew_ppm) {
+			clk->lag_ns = lag;
+			return false;
+		}
+		clk->drift_slewing = true;
+		return true;
+	}
+	return false;
 }
 
 enum offset_outcome records_submit_offset(struct domain_clock *clk,
@@ -543,8 +675,11 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 		outcome = OFFSET_AGREED;
 		break;
 	}
-	if (outcome != OFFSET_ADOPTED && !clk->paused)
+	if (outcome != OFFSET_ADOPTED && !clk->paused) {
 		rewritten = steer_locked(clk, shm, sample_flags, ring);
+		rewritten = give_back_host_drift_locked(clk, shm, sample_flags,
+							ring) || rewritten;
+	}
 	flags_changed = refresh_flags_locked(clk);
 	if (outcome == OFFSET_ADOPTED || (flags_changed && !rewritten))
 		write_records_locked(clk, shm, 0);
@@ -556,6 +691,159 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 	*ring = *ring || flags_changed;
 	pthread_mutex_unlock(&clk->lock);
 	return outcome;
+}
+
+int records_set_clock_mode(struct domain_clock *clk, enum clock_mode mode,
+			   const struct drift_policy *drift)
+{
+	uint32_t mul;
+	int8_t shift;
+	int ret = 0;
+
+	pthread_mutex_lock(&clk->lock);
+	drift_account_init(&clk->drift, drift);
+	if (mode == CLOCK_MODE_VIRTUAL && clk->offset_known) {
+		/*
+		 * Adopted from a previous pvtimed: fn, from the records, is
+		 * already on the guest TSC, and its anchor a guest TSC passed.
+		 */
+		clk->mode = CLOCK_MODE_VIRTUAL;
+		clk->virtual_guest_tsc = clk->fn.anchor_tsc;
+		clk->records_hz = RECORDS_VIRTUAL_HZ;
+	} else if (mode == CLOCK_MODE_VIRTUAL) {
+		ret = pvtime_scale_from_hz(RECORDS_VIRTUAL_HZ, &mul, &shift);
+		if (!ret) {
+			/* System time is the guest TSC in ns (QEMU_CLOCK_VIRTUAL). */
+			clk->mode = CLOCK_MODE_VIRTUAL;
+			clk->fn = (struct time_function) {
+				.anchor_tsc = 0, .system_ns = 0,
+				.mul = mul, .shift = shift,
+			};
+			clk->records_hz = RECORDS_VIRTUAL_HZ;
+		}
+	}
+	pthread_mutex_unlock(&clk->lock);
+	return ret;
+}
+
+int64_t records_virtual_drift_at_locked(const struct domain_clock *clk,
+					uint64_t guest_tsc, uint64_t host_tsc)
+{
+	if (!clk->offset_known ||
+	    (int64_t)(guest_tsc - clk->virtual_guest_tsc) < 0)
+		return clk->drift.current_ns;
+	return (int64_t)(time_function_at(&clk->ref, host_tsc) -
+			 time_function_at(&clk->fn, guest_tsc));
+}
+
+/*
+ * The virtual-time domain's drift at a sample, and what its policy gives
+ * back.  Accrued: the reference minus the virtual time the guest TSC
+ * counted (the identity at RECORDS_VIRTUAL_HZ); given back: what the
+ * records show beyond it.  Lock held; returns whether the records were
+ * rewritten.
+ */
+static bool virtual_sample_locked(struct domain_clock *clk,
+				  struct pvtime_shm *shm, uint64_t guest_tsc,
+				  uint64_t host_tsc, bool *ring)
+{
+	uint64_t ref_ns = time_function_at(&clk->ref, host_tsc);
+	uint64_t shown = time_function_at(&clk->fn, guest_tsc);
+	int64_t given_back = (int64_t)(shown - guest_tsc);
+	int64_t slewed = given_back - (int64_t)clk->drift.skipped_ns;
+	uint64_t skip, horizon;
+
+	drift_measure(&clk->drift, ref_ns, (int64_t)(ref_ns - shown),
+		      ref_ns > guest_tsc ? ref_ns - guest_tsc : 0,
+		      slewed > 0 ? (uint64_t)slewed : 0);
+	if (clk->paused)
+		return false;
+	skip = drift_skip_due_ns(&clk->drift, ref_ns);
+	if (skip) {
+		*ring = true;
+		return publish_skip_locked(clk, shm, skip, ref_ns);
+	}
+	/* Until the next sample: one calibration period of virtual time. */
+	horizon = (uint64_t)RECORDS_CALIBRATION_MS * 1000000ull;
+	switch (drift_slew_decide(&clk->drift, clk->slew_ppm != 0, horizon)) {
+	case DRIFT_SLEW_START:
+		clk->slew_ppm = (int32_t)clk->drift.policy.slew_ppm;
+		clk->slews++;
+		clk->drift_slewing = true;
+		break;
+	case DRIFT_SLEW_STOP:
+		clk->slew_ppm = 0;
+		clk->drift_slewing = false;
+		break;
+	default:
+		return false;
+	}
+	if (apply_rate_locked(clk, shm, 0, ring)) {
+		clk->slew_ppm = 0;
+		clk->drift_slewing = false;
+		return false;
+	}
+	log_ratelimited(&clk->steer_rl, LOG_LEVEL_INFO,
+			"domain %s: virtual time %lld ns behind; %s",
+			clk->name, (long long)clk->drift.current_ns,
+			clk->slew_ppm ? "slewing it back" : "slew ended");
+	return true;
+}
+
+enum offset_outcome records_submit_virtual_sample(struct domain_clock *clk,
+						  struct pvtime_shm *shm,
+						  uint32_t vcpu,
+						  uint64_t guest_tsc,
+						  uint64_t host_tsc,
+						  uint32_t sample_flags,
+						  bool *ring)
+{
+	enum offset_outcome outcome = OFFSET_AGREED;
+	bool rewritten = false;
+
+	*ring = false;
+	if (vcpu >= clk->nr_vcpus)
+		return OFFSET_BAD_VCPU;
+	pthread_mutex_lock(&clk->lock);
+	if (sample_flags & PVTIME_SAMPLE_F_PERIODIC)
+		clk->evidence.periodic = true;
+	/* The guest TSC is one counter for every vCPU: keep the latest. */
+	if (!clk->offset_known ||
+	    (int64_t)(guest_tsc - clk->virtual_guest_tsc) > 0) {
+		clk->virtual_guest_tsc = guest_tsc;
+		clk->virtual_host_tsc = host_tsc;
+	}
+	if (!clk->offset_known) {
+		outcome = OFFSET_ADOPTED;
+		clk->offset_known = true;
+		clk->guest_tsc_offset = 0;
+		WRITE_ONCE(shm->ctl->guest_tsc_offset, 0);
+	}
+	rewritten = virtual_sample_locked(clk, shm, guest_tsc, host_tsc, ring);
+	if (outcome == OFFSET_ADOPTED) {
+		if (!rewritten)
+			write_records_locked(clk, shm, 0);
+		pvtime_wmb();
+		WRITE_ONCE(shm->ctl->status,
+			   READ_ONCE(shm->ctl->status) | PVTIME_STATUS_RECORDS_VALID);
+	}
+	pthread_mutex_unlock(&clk->lock);
+	return outcome;
+}
+
+void records_drift_tick(struct domain_clock *clk)
+{
+	uint64_t now;
+
+	pthread_mutex_lock(&clk->lock);
+	now = pvtime_rdtsc();
+	if (clk->mode == CLOCK_MODE_HOST) {
+		if (!clk->slew_ppm)
+			clk->drift_slewing = false;
+		measure_host_drift_locked(clk, now);
+	}
+	drift_history_record(&clk->drift, time_function_at(&clk->ref, now));
+	pthread_mutex_unlock(&clk->lock);
 }
 
 void records_reanchor(struct domain_clock *clk, struct pvtime_shm *shm)
@@ -701,8 +989,12 @@ bool records_refresh_stability(struct domain_clock *clk,
 
 	pthread_mutex_lock(&clk->lock);
 	now = pvtime_rdtsc();
-	if (clk->slew_ppm && (int64_t)(now - clk->slew_end_tsc) >= 0) {
+	/* A virtual-time domain's slews end at its samples (drift.h). */
+	if (clk->mode == CLOCK_MODE_VIRTUAL) {
+		/* nothing timed on the host's TSC */
+	} else if (clk->slew_ppm && (int64_t)(now - clk->slew_end_tsc) >= 0) {
 		end_slew_locked(clk, shm, &ring);
+		clk->drift_slewing = false;
 		clk->last_lead_ns = records_lead_ns_locked(clk, now);
 	} else if (clk->slew_ppm && clk->recheck_in) {
 		clk->recheck_in(cycles_to_ns(clk, clk->slew_end_tsc - now));
@@ -751,7 +1043,8 @@ bool records_guest_resumed(struct domain_clock *clk, struct pvtime_shm *shm,
 	 * the lead is taken from the guest's next samples, and the policy
 	 * applies to that; TSC_STABLE waits for them.
 	 */
-	if (clk->evidence.periodic)
+	/* Virtual time stood still with the guest: only drift, no correction. */
+	if (clk->evidence.periodic && clk->mode == CLOCK_MODE_HOST)
 		clk->correction_pending = true;
 	tsc_evidence_unconfirm(&clk->evidence);
 	refresh_flags_locked(clk);

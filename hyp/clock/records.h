@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "clock/clock_policy.h"
+#include "clock/drift.h"
 #include "clock/shm.h"
 #include "clock/time_function.h"
 #include "clock/tsc_evidence.h"
@@ -73,6 +74,11 @@
 #define RECORDS_MOVE_CONFIRM_NS		5000
 /* A guest this far behind is stopped time, handled by the policy. */
 #define RECORDS_STEP_MIN_NS		1000000
+/*
+ * clock = "virtual": under QEMU -icount the guest TSC counts virtual
+ * nanoseconds, so the records' rate is exactly this (mul 2^31, shift 1).
+ */
+#define RECORDS_VIRTUAL_HZ		1000000000ull
 /* Small corrections are slewed to nothing over about this long... */
 #define RECORDS_SLEW_PERIOD_NS		500000000ull
 /* ...at a rate within these bounds (ppm). */
@@ -146,6 +152,22 @@ struct domain_clock {
 	int64_t wall_offset_ns;
 	bool wc_published;
 	int64_t published_wc_ns;
+
+	/*
+	 * Virtual time (records_set_clock_mode).  With CLOCK_MODE_VIRTUAL,
+	 * fn maps the guest TSC itself (virtual ns) to what the records
+	 * show, guest_tsc_offset stays 0 and samples never move or steer
+	 * it: they only measure the drift, ref (host time) minus fn at the
+	 * sample's guest TSC.  virtual_guest_tsc is the latest guest TSC a
+	 * sample showed (re-anchors go there: the guest TSC is past it).
+	 */
+	enum clock_mode mode;
+	uint64_t virtual_guest_tsc;
+	uint64_t virtual_host_tsc;
+	/* Drift and its give-back (drift.h), both clock modes. */
+	struct drift_account drift;
+	bool drift_slewing;		/* the slew under way gives drift back */
+	bool skip_pending;		/* a skip waits for a kernel-path sample */
 };
 
 /*
@@ -287,6 +309,43 @@ enum offset_outcome records_submit_offset(struct domain_clock *clk,
 					  struct pvtime_shm *shm, uint32_t vcpu,
 					  int64_t offset, uint64_t rtt_cycles,
 					  uint32_t sample_flags, bool *ring);
+
+/*
+ * The clock mode and drift policy (domain config), before the guest runs.
+ * CLOCK_MODE_VIRTUAL puts the records on the guest TSC at
+ * RECORDS_VIRTUAL_HZ: system time = the guest TSC in ns, plus whatever
+ * drift was given back; on an adopted clock (records live) it only
+ * marks fn as the guest TSC's, which it already is.  Returns 0 or
+ * -errno.
+ */
+int records_set_clock_mode(struct domain_clock *clk, enum clock_mode mode,
+			   const struct drift_policy *drift);
+
+/*
+ * A virtual-time domain's SET_OFFSET (records_submit_offset's twin): the
+ * guest's TSC was guest_tsc at host TSC host_tsc.  The first one brings
+ * the records up; every one measures the drift and may give some back
+ * under the drift policy.  Never moves the records back.
+ */
+enum offset_outcome records_submit_virtual_sample(struct domain_clock *clk,
+						  struct pvtime_shm *shm,
+						  uint32_t vcpu,
+						  uint64_t guest_tsc,
+						  uint64_t host_tsc,
+						  uint32_t sample_flags,
+						  bool *ring);
+
+/*
+ * A virtual-time domain's drift at a guest TSC read at host TSC host_tsc:
+ * how far its records are behind its reference there.  A guest TSC behind
+ * the latest sample's (stale or made up) gives the latest measurement.
+ * Caller holds lock.
+ */
+int64_t records_virtual_drift_at_locked(const struct domain_clock *clk,
+					uint64_t guest_tsc, uint64_t host_tsc);
+
+/* Once a second: measure a host-time domain's drift; keep the history. */
+void records_drift_tick(struct domain_clock *clk);
 
 /* Set the stopped-time policy (domain config) before the guest runs. */
 void records_set_stopped_policy(struct domain_clock *clk,

@@ -266,6 +266,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 {
 	struct domain *d = find_domain(argv[0], err, errlen);
 	char policy[STOPPED_TIME_NAME_MAX];
+	char drift_policy[DRIFT_POLICY_NAME_MAX];
 	struct domain_clock snap;
 	const struct pvtime_control *ctl;
 	uint64_t now_tsc;
@@ -305,6 +306,9 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 		 stopped_time_policy_name(d->cfg.stopped_time,
 					  d->cfg.stopped_slew_ppm, policy,
 					  sizeof(policy)));
+	emit_str(e, "clock", clock_mode_name(d->cfg.clock));
+	emit_str(e, "drift", drift_policy_name(&d->cfg.drift, drift_policy,
+					       sizeof(drift_policy)));
 	emit_bool(e, "ivshmem_connected", ivshmem_server_connected(&d->ivshmem));
 	emit_u64(e, "vcpus", d->cfg.vcpus);
 	emit_u64(e, "memory_mib", d->cfg.memory_mib);
@@ -338,6 +342,69 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_str(e, "qemu_log", d->qemu_log_path);
 	emit_str(e, "qmp", d->qmp_path);
 	emit_str(e, "config", d->config_path);
+	return PVTIME_EXIT_OK;
+}
+
+/*
+ * pvxl drift: the domain's drift now, what was given back, its skips and
+ * its history (one sample a second).  Times are the domain's reference
+ * time (host time since its creation) in ms.
+ */
+static int cmd_drift(int argc, char **argv, struct emit *e, char *err,
+		     size_t errlen)
+{
+	struct domain *d = find_domain(argv[0], err, errlen);
+	char policy[DRIFT_POLICY_NAME_MAX];
+	static struct drift_account acc;	/* ~50 KiB: not on the stack */
+	uint64_t now_ns;
+	uint32_t i;
+
+	(void)argc;
+	if (!d)
+		return PVTIME_EXIT_FAILURE;
+	pthread_mutex_lock(&d->clock.lock);
+	acc = d->clock.drift;
+	now_ns = domain_clock_system_ns(&d->clock, pvtime_rdtsc());
+	pthread_mutex_unlock(&d->clock.lock);
+
+	emit_str(e, "name", d->cfg.name);
+	emit_u64(e, "domid", d->domid);
+	emit_str(e, "clock", clock_mode_name(d->cfg.clock));
+	emit_str(e, "drift", drift_policy_name(&acc.policy, policy, sizeof(policy)));
+	emit_u64(e, "give_back_period_ms", DRIFT_GIVE_BACK_PERIOD_NS / 1000000);
+	emit_u64(e, "now_ms", now_ns / 1000000);
+	emit_bool(e, "measured", acc.measured);
+	emit_u64(e, "measured_age_ms", acc.measured && now_ns > acc.measured_at_ns ?
+		 (now_ns - acc.measured_at_ns) / 1000000 : 0);
+	emit_s64(e, "current_ns", acc.current_ns);
+	emit_u64(e, "accumulated_ns", acc.accumulated_ns);
+	emit_u64(e, "skipped_ns", acc.skipped_ns);
+	emit_u64(e, "skips", acc.skips);
+	emit_u64(e, "slewed_ns", acc.slewed_ns);
+	emit_array_begin(e, "skip_log");
+	for (i = 0; i < acc.skip_log_count; i++) {
+		const struct drift_skip *k = drift_skip_at(&acc, i);
+
+		emit_object_begin(e, NULL);
+		emit_u64(e, "at_ms", k->at_ns / 1000000);
+		emit_s64(e, "drift_before_ns", k->drift_before_ns);
+		emit_u64(e, "skipped_ns", k->skipped_ns);
+		emit_object_end(e);
+	}
+	emit_array_end(e);
+	emit_array_begin(e, "history");
+	for (i = 0; i < acc.history.count; i++) {
+		const struct drift_sample *h = drift_history_at(&acc.history, i);
+
+		emit_object_begin(e, NULL);
+		emit_u64(e, "at_ms", h->at_ns / 1000000);
+		emit_s64(e, "current_ns", h->current_ns);
+		emit_u64(e, "accumulated_ns", h->accumulated_ns);
+		emit_u64(e, "skipped_ns", h->skipped_ns);
+		emit_u64(e, "slewed_ns", h->slewed_ns);
+		emit_object_end(e);
+	}
+	emit_array_end(e);
 	return PVTIME_EXIT_OK;
 }
 
@@ -653,6 +720,7 @@ static const struct control_command commands[] = {
 	{ "create", 1, 1, "<config-path>", cmd_create },
 	{ "list", 0, 0, "", cmd_list },
 	{ "info", 1, 1, "<dom>", cmd_info },
+	{ "drift", 1, 1, "<dom>", cmd_drift },
 	{ "destroy", 1, 1, "<dom>", cmd_destroy },
 	{ "pause", 1, 1, "<dom>", cmd_pause },
 	{ "unpause", 1, 2, "<dom> [step|slew:PPM|keep]", cmd_unpause },

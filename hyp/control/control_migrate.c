@@ -266,6 +266,12 @@ int cmd_migrate(int argc, char **argv, struct emit *e, char *err,
 		snprintf(err, errlen, "domain '%s' is shut down", d->cfg.name);
 		return PVTIME_EXIT_FAILURE;
 	}
+	if (d->cfg.clock == CLOCK_MODE_VIRTUAL) {
+		snprintf(err, errlen,
+			 "domain '%s' runs on virtual time (clock = \"virtual\"): migration is not supported for it",
+			 d->cfg.name);
+		return PVTIME_EXIT_FAILURE;
+	}
 	if (d->paused) {
 		snprintf(err, errlen, "domain '%s' is paused: unpause it to migrate it live",
 			 d->cfg.name);

@@ -266,9 +266,12 @@ int domain_start(struct domain *d, const struct domain_restore_ctx *rc,
 		return -1;
 	}
 	d->clock_ready = true;
-	records_set_stopped_policy(&d->clock, d->cfg.stopped_time,
-				   d->cfg.stopped_slew_ppm);
+	if (domain_apply_clock_policies(d, err, errlen))
+		return -1;
 	d->clock.recheck_in = host_clock_watch_recheck_in;
+	/* The records' rate: virtual ns for a virtual-time domain. */
+	if (d->cfg.clock == CLOCK_MODE_VIRTUAL)
+		id.tsc_hz = d->clock.records_hz;
 	/* A restored guest's RTC and wall offset come with it. */
 	if (!rc)
 		domain_set_create_offset(d, &rtc);
@@ -525,6 +528,30 @@ void domain_republish_wallclocks(bool host_stepped)
 				domain_ring_wallclock(d);
 		}
 	}
+}
+
+int domain_apply_clock_policies(struct domain *d, char *err, size_t errlen)
+{
+	int ret;
+
+	records_set_stopped_policy(&d->clock, d->cfg.stopped_time,
+				   d->cfg.stopped_slew_ppm);
+	ret = records_set_clock_mode(&d->clock, d->cfg.clock, &d->cfg.drift);
+	if (ret) {
+		snprintf(err, errlen, "cannot put domain '%s' on %s time: %s",
+			 d->cfg.name, clock_mode_name(d->cfg.clock), strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+void domain_drift_tick_all(void)
+{
+	struct domain *d;
+
+	for (d = domains; d; d = d->next)
+		if (d->state == DOMAIN_RUNNING && d->clock_ready)
+			records_drift_tick(&d->clock);
 }
 
 void domain_refresh_stability_all(void)

@@ -140,6 +140,15 @@ void domain_ring_wallclock(struct domain *d);
 /* Ring the guest's records doorbell (record flags or rate changed). */
 void domain_ring_records(struct domain *d);
 
+/*
+ * The config's clock policies for d's clock (stopped_time, clock, drift),
+ * before its guest runs.  Returns 0, or -1 with the reason in err.
+ */
+int domain_apply_clock_policies(struct domain *d, char *err, size_t errlen);
+
+/* Once a second: every domain's drift measured and kept in its history. */
+void domain_drift_tick_all(void);
+
 /* Once a second: set or clear TSC_STABLE per evidence and hold-offs. */
 void domain_refresh_stability_all(void);
 

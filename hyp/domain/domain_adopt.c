@@ -231,8 +231,8 @@ static int adopt_running(struct domain *d, const struct domain_saved *st,
 		return -1;
 	}
 	d->clock_ready = true;
-	records_set_stopped_policy(&d->clock, d->cfg.stopped_time,
-				   d->cfg.stopped_slew_ppm);
+	if (domain_apply_clock_policies(d, err, errlen))
+		return -1;
 	d->clock.recheck_in = host_clock_watch_recheck_in;
 	mailbox_server_init(&d->mailbox, d->cfg.name, &d->shm, &d->clock,
 			    domain_on_records_changed, d);

@@ -75,6 +75,7 @@ struct parser {
 	char basedir[PATH_MAX];
 	unsigned int seen;	/* bitmask over config_keys */
 	int tcg_thread_line;	/* 0 unless tcg_thread was given */
+	int clock_line;		/* 0 unless clock was given */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -586,6 +587,28 @@ static int key_stopped_time(struct parser *p, struct value *v,
 	return 0;
 }
 
+static int key_clock(struct parser *p, struct value *v, struct domain_config *c)
+{
+	bool virtual_time;
+
+	if (take_choice(p, "clock", v, "host", "virtual", &virtual_time))
+		return -1;
+	c->clock = virtual_time ? CLOCK_MODE_VIRTUAL : CLOCK_MODE_HOST;
+	p->clock_line = v->line;
+	return 0;
+}
+
+static int key_drift(struct parser *p, struct value *v, struct domain_config *c)
+{
+	char why[200];
+
+	if (drift_policy_parse(v->str, &c->drift, why, sizeof(why))) {
+		parse_error(p, v->line, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 static int key_time_source(struct parser *p, struct value *v,
 			   struct domain_config *c)
 {
@@ -629,6 +652,8 @@ static const struct config_key config_keys[] = {
 	{ "time_source", VAL_NUMBER, false, key_time_source },
 	{ "rtc_timeoffset", VAL_NUMBER, false, key_rtc_timeoffset },
 	{ "localtime", VAL_NUMBER, false, key_localtime },
+	{ "clock", VAL_STRING, false, key_clock },
+	{ "drift", VAL_STRING, false, key_drift },
 };
 
 #define NR_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -741,6 +766,15 @@ int domain_config_parse(const char *path, const char *text,
 	if (!p.failed && p.tcg_thread_line && cfg->accel != DOMAIN_ACCEL_TCG)
 		parse_error(&p, p.tcg_thread_line,
 			    "tcg_thread applies only to accel = \"tcg\"");
+	/* Virtual time is QEMU's instruction counter: TCG, one thread. */
+	if (!p.failed && cfg->clock == CLOCK_MODE_VIRTUAL &&
+	    cfg->accel != DOMAIN_ACCEL_TCG)
+		parse_error(&p, p.clock_line,
+			    "clock = \"virtual\" needs accel = \"tcg\" (QEMU -icount counts the instructions TCG executes; KVM runs the guest natively)");
+	if (!p.failed && cfg->clock == CLOCK_MODE_VIRTUAL &&
+	    cfg->tcg_thread == TCG_THREAD_MULTI)
+		parse_error(&p, p.clock_line,
+			    "clock = \"virtual\" needs tcg_thread = \"single\" (QEMU -icount does not work with multi-threaded TCG)");
 	if (!p.failed && !cfg->extra)
 		cfg->extra = strdup("");
 	if (!p.failed && !cfg->qemu)

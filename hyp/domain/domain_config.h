@@ -69,7 +69,18 @@ struct domain_config {
 	 */
 	int64_t rtc_timeoffset_s;
 	bool localtime;
+	/* clock = "host" | "virtual" (QEMU -icount; TCG, single thread). */
+	enum clock_mode clock;
+	/* drift = "keep" | "skip:FRACTION" | "slew:PPM" */
+	struct drift_policy drift;
 };
+
+/*
+ * QEMU's -icount for clock = "virtual": one instruction per 2^0 ns of
+ * virtual time, and virtual time runs on at real speed while every vCPU
+ * is idle (sleep=on).  Documentation/domain-config.rst says why.
+ */
+#define DOMAIN_VIRTUAL_ICOUNT	"shift=0,sleep=on"
 
 /*
  * Parse text as if read from file 'path' (used in messages; relative

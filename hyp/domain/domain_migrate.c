@@ -584,8 +584,8 @@ int domain_incoming_finish(const char *name, const char *header_path,
 		goto fail;
 	}
 	d->clock_ready = true;
-	records_set_stopped_policy(&d->clock, d->cfg.stopped_time,
-				   d->cfg.stopped_slew_ppm);
+	if (domain_apply_clock_policies(d, err, errlen))
+		goto fail;
 	d->clock.recheck_in = host_clock_watch_recheck_in;
 	/* Ours now: out of the incoming list, into the table. */
 	if (in->timer.fd >= 0) {

@@ -222,6 +222,12 @@ int domain_save(struct domain *d, const char *path,
 		snprintf(err, errlen, "domain '%s' is shut down", d->cfg.name);
 		return -1;
 	}
+	if (d->cfg.clock == CLOCK_MODE_VIRTUAL) {
+		snprintf(err, errlen,
+			 "domain '%s' runs on virtual time (clock = \"virtual\"): save and restore are not supported for it",
+			 d->cfg.name);
+		return -1;
+	}
 	if (!save_path_usable(path)) {
 		snprintf(err, errlen, "save file '%s': the path must be absolute, without quotes, backslashes or control characters",
 			 path);

@@ -131,6 +131,10 @@ char **qemu_build_argv(const struct domain_config *cfg,
 		addf(&b, "tcg,thread=%s", tcg_thread_mode_name(cfg->tcg_thread));
 	else
 		add(&b, domain_accel_name(cfg->accel));
+	if (cfg->clock == CLOCK_MODE_VIRTUAL) {
+		add(&b, "-icount");
+		add(&b, DOMAIN_VIRTUAL_ICOUNT);
+	}
 	add(&b, "-smp");
 	addf(&b, "%u", cfg->vcpus);
 	add(&b, "-m");

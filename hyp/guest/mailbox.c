@@ -67,12 +67,26 @@ static void answer_realtime_probe(struct mailbox_server *srv,
 	pair = timebase_sample_n(CLOCK_REALTIME, 2);
 	raw = timebase_sample_n(CLOCK_MONOTONIC_RAW, 2);
 	pthread_mutex_lock(&srv->clk->lock);
-	/* Where the guest should be: behind by any drift it keeps. */
-	offset = wallclock_domain_offset_ns(srv->clk->wall_offset_ns) -
-		 srv->clk->lag_ns;
 	hz = srv->clk->tsc_hz;
-	lead = srv->clk->offset_known ?
-	       records_lead_ns_locked(srv->clk, pair.tsc) : 0;
+	if (srv->clk->mode == CLOCK_MODE_VIRTUAL) {
+		/*
+		 * Where a virtual-time guest should be: behind by its drift
+		 * at the guest TSC it read just before asking, so its
+		 * records agree (lead 0) and its wall clock is not pulled
+		 * onto host time.
+		 */
+		offset = wallclock_domain_offset_ns(srv->clk->wall_offset_ns) -
+			 records_virtual_drift_at_locked(srv->clk,
+							 READ_ONCE(mb->guest_tsc_before),
+							 pair.tsc);
+		lead = 0;
+	} else {
+		/* Where the guest should be: behind by any drift it keeps. */
+		offset = wallclock_domain_offset_ns(srv->clk->wall_offset_ns) -
+			 srv->clk->lag_ns;
+		lead = srv->clk->offset_known ?
+		       records_lead_ns_locked(srv->clk, pair.tsc) : 0;
+	}
 	pthread_mutex_unlock(&srv->clk->lock);
 	mailbox_session_hand_out(session, pair.tsc);
 	WRITE_ONCE(mb->host_tsc, pair.tsc);
@@ -111,8 +125,15 @@ static void answer_set_offset(struct mailbox_server *srv,
 		WRITE_ONCE(mb->status, -EINVAL);
 		return;
 	}
-	outcome = records_submit_offset(srv->clk, srv->shm, vcpu, offset, rtt,
-					sample_flags, &ring);
+	/* clk->mode is set before the guest runs and never changes. */
+	if (srv->clk->mode == CLOCK_MODE_VIRTUAL)
+		outcome = records_submit_virtual_sample(srv->clk, srv->shm, vcpu,
+							proposal.host_tsc + (uint64_t)offset,
+							proposal.host_tsc,
+							sample_flags, &ring);
+	else
+		outcome = records_submit_offset(srv->clk, srv->shm, vcpu, offset,
+						rtt, sample_flags, &ring);
 	switch (outcome) {
 	case OFFSET_ADOPTED:
 		log_info("domain %s: adopted guest TSC offset %lld cycles from vCPU %u (round trip %llu cycles, %llu ns)",

@@ -927,6 +927,59 @@ mode_saverestore() {
 	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
 }
 
+# A virtual-time domain (clock = "virtual", selftests/virtual_check.py).
+# The clock sequence: pvtime clock deltas over fixed work, interrupts off
+# (debugfs clock_sequence); under -icount they depend on the instructions
+# alone, so two reads in this boot, and the runner's two boots, agree.
+virtual_sequence() {
+	first=$(cat "$DEBUGFS/clock_sequence")
+	second=$(cat "$DEBUGFS/clock_sequence")
+	deltas=$(echo "$first" | sed -n 's/^clock_deltas_ns //p' | tr ' ' ',')
+	echo "PVTIME-REPORT clock_sequence_ns $deltas"
+	echo "$first" | comment_stream
+	check "the clock sequence read twice in this boot is the same" \
+		[ -n "$deltas" ] && [ "$first" = "$second" ]
+	distinct=$(echo "$deltas" | tr ',' '\n' | sort -u | wc -l)
+	comment "$distinct distinct deltas"
+	check "the sequence's deltas follow the work between the reads (>= 8 distinct)" \
+		[ "$distinct" -ge 8 ]
+}
+
+mode_virtual_common() {
+	run_commented insmod "$MODULE"
+	check "insmod pvtime.ko" [ "$rc" = 0 ] || return 1
+	check "current_clocksource is pvtime (no TSC_STABLE on virtual time)" \
+		[ "$(current_clocksource)" = pvtime ]
+	check "REALTIME within 1 ms of the hyp's wall time for this virtual guest" \
+		realtime_resynced
+	virtual_sequence
+}
+
+mode_virtualseq() {
+	mode_virtual_common
+}
+
+mode_virtual() {
+	mode_virtual_common || return
+	host_request drift-mark busy-start
+	run_reporting "busy for 1.5 s of virtual time: CLOCK_MONOTONIC never back, pvtimed's skips seen as steps" \
+		"$SELFTESTS/pvtime-virtual" -c 1500000000 -j 20000000
+	host_request drift-mark busy-end
+	check "still pvtime after the skips" [ "$(current_clocksource)" = pvtime ]
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
+# A host-time domain under stopped_time = "keep" and drift = "skip:F"
+# (selftests/virtual_check.py): paused 2 s, it keeps the time as drift,
+# which pvtimed then skips back a fraction a second.
+mode_hostdrift() {
+	load_resynced || return
+	host_request pause-for 2 keep
+	sleep 8
+	check "still pvtime or pvtime-tsc after the skips" is_pvtime_clocksource
+	check "no oops, BUG, WARNING or KASAN report in dmesg" dmesg_clean
+}
+
 # pvxl migrate under this guest (selftests/migrate_check.py answers
 # PVTIME-HOST-REQUEST migrate and migrate-fail).
 mode_migrate() {
@@ -1024,9 +1077,31 @@ bench_timekeep() {
 		"$SELFTESTS/pvtime-timekeep" migrate 60
 }
 
+# A virtual-time domain's clock read (the bench's clock = "virtual"
+# boot): its cost by the guest's own clock (virtual ns: instructions) and
+# by the host's raw clock, read through the mailbox around the reads.
+host_raw_ns() {
+	sed -n 's/.* host_raw_ns \([0-9]*\) .*/\1/p' "$DEBUGFS/realtime_probe"
+}
+
+bench_virtual() {
+	calls=${PVTIME_BENCH_VIRTUAL_CALLS:-200000}
+	check "bench virtual: on the pvtime clocksource" \
+		[ "$(current_clocksource)" = pvtime ]
+	"$SELFTESTS/pvtime-virtual" -n 20000 >/dev/null
+	before=$(host_raw_ns)
+	"$SELFTESTS/pvtime-virtual" -n "$calls"
+	rc=$?
+	after=$(host_raw_ns)
+	if [ -n "$before" ] && [ -n "$after" ]; then
+		echo "PVTIME-REPORT virtual_read_host_ns $(((after - before) / calls))"
+	fi
+	result "$rc" "bench virtual: $calls CLOCK_MONOTONIC reads timed"
+}
+
 # PVTIME_BENCH_PARTS (kernel command line): comma-separated, from
-# clocksources, tcg, timekeep and ptp (chrony over the PHC); all by
-# default.
+# clocksources, tcg, timekeep, ptp (chrony over the PHC) and virtual (a
+# clock = "virtual" boot's read cost); all but virtual by default.
 mode_bench() {
 	parts=${PVTIME_BENCH_PARTS:-clocksources,tcg,timekeep,ptp}
 	if ! run_commented insmod "$MODULE" || [ "$rc" != 0 ]; then
@@ -1038,6 +1113,7 @@ mode_bench() {
 	case ",$parts," in *,tcg,*) bench_tcg ;; esac
 	case ",$parts," in *,timekeep,*) bench_timekeep ;; esac
 	case ",$parts," in *,ptp,*) bench_ptp ;; esac
+	case ",$parts," in *,virtual,*) bench_virtual ;; esac
 	grep -E '^(fastpath|tsc_evidence)' "$DEBUGFS/state" | comment_stream
 	unload_module
 	check "rmmod after the bench" [ "$rc" = 0 ]
@@ -1351,9 +1427,9 @@ mode_refused() { # MESSAGE
 
 mode=$1
 case "$mode" in
-main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore | migrate) ;;
+main | wrongabi | nodevice | bench | timekeep | restart | module | ntp | status | steps | ptp | saverestore | migrate | virtual | virtualseq | hostdrift) ;;
 *)
-	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore|migrate" >&2
+	echo "usage: $0 main|wrongabi|nodevice|bench|timekeep|restart|module|ntp|status|steps|ptp|saverestore|migrate|virtual|virtualseq|hostdrift" >&2
 	exit 2
 	;;
 esac
@@ -1375,6 +1451,9 @@ else
 	ptp) mode_ptp ;;
 	saverestore) mode_saverestore ;;
 	migrate) mode_migrate ;;
+	virtual) mode_virtual ;;
+	virtualseq) mode_virtualseq ;;
+	hostdrift) mode_hostdrift ;;
 	wrongabi)
 		mode_refused "hypervisor speaks ABI version 99, this module speaks 1; refusing"
 		;;

@@ -41,6 +41,18 @@ int pvxl_parse_args(const struct pvxl_command *cmd, int argc, char **argv,
 			}
 			if (!*a->stopped_time)
 				return pvxl_usage_error(cmd, "--stopped-time needs a POLICY");
+		} else if (is_option && (cmd->options & PVXL_OPT_PLOT) &&
+			   !strncmp(arg, "--plot", 6) && (arg[6] == '=' || !arg[6])) {
+			if (arg[6] == '=')
+				a->plot = arg + 7;
+			else if (i + 1 < argc)
+				a->plot = argv[++i];
+			if (!a->plot || !*a->plot)
+				return pvxl_usage_error(cmd, "--plot needs a FILE (FILE.svg)");
+			if (strlen(a->plot) < 5 ||
+			    strcmp(a->plot + strlen(a->plot) - 4, ".svg"))
+				return pvxl_usage_error(cmd, "--plot writes SVG: FILE must end in .svg, not '%s'",
+							a->plot);
 		} else if (is_option) {
 			return pvxl_usage_error(cmd, "unknown option '%s'", arg);
 		} else if (!*arg) {

@@ -19,6 +19,7 @@ struct pvxl_context {
 #define PVXL_OPT_JSON	(1u << 0)	/* --json: machine-readable output */
 #define PVXL_OPT_ALL	(1u << 1)	/* --all: every domain */
 #define PVXL_OPT_STOPPED (1u << 2)	/* --stopped-time POLICY */
+#define PVXL_OPT_PLOT	(1u << 3)	/* --plot FILE.svg */
 
 #define PVXL_ARGS_MAX	4
 
@@ -27,6 +28,7 @@ struct pvxl_args {
 	bool json;
 	bool all;
 	const char *stopped_time;	/* --stopped-time's value, or NULL */
+	const char *plot;		/* --plot's FILE, or NULL */
 	int count;
 	char *pos[PVXL_ARGS_MAX];
 };

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "console.h"
 #include "control_client.h"
+#include "drift_plot.h"
 #include "pvtime_ctl.h"
 #include "time_arg.h"
 
@@ -354,4 +356,68 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_help)
 		return pvxl_usage_error(cmd, "unknown command '%s'", a->pos[0]);
 	pvxl_print_help(stdout, target);
 	return PVTIME_EXIT_OK;
+}
+
+/*
+ * The SVG of --plot, from the JSON body of one "drift" request; the file
+ * is written whole or not at all (a temporary beside it, renamed).
+ */
+static int write_drift_plot(const struct pvxl_context *ctx,
+			    const struct pvxl_command *cmd, const char *dom,
+			    const char *path)
+{
+	struct pvxl_request req = {
+		.socket_path = ctx->socket_path, .json = true,
+		.command = cmd->name, .argc = 1, .argv = &dom,
+	};
+	char tmp[PATH_MAX], why[128];
+	char *body = NULL;
+	size_t len = 0;
+	FILE *mem, *out;
+	int ret, n;
+
+	mem = open_memstream(&body, &len);
+	if (!mem) {
+		fprintf(stderr, "pvxl: %s: %s\n", cmd->name, strerror(errno));
+		return PVTIME_EXIT_FAILURE;
+	}
+	ret = pvxl_ctl_call(&req, mem);
+	fclose(mem);
+	if (ret) {
+		free(body);
+		return ret;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		free(body);
+		return pvxl_usage_error(cmd, "path too long: '%s'", path);
+	}
+	out = fopen(tmp, "w");
+	if (!out) {
+		fprintf(stderr, "pvxl: %s: cannot write '%s': %s\n", cmd->name,
+			path, strerror(errno));
+		free(body);
+		return PVTIME_EXIT_FAILURE;
+	}
+	n = drift_plot_svg(body, out, why, sizeof(why));
+	free(body);
+	if (fclose(out) || n < 0 || rename(tmp, path)) {
+		fprintf(stderr, "pvxl: %s: cannot write '%s': %s\n", cmd->name,
+			path, n < 0 ? why : strerror(errno));
+		unlink(tmp);
+		return PVTIME_EXIT_FAILURE;
+	}
+	fprintf(stderr, "pvxl: %s: wrote %s (%d samples)\n", cmd->name, path, n);
+	return PVTIME_EXIT_OK;
+}
+
+PVXL_COMMAND_HANDLER(pvxl_cmd_drift)
+{
+	int ret;
+
+	if (a->plot) {
+		ret = write_drift_plot(ctx, cmd, a->pos[0], a->plot);
+		if (ret)
+			return ret;
+	}
+	return call(ctx, cmd->name, a->json, 1, (const char *const *)a->pos);
 }

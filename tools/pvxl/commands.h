@@ -21,6 +21,7 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_migrate);
 PVXL_COMMAND_HANDLER(pvxl_cmd_console);
 PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock);
 PVXL_COMMAND_HANDLER(pvxl_cmd_inject);
+PVXL_COMMAND_HANDLER(pvxl_cmd_drift);
 PVXL_COMMAND_HANDLER(pvxl_cmd_help);
 
 /* Usage error for a command: message, hint, returns PVTIME_EXIT_USAGE. */

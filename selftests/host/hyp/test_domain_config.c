@@ -148,6 +148,24 @@ static const struct bad_case bad_cases[] = {
 	  "rtc_timeoffset = 1\nrtc_timeoffset = 2\n", ":4: duplicate key 'rtc_timeoffset'" },
 };
 
+/* Each case refused with "path:line: ..." naming what the case expects. */
+static void expect_refusals(const char *what, const struct bad_case *cases,
+			    size_t n)
+{
+	struct domain_config cfg;
+	char err[512];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = parse(cases[i].text, &cfg, err, sizeof(err));
+		tap_ok(ret == -1 && !strncmp(err, cfg_path, strlen(cfg_path)) &&
+		       strstr(err, cases[i].expect),
+		       "%s: rejects %s: got \"%s\", want \"...%s...\"", what,
+		       cases[i].what, err, cases[i].expect);
+	}
+}
+
 #define STOPPED_PREFIX "name = \"a\"\n" KERNEL_LINE "stopped_time = "
 
 /* stopped_time: a policy name, and for slew a strict decimal rate. */
@@ -245,15 +263,147 @@ static void test_stopped_time(void)
 		domain_config_free(&cfg);
 	}
 
-	for (i = 0; i < NR_BAD_STOPPED_TIME; i++) {
-		const struct bad_case *c = &bad_stopped_time_cases[i];
+	expect_refusals("stopped_time", bad_stopped_time_cases,
+			NR_BAD_STOPPED_TIME);
+}
 
-		ret = parse(c->text, &cfg, err, sizeof(err));
-		tap_ok(ret == -1 && !strncmp(err, cfg_path, strlen(cfg_path)) &&
-		       strstr(err, c->expect),
-		       "stopped_time: rejects %s: got \"%s\", want \"...%s...\"",
-		       c->what, err, c->expect);
+#define DRIFT_PREFIX "name = \"a\"\n" KERNEL_LINE "drift = "
+
+/* clock and drift: names, fractions, rates, and the combinations refused. */
+static const struct bad_case bad_clock_drift_cases[] = {
+	{ "unknown clock", "name = \"a\"\n" KERNEL_LINE "clock = \"guest\"\n",
+	  ":3: bad clock 'guest' (expected \"host\" or \"virtual\")" },
+	{ "clock as a number", "name = \"a\"\n" KERNEL_LINE "clock = 1\n",
+	  ":3: clock must be a string, not a number" },
+	{ "virtual clock with kvm", "name = \"a\"\n" KERNEL_LINE
+	  "clock = \"virtual\"\naccel = \"kvm\"\n",
+	  ":3: clock = \"virtual\" needs accel = \"tcg\"" },
+	{ "virtual clock with multi-threaded TCG", "name = \"a\"\n" KERNEL_LINE
+	  "tcg_thread = \"multi\"\nclock = \"virtual\"\n",
+	  ":4: clock = \"virtual\" needs tcg_thread = \"single\"" },
+	{ "duplicate clock", "name = \"a\"\n" KERNEL_LINE
+	  "clock = \"host\"\nclock = \"virtual\"\n", ":4: duplicate key 'clock'" },
+	{ "unknown drift policy", DRIFT_PREFIX "\"step\"\n",
+	  ":3: bad drift 'step' (expected \"keep\", \"skip:FRACTION\" or \"slew:PPM\")" },
+	{ "drift in capitals", DRIFT_PREFIX "\"KEEP\"\n", ":3: bad drift 'KEEP'" },
+	{ "skip without a fraction", DRIFT_PREFIX "\"skip\"\n",
+	  ":3: bad drift 'skip' (skip needs a fraction: \"skip:FRACTION\", FRACTION in (0,1]" },
+	{ "skip with an empty fraction", DRIFT_PREFIX "\"skip:\"\n",
+	  ":3: bad drift 'skip:' (skip needs a fraction" },
+	{ "skip fraction zero", DRIFT_PREFIX "\"skip:0\"\n",
+	  ":3: drift skip fraction out of range: 0 (allowed more than 0, at most 1)" },
+	{ "skip fraction 0.0", DRIFT_PREFIX "\"skip:0.0\"\n",
+	  ":3: drift skip fraction out of range: 0.0" },
+	{ "skip fraction above one", DRIFT_PREFIX "\"skip:1.5\"\n",
+	  ":3: drift skip fraction out of range: 1.5" },
+	{ "skip fraction 1.000001", DRIFT_PREFIX "\"skip:1.000001\"\n",
+	  ":3: drift skip fraction out of range: 1.000001" },
+	{ "skip fraction 2", DRIFT_PREFIX "\"skip:2\"\n",
+	  ":3: drift skip fraction out of range: 2" },
+	{ "skip fraction that overflows", DRIFT_PREFIX "\"skip:99999999999999999999999\"\n",
+	  ":3: drift skip fraction out of range" },
+	{ "skip fraction negative", DRIFT_PREFIX "\"skip:-0.5\"\n",
+	  ":3: bad drift 'skip:-0.5' (FRACTION must be a decimal number in (0,1]" },
+	{ "skip fraction without a leading digit", DRIFT_PREFIX "\"skip:.5\"\n",
+	  ":3: bad drift 'skip:.5' (FRACTION must be" },
+	{ "skip fraction with a trailing dot", DRIFT_PREFIX "\"skip:1.\"\n",
+	  ":3: bad drift 'skip:1.' (FRACTION must be" },
+	{ "skip fraction with seven decimals", DRIFT_PREFIX "\"skip:0.1234567\"\n",
+	  ":3: bad drift 'skip:0.1234567' (FRACTION must be a decimal number in (0,1] with at most 6 decimals" },
+	{ "skip fraction as a percentage", DRIFT_PREFIX "\"skip:50%\"\n",
+	  ":3: bad drift 'skip:50%' (FRACTION must be" },
+	{ "skip fraction in exponent form", DRIFT_PREFIX "\"skip:5e-1\"\n",
+	  ":3: bad drift 'skip:5e-1' (FRACTION must be" },
+	{ "slew without a rate", DRIFT_PREFIX "\"slew\"\n",
+	  ":3: bad drift 'slew' (slew needs a rate: \"slew:PPM\", PPM 1..500000)" },
+	{ "slew rate zero", DRIFT_PREFIX "\"slew:0\"\n",
+	  ":3: drift slew rate out of range: 0 ppm (allowed 1..500000)" },
+	{ "slew rate above the maximum", DRIFT_PREFIX "\"slew:500001\"\n",
+	  ":3: drift slew rate out of range: 500001 ppm" },
+	{ "slew rate not a number", DRIFT_PREFIX "\"slew:fast\"\n",
+	  ":3: bad drift 'slew:fast' (PPM must be a decimal integer 1..500000)" },
+	{ "drift as a number", DRIFT_PREFIX "0.5\n", ":3: bad number '0.5'" },
+	{ "duplicate drift", DRIFT_PREFIX "\"keep\"\ndrift = \"skip:1\"\n",
+	  ":4: duplicate key 'drift'" },
+};
+
+#define NR_BAD_CLOCK_DRIFT \
+	(sizeof(bad_clock_drift_cases) / sizeof(bad_clock_drift_cases[0]))
+
+static const struct {
+	const char *value;
+	enum drift_policy_kind kind;
+	uint32_t fraction_ppm;
+	uint32_t slew_ppm;
+	const char *name;	/* drift_policy_name() */
+} good_drift_cases[] = {
+	{ "keep", DRIFT_KEEP, 0, 0, "keep" },
+	{ "skip:0.5", DRIFT_SKIP, 500000, 0, "skip:0.5" },
+	{ "skip:1", DRIFT_SKIP, 1000000, 0, "skip:1" },
+	{ "skip:1.0", DRIFT_SKIP, 1000000, 0, "skip:1" },
+	{ "skip:1.000000", DRIFT_SKIP, 1000000, 0, "skip:1" },
+	{ "skip:0.25", DRIFT_SKIP, 250000, 0, "skip:0.25" },
+	{ "skip:0.000001", DRIFT_SKIP, 1, 0, "skip:0.000001" },
+	{ "skip:00.125", DRIFT_SKIP, 125000, 0, "skip:0.125" },
+	{ "slew:1000", DRIFT_SLEW, 0, 1000, "slew:1000" },
+	{ "slew:500000", DRIFT_SLEW, 0, 500000, "slew:500000" },
+};
+
+#define NR_GOOD_DRIFT (sizeof(good_drift_cases) / sizeof(good_drift_cases[0]))
+
+#define NR_CLOCK_DRIFT_TESTS (3 + NR_GOOD_DRIFT + NR_BAD_CLOCK_DRIFT)
+
+static void test_clock_drift(void)
+{
+	char text[256], err[512], name[DRIFT_POLICY_NAME_MAX];
+	struct domain_config cfg;
+	size_t i;
+	int ret;
+
+	ret = parse("name = \"a\"\n" KERNEL_LINE, &cfg, err, sizeof(err));
+	tap_ok(ret == 0 && cfg.clock == CLOCK_MODE_HOST &&
+	       cfg.drift.kind == DRIFT_KEEP,
+	       "clock defaults to host, drift to keep (%s)", ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+	ret = parse("name = \"a\"\n" KERNEL_LINE "clock = \"virtual\"\n"
+		    "tcg_thread = \"single\"\ndrift = \"skip:0.5\"\n", &cfg,
+		    err, sizeof(err));
+	tap_ok(ret == 0 && cfg.clock == CLOCK_MODE_VIRTUAL &&
+	       !strcmp(clock_mode_name(cfg.clock), "virtual") &&
+	       cfg.drift.kind == DRIFT_SKIP,
+	       "clock = \"virtual\" with tcg_thread = \"single\" and skip (%s)",
+	       ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+	ret = parse("name = \"a\"\n" KERNEL_LINE "clock = \"host\"\n"
+		    "accel = \"kvm\"\n", &cfg, err, sizeof(err));
+	tap_ok(ret == 0 && cfg.clock == CLOCK_MODE_HOST,
+	       "clock = \"host\" with kvm (%s)", ret ? err : "ok");
+	if (!ret)
+		domain_config_free(&cfg);
+
+	for (i = 0; i < NR_GOOD_DRIFT; i++) {
+		snprintf(text, sizeof(text), DRIFT_PREFIX "\"%s\"\n",
+			 good_drift_cases[i].value);
+		ret = parse(text, &cfg, err, sizeof(err));
+		if (ret) {
+			tap_ok(0, "drift = \"%s\" parses (%s)",
+			       good_drift_cases[i].value, err);
+			continue;
+		}
+		drift_policy_name(&cfg.drift, name, sizeof(name));
+		tap_ok(cfg.drift.kind == good_drift_cases[i].kind &&
+		       cfg.drift.skip_fraction_ppm == good_drift_cases[i].fraction_ppm &&
+		       cfg.drift.slew_ppm == good_drift_cases[i].slew_ppm &&
+		       !strcmp(name, good_drift_cases[i].name),
+		       "drift = \"%s\": kind %d, fraction %u/1e6, %u ppm, named '%s'",
+		       good_drift_cases[i].value, (int)cfg.drift.kind,
+		       cfg.drift.skip_fraction_ppm, cfg.drift.slew_ppm, name);
+		domain_config_free(&cfg);
 	}
+
+	expect_refusals("clock/drift", bad_clock_drift_cases, NR_BAD_CLOCK_DRIFT);
 }
 
 static void test_good(void)
@@ -506,7 +656,7 @@ int main(void)
 
 	tap_plan(4 + 3 + (int)(sizeof(bad_cases) / sizeof(bad_cases[0])) + 3 +
 		 1 + (int)(NR_GOOD_STOPPED_TIME + NR_BAD_STOPPED_TIME) +
-		 NR_WALL_OFFSET_TESTS);
+		 NR_WALL_OFFSET_TESTS + (int)NR_CLOCK_DRIFT_TESTS);
 	test_good();
 	test_defaults();
 	test_tcg_thread();
@@ -514,6 +664,7 @@ int main(void)
 	test_load();
 	test_stopped_time();
 	test_wall_offset_keys();
+	test_clock_drift();
 
 	unlink(kernel_path);
 	unlink(path);

@@ -43,7 +43,7 @@ int main(void)
 	char **argv;
 	size_t n;
 
-	tap_plan(13);
+	tap_plan(15);
 	argv = qemu_build_argv(&cfg, &paths, NULL);
 	if (!tap_ok(argv != NULL, "argv built"))
 		return tap_done();
@@ -72,7 +72,18 @@ int main(void)
 	argv = qemu_build_argv(&cfg, &paths, NULL);
 	tap_ok(argv && has_pair(argv, "-accel", "tcg,thread=multi"),
 	       "tcg_thread = \"multi\": -accel tcg,thread=multi");
+	tap_ok(argv && !has_pair(argv, "-icount", DOMAIN_VIRTUAL_ICOUNT),
+	       "clock = \"host\": no -icount");
 	qemu_argv_free(argv);
+
+	cfg.tcg_thread = TCG_THREAD_SINGLE;
+	cfg.clock = CLOCK_MODE_VIRTUAL;
+	argv = qemu_build_argv(&cfg, &paths, NULL);
+	tap_ok(argv && has_pair(argv, "-icount", "shift=0,sleep=on") &&
+	       has_pair(argv, "-accel", "tcg,thread=single"),
+	       "clock = \"virtual\": -icount shift=0,sleep=on on single-threaded TCG");
+	qemu_argv_free(argv);
+	cfg.clock = CLOCK_MODE_HOST;
 
 	cfg.ramdisk = NULL;
 	cfg.accel = DOMAIN_ACCEL_KVM;
