@@ -159,9 +159,11 @@ const struct pvxl_command pvxl_commands[] = {
 		.summary = "Show how far a domain's clock is behind host time, and what was given back",
 		.usage = "[--json] [--plot FILE.svg] DOM",
 		.details = "Drift is how far the guest's clock is behind its reference, host\n"
-			   "time since the domain was created: a clock = \"virtual\" domain's\n"
-			   "guest executed fewer instructions than one a virtual nanosecond,\n"
-			   "a host-time domain kept time it stood still (stopped_time = keep).\n"
+			   "time since the domain was created.  A clock = \"virtual\" domain's\n"
+			   "clock advances a nanosecond per instruction its guest executes, so\n"
+			   "it falls behind whenever the guest runs slower than that; a\n"
+			   "host-time domain falls behind by time it stood still and kept\n"
+			   "(stopped_time = keep).\n"
 			   "Shows the drift now, what accrued, what skips and slewing gave\n"
 			   "back under the domain's drift policy, each skip, and a history\n"
 			   "of one sample a second (the last 1024).\n"
