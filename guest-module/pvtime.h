@@ -15,6 +15,7 @@
 #include <linux/pci.h>
 #include <linux/percpu.h>
 #include <linux/ptp_clock_kernel.h>
+#include <linux/seqlock.h>
 #include <linux/workqueue.h>
 
 #include "pvtime_abi.h"
@@ -44,6 +45,14 @@ struct pvtime_timesource {
 /* Wall-clock doorbells by how long until REALTIME was set (debugfs). */
 #define PVTIME_STEP_WAIT_BOUNDS_US	{ 50, 100, 200, 500, 1000, 2000, 5000 }
 #define PVTIME_STEP_WAIT_BUCKETS	8	/* the bounds, then the rest */
+
+/* The pvtime read's bias: from_ns at start_ns, to_ns from end_ns on. */
+struct pvtime_takeup_ramp {
+	s64 from_ns;
+	s64 to_ns;
+	u64 start_ns;
+	u64 end_ns;
+};
 
 struct pvtime_dev {
 	struct pci_dev *pdev;
@@ -76,6 +85,16 @@ struct pvtime_dev {
 	atomic64_t odd_record_warnings;	/* stuck episodes warned about */
 	struct irq_work odd_record_warning;
 	atomic64_t guest_stopped_seen;
+
+	/* Take-up of what the fast path owes the records (pvtime_takeup.c). */
+	seqcount_latch_t takeup_seq;
+	struct pvtime_takeup_ramp takeup_ramp[2];	/* the pvtime read's bias */
+	s64 takeup_lead_ns;		/* MONOTONIC - records at engaging */
+	s64 takeup_stopped_seen;	/* guest_stopped_seen then */
+	bool takeup_lead_known;
+	atomic64_t takeups;
+	atomic64_t takeup_last_ns;	/* what the last rate change left */
+	atomic64_t takeup_max_ns;	/* the most any left, in magnitude */
 
 	/* Wall clock. */
 	struct delayed_work wallclock_sync;	/* periodic drift check */
@@ -253,6 +272,15 @@ static __always_inline bool pvtime_handoff_pending(void)
 u64 pvtime_handoff_slow(struct pvtime_dev *pd, struct clocksource *cs, u64 tsc);
 s64 pvtime_clock_guard_floor(struct pvtime_dev *pd);
 
+/* pvtime_takeup.c */
+s64 pvtime_takeup_bias(struct pvtime_dev *pd, u64 now);
+void pvtime_takeup_init(struct pvtime_dev *pd);
+void pvtime_takeup_note_engage(struct pvtime_dev *pd);
+void pvtime_takeup_forget(struct pvtime_dev *pd);
+void pvtime_takeup_start(struct pvtime_dev *pd);
+unsigned long pvtime_takeup_remaining(struct pvtime_dev *pd);
+void pvtime_takeup_show_state(struct pvtime_dev *pd, struct seq_file *m);
+
 /* pvtime_fastpath.c */
 enum pvtime_fastpath_state {
 	PVTIME_FP_ENGAGED,		/* pvtime-tsc registered */
@@ -265,6 +293,7 @@ enum pvtime_fastpath_state {
 	PVTIME_FP_BAD_RATE,		/* rate has no usable mult/shift */
 	PVTIME_FP_REGISTER_FAILED,
 	PVTIME_FP_NOT_VOUCHED,		/* the health check failed */
+	PVTIME_FP_TAKING_UP,		/* slewing off a rate change's error */
 };
 
 int pvtime_fastpath_init(struct pvtime_dev *pd);

@@ -243,13 +243,13 @@ static u64 notrace pvtime_cs_read(struct clocksource *cs)
 	u64 tsc, from, now = pvtime_clock_now_tsc(pd, &tsc);
 
 	if (likely(!pvtime_handoff_pending()))
-		return now;
+		return now + pvtime_takeup_bias(pd, now);
 	from = pvtime_handoff_slow(pd, cs, tsc);
 	/* Taking over from pvtime-tsc: answer for the TSC it last read. */
 	if (from != tsc && pd->tsc_cs_mul)
 		now -= pvtime_scale_delta(tsc - from, pd->tsc_cs_mul,
 					  pd->tsc_cs_shift);
-	return now;
+	return now + pvtime_takeup_bias(pd, now);
 }
 
 int pvtime_clock_register(struct pvtime_dev *pd)
@@ -258,6 +258,7 @@ int pvtime_clock_register(struct pvtime_dev *pd)
 
 	atomic64_set(&pd->last_ns, 0);
 	pd->guard_behind = false;
+	pvtime_takeup_init(pd);
 	init_irq_work(&pd->odd_record_warning, pvtime_warn_odd_record);
 	pd->cs = (struct clocksource) {
 		.name = "pvtime",

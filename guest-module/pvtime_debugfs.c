@@ -49,6 +49,7 @@ static int pvtime_state_show(struct seq_file *m, void *unused)
 	pvtime_clock_status_show_state(pd, m);
 	pvtime_wallclock_show_state(pd, m);
 	pvtime_fastpath_show_state(pd, m);
+	pvtime_takeup_show_state(pd, m);
 	pvtime_calibrate_show_state(pd, m);
 	return 0;
 }

@@ -69,6 +69,7 @@ static const char * const pvtime_fastpath_state_names[] = {
 	[PVTIME_FP_BAD_RATE] = "unusable-rate",
 	[PVTIME_FP_REGISTER_FAILED] = "register-failed",
 	[PVTIME_FP_NOT_VOUCHED] = "not-vouched",
+	[PVTIME_FP_TAKING_UP] = "taking-up-rate-change",
 };
 
 const char *pvtime_fastpath_state_name(int state)
@@ -270,6 +271,23 @@ static int pvtime_tsc_cs_register(struct pvtime_dev *pd, u32 mul, s8 shift)
 	return 0;
 }
 
+/*
+ * Register pvtime-tsc, noting where the kernel's clock stands against the
+ * records first; that note only counts if pvtime-tsc took over from
+ * pvtime without loss (pvtime_takeup.c).
+ */
+static int pvtime_fastpath_engage(struct pvtime_dev *pd, u32 mul, s8 shift)
+{
+	u64 handoffs = atomic64_read(&pd->clocksource_handoffs);
+	int ret;
+
+	pvtime_takeup_note_engage(pd);
+	ret = pvtime_tsc_cs_register(pd, mul, shift);
+	if (ret || atomic64_read(&pd->clocksource_handoffs) == handoffs)
+		pvtime_takeup_forget(pd);
+	return ret;
+}
+
 static int pvtime_tsc_cs_unregister(struct pvtime_dev *pd, const char *why)
 {
 	int ret;
@@ -287,6 +305,27 @@ static int pvtime_tsc_cs_unregister(struct pvtime_dev *pd, const char *why)
 	atomic64_inc(&pd->fastpath_dropped);
 	dev_info(&pd->pdev->dev, "clocksource pvtime-tsc unregistered: %s\n",
 		 why);
+	return 0;
+}
+
+/*
+ * Unregister pvtime-tsc.  If pvtime took over from it without loss, slew
+ * away what the kernel's clock gained on the records meanwhile: the hyp
+ * withdraws TSC_STABLE before it changes the records' rate, so this is
+ * where a rate change ends the fast path (pvtime_takeup.c).
+ */
+static int pvtime_fastpath_disengage(struct pvtime_dev *pd, const char *why)
+{
+	u64 handoffs = atomic64_read(&pd->clocksource_handoffs);
+	bool was_registered = pd->tsc_cs_registered;
+	int ret = pvtime_tsc_cs_unregister(pd, why);
+
+	if (ret || !was_registered)
+		return ret;
+	if (atomic64_read(&pd->clocksource_handoffs) != handoffs)
+		pvtime_takeup_start(pd);
+	else
+		pvtime_takeup_forget(pd);
 	return 0;
 }
 
@@ -323,15 +362,24 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 		state = PVTIME_FP_GUARD_AHEAD;
 
 	if (state != PVTIME_FP_ENGAGED) {
-		pvtime_tsc_cs_unregister(pd, pvtime_fastpath_state_name(state));
+		pvtime_fastpath_disengage(pd, pvtime_fastpath_state_name(state));
 	} else if (pd->tsc_cs_registered &&
 		   (pd->tsc_cs_mul != mul || pd->tsc_cs_shift != shift)) {
-		/* A clocksource's rate is fixed: re-register at the new one. */
-		if (!pvtime_tsc_cs_unregister(pd, "the records' rate changed") &&
-		    pvtime_tsc_cs_register(pd, mul, shift))
-			state = PVTIME_FP_REGISTER_FAILED;
+		/*
+		 * A clocksource's rate is fixed: re-register at the new one,
+		 * once what the old one gained since the hyp's change is
+		 * slewed away.
+		 */
+		if (!pvtime_fastpath_disengage(pd, "the records' rate changed")) {
+			if (pvtime_takeup_remaining(pd))
+				state = PVTIME_FP_TAKING_UP;
+			else if (pvtime_fastpath_engage(pd, mul, shift))
+				state = PVTIME_FP_REGISTER_FAILED;
+		}
+	} else if (!pd->tsc_cs_registered && pvtime_takeup_remaining(pd)) {
+		state = PVTIME_FP_TAKING_UP;
 	} else if (!pd->tsc_cs_registered) {
-		int ret = pvtime_tsc_cs_register(pd, mul, shift);
+		int ret = pvtime_fastpath_engage(pd, mul, shift);
 
 		if (ret == -ERANGE)
 			state = PVTIME_FP_BAD_RATE;
@@ -359,6 +407,8 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 		pvtime_calibrate_now(pd);
 	if (state == PVTIME_FP_GUARD_AHEAD)
 		next = msecs_to_jiffies(PVTIME_GUARD_RECHECK_MS);
+	else if (state == PVTIME_FP_TAKING_UP)
+		next = pvtime_takeup_remaining(pd);
 	mod_delayed_work(system_wq, &pd->fastpath_check, next);
 out:
 	mutex_unlock(&pd->fastpath_lock);

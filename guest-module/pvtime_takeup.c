@@ -107,10 +107,11 @@ void pvtime_takeup_forget(struct pvtime_dev *pd)
 }
 
 /*
- * pvtime-tsc was unregistered because the records' rate changed, and
- * pvtime has taken over: slew away what the kernel gained meanwhile.
- * Not after a guest stop (the hyp corrects those itself) or a lead that
- * no rate change explains.
+ * pvtime-tsc was unregistered and pvtime has taken over: slew away what
+ * the kernel gained on the records meanwhile.  A move of the guest TSC
+ * moved both alike and leaves nothing; a rate change leaves the old
+ * rate's gain.  Not after a guest stop (the hyp corrects those itself)
+ * or a lead that no rate change explains.
  */
 void pvtime_takeup_start(struct pvtime_dev *pd)
 {
@@ -125,6 +126,8 @@ void pvtime_takeup_start(struct pvtime_dev *pd)
 		return;
 	gained = pvtime_kernel_lead(pd) - pd->takeup_lead_ns;
 	atomic64_set(&pd->takeup_last_ns, gained);
+	if (abs(gained) > atomic64_read(&pd->takeup_max_ns))
+		atomic64_set(&pd->takeup_max_ns, abs(gained));
 	if (abs(gained) < PVTIME_TAKEUP_MIN_NS ||
 	    abs(gained) > PVTIME_TAKEUP_MAX_NS)
 		return;
@@ -158,6 +161,7 @@ void pvtime_takeup_show_state(struct pvtime_dev *pd, struct seq_file *m)
 {
 	seq_printf(m, "takeups %lld\n", atomic64_read(&pd->takeups));
 	seq_printf(m, "takeup_last_ns %lld\n", atomic64_read(&pd->takeup_last_ns));
+	seq_printf(m, "takeup_max_ns %lld\n", atomic64_read(&pd->takeup_max_ns));
 	seq_printf(m, "takeup_bias_ns %lld\n",
 		   pvtime_takeup_bias(pd, pvtime_clock_now(pd)));
 }

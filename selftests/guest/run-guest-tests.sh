@@ -285,6 +285,12 @@ reload_cycles() {
 }
 
 # One kernel timers selftest as one TAP result: run_timers NAME [ARGS...].
+# pvtime-tsc registrations plus unregistrations so far (debugfs).
+fastpath_switches() {
+	awk '/^fastpath_(engaged|dropped) / { n += $2 } END { print n + 0 }' \
+		"$DEBUGFS/state" 2>/dev/null
+}
+
 run_timers() {
 	name=$1
 	if [ ! -x "$TIMERS/$name" ]; then
@@ -296,9 +302,16 @@ run_timers() {
 	shift
 	# Uptime, not date: several of these tests set the wall clock.
 	started=$(cut -d. -f1 /proc/uptime)
+	switches_before=$(fastpath_switches)
 	(cd "$TIMERS" && run_commented "./$name" "$@")
 	comment "timers/$name took $(($(cut -d. -f1 /proc/uptime) - started)) s"
 	rc=$(cat "$TMP.rc")
+	# A failure explains itself: did the kernel change clocksource meanwhile?
+	if [ "$rc" != 0 ] && [ "$rc" != "$KSFT_SKIP" ]; then
+		comment "fast-path switches during it: $switches_before -> $(fastpath_switches) (engaged+dropped); clocksource now $(current_clocksource)"
+		grep -E '^(fastpath|takeup)' "$DEBUGFS/state" | comment_stream
+		dmesg | grep -E 'pvtime|clocksource' | tail -n 8 | comment_stream
+	fi
 	skip_reason=$(grep -i 'skip' "$TMP.out" | tail -n 1 | sed 's/^[# ]*//')
 	result "$rc" "timers.$name" "${skip_reason:-exit code $KSFT_SKIP}"
 }
@@ -585,6 +598,11 @@ mode_ntp() {
 	steps_after=$(wallclock_steps)
 	comment "wallclock_steps: $steps_before before the slews, $steps_after after"
 	echo "PVTIME-REPORT ntp_guest_wallclock_steps $((steps_after - steps_before))"
+	# What the records' rate changes left, and how much was slewed away.
+	sed -n 's/^\(takeups\|takeup_last_ns\|takeup_max_ns\) /PVTIME-REPORT ntp_\1 /p' \
+		"$DEBUGFS/state"
+	grep -E '^(fastpath_(engaged|dropped)|takeup_bias_ns) ' "$DEBUGFS/state" |
+		comment_stream
 	check "no guest wall-clock step while the host slewed" \
 		[ -n "$steps_before" -a "$steps_before" = "$steps_after" ]
 	if [ -n "$load_pid" ]; then
