@@ -133,6 +133,28 @@ static int report_monotonic(struct monotonic_check *mc)
 }
 
 /*
+ * The CLOCK_MONOTONIC checkers, then one load thread per vCPU: how many
+ * run, or 0 (said on stdout, the checkers stopped again).
+ */
+static int start_checked_load(struct monotonic_check *mc,
+			      struct load_thread *hammers, atomic_bool *stop)
+{
+	int n;
+
+	if (monotonic_check_start(mc)) {
+		printf("# cannot start the CLOCK_MONOTONIC checkers\n");
+		return 0;
+	}
+	n = load_threads_start(hammers, stop, load_clock_spin);
+	if (n <= 0) {
+		printf("# cannot start the load threads\n");
+		report_monotonic(mc);
+		return 0;
+	}
+	return n;
+}
+
+/*
  * What a probe proves about the clock's error: the hyp read its clock
  * somewhere inside the probe's round trip, so the offset is known only to
  * within half of it.  Under host load a round trip can reach a millisecond;
@@ -165,16 +187,9 @@ static int cmd_load(int seconds, int64_t limit_ns, int pause_s)
 	uint64_t loops;
 	int ret = 0, i, nr_hammers;
 
-	if (monotonic_check_start(&mc)) {
-		printf("# cannot start the CLOCK_MONOTONIC checkers\n");
+	nr_hammers = start_checked_load(&mc, hammers, &stop);
+	if (nr_hammers <= 0)
 		return 1;
-	}
-	nr_hammers = load_threads_start(hammers, &stop, load_clock_spin);
-	if (nr_hammers <= 0) {
-		printf("# cannot start the load threads\n");
-		report_monotonic(&mc);
-		return 1;
-	}
 	printf("# %d vCPU(s) hammering clock_gettime() and rdtsc for %d s\n",
 	       nr_hammers, seconds);
 	for (i = 0; i < seconds; i++) {
@@ -616,16 +631,9 @@ static int cmd_migrate(int seconds, bool fail, const char *kind)
 		printf("# no realtime probe (is pvtime loaded, debugfs mounted?)\n");
 		return KSFT_SKIP;
 	}
-	if (monotonic_check_start(&mc)) {
-		printf("# cannot start the CLOCK_MONOTONIC checkers\n");
+	nr_hammers = start_checked_load(&mc, hammers, &stop);
+	if (nr_hammers <= 0)
 		return 1;
-	}
-	nr_hammers = load_threads_start(hammers, &stop, load_clock_spin);
-	if (nr_hammers <= 0) {
-		printf("# cannot start the load threads\n");
-		report_monotonic(&mc);
-		return 1;
-	}
 	next_probe(&before, 200);
 	seen0 = guest_stopped_seen();
 	printf("# %d vCPU(s) busy; before: REALTIME %" PRId64 " ns off the hyp's, raw offset %" PRId64 " ns\n",

@@ -13,33 +13,8 @@
 #include "pvclock_math.h"
 #include "core/log.h"
 #include "clock/records.h"
+#include "records_fixture.h"
 
-#define HZ		2600000000ull
-#define VCPUS		2
-#define OFFSET		(-123456789ll)
-
-static pvtime_time_info_t *rec(struct pvtime_shm *m, uint32_t cpu)
-{
-	return pvtime_vcpu_time(m->si, cpu);
-}
-
-/* A live domain: offset adopted and confirmed by every vCPU, stable. */
-static int live_domain(struct pvtime_shm *m, struct domain_clock *c)
-{
-	struct pvtime_shm_identity id = { .abi_version = 1, .domid = 3,
-					  .nr_vcpus = VCPUS, .tsc_hz = HZ };
-	bool ring;
-	uint32_t v;
-
-	if (pvtime_shm_create(m, "adopt", &id) ||
-	    domain_clock_init(c, "adopt", HZ, VCPUS, TSC_STABLE_AUTO))
-		return -1;
-	for (v = 0; v < VCPUS; v++)
-		records_submit_offset(c, m, v, OFFSET, 500,
-				      PVTIME_SAMPLE_F_PERIODIC, &ring);
-	records_refresh_stability(c, m);
-	return (rec(m, 0)->flags & PVTIME_FLAG_TSC_STABLE) ? 0 : -1;
-}
 
 static int records_equal(struct pvtime_shm *m, const pvtime_time_info_t *before)
 {
@@ -69,7 +44,7 @@ int main(void)
 
 	log_setup(false, LOG_LEVEL_ERROR);
 	tap_plan(10);
-	if (live_domain(&m, &old)) {
+	if (live_domain(&m, &old, "adopt")) {
 		tap_ok(0, "a live, stable domain to adopt");
 		return tap_done();
 	}

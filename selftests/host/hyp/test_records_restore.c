@@ -15,17 +15,10 @@
 #include "pvclock_math.h"
 #include "core/log.h"
 #include "clock/records.h"
+#include "records_fixture.h"
 
-#define HZ		2600000000ull
-#define VCPUS		2
-#define OFFSET		(-123456789ll)
 #define AWAY_NS		5000000000ll
 #define REALTIME_AT_STOP	1700000000000000000ll
-
-static pvtime_time_info_t *rec(struct pvtime_shm *m, uint32_t cpu)
-{
-	return pvtime_vcpu_time(m->si, cpu);
-}
 
 /* What a guest reading record r at guest TSC g gets. */
 static uint64_t guest_reads(const pvtime_time_info_t *r, uint64_t g)
@@ -33,23 +26,6 @@ static uint64_t guest_reads(const pvtime_time_info_t *r, uint64_t g)
 	return r->system_time + pvtime_scale_delta(g - r->tsc_timestamp,
 						   r->tsc_to_system_mul,
 						   r->tsc_shift);
-}
-
-static int live_domain(struct pvtime_shm *m, struct domain_clock *c)
-{
-	struct pvtime_shm_identity id = { .abi_version = 1, .domid = 3,
-					  .nr_vcpus = VCPUS, .tsc_hz = HZ };
-	bool ring;
-	uint32_t v;
-
-	if (pvtime_shm_create(m, "saved", &id) ||
-	    domain_clock_init(c, "saved", HZ, VCPUS, TSC_STABLE_AUTO))
-		return -1;
-	for (v = 0; v < VCPUS; v++)
-		records_submit_offset(c, m, v, OFFSET, 500,
-				      PVTIME_SAMPLE_F_PERIODIC, &ring);
-	records_refresh_stability(c, m);
-	return (rec(m, 0)->flags & PVTIME_FLAG_TSC_STABLE) ? 0 : -1;
 }
 
 static int64_t abs64(int64_t v)
@@ -71,7 +47,7 @@ int main(void)
 
 	log_setup(false, LOG_LEVEL_ERROR);
 	tap_plan(11);
-	if (live_domain(&m, &old)) {
+	if (live_domain(&m, &old, "saved")) {
 		tap_ok(0, "a live, stable domain to save");
 		return tap_done();
 	}
