@@ -216,7 +216,7 @@ run_timekeeping() {
 		"$tk" pause 3 keep
 	# keep left the guest behind: a step pause brings it back.
 	run_reporting "timekeep: pause 1 s, step after keep" "$tk" pause 1 step
-	grep -E '^(calibration|health|vouch|fastpath )' "$DEBUGFS/state" |
+	grep -E '^(calibration|health|vouch|fastpath |takeup)' "$DEBUGFS/state" |
 		comment_stream
 	# A pause past the soft-lockup (20 s) and RCU-stall (21 s) limits:
 	# GUEST_STOPPED must have touched the watchdogs.  Soak only (slow).
