@@ -90,7 +90,7 @@ struct pvtime_dev {
 	seqcount_latch_t takeup_seq;
 	struct pvtime_takeup_ramp takeup_ramp[2];	/* the pvtime read's bias */
 	s64 takeup_lead_ns;		/* MONOTONIC - records at engaging */
-	s64 takeup_stopped_seen;	/* guest_stopped_seen then */
+	s64 takeup_stops;		/* guest_stopped_touches then */
 	bool takeup_lead_known;
 	atomic64_t takeups;
 	atomic64_t takeup_last_ns;	/* what the last rate change left */

@@ -314,8 +314,7 @@ static int pvtime_tsc_cs_unregister(struct pvtime_dev *pd, const char *why)
  * withdraws TSC_STABLE before it changes the records' rate, so this is
  * where a rate change ends the fast path (pvtime_takeup.c).
  */
-static int pvtime_fastpath_disengage(struct pvtime_dev *pd, const char *why,
-				     bool stopped)
+static int pvtime_fastpath_disengage(struct pvtime_dev *pd, const char *why)
 {
 	u64 handoffs = atomic64_read(&pd->clocksource_handoffs);
 	bool was_registered = pd->tsc_cs_registered;
@@ -323,8 +322,7 @@ static int pvtime_fastpath_disengage(struct pvtime_dev *pd, const char *why,
 
 	if (ret || !was_registered)
 		return ret;
-	/* A guest stop is the hyp's to correct, whatever it left. */
-	if (atomic64_read(&pd->clocksource_handoffs) != handoffs && !stopped)
+	if (atomic64_read(&pd->clocksource_handoffs) != handoffs)
 		pvtime_takeup_start(pd);
 	else
 		pvtime_takeup_forget(pd);
@@ -364,8 +362,7 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 		state = PVTIME_FP_GUARD_AHEAD;
 
 	if (state != PVTIME_FP_ENGAGED) {
-		pvtime_fastpath_disengage(pd, pvtime_fastpath_state_name(state),
-					  stopped);
+		pvtime_fastpath_disengage(pd, pvtime_fastpath_state_name(state));
 	} else if (pd->tsc_cs_registered &&
 		   (pd->tsc_cs_mul != mul || pd->tsc_cs_shift != shift)) {
 		/*
@@ -373,8 +370,7 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 		 * once what the old one gained since the hyp's change is
 		 * slewed away.
 		 */
-		if (!pvtime_fastpath_disengage(pd, "the records' rate changed",
-					       stopped)) {
+		if (!pvtime_fastpath_disengage(pd, "the records' rate changed")) {
 			if (pvtime_takeup_remaining(pd))
 				state = PVTIME_FP_TAKING_UP;
 			else if (pvtime_fastpath_engage(pd, mul, shift))

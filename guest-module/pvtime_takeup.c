@@ -96,7 +96,7 @@ static s64 pvtime_kernel_lead(struct pvtime_dev *pd)
 void pvtime_takeup_note_engage(struct pvtime_dev *pd)
 {
 	pd->takeup_lead_ns = pvtime_kernel_lead(pd);
-	pd->takeup_stopped_seen = atomic64_read(&pd->guest_stopped_seen);
+	pd->takeup_stops = atomic64_read(&pd->guest_stopped_touches);
 	pd->takeup_lead_known = true;
 }
 
@@ -122,7 +122,8 @@ void pvtime_takeup_start(struct pvtime_dev *pd)
 	if (!pd->takeup_lead_known)
 		return;
 	pd->takeup_lead_known = false;
-	if (atomic64_read(&pd->guest_stopped_seen) != pd->takeup_stopped_seen)
+	/* The fast path's check counts every guest stop it saw flagged. */
+	if (atomic64_read(&pd->guest_stopped_touches) != pd->takeup_stops)
 		return;
 	gained = pvtime_kernel_lead(pd) - pd->takeup_lead_ns;
 	atomic64_set(&pd->takeup_last_ns, gained);
