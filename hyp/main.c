@@ -414,6 +414,7 @@ int main(int argc, char **argv)
 	control_stop();
 	domain_incoming_drop_all();
 	domain_detach_all();
+	domain_save_state_fini();
 	time_source_watch_stop();
 	host_clock_watch_stop();
 	host_clock_follow_stop();

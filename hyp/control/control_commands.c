@@ -551,7 +551,7 @@ static int set_one_wallclock(struct domain *d, enum wallclock_mode mode,
 		return PVTIME_EXIT_FAILURE;
 	}
 	domain_ring_wallclock(d);
-	domain_save_state(d);
+	domain_save_state_soon(d);
 	emit_object_begin(e, NULL);
 	emit_str(e, "name", d->cfg.name);
 	emit_u64(e, "domid", d->domid);

@@ -659,7 +659,7 @@ int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
 		 (unsigned long long)*qmp_rtt_ns,
 		 stopped_time_policy_name(stopped, slew_ppm, policy,
 					  sizeof(policy)));
-	domain_save_state(d);
+	domain_save_state_soon(d);
 	return 0;
 }
 

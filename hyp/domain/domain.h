@@ -51,6 +51,7 @@ struct domain {
 	char *state_path;
 	char *saved_config_path;
 	char *state_written;		/* the text last written */
+	bool state_dirty;		/* domain_save_state_soon() pending */
 	struct ratelimit state_rl;	/* messages about saving it */
 	/* How to find its fds in QEMU again: fixed for the domain's life. */
 	bool fd_ids_known;
@@ -119,6 +120,17 @@ void domain_save_state_all(void);
 
 /* Save one domain's state now (after a command changed it). */
 void domain_save_state(struct domain *d);
+
+/*
+ * Save it DOMAIN_SAVE_DELAY_MS from now: for a change just rung to the
+ * guest, whose vCPU thread must get the host CPU before pvtimed spends
+ * it on a file (on ext4 a replacing rename waits for the write-out).
+ */
+#define DOMAIN_SAVE_DELAY_MS	5
+void domain_save_state_soon(struct domain *d);
+
+/* Drop the pending-save timer (pvtimed exits; domain_detach_all() saved). */
+void domain_save_state_fini(void);
 
 /* The running domain with time_source = 1, or NULL. */
 struct domain *domain_time_source(void);

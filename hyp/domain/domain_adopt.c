@@ -18,6 +18,7 @@
 
 #include "clock/wallclock.h"
 #include "core/atomic_file.h"
+#include "core/deferred.h"
 #include "core/log.h"
 #include "core/monotonic.h"
 #include "core/proc_fds.h"
@@ -83,6 +84,7 @@ void domain_save_state(struct domain *d)
 	char *text;
 	int ret;
 
+	d->state_dirty = false;
 	if (d->state != DOMAIN_RUNNING || !d->qemu_start_ticks)
 		return;
 	ret = collect_state(d, &st);
@@ -109,6 +111,39 @@ void domain_save_state(struct domain *d)
 	}
 	free(d->state_written);
 	d->state_written = text;
+}
+
+static struct deferred save_soon = { .src.fd = -1 };
+
+static void save_dirty(void)
+{
+	struct domain *d;
+
+	for (d = domain_first(); d; d = d->next)
+		if (d->state_dirty)
+			domain_save_state(d);
+}
+
+void domain_save_state_soon(struct domain *d)
+{
+	int ret = 0;
+
+	d->state_dirty = true;
+	if (save_soon.src.fd < 0)
+		ret = deferred_init(&save_soon, save_dirty);
+	if (!ret)
+		ret = deferred_arm(&save_soon, DOMAIN_SAVE_DELAY_MS * 1000000ull);
+	if (ret) {
+		log_ratelimited(&d->state_rl, LOG_LEVEL_WARN,
+				"domain %s: cannot defer saving its state (%s); saving now",
+				d->cfg.name, strerror(-ret));
+		domain_save_state(d);
+	}
+}
+
+void domain_save_state_fini(void)
+{
+	deferred_fini(&save_soon);
 }
 
 void domain_save_state_all(void)

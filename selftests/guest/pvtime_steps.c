@@ -15,9 +15,11 @@
  * millisecond otherwise, until the log says it is done; every sample is
  * kept.  Then, for each
  * logged step: its latency is the host CLOCK_MONOTONIC_RAW of the first
- * sample taken after the step was done whose offset is within
- * --tolerance-us of the step's expected offset (and whose round trip is
- * under --max-rtt-us), minus the instant the step was asked for; a step
+ * sample whose offset is within --tolerance-us of the step's expected
+ * offset (and whose round trip is under --max-rtt-us), taken after the
+ * step was asked for (a pvxl step, which moves the expected offset) or
+ * after it was done (a host step, which does not), minus the instant the
+ * step was asked for; a step
  * that never lands before the next one, or that found the guest not where
  * the step before should have put it, is "missed".  Its residual is the
  * median offset of the samples from there to the next step with a round
@@ -349,7 +351,8 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 	int64_t end = k + 1 < log->count ? log->entry[k + 1].before_raw_ns :
 					   INT64_MAX;
 	int64_t tolerance = o->tolerance_us * NSEC_PER_USEC;
-	int64_t median;
+	int64_t last_expect = k ? log->entry[k - 1].expect_offset_ns : 0;
+	int64_t from, median;
 	size_t i;
 
 	*r = (struct step_result){ .step = e };
@@ -358,15 +361,23 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 	 * (+X then -X): only a guest seen where the last step left it can
 	 * show that it followed this one.
 	 */
-	if (!was_at(all, e->before_raw_ns, k ? log->entry[k - 1].expect_offset_ns : 0,
-		    o, &r->before_offset_ns)) {
+	if (!was_at(all, e->before_raw_ns, last_expect, o, &r->before_offset_ns)) {
 		r->not_ready = true;
 		return;
 	}
+	/*
+	 * A step of the guest's wall clock alone (pvxl) moves the expected
+	 * offset: a sample there after the request went out shows it landed,
+	 * even before the request's answer came back.  A host step leaves
+	 * the expected offset where it was; until the host's clock has
+	 * certainly moved, a sample there shows nothing.
+	 */
+	from = e->expect_offset_ns != last_expect ? e->before_raw_ns :
+						    e->after_raw_ns;
 	for (i = 0; i < all->n; i++) {
 		const struct sample *x = &all->v[i];
 
-		if (x->host_raw_ns <= e->after_raw_ns || x->host_raw_ns >= end ||
+		if (x->host_raw_ns <= from || x->host_raw_ns >= end ||
 		    x->rtt_ns < 0 || x->rtt_ns > (int64_t)o->max_rtt_us * NSEC_PER_USEC)
 			continue;
 		if (llabs(x->offset_ns - e->expect_offset_ns) <= tolerance) {
