@@ -45,6 +45,21 @@ struct pvtime_timesource {
 /* Wall-clock doorbells by how long until REALTIME was set (debugfs). */
 #define PVTIME_STEP_WAIT_BOUNDS_US	{ 50, 100, 200, 500, 1000, 2000, 5000 }
 #define PVTIME_STEP_WAIT_BUCKETS	8	/* the bounds, then the rest */
+/* Wall-clock doorbells traced (debugfs wallclock_doorbells), the newest. */
+#define PVTIME_DOORBELL_TRACE		256
+
+/*
+ * One wall-clock doorbell on its way to CLOCK_REALTIME, in guest TSC
+ * cycles: a test maps them to host time through its own meter, and so
+ * times a host step by when it landed rather than by when a sampler
+ * next got the CPU to look.
+ */
+struct pvtime_doorbell_trace {
+	u64 irq_tsc;		/* the hard irq */
+	u64 thread_tsc;		/* its thread began the step */
+	u64 set_begin_tsc;	/* do_settimeofday64() called ... */
+	u64 set_end_tsc;	/* ... and returned: REALTIME moved in between */
+};
 
 /* The pvtime read's bias: from_ns at start_ns, to_ns from end_ns on. */
 struct pvtime_takeup_ramp {
@@ -112,6 +127,10 @@ struct pvtime_dev {
 	atomic64_t wallclock_residual_ns;	/* REALTIME - wall just after it */
 	atomic64_t wallclock_lag_now_ns;	/* wallclock_lag_ns, for debugfs */
 	atomic64_t wallclock_attempts;		/* do_settimeofday64s, last step */
+	u64 wallclock_irq_tsc;			/* the last doorbell's hard irq */
+	/* Under wallclock_lock: the last doorbells, a ring. */
+	struct pvtime_doorbell_trace wallclock_trace[PVTIME_DOORBELL_TRACE];
+	u64 wallclock_traced;			/* doorbells ever traced */
 
 	atomic64_t wallclock_ignored;	/* doorbells while not following */
 	atomic64_t wallclock_offset_unsure;	/* offsets too loose to use */
@@ -331,6 +350,7 @@ void pvtime_mailbox_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_clock_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_clock_status_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m);
+void pvtime_wallclock_show_doorbells(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_fastpath_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_calibrate_show_state(struct pvtime_dev *pd, struct seq_file *m);
 int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns,

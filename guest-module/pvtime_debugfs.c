@@ -5,6 +5,7 @@
  *   state           control page, handshake result, counters ("key value")
  *   records         one line per vCPU record
  *   wallclock       wc, system time and their sum, sampled together
+ *   wallclock_doorbells  the last wall-clock doorbells' way to REALTIME
  *   realtime_probe  each read runs a realtime probe against the hyp
  *   clock_sequence  each read: clock and TSC deltas over fixed work,
  *                   interrupts off (virtual-time determinism)
@@ -92,6 +93,13 @@ static int pvtime_wallclock_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(pvtime_wallclock);
 
+static int pvtime_wallclock_doorbells_show(struct seq_file *m, void *unused)
+{
+	pvtime_wallclock_show_doorbells(m->private, m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvtime_wallclock_doorbells);
+
 static int pvtime_realtime_probe_show(struct seq_file *m, void *unused)
 {
 	struct pvtime_dev *pd = m->private;
@@ -160,6 +168,8 @@ void pvtime_debugfs_init(struct pvtime_dev *pd)
 	debugfs_create_file("state", 0444, dir, pd, &pvtime_state_fops);
 	debugfs_create_file("records", 0444, dir, pd, &pvtime_records_fops);
 	debugfs_create_file("wallclock", 0444, dir, pd, &pvtime_wallclock_fops);
+	debugfs_create_file("wallclock_doorbells", 0444, dir, pd,
+			    &pvtime_wallclock_doorbells_fops);
 	debugfs_create_file("realtime_probe", 0444, dir, pd,
 			    &pvtime_realtime_probe_fops);
 	debugfs_create_file("clock_sequence", 0444, dir, pd,

@@ -114,8 +114,11 @@ static u32 pvtime_mailbox_send(struct pvtime_dev *pd, u32 request)
  * Wait for the answer to seq until give_up, or for max_cycles of the TSC
  * if not 0 (a clock stuck on an odd record must not stretch that; the
  * probes' interrupts-off wait): the hyp's status (0 or -errno), or
- * -ETIMEDOUT.  It never yields: a waiting session must not sit idle (the
- * hyp ends it after 50 ms).
+ * -ETIMEDOUT.  It never sleeps: a waiting session must not sit idle (the
+ * hyp ends it after 50 ms).  Past the tight spins of an interrupts-on
+ * wait it does let a task that must run now have the CPU: under
+ * voluntary preemption (Debian's default) nothing else would, and the
+ * wall-clock doorbell's irq thread would wait for the whole session.
  */
 static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 			       u64 max_cycles)
@@ -140,6 +143,7 @@ static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 				continue;
 		} else {
 			cpu_relax();
+			cond_resched();
 		}
 		if (max_cycles && rdtsc_ordered() - start > max_cycles)
 			return -ETIMEDOUT;
@@ -605,8 +609,10 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		records_after = pvtime_wallclock_records_ns(pd);
 		records_wall = records_before + (records_after - records_before) / 2;
 		ret = pvtime_probe_irqs_on(pd, &w, ret);
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN) {
+			cond_resched();
 			continue;
+		}
 		if (ret) {
 			pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE,
 						ret);

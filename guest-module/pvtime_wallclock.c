@@ -30,6 +30,7 @@
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
+#include <asm/tsc.h>
 #include <linux/seq_file.h>
 
 #include "pvtime.h"
@@ -128,9 +129,12 @@ int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns,
 /*
  * One do_settimeofday64() to the wall time lag_ns from now: it reads its
  * clock that much after the target was computed, and sets the time as of
- * that read.
+ * that read.  *stepped_ns gets how far that moves CLOCK_REALTIME (to
+ * within the lag); trace, if not NULL, the TSC around the call.
  */
-static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns)
+static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns,
+				s64 *stepped_ns,
+				struct pvtime_doorbell_trace *trace)
 {
 	struct timespec64 target;
 	u64 system_ns;
@@ -140,8 +144,22 @@ static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns)
 	ret = pvtime_wallclock_sample(pd, &wc_ns, &system_ns);
 	if (ret)
 		return ret;
+	*stepped_ns = wc_ns + (s64)system_ns - ktime_get_real_ns();
 	target = ns_to_timespec64(wc_ns + system_ns + lag_ns);
-	return do_settimeofday64(&target);
+	if (trace)
+		trace->set_begin_tsc = rdtsc_ordered();
+	ret = do_settimeofday64(&target);
+	if (trace)
+		trace->set_end_tsc = rdtsc_ordered();
+	return ret;
+}
+
+/* Keep a doorbell's trace, the oldest making room.  Under wallclock_lock. */
+static void pvtime_wallclock_trace_add(struct pvtime_dev *pd,
+				       const struct pvtime_doorbell_trace *trace)
+{
+	pd->wallclock_trace[pd->wallclock_traced % PVTIME_DOORBELL_TRACE] = *trace;
+	pd->wallclock_traced++;
 }
 
 /*
@@ -149,27 +167,29 @@ static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns)
  * ahead that leaves REALTIME off by after_ns took lag_ns - after_ns: aim
  * the next attempt, and the next step, by that.  Under TCG the first
  * attempt on a cold path (code not translated yet) lags by tens of
- * microseconds, later ones by far less.
+ * microseconds, later ones by far less.  Nothing is measured before the
+ * first attempt: a doorbell's step should land at once, and what it
+ * moved comes out of the attempt itself.
  */
-static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
+static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why,
+				 struct pvtime_doorbell_trace *trace)
 {
-	s64 before_ns = 0, after_ns = 0, lag_ns;
+	s64 stepped_ns = 0, again_ns, after_ns = 0, lag_ns;
 	unsigned int attempts = 0;
-	bool before_known;
-	int ret;
+	int ret = 0;
 
 	mutex_lock(&pd->wallclock_lock);
 	lag_ns = pd->wallclock_lag_ns;
-	/* Not knowing how far off it is does not stop a step. */
-	ret = pvtime_wallclock_offset(pd, &before_ns, NULL);
-	before_known = !ret;
-	if (ret == -EAGAIN)
-		ret = 0;
 	while (!ret && attempts < PVTIME_STEP_ATTEMPTS) {
 		attempts++;
-		ret = pvtime_wallclock_set(pd, lag_ns);
-		if (attempts == 1)
+		if (attempts == 1) {
+			ret = pvtime_wallclock_set(pd, lag_ns, &stepped_ns, trace);
 			pd->wallclock_first_set_at_ns = ktime_get_mono_fast_ns();
+			if (!ret && trace)
+				pvtime_wallclock_trace_add(pd, trace);
+		} else {
+			ret = pvtime_wallclock_set(pd, lag_ns, &again_ns, NULL);
+		}
 		if (ret)
 			break;
 		ret = pvtime_wallclock_offset(pd, &after_ns, NULL);
@@ -193,14 +213,12 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why)
 	}
 
 	atomic64_inc(&pd->wallclock_steps);
-	if (before_known)
-		atomic64_set(&pd->wallclock_last_step_ns, -before_ns);
+	atomic64_set(&pd->wallclock_last_step_ns, stepped_ns);
 	atomic64_set(&pd->wallclock_residual_ns, after_ns);
 	atomic64_set(&pd->wallclock_lag_now_ns, lag_ns);
 	atomic64_set(&pd->wallclock_attempts, attempts);
-	dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns%s (%s), %lld ns off after %u attempt(s)\n",
-			     -before_ns, before_known ? "" : " (unmeasured)",
-			     why, after_ns, attempts);
+	dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns (%s), %lld ns off after %u attempt(s)\n",
+			     stepped_ns, why, after_ns, attempts);
 	return 0;
 }
 
@@ -215,7 +233,7 @@ void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why)
 		atomic64_inc(&pd->wallclock_ignored);
 		return;
 	}
-	pvtime_wallclock_step(pd, why);
+	pvtime_wallclock_step(pd, why, NULL);
 }
 
 /*
@@ -273,7 +291,7 @@ static void pvtime_wallclock_sync_work(struct work_struct *work)
 	if (pvtime_wallclock_following(pd) &&
 	    !pvtime_wallclock_offset(pd, &off_ns, &uncertainty_ns) &&
 	    pvtime_wallclock_proven_off(off_ns, uncertainty_ns))
-		pvtime_wallclock_step(pd, "periodic check");
+		pvtime_wallclock_step(pd, "periodic check", NULL);
 	schedule_delayed_work(&pd->wallclock_sync, msecs_to_jiffies(period_ms));
 }
 
@@ -297,6 +315,7 @@ irqreturn_t pvtime_wallclock_irq(int irq, void *data)
 
 	atomic64_inc(&pd->wallclock_irqs);
 	atomic64_set(&pd->wallclock_irq_at_ns, ktime_get_mono_fast_ns());
+	WRITE_ONCE(pd->wallclock_irq_tsc, rdtsc_ordered());
 	return IRQ_WAKE_THREAD;
 }
 
@@ -320,13 +339,17 @@ static void pvtime_wallclock_note_wait(struct pvtime_dev *pd, s64 waited_ns)
 irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data)
 {
 	struct pvtime_dev *pd = data;
+	struct pvtime_doorbell_trace trace = {
+		.irq_tsc = READ_ONCE(pd->wallclock_irq_tsc),
+		.thread_tsc = rdtsc_ordered(),
+	};
 
 	/* wallclock_sync_ms=0, or the time source: it keeps its own. */
 	if (!pvtime_wallclock_following(pd)) {
 		atomic64_inc(&pd->wallclock_ignored);
 		return IRQ_HANDLED;
 	}
-	if (!pvtime_wallclock_step(pd, "hypervisor doorbell"))
+	if (!pvtime_wallclock_step(pd, "hypervisor doorbell", &trace))
 		pvtime_wallclock_note_wait(pd, pd->wallclock_first_set_at_ns -
 					   atomic64_read(&pd->wallclock_irq_at_ns));
 	return IRQ_HANDLED;
@@ -338,7 +361,7 @@ void pvtime_wallclock_start(struct pvtime_dev *pd)
 	mutex_init(&pd->wallclock_lock);
 	INIT_DELAYED_WORK(&pd->wallclock_sync, pvtime_wallclock_sync_work);
 
-	pvtime_wallclock_step(pd, "initial");
+	pvtime_wallclock_step(pd, "initial", NULL);
 	if (pvtime_wallclock_sync_ms)
 		schedule_delayed_work(&pd->wallclock_sync,
 				      msecs_to_jiffies(pvtime_wallclock_sync_ms));
@@ -368,6 +391,29 @@ static void pvtime_wallclock_step_hist(struct seq_file *m, struct pvtime_dev *pd
 }
 
 /* The wall clock's steps and settings, for debugfs "state". */
+/*
+ * The traced doorbells, oldest first: "irq thread set_begin set_end",
+ * guest TSC cycles (struct pvtime_doorbell_trace).
+ */
+void pvtime_wallclock_show_doorbells(struct pvtime_dev *pd, struct seq_file *m)
+{
+	u64 first, i;
+
+	mutex_lock(&pd->wallclock_lock);
+	first = pd->wallclock_traced > PVTIME_DOORBELL_TRACE ?
+		pd->wallclock_traced - PVTIME_DOORBELL_TRACE : 0;
+	seq_printf(m, "# doorbells %llu, tsc_khz %u: irq_tsc thread_tsc set_begin_tsc set_end_tsc\n",
+		   pd->wallclock_traced, tsc_khz);
+	for (i = first; i < pd->wallclock_traced; i++) {
+		const struct pvtime_doorbell_trace *t =
+			&pd->wallclock_trace[i % PVTIME_DOORBELL_TRACE];
+
+		seq_printf(m, "%llu %llu %llu %llu\n", t->irq_tsc,
+			   t->thread_tsc, t->set_begin_tsc, t->set_end_tsc);
+	}
+	mutex_unlock(&pd->wallclock_lock);
+}
+
 void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m)
 {
 	seq_printf(m, "wallclock_irqs %lld\n",

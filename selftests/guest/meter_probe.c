@@ -21,6 +21,15 @@
 #define METER_WAKE_TIMEOUT_NS	(500 * 1000000LL)
 #define METER_ANSWER_TIMEOUT_NS	(100 * 1000000LL)
 
+static uint64_t guest_tsc(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __builtin_ia32_rdtsc();
+#else
+	return 0;
+#endif
+}
+
 static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -186,9 +195,10 @@ static int exchange(struct meter *m, int64_t timeout_ns, struct meter_sample *s)
 {
 	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + timeout_ns;
 	int64_t host_realtime, host_raw, before, after;
-	uint64_t seq = ++m->seq;
+	uint64_t seq = ++m->seq, tsc_before, tsc_after;
 	unsigned int spins = 0;
 
+	tsc_before = guest_tsc();
 	before = guest_realtime(m);
 	__atomic_store_n(&m->page->request_seq, seq, __ATOMIC_RELEASE);
 	while (!read_answer(m->page, seq, &host_realtime, &host_raw)) {
@@ -197,6 +207,8 @@ static int exchange(struct meter *m, int64_t timeout_ns, struct meter_sample *s)
 		cpu_relax();
 	}
 	after = guest_realtime(m);
+	tsc_after = guest_tsc();
+	s->guest_tsc = tsc_before + (tsc_after - tsc_before) / 2;
 	s->rtt_ns = after - before;
 	s->guest_realtime_ns = before + (after - before) / 2;
 	s->host_realtime_ns = host_realtime;

@@ -33,6 +33,12 @@ struct meter_sample {
 	int64_t guest_realtime_ns;	/* bracket midpoint */
 	int64_t host_realtime_ns;
 	int64_t host_raw_ns;		/* host CLOCK_MONOTONIC_RAW */
+	/*
+	 * The guest TSC at the bracket's midpoint (0 off x86): pairs with
+	 * host_raw_ns to map the guest's TSC onto host time, for events the
+	 * guest kernel timestamps with it.
+	 */
+	uint64_t guest_tsc;
 	unsigned int exchanges;		/* answered exchanges the best came from */
 };
 

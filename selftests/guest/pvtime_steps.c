@@ -45,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "doorbell_trace.h"
 #include "meter_probe.h"
 #include "prog_common.h"
 #include "../host/meter/step_log.h"
@@ -72,8 +73,10 @@ struct steps_options {
 	unsigned long max_rtt_us;
 	unsigned long residual_rtt_us;
 	unsigned long max_latency_us;
+	unsigned long max_observed_us;	/* 0: not judged */
 	unsigned long min_steps;
 	const char *device;
+	const char *doorbells;
 	unsigned long cpu;
 	bool pin;
 };
@@ -82,6 +85,7 @@ struct sample {
 	int64_t host_raw_ns;
 	int64_t offset_ns;
 	int64_t rtt_ns;
+	uint64_t guest_tsc;
 };
 
 struct samples {
@@ -97,6 +101,17 @@ struct step_result {
 	int64_t latency_ns;
 	bool have_residual;
 	int64_t residual_ns;
+	/* From the module's doorbell trace, mapped through the meter: */
+	bool applied_known;
+	int64_t applied_ns;	/* request -> do_settimeofday64() returned */
+	int64_t to_irq_ns;	/* request -> the guest's hard irq */
+	int64_t in_guest_ns;	/* hard irq -> do_settimeofday64() returned */
+};
+
+/* What the doorbell trace is read against, if there is one. */
+struct applied_view {
+	const struct doorbells *doorbells;
+	const struct tsc_map *map;
 };
 
 static const char *const kind_names[] = {
@@ -109,7 +124,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: pvtime-steps [--timeout S] [--interval-us N] [--tolerance-us N]\n"
 		"           [--max-rtt-us N] [--residual-rtt-us N] [--max-latency-us N]\n"
-		"           [--min-steps N] [--device PATH] [--cpu N]\n"
+		"           [--max-observed-us N] [--doorbells PATH] [--min-steps N]\n"
+		"           [--device PATH] [--cpu N]\n"
 		"  --timeout S          give up waiting for the log, 1..3600 (default 120)\n"
 		"  --interval-us N      between samples around a step (spinning),\n"
 		"                       0..100000 (default 50)\n"
@@ -120,7 +136,13 @@ static void usage(FILE *out)
 		"                       1..100000 (default 100)\n"
 		"  --residual-rtt-us N  round trip of the samples a residual is taken\n"
 		"                       from, 1..100000 (default 20)\n"
-		"  --max-latency-us N   p99 latency that passes, 1..10000000 (default 1000)\n"
+		"  --max-latency-us N   p99 latency that passes, 1..10000000 (default 1000):\n"
+		"                       until the step was applied with --doorbells,\n"
+		"                       until a sample saw it otherwise\n"
+		"  --max-observed-us N  with --doorbells, also the p99 until a sample saw\n"
+		"                       it, 1..10000000 (default: not judged)\n"
+		"  --doorbells PATH     the module's debugfs wallclock_doorbells: time\n"
+		"                       each step by when do_settimeofday64() applied it\n"
 		"  --min-steps N        steps of a kind needed to judge it, 1..256\n"
 		"                       (default 100)\n"
 		"  --device PATH        meter page to map (default: find the PCI device)\n");
@@ -135,6 +157,8 @@ static int parse_options(int argc, char **argv, struct steps_options *o)
 		{ "max-rtt-us", required_argument, NULL, 'r' },
 		{ "residual-rtt-us", required_argument, NULL, 'R' },
 		{ "max-latency-us", required_argument, NULL, 'l' },
+		{ "max-observed-us", required_argument, NULL, 'O' },
+		{ "doorbells", required_argument, NULL, 'B' },
 		{ "min-steps", required_argument, NULL, 'n' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "cpu", required_argument, NULL, 'c' },
@@ -176,6 +200,13 @@ static int parse_options(int argc, char **argv, struct steps_options *o)
 			if (!parse_ulong(optarg, 1, 10000000, &o->max_latency_us))
 				return bad_option("--max-latency-us", optarg, "1..10000000");
 			break;
+		case 'O':
+			if (!parse_ulong(optarg, 1, 10000000, &o->max_observed_us))
+				return bad_option("--max-observed-us", optarg, "1..10000000");
+			break;
+		case 'B':
+			o->doorbells = optarg;
+			break;
 		case 'n':
 			if (!parse_ulong(optarg, 1, STEP_LOG_MAX, &o->min_steps))
 				return bad_option("--min-steps", optarg, "1..256");
@@ -207,7 +238,7 @@ static int samples_add(struct samples *s, const struct meter_sample *ms)
 		s->cap = cap;
 	}
 	s->v[s->n++] = (struct sample){ ms->host_raw_ns, ms->offset_ns,
-					ms->rtt_ns };
+					ms->rtt_ns, ms->guest_tsc };
 	return 0;
 }
 
@@ -257,12 +288,18 @@ static int take_sample(struct meter *m, struct meter_sample *best)
  * Around a step, wait without sleeping: waking from a sleep goes through
  * QEMU's timers, on the thread that also delivers the doorbell.
  */
+/*
+ * PAUSE in the spin, as a polite spinning workload does: under
+ * single-threaded TCG it hands the host thread to the other vCPU, which
+ * may be the one stepping the clock (a spin without it keeps the thread
+ * until the next interrupt kicks it on).
+ */
 static void spin_for(int64_t ns)
 {
 	int64_t until = clock_ns(CLOCK_MONOTONIC) + ns;
 
 	while (clock_ns(CLOCK_MONOTONIC) < until)
-		;
+		__builtin_ia32_pause();
 }
 
 /* A copy of the log, once the runner is done with it. */
@@ -343,9 +380,36 @@ static bool was_at(const struct samples *all, int64_t before, int64_t expect_ns,
 	return false;
 }
 
+/*
+ * A doorbell's hard irq is mapped to host time with an error of a few
+ * microseconds (the fit's residual): one that seems to come a little
+ * before the request is still the request's.
+ */
+#define DOORBELL_MAP_SLACK_NS	(50 * NSEC_PER_USEC)
+
+/* The first doorbell whose hard irq fell in [before, end): this step's. */
+static void find_applied(const struct applied_view *av, int64_t before,
+			 int64_t end, struct step_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < av->doorbells->n; i++) {
+		const struct doorbell *d = &av->doorbells->v[i];
+		int64_t irq = tsc_map_raw_ns(av->map, d->irq_tsc);
+
+		if (irq < before - DOORBELL_MAP_SLACK_NS || irq >= end)
+			continue;
+		r->applied_known = true;
+		r->to_irq_ns = irq - before;
+		r->applied_ns = tsc_map_raw_ns(av->map, d->set_end_tsc) - before;
+		r->in_guest_ns = r->applied_ns - r->to_irq_ns;
+		return;
+	}
+}
+
 static void judge_step(const struct samples *all, const struct step_log *log,
-		       unsigned int k,
-		       const struct steps_options *o, struct step_result *r)
+		       unsigned int k, const struct steps_options *o,
+		       const struct applied_view *av, struct step_result *r)
 {
 	const struct step_log_entry *e = &log->entry[k];
 	int64_t end = k + 1 < log->count ? log->entry[k + 1].before_raw_ns :
@@ -392,6 +456,8 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 		r->have_residual = true;
 		r->residual_ns = median - e->expect_offset_ns;
 	}
+	if (av)
+		find_applied(av, e->before_raw_ns, end, r);
 }
 
 /* Nearest-rank percentile of n sorted values. */
@@ -400,22 +466,75 @@ static int64_t percentile(const int64_t *sorted, size_t n, unsigned int pct)
 	return sorted[(n - 1) * pct / 100];
 }
 
+/* p50, p99 and max of n sorted values as PVTIME-REPORT lines. */
+static void report_spread(const char *kind, const char *what,
+			  const int64_t *sorted, size_t n)
+{
+	if (!n)
+		return;
+	printf("PVTIME-REPORT steps_%s_%s_p50_us %.1f\n", kind, what,
+	       percentile(sorted, n, 50) / 1e3);
+	printf("PVTIME-REPORT steps_%s_%s_p99_us %.1f\n", kind, what,
+	       percentile(sorted, n, 99) / 1e3);
+	printf("PVTIME-REPORT steps_%s_%s_max_us %.1f\n", kind, what,
+	       sorted[n - 1] / 1e3);
+}
+
+/* Why a kind fails, or its figures if it passes, into reason. */
+static bool verdict(const struct steps_options *o, bool applied, size_t n,
+		    size_t missed, size_t unapplied, int64_t seen_p99,
+		    int64_t applied_p99, char *reason, size_t len)
+{
+	int64_t judged = applied ? applied_p99 : seen_p99;
+
+	if (n < o->min_steps)
+		snprintf(reason, len, "only %zu steps logged, %lu needed", n,
+			 o->min_steps);
+	else if (missed)
+		snprintf(reason, len, "%zu of %zu steps never landed before the next one",
+			 missed, n);
+	else if (applied && unapplied)
+		snprintf(reason, len, "%zu of %zu steps have no doorbell in the module's trace",
+			 unapplied, n);
+	else if (judged > (int64_t)o->max_latency_us * NSEC_PER_USEC)
+		snprintf(reason, len, "p99 latency %s %.1f us over %lu us",
+			 applied ? "until applied" : "until seen",
+			 judged / 1e3, o->max_latency_us);
+	else if (applied && o->max_observed_us &&
+		 seen_p99 > (int64_t)o->max_observed_us * NSEC_PER_USEC)
+		snprintf(reason, len, "p99 latency until seen %.1f us over %lu us",
+			 seen_p99 / 1e3, o->max_observed_us);
+	else if (applied) {
+		snprintf(reason, len, "p99 latency until applied %.1f us, until seen %.1f us, over %zu steps",
+			 applied_p99 / 1e3, seen_p99 / 1e3, n);
+		return true;
+	} else {
+		snprintf(reason, len, "p99 latency until seen %.1f us over %zu steps",
+			 seen_p99 / 1e3, n);
+		return true;
+	}
+	return false;
+}
+
 static bool judge_kind(const struct step_result *res, unsigned int count,
-		       uint32_t kind, const struct steps_options *o)
+		       uint32_t kind, const struct steps_options *o,
+		       bool applied)
 {
 	const char *name = kind_names[kind];
-	int64_t *lat = malloc((count ? count : 1) * sizeof(*lat));
-	int64_t *resid = malloc((count ? count : 1) * sizeof(*resid));
-	size_t n = 0, nl = 0, nr = 0, missed;
-	char reason[160] = "";
-	bool ok = true;
+	size_t slots = count ? count : 1;
+	int64_t *lat = calloc(slots, sizeof(*lat));
+	int64_t *resid = calloc(slots, sizeof(*resid));
+	int64_t *done = calloc(slots, sizeof(*done));
+	int64_t *to_irq = calloc(slots, sizeof(*to_irq));
+	int64_t *in_guest = calloc(slots, sizeof(*in_guest));
+	size_t n = 0, nl = 0, nr = 0, na = 0;
+	char reason[200] = "";
+	bool ok = false;
 	unsigned int i;
 
-	if (!lat || !resid) {
-		free(lat);
-		free(resid);
+	if (!lat || !resid || !done || !to_irq || !in_guest) {
 		printf("PVTIME-STEPS-VERDICT %s fail out of memory\n", name);
-		return false;
+		goto out;
 	}
 	for (i = 0; i < count; i++) {
 		if (res[i].step->kind != kind)
@@ -425,24 +544,30 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 			lat[nl++] = res[i].latency_ns;
 		if (res[i].have_residual)
 			resid[nr++] = llabs(res[i].residual_ns);
+		if (res[i].applied_known) {
+			done[na] = res[i].applied_ns;
+			to_irq[na] = res[i].to_irq_ns;
+			in_guest[na++] = res[i].in_guest_ns;
+		}
 	}
 	if (!n) {
-		free(lat);
-		free(resid);
-		return true;	/* the runner logged none of this kind */
+		ok = true;	/* the runner logged none of this kind */
+		goto out;
 	}
-	missed = n - nl;
 	qsort(lat, nl, sizeof(*lat), cmp_int64);
 	qsort(resid, nr, sizeof(*resid), cmp_int64);
+	qsort(done, na, sizeof(*done), cmp_int64);
+	qsort(to_irq, na, sizeof(*to_irq), cmp_int64);
+	qsort(in_guest, na, sizeof(*in_guest), cmp_int64);
 	printf("PVTIME-REPORT steps_%s_count %zu\n", name, n);
-	printf("PVTIME-REPORT steps_%s_missed %zu\n", name, missed);
-	if (nl) {
-		printf("PVTIME-REPORT steps_%s_latency_p50_us %.1f\n", name,
-		       percentile(lat, nl, 50) / 1e3);
-		printf("PVTIME-REPORT steps_%s_latency_p99_us %.1f\n", name,
-		       percentile(lat, nl, 99) / 1e3);
-		printf("PVTIME-REPORT steps_%s_latency_max_us %.1f\n", name,
-		       lat[nl - 1] / 1e3);
+	printf("PVTIME-REPORT steps_%s_missed %zu\n", name, n - nl);
+	/* "latency": until a sample saw it, the figure before there was a trace. */
+	report_spread(name, "latency", lat, nl);
+	if (applied) {
+		printf("PVTIME-REPORT steps_%s_applied_count %zu\n", name, na);
+		report_spread(name, "applied", done, na);
+		report_spread(name, "to_irq", to_irq, na);
+		report_spread(name, "in_guest", in_guest, na);
 	}
 	if (nr) {
 		printf("PVTIME-REPORT steps_%s_residual_abs_p50_ns %lld\n", name,
@@ -452,26 +577,17 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 		printf("PVTIME-REPORT steps_%s_residual_abs_max_ns %lld\n", name,
 		       (long long)resid[nr - 1]);
 	}
-	if (n < o->min_steps) {
-		snprintf(reason, sizeof(reason), "only %zu steps logged, %lu needed",
-			 n, o->min_steps);
-		ok = false;
-	} else if (missed) {
-		snprintf(reason, sizeof(reason), "%zu of %zu steps never landed before the next one",
-			 missed, n);
-		ok = false;
-	} else if (percentile(lat, nl, 99) > (int64_t)o->max_latency_us * NSEC_PER_USEC) {
-		snprintf(reason, sizeof(reason), "p99 latency %.1f us over %lu us",
-			 percentile(lat, nl, 99) / 1e3, o->max_latency_us);
-		ok = false;
-	} else {
-		snprintf(reason, sizeof(reason), "p99 latency %.1f us over %zu steps",
-			 percentile(lat, nl, 99) / 1e3, n);
-	}
+	ok = verdict(o, applied, n, n - nl, n - na,
+		     nl ? percentile(lat, nl, 99) : 0,
+		     na ? percentile(done, na, 99) : 0, reason, sizeof(reason));
 	printf("PVTIME-STEPS-VERDICT %s %s %s\n", name, ok ? "ok" : "fail",
 	       reason);
+out:
 	free(lat);
 	free(resid);
+	free(done);
+	free(to_irq);
+	free(in_guest);
 	return ok;
 }
 
@@ -499,7 +615,7 @@ static void report_gaps(const struct samples *all)
 }
 
 static bool analyse(const struct samples *all, const struct step_log *log,
-		    const struct steps_options *o)
+		    const struct steps_options *o, const struct applied_view *av)
 {
 	struct step_result *res = calloc(log->count ? log->count : 1,
 					 sizeof(*res));
@@ -529,14 +645,22 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			ok = false;
 			continue;
 		}
-		judge_step(all, log, k, o, &res[k]);
+		judge_step(all, log, k, o, av, &res[k]);
 		if (res[k].not_ready)
 			printf("# step %u %s expect %+lld ns: guest at %+lld ns before it, not where the last step put it\n",
 			       k, kind_names[e->kind],
 			       (long long)e->expect_offset_ns,
 			       (long long)res[k].before_offset_ns);
+		else if (res[k].landed && res[k].applied_known)
+			printf("# step %u %s expect %+lld ns: irq %.1f us, applied %.1f us, seen %.1f us, residual %s%lld ns\n",
+			       k, kind_names[e->kind],
+			       (long long)e->expect_offset_ns,
+			       res[k].to_irq_ns / 1e3, res[k].applied_ns / 1e3,
+			       res[k].latency_ns / 1e3,
+			       res[k].have_residual ? "" : "(none) ",
+			       (long long)res[k].residual_ns);
 		else if (res[k].landed)
-			printf("# step %u %s expect %+lld ns: latency %.1f us, residual %s%lld ns\n",
+			printf("# step %u %s expect %+lld ns: seen %.1f us, residual %s%lld ns\n",
 			       k, kind_names[e->kind],
 			       (long long)e->expect_offset_ns,
 			       res[k].latency_ns / 1e3,
@@ -547,9 +671,72 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			       kind_names[e->kind],
 			       (long long)e->expect_offset_ns);
 	}
-	ok &= judge_kind(res, log->count, STEP_KIND_PVXL, o);
-	ok &= judge_kind(res, log->count, STEP_KIND_HOST, o);
+	ok &= judge_kind(res, log->count, STEP_KIND_PVXL, o, av != NULL);
+	ok &= judge_kind(res, log->count, STEP_KIND_HOST, o, av != NULL);
 	free(res);
+	return ok;
+}
+
+/* A map worse than this says nothing about sub-millisecond latencies. */
+#define TSC_MAP_RESIDUAL_MAX_NS	(20 * 1000LL)
+
+/*
+ * With --doorbells: the module's trace, and the guest TSC mapped onto host
+ * time by the meter samples tight enough for a residual.  A trace that
+ * cannot be read or mapped fails every kind (no step has a doorbell).
+ */
+static bool analyse_with_doorbells(const struct samples *all,
+				   const struct step_log *log,
+				   const struct steps_options *o)
+{
+	struct doorbells doorbells = { 0 };
+	struct tsc_map map = { 0 };
+	struct applied_view av = { &doorbells, &map };
+	int64_t *raw = malloc((all->n ? all->n : 1) * sizeof(*raw));
+	uint64_t *tsc = malloc((all->n ? all->n : 1) * sizeof(*tsc));
+	size_t i, n = 0;
+	bool ok;
+
+	if (!o->doorbells) {
+		free(raw);
+		free(tsc);
+		return analyse(all, log, o, NULL);
+	}
+	if (!raw || !tsc) {
+		fprintf(stderr, "pvtime-steps: out of memory\n");
+		free(raw);
+		free(tsc);
+		return false;
+	}
+	for (i = 0; i < all->n; i++) {
+		if (all->v[i].rtt_ns < 0 ||
+		    all->v[i].rtt_ns > (int64_t)o->residual_rtt_us * NSEC_PER_USEC)
+			continue;
+		raw[n] = all->v[i].host_raw_ns;
+		tsc[n++] = all->v[i].guest_tsc;
+	}
+	if (doorbells_read(o->doorbells, &doorbells))
+		printf("# no doorbell trace: every step counts as not applied\n");
+	else if (tsc_map_fit(&map, tsc, raw, n)) {
+		printf("# %zu samples do not map the guest TSC onto host time\n", n);
+		doorbells_free(&doorbells);
+	} else if (map.residual_p99_ns > TSC_MAP_RESIDUAL_MAX_NS) {
+		/* A TSC that jumped or ran at another rate: no timeline. */
+		printf("# the guest TSC maps onto host time with a residual p99 of %lld ns, over %lld: every step counts as not applied\n",
+		       (long long)map.residual_p99_ns,
+		       TSC_MAP_RESIDUAL_MAX_NS);
+		doorbells_free(&doorbells);
+	} else {
+		printf("# guest TSC -> host raw: %.6f GHz over %zu samples, residual p99 %lld ns; %zu doorbells traced\n",
+		       1 / map.ns_per_cycle, map.samples,
+		       (long long)map.residual_p99_ns, doorbells.n);
+		printf("PVTIME-REPORT steps_tsc_map_residual_p99_ns %lld\n",
+		       (long long)map.residual_p99_ns);
+	}
+	ok = analyse(all, log, o, &av);
+	doorbells_free(&doorbells);
+	free(raw);
+	free(tsc);
 	return ok;
 }
 
@@ -599,7 +786,7 @@ int main(int argc, char **argv)
 			copy->magic, STEP_LOG_MAGIC);
 		ret = -EINVAL;
 	}
-	ok = !ret && analyse(&all, copy, &o);
+	ok = !ret && analyse_with_doorbells(&all, copy, &o);
 	free(all.v);
 	free(copy);
 	return ok ? 0 : 1;

@@ -839,10 +839,16 @@ within_2s() { # A B: both numbers, at most 2 apart
 # Host steps (selftests/steps_check.py drives them) and dates past 2038
 # and 2106.
 STEPS_TIMEOUT_S=${STEPS_TIMEOUT_S:-120}
-# The p99 that passes.  The goal is 1 ms (make bench judges it); under TCG
-# on a 2-core host the measured p99 is 3-10 ms, so make check holds the
-# line at a regression guard well under what the old work-queue path gave.
-STEPS_MAX_LATENCY_US=${STEPS_MAX_LATENCY_US:-15000}
+# The p99 that passes, from the request until the module's
+# do_settimeofday64() returned (its doorbell trace, mapped to host time by
+# the meter).  The goal is 1 ms, which make bench judges; measured here
+# 0.62-0.88 ms for host steps and 0.64-1.40 ms for pvxl steps over five
+# runs, so make check holds a regression guard at twice the goal.  Until
+# a sample on the other vCPU sees the step takes longer under
+# single-threaded TCG (that vCPU gets the host thread back only when the
+# stepping one lets go of it): a looser guard on that.
+STEPS_MAX_LATENCY_US=${STEPS_MAX_LATENCY_US:-2000}
+STEPS_MAX_OBSERVED_US=${STEPS_MAX_OBSERVED_US:-15000}
 mode_steps() {
 	run_commented insmod "$MODULE"
 	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
@@ -853,7 +859,9 @@ mode_steps() {
 	# 20000 times a second, on the very thread that delivers the doorbell.
 	"$SELFTESTS/pvtime-steps" --timeout "$STEPS_TIMEOUT_S" \
 		--interval-us 50 --cpu 1 --max-rtt-us 150 --tolerance-us 200 \
-		--max-latency-us "$STEPS_MAX_LATENCY_US" >"$TMP.steps" 2>&1 &
+		--max-latency-us "$STEPS_MAX_LATENCY_US" \
+		--max-observed-us "$STEPS_MAX_OBSERVED_US" \
+		--doorbells "$DEBUGFS/wallclock_doorbells" >"$TMP.steps" 2>&1 &
 	steps_pid=$!
 	# The runner starts stepping once it sees READY: pass it on at once.
 	while ! grep -q '^PVTIME-STEPS-READY' "$TMP.steps" &&
@@ -865,8 +873,8 @@ mode_steps() {
 	steps_rc=$?
 	grep -e '^PVTIME-REPORT' "$TMP.steps"
 	grep -v -e '^PVTIME-' "$TMP.steps" | comment_stream
-	steps_verdict pvxl "pvxl set-wallclock steps reach guest REALTIME, none missed, p99 within $STEPS_MAX_LATENCY_US us"
-	steps_verdict host "host clock_adjtime(ADJ_SETOFFSET) steps reach guest REALTIME, none missed, p99 within $STEPS_MAX_LATENCY_US us"
+	steps_verdict pvxl "pvxl set-wallclock steps land in guest REALTIME, none missed, p99 within $STEPS_MAX_LATENCY_US us (seen within $STEPS_MAX_OBSERVED_US us)"
+	steps_verdict host "host clock_adjtime(ADJ_SETOFFSET) steps land in guest REALTIME, none missed, p99 within $STEPS_MAX_LATENCY_US us (seen within $STEPS_MAX_OBSERVED_US us)"
 	comment "pvtime-steps exit status $steps_rc"
 	grep -E '^(wallclock|mailbox|calib)' "$DEBUGFS/state" | comment_stream
 
