@@ -128,15 +128,19 @@ static void pvtime_calibrate_work(struct work_struct *work)
 	pvtime_health_check(pd, pd->calibration_failed_rounds >=
 				PVTIME_CALIBRATION_FAILED_ROUNDS);
 	if (period_ms)
-		schedule_delayed_work(&pd->calibrate_work,
-				      msecs_to_jiffies(period_ms));
+		queue_delayed_work(system_highpri_wq, &pd->calibrate_work,
+				   msecs_to_jiffies(period_ms));
 }
 
-/* Calibrate now (guest was stopped, the fast path was dropped). */
+/*
+ * Calibrate now (guest was stopped, the fast path was dropped).  In the
+ * high-priority workers, as every calibration: what the hyp corrects a
+ * pause by is this round's samples.
+ */
 void pvtime_calibrate_now(struct pvtime_dev *pd)
 {
 	if (READ_ONCE(pd->calibration_ms) && !READ_ONCE(pd->calibrate_stopping))
-		mod_delayed_work(system_wq, &pd->calibrate_work, 0);
+		mod_delayed_work(system_highpri_wq, &pd->calibrate_work, 0);
 }
 
 void pvtime_calibrate_start(struct pvtime_dev *pd)
@@ -152,8 +156,8 @@ void pvtime_calibrate_start(struct pvtime_dev *pd)
 	pd->vouched = true;
 	INIT_DELAYED_WORK(&pd->calibrate_work, pvtime_calibrate_work);
 	if (period_ms)
-		schedule_delayed_work(&pd->calibrate_work,
-				      msecs_to_jiffies(period_ms));
+		queue_delayed_work(system_highpri_wq, &pd->calibrate_work,
+				   msecs_to_jiffies(period_ms));
 }
 
 void pvtime_calibrate_stop(struct pvtime_dev *pd)

@@ -598,8 +598,8 @@ def main():
                         help="the main guest's pvtest= mode (timekeep: only "
                              "the moving-TSC tests; module: only pvtime_test "
                              "and the unload checks)")
-    parser.add_argument("--fuzz-seconds", type=int, default=6,
-                        help="fuzzing time per harness (default 6; the "
+    parser.add_argument("--fuzz-seconds", type=int, default=3,
+                        help="fuzzing time per harness (default 3; the "
                         "long run is make fuzz)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (logs)")

@@ -47,6 +47,27 @@ static void take_sample(struct vcpu_evidence *v, int64_t offset,
 	v->samples++;
 }
 
+/*
+ * How far a probe tighter than the offset's may differ from it and still
+ * agree.  At least twice as tight, its midpoint is the better estimate
+ * even inside its own uncertainty (the least round trip wins, as in
+ * NTP's clock filter): only jitter is left alone.  Under load every
+ * probe may be loose, and the first after a pause can set the offset
+ * tens of microseconds out; each halving of the round trip then brings
+ * it closer, a few times at most.  Less tight, only a difference outside
+ * its own uncertainty tells.
+ */
+static uint64_t refine_allowance(const struct tsc_evidence *ev,
+				 uint64_t rtt_cycles,
+				 uint64_t refine_beyond_cycles)
+{
+	uint64_t jitter = TSC_EVIDENCE_SLACK_CYCLES + refine_beyond_cycles;
+
+	if (rtt_cycles <= ev->rtt_cycles / 2)
+		return jitter;
+	return half_up(rtt_cycles) + jitter;
+}
+
 void tsc_evidence_unconfirm(struct tsc_evidence *ev)
 {
 	uint32_t cpu;
@@ -103,8 +124,8 @@ enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 	 */
 	if (difference <= v->tolerance_cycles &&
 	    (rtt_cycles >= ev->rtt_cycles ||
-	     difference <= half_up(rtt_cycles) + TSC_EVIDENCE_SLACK_CYCLES +
-			   refine_beyond_cycles))
+	     difference <= refine_allowance(ev, rtt_cycles,
+					    refine_beyond_cycles)))
 		return TSC_EVIDENCE_AGREED;
 	if (difference <= v->tolerance_cycles)
 		ev->refinements++;

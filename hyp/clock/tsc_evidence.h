@@ -73,7 +73,9 @@ void tsc_evidence_init(struct tsc_evidence *ev, uint32_t nr_vcpus);
  * tighter than the one that set the offset, whose own uncertainty leaves
  * the offset out by more than refine_beyond_cycles, corrects it (a
  * refinement): an offset adopted from a loose probe is wrong by up to
- * half its round trip, and that error would stay in the records.
+ * half its round trip, and that error would stay in the records.  One at
+ * most half as loose corrects it when it differs by more than
+ * refine_beyond_cycles at all: its midpoint is the better estimate.
  */
 enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 					     uint32_t vcpu, int64_t offset,

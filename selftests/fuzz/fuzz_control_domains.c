@@ -228,6 +228,11 @@ void domain_save_state(struct domain *d)
 	(void)d;
 }
 
+void domain_save_state_soon(struct domain *d)
+{
+	(void)d;
+}
+
 void domain_ring_records(struct domain *d)
 {
 	(void)d;

@@ -18,7 +18,7 @@ int main(void)
 	enum tsc_evidence_result r;
 	uint64_t tol;
 
-	tap_plan(20);
+	tap_plan(24);
 	tsc_evidence_init(&ev, 3);
 	tap_ok(!tsc_evidence_complete(&ev, NOW, 0), "no evidence: not complete");
 
@@ -75,15 +75,39 @@ int main(void)
 	/* Adopted from a loose probe (~0.9 ms at 2.3 GHz), as under load. */
 	tsc_evidence_init(&ev, 2);
 	tsc_evidence_submit(&ev, 0, 0, 2000000, NOW, REFINE, BIG_MOVE);
+	r = tsc_evidence_submit(&ev, 1, TSC_EVIDENCE_SLACK_CYCLES + REFINE,
+				1000, NOW, REFINE, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_AGREED && ev.offset == 0 && ev.refinements == 0,
+	       "a much tighter probe up to the refinement threshold away is jitter");
+	r = tsc_evidence_submit(&ev, 1, TSC_EVIDENCE_SLACK_CYCLES + REFINE + 1,
+				1000, NOW, REFINE, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_MOVED && ev.refinements == 1 &&
+	       ev.offset == TSC_EVIDENCE_SLACK_CYCLES + REFINE + 1 &&
+	       ev.rtt_cycles == 1000 && ev.vcpu[0].state == VCPU_EVIDENCE_AGREED,
+	       "one cycle more, inside its own +-rtt/2: the much tighter probe's midpoint wins; under the confirm threshold vCPU 0 keeps its confirmation");
+	/* Tighter, but not twice: only outside its own uncertainty. */
+	tsc_evidence_init(&ev, 2);
+	tsc_evidence_submit(&ev, 0, 0, 1600, NOW, REFINE, BIG_MOVE);
 	r = tsc_evidence_submit(&ev, 1, 500 + TSC_EVIDENCE_SLACK_CYCLES + REFINE,
 				1000, NOW, REFINE, BIG_MOVE);
 	tap_ok(r == TSC_EVIDENCE_AGREED && ev.offset == 0 && ev.refinements == 0,
-	       "an excess up to the refinement threshold beyond a tight probe's uncertainty is jitter");
+	       "a probe less than twice as tight agrees within its own uncertainty and the threshold");
 	r = tsc_evidence_submit(&ev, 1, 500 + TSC_EVIDENCE_SLACK_CYCLES + REFINE + 1,
 				1000, NOW, REFINE, BIG_MOVE);
-	tap_ok(r == TSC_EVIDENCE_MOVED && ev.refinements == 1 &&
-	       ev.vcpu[0].state == VCPU_EVIDENCE_AGREED,
-	       "one cycle more is a refinement, under the confirm threshold: vCPU 0 keeps its confirmation");
+	tap_ok(r == TSC_EVIDENCE_MOVED && ev.refinements == 1,
+	       "... and refines one cycle beyond them");
+	/* Halving the round trip each time walks a loose offset in. */
+	tsc_evidence_init(&ev, 1);
+	tsc_evidence_submit(&ev, 0, 30000, 64000, NOW, REFINE, BIG_MOVE);
+	r = tsc_evidence_submit(&ev, 0, 10000, 32000, NOW, REFINE, BIG_MOVE);
+	r = r == TSC_EVIDENCE_MOVED ?
+	    tsc_evidence_submit(&ev, 0, 2000, 16000, NOW, REFINE, BIG_MOVE) : r;
+	tap_ok(r == TSC_EVIDENCE_MOVED && ev.offset == 2000 &&
+	       ev.rtt_cycles == 16000 && ev.refinements == 2,
+	       "each probe twice as tight takes over from a loose one, though inside its uncertainty");
+	r = tsc_evidence_submit(&ev, 0, 9000, 15000, NOW, REFINE, BIG_MOVE);
+	tap_ok(r == TSC_EVIDENCE_AGREED && ev.offset == 2000,
+	       "a slightly tighter probe inside its own uncertainty does not");
 	tsc_evidence_init(&ev, 2);
 	tsc_evidence_submit(&ev, 0, 0, 2000000, NOW, REFINE, BIG_MOVE);
 	r = tsc_evidence_submit(&ev, 1, 400000, 1000, NOW, REFINE, BIG_MOVE);
