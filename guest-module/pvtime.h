@@ -45,8 +45,11 @@ struct pvtime_timesource {
 /* Wall-clock doorbells by how long until REALTIME was set (debugfs). */
 #define PVTIME_STEP_WAIT_BOUNDS_US	{ 50, 100, 200, 500, 1000, 2000, 5000 }
 #define PVTIME_STEP_WAIT_BUCKETS	8	/* the bounds, then the rest */
-/* Wall-clock doorbells traced (debugfs wallclock_doorbells), the newest. */
-#define PVTIME_DOORBELL_TRACE		256
+/*
+ * Wall-clock doorbells traced (debugfs wallclock_doorbells), the newest:
+ * more than a test's step log holds (256), with room for its other steps.
+ */
+#define PVTIME_DOORBELL_TRACE		512
 
 /*
  * One wall-clock doorbell on its way to CLOCK_REALTIME, in guest TSC

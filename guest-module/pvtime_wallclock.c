@@ -30,8 +30,8 @@
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
-#include <asm/tsc.h>
 #include <linux/seq_file.h>
+#include <asm/tsc.h>
 
 #include "pvtime.h"
 
@@ -390,7 +390,6 @@ static void pvtime_wallclock_step_hist(struct seq_file *m, struct pvtime_dev *pd
 	seq_putc(m, '\n');
 }
 
-/* The wall clock's steps and settings, for debugfs "state". */
 /*
  * The traced doorbells, oldest first: "irq thread set_begin set_end",
  * guest TSC cycles (struct pvtime_doorbell_trace).
@@ -414,6 +413,7 @@ void pvtime_wallclock_show_doorbells(struct pvtime_dev *pd, struct seq_file *m)
 	mutex_unlock(&pd->wallclock_lock);
 }
 
+/* The wall clock's steps and settings, for debugfs "state". */
 void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m)
 {
 	seq_printf(m, "wallclock_irqs %lld\n",

@@ -116,11 +116,12 @@ enum tsc_evidence_result tsc_evidence_submit(struct tsc_evidence *ev,
 	/*
 	 * Agreeing with the offset is not enough when the sample that set it
 	 * was loose (a round trip up to 1 ms under host load, 20 us on a
-	 * cold guest) and this one is tight: if the offset lies outside this
-	 * sample's own uncertainty, it is wrong by at least the excess, and
-	 * this sample is the better estimate.  Taking it as a move lets the
-	 * records steer the error away, as for any move.  An excess under
-	 * refine_beyond_cycles is TSC read jitter, not evidence.
+	 * cold guest) and this one is tighter: if the offset lies outside
+	 * this sample's own uncertainty, it is wrong by at least the excess,
+	 * and this sample is the better estimate; at most half as loose, it
+	 * is the better estimate anyway (refine_allowance()).  Taking it as a
+	 * move lets the records steer the error away, as for any move.  An
+	 * excess under refine_beyond_cycles is TSC read jitter, not evidence.
 	 */
 	if (difference <= v->tolerance_cycles &&
 	    (rtt_cycles >= ev->rtt_cycles ||

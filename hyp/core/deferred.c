@@ -5,6 +5,13 @@
 #include <unistd.h>
 
 #include "core/deferred.h"
+#include "core/monotonic.h"
+
+/*
+ * A run put off this many times its delay already is not put off again:
+ * a steady stream of changes still gets its work done.
+ */
+#define DEFERRED_MAX_PUT_OFF	20
 
 static void on_deferred(struct event_source *src, uint32_t events)
 {
@@ -12,9 +19,9 @@ static void on_deferred(struct event_source *src, uint32_t events)
 	uint64_t expirations;
 
 	(void)events;
+	w->armed = false;
 	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	w->armed = false;
 	w->run();
 }
 
@@ -24,6 +31,7 @@ int deferred_init(struct deferred *w, void (*run)(void))
 
 	w->run = run;
 	w->armed = false;
+	w->armed_at_ns = 0;
 	w->src.handler = on_deferred;
 	w->src.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (w->src.fd < 0)
@@ -46,12 +54,16 @@ int deferred_arm(struct deferred *w, uint64_t delay_ns)
 		},
 	};
 
+	uint64_t now = monotonic_ns();
+
 	if (w->src.fd < 0)
 		return -EBADF;
-	if (w->armed)
+	if (w->armed && now - w->armed_at_ns >= DEFERRED_MAX_PUT_OFF * delay_ns)
 		return 0;
 	if (timerfd_settime(w->src.fd, 0, &when, NULL) < 0)
 		return -errno;
+	if (!w->armed)
+		w->armed_at_ns = now;
 	w->armed = true;
 	return 0;
 }

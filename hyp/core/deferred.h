@@ -17,14 +17,16 @@ struct deferred {
 	struct event_source src;	/* first: the loop hands it back */
 	void (*run)(void);
 	bool armed;
+	uint64_t armed_at_ns;	/* monotonic, when first armed since it ran */
 };
 
 /* Create the timer and add it to the loop.  Returns 0 or -errno. */
 int deferred_init(struct deferred *w, void (*run)(void));
 /*
- * Run w->run about delay_ns from now.  Already armed: the earlier
- * deadline stays.  Returns 0, or -errno if the timer could not be set
- * (the caller then does the work at once).
+ * Run w->run about delay_ns from now.  Already armed: put off to then, so
+ * the work never lands just after a later change's doorbell, unless it
+ * has waited 20 times delay_ns already.  Returns 0, or -errno if the
+ * timer could not be set (the caller then does the work at once).
  */
 int deferred_arm(struct deferred *w, uint64_t delay_ns);
 /* Remove from the loop and close; harmless if never initialised. */
