@@ -116,6 +116,11 @@ struct pvtime_dev {
 
 	/* Wall clock. */
 	struct delayed_work wallclock_sync;	/* periodic drift check */
+	/* A switch from another clocksource: step once the switch is over. */
+	struct irq_work wallclock_switch_irq_work;
+	struct work_struct wallclock_switch_work;
+	bool wallclock_running;		/* the two above may be queued */
+	atomic64_t wallclock_foreign_switches;
 	struct mutex wallclock_lock;		/* one step at a time */
 	s64 wallclock_lag_ns;			/* do_settimeofday64's, learnt */
 	atomic64_t wallclock_irqs;
@@ -353,6 +358,7 @@ void pvtime_mailbox_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_clock_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_clock_status_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m);
+void pvtime_wallclock_foreign_switch(struct pvtime_dev *pd);
 void pvtime_wallclock_show_doorbells(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_fastpath_show_state(struct pvtime_dev *pd, struct seq_file *m);
 void pvtime_calibrate_show_state(struct pvtime_dev *pd, struct seq_file *m);

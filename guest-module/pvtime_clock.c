@@ -220,8 +220,15 @@ u64 notrace pvtime_handoff_slow(struct pvtime_dev *pd, struct clocksource *cs,
 	}
 	raw_cpu_write(pvtime_handoff_to, NULL);
 	from = raw_cpu_read(pvtime_handoff_tsc);
-	/* Not from one of ours (tsc, hpet...): nothing to carry over. */
-	if (!from || !tsc || from > tsc)
+	/*
+	 * Not from one of ours (tsc, hpet...): nothing to carry over, and
+	 * the moments the switch lost are for a wall-clock step later.
+	 */
+	if (!from) {
+		pvtime_wallclock_foreign_switch(pd);
+		return tsc;
+	}
+	if (!tsc || from > tsc)
 		return tsc;
 	atomic64_inc(&pd->clocksource_handoffs);
 	return from;

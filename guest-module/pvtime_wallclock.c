@@ -21,6 +21,7 @@
  * (pvtime_wallclock_offset(), pvtime_wallclock_records_ns()).
  */
 #include <linux/interrupt.h>
+#include <linux/irq_work.h>
 #include <linux/irqflags.h>
 #include <linux/jiffies.h>
 #include <linux/limits.h>
@@ -355,11 +356,47 @@ irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+/*
+ * The kernel switched to pvtime or pvtime-tsc from a clocksource of
+ * another kind (tsc, hpet, acpi_pm: a user's choice, or the kernel's once
+ * ours is back).  A switch reads the old clocksource and then the new one,
+ * and CLOCK_REALTIME loses the moments in between: microseconds under TCG,
+ * under the periodic check's threshold, so they would stay.  Called in the
+ * switch, with the timekeeper locked: the step runs from a work item.
+ */
+void pvtime_wallclock_foreign_switch(struct pvtime_dev *pd)
+{
+	if (!READ_ONCE(pd->wallclock_running))
+		return;
+	atomic64_inc(&pd->wallclock_foreign_switches);
+	irq_work_queue(&pd->wallclock_switch_irq_work);
+}
+
+static void pvtime_wallclock_switch_irq_work(struct irq_work *work)
+{
+	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
+					     wallclock_switch_irq_work);
+
+	schedule_work(&pd->wallclock_switch_work);
+}
+
+static void pvtime_wallclock_switch_work(struct work_struct *work)
+{
+	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
+					     wallclock_switch_work);
+
+	pvtime_wallclock_resync(pd, "switch from another clocksource");
+}
+
 /* Call with the clocksource registered: the wall clock is built on it. */
 void pvtime_wallclock_start(struct pvtime_dev *pd)
 {
 	mutex_init(&pd->wallclock_lock);
 	INIT_DELAYED_WORK(&pd->wallclock_sync, pvtime_wallclock_sync_work);
+	init_irq_work(&pd->wallclock_switch_irq_work,
+		      pvtime_wallclock_switch_irq_work);
+	INIT_WORK(&pd->wallclock_switch_work, pvtime_wallclock_switch_work);
+	WRITE_ONCE(pd->wallclock_running, true);
 
 	pvtime_wallclock_step(pd, "initial", NULL);
 	if (pvtime_wallclock_sync_ms)
@@ -370,6 +407,9 @@ void pvtime_wallclock_start(struct pvtime_dev *pd)
 /* Call with the wall clock irq freed, so nothing steps from it. */
 void pvtime_wallclock_stop(struct pvtime_dev *pd)
 {
+	WRITE_ONCE(pd->wallclock_running, false);
+	irq_work_sync(&pd->wallclock_switch_irq_work);
+	cancel_work_sync(&pd->wallclock_switch_work);
 	cancel_delayed_work_sync(&pd->wallclock_sync);
 }
 
@@ -436,6 +476,8 @@ void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m)
 	pvtime_wallclock_step_hist(m, pd);
 	seq_printf(m, "wallclock_ignored %lld\n",
 		   atomic64_read(&pd->wallclock_ignored));
+	seq_printf(m, "wallclock_foreign_switches %lld\n",
+		   atomic64_read(&pd->wallclock_foreign_switches));
 	seq_printf(m, "wallclock_offset_unsure %lld\n",
 		   atomic64_read(&pd->wallclock_offset_unsure));
 	seq_printf(m, "wallclock_sync_ms %u\n",
