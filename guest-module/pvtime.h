@@ -116,9 +116,9 @@ struct pvtime_dev {
 
 	/* Wall clock. */
 	struct delayed_work wallclock_sync;	/* periodic drift check */
-	/* A switch from another clocksource: step once the switch is over. */
+	/* A switch from another clocksource: step once switching is over. */
 	struct irq_work wallclock_switch_irq_work;
-	struct work_struct wallclock_switch_work;
+	struct delayed_work wallclock_switch_work;
 	bool wallclock_running;		/* the two above may be queued */
 	atomic64_t wallclock_foreign_switches;
 	struct mutex wallclock_lock;		/* one step at a time */

@@ -362,8 +362,13 @@ irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data)
  * ours is back).  A switch reads the old clocksource and then the new one,
  * and CLOCK_REALTIME loses the moments in between: microseconds under TCG,
  * under the periodic check's threshold, so they would stay.  Called in the
- * switch, with the timekeeper locked: the step runs from a work item.
+ * switch, with the timekeeper locked: the step runs from a work item, a
+ * second after the last such switch.  Not sooner: a step may set the
+ * clock back a little, which a reader that switches clocksources to test
+ * them (the kernel's clocksource-switch, while inconsistency-check reads)
+ * must not see.
  */
+#define PVTIME_SWITCH_SETTLE_MS	1000
 void pvtime_wallclock_foreign_switch(struct pvtime_dev *pd)
 {
 	if (!READ_ONCE(pd->wallclock_running))
@@ -377,12 +382,14 @@ static void pvtime_wallclock_switch_irq_work(struct irq_work *work)
 	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
 					     wallclock_switch_irq_work);
 
-	schedule_work(&pd->wallclock_switch_work);
+	mod_delayed_work(system_wq, &pd->wallclock_switch_work,
+			 msecs_to_jiffies(PVTIME_SWITCH_SETTLE_MS));
 }
 
 static void pvtime_wallclock_switch_work(struct work_struct *work)
 {
-	struct pvtime_dev *pd = container_of(work, struct pvtime_dev,
+	struct pvtime_dev *pd = container_of(to_delayed_work(work),
+					     struct pvtime_dev,
 					     wallclock_switch_work);
 
 	pvtime_wallclock_resync(pd, "switch from another clocksource");
@@ -395,7 +402,8 @@ void pvtime_wallclock_start(struct pvtime_dev *pd)
 	INIT_DELAYED_WORK(&pd->wallclock_sync, pvtime_wallclock_sync_work);
 	init_irq_work(&pd->wallclock_switch_irq_work,
 		      pvtime_wallclock_switch_irq_work);
-	INIT_WORK(&pd->wallclock_switch_work, pvtime_wallclock_switch_work);
+	INIT_DELAYED_WORK(&pd->wallclock_switch_work,
+			  pvtime_wallclock_switch_work);
 	WRITE_ONCE(pd->wallclock_running, true);
 
 	pvtime_wallclock_step(pd, "initial", NULL);
@@ -409,7 +417,7 @@ void pvtime_wallclock_stop(struct pvtime_dev *pd)
 {
 	WRITE_ONCE(pd->wallclock_running, false);
 	irq_work_sync(&pd->wallclock_switch_irq_work);
-	cancel_work_sync(&pd->wallclock_switch_work);
+	cancel_delayed_work_sync(&pd->wallclock_switch_work);
 	cancel_delayed_work_sync(&pd->wallclock_sync);
 }
 
