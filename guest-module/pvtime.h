@@ -124,8 +124,6 @@ struct pvtime_dev {
 	struct mutex wallclock_lock;		/* one step at a time */
 	s64 wallclock_lag_ns;			/* do_settimeofday64's, learnt */
 	atomic64_t wallclock_irqs;
-	atomic64_t wallclock_irq_at_ns;		/* the last doorbell, mono */
-	s64 wallclock_first_set_at_ns;		/* its first settimeofday, mono */
 	atomic64_t wallclock_doorbell_to_step_ns;	/* last doorbell's wait */
 	atomic64_t wallclock_doorbell_to_step_max_ns;
 	/* Doorbell to REALTIME set, by PVTIME_STEP_WAIT_BOUNDS_US bucket. */
@@ -240,6 +238,7 @@ bool pvtime_pci_device_setup_failed(void);
 void pvtime_pci_sync_period_changed(void);
 
 /* pvtime_mailbox.c */
+u64 pvtime_cycles_to_ns(struct pvtime_dev *pd, u64 cycles);
 /*
  * The longest a probe waits for the hyp with interrupts off.  The hyp
  * refuses TSC probes slower than its MAILBOX_MAX_RTT_US (1 ms), and a

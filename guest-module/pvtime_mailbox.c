@@ -171,7 +171,7 @@ static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
 }
 
 /* TSC cycles (at the hyp's rate, which the guest TSC runs at) to ns. */
-static u64 pvtime_cycles_to_ns(struct pvtime_dev *pd, u64 cycles)
+u64 pvtime_cycles_to_ns(struct pvtime_dev *pd, u64 cycles)
 {
 	u64 hz = READ_ONCE(pd->ctl->tsc_hz);
 
@@ -629,6 +629,8 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		s64 records_before, records_after;
 		u64 rtt;
 
+		/* Between rounds, late ones too: the irq threads may be waiting. */
+		cond_resched();
 		pvtime_probe_irqs_off(&w);
 		WRITE_ONCE(mb->vcpu, smp_processor_id());
 		/*
@@ -644,10 +646,8 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 		records_after = pvtime_wallclock_records_ns(pd);
 		records_wall = records_before + (records_after - records_before) / 2;
 		ret = pvtime_probe_irqs_on(pd, &w, ret);
-		if (ret == -EAGAIN) {
-			cond_resched();
+		if (ret == -EAGAIN)
 			continue;
-		}
 		if (ret) {
 			pvtime_mailbox_complain(pd, PVTIME_REQ_REALTIME_PROBE,
 						ret);
@@ -668,7 +668,6 @@ int pvtime_realtime_probe(struct pvtime_dev *pd, unsigned int rounds,
 					     res->host_raw_ns;
 		}
 		res->rounds++;
-		cond_resched();
 	}
 	/* Late answers only matter if no round came in time. */
 	if (ret == -EAGAIN && res->rounds)

@@ -130,8 +130,9 @@ int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns,
 /*
  * One do_settimeofday64() to the wall time lag_ns from now: it reads its
  * clock that much after the target was computed, and sets the time as of
- * that read.  *stepped_ns gets how far that moves CLOCK_REALTIME (to
- * within the lag); trace, if not NULL, the TSC around the call.
+ * that read.  *stepped_ns (if not NULL) gets how far that moves
+ * CLOCK_REALTIME (to within the lag); trace, if not NULL, the TSC around
+ * the call.
  */
 static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns,
 				s64 *stepped_ns,
@@ -145,7 +146,8 @@ static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns,
 	ret = pvtime_wallclock_sample(pd, &wc_ns, &system_ns);
 	if (ret)
 		return ret;
-	*stepped_ns = wc_ns + (s64)system_ns - ktime_get_real_ns();
+	if (stepped_ns)
+		*stepped_ns = wc_ns + (s64)system_ns - ktime_get_real_ns();
 	target = ns_to_timespec64(wc_ns + system_ns + lag_ns);
 	if (trace)
 		trace->set_begin_tsc = rdtsc_ordered();
@@ -175,24 +177,22 @@ static void pvtime_wallclock_trace_add(struct pvtime_dev *pd,
 static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why,
 				 struct pvtime_doorbell_trace *trace)
 {
-	s64 stepped_ns = 0, again_ns, after_ns = 0, lag_ns;
+	s64 stepped_ns = 0, after_ns = 0, lag_ns;
 	unsigned int attempts = 0;
 	int ret = 0;
 
 	mutex_lock(&pd->wallclock_lock);
 	lag_ns = pd->wallclock_lag_ns;
 	while (!ret && attempts < PVTIME_STEP_ATTEMPTS) {
-		attempts++;
-		if (attempts == 1) {
-			ret = pvtime_wallclock_set(pd, lag_ns, &stepped_ns, trace);
-			pd->wallclock_first_set_at_ns = ktime_get_mono_fast_ns();
-			if (!ret && trace)
-				pvtime_wallclock_trace_add(pd, trace);
-		} else {
-			ret = pvtime_wallclock_set(pd, lag_ns, &again_ns, NULL);
-		}
+		bool first = !attempts++;
+
+		/* The first attempt is the step; later ones trim what it left. */
+		ret = pvtime_wallclock_set(pd, lag_ns, first ? &stepped_ns : NULL,
+					   first ? trace : NULL);
 		if (ret)
 			break;
+		if (first && trace)
+			pvtime_wallclock_trace_add(pd, trace);
 		ret = pvtime_wallclock_offset(pd, &after_ns, NULL);
 		if (ret == -EAGAIN) {
 			/* Set, but not measured: learn nothing from it. */
@@ -315,7 +315,6 @@ irqreturn_t pvtime_wallclock_irq(int irq, void *data)
 	struct pvtime_dev *pd = data;
 
 	atomic64_inc(&pd->wallclock_irqs);
-	atomic64_set(&pd->wallclock_irq_at_ns, ktime_get_mono_fast_ns());
 	WRITE_ONCE(pd->wallclock_irq_tsc, rdtsc_ordered());
 	return IRQ_WAKE_THREAD;
 }
@@ -351,8 +350,8 @@ irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data)
 		return IRQ_HANDLED;
 	}
 	if (!pvtime_wallclock_step(pd, "hypervisor doorbell", &trace))
-		pvtime_wallclock_note_wait(pd, pd->wallclock_first_set_at_ns -
-					   atomic64_read(&pd->wallclock_irq_at_ns));
+		pvtime_wallclock_note_wait(pd, pvtime_cycles_to_ns(pd, trace.set_end_tsc -
+								   trace.irq_tsc));
 	return IRQ_HANDLED;
 }
 

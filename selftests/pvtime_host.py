@@ -166,12 +166,16 @@ def processes_mentioning(text):
     return pids
 
 
-def control_request(socket_path, request, timeout=10):
+def control_request(socket_path, request, timeout=10, stamp=None):
     """One raw request (bytes) on pvtimed's control socket
-    (shared/pvtime_ctl.h), without pvxl; the whole reply, as text."""
+    (shared/pvtime_ctl.h), without pvxl; the whole reply, as text.
+    stamp, if given, is called once connected, right before the request
+    goes out, and again once the whole reply is in."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(socket_path)
+        if stamp:
+            stamp()
         sock.sendall(request)
         reply = b""
         while True:
@@ -179,6 +183,8 @@ def control_request(socket_path, request, timeout=10):
             if not chunk:
                 break
             reply += chunk
+        if stamp:
+            stamp()
     return reply.decode("utf-8", "replace")
 
 

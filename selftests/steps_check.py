@@ -32,7 +32,6 @@ import argparse
 import mmap
 import os
 import re
-import socket
 import struct
 import sys
 import tempfile
@@ -102,20 +101,11 @@ def timed_control(sock_path, *words):
     answer was in.  A step is asked for when its request is sent; the
     connection before it (and this runner's own scheduling in between) is
     no part of how fast pvtimed and the guest carry it out."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(10)
-        sock.connect(sock_path)
-        before = raw_ns()
-        sock.sendall(("text " + " ".join(words) + "\n").encode())
-        reply = b""
-        while True:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-        after = raw_ns()
-    text = reply.decode("utf-8", "replace")
-    return text.startswith("ok\n"), text, before, after
+    stamps = []
+    text = control_request(sock_path,
+                           ("text " + " ".join(words) + "\n").encode(),
+                           stamp=lambda: stamps.append(raw_ns()))
+    return text.startswith("ok\n"), text, stamps[0], stamps[1]
 
 
 class StepLog:

@@ -685,6 +685,33 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 #define TSC_MAP_RESIDUAL_MAX_NS	(20 * 1000LL)
 
 /*
+ * The guest TSC onto host raw time: a line through the samples tight
+ * enough for a residual.  0, or -errno (no memory, too few samples).
+ */
+static int fit_guest_tsc(const struct samples *all,
+			 const struct steps_options *o, struct tsc_map *map)
+{
+	size_t slots = all->n ? all->n : 1, i, n = 0;
+	int64_t *raw = malloc(slots * sizeof(*raw));
+	uint64_t *tsc = malloc(slots * sizeof(*tsc));
+	int ret = -ENOMEM;
+
+	if (raw && tsc) {
+		for (i = 0; i < all->n; i++) {
+			if (all->v[i].rtt_ns < 0 ||
+			    all->v[i].rtt_ns > (int64_t)o->residual_rtt_us * NSEC_PER_USEC)
+				continue;
+			raw[n] = all->v[i].host_raw_ns;
+			tsc[n++] = all->v[i].guest_tsc;
+		}
+		ret = tsc_map_fit(map, tsc, raw, n);
+	}
+	free(raw);
+	free(tsc);
+	return ret;
+}
+
+/*
  * With --doorbells: the module's trace, and the guest TSC mapped onto host
  * time by the meter samples tight enough for a residual.  A trace that
  * cannot be read or mapped fails every kind (no step has a doorbell).
@@ -696,33 +723,14 @@ static bool analyse_with_doorbells(const struct samples *all,
 	struct doorbells doorbells = { 0 };
 	struct tsc_map map = { 0 };
 	struct applied_view av = { &doorbells, &map };
-	int64_t *raw = malloc((all->n ? all->n : 1) * sizeof(*raw));
-	uint64_t *tsc = malloc((all->n ? all->n : 1) * sizeof(*tsc));
-	size_t i, n = 0;
 	bool ok;
 
-	if (!o->doorbells) {
-		free(raw);
-		free(tsc);
+	if (!o->doorbells)
 		return analyse(all, log, o, NULL);
-	}
-	if (!raw || !tsc) {
-		fprintf(stderr, "pvtime-steps: out of memory\n");
-		free(raw);
-		free(tsc);
-		return false;
-	}
-	for (i = 0; i < all->n; i++) {
-		if (all->v[i].rtt_ns < 0 ||
-		    all->v[i].rtt_ns > (int64_t)o->residual_rtt_us * NSEC_PER_USEC)
-			continue;
-		raw[n] = all->v[i].host_raw_ns;
-		tsc[n++] = all->v[i].guest_tsc;
-	}
 	if (doorbells_read(o->doorbells, &doorbells))
 		printf("# no doorbell trace: every step counts as not applied\n");
-	else if (tsc_map_fit(&map, tsc, raw, n)) {
-		printf("# %zu samples do not map the guest TSC onto host time\n", n);
+	else if (fit_guest_tsc(all, o, &map)) {
+		printf("# the samples do not map the guest TSC onto host time: every step counts as not applied\n");
 		doorbells_free(&doorbells);
 	} else if (map.residual_p99_ns > TSC_MAP_RESIDUAL_MAX_NS) {
 		/* A TSC that jumped or ran at another rate: no timeline. */
@@ -739,8 +747,6 @@ static bool analyse_with_doorbells(const struct samples *all,
 	}
 	ok = analyse(all, log, o, &av);
 	doorbells_free(&doorbells);
-	free(raw);
-	free(tsc);
 	return ok;
 }
 
