@@ -15,6 +15,8 @@
  * aims ahead by the lag do_settimeofday64() is measured to take before
  * it reads its clock, and is repeated until what is left is under
  * PVTIME_STEP_RESIDUAL_NS: whatever a step leaves stays until the next.
+ * One the host keeps from landing is looked at again a few milliseconds
+ * later (a follow-up), not left to the periodic check.
  *
  * Owns the "Wall clock" part of struct pvtime_dev; the one place that
  * computes CLOCK_REALTIME against the records' wall time
@@ -27,7 +29,9 @@
 #include <linux/limits.h>
 #include <linux/minmax.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/printk.h>
+#include <linux/pvclock_gtod.h>
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
@@ -70,9 +74,20 @@ s64 pvtime_wallclock_records_ns(struct pvtime_dev *pd)
  * clock.  Under TCG the offset itself reads with ~100 ns of jitter.
  */
 #define PVTIME_STEP_RESIDUAL_NS	150
-#define PVTIME_STEP_ATTEMPTS	4
-/* An interrupt inside one attempt must not teach the next a silly lag. */
+/*
+ * No do_settimeofday64() lags this much: an attempt off by more lost its
+ * vCPU or took an interrupt on the way, and teaches nothing.
+ */
 #define PVTIME_STEP_LAG_MAX_NS	(50 * NSEC_PER_USEC)
+/*
+ * A step the host kept from landing (every attempt disturbed, or no
+ * offset tight enough to check it) is looked at again this soon, up to
+ * PVTIME_FOLLOW_UPS_MAX times in a row; the periodic check only steps
+ * beyond wallclock_step_ns, a second later.
+ */
+#define PVTIME_FOLLOW_UP_NS	(1 * NSEC_PER_USEC)
+#define PVTIME_FOLLOW_UP_MS	2
+#define PVTIME_FOLLOW_UPS_MAX	8
 /*
  * An offset is read inside a bracket of two system-time reads, and is
  * off by at most half its width.  A vCPU that loses its host CPU in there
@@ -131,29 +146,38 @@ int pvtime_wallclock_offset(struct pvtime_dev *pd, s64 *offset_ns,
  * One do_settimeofday64() to the wall time lag_ns from now: it reads its
  * clock that much after the target was computed, and sets the time as of
  * that read.  *stepped_ns (if not NULL) gets how far that moves
- * CLOCK_REALTIME (to within the lag); trace, if not NULL, the TSC around
- * the call.
+ * CLOCK_REALTIME, to within a microsecond (REALTIME is read just before
+ * the wall time, outside the lag); trace, if not NULL, the TSC around
+ * the call and when, inside it, the timekeeper took the new time.
  */
 static int pvtime_wallclock_set(struct pvtime_dev *pd, s64 lag_ns,
 				s64 *stepped_ns,
 				struct pvtime_doorbell_trace *trace)
 {
 	struct timespec64 target;
+	s64 wc_ns, realtime_ns = 0;
 	u64 system_ns;
-	s64 wc_ns;
 	int ret;
 
+	if (stepped_ns)
+		realtime_ns = ktime_get_real_ns();
 	ret = pvtime_wallclock_sample(pd, &wc_ns, &system_ns);
 	if (ret)
 		return ret;
 	if (stepped_ns)
-		*stepped_ns = wc_ns + (s64)system_ns - ktime_get_real_ns();
+		*stepped_ns = wc_ns + (s64)system_ns - realtime_ns;
 	target = ns_to_timespec64(wc_ns + system_ns + lag_ns);
 	if (trace)
 		trace->set_begin_tsc = rdtsc_ordered();
 	ret = do_settimeofday64(&target);
-	if (trace)
+	if (trace) {
 		trace->set_end_tsc = rdtsc_ordered();
+		trace->moved_tsc = READ_ONCE(pd->wallclock_moved_tsc);
+		/* Another set's, or none seen: not this one's. */
+		if (trace->moved_tsc < trace->set_begin_tsc ||
+		    trace->moved_tsc > trace->set_end_tsc)
+			trace->moved_tsc = 0;
+	}
 	return ret;
 }
 
@@ -166,46 +190,78 @@ static void pvtime_wallclock_trace_add(struct pvtime_dev *pd,
 }
 
 /*
+ * A step left CLOCK_REALTIME unmeasured or more than PVTIME_FOLLOW_UP_NS
+ * off: look again soon.  Under wallclock_lock.
+ */
+static void pvtime_wallclock_follow_up_soon(struct pvtime_dev *pd,
+					    bool measured, s64 after_ns)
+{
+	if (measured && abs(after_ns) <= PVTIME_FOLLOW_UP_NS) {
+		pd->wallclock_follow_ups_in_row = 0;
+		return;
+	}
+	if (!READ_ONCE(pd->wallclock_running) ||
+	    pd->wallclock_follow_ups_in_row >= PVTIME_FOLLOW_UPS_MAX)
+		return;
+	pd->wallclock_follow_ups_in_row++;
+	atomic64_inc(&pd->wallclock_follow_ups);
+	mod_delayed_work(system_highpri_wq, &pd->wallclock_follow_up,
+			 msecs_to_jiffies(PVTIME_FOLLOW_UP_MS));
+}
+
+/*
  * Step CLOCK_REALTIME to the hyp's wall time.  An attempt aimed lag_ns
- * ahead that leaves REALTIME off by after_ns took lag_ns - after_ns: aim
- * the next attempt, and the next step, by that.  Under TCG the first
- * attempt on a cold path (code not translated yet) lags by tens of
- * microseconds, later ones by far less.  Nothing is measured before the
+ * ahead that leaves REALTIME off by after_ns took lag_ns - after_ns:
+ * the same attempt of the next step aims half way there, unless it was
+ * disturbed (off by more than any lag).  Each attempt has its own lag:
+ * under TCG the first, on a cold path after the irq thread woke, lags
+ * ~5 us, the second ~1.2 us and the rest ~0.3 us, and one lag for all
+ * sent each trim about as far the other way.  Half way: one attempt's
+ * lag jitters by up to a microsecond.  Nothing is measured before the
  * first attempt: a doorbell's step should land at once, and what it
  * moved comes out of the attempt itself.
  */
 static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why,
 				 struct pvtime_doorbell_trace *trace)
 {
-	s64 stepped_ns = 0, after_ns = 0, lag_ns;
+	s64 stepped_ns = 0, after_ns = 0;
 	unsigned int attempts = 0;
+	bool measured = false;
 	int ret = 0;
 
 	mutex_lock(&pd->wallclock_lock);
-	lag_ns = pd->wallclock_lag_ns;
-	while (!ret && attempts < PVTIME_STEP_ATTEMPTS) {
+	while (attempts < PVTIME_STEP_ATTEMPTS) {
+		s64 *lag_ns = &pd->wallclock_lag_ns[attempts];
 		bool first = !attempts++;
 
 		/* The first attempt is the step; later ones trim what it left. */
-		ret = pvtime_wallclock_set(pd, lag_ns, first ? &stepped_ns : NULL,
+		ret = pvtime_wallclock_set(pd, *lag_ns, first ? &stepped_ns : NULL,
 					   first ? trace : NULL);
 		if (ret)
 			break;
-		if (first && trace)
-			pvtime_wallclock_trace_add(pd, trace);
 		ret = pvtime_wallclock_offset(pd, &after_ns, NULL);
+		measured = !ret;
 		if (ret == -EAGAIN) {
-			/* Set, but not measured: learn nothing from it. */
+			/* Set, but not measured: set again, as aimed. */
 			ret = 0;
-			break;
+			continue;
 		}
 		if (ret)
 			break;
-		lag_ns = clamp_t(s64, lag_ns - after_ns, 0, PVTIME_STEP_LAG_MAX_NS);
+		if (abs(after_ns) <= PVTIME_STEP_LAG_MAX_NS)
+			*lag_ns = clamp_t(s64, *lag_ns - after_ns / 2, 0,
+					  PVTIME_STEP_LAG_MAX_NS);
 		if (abs(after_ns) <= PVTIME_STEP_RESIDUAL_NS)
 			break;
 	}
-	pd->wallclock_lag_ns = lag_ns;
+	if (trace && !ret) {
+		trace->attempts = attempts;
+		trace->measured = measured;
+		trace->residual_ns = measured ? after_ns : 0;
+		pvtime_wallclock_trace_add(pd, trace);
+	}
+	if (!ret)
+		pvtime_wallclock_follow_up_soon(pd, measured, after_ns);
 	mutex_unlock(&pd->wallclock_lock);
 	if (ret) {
 		dev_err_ratelimited(&pd->pdev->dev, "cannot step the wall clock (%s): %d\n",
@@ -216,10 +272,13 @@ static int pvtime_wallclock_step(struct pvtime_dev *pd, const char *why,
 	atomic64_inc(&pd->wallclock_steps);
 	atomic64_set(&pd->wallclock_last_step_ns, stepped_ns);
 	atomic64_set(&pd->wallclock_residual_ns, after_ns);
-	atomic64_set(&pd->wallclock_lag_now_ns, lag_ns);
 	atomic64_set(&pd->wallclock_attempts, attempts);
-	dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns (%s), %lld ns off after %u attempt(s)\n",
-			     stepped_ns, why, after_ns, attempts);
+	if (measured)
+		dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns (%s), %lld ns off after %u attempt(s)\n",
+				     stepped_ns, why, after_ns, attempts);
+	else
+		dev_info_ratelimited(&pd->pdev->dev, "wall clock stepped by %lld ns (%s), not measured after %u attempt(s)\n",
+				     stepped_ns, why, attempts);
 	return 0;
 }
 
@@ -350,8 +409,8 @@ irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data)
 		return IRQ_HANDLED;
 	}
 	if (!pvtime_wallclock_step(pd, "hypervisor doorbell", &trace))
-		pvtime_wallclock_note_wait(pd, pvtime_cycles_to_ns(pd, trace.set_end_tsc -
-								   trace.irq_tsc));
+		pvtime_wallclock_note_wait(pd, pvtime_cycles_to_ns(pd,
+			(trace.moved_tsc ?: trace.set_end_tsc) - trace.irq_tsc));
 	return IRQ_HANDLED;
 }
 
@@ -394,6 +453,47 @@ static void pvtime_wallclock_switch_work(struct work_struct *work)
 	pvtime_wallclock_resync(pd, "switch from another clocksource");
 }
 
+/*
+ * A step the host kept from landing: step again if CLOCK_REALTIME is
+ * still off (or cannot be measured), which may ask for another look.
+ */
+static void pvtime_wallclock_follow_up_work(struct work_struct *work)
+{
+	struct pvtime_dev *pd = container_of(to_delayed_work(work),
+					     struct pvtime_dev,
+					     wallclock_follow_up);
+	s64 off_ns;
+
+	if (!pvtime_wallclock_following(pd))
+		return;
+	if (!pvtime_wallclock_offset(pd, &off_ns, NULL) &&
+	    abs(off_ns) <= PVTIME_FOLLOW_UP_NS) {
+		mutex_lock(&pd->wallclock_lock);
+		pd->wallclock_follow_ups_in_row = 0;
+		mutex_unlock(&pd->wallclock_lock);
+		return;
+	}
+	pvtime_wallclock_step(pd, "follow-up", NULL);
+}
+
+/*
+ * The timekeeper calls this on every update, with was_set when the clock
+ * was set, inside do_settimeofday64() before it re-arms CLOCK_REALTIME
+ * timers on every CPU: when a step reached REALTIME's readers.  Under
+ * single-threaded TCG that re-arming can wait milliseconds for the other
+ * vCPU; the trace tells the two apart.
+ */
+static int pvtime_wallclock_gtod_notify(struct notifier_block *nb,
+					unsigned long was_set, void *unused)
+{
+	struct pvtime_dev *pd = container_of(nb, struct pvtime_dev,
+					     wallclock_gtod_nb);
+
+	if (was_set)
+		WRITE_ONCE(pd->wallclock_moved_tsc, rdtsc_ordered());
+	return NOTIFY_OK;
+}
+
 /* Call with the clocksource registered: the wall clock is built on it. */
 void pvtime_wallclock_start(struct pvtime_dev *pd)
 {
@@ -403,6 +503,12 @@ void pvtime_wallclock_start(struct pvtime_dev *pd)
 		      pvtime_wallclock_switch_irq_work);
 	INIT_DELAYED_WORK(&pd->wallclock_switch_work,
 			  pvtime_wallclock_switch_work);
+	INIT_DELAYED_WORK(&pd->wallclock_follow_up,
+			  pvtime_wallclock_follow_up_work);
+	pd->wallclock_gtod_nb.notifier_call = pvtime_wallclock_gtod_notify;
+	/* Without it the trace has no moved_tsc: tracing only, go on. */
+	pd->wallclock_gtod_registered =
+		!pvclock_gtod_register_notifier(&pd->wallclock_gtod_nb);
 	WRITE_ONCE(pd->wallclock_running, true);
 
 	pvtime_wallclock_step(pd, "initial", NULL);
@@ -418,6 +524,10 @@ void pvtime_wallclock_stop(struct pvtime_dev *pd)
 	irq_work_sync(&pd->wallclock_switch_irq_work);
 	cancel_delayed_work_sync(&pd->wallclock_switch_work);
 	cancel_delayed_work_sync(&pd->wallclock_sync);
+	/* Last: the works above may have asked for it. */
+	cancel_delayed_work_sync(&pd->wallclock_follow_up);
+	if (pd->wallclock_gtod_registered)
+		pvclock_gtod_unregister_notifier(&pd->wallclock_gtod_nb);
 }
 
 /* " <50:N <100:N ... >=5000:N": doorbells by how long until REALTIME was set. */
@@ -438,8 +548,9 @@ static void pvtime_wallclock_step_hist(struct seq_file *m, struct pvtime_dev *pd
 }
 
 /*
- * The traced doorbells, oldest first: "irq thread set_begin set_end",
- * guest TSC cycles (struct pvtime_doorbell_trace).
+ * The traced doorbells, oldest first: "irq thread set_begin moved set_end"
+ * in guest TSC cycles, then the step's attempts and the nanoseconds it left
+ * REALTIME off ("-": not measured); struct pvtime_doorbell_trace.
  */
 void pvtime_wallclock_show_doorbells(struct pvtime_dev *pd, struct seq_file *m)
 {
@@ -448,16 +559,34 @@ void pvtime_wallclock_show_doorbells(struct pvtime_dev *pd, struct seq_file *m)
 	mutex_lock(&pd->wallclock_lock);
 	first = pd->wallclock_traced > PVTIME_DOORBELL_TRACE ?
 		pd->wallclock_traced - PVTIME_DOORBELL_TRACE : 0;
-	seq_printf(m, "# doorbells %llu, tsc_khz %u: irq_tsc thread_tsc set_begin_tsc set_end_tsc\n",
+	seq_printf(m, "# doorbells %llu, tsc_khz %u: irq_tsc thread_tsc set_begin_tsc moved_tsc set_end_tsc attempts residual_ns\n",
 		   pd->wallclock_traced, tsc_khz);
 	for (i = first; i < pd->wallclock_traced; i++) {
 		const struct pvtime_doorbell_trace *t =
 			&pd->wallclock_trace[i % PVTIME_DOORBELL_TRACE];
 
-		seq_printf(m, "%llu %llu %llu %llu\n", t->irq_tsc,
-			   t->thread_tsc, t->set_begin_tsc, t->set_end_tsc);
+		seq_printf(m, "%llu %llu %llu %llu %llu %u ", t->irq_tsc,
+			   t->thread_tsc, t->set_begin_tsc, t->moved_tsc,
+			   t->set_end_tsc, t->attempts);
+		if (t->measured)
+			seq_printf(m, "%lld\n", t->residual_ns);
+		else
+			seq_puts(m, "-\n");
 	}
 	mutex_unlock(&pd->wallclock_lock);
+}
+
+/* "wallclock_lag_ns L1 L2 ...": each attempt's learnt lag. */
+static void pvtime_wallclock_show_lags(struct pvtime_dev *pd, struct seq_file *m)
+{
+	unsigned int i;
+
+	seq_puts(m, "wallclock_lag_ns");
+	mutex_lock(&pd->wallclock_lock);
+	for (i = 0; i < PVTIME_STEP_ATTEMPTS; i++)
+		seq_printf(m, " %lld", pd->wallclock_lag_ns[i]);
+	mutex_unlock(&pd->wallclock_lock);
+	seq_putc(m, '\n');
 }
 
 /* The wall clock's steps and settings, for debugfs "state". */
@@ -473,8 +602,9 @@ void pvtime_wallclock_show_state(struct pvtime_dev *pd, struct seq_file *m)
 		   atomic64_read(&pd->wallclock_residual_ns));
 	seq_printf(m, "wallclock_attempts %lld\n",
 		   atomic64_read(&pd->wallclock_attempts));
-	seq_printf(m, "wallclock_lag_ns %lld\n",
-		   atomic64_read(&pd->wallclock_lag_now_ns));
+	pvtime_wallclock_show_lags(pd, m);
+	seq_printf(m, "wallclock_follow_ups %lld\n",
+		   atomic64_read(&pd->wallclock_follow_ups));
 	seq_printf(m, "wallclock_doorbell_to_step_ns %lld\n",
 		   atomic64_read(&pd->wallclock_doorbell_to_step_ns));
 	seq_printf(m, "wallclock_doorbell_to_step_max_ns %lld\n",

@@ -1,11 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "doorbell_trace.h"
+
+/* A residual in ns, or "-": not measured. */
+static bool parse_residual(const char *text, struct doorbell *d)
+{
+	char *end;
+
+	if (!strcmp(text, "-")) {
+		d->measured = 0;
+		return true;
+	}
+	errno = 0;
+	d->residual_ns = strtoll(text, &end, 10);
+	d->measured = 1;
+	return !errno && end != text && !*end;
+}
 
 int doorbells_read(const char *path, struct doorbells *out)
 {
@@ -23,16 +39,18 @@ int doorbells_read(const char *path, struct doorbells *out)
 		return ret;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		struct doorbell d;
-		char extra;
+		struct doorbell d = { 0 };
+		char residual[32], extra;
 
 		line_no++;
 		if (line[0] == '#')
 			continue;
-		if (sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %c",
+		if (sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %u %31s %c",
 			   &d.irq_tsc, &d.thread_tsc, &d.set_begin_tsc,
-			   &d.set_end_tsc, &extra) != 4) {
-			fprintf(stderr, "doorbells: %s:%zu: expected four TSC values\n",
+			   &d.moved_tsc, &d.set_end_tsc, &d.attempts, residual,
+			   &extra) != 7 ||
+		    !parse_residual(residual, &d)) {
+			fprintf(stderr, "doorbells: %s:%zu: expected five TSC values, the attempts and a residual in ns or \"-\"\n",
 				path, line_no);
 			ret = -EINVAL;
 			break;

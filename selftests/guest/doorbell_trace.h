@@ -16,8 +16,12 @@
 struct doorbell {
 	uint64_t irq_tsc;	/* the hard irq */
 	uint64_t thread_tsc;	/* its thread began the step */
-	uint64_t set_begin_tsc;	/* do_settimeofday64() called ... */
-	uint64_t set_end_tsc;	/* ... and returned */
+	uint64_t set_begin_tsc;	/* do_settimeofday64() called, */
+	uint64_t moved_tsc;	/* REALTIME's readers got the new time (0: unknown), */
+	uint64_t set_end_tsc;	/* it returned (timers re-armed on every CPU) */
+	unsigned int attempts;	/* do_settimeofday64()s the step took */
+	int measured;		/* residual_ns was measured ... */
+	int64_t residual_ns;	/* ... REALTIME - wall after the last one */
 };
 
 struct doorbells {
@@ -27,7 +31,8 @@ struct doorbells {
 
 /*
  * Read the module's debugfs file.  0, or -errno with a message on stderr
- * (a line that is not four numbers is an error: the file is the ABI).
+ * (a line that is not five TSC values, the attempts and the residual in
+ * ns or "-" is an error: the file is the ABI).
  */
 int doorbells_read(const char *path, struct doorbells *out);
 void doorbells_free(struct doorbells *d);

@@ -28,6 +28,13 @@
  * next one.  The median offset before the first step is printed beside
  * it (steps_baseline_offset_ns: the error the guest had before).
  *
+ * With --doorbells, a step is also timed by the module's own trace of
+ * the doorbell, in guest TSC cycles mapped onto host raw time through a
+ * line fitted to the samples: "applied" when the guest's timekeeper took
+ * the new time (REALTIME's readers have it from there), "returned" when
+ * do_settimeofday64() returned (it re-arms REALTIME timers on every CPU
+ * first, which under single-threaded TCG waits for the other vCPU).
+ *
  * Prints "PVTIME-STEPS-READY" once it samples, one "# step" line per
  * step, PVTIME-REPORT lines per kind (pvxl, host) and one line per kind
  *   PVTIME-STEPS-VERDICT <kind> ok|fail <reason>
@@ -103,9 +110,11 @@ struct step_result {
 	int64_t residual_ns;
 	/* From the module's doorbell trace, mapped through the meter: */
 	bool applied_known;
-	int64_t applied_ns;	/* request -> do_settimeofday64() returned */
+	int64_t applied_ns;	/* request -> REALTIME's readers had it */
+	int64_t returned_ns;	/* request -> do_settimeofday64() returned */
 	int64_t to_irq_ns;	/* request -> the guest's hard irq */
 	int64_t in_guest_ns;	/* hard irq -> do_settimeofday64() returned */
+	const struct doorbell *doorbell;	/* that doorbell's trace */
 };
 
 /* What the doorbell trace is read against, if there is one. */
@@ -142,7 +151,8 @@ static void usage(FILE *out)
 		"  --max-observed-us N  with --doorbells, also the p99 until a sample saw\n"
 		"                       it, 1..10000000 (default: not judged)\n"
 		"  --doorbells PATH     the module's debugfs wallclock_doorbells: time\n"
-		"                       each step by when do_settimeofday64() applied it\n"
+		"                       each step by when the guest's timekeeper took it\n"
+		"                       (inside do_settimeofday64())\n"
 		"  --min-steps N        steps of a kind needed to judge it, 1..256\n"
 		"                       (default 100)\n"
 		"  --device PATH        meter page to map (default: find the PCI device)\n");
@@ -403,8 +413,13 @@ static void find_applied(const struct applied_view *av, int64_t before,
 		if (irq < before - DOORBELL_MAP_SLACK_NS || irq >= end)
 			continue;
 		r->applied_known = true;
+		r->doorbell = d;
 		r->to_irq_ns = irq - before;
-		r->applied_ns = tsc_map_raw_ns(av->map, d->set_end_tsc) - before;
+		r->returned_ns = tsc_map_raw_ns(av->map, d->set_end_tsc) - before;
+		/* Without the timekeeper's moment, the call's end bounds it. */
+		r->applied_ns = d->moved_tsc ?
+				tsc_map_raw_ns(av->map, d->moved_tsc) - before :
+				r->returned_ns;
 		r->in_guest_ns = r->applied_ns - r->to_irq_ns;
 		return;
 	}
@@ -530,12 +545,13 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 	int64_t *done = calloc(slots, sizeof(*done));
 	int64_t *to_irq = calloc(slots, sizeof(*to_irq));
 	int64_t *in_guest = calloc(slots, sizeof(*in_guest));
+	int64_t *returned = calloc(slots, sizeof(*returned));
 	size_t n = 0, nl = 0, nr = 0, na = 0;
 	char reason[200] = "";
 	bool ok = false;
 	unsigned int i;
 
-	if (!lat || !resid || !done || !to_irq || !in_guest) {
+	if (!lat || !resid || !done || !to_irq || !in_guest || !returned) {
 		printf("PVTIME-STEPS-VERDICT %s fail out of memory\n", name);
 		goto out;
 	}
@@ -550,6 +566,7 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 		if (res[i].applied_known) {
 			done[na] = res[i].applied_ns;
 			to_irq[na] = res[i].to_irq_ns;
+			returned[na] = res[i].returned_ns;
 			in_guest[na++] = res[i].in_guest_ns;
 		}
 	}
@@ -562,6 +579,7 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 	qsort(done, na, sizeof(*done), cmp_int64);
 	qsort(to_irq, na, sizeof(*to_irq), cmp_int64);
 	qsort(in_guest, na, sizeof(*in_guest), cmp_int64);
+	qsort(returned, na, sizeof(*returned), cmp_int64);
 	printf("PVTIME-REPORT steps_%s_count %zu\n", name, n);
 	printf("PVTIME-REPORT steps_%s_missed %zu\n", name, n - nl);
 	/* "latency": until a sample saw it, the figure before there was a trace. */
@@ -571,6 +589,7 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 		report_spread(name, "applied", done, na);
 		report_spread(name, "to_irq", to_irq, na);
 		report_spread(name, "in_guest", in_guest, na);
+		report_spread(name, "returned", returned, na);
 	}
 	if (nr) {
 		printf("PVTIME-REPORT steps_%s_residual_abs_p50_ns %lld\n", name,
@@ -591,6 +610,7 @@ out:
 	free(done);
 	free(to_irq);
 	free(in_guest);
+	free(returned);
 	return ok;
 }
 
@@ -617,12 +637,57 @@ static void report_gaps(const struct samples *all)
 	free(gap);
 }
 
+/* ", N attempts, left X ns" from a step's doorbell trace, or "". */
+static const char *describe_doorbell(const struct doorbell *d, char *buf,
+				     size_t len)
+{
+	if (!d)
+		snprintf(buf, len, "%s", "");
+	else if (d->measured)
+		snprintf(buf, len, ", %u attempt(s) left it %+lld ns off",
+			 d->attempts, (long long)d->residual_ns);
+	else
+		snprintf(buf, len, ", %u attempt(s), left unmeasured",
+			 d->attempts);
+	return buf;
+}
+
+/*
+ * How the module's steps ended: the most attempts one took, how many it
+ * left more than a microsecond off or unmeasured (its follow-up steps
+ * are not traced), and how many have no timekeeper moment.
+ */
+static void report_doorbells(const struct applied_view *av)
+{
+	unsigned int most = 0;
+	size_t i, unsettled = 0, moment_unknown = 0;
+
+	if (!av || !av->doorbells->n)
+		return;
+	for (i = 0; i < av->doorbells->n; i++) {
+		const struct doorbell *d = &av->doorbells->v[i];
+
+		if (d->attempts > most)
+			most = d->attempts;
+		if (!d->measured || llabs(d->residual_ns) > 1000)
+			unsettled++;
+		if (!d->moved_tsc)
+			moment_unknown++;
+	}
+	printf("PVTIME-REPORT steps_doorbell_attempts_max %u\n", most);
+	printf("PVTIME-REPORT steps_doorbell_unsettled %zu\n", unsettled);
+	/* Timed by do_settimeofday64()'s return instead. */
+	printf("PVTIME-REPORT steps_doorbell_moment_unknown %zu\n",
+	       moment_unknown);
+}
+
 static bool analyse(const struct samples *all, const struct step_log *log,
 		    const struct steps_options *o, const struct applied_view *av)
 {
 	struct step_result *res = calloc(log->count ? log->count : 1,
 					 sizeof(*res));
 	int64_t baseline = 0;
+	char what[96];
 	bool ok = true;
 	unsigned int k;
 
@@ -656,13 +721,15 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			       (long long)e->expect_offset_ns,
 			       (long long)res[k].before_offset_ns);
 		else if (res[k].landed && res[k].applied_known)
-			printf("# step %u %s expect %+lld ns: irq %.1f us, applied %.1f us, seen %.1f us, residual %s%lld ns\n",
+			printf("# step %u %s expect %+lld ns: irq %.1f us, applied %.1f us, seen %.1f us, residual %s%lld ns%s\n",
 			       k, kind_names[e->kind],
 			       (long long)e->expect_offset_ns,
 			       res[k].to_irq_ns / 1e3, res[k].applied_ns / 1e3,
 			       res[k].latency_ns / 1e3,
 			       res[k].have_residual ? "" : "(none) ",
-			       (long long)res[k].residual_ns);
+			       (long long)res[k].residual_ns,
+			       describe_doorbell(res[k].doorbell, what,
+						 sizeof(what)));
 		else if (res[k].landed)
 			printf("# step %u %s expect %+lld ns: seen %.1f us, residual %s%lld ns\n",
 			       k, kind_names[e->kind],
@@ -671,10 +738,13 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			       res[k].have_residual ? "" : "(none) ",
 			       (long long)res[k].residual_ns);
 		else
-			printf("# step %u %s expect %+lld ns: missed\n", k,
+			printf("# step %u %s expect %+lld ns: missed%s\n", k,
 			       kind_names[e->kind],
-			       (long long)e->expect_offset_ns);
+			       (long long)e->expect_offset_ns,
+			       describe_doorbell(res[k].doorbell, what,
+						 sizeof(what)));
 	}
+	report_doorbells(av);
 	ok &= judge_kind(res, log->count, STEP_KIND_PVXL, o, av != NULL);
 	ok &= judge_kind(res, log->count, STEP_KIND_HOST, o, av != NULL);
 	free(res);

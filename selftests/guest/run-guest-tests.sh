@@ -878,6 +878,8 @@ mode_steps() {
 	steps_verdict host "host clock_adjtime(ADJ_SETOFFSET) steps land in guest REALTIME, none missed, p99 within $STEPS_MAX_LATENCY_US us (seen within $STEPS_MAX_OBSERVED_US us)"
 	comment "pvtime-steps exit status $steps_rc"
 	grep -E '^(wallclock|mailbox|calib)' "$DEBUGFS/state" | comment_stream
+	# On failure, the doorbells as the module traced them (pvtime_wallclock.c).
+	[ "$steps_rc" = 0 ] || tail -210 "$DEBUGFS/wallclock_doorbells" | comment_stream
 
 	# 2038-01-19T03:14:08Z is 2^31 s: a signed 32-bit time_t overflows.
 	date_reaches 2038-01-19T03:14:09Z 2038-01-19T03:14
