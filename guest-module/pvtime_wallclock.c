@@ -402,15 +402,18 @@ irqreturn_t pvtime_wallclock_irq_thread(int irq, void *data)
 		.irq_tsc = READ_ONCE(pd->wallclock_irq_tsc),
 		.thread_tsc = rdtsc_ordered(),
 	};
+	u64 landed_tsc;
 
 	/* wallclock_sync_ms=0, or the time source: it keeps its own. */
 	if (!pvtime_wallclock_following(pd)) {
 		atomic64_inc(&pd->wallclock_ignored);
 		return IRQ_HANDLED;
 	}
-	if (!pvtime_wallclock_step(pd, "hypervisor doorbell", &trace))
-		pvtime_wallclock_note_wait(pd, pvtime_cycles_to_ns(pd,
-			(trace.moved_tsc ?: trace.set_end_tsc) - trace.irq_tsc));
+	if (pvtime_wallclock_step(pd, "hypervisor doorbell", &trace))
+		return IRQ_HANDLED;
+	landed_tsc = trace.moved_tsc ?: trace.set_end_tsc;
+	pvtime_wallclock_note_wait(pd, pvtime_cycles_to_ns(pd, landed_tsc -
+							   trace.irq_tsc));
 	return IRQ_HANDLED;
 }
 
