@@ -387,7 +387,8 @@ def steps_report(figures):
         out.append(f"  {'':<20} of which to the guest's irq p50 "
                    f"{get('to_irq_p50_us')} us, p99 {get('to_irq_p99_us')} us; "
                    f"in the guest p50 {get('in_guest_p50_us')} us, "
-                   f"p99 {get('in_guest_p99_us')} us")
+                   f"p99 {get('in_guest_p99_us')} us; the call returned "
+                   f"p99 {get('returned_p99_us')} us")
         out.append(f"  {'':<20} seen by a sample p50 {get('latency_p50_us')} us, "
                    f"p99 {get('latency_p99_us')} us; |residual| p50 "
                    f"{get('residual_abs_p50_ns')} ns, p99 "
