@@ -7,6 +7,7 @@
  * make pvtimed log goes through rate limits.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -31,6 +32,7 @@
 
 struct serve_limits {
 	uint64_t idle_cycles;
+	uint64_t tight_spin_cycles;
 	uint64_t busy_poll_cycles;
 	uint64_t session_cycles;
 	uint64_t max_rtt_cycles;
@@ -316,6 +318,7 @@ static void serve_session(struct mailbox_server *srv)
 	pthread_mutex_unlock(&srv->clk->lock);
 	limits = (struct serve_limits) {
 		.idle_cycles = cycles_for_ns(hz, MAILBOX_IDLE_MS * 1000000ull),
+		.tight_spin_cycles = cycles_for_ns(hz, MAILBOX_TIGHT_SPIN_US * 1000ull),
 		.busy_poll_cycles = cycles_for_ns(hz, MAILBOX_BUSY_POLL_US * 1000ull),
 		.session_cycles = cycles_for_ns(hz, grant_ns),
 		.max_rtt_cycles = hz / 1000000 * MAILBOX_MAX_RTT_US,
@@ -344,9 +347,17 @@ static void serve_session(struct mailbox_server *srv)
 				end_reason = "session time limit";
 				break;
 			}
-			/* Spin only while requests come back to back. */
+			/*
+			 * Spin only while requests come back to back, and
+			 * past the first microseconds let whatever else is
+			 * queued on this CPU run: that may be the very QEMU
+			 * thread that runs the guest (it held its vCPU off
+			 * for 2 ms at a time, a doorbell's irq with it).
+			 */
 			if (now - last > limits.busy_poll_cycles)
 				nanosleep(&gentle, NULL);
+			else if (now - last > limits.tight_spin_cycles)
+				sched_yield();
 			else
 				__builtin_ia32_pause();
 			continue;

@@ -2,8 +2,9 @@
 /*
  * Serving a guest's mailbox (pvtime_abi.h has the protocol).  A doorbell on
  * PVTIME_VEC_MAILBOX starts a serve session on its own thread, which spins
- * on request_seq so a probe's round trip stays around a microsecond (after
- * MAILBOX_BUSY_POLL_US without a request it polls every
+ * on request_seq so a probe's round trip stays around a microsecond
+ * (yielding the CPU between looks after MAILBOX_TIGHT_SPIN_US, and after
+ * MAILBOX_BUSY_POLL_US without a request polling every
  * MAILBOX_GENTLE_POLL_US instead), and ends on REQ_END, 50 ms without a
  * request, MAILBOX_SESSION_MAX_REQUESTS requests, or 2 s in total.  The
  * sessions of a domain share a budget (mailbox_budget.h): a doorbell while
@@ -32,6 +33,12 @@
  * busy 2-CPU host).  The budget bounds what a guest can make it spin.
  */
 #define MAILBOX_BUSY_POLL_US	2000
+/*
+ * Of which spin this long with PAUSE alone, then sched_yield() between
+ * looks: on a host with few CPUs the session thread may share one with
+ * the guest's vCPU thread, which then waits for the whole busy poll.
+ */
+#define MAILBOX_TIGHT_SPIN_US	10
 #define MAILBOX_GENTLE_POLL_US	20
 #define MAILBOX_SESSION_MAX_REQUESTS	4096
 

@@ -721,8 +721,8 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			       (long long)e->expect_offset_ns,
 			       (long long)res[k].before_offset_ns);
 		else if (res[k].landed && res[k].applied_known)
-			printf("# step %u %s expect %+lld ns: irq %.1f us, applied %.1f us, seen %.1f us, residual %s%lld ns%s\n",
-			       k, kind_names[e->kind],
+			printf("# step %u %s at raw %lld expect %+lld ns: irq %.1f us, applied %.1f us, seen %.1f us, residual %s%lld ns%s\n",
+			       k, kind_names[e->kind], (long long)e->before_raw_ns,
 			       (long long)e->expect_offset_ns,
 			       res[k].to_irq_ns / 1e3, res[k].applied_ns / 1e3,
 			       res[k].latency_ns / 1e3,
