@@ -21,7 +21,10 @@
  * after it was done (a host step, which does not), minus the instant the
  * step was asked for; a step
  * that never lands before the next one, or that found the guest not where
- * the step before should have put it, is "missed".  Its residual is the
+ * the step before should have put it, is "missed".  One with no judged
+ * sample at all before the next (the sampler got no vCPU time) is
+ * "unobserved": with --doorbells the module's trace judges it, and up to
+ * one in 20 passes.  Its residual is the
  * median offset of the samples from there to the next step with a round
  * trip under --residual-rtt-us, minus the expected offset: the guest's
  * error against the host right after the step, which stays until the
@@ -103,6 +106,9 @@ struct samples {
 struct step_result {
 	const struct step_log_entry *step;
 	bool not_ready;		/* not where the last step put it */
+	bool ready_unknown;	/* no sample since the last step's request */
+	bool unobserved;	/* no sample to judge it by before the next */
+	size_t judged;		/* samples judged between it and the next */
 	int64_t before_offset_ns;
 	bool landed;
 	int64_t latency_ns;
@@ -370,27 +376,40 @@ static int wait_for_log(struct meter *m, const struct step_log *log,
 	return 0;
 }
 
+enum guest_at { GUEST_AT, GUEST_ELSEWHERE, GUEST_UNSEEN };
+
+static bool judged_sample(const struct sample *x, const struct steps_options *o)
+{
+	return x->rtt_ns >= 0 &&
+	       x->rtt_ns <= (int64_t)o->max_rtt_us * NSEC_PER_USEC;
+}
+
 /*
  * Was the guest at expect_ns (within the tolerance) by its last judged
- * sample before `before`?  That sample's offset goes to *offset_ns.
+ * sample in [since, before)?  That sample's offset goes to *offset_ns.
+ * None there (the sampler got no vCPU time, or only slow round trips):
+ * GUEST_UNSEEN, which says nothing either way.
  */
-static bool was_at(const struct samples *all, int64_t before, int64_t expect_ns,
-		   const struct steps_options *o, int64_t *offset_ns)
+static enum guest_at was_at(const struct samples *all, int64_t since,
+			    int64_t before, int64_t expect_ns,
+			    const struct steps_options *o, int64_t *offset_ns)
 {
 	size_t i = all->n;
 
+	*offset_ns = 0;
 	while (i--) {
 		const struct sample *x = &all->v[i];
 
-		if (x->host_raw_ns >= before || x->rtt_ns < 0 ||
-		    x->rtt_ns > (int64_t)o->max_rtt_us * NSEC_PER_USEC)
+		if (x->host_raw_ns < since)
+			break;
+		if (x->host_raw_ns >= before || !judged_sample(x, o))
 			continue;
 		*offset_ns = x->offset_ns;
 		return llabs(x->offset_ns - expect_ns) <=
-		       (int64_t)o->tolerance_us * NSEC_PER_USEC;
+		       (int64_t)o->tolerance_us * NSEC_PER_USEC ?
+		       GUEST_AT : GUEST_ELSEWHERE;
 	}
-	*offset_ns = 0;
-	return false;
+	return GUEST_UNSEEN;
 }
 
 /*
@@ -425,6 +444,25 @@ static void find_applied(const struct applied_view *av, int64_t before,
 	}
 }
 
+/*
+ * From when step k shows in the guest's CLOCK_REALTIME: its doorbell's
+ * moment by the trace if there is one, else its request.  A sample taken
+ * before then says nothing about whether the step landed.
+ */
+static int64_t settled_at(const struct applied_view *av,
+			  const struct step_log *log, unsigned int k)
+{
+	const struct step_log_entry *e = &log->entry[k];
+	int64_t end = k + 1 < log->count ? log->entry[k + 1].before_raw_ns :
+					   INT64_MAX;
+	struct step_result r = { .step = e };
+
+	if (av)
+		find_applied(av, e->before_raw_ns, end, &r);
+	return r.applied_known ? e->before_raw_ns + r.applied_ns :
+				 e->before_raw_ns;
+}
+
 static void judge_step(const struct samples *all, const struct step_log *log,
 		       unsigned int k, const struct steps_options *o,
 		       const struct applied_view *av, struct step_result *r)
@@ -434,18 +472,31 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 					   INT64_MAX;
 	int64_t tolerance = o->tolerance_us * NSEC_PER_USEC;
 	int64_t last_expect = k ? log->entry[k - 1].expect_offset_ns : 0;
-	int64_t from, median;
+	int64_t since = k ? settled_at(av, log, k - 1) : INT64_MIN;
+	int64_t from, median, settled;
 	size_t i;
 
 	*r = (struct step_result){ .step = e };
+	if (av)
+		find_applied(av, e->before_raw_ns, end, r);
+	settled = r->applied_known ? e->before_raw_ns + r->applied_ns : INT64_MIN;
 	/*
 	 * A guest that ignored the step before sits where this one leads
 	 * (+X then -X): only a guest seen where the last step left it can
-	 * show that it followed this one.
+	 * show that it followed this one.  Not seen at all since the last
+	 * step's request (no judged sample): that step is unobserved, and
+	 * this one is judged on its own samples.
 	 */
-	if (!was_at(all, e->before_raw_ns, last_expect, o, &r->before_offset_ns)) {
+	switch (was_at(all, since, e->before_raw_ns, last_expect, o,
+		       &r->before_offset_ns)) {
+	case GUEST_ELSEWHERE:
 		r->not_ready = true;
 		return;
+	case GUEST_UNSEEN:
+		r->ready_unknown = true;
+		break;
+	case GUEST_AT:
+		break;
 	}
 	/*
 	 * A step of the guest's wall clock alone (pvxl) moves the expected
@@ -460,22 +511,24 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 		const struct sample *x = &all->v[i];
 
 		if (x->host_raw_ns <= from || x->host_raw_ns >= end ||
-		    x->rtt_ns < 0 || x->rtt_ns > (int64_t)o->max_rtt_us * NSEC_PER_USEC)
+		    !judged_sample(x, o))
 			continue;
+		/* Before the trace's moment a sample elsewhere proves nothing. */
+		if (x->host_raw_ns >= settled)
+			r->judged++;
 		if (llabs(x->offset_ns - e->expect_offset_ns) <= tolerance) {
 			r->landed = true;
 			r->latency_ns = x->host_raw_ns - e->before_raw_ns;
 			break;
 		}
 	}
+	r->unobserved = !r->judged;
 	if (r->landed &&
 	    median_offset(all, e->before_raw_ns + r->latency_ns, end,
 			  o->residual_rtt_us * NSEC_PER_USEC, &median)) {
 		r->have_residual = true;
 		r->residual_ns = median - e->expect_offset_ns;
 	}
-	if (av)
-		find_applied(av, e->before_raw_ns, end, r);
 }
 
 /* Nearest-rank percentile of n sorted values. */
@@ -498,10 +551,18 @@ static void report_spread(const char *kind, const char *what,
 	       sorted[n - 1] / 1e3);
 }
 
+/*
+ * With the module's trace, a step no sample could judge (the sampler got
+ * no vCPU time between it and the next, or only slow round trips) is
+ * left to the trace, up to one in this many.
+ */
+#define UNOBSERVED_MAX_DIV	20
+
 /* Why a kind fails, or its figures if it passes, into reason. */
 static bool verdict(const struct steps_options *o, bool applied, size_t n,
-		    size_t missed, size_t unapplied, int64_t seen_p99,
-		    int64_t applied_p99, char *reason, size_t len)
+		    size_t missed, size_t unobserved, size_t unapplied,
+		    int64_t seen_p99, int64_t applied_p99, char *reason,
+		    size_t len)
 {
 	int64_t judged = applied ? applied_p99 : seen_p99;
 
@@ -511,6 +572,9 @@ static bool verdict(const struct steps_options *o, bool applied, size_t n,
 	else if (missed)
 		snprintf(reason, len, "%zu of %zu steps never landed before the next one",
 			 missed, n);
+	else if (unobserved * UNOBSERVED_MAX_DIV > n)
+		snprintf(reason, len, "%zu of %zu steps had no sample to judge them by",
+			 unobserved, n);
 	else if (applied && unapplied)
 		snprintf(reason, len, "%zu of %zu steps have no doorbell in the module's trace",
 			 unapplied, n);
@@ -546,7 +610,7 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 	int64_t *to_irq = calloc(slots, sizeof(*to_irq));
 	int64_t *in_guest = calloc(slots, sizeof(*in_guest));
 	int64_t *returned = calloc(slots, sizeof(*returned));
-	size_t n = 0, nl = 0, nr = 0, na = 0;
+	size_t n = 0, nl = 0, nr = 0, na = 0, nu = 0;
 	char reason[200] = "";
 	bool ok = false;
 	unsigned int i;
@@ -561,6 +625,8 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 		n++;
 		if (res[i].landed)
 			lat[nl++] = res[i].latency_ns;
+		else if (res[i].unobserved && applied)
+			nu++;
 		if (res[i].have_residual)
 			resid[nr++] = llabs(res[i].residual_ns);
 		if (res[i].applied_known) {
@@ -581,7 +647,8 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 	qsort(in_guest, na, sizeof(*in_guest), cmp_int64);
 	qsort(returned, na, sizeof(*returned), cmp_int64);
 	printf("PVTIME-REPORT steps_%s_count %zu\n", name, n);
-	printf("PVTIME-REPORT steps_%s_missed %zu\n", name, n - nl);
+	printf("PVTIME-REPORT steps_%s_missed %zu\n", name, n - nl - nu);
+	printf("PVTIME-REPORT steps_%s_unobserved %zu\n", name, nu);
 	/* "latency": until a sample saw it, the figure before there was a trace. */
 	report_spread(name, "latency", lat, nl);
 	if (applied) {
@@ -599,7 +666,7 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 		printf("PVTIME-REPORT steps_%s_residual_abs_max_ns %lld\n", name,
 		       (long long)resid[nr - 1]);
 	}
-	ok = verdict(o, applied, n, n - nl, n - na,
+	ok = verdict(o, applied, n, n - nl - nu, nu, n - na,
 		     nl ? percentile(lat, nl, 99) : 0,
 		     na ? percentile(done, na, 99) : 0, reason, sizeof(reason));
 	printf("PVTIME-STEPS-VERDICT %s %s %s\n", name, ok ? "ok" : "fail",
@@ -737,10 +804,16 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			       res[k].latency_ns / 1e3,
 			       res[k].have_residual ? "" : "(none) ",
 			       (long long)res[k].residual_ns);
+		else if (res[k].unobserved)
+			printf("# step %u %s expect %+lld ns: unobserved (no sample with a round trip under %lu us before the next step)%s\n",
+			       k, kind_names[e->kind],
+			       (long long)e->expect_offset_ns, o->max_rtt_us,
+			       describe_doorbell(res[k].doorbell, what,
+						 sizeof(what)));
 		else
-			printf("# step %u %s expect %+lld ns: missed%s\n", k,
-			       kind_names[e->kind],
-			       (long long)e->expect_offset_ns,
+			printf("# step %u %s expect %+lld ns: missed (%zu samples, none there)%s\n",
+			       k, kind_names[e->kind],
+			       (long long)e->expect_offset_ns, res[k].judged,
 			       describe_doorbell(res[k].doorbell, what,
 						 sizeof(what)));
 	}
