@@ -471,8 +471,9 @@ static void pvtime_wallclock_follow_up_work(struct work_struct *work)
 		return;
 	if (!pvtime_wallclock_offset(pd, &off_ns, NULL) &&
 	    abs(off_ns) <= PVTIME_FOLLOW_UP_NS) {
+		/* Landed after all: the count of follow-ups in a row ends. */
 		mutex_lock(&pd->wallclock_lock);
-		pd->wallclock_follow_ups_in_row = 0;
+		pvtime_wallclock_follow_up_soon(pd, true, off_ns);
 		mutex_unlock(&pd->wallclock_lock);
 		return;
 	}

@@ -258,6 +258,12 @@ static int samples_add(struct samples *s, const struct meter_sample *ms)
 	return 0;
 }
 
+/* A sample whose round trip is known and at most max_rtt_ns. */
+static bool rtt_within(const struct sample *x, int64_t max_rtt_ns)
+{
+	return x->rtt_ns >= 0 && x->rtt_ns <= max_rtt_ns;
+}
+
 /* Median offset of the samples in [from, to) with rtt <= max_rtt_ns. */
 static bool median_offset(const struct samples *s, int64_t from, int64_t to,
 			  int64_t max_rtt_ns, int64_t *median)
@@ -271,7 +277,7 @@ static bool median_offset(const struct samples *s, int64_t from, int64_t to,
 		const struct sample *x = &s->v[i];
 
 		if (x->host_raw_ns >= from && x->host_raw_ns < to &&
-		    x->rtt_ns >= 0 && x->rtt_ns <= max_rtt_ns)
+		    rtt_within(x, max_rtt_ns))
 			v[n++] = x->offset_ns;
 	}
 	if (n) {
@@ -378,10 +384,10 @@ static int wait_for_log(struct meter *m, const struct step_log *log,
 
 enum guest_at { GUEST_AT, GUEST_ELSEWHERE, GUEST_UNSEEN };
 
+/* Samples with a slower round trip are not judged. */
 static bool judged_sample(const struct sample *x, const struct steps_options *o)
 {
-	return x->rtt_ns >= 0 &&
-	       x->rtt_ns <= (int64_t)o->max_rtt_us * NSEC_PER_USEC;
+	return rtt_within(x, (int64_t)o->max_rtt_us * NSEC_PER_USEC);
 }
 
 /*
@@ -445,41 +451,34 @@ static void find_applied(const struct applied_view *av, int64_t before,
 }
 
 /*
- * From when step k shows in the guest's CLOCK_REALTIME: its doorbell's
- * moment by the trace if there is one, else its request.  A sample taken
- * before then says nothing about whether the step landed.
+ * From when a judged step shows in the guest's CLOCK_REALTIME: its
+ * doorbell's moment by the trace if there is one, else its request.  A
+ * sample taken before then says nothing about whether the step landed.
  */
-static int64_t settled_at(const struct applied_view *av,
-			  const struct step_log *log, unsigned int k)
+static int64_t step_moment(const struct step_result *r)
 {
-	const struct step_log_entry *e = &log->entry[k];
-	int64_t end = k + 1 < log->count ? log->entry[k + 1].before_raw_ns :
-					   INT64_MAX;
-	struct step_result r = { .step = e };
-
-	if (av)
-		find_applied(av, e->before_raw_ns, end, &r);
-	return r.applied_known ? e->before_raw_ns + r.applied_ns :
-				 e->before_raw_ns;
+	return r->step->before_raw_ns + (r->applied_known ? r->applied_ns : 0);
 }
 
+/* Step k, after step k - 1 was judged into prev (NULL for the first). */
 static void judge_step(const struct samples *all, const struct step_log *log,
 		       unsigned int k, const struct steps_options *o,
-		       const struct applied_view *av, struct step_result *r)
+		       const struct applied_view *av,
+		       const struct step_result *prev, struct step_result *r)
 {
 	const struct step_log_entry *e = &log->entry[k];
 	int64_t end = k + 1 < log->count ? log->entry[k + 1].before_raw_ns :
 					   INT64_MAX;
 	int64_t tolerance = o->tolerance_us * NSEC_PER_USEC;
 	int64_t last_expect = k ? log->entry[k - 1].expect_offset_ns : 0;
-	int64_t since = k ? settled_at(av, log, k - 1) : INT64_MIN;
+	int64_t since = prev ? step_moment(prev) : INT64_MIN;
 	int64_t from, median, settled;
 	size_t i;
 
 	*r = (struct step_result){ .step = e };
 	if (av)
 		find_applied(av, e->before_raw_ns, end, r);
-	settled = r->applied_known ? e->before_raw_ns + r->applied_ns : INT64_MIN;
+	settled = step_moment(r);
 	/*
 	 * A guest that ignored the step before sits where this one leads
 	 * (+X then -X): only a guest seen where the last step left it can
@@ -781,7 +780,7 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			ok = false;
 			continue;
 		}
-		judge_step(all, log, k, o, av, &res[k]);
+		judge_step(all, log, k, o, av, k ? &res[k - 1] : NULL, &res[k]);
 		if (res[k].not_ready)
 			printf("# step %u %s expect %+lld ns: guest at %+lld ns before it, not where the last step put it\n",
 			       k, kind_names[e->kind],
@@ -841,8 +840,8 @@ static int fit_guest_tsc(const struct samples *all,
 
 	if (raw && tsc) {
 		for (i = 0; i < all->n; i++) {
-			if (all->v[i].rtt_ns < 0 ||
-			    all->v[i].rtt_ns > (int64_t)o->residual_rtt_us * NSEC_PER_USEC)
+			if (!rtt_within(&all->v[i],
+					(int64_t)o->residual_rtt_us * NSEC_PER_USEC))
 				continue;
 			raw[n] = all->v[i].host_raw_ns;
 			tsc[n++] = all->v[i].guest_tsc;
