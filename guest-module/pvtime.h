@@ -8,6 +8,7 @@
 
 #include <linux/atomic.h>
 #include <linux/clocksource.h>
+#include <linux/hrtimer.h>
 #include <linux/interrupt.h>
 #include <linux/irq_work.h>
 #include <linux/mutex.h>
@@ -96,6 +97,10 @@ struct pvtime_dev {
 
 	/* Clocksource. */
 	struct clocksource cs;
+	/* Wakes the CPU that switched to cs or tsc_cs (pvtime_clock.c). */
+	struct hrtimer switch_nudge;
+	ktime_t switch_nudge_until;
+	atomic64_t switch_nudges;
 	atomic64_t last_ns;		/* monotonic guard across vCPUs */
 	/* Reads returned times last_ns has not seen (pvtime_clock.c). */
 	bool guard_behind;
@@ -302,7 +307,8 @@ u64 pvtime_clock_now(struct pvtime_dev *pd);
 
 /* Lossless switches between pvtime and pvtime-tsc (pvtime_clock.c). */
 DECLARE_PER_CPU(struct clocksource *, pvtime_handoff_to);
-int pvtime_handoff_enable(struct clocksource *cs);
+/* The enable() of pvtime and pvtime-tsc: the kernel is switching to cs. */
+int pvtime_clocksource_enable(struct pvtime_dev *pd, struct clocksource *cs);
 /* A switch to a clocksource is under way on this CPU. */
 static __always_inline bool pvtime_handoff_pending(void)
 {

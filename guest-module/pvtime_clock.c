@@ -15,7 +15,9 @@
  * pvtime <-> pvtime-tsc hand-over.
  */
 #include <linux/clocksource.h>
+#include <linux/hrtimer.h>
 #include <linux/irq_work.h>
+#include <linux/jiffies.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/printk.h>
@@ -201,11 +203,60 @@ u64 notrace pvtime_clock_now(struct pvtime_dev *pd)
 DEFINE_PER_CPU(struct clocksource *, pvtime_handoff_to);
 static DEFINE_PER_CPU(u64, pvtime_handoff_tsc);
 
-int pvtime_handoff_enable(struct clocksource *cs)
+static void pvtime_handoff_begin(struct clocksource *cs)
 {
 	raw_cpu_write(pvtime_handoff_tsc, 0);
 	raw_cpu_write(pvtime_handoff_to, cs);
+}
+
+/*
+ * After a clocksource switch the timekeeper counts time at the new
+ * clocksource's own mult, without the kernel's NTP tick and frequency
+ * adjustment, until its first update at least a tick later; what that
+ * interval lost stays lost.  On an idle (NOHZ) guest that update waits
+ * for the next wakeup, which after a switch made by our own work can be
+ * seconds away: adjtick at a -5% tick measured 14 ms lost over 3 s with
+ * the fast path switching every 2 s.  So wake the switching CPU a tick
+ * and a bit after the switch, then every half tick until two and a half
+ * ticks have passed: leaving idle updates stale jiffies and with them the
+ * timekeeper, which then applies the adjustment.
+ */
+#define PVTIME_NUDGE_FIRST_NS	(TICK_NSEC + TICK_NSEC / 8)
+#define PVTIME_NUDGE_EVERY_NS	(TICK_NSEC / 2)
+#define PVTIME_NUDGE_SPAN_NS	(2 * TICK_NSEC + TICK_NSEC / 2)
+
+static enum hrtimer_restart pvtime_switch_nudge_fire(struct hrtimer *timer)
+{
+	struct pvtime_dev *pd = container_of(timer, struct pvtime_dev,
+					     switch_nudge);
+
+	if (ktime_after(hrtimer_cb_get_time(timer), pd->switch_nudge_until))
+		return HRTIMER_NORESTART;
+	hrtimer_forward_now(timer, ns_to_ktime(PVTIME_NUDGE_EVERY_NS));
+	return HRTIMER_RESTART;
+}
+
+/* Called by the switch with every CPU stopped: the timer is not running. */
+static void pvtime_switch_nudge(struct pvtime_dev *pd)
+{
+	pd->switch_nudge_until = ktime_add_ns(ktime_get(),
+					      PVTIME_NUDGE_SPAN_NS);
+	hrtimer_start(&pd->switch_nudge, ns_to_ktime(PVTIME_NUDGE_FIRST_NS),
+		      HRTIMER_MODE_REL_PINNED_HARD);
+	atomic64_inc(&pd->switch_nudges);
+}
+
+int pvtime_clocksource_enable(struct pvtime_dev *pd, struct clocksource *cs)
+{
+	pvtime_handoff_begin(cs);
+	pvtime_switch_nudge(pd);
 	return 0;
+}
+
+static int pvtime_cs_enable(struct clocksource *cs)
+{
+	return pvtime_clocksource_enable(container_of(cs, struct pvtime_dev,
+						      cs), cs);
 }
 
 u64 notrace pvtime_handoff_slow(struct pvtime_dev *pd, struct clocksource *cs,
@@ -267,11 +318,14 @@ int pvtime_clock_register(struct pvtime_dev *pd)
 	pd->guard_behind = false;
 	pvtime_takeup_init(pd);
 	init_irq_work(&pd->odd_record_warning, pvtime_warn_odd_record);
+	hrtimer_init(&pd->switch_nudge, CLOCK_MONOTONIC,
+		     HRTIMER_MODE_REL_PINNED_HARD);
+	pd->switch_nudge.function = pvtime_switch_nudge_fire;
 	pd->cs = (struct clocksource) {
 		.name = "pvtime",
 		.rating = PVTIME_CLOCK_RATING,
 		.read = pvtime_cs_read,
-		.enable = pvtime_handoff_enable,
+		.enable = pvtime_cs_enable,
 		.mask = CLOCKSOURCE_MASK(64),
 		.flags = CLOCK_SOURCE_IS_CONTINUOUS,
 		/*
@@ -299,6 +353,8 @@ int pvtime_clock_unregister(struct pvtime_dev *pd)
 		return ret;
 	}
 	irq_work_sync(&pd->odd_record_warning);
+	/* pvtime-tsc is gone too (pvtime_fastpath_stop): no enable() left. */
+	hrtimer_cancel(&pd->switch_nudge);
 	return 0;
 }
 
@@ -315,4 +371,6 @@ void pvtime_clock_show_state(struct pvtime_dev *pd, struct seq_file *m)
 	seq_printf(m, "guard_last_ns %lld\n", pvtime_clock_guard_floor(pd));
 	seq_printf(m, "clocksource_handoffs %lld\n",
 		   atomic64_read(&pd->clocksource_handoffs));
+	seq_printf(m, "clocksource_switch_nudges %lld\n",
+		   atomic64_read(&pd->switch_nudges));
 }

@@ -237,6 +237,12 @@ static int pvtime_tsc_cs_scale(u32 mul, s8 tsc_shift, u32 *mult, u32 *shift)
 	return 0;
 }
 
+static int pvtime_tsc_cs_enable(struct clocksource *cs)
+{
+	return pvtime_clocksource_enable(container_of(cs, struct pvtime_dev,
+						      tsc_cs), cs);
+}
+
 static int pvtime_tsc_cs_register(struct pvtime_dev *pd, u32 mul, s8 shift)
 {
 	u32 cs_mult, cs_shift;
@@ -249,7 +255,7 @@ static int pvtime_tsc_cs_register(struct pvtime_dev *pd, u32 mul, s8 shift)
 		.name = "pvtime-tsc",
 		.rating = PVTIME_TSC_RATING,
 		.read = pvtime_tsc_cs_read,
-		.enable = pvtime_handoff_enable,
+		.enable = pvtime_tsc_cs_enable,
 		.mask = CLOCKSOURCE_MASK(64),	/* the vDSO needs 64 bits */
 		.flags = CLOCK_SOURCE_IS_CONTINUOUS,
 		.vdso_clock_mode = VDSO_CLOCKMODE_TSC,
