@@ -37,6 +37,15 @@
 #define PVTIME_MAILBOX_TIMEOUT_MS	200
 /* Ring again if a request sat unanswered this long (session ended idle). */
 #define PVTIME_MAILBOX_RERING_MS	20
+/*
+ * A jump this large between two looks at the clock is time this vCPU did
+ * not run (pvxl pause or save; under the step policy CLOCK_MONOTONIC also
+ * moves on by the time away), not time the hyp took: it moves the
+ * deadline on, at most PVTIME_MAILBOX_JUMPS_FORGIVEN times a wait, so a
+ * vCPU that is starved over and over still gives up.
+ */
+#define PVTIME_MAILBOX_JUMP_MS		50
+#define PVTIME_MAILBOX_JUMPS_FORGIVEN	2
 #define PVTIME_RECORDS_TIMEOUT_MS	1000
 /* ktime_get() may trap (hpet): look at the clock only every so often. */
 #define PVTIME_SPINS_PER_CLOCK_CHECK	1024
@@ -128,7 +137,8 @@ static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 	ktime_t now = ktime_get();
 	ktime_t rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
 	u64 start = rdtsc_ordered();
-	unsigned int spins = 0;
+	unsigned int spins = 0, jumps = 0;
+	ktime_t last;
 
 	/* Pairs with the hyp's release: its answer is visible once seq is. */
 	while (virt_load_acquire(&mb->response_seq) != seq) {
@@ -148,11 +158,20 @@ static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 		}
 		if (max_cycles && rdtsc_ordered() - start > max_cycles)
 			return -ETIMEDOUT;
+		last = now;
 		now = ktime_get();
+		if (ktime_ms_delta(now, last) > PVTIME_MAILBOX_JUMP_MS &&
+		    jumps < PVTIME_MAILBOX_JUMPS_FORGIVEN) {
+			jumps++;
+			pd->mailbox_jumps_forgiven++;
+			give_up = ktime_add(give_up, ktime_sub(now, last));
+			/* The session may be gone with the old hyp: ring now. */
+			rering = now;
+		}
 		if (ktime_after(now, give_up))
 			return -ETIMEDOUT;
 		/* The hyp ends an idle session: wake it up again. */
-		if (ktime_after(now, rering)) {
+		if (!ktime_before(now, rering)) {
 			pvtime_mailbox_ring(pd);
 			rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
 		}
@@ -802,6 +821,8 @@ void pvtime_mailbox_show_state(struct pvtime_dev *pd, struct seq_file *m)
 		   (u64)PVTIME_IRQS_OFF_MAX_US * NSEC_PER_USEC);
 	seq_printf(m, "mailbox_slow_answers %llu\n",
 		   READ_ONCE(pd->mailbox_slow_answers));
+	seq_printf(m, "mailbox_jumps_forgiven %llu\n",
+		   READ_ONCE(pd->mailbox_jumps_forgiven));
 	seq_printf(m, "tsc_evidence_agreed %u\n", pd->tsc_evidence_agreed);
 	seq_printf(m, "tsc_evidence_refused %u\n", pd->tsc_evidence_refused);
 	seq_printf(m, "tsc_evidence_failed %u\n", pd->tsc_evidence_failed);
