@@ -39,8 +39,8 @@
 #define PVTIME_MAILBOX_RERING_MS	20
 /*
  * A jump this large between two looks at the clock is time this vCPU did
- * not run (pvxl pause or save; under the step policy CLOCK_MONOTONIC also
- * moves on by the time away), not time the hyp took: it moves the
+ * not run, or the hyp's forward step after a pause (stopped_time step), not
+ * time the hyp took to answer: it moves the
  * deadline on, at most PVTIME_MAILBOX_JUMPS_FORGIVEN times a wait, so a
  * vCPU that is starved over and over still gives up.
  */
