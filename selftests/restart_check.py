@@ -49,7 +49,14 @@ class RestartGuest(GuestConsole):
         super().__init__(results, f"{SUITE}/{name}", daemon.domain_log(name))
         self.daemon = daemon
         self.name = name
-        self.meter = Meter(build, os.path.join(workdir, f"{name}.meter"))
+        # Two guests and two meters share the host's two cores.  A meter
+        # that spins 1 ms after each answer (its default) and a probe that
+        # spins while it waits can lock each other into taking turns at the
+        # scheduler's slice: every round trip about 1 ms, no usable sample
+        # for many windows (seen once in a make check).  20 us covers the
+        # back-to-back exchanges of one sample, as for the steps phase.
+        self.meter = Meter(build, os.path.join(workdir, f"{name}.meter"),
+                           extra_args=["--spin-us", "20"])
         self.ready = False
         self.windows = []      # (host realtime s, the window's JSON)
         self.ready_at = None
