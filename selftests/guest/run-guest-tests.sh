@@ -869,14 +869,16 @@ STEPS_TIMEOUT_S=${STEPS_TIMEOUT_S:-120}
 # meter).  The goal is 1 ms, which make bench judges: measured here
 # 0.42-0.96 ms in 10 runs of 12, 1.7-2.4 ms in two, where host hiccups
 # before the guest's irq made the p99 (the second worst of 100; once one
-# step waited 11 ms).  So make check holds a regression guard at ten
-# times the goal (steps took 61-174 ms before the doorbell).  Until a
-# sample on the other vCPU sees the step takes longer under
-# single-threaded TCG (that vCPU gets the host thread back only when the
-# stepping one lets go of it; once 14.9 ms): a looser guard on that,
-# under the 33 ms between steps.
-STEPS_MAX_LATENCY_US=${STEPS_MAX_LATENCY_US:-10000}
-STEPS_MAX_OBSERVED_US=${STEPS_MAX_OBSERVED_US:-25000}
+# step waited 11 ms).  And in one make check the host was ten times
+# slower for the whole phase: applied p99 18.5 ms, seen p99 37 ms.  So
+# make check holds a regression guard at 30 ms, which the old mechanism
+# (61-174 ms before the doorbell) fails twice over.  Until a sample on
+# the other vCPU sees the step takes longer under single-threaded TCG
+# (that vCPU gets the host thread back only when the stepping one lets go
+# of it; once 14.9 ms): a looser guard on that, under the 63 ms between
+# steps.
+STEPS_MAX_LATENCY_US=${STEPS_MAX_LATENCY_US:-30000}
+STEPS_MAX_OBSERVED_US=${STEPS_MAX_OBSERVED_US:-50000}
 mode_steps() {
 	run_commented insmod "$MODULE"
 	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
