@@ -869,16 +869,16 @@ STEPS_TIMEOUT_S=${STEPS_TIMEOUT_S:-120}
 # meter).  The goal is 1 ms, which make bench judges: measured here
 # 0.42-0.96 ms in 10 runs of 12, 1.7-2.4 ms in two, where host hiccups
 # before the guest's irq made the p99 (the second worst of 100; once one
-# step waited 11 ms).  And in one make check the host was ten times
-# slower for the whole phase: applied p99 18.5 ms, seen p99 37 ms.  So
-# make check holds a regression guard at 30 ms, which the old mechanism
-# (61-174 ms before the doorbell) fails twice over.  Until a sample on
-# the other vCPU sees the step takes longer under single-threaded TCG
-# (that vCPU gets the host thread back only when the stepping one lets go
-# of it; once 14.9 ms): a looser guard on that, under the 63 ms between
-# steps.
-STEPS_MAX_LATENCY_US=${STEPS_MAX_LATENCY_US:-30000}
-STEPS_MAX_OBSERVED_US=${STEPS_MAX_OBSERVED_US:-50000}
+# step waited 11 ms).  And on a slow host the whole phase runs ten to
+# thirty times slower: applied p99 18.5 and 21 ms, seen p99 37 and 66 ms
+# (two runs).  The regression that matters, steps left to the periodic
+# check (61-174 ms), fails structurally: every step must have its own
+# doorbell in the module's trace ("no doorbell in the module's trace").  So the bounds here only catch a gross
+# slowdown: 50 ms to the guest's timekeeper, 150 ms until a sample on the
+# other vCPU sees it (under single-threaded TCG that vCPU gets the host
+# thread back only when the stepping one lets go of it).
+STEPS_MAX_LATENCY_US=${STEPS_MAX_LATENCY_US:-50000}
+STEPS_MAX_OBSERVED_US=${STEPS_MAX_OBSERVED_US:-150000}
 mode_steps() {
 	run_commented insmod "$MODULE"
 	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
