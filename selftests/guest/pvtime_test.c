@@ -781,12 +781,13 @@ TEST(guest_stopped_honoured)
  * mailbox_irqs_off_limit_ns).  The guest TSC, which times the stretch,
  * runs on while the host deschedules the vCPU's thread, so a stretch may
  * exceed the bound by one such wait: MAILBOX_HOST_WAIT_NS allows one of a
- * busy host's scheduling latency (CFS: up to 24 ms).  A deferred doorbell
- * keeps the hyp from answering for 45 ms or more: waited out with
- * interrupts off, that fails the check.
+ * busy host's scheduling latency (CFS: up to 24 ms; 25.1 ms seen in a
+ * make check on a slow host).  A deferred doorbell keeps the hyp from
+ * answering for 45 ms or more: waited out with interrupts off, that still
+ * fails the check.
  */
 #define MAILBOX_LOAD_NS		(8 * NSEC_PER_SEC)
-#define MAILBOX_HOST_WAIT_NS	(24 * NSEC_PER_MSEC)
+#define MAILBOX_HOST_WAIT_NS	(40 * NSEC_PER_MSEC)
 
 TEST(mailbox_irqs_off_bounded)
 {
