@@ -40,9 +40,9 @@
 /*
  * A jump this large between two looks at the clock is time this vCPU did
  * not run, or the hyp's forward step after a pause (stopped_time step), not
- * time the hyp took to answer: it moves the
- * deadline on, at most PVTIME_MAILBOX_JUMPS_FORGIVEN times a wait, so a
- * vCPU that is starved over and over still gives up.
+ * time the hyp took to answer: it moves the deadline on, at most
+ * PVTIME_MAILBOX_JUMPS_FORGIVEN times a wait, so a vCPU that is starved
+ * over and over still gives up.
  */
 #define PVTIME_MAILBOX_JUMP_MS		50
 #define PVTIME_MAILBOX_JUMPS_FORGIVEN	2
