@@ -189,9 +189,11 @@ static int take_qemu_fds(struct domain *d, const struct domain_saved *st,
 			.kind = PROC_FD_EVENTFD, .id = st->guest_eventfd_id[v] };
 	}
 	/*
-	 * A QEMU started just before the last pvtimed died may not have read
-	 * all of the fds that pvtimed queued on the ivshmem socket yet: its
-	 * main loop takes them one message at a time.  Give it a moment.
+	 * QEMU may still be taking in the message it was reading when the
+	 * last pvtimed ended: give it a moment.  The messages after that one
+	 * are lost (QEMU closes the socket at the hangup), so a QEMU that
+	 * had not read everything (info's ivshmem_connected false) cannot
+	 * be adopted.
 	 */
 	for (tries = 0;; tries++) {
 		ret = proc_take_fds(d->qemu_pid, d->qemu_exit.fd, want,
@@ -205,7 +207,7 @@ static int take_qemu_fds(struct domain *d, const struct domain_saved *st,
 			 d->cfg.name, tries * ADOPT_FDS_RETRY_MS);
 	if (ret == -ENOENT) {
 		snprintf(err, errlen,
-			 "QEMU (pid %d) holds no %s with id %llu (the host kernel must show eventfd-id in /proc/PID/fdinfo)",
+			 "QEMU (pid %d) holds no %s with id %llu: the last pvtimed ended before QEMU read it from the ivshmem socket (info showed ivshmem_connected false), or the host kernel does not show eventfd-id in /proc/PID/fdinfo",
 			 (int)d->qemu_pid,
 			 want[missing].kind == PROC_FD_MEMFD ? "shared memory" : "eventfd",
 			 (unsigned long long)want[missing].id);

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "core/log.h"
 #include "core/proc_fds.h"
@@ -386,7 +388,25 @@ int ivshmem_server_ring(struct ivshmem_server *srv, unsigned int vector)
 	return 0;
 }
 
+/*
+ * QEMU holds what was sent once it has read every message: a unix
+ * socket's SIOCOUTQ counts the bytes the peer has not read yet.  Until
+ * then "connected" would be a lie that matters: a pvtimed that ends
+ * meanwhile takes the unread messages with it (QEMU drops them when it
+ * sees the hangup), and no later pvtimed can adopt that QEMU.
+ */
 bool ivshmem_server_connected(const struct ivshmem_server *srv)
 {
-	return srv->client.fd >= 0 || srv->adopted;
+	int unread;
+
+	if (srv->adopted)
+		return true;
+	if (srv->client.fd < 0)
+		return false;
+	if (ioctl(srv->client.fd, SIOCOUTQ, &unread) < 0) {
+		log_debug("domain %s: SIOCOUTQ on the ivshmem socket: %s",
+			  srv->domain_name, strerror(errno));
+		return false;
+	}
+	return unread == 0;
 }
