@@ -39,8 +39,13 @@ export BUILD
 
 .PHONY: all deps build check run lint soak bench fuzz clean help install FORCE
 
+# The build runs JOBS recipes at once (one per core) unless make was
+# given -j itself.
+JOBS ?= $(shell nproc)
+
 all: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory \
+		$(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(JOBS)) build
 
 deps:
 	@tools/deps.sh
@@ -110,6 +115,11 @@ LINUX_SRC := $(BUILD)/linux-src
 KSFT_DIR := $(LINUX_SRC)/tools/testing/selftests
 LINUX_TARBALL := /usr/src/linux-source-6.1.tar.xz
 GUEST := $(BUILD)/guest
+# The same kernel for make check's guests, booted through its PVH entry,
+# and the guest image uncompressed: under TCG the bzImage's decompressor
+# and the initramfs's gunzip run as guest code, about 7 of a boot's 11 s
+# (Documentation/testing.rst, "Guest boots").
+CHECK_KERNEL := $(GUEST)/vmlinux-$(KVER)
 MODULE_KO := guest-module/pvtime.ko
 # run-guest-tests.sh belongs to the guest-module part; accept it where that
 # part keeps it.
@@ -250,6 +260,16 @@ guest-image: module abi-base-module guest-tests timers $(CHRONY_CPIO)
 		>$(GUEST)/initramfs-chrony.cpio.gz.tmp
 	@mv -f $(GUEST)/initramfs-chrony.cpio.gz.tmp \
 		$(GUEST)/initramfs-chrony.cpio.gz
+	@for image in initramfs initramfs-chrony; do \
+		echo "  GUNZIP  $(GUEST)/$$image.cpio"; \
+		gzip -dc $(GUEST)/$$image.cpio.gz >$(GUEST)/$$image.cpio.tmp && \
+		mv -f $(GUEST)/$$image.cpio.tmp $(GUEST)/$$image.cpio || exit 1; \
+	done
+
+$(CHECK_KERNEL): $(GUEST_KERNEL) tools/mkguest/pvh-kernel.py
+	@mkdir -p $(@D)
+	@echo "  PVH     $@"
+	@$(PYTHON) tools/mkguest/pvh-kernel.py $< $@
 
 $(CHRONY_CPIO): tools/mkguest/chrony-image.sh
 	@echo "  CHRONY  $(CHRONY_DIR) (apt-get download chrony, dpkg-deb -x)"
@@ -261,17 +281,19 @@ $(GUEST)/default.cfg: FORCE
 	@mkdir -p $(@D)
 	@tools/mkguest/mkcfg.sh $@ pvtime-demo $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=run"
-$(GUEST)/test.cfg: FORCE
+$(GUEST)/test.cfg: $(CHECK_KERNEL) FORCE
 	@mkdir -p $(@D)
-	@tools/mkguest/mkcfg.sh $@ pvtime-test $(GUEST_KERNEL) \
+	@RAMDISK=initramfs.cpio tools/mkguest/mkcfg.sh $@ pvtime-test \
+		$(CHECK_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=main"
 $(GUEST)/wrongabi.cfg: FORCE
 	@mkdir -p $(@D)
 	@tools/mkguest/mkcfg.sh $@ pvtime-wrongabi $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=wrongabi" "pvtime_abi_version = 99"
-$(GUEST)/status.cfg: FORCE
+$(GUEST)/status.cfg: $(CHECK_KERNEL) FORCE
 	@mkdir -p $(@D)
-	@tools/mkguest/mkcfg.sh $@ pvtime-status $(GUEST_KERNEL) \
+	@RAMDISK=initramfs.cpio tools/mkguest/mkcfg.sh $@ pvtime-status \
+		$(CHECK_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=status"
 $(GUEST)/soak.cfg: FORCE
 	@mkdir -p $(@D)
@@ -286,14 +308,15 @@ $(GUEST)/bench.cfg: FORCE
 		pvtime-bench $(GUEST_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) tsc=reliable pvtest=bench"
 # The PTP clock and Debian's chrony over it (run_check.py --only ptp).
-$(GUEST)/ptp.cfg: FORCE
+$(GUEST)/ptp.cfg: $(CHECK_KERNEL) FORCE
 	@mkdir -p $(@D)
-	@RAMDISK=initramfs-chrony.cpio.gz tools/mkguest/mkcfg.sh $@ pvtime-ptp \
-		$(GUEST_KERNEL) "$(GUEST_BASE_CMDLINE) pvtest=ptp"
+	@RAMDISK=initramfs-chrony.cpio tools/mkguest/mkcfg.sh $@ pvtime-ptp \
+		$(CHECK_KERNEL) "$(GUEST_BASE_CMDLINE) pvtest=ptp"
 # The bench's idle domains: insmod, then sleep (run_bench.py renames them).
-$(GUEST)/idle.cfg: FORCE
+$(GUEST)/idle.cfg: $(CHECK_KERNEL) FORCE
 	@mkdir -p $(@D)
-	@tools/mkguest/mkcfg.sh $@ pvtime-idle $(GUEST_KERNEL) \
+	@RAMDISK=initramfs.cpio tools/mkguest/mkcfg.sh $@ pvtime-idle \
+		$(CHECK_KERNEL) \
 		"$(GUEST_BASE_CMDLINE) pvtest=idle"
 
 CHECKPATCH := $(LINUX_SRC)/scripts/checkpatch.pl

@@ -195,12 +195,19 @@ def phase_host_units(results, args):
                       "selftests/host/meter"):
         run_tap_command(results, f"unit:{directory}",
                         ["make", "--no-print-directory", "-C", directory,
-                         "check", "SANITIZE=1", f"BUILD={sanitize_build}"],
+                         f"-j{os.cpu_count() or 1}", "check", "SANITIZE=1",
+                         f"BUILD={sanitize_build}"],
                         timeout=600)
     run_tap_command(results, "unit:install",
                     [sys.executable, os.path.join(HERE, "host", "install",
                                                   "test_install.py"),
                      "--build", args.build], timeout=300)
+    run_tap_command(results, "unit:mkguest",
+                    [sys.executable, os.path.join(HERE, "host", "mkguest",
+                                                  "test_pvh_kernel.py"),
+                     "--real", read_config_value(
+                         os.path.join(args.build, "guest", "wrongabi.cfg"),
+                         "kernel")], timeout=120)
     run_tap_command(results, "unit:runner",
                     [sys.executable, os.path.join(HERE, "host", "runner",
                                                   "test_count_tap.py")],
@@ -216,7 +223,8 @@ def phase_fuzz(results, args):
         f"{args.fuzz_seconds} s each)")
     run_tap_command(results, "fuzz",
                     ["make", "--no-print-directory", "-C", "selftests/fuzz",
-                     "check", f"BUILD={args.build}",
+                     f"-j{os.cpu_count() or 1}", "check", f"BUILD={args.build}",
+                     f"FUZZ_JOBS={os.cpu_count() or 1}",
                      f"FUZZ_CHECK_SECONDS={args.fuzz_seconds}"],
                     timeout=900)
 
@@ -633,7 +641,8 @@ def main():
                             daemon.log_tail())
             else:
                 kernel = read_config_value(test_cfg, "kernel")
-                ramdisk = os.path.join(args.build, "guest", "initramfs.cpio.gz")
+                ramdisk = os.path.join(os.path.dirname(test_cfg),
+                                       read_config_value(test_cfg, "ramdisk"))
                 if "integration" in phases:
                     timed(results, "integration", phase_integration, results,
                           args, daemon, kernel, ramdisk)

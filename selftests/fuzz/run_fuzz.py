@@ -16,6 +16,7 @@ import shlex
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -40,6 +41,27 @@ class Tap:
         for line in diagnostics:
             print(f"# {line}")
         sys.stdout.flush()
+
+    def line(self, text):
+        print(text, flush=True)
+
+
+class HarnessOutput:
+    """One harness's results and report lines, held until its turn: the
+    harnesses run side by side, their TAP comes out in harness order."""
+
+    def __init__(self):
+        self.items = []
+
+    def result(self, passed, name, diagnostics=()):
+        self.items.append(("result", (passed, name, list(diagnostics))))
+
+    def line(self, text):
+        self.items.append(("line", (text,)))
+
+    def replay_onto(self, tap):
+        for kind, item in self.items:
+            getattr(tap, kind)(*item)
 
 
 def run(argv, timeout):
@@ -103,23 +125,39 @@ def fuzz(tap, binary, harness, corpus, work, crashes, seconds):
     tap.result(ok, f"fuzz_{harness}: {seconds} s of fuzzing find nothing",
                [f"{execs} executions in {elapsed:.0f} s ({rate:.0f} exec/s)"] +
                ([] if ok else finding(binary, status, output)))
-    print(f"PVTIME-REPORT fuzz_{harness}_executions {execs}")
-    print(f"PVTIME-REPORT fuzz_{harness}_exec_per_s {rate:.0f}")
-    sys.stdout.flush()
+    tap.line(f"PVTIME-REPORT fuzz_{harness}_executions {execs}")
+    tap.line(f"PVTIME-REPORT fuzz_{harness}_exec_per_s {rate:.0f}")
 
 
-def merge(binary, harness, corpus, work, crashes):
+def merge(tap, binary, harness, corpus, work, crashes):
     before = len(os.listdir(corpus))
     status, output = run([binary, "-merge=1"] +
                          common_options(harness, crashes) + [corpus, work],
                          timeout=600)
     if status != 0:
-        print(f"# fuzz_{harness}: merge failed (exit {status})")
+        tap.line(f"# fuzz_{harness}: merge failed (exit {status})")
         for line in output.splitlines()[-10:]:
-            print(f"#   {line}")
+            tap.line(f"#   {line}")
     else:
-        print(f"# fuzz_{harness}: corpus {before} -> "
-              f"{len(os.listdir(corpus))} inputs")
+        tap.line(f"# fuzz_{harness}: corpus {before} -> "
+                 f"{len(os.listdir(corpus))} inputs")
+
+
+def run_harness(args, harness):
+    """Replay, fuzz and merge one harness; its output, held."""
+    out = HarnessOutput()
+    binary = os.path.join(args.build, "fuzz", f"fuzz_{harness}")
+    corpus = os.path.join(HERE, "corpus", harness)
+    work = os.path.join(args.build, "fuzz", "work", harness)
+    crashes = os.path.join(args.build, "fuzz", "crashes", harness)
+    os.makedirs(work, exist_ok=True)
+    os.makedirs(crashes, exist_ok=True)
+    replay(out, binary, harness, corpus, crashes)
+    if args.seconds:
+        fuzz(out, binary, harness, corpus, work, crashes, args.seconds)
+        if args.merge:
+            merge(out, binary, harness, corpus, work, crashes)
+    return out
 
 
 def main():
@@ -131,21 +169,19 @@ def main():
                         default=HARNESSES)
     parser.add_argument("--merge", action="store_true",
                         help="minimise new coverage into the repo corpus")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="harnesses run at once (default 1)")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
 
     tap = Tap(len(args.harness) * (2 if args.seconds else 1))
-    for harness in args.harness:
-        binary = os.path.join(args.build, "fuzz", f"fuzz_{harness}")
-        corpus = os.path.join(HERE, "corpus", harness)
-        work = os.path.join(args.build, "fuzz", "work", harness)
-        crashes = os.path.join(args.build, "fuzz", "crashes", harness)
-        os.makedirs(work, exist_ok=True)
-        os.makedirs(crashes, exist_ok=True)
-        replay(tap, binary, harness, corpus, crashes)
-        if args.seconds:
-            fuzz(tap, binary, harness, corpus, work, crashes, args.seconds)
-            if args.merge:
-                merge(binary, harness, corpus, work, crashes)
+    # Each harness is one process on one core: --jobs of them at once.
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = [pool.submit(run_harness, args, harness)
+                for harness in args.harness]
+        for harness_run in runs:
+            harness_run.result().replay_onto(tap)
     return 1 if tap.failed else 0
 
 
