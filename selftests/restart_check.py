@@ -160,8 +160,9 @@ def check_adopted(results, daemon, label):
 
 def window_is_bad(row):
     offset = row.get("offset", {})
-    return (not offset.get("n") or
+    return ((not offset.get("n") and not int(row.get("wide", 0))) or
             abs(int(offset.get("max_abs_ns", 0))) > MAX_ABS_NS or
+            int(row.get("wide_proven_max_ns", 0)) > MAX_ABS_NS or
             int(row.get("realtime_backsteps", 0)) or
             int(row.get("monotonic_backsteps", 0)))
 
@@ -176,7 +177,8 @@ def tell_failure(guest, daemon, timeline):
     log(f"    | {guest.name}: timeline (s from the SIGKILL): {marks}")
     bad = [(end, row) for end, row in guest.windows if window_is_bad(row)]
     log(f"    | {guest.name}: {len(bad)} of {len(guest.windows)} windows out of "
-        f"bounds (|offset| > {MAX_ABS_NS / 1000:.0f} us, backward steps or no usable sample)")
+        f"bounds (|offset|, or a wide sample's proven error, over "
+        f"{MAX_ABS_NS / 1000:.0f} us; backward steps; no sample to judge by)")
     for end, row in bad[:12]:
         log(f"    |   window ending {end - kill_at:+.1f} s: {json.dumps(row)}")
     for line in guest.comments[-40:]:

@@ -38,11 +38,18 @@ struct running_meter {
 static int start_program(struct running_meter *rm, const char *bin,
 			 char *const args[])
 {
-	char *argv[16] = { (char *)bin };
+	char *argv[32] = { (char *)bin };
 	int fds[2], i;
 
-	for (i = 0; args[i] && i < 14; i++)
+	for (i = 0; args[i]; i++) {
+		/* A test's own mistake: say so rather than run fewer args. */
+		if (i + 2 >= (int)(sizeof(argv) / sizeof(argv[0]))) {
+			fprintf(stderr, "test_meter: too many arguments for %s\n",
+				bin);
+			exit(1);
+		}
 		argv[i + 1] = args[i];
+	}
 	argv[i + 1] = NULL;
 	if (pipe(fds) < 0)
 		return -errno;
@@ -123,6 +130,7 @@ static int wait_for_page(const char *path)
 struct fake_meter {
 	struct meter_page *page;
 	int stop;		/* atomic */
+	long answer_delay_ns;	/* atomic: a busy host's late answers */
 };
 
 static void *fake_meter_serve(void *arg)
@@ -138,6 +146,11 @@ static void *fake_meter_serve(void *arg)
 			sched_yield();
 			continue;
 		}
+		ts.tv_sec = 0;
+		ts.tv_nsec = __atomic_load_n(&fm->answer_delay_ns,
+					     __ATOMIC_RELAXED);
+		if (ts.tv_nsec)
+			nanosleep(&ts, NULL);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		v = fm->page->answer_version;
 		__atomic_store_n(&fm->page->answer_version, v + 1, __ATOMIC_RELAXED);
@@ -219,12 +232,33 @@ static void probe_cli(const char *dir)
 	char *fail_args[] = { "--device", path, "--duration", "1", "--interval-ms",
 			      "20", "--exchanges", "1", "--max-rtt-us", "1000000",
 			      "--tap", "fake", "--max-abs-us", "500000", NULL };
-	struct fake_meter fm = { NULL, 0 };
+	char *proof_not_over[] = { "--max-rtt-us", "10", "--proof-rtt-us", "10",
+				   NULL };
+	/*
+	 * Every answer 200 us late: no sample is under --max-rtt-us 10, each
+	 * is "wide" under --proof-rtt-us 1000000 and proves the 1 s skew
+	 * less half its round trip.
+	 */
+	char *wide_ok[] = { "--device", path, "--duration", "0.5",
+			    "--interval-ms", "20", "--exchanges", "1",
+			    "--max-rtt-us", "10", "--proof-rtt-us", "1000000",
+			    "--tap", "fake", "--max-abs-us", "1500000", NULL };
+	char *wide_fail[] = { "--device", path, "--duration", "0.5",
+			      "--interval-ms", "20", "--exchanges", "1",
+			      "--max-rtt-us", "10", "--proof-rtt-us", "1000000",
+			      "--tap", "fake", "--max-abs-us", "500000", NULL };
+	char *unjudged[] = { "--device", path, "--duration", "0.5",
+			     "--interval-ms", "20", "--exchanges", "1",
+			     "--max-rtt-us", "10",
+			     "--tap", "fake", "--max-abs-us", "1500000", NULL };
+	struct fake_meter fm = { NULL, 0, 0 };
 	pthread_t thread;
 	int fd;
 
 	tap_ok(probe_says(unpaired, 2, NULL, NULL), "probe: --tap without --max-abs-us: exit 2");
 	tap_ok(probe_says(bad_rtt, 2, NULL, NULL), "probe: --max-rtt-us 0: exit 2");
+	tap_ok(probe_says(proof_not_over, 2, NULL, NULL),
+	       "probe: --proof-rtt-us not over --max-rtt-us: exit 2");
 
 	snprintf(path, sizeof(path), "%s/fake", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -248,6 +282,16 @@ static void probe_cli(const char *dir)
 	tap_ok(probe_says(fail_args, 1, "not ok 1 - fake",
 			  "# |offset| up to "),
 	       "probe: a guest 1 s ahead fails --max-abs-us 500000");
+	__atomic_store_n(&fm.answer_delay_ns, 200000L, __ATOMIC_RELAXED);
+	tap_ok(probe_says(unjudged, 1, "not ok 1 - fake",
+			  "# only 0 of "),
+	       "probe: answers 200 us late, none under --max-rtt-us 10: not ok, nothing judged");
+	tap_ok(probe_says(wide_ok, 0, "ok 1 - fake", NULL),
+	       "probe: the same, wide samples (--proof-rtt-us) prove less than --max-abs-us 1500000: ok");
+	tap_ok(probe_says(wide_fail, 1, "not ok 1 - fake",
+			  "# a wide sample proves an error of "),
+	       "probe: the same, a wide sample proves the 1 s skew past --max-abs-us 500000: not ok");
+	__atomic_store_n(&fm.answer_delay_ns, 0L, __ATOMIC_RELAXED);
 	__atomic_store_n(&fm.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(thread, NULL);
 	fm.page->magic = 0;
@@ -352,7 +396,7 @@ int main(void)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/meter", dir);
-	tap_plan(23);
+	tap_plan(27);
 
 	usage_errors(path);
 
