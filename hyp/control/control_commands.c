@@ -269,6 +269,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	char drift_policy[DRIFT_POLICY_NAME_MAX];
 	struct domain_clock snap;
 	const struct pvtime_control *ctl;
+	unsigned long doorbell_wakes, doorbell_held_off;
 	uint64_t now_tsc;
 
 	(void)argc;
@@ -310,6 +311,10 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_str(e, "drift", drift_policy_name(&d->cfg.drift, drift_policy,
 					       sizeof(drift_policy)));
 	emit_bool(e, "ivshmem_connected", ivshmem_server_connected(&d->ivshmem));
+	ivshmem_server_doorbell_counts(&d->ivshmem, &doorbell_wakes,
+				       &doorbell_held_off);
+	emit_u64(e, "doorbell_wakes", doorbell_wakes);
+	emit_u64(e, "doorbell_hold_offs", doorbell_held_off);
 	emit_u64(e, "vcpus", d->cfg.vcpus);
 	emit_u64(e, "memory_mib", d->cfg.memory_mib);
 	emit_str(e, "accel", domain_accel_name(d->cfg.accel));
@@ -326,7 +331,7 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_u64(e, "handshake_rtt_cycles", snap.handshake_rtt_cycles);
 	emit_u64(e, "handshake_rtt_ns",
 		 timebase_cycles_to_ns(snap.handshake_rtt_cycles));
-	emit_u64(e, "mailbox_sessions", d->mailbox.sessions);
+	emit_u64(e, "mailbox_sessions", atomic_load(&d->mailbox.sessions));
 	emit_stability(e, &snap, now_tsc);
 	emit_calibration(e, &snap, now_tsc);
 	emit_time_function(e, &snap);

@@ -394,14 +394,56 @@ static void serve_session(struct mailbox_server *srv)
 				(unsigned long long)(grant_ns / 1000000));
 }
 
+/* A request the guest posted that no session has answered. */
+static bool request_waiting(struct mailbox_server *srv)
+{
+	struct pvtime_mailbox *mb = &srv->shm->ctl->mailbox;
+
+	pvtime_rmb();
+	return READ_ONCE(mb->request_seq) != READ_ONCE(mb->response_seq);
+}
+
+/*
+ * Wait for a doorbell, unless a request is already waiting: one posted
+ * while the last session was ending rang while it still ran, and that
+ * doorbell was taken up by it.  The guest writes request_seq before it
+ * rings, so a doorbell after kicked is cleared here is never missed, and
+ * one before it left its request for request_waiting() to see.  Returns
+ * false when the thread is to end.
+ */
+static bool wait_for_doorbell(struct mailbox_server *srv)
+{
+	bool run = true;
+
+	pthread_mutex_lock(&srv->wake_lock);
+	srv->kicked = false;
+	pthread_mutex_unlock(&srv->wake_lock);
+	if (request_waiting(srv))
+		return !atomic_load(&srv->stop);
+	pthread_mutex_lock(&srv->wake_lock);
+	if (!srv->kicked)
+		atomic_store(&srv->active, false);
+	while (!srv->kicked && !srv->quit)
+		pthread_cond_wait(&srv->wake, &srv->wake_lock);
+	if (srv->quit)
+		run = false;
+	srv->kicked = false;
+	pthread_mutex_unlock(&srv->wake_lock);
+	return run;
+}
+
 static void *serve_thread(void *arg)
 {
 	struct mailbox_server *srv = arg;
 
 	/* The gentle poll's sleeps should be as short as asked. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-	serve_session(srv);
-	atomic_store(&srv->active, false);
+	do {
+		atomic_fetch_add(&srv->sessions, 1);
+		log_debug("domain %s: mailbox session %lu started",
+			  srv->domain_name, atomic_load(&srv->sessions));
+		serve_session(srv);
+	} while (wait_for_doorbell(srv));
 	return NULL;
 }
 
@@ -415,8 +457,11 @@ void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
 	srv->domain_name = domain_name;
 	srv->shm = shm;
 	srv->clk = clk;
+	pthread_mutex_init(&srv->wake_lock, NULL);
+	pthread_cond_init(&srv->wake, NULL);
 	atomic_init(&srv->active, false);
 	atomic_init(&srv->stop, false);
+	atomic_init(&srv->sessions, 0);
 	mailbox_budget_init(&srv->budget, monotonic_ns());
 	srv->offset_rl = (struct ratelimit)RATELIMIT_INIT(LOG_INTERVAL_NS,
 							   OFFSET_LOG_BURST);
@@ -433,17 +478,14 @@ void mailbox_server_set_time_source(struct mailbox_server *srv, bool source,
 	srv->hyp_wallclock_changed = changed;
 }
 
-int mailbox_server_kick(struct mailbox_server *srv)
+/* The first doorbell: the thread, which serves it at once. */
+static int start_thread(struct mailbox_server *srv)
 {
 	int ret;
 
-	if (atomic_load(&srv->active))
-		return 0;
-	if (srv->thread_started) {
-		pthread_join(srv->thread, NULL);
-		srv->thread_started = false;
-	}
 	atomic_store(&srv->stop, false);
+	srv->quit = false;
+	srv->kicked = false;
 	atomic_store(&srv->active, true);
 	ret = pthread_create(&srv->thread, NULL, serve_thread, srv);
 	if (ret) {
@@ -453,9 +495,18 @@ int mailbox_server_kick(struct mailbox_server *srv)
 		return -ret;
 	}
 	srv->thread_started = true;
-	srv->sessions++;
-	log_debug("domain %s: mailbox session %lu started", srv->domain_name,
-		  srv->sessions);
+	return 0;
+}
+
+int mailbox_server_kick(struct mailbox_server *srv)
+{
+	if (!srv->thread_started)
+		return start_thread(srv);
+	pthread_mutex_lock(&srv->wake_lock);
+	srv->kicked = true;
+	atomic_store(&srv->active, true);
+	pthread_cond_signal(&srv->wake);
+	pthread_mutex_unlock(&srv->wake_lock);
 	return 0;
 }
 
@@ -464,6 +515,10 @@ void mailbox_server_stop(struct mailbox_server *srv)
 	if (!srv->thread_started)
 		return;
 	atomic_store(&srv->stop, true);
+	pthread_mutex_lock(&srv->wake_lock);
+	srv->quit = true;
+	pthread_cond_signal(&srv->wake);
+	pthread_mutex_unlock(&srv->wake_lock);
 	pthread_join(srv->thread, NULL);
 	srv->thread_started = false;
 	atomic_store(&srv->active, false);

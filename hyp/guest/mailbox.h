@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * Serving a guest's mailbox (pvtime_abi.h has the protocol).  A doorbell on
- * PVTIME_VEC_MAILBOX starts a serve session on its own thread, which spins
+ * PVTIME_VEC_MAILBOX starts a serve session on the domain's mailbox thread
+ * (made at the first doorbell, kept until the domain goes), which spins
  * on request_seq so a probe's round trip stays around a microsecond
  * (yielding the CPU between looks after MAILBOX_TIGHT_SPIN_US, and after
  * MAILBOX_BUSY_POLL_US without a request polling every
@@ -66,9 +67,19 @@ struct mailbox_server {
 	struct domain_clock *clk;
 	pthread_t thread;
 	bool thread_started;		/* owned by the main thread */
-	atomic_bool active;		/* a session is running */
+	/*
+	 * The thread waits for a doorbell on wake; kicked and quit are
+	 * under wake_lock.  A session is a loop on that thread, not a
+	 * thread of its own: making one cost the event loop a clone per
+	 * doorbell, a tenth of a core under a guest ringing on purpose.
+	 */
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake;
+	bool kicked;			/* a doorbell not yet taken up */
+	bool quit;			/* the thread ends */
+	atomic_bool active;		/* a session runs or is about to */
 	atomic_bool stop;		/* ask the session to end now */
-	unsigned long sessions;
+	atomic_ulong sessions;
 	/* Owned by the session thread (one at a time, joined before the next). */
 	struct mailbox_budget budget;
 	unsigned long deferred;		/* sessions that waited for budget */
