@@ -44,7 +44,18 @@ MAILBOX_BUDGET_CORE = 0.2
 # quieter ones spends what they left (0.33 core measured in scribble,
 # after garbage and unanswered took 0.13 and 0.11).
 MAILBOX_BURST_S = 2.0
-EVENT_LOOP_SLACK_CORE = 0.03
+# The doorbell limit is judged by pvtimed's own count of the wakes it let
+# through (doorbell_wakes, at most DOORBELL_WAKES_PER_WINDOW a vector in
+# each 100 ms window, hyp/guest/doorbell_limit.h) and of the times it held
+# a vector off (doorbell_hold_offs, which the doorbells phase must cause).
+# So the event loop's CPU only has to catch gross waste (a spinning loop
+# is a whole core): what it costs varies with the host (0.006-0.012 core
+# over quiet on one machine; 0.03-0.09, once 0.12 while garbage, on
+# another, with the limit working on both).
+EVENT_LOOP_SLACK_CORE = 0.15
+DOORBELL_VECTORS = 3            # PVTIME_NR_VECTORS
+DOORBELL_WAKES_PER_WINDOW = 50
+DOORBELL_WINDOW_S = 0.1
 # Samples near a window's edges belong to neither (console latency).
 EDGE_S = 1.0
 # What the hostile guest's SET_OFFSETs and scribbles must not reach.
@@ -66,7 +77,7 @@ def cpu_seconds(pid, tid=None):
 
 class CpuMeter:
     """pvtimed's CPU, all threads and the event loop (its main thread;
-    the mailbox sessions run on threads of their own)."""
+    the mailbox sessions run on each domain's mailbox thread)."""
 
     def __init__(self, pid):
         self.pid = pid
@@ -151,6 +162,16 @@ def neighbour_samples(console):
     return samples, failed
 
 
+def doorbell_counts(daemon):
+    """(doorbell_wakes, doorbell_hold_offs) of the hostile domain."""
+    info = daemon.pvxl("info", "--json", HOSTILE)
+    try:
+        data = info.json() if info.returncode == 0 else {}
+    except ValueError:
+        data = {}
+    return data.get("doorbell_wakes"), data.get("doorbell_hold_offs")
+
+
 def neighbour_info(daemon):
     info = daemon.pvxl("info", "--json", NEIGHBOUR)
     try:
@@ -219,12 +240,14 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
             return figures
         hostile = Console(daemon.domain_log(HOSTILE))
         marks = {}
+        doorbells = {}
         answered = []
 
         def mark(line):
             words = line.split()
             if len(words) >= 3 and words[0] == "PVTIME-HOSTILE":
                 marks[(words[1], words[2])] = meter.sample()
+                doorbells[(words[1], words[2])] = doorbell_counts(daemon)
                 if words[1] == "begin":
                     # The control socket answers while the guest attacks.
                     answered.append(daemon.pvxl("info", NEIGHBOUR,
@@ -273,6 +296,28 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
         total_bound = figures["cpu_quiet"] + MAILBOX_BUDGET_CORE + \
             MAILBOX_BURST_S / phase_s + EVENT_LOOP_SLACK_CORE
         loop_bound = figures["cpu_loop_quiet"] + EVENT_LOOP_SLACK_CORE
+        for phase in PHASES:
+            b, e = marks.get(("begin", phase)), marks.get(("end", phase))
+            counts = (doorbells.get(("begin", phase)),
+                      doorbells.get(("end", phase)))
+            if not (b and e):
+                continue
+            known = all(c and None not in c for c in counts)
+            wakes = counts[1][0] - counts[0][0] if known else None
+            hold_offs = counts[1][1] - counts[0][1] if known else None
+            # The wake that starts a hold-off counts too (51 a window),
+            # and `pvxl info` answers a little after each mark.
+            windows = int((e[0] - b[0]) / DOORBELL_WINDOW_S) + 2
+            max_wakes = int(1.1 * DOORBELL_VECTORS *
+                            (DOORBELL_WAKES_PER_WINDOW + 1) * windows)
+            figures[f"doorbell_wakes_{phase}"] = wakes
+            figures[f"doorbell_hold_offs_{phase}"] = hold_offs
+            results.own(known and wakes <= max_wakes and
+                        (phase != "doorbells" or hold_offs > 0), SUITE,
+                        f"doorbell limit while {phase}: {wakes} event-loop "
+                        f"wakes (<= {max_wakes}), {hold_offs} hold-offs"
+                        + (" (> 0)" if phase == "doorbells" else ""),
+                        [f"counts at begin, end: {counts}"])
         for phase, (total, loop) in phase_use.items():
             results.own(total <= total_bound and loop <= loop_bound, SUITE,
                         f"pvtimed CPU while {phase}: {total:.3f} core "

@@ -77,6 +77,7 @@ void doorbell_limit_wake(struct doorbell_limit *l)
 	};
 	int ret;
 
+	l->wakes++;
 	if (!wait_ns)
 		return;
 	if (timerfd_settime(l->resume.fd, 0, &its, NULL) < 0) {

@@ -37,6 +37,7 @@ struct doorbell_limit {
 	struct ratelimit log_rl;
 	const char *domain_name;
 	unsigned int vector;
+	unsigned long wakes;		/* of the event loop, by this doorbell */
 	unsigned long held_off;		/* windows cut short */
 };
 

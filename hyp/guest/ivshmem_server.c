@@ -388,6 +388,20 @@ int ivshmem_server_ring(struct ivshmem_server *srv, unsigned int vector)
 	return 0;
 }
 
+void ivshmem_server_doorbell_counts(const struct ivshmem_server *srv,
+				    unsigned long *wakes,
+				    unsigned long *held_off)
+{
+	unsigned int v;
+
+	*wakes = 0;
+	*held_off = 0;
+	for (v = 0; v < PVTIME_NR_VECTORS; v++) {
+		*wakes += srv->host_vectors[v].limit.wakes;
+		*held_off += srv->host_vectors[v].limit.held_off;
+	}
+}
+
 /*
  * QEMU holds what was sent once it has read every message: a unix
  * socket's SIOCOUTQ counts the bytes the peer has not read yet.  Until

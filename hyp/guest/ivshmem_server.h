@@ -81,6 +81,11 @@ int ivshmem_server_accept_wait(struct ivshmem_server *srv, int timeout_ms);
 
 bool ivshmem_server_connected(const struct ivshmem_server *srv);
 
+/* Event-loop wakes by the guest's doorbells, and windows cut short. */
+void ivshmem_server_doorbell_counts(const struct ivshmem_server *srv,
+				    unsigned long *wakes,
+				    unsigned long *held_off);
+
 /*
  * Serve the guest's doorbells for up to timeout_ms without the event loop
  * (pvxl migrate polls QEMU synchronously while the guest runs on and

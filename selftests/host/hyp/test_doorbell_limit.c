@@ -56,7 +56,7 @@ int main(void)
 	unsigned int i, admitted = 0;
 	unsigned long before;
 
-	tap_plan(5);
+	tap_plan(6);
 
 	for (i = 0; i < 1000; i++)
 		admitted += doorbell_window_count(&w, t + i * 1000) == 0;
@@ -86,6 +86,8 @@ int main(void)
 	       "a ringing guest: %lu wakes, then the doorbell is not watched",
 	       dispatched);
 	tap_ok(limit.held_off == 1, "held off once (%lu)", limit.held_off);
+	tap_ok(limit.wakes == dispatched, "every wake counted (%lu of %lu)",
+	       limit.wakes, dispatched);
 
 	/* The ring left pending is served once the window is over. */
 	ring(bell.fd);
