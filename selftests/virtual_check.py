@@ -29,10 +29,11 @@ HOST_PAUSE_NS = 2_000_000_000
 FRACTION = 0.5
 JUMP_MIN_NS = 20_000_000
 # A skip is seen between two of the guest's reads, and what ran between
-# them counts too: a tick, a kworker, and the module's own answer to the
-# skip (its records doorbell, a calibration whose busy-waits for the hyp
-# are instructions, so virtual time, under -icount).  5 ms was exceeded
-# by 8.7 and 62 ms in two make check runs; a wrong skip is off by seconds.
+# them counts too: a tick, a kworker, and probably the module's own answer
+# to the skip (its records doorbell, a calibration whose busy-waits for
+# the hyp are instructions, so virtual time, under -icount; not traced).
+# 5 ms was exceeded by 8.7 and 62 ms in two make check runs; a wrong skip
+# is off by seconds.
 JUMP_SLACK_NS = 100_000_000
 BOUNDARY_MS = 500               # console lag around the busy window
 
