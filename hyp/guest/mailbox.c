@@ -413,7 +413,7 @@ static bool request_waiting(struct mailbox_server *srv)
  */
 static bool wait_for_doorbell(struct mailbox_server *srv)
 {
-	bool run = true;
+	bool run;
 
 	pthread_mutex_lock(&srv->wake_lock);
 	srv->kicked = false;
@@ -423,10 +423,9 @@ static bool wait_for_doorbell(struct mailbox_server *srv)
 	pthread_mutex_lock(&srv->wake_lock);
 	if (!srv->kicked)
 		atomic_store(&srv->active, false);
-	while (!srv->kicked && !srv->quit)
+	while (!srv->kicked && !atomic_load(&srv->stop))
 		pthread_cond_wait(&srv->wake, &srv->wake_lock);
-	if (srv->quit)
-		run = false;
+	run = !atomic_load(&srv->stop);
 	srv->kicked = false;
 	pthread_mutex_unlock(&srv->wake_lock);
 	return run;
@@ -484,7 +483,6 @@ static int start_thread(struct mailbox_server *srv)
 	int ret;
 
 	atomic_store(&srv->stop, false);
-	srv->quit = false;
 	srv->kicked = false;
 	atomic_store(&srv->active, true);
 	ret = pthread_create(&srv->thread, NULL, serve_thread, srv);
@@ -514,9 +512,9 @@ void mailbox_server_stop(struct mailbox_server *srv)
 {
 	if (!srv->thread_started)
 		return;
-	atomic_store(&srv->stop, true);
+	/* Under the lock: the thread checks it before it sleeps. */
 	pthread_mutex_lock(&srv->wake_lock);
-	srv->quit = true;
+	atomic_store(&srv->stop, true);
 	pthread_cond_signal(&srv->wake);
 	pthread_mutex_unlock(&srv->wake_lock);
 	pthread_join(srv->thread, NULL);

@@ -68,17 +68,16 @@ struct mailbox_server {
 	pthread_t thread;
 	bool thread_started;		/* owned by the main thread */
 	/*
-	 * The thread waits for a doorbell on wake; kicked and quit are
-	 * under wake_lock.  A session is a loop on that thread, not a
+	 * The thread waits for a doorbell on wake; kicked is under
+	 * wake_lock, and stop is set under it too.  A session is a loop on that thread, not a
 	 * thread of its own: making one cost the event loop a clone per
 	 * doorbell, a tenth of a core under a guest ringing on purpose.
 	 */
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake;
 	bool kicked;			/* a doorbell not yet taken up */
-	bool quit;			/* the thread ends */
 	atomic_bool active;		/* a session runs or is about to */
-	atomic_bool stop;		/* ask the session to end now */
+	atomic_bool stop;		/* end the session now, and the thread */
 	atomic_ulong sessions;
 	/* Owned by the session thread (one at a time, joined before the next). */
 	struct mailbox_budget budget;
