@@ -49,6 +49,9 @@ CHECK_MAX_ABS_US = 5
 # Meter samples with a wider bracket are not judged (error bound rtt/2).
 CHECK_MAX_RTT_US = 4
 PVTIME_F_HOST_NTP = 0x80
+# pvxl info host_clock counters the run reports (as differences).
+FOLLOWER_COUNTS = ("kernel_changes", "rate_changes", "trims", "breaks",
+                   "adjtime_ends_measured", "adjtime_ends_by_deadline")
 READY_TIMEOUT_S = 90
 END_TIMEOUT_S = 60
 WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
@@ -289,6 +292,9 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
                     tail_file(daemon.domain_log(GUEST), 30))
         for stretch, fig in stretch_figures(guest, boundaries).items():
             figures[stretch] = fig
+            # In the log too: a failed run then says which stretch broke.
+            log(f"  {suite}: {stretch}: max |offset| {fig['max_abs_ns']} ns "
+                f"over {fig['windows']} judged windows (limit {max_abs_us} us)")
             results.reports.append((suite, f"max_abs_offset_ns_{stretch}",
                                     f"{fig['max_abs_ns']} ({fig['windows']} s)"))
             results.reports.append((suite, f"max_abs_1s_mean_ns_{stretch}",
@@ -303,9 +309,8 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
                            for s_, key, value in results.reports
                            if s_ == suite and key.startswith("ntp_load_")}
         figures["follower"] = {key: int(after.get(key, 0)) - int(before.get(key, 0))
-                               for key in ("kernel_changes", "rate_changes",
-                                           "trims", "breaks")}
-        for key in ("kernel_changes", "rate_changes", "trims", "breaks"):
+                               for key in FOLLOWER_COUNTS}
+        for key in FOLLOWER_COUNTS:
             if key in after:
                 results.reports.append((suite, f"follower_{key}",
                                         str(int(after[key]) - int(before.get(key, 0)))))

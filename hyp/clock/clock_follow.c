@@ -41,27 +41,80 @@ void kernel_rate_from_timex(struct kernel_rate *k, long freq, long tick,
 	k->adjtime_ppm = adjtime_ppm;
 }
 
-long adjtime_model_update(struct adjtime_model *m, long left_us,
-			  int64_t realtime_ns)
+/* The end's evidence: the error moved the slew's way past both brackets. */
+static bool adjtime_end_seen(const struct adjtime_model *m,
+			     const struct adjtime_observation *o)
 {
-	int64_t sec = realtime_ns / 1000000000ll;
-	int64_t into_sec = realtime_ns % 1000000000ll;
-	long last = m->last_left_us;
+	int64_t moved = o->error_ns - m->end_ref_error_ns;
+
+	if (!m->end_ref_valid || o->uncertainty_ns < 0 ||
+	    o->uncertainty_ns > KERNEL_ADJTIME_MAX_UNCERTAINTY_NS)
+		return false;
+	/* The kernel slowing (rate > 0) leaves the records ahead: error > 0. */
+	if (m->rate_ppm < 0)
+		moved = -moved;
+	return moved - o->uncertainty_ns - m->end_ref_uncertainty_ns >
+	       KERNEL_ADJTIME_END_NS;
+}
+
+static void adjtime_note_end_ref(struct adjtime_model *m,
+				 const struct adjtime_observation *o)
+{
+	if (o->uncertainty_ns < 0 ||
+	    o->uncertainty_ns > KERNEL_ADJTIME_MAX_UNCERTAINTY_NS)
+		return;
+	m->end_ref_error_ns = o->error_ns;
+	m->end_ref_uncertainty_ns = o->uncertainty_ns;
+	m->end_ref_valid = true;
+}
+
+long adjtime_model_update(struct adjtime_model *m,
+			  const struct adjtime_observation *o)
+{
+	int64_t sec = o->realtime_ns / 1000000000ll;
+	int64_t into_sec = o->realtime_ns % 1000000000ll;
+	long left_us = o->left_us, last = m->last_left_us;
 
 	if (left_us != last) {
 		/* Less left, same way: the kernel took this second's share. */
 		if (last && (left_us == 0 || (left_us > 0) == (last > 0)) &&
-		    labs(left_us) < labs(last))
+		    labs(left_us) < labs(last) &&
+		    labs(last - left_us) <= KERNEL_ADJTIME_PPM)
 			m->rate_ppm = last - left_us;
 		m->last_left_us = left_us;
 		m->change_sec = sec;
-	} else if (m->rate_ppm && sec > m->change_sec &&
-		   into_sec >= KERNEL_ADJTIME_SETTLE_NS) {
-		/* A boundary passed and took nothing: the slew is over. */
+		m->end_ref_valid = false;
+		if (left_us || !m->rate_ppm)
+			return m->rate_ppm;
+	}
+	if (!m->rate_ppm || left_us)
+		return m->rate_ppm;
+	/* The last share is running: the next boundary ends it. */
+	if (sec == m->change_sec) {
+		adjtime_note_end_ref(m, o);
+	} else if (adjtime_end_seen(m, o)) {
+		m->ends_measured++;
+		m->rate_ppm = 0;
+		m->change_sec = sec;
+	} else if (sec > m->change_sec + 1 ||
+		   into_sec >= KERNEL_ADJTIME_END_DEADLINE_NS) {
+		m->ends_by_deadline++;
 		m->rate_ppm = 0;
 		m->change_sec = sec;
 	}
 	return m->rate_ppm;
+}
+
+bool adjtime_model_watching(const struct adjtime_model *m, int64_t realtime_ns)
+{
+	int64_t sec = realtime_ns / 1000000000ll;
+	int64_t into_sec = realtime_ns % 1000000000ll;
+
+	if (!m->rate_ppm && !m->last_left_us)
+		return false;
+	if (into_sec >= 1000000000ll - KERNEL_ADJTIME_WATCH_LEAD_NS)
+		return true;
+	return sec > m->change_sec && into_sec < KERNEL_ADJTIME_END_DEADLINE_NS;
 }
 
 static bool kernel_rate_equal(const struct kernel_rate *a,

@@ -99,22 +99,65 @@ void kernel_rate_from_timex(struct kernel_rate *k, long freq, long tick,
 /*
  * adjtime(3)'s slew.  At each second boundary of CLOCK_REALTIME the kernel
  * takes up to 500 us off what is left and slews that much over the next
- * second; adjtimex(ADJ_OFFSET_SS_READ) shows what is left after it.  So
- * the slew now is the last decrease seen, until a boundary passes without
- * one (KERNEL_ADJTIME_SETTLE_NS after it, for the tick that applies it);
- * a new adjtime() starts at the next boundary, not at once.
+ * second; adjtimex(ADJ_OFFSET_SS_READ) shows what is left after it.  The
+ * kernel's tick that handles a boundary comes one or two ticks after it
+ * (which one depends on where its accumulation stands: 0-8 ms at HZ 250,
+ * up to 20 ms at HZ 100), so:
+ *
+ *   - a start or a new share shows at that tick, as less left: the slew
+ *     now is the last decrease seen (a new adjtime() starts at the next
+ *     boundary, not at once);
+ *   - the end shows in no field (the boundary after the last share takes
+ *     nothing), so it is measured: the caller passes the follower's phase
+ *     error at each sample, which holds still while the records run at the
+ *     slewed rate and moves at the slew's rate, in its direction, once the
+ *     kernel stops.  The error must have moved KERNEL_ADJTIME_END_NS past
+ *     both samples' uncertainty; with no such evidence by
+ *     KERNEL_ADJTIME_END_DEADLINE_NS after the boundary (every sample
+ *     preempted, or a share too small to show) the slew is taken as over.
+ *
+ * Both changes are at ticks the follower cannot predict, so around the
+ * boundaries of a slew it samples every KERNEL_ADJTIME_WATCH_PERIOD_NS
+ * (adjtime_model_watching): a late look at a 500 ppm change costs 0.5 ns
+ * of guest time per microsecond.
  */
 struct adjtime_model {
 	long last_left_us;
 	long rate_ppm;
 	int64_t change_sec;	/* CLOCK_REALTIME second of the last change */
+	/* The phase error before the boundary that ends the slew. */
+	int64_t end_ref_error_ns;
+	int64_t end_ref_uncertainty_ns;
+	bool end_ref_valid;
+	/* For pvxl info and the tests: how each slew's end was found. */
+	uint64_t ends_measured, ends_by_deadline;
 };
 
-#define KERNEL_ADJTIME_SETTLE_NS	6000000
+/* One look at the kernel: what is left, when, and the follower's error then. */
+struct adjtime_observation {
+	long left_us;			/* adjtimex(ADJ_OFFSET_SS_READ).offset */
+	int64_t realtime_ns;		/* CLOCK_REALTIME at the look */
+	int64_t error_ns;		/* clock_follow_error() at a sample taken with it */
+	int64_t uncertainty_ns;		/* half the sample's bracket; < 0: no usable sample */
+};
 
-/* The slew (ppm) now, from what is left (us) at CLOCK_REALTIME now. */
-long adjtime_model_update(struct adjtime_model *m, long left_us,
-			  int64_t realtime_ns);
+#define KERNEL_ADJTIME_END_NS			50
+#define KERNEL_ADJTIME_END_DEADLINE_NS		25000000
+#define KERNEL_ADJTIME_WATCH_LEAD_NS		1000000
+#define KERNEL_ADJTIME_WATCH_PERIOD_NS		250000
+/* Samples with a wider bracket (ns) are no evidence of the end. */
+#define KERNEL_ADJTIME_MAX_UNCERTAINTY_NS	250
+
+/* The slew (ppm) now, from one look at the kernel. */
+long adjtime_model_update(struct adjtime_model *m,
+			  const struct adjtime_observation *o);
+
+/*
+ * True while a change of the slew is due and not seen yet: from
+ * KERNEL_ADJTIME_WATCH_LEAD_NS before each boundary of a slew until its
+ * change shows (or the deadline passes).  The caller samples densely then.
+ */
+bool adjtime_model_watching(const struct adjtime_model *m, int64_t realtime_ns);
 
 /* CLOCK_MONOTONIC's rate over CLOCK_MONOTONIC_RAW's, as the kernel sets it. */
 double kernel_rate_factor(const struct kernel_rate *k);

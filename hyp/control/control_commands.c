@@ -200,7 +200,8 @@ static void emit_time_function(struct emit *e, const struct domain_clock *snap)
 static void emit_host_clock(struct emit *e, const uint64_t *domain_hz)
 {
 	struct clock_follow cf;
-	bool following = host_clock_follow_snapshot(&cf);
+	struct adjtime_model adjtime;
+	bool following = host_clock_follow_snapshot(&cf, &adjtime);
 
 	emit_object_begin(e, "host_clock");
 	emit_str(e, "follows", following ? "CLOCK_MONOTONIC (host NTP)" :
@@ -225,6 +226,8 @@ static void emit_host_clock(struct emit *e, const uint64_t *domain_hz)
 		emit_u64(e, "kernel_changes", cf.kernel_changes);
 		emit_u64(e, "trims", cf.trims);
 		emit_u64(e, "breaks", cf.breaks);
+		emit_u64(e, "adjtime_ends_measured", adjtime.ends_measured);
+		emit_u64(e, "adjtime_ends_by_deadline", adjtime.ends_by_deadline);
 	}
 	emit_object_end(e);
 }

@@ -13,31 +13,11 @@
 #include "host/host_clock_follow.h"
 
 static struct event_source timer = { .fd = -1 };
+static bool timer_watching;	/* at the adjtime() watch period */
 static struct clock_follow follower;
 static struct adjtime_model adjtime_slew;
 static void (*apply_rate)(uint64_t hz);
 static struct ratelimit follow_rl = RATELIMIT_INIT(60000000000ull, 10);
-
-/*
- * adjtimex(2), read-only: the kernel's frequency, tick and PLL state, and
- * what is left of an adjtime(3) (ADJ_OFFSET_SS_READ needs no privilege).
- */
-static int read_kernel_rate(struct kernel_rate *k)
-{
-	struct timex tx = { .modes = 0 };
-	struct timex adj = { .modes = ADJ_OFFSET_SS_READ };
-	struct timespec now;
-	long adjtime_ppm;
-
-	if (adjtimex(&tx) < 0 || adjtimex(&adj) < 0)
-		return -errno;
-	clock_gettime(CLOCK_REALTIME, &now);
-	adjtime_ppm = adjtime_model_update(&adjtime_slew, adj.offset,
-					   now.tv_sec * 1000000000ll + now.tv_nsec);
-	kernel_rate_from_timex(k, tx.freq, tx.tick, tx.status, tx.offset,
-			       tx.constant, adjtime_ppm);
-	return 0;
-}
 
 static struct follow_sample take_sample(void)
 {
@@ -49,19 +29,81 @@ static struct follow_sample take_sample(void)
 	};
 }
 
+static int64_t realtime_now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec * 1000000000ll + now.tv_nsec;
+}
+
+/*
+ * adjtimex(2), read-only: the kernel's frequency, tick and PLL state, and
+ * what is left of an adjtime(3) (ADJ_OFFSET_SS_READ needs no privilege).
+ * The sample s, taken just before, is the adjtime model's evidence of a
+ * slew's end; before the follower starts there is none.
+ */
+static int read_kernel_rate(struct kernel_rate *k,
+			    const struct follow_sample *s, bool following)
+{
+	struct timex tx = { .modes = 0 };
+	struct timex adj = { .modes = ADJ_OFFSET_SS_READ };
+	struct adjtime_observation look = { .uncertainty_ns = -1 };
+	long adjtime_ppm;
+
+	if (adjtimex(&tx) < 0 || adjtimex(&adj) < 0)
+		return -errno;
+	look.left_us = adj.offset;
+	look.realtime_ns = realtime_now_ns();
+	if (following) {
+		look.error_ns = clock_follow_error(&follower, s);
+		look.uncertainty_ns =
+			(int64_t)timebase_cycles_to_ns(s->width) / 2;
+	}
+	adjtime_ppm = adjtime_model_update(&adjtime_slew, &look);
+	kernel_rate_from_timex(k, tx.freq, tx.tick, tx.status, tx.offset,
+			       tx.constant, adjtime_ppm);
+	return 0;
+}
+
+/* Every period, or densely while an adjtime() slew's change is due. */
+static void set_timer_period(bool watching)
+{
+	long period_ns = watching ? KERNEL_ADJTIME_WATCH_PERIOD_NS :
+			 HOST_CLOCK_FOLLOW_PERIOD_MS * 1000000l;
+	struct itimerspec period = {
+		.it_value.tv_nsec = period_ns,
+		.it_interval.tv_nsec = period_ns,
+	};
+
+	if (watching == timer_watching)
+		return;
+	if (timerfd_settime(timer.fd, 0, &period, NULL) < 0) {
+		log_ratelimited(&follow_rl, LOG_LEVEL_WARN,
+				"host clock: cannot set the sampling period to %ld ns: %s",
+				period_ns, strerror(errno));
+		return;
+	}
+	timer_watching = watching;
+}
+
 static void on_timer(struct event_source *src, uint32_t events)
 {
 	struct kernel_rate k;
 	struct follow_sample s;
 	uint64_t expirations, kernel_changes = follower.kernel_changes;
+	bool changed;
 
 	(void)events;
 	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	if (read_kernel_rate(&k))
-		k = follower.kernel;
 	s = take_sample();
-	if (!clock_follow_step(&follower, &s, &k))
+	if (read_kernel_rate(&k, &s, true))
+		k = follower.kernel;
+	changed = clock_follow_step(&follower, &s, &k);
+	set_timer_period(adjtime_model_watching(&adjtime_slew,
+						realtime_now_ns()));
+	if (!changed)
 		return;
 	if (follower.kernel_changes != kernel_changes)
 		log_ratelimited(&follow_rl, LOG_LEVEL_INFO,
@@ -87,14 +129,15 @@ int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz))
 	struct kernel_rate k;
 	int ret;
 
-	ret = read_kernel_rate(&k);
+	s = take_sample();
+	ret = read_kernel_rate(&k, &s, false);
 	if (ret)
 		return ret;
-	s = take_sample();
 	ret = clock_follow_init(&follower, nominal_hz, &k, &s);
 	if (ret)
 		return ret;
 	apply_rate = apply;
+	timer_watching = false;
 	timer.handler = on_timer;
 	timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (timer.fd < 0)
@@ -130,10 +173,13 @@ uint64_t host_clock_follow_hz(void)
 	return host_clock_follow_active() ? follower.applied_hz : 0;
 }
 
-bool host_clock_follow_snapshot(struct clock_follow *out)
+bool host_clock_follow_snapshot(struct clock_follow *out,
+				struct adjtime_model *adjtime)
 {
 	if (!host_clock_follow_active())
 		return false;
 	*out = follower;
+	if (adjtime)
+		*adjtime = adjtime_slew;
 	return true;
 }

@@ -30,7 +30,8 @@ bool host_clock_follow_active(void);
 /* The rate new domains start at: the applied one (0 when not following). */
 uint64_t host_clock_follow_hz(void);
 
-/* A copy of the follower's state, for pvxl info. */
-bool host_clock_follow_snapshot(struct clock_follow *out);
+/* A copy of the follower's state (and, if asked, its adjtime model), for pvxl info. */
+bool host_clock_follow_snapshot(struct clock_follow *out,
+				struct adjtime_model *adjtime);
 
 #endif /* PVTIMED_HOST_CLOCK_FOLLOW_H */

@@ -260,8 +260,10 @@ void host_clock_watch_recheck_in(uint64_t ns)
 }
 
 /* No host clock follower in the harness: info shows "raw". */
-bool host_clock_follow_snapshot(struct clock_follow *out)
+bool host_clock_follow_snapshot(struct clock_follow *out,
+				struct adjtime_model *adjtime)
 {
 	(void)out;
+	(void)adjtime;
 	return false;
 }

@@ -126,7 +126,7 @@ int main(void)
 	struct run_stats st;
 	uint64_t changes;
 
-	tap_plan(22);
+	tap_plan(25);
 	tap_ok(fabs(kernel_rate_factor(&k50) - 1.00005) < 1e-12 &&
 	       fabs(kernel_rate_factor(&tick) - 1.0001) < 1e-12,
 	       "adjtimex freq and tick scale the rate as the kernel does");
@@ -145,28 +145,116 @@ int main(void)
 	       fabs(kernel_rate_factor(&k) - (1.0 - 500e-6)) < 1e-12,
 	       "an adjtime() slew of -500 ppm scales the rate");
 	{
-		/* adjtime(+1200 us) at 10.3 s: 500, 500, 200 us a second from 11 s. */
-		static const struct { double t; long left, rate; } seq[] = {
-			{ 10.3, 1200, 0 }, { 10.9, 1200, 0 }, { 11.002, 700, 500 },
-			{ 11.5, 700, 500 }, { 12.003, 200, 500 }, { 12.9, 200, 500 },
-			{ 13.001, 0, 200 }, { 13.5, 0, 200 }, { 14.004, 0, 200 },
-			{ 14.007, 0, 0 }, { 15.5, 0, 0 }, { 16.2, -600, 0 },
-			{ 17.004, -100, -500 }, { 18.003, 0, -100 }, { 19.01, 0, 0 },
+		/*
+		 * adjtime(+1200 us) at 10.3 s: 500, 500, 200 us a second from
+		 * 11 s; the kernel stops at 14.004 s, and the error (fn - mono)
+		 * moves +200 ns a ms from there.  Then adjtime(-600 us) at
+		 * 16.2 s: 500, 100; the kernel stops at 19.006 s, the error
+		 * moves -100 ns a ms.  Uncertainty 30 ns, or -1: no sample.
+		 */
+		static const struct { double t; long left; int64_t err, unc; long rate; } seq[] = {
+			{ 10.3, 1200, 5, 30, 0 }, { 10.9, 1200, 5, 30, 0 },
+			{ 11.002, 700, 5, 30, 500 }, { 11.5, 700, 5, 30, 500 },
+			{ 12.003, 200, 5, 30, 500 }, { 12.9, 200, 5, 30, 500 },
+			{ 13.001, 0, 5, 30, 200 }, { 13.5, 0, 8, 30, 200 },
+			{ 13.9995, 0, 10, 30, 200 },
+			/* Past the boundary, not moved yet: still slewing. */
+			{ 14.002, 0, 12, 30, 200 }, { 14.004, 0, 10, 30, 200 },
+			/* Moved 90 ns: not past both brackets and 50 ns. */
+			{ 14.00445, 0, 100, 30, 200 },
+			/* A wide sample far off proves nothing. */
+			{ 14.0045, 0, 900, 400, 200 },
+			/* Moved 150 ns the slew's way: over. */
+			{ 14.00475, 0, 160, 30, 0 }, { 15.5, 0, 160, 30, 0 },
+			{ 16.2, -600, 0, 30, 0 }, { 17.004, -100, 0, 30, -500 },
+			{ 18.003, 0, 0, 30, -100 }, { 18.9, 0, 0, 30, -100 },
+			/* Moved the wrong way: not the end. */
+			{ 19.005, 0, 200, 30, -100 }, { 19.0055, 0, 0, 30, -100 },
+			{ 19.007, 0, -150, 30, 0 },
 		};
 		struct adjtime_model m = { 0 };
 		unsigned int i, bad = 0;
 
 		for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
-			long r = adjtime_model_update(&m, seq[i].left,
-						      (int64_t)llround(seq[i].t * 1e9));
+			struct adjtime_observation o = {
+				.left_us = seq[i].left,
+				.realtime_ns = (int64_t)llround(seq[i].t * 1e9),
+				.error_ns = seq[i].err,
+				.uncertainty_ns = seq[i].unc,
+			};
+			long r = adjtime_model_update(&m, &o);
+
 			if (r != seq[i].rate) {
-				tap_diag("at %.3f s, %ld us left: %ld ppm, want %ld",
-					 seq[i].t, seq[i].left, r, seq[i].rate);
+				tap_diag("at %.4f s, %ld us left, error %lld: %ld ppm, want %ld",
+					 seq[i].t, seq[i].left, (long long)seq[i].err,
+					 r, seq[i].rate);
 				bad++;
 			}
 		}
-		tap_ok(!bad, "adjtime(): the slew starts at the next second, "
-		       "runs what the kernel takes each second, ends a second after");
+		tap_ok(!bad && m.ends_measured == 2 && !m.ends_by_deadline,
+		       "adjtime(): the slew starts at the next second, runs what "
+		       "the kernel takes each second, ends when the error moves "
+		       "its way (%llu measured, %llu by deadline)",
+		       (unsigned long long)m.ends_measured,
+		       (unsigned long long)m.ends_by_deadline);
+	}
+	{
+		/* No usable sample after the last share: over at the deadline. */
+		struct adjtime_model m = { 0 };
+		struct adjtime_observation o = { .left_us = 300,
+						 .realtime_ns = 5100000000ll,
+						 .uncertainty_ns = -1 };
+		long before, after;
+
+		adjtime_model_update(&m, &o);
+		o.left_us = 0;
+		o.realtime_ns = 6003000000ll;
+		adjtime_model_update(&m, &o);
+		o.realtime_ns = 7000000000ll + KERNEL_ADJTIME_END_DEADLINE_NS - 1000;
+		before = adjtime_model_update(&m, &o);
+		o.realtime_ns += 2000;
+		after = adjtime_model_update(&m, &o);
+		tap_ok(before == 300 && after == 0 && m.ends_by_deadline == 1,
+		       "adjtime(): with no evidence the slew is over %d ms after "
+		       "the boundary (%ld, then %ld ppm)",
+		       KERNEL_ADJTIME_END_DEADLINE_NS / 1000000, before, after);
+	}
+	{
+		/* adjtime(0) cancelling 1500 us left is no 1500 ppm share. */
+		struct adjtime_model m = { 0 };
+		struct adjtime_observation o = { .left_us = 1500,
+						 .realtime_ns = 1500000000ll,
+						 .uncertainty_ns = -1 };
+		long r;
+
+		adjtime_model_update(&m, &o);
+		o.left_us = 1000;
+		o.realtime_ns = 2004000000ll;
+		adjtime_model_update(&m, &o);
+		o.left_us = 0;
+		o.realtime_ns = 2500000000ll;
+		r = adjtime_model_update(&m, &o);
+		tap_ok(r == 500, "adjtime(): a cancel keeps this second's share (%ld ppm)", r);
+	}
+	{
+		/* Dense sampling only around a slew's boundaries. */
+		struct adjtime_model m = { 0 };
+		struct adjtime_observation o = { .left_us = 800,
+						 .realtime_ns = 20300000000ll,
+						 .uncertainty_ns = -1 };
+		bool idle, lead, mid, after_boundary, seen;
+
+		idle = adjtime_model_watching(&m, 20999500000ll);
+		adjtime_model_update(&m, &o);
+		mid = adjtime_model_watching(&m, 20500000000ll);
+		lead = adjtime_model_watching(&m, 20999500000ll);
+		after_boundary = adjtime_model_watching(&m, 21003000000ll);
+		o.left_us = 300;
+		o.realtime_ns = 21004000000ll;
+		adjtime_model_update(&m, &o);
+		seen = adjtime_model_watching(&m, 21004100000ll);
+		tap_ok(!idle && !mid && lead && after_boundary && !seen,
+		       "adjtime(): watched from 1 ms before a boundary until its share shows");
 	}
 
 	s = sim_sample(&h, 100);
