@@ -162,22 +162,19 @@ def neighbour_samples(console):
     return samples, failed
 
 
-def doorbell_counts(daemon):
-    """(doorbell_wakes, doorbell_hold_offs) of the hostile domain."""
-    info = daemon.pvxl("info", "--json", HOSTILE)
-    try:
-        data = info.json() if info.returncode == 0 else {}
-    except ValueError:
-        data = {}
-    return data.get("doorbell_wakes"), data.get("doorbell_hold_offs")
-
-
-def neighbour_info(daemon):
-    info = daemon.pvxl("info", "--json", NEIGHBOUR)
+def domain_info(daemon, name):
+    """`pvxl info --json` of one domain ({} if it failed or was not JSON)."""
+    info = daemon.pvxl("info", "--json", name)
     try:
         return info.json() if info.returncode == 0 else {}
     except ValueError:
         return {}
+
+
+def doorbell_counts(daemon):
+    """(doorbell_wakes, doorbell_hold_offs) of the hostile domain."""
+    data = domain_info(daemon, HOSTILE)
+    return data.get("doorbell_wakes"), data.get("doorbell_hold_offs")
 
 
 def counters_changed(before, after, prefix=""):
@@ -225,7 +222,7 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
             return figures
         # Let its load-time handshakes settle, then the quiet window.
         pump([neighbour], 3)
-        before = neighbour_info(daemon)
+        before = domain_info(daemon, NEIGHBOUR)
         quiet_first = meter.sample()
         pump([neighbour], BASELINE_S)
         quiet_last = meter.sample()
@@ -332,7 +329,7 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
         log(f"  neighbour |REALTIME - hyp|: quiet max {quiet['max']:.0f} ns "
             f"p99 {quiet['p99']:.0f} ns; attacked max {attacked['max']:.0f} "
             f"ns p99 {attacked['p99']:.0f} ns")
-        after = neighbour_info(daemon)
+        after = domain_info(daemon, NEIGHBOUR)
         # What moved it, should it move: pvtimed's view of the neighbour.
         why = [f"neighbour counters that changed: {counters_changed(before, after)}"]
         why += log_lines_about(daemon.log_path, NEIGHBOUR, log_offset)[:20]

@@ -72,6 +72,8 @@ from timesource_check import phase_timesource  # noqa: E402
 from steps_check import phase_steps  # noqa: E402
 
 QEMU = "/usr/bin/qemu-system-x86_64"
+# Build and fuzz jobs: one per core.
+JOBS = os.cpu_count() or 1
 HOUR_NS = 3600 * 10**9
 GUEST_TIMEOUT = 600      # s, main guest suite in make check
 PTP_TIMEOUT = 240        # s, the PTP guest: boot, checks, chrony <= 60 s, hold
@@ -195,7 +197,7 @@ def phase_host_units(results, args):
                       "selftests/host/meter"):
         run_tap_command(results, f"unit:{directory}",
                         ["make", "--no-print-directory", "-C", directory,
-                         f"-j{os.cpu_count() or 1}", "check", "SANITIZE=1",
+                         f"-j{JOBS}", "check", "SANITIZE=1",
                          f"BUILD={sanitize_build}"],
                         timeout=600)
     run_tap_command(results, "unit:install",
@@ -223,8 +225,8 @@ def phase_fuzz(results, args):
         f"{args.fuzz_seconds} s each)")
     run_tap_command(results, "fuzz",
                     ["make", "--no-print-directory", "-C", "selftests/fuzz",
-                     f"-j{os.cpu_count() or 1}", "check", f"BUILD={args.build}",
-                     f"FUZZ_JOBS={os.cpu_count() or 1}",
+                     f"-j{JOBS}", "check", f"BUILD={args.build}",
+                     f"FUZZ_JOBS={JOBS}",
                      f"FUZZ_CHECK_SECONDS={args.fuzz_seconds}"],
                     timeout=900)
 

@@ -18,7 +18,6 @@ Exit status: 0 written, 1 no usable payload or no PVH entry (nothing
 written), 2 usage.
 """
 
-import gzip
 import lzma
 import os
 import struct
@@ -51,7 +50,7 @@ def payloads(image):
         while start >= 0:
             try:
                 out = decompress(kind, image[start:])
-            except (lzma.LZMAError, zlib.error, gzip.BadGzipFile, EOFError):
+            except (lzma.LZMAError, zlib.error, EOFError):
                 out = b""
             if out.startswith(ELF_MAGIC):
                 yield start, kind, out
