@@ -29,6 +29,7 @@ Standalone: python3 selftests/steps_check.py --build build [--keep]
 """
 
 import argparse
+import json
 import mmap
 import os
 import re
@@ -157,9 +158,63 @@ def follow_for(guest, seconds):
         time.sleep(min(left, 0.01))
 
 
-def pvxl_steps(daemon, guest, steplog, figures):
+def wallclock_doorbells(daemon):
+    """(doorbells rung, host CLOCK_MONOTONIC_RAW of the last) for the
+    guest, from `json info` on the control socket; (None, None) if the
+    answer has neither."""
+    text = control_request(daemon.socket, f"json info {GUEST}\n".encode())
+    try:
+        wc = json.loads(text.split("\n", 1)[1])["wallclock"]
+        return int(wc["doorbells"]), int(wc["last_doorbell_raw_ns"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None, None
+
+
+class DoorbellTally:
+    """pvtimed's part of each step: its wall-clock doorbell must ring once
+    per step, and from the request to the ring is pvtimed's time (waking,
+    computing wc, writing it); the rest, to the guest's irq, is QEMU's
+    and the vCPU's.  Read half a gap after each step (the step is long
+    in by then), so no read comes near the next step."""
+
+    def __init__(self, daemon, kind):
+        self.daemon = daemon
+        self.kind = kind
+        self.rings, _ = wallclock_doorbells(daemon)
+        self.to_ring_ns = []
+        self.not_once = []
+
+    def after_step(self, index, before):
+        rings, rung = wallclock_doorbells(self.daemon)
+        if rings is None or self.rings is None or rings - self.rings != 1:
+            self.not_once.append(f"step {index}: {self.rings} -> {rings}")
+        elif rung >= before:
+            self.to_ring_ns.append(rung - before)
+        self.rings = rings
+
+    def report(self, results, figures):
+        results.own(not self.not_once, SUITE,
+                    f"{self.kind} steps: pvtimed rang the wall-clock doorbell "
+                    f"once per step ({len(self.not_once)} otherwise)",
+                    self.not_once[:5])
+        rung = sorted(self.to_ring_ns)
+        if rung:
+            for name, q in (("p50", 0.50), ("p99", 0.99)):
+                at = rung[min(len(rung) - 1, int(q * len(rung)))]
+                figures[f"steps_{self.kind}_to_ring_{name}_us"] = f"{at / 1e3:.1f}"
+
+
+def follow_step(guest, tally, index, before):
+    """The gap after a step: the console, and half way pvtimed's tally."""
+    follow_for(guest, GAP_S / 2)
+    tally.after_step(index, before)
+    follow_for(guest, GAP_S / 2)
+
+
+def pvxl_steps(results, daemon, guest, steplog, figures):
     """set-wallclock rel +X / -X through the control socket."""
     expect, costs = 0, []
+    tally = DoorbellTally(daemon, "pvxl")
     for i in range(STEPS):
         delta = STEP_NS if i % 2 == 0 else -STEP_NS
         steplog.announce()
@@ -170,16 +225,18 @@ def pvxl_steps(daemon, guest, steplog, figures):
         expect += delta
         steplog.add(before, after, expect, STEP_KIND_PVXL)
         costs.append(after - before)
-        follow_for(guest, GAP_S)
+        follow_step(guest, tally, i, before)
     costs.sort()
     figures["steps_pvxl_request_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
+    tally.report(results, figures)
     return expect
 
 
-def host_steps(guest, steplog, expect, figures):
+def host_steps(results, daemon, guest, steplog, expect, figures):
     """clock_adjtime(ADJ_SETOFFSET) +X / -X; the host ends where it began."""
     pending = 0
     costs = []
+    tally = DoorbellTally(daemon, "host")
     try:
         for i in range(STEPS):
             delta = STEP_NS if i % 2 == 0 else -STEP_NS
@@ -190,12 +247,13 @@ def host_steps(guest, steplog, expect, figures):
             pending += delta
             steplog.add(before, after, expect, STEP_KIND_HOST)
             costs.append(after - before)
-            follow_for(guest, GAP_S)
+            follow_step(guest, tally, i, before)
     finally:
         if pending:
             host_step(-pending)
     costs.sort()
     figures["steps_host_syscall_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
+    tally.report(results, figures)
 
 
 class StepsGuest(GuestConsole):
@@ -332,8 +390,8 @@ def phase_steps(results, args, daemon, workdir):
         try:
             follow_for(guest, 0.3)      # a baseline before the first step
             started = time.monotonic()
-            expect = pvxl_steps(daemon, guest, steplog, figures)
-            host_steps(guest, steplog, expect, figures)
+            expect = pvxl_steps(results, daemon, guest, steplog, figures)
+            host_steps(results, daemon, guest, steplog, expect, figures)
             log(f"  {SUITE}: {steplog.count} steps in "
                 f"{time.monotonic() - started:.1f} s")
             steplog.done()
@@ -388,7 +446,9 @@ def steps_report(figures):
                    f"p99 {get('applied_p99_us')} us, max "
                    f"{get('applied_max_us')} us (goal {goal}); "
                    f"missed {get('missed')}")
-        out.append(f"  {'':<20} of which to the guest's irq p50 "
+        out.append(f"  {'':<20} of which to pvtimed's doorbell p50 "
+                   f"{get('to_ring_p50_us')} us, p99 {get('to_ring_p99_us')} us; "
+                   f"to the guest's irq p50 "
                    f"{get('to_irq_p50_us')} us, p99 {get('to_irq_p99_us')} us; "
                    f"in the guest p50 {get('in_guest_p50_us')} us, "
                    f"p99 {get('in_guest_p99_us')} us; the call returned "

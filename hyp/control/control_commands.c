@@ -91,6 +91,8 @@ static void emit_wallclock(struct emit *e, struct domain *d)
 	else
 		emit_s64(e, "wc_ns", wc_ns);
 	emit_s64(e, "wall_now_ns", wallclock_now(&d->clock));
+	emit_u64(e, "doorbells", d->wallclock_rings);
+	emit_s64(e, "last_doorbell_raw_ns", d->wallclock_ring_raw_ns);
 	emit_object_end(e);
 }
 

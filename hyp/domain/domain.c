@@ -111,11 +111,18 @@ void domain_on_doorbell(struct ivshmem_server *srv, unsigned int vector)
 
 void domain_ring_wallclock(struct domain *d)
 {
-	int ret = ivshmem_server_ring(&d->ivshmem, PVTIME_VEC_WALLCLOCK);
+	struct timespec rung;
+	int ret;
 
-	if (ret)
+	clock_gettime(CLOCK_MONOTONIC_RAW, &rung);
+	ret = ivshmem_server_ring(&d->ivshmem, PVTIME_VEC_WALLCLOCK);
+	if (ret) {
 		log_warn("domain %s: cannot ring the wall-clock doorbell: %s",
 			 d->cfg.name, strerror(-ret));
+		return;
+	}
+	d->wallclock_rings++;
+	d->wallclock_ring_raw_ns = rung.tv_sec * 1000000000ll + rung.tv_nsec;
 }
 
 void domain_ring_records(struct domain *d)

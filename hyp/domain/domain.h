@@ -69,6 +69,13 @@ struct domain {
 	bool ivshmem_ready;
 	struct mailbox_server mailbox;
 	struct clock_status_state clock_status;
+	/*
+	 * Wall-clock doorbells rung, and when the last one was (host
+	 * CLOCK_MONOTONIC_RAW): a host step's way to the guest is timed
+	 * in two parts, pvtimed's and QEMU's plus the guest's.  Event loop.
+	 */
+	uint64_t wallclock_rings;
+	int64_t wallclock_ring_raw_ns;
 
 	/*
 	 * pvxl pause/unpause: QEMU's vCPUs stopped through QMP.  The domain
