@@ -214,15 +214,22 @@ static void on_host_tick(void)
 	clock_status_refresh_all();
 }
 
-/* The host's clock was stepped, or the time source moved the hyp's. */
+/* The time source moved the hyp's wall clock. */
 static void on_wallclock_stepped(void)
 {
 	domain_republish_wallclocks(true);
 }
 
+/* The host's clock was stepped: guests first, then the rate follower. */
+static void on_host_stepped(void)
+{
+	domain_republish_wallclocks(true);
+	host_clock_follow_host_stepped();
+}
+
 static const struct host_clock_watch_ops host_clock_events = {
 	.tick = on_host_tick,
-	.stepped = on_wallclock_stepped,
+	.stepped = on_host_stepped,
 	.recheck = domain_refresh_stability_all,
 };
 

@@ -105,6 +105,14 @@ long adjtime_model_update(struct adjtime_model *m,
 	return m->rate_ppm;
 }
 
+void adjtime_model_host_stepped(struct adjtime_model *m, int64_t realtime_ns)
+{
+	m->last_left_us = 0;
+	m->rate_ppm = 0;
+	m->change_sec = realtime_ns / 1000000000ll;
+	m->end_ref_valid = false;
+}
+
 bool adjtime_model_watching(const struct adjtime_model *m, int64_t realtime_ns)
 {
 	int64_t sec = realtime_ns / 1000000000ll;

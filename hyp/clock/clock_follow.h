@@ -153,6 +153,13 @@ long adjtime_model_update(struct adjtime_model *m,
 			  const struct adjtime_observation *o);
 
 /*
+ * The host's clock was stepped: the kernel's step (settimeofday,
+ * ADJ_SETOFFSET) clears what is left of adjtime() and its slew at once
+ * (ntp_clear()), so the slew is over now, not at the next boundary.
+ */
+void adjtime_model_host_stepped(struct adjtime_model *m, int64_t realtime_ns);
+
+/*
  * True while a change of the slew is due and not seen yet: from
  * KERNEL_ADJTIME_WATCH_LEAD_NS before each boundary of a slew until its
  * change shows (or the deadline passes).  The caller samples densely then.

@@ -87,16 +87,14 @@ static void set_timer_period(bool watching)
 	timer_watching = watching;
 }
 
-static void on_timer(struct event_source *src, uint32_t events)
+/* One sample: the model steps, and every domain gets a new rate. */
+static void follow_once(void)
 {
 	struct kernel_rate k;
 	struct follow_sample s;
-	uint64_t expirations, kernel_changes = follower.kernel_changes;
+	uint64_t kernel_changes = follower.kernel_changes;
 	bool changed;
 
-	(void)events;
-	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
-		return;
 	s = take_sample();
 	if (read_kernel_rate(&k, &s, true))
 		k = follower.kernel;
@@ -117,6 +115,24 @@ static void on_timer(struct event_source *src, uint32_t events)
 			  (long long)follower.last_error_ns,
 			  follower.trimming ? ", trimming" : "");
 	apply_rate(follower.applied_hz);
+}
+
+static void on_timer(struct event_source *src, uint32_t events)
+{
+	uint64_t expirations;
+
+	(void)events;
+	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	follow_once();
+}
+
+void host_clock_follow_host_stepped(void)
+{
+	if (!host_clock_follow_active())
+		return;
+	adjtime_model_host_stepped(&adjtime_slew, realtime_now_ns());
+	follow_once();
 }
 
 int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz))

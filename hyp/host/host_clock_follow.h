@@ -24,6 +24,12 @@
 int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz));
 void host_clock_follow_stop(void);
 
+/*
+ * The host's CLOCK_REALTIME was stepped: the kernel stopped any adjtime()
+ * slew with it, so the records stop following one now.
+ */
+void host_clock_follow_host_stepped(void);
+
 /* Following now (started and not stopped). */
 bool host_clock_follow_active(void);
 

@@ -126,7 +126,7 @@ int main(void)
 	struct run_stats st;
 	uint64_t changes;
 
-	tap_plan(25);
+	tap_plan(26);
 	tap_ok(fabs(kernel_rate_factor(&k50) - 1.00005) < 1e-12 &&
 	       fabs(kernel_rate_factor(&tick) - 1.0001) < 1e-12,
 	       "adjtimex freq and tick scale the rate as the kernel does");
@@ -235,6 +235,29 @@ int main(void)
 		o.realtime_ns = 2500000000ll;
 		r = adjtime_model_update(&m, &o);
 		tap_ok(r == 500, "adjtime(): a cancel keeps this second's share (%ld ppm)", r);
+	}
+	{
+		/* A host step mid-slew: the kernel cleared it, so is it here. */
+		struct adjtime_model m = { 0 };
+		struct adjtime_observation o = { .left_us = 1500,
+						 .realtime_ns = 30500000000ll,
+						 .uncertainty_ns = -1 };
+		long during, after, later;
+
+		adjtime_model_update(&m, &o);
+		o.left_us = 1000;
+		o.realtime_ns = 31004000000ll;
+		during = adjtime_model_update(&m, &o);
+		adjtime_model_host_stepped(&m, 31400000000ll);
+		o.left_us = 0;
+		o.realtime_ns = 31402000000ll;
+		after = adjtime_model_update(&m, &o);
+		o.realtime_ns = 32010000000ll;
+		later = adjtime_model_update(&m, &o);
+		tap_ok(during == 500 && after == 0 && later == 0 &&
+		       !adjtime_model_watching(&m, 32999500000ll),
+		       "adjtime(): a host step ends the slew at once (%ld, %ld, %ld ppm)",
+		       during, after, later);
 	}
 	{
 		/* Dense sampling only around a slew's boundaries. */
