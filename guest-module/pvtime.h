@@ -173,12 +173,21 @@ struct pvtime_dev {
 	bool tsc_cs_registered;
 	u32 tsc_cs_mul;			/* the records' rate it runs at */
 	s8 tsc_cs_shift;
+	u64 tsc_cs_registered_tsc;	/* when it was last registered */
 	int fastpath_state;		/* enum pvtime_fastpath_state */
 	pvtime_time_info_t *fastpath_snap;	/* one per possible CPU */
 	u32 *stopped_version_seen;	/* one per possible CPU */
 	s64 fastpath_worst_skew_ns;	/* largest record disagreement seen */
 	struct delayed_work fastpath_check;	/* periodic re-evaluation */
 	atomic64_t records_irqs;
+	u64 records_irq_tsc;		/* the last records doorbell's hard irq */
+	/*
+	 * From a records doorbell's hard irq to pvtime-tsc unregistered: the
+	 * time the kernel kept the old rate after a rate change (what the
+	 * take-up then slews away is the rate change times this).
+	 */
+	atomic64_t fastpath_drop_delay_last_ns;
+	atomic64_t fastpath_drop_delay_max_ns;
 	atomic64_t fastpath_engaged;	/* times pvtime-tsc was registered */
 	atomic64_t fastpath_dropped;	/* times it was unregistered */
 	atomic64_t clocksource_handoffs;	/* switches that lost no time */
@@ -200,6 +209,8 @@ struct pvtime_dev {
 	struct delayed_work calibrate_work;
 	u32 calibration_ms;		/* 0: the hyp does not calibrate */
 	bool calibrate_stopping;
+	/* The next round follows a guest stop: check REALTIME after it. */
+	atomic_t calibrate_after_stop;
 	bool vouched;			/* the records agree with the hyp */
 	unsigned int vouch_bad;		/* bad checks in a row */
 	unsigned int vouch_good;	/* good checks in a row */
@@ -362,6 +373,7 @@ s64 pvtime_record_time_at(const pvtime_time_info_t *rec, u64 tsc);
 void pvtime_calibrate_start(struct pvtime_dev *pd);
 void pvtime_calibrate_stop(struct pvtime_dev *pd);
 void pvtime_calibrate_now(struct pvtime_dev *pd);
+void pvtime_calibrate_after_stop(struct pvtime_dev *pd);
 bool pvtime_calibrating(struct pvtime_dev *pd);
 bool pvtime_records_vouched(struct pvtime_dev *pd);
 const char *pvtime_fastpath_state_name(int state);
@@ -370,6 +382,7 @@ const char *pvtime_fastpath_state_name(int state);
 void pvtime_wallclock_start(struct pvtime_dev *pd);
 void pvtime_wallclock_stop(struct pvtime_dev *pd);
 void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd);
+void pvtime_wallclock_check_soon(struct pvtime_dev *pd);
 void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why);
 void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 			      u64 uncertainty_ns, const char *why);

@@ -39,12 +39,18 @@
 #include <linux/smp.h>
 #include <linux/workqueue.h>
 #include <linux/seq_file.h>
+#include <asm/tsc.h>
 
 #include "pvtime.h"
 
 #define PVTIME_TSC_RATING		410	/* above pvtime's 400 */
 #define PVTIME_FASTPATH_CHECK_MS	1000
 #define PVTIME_GUARD_RECHECK_MS		10
+/*
+ * A drop this long after the last records doorbell was not that
+ * doorbell's (the periodic check, a stop): not a delay.
+ */
+#define PVTIME_FASTPATH_DROP_DELAY_MAX_NS	(2 * NSEC_PER_SEC)
 /*
  * Records of one time function differ only by the hyp's rounding of each
  * anchor (a few ns); more means the hyp's TSC_STABLE is not to be trusted.
@@ -269,6 +275,7 @@ static int pvtime_tsc_cs_register(struct pvtime_dev *pd, u32 mul, s8 shift)
 	if (ret)
 		return ret;
 	pd->tsc_cs_registered = true;
+	pd->tsc_cs_registered_tsc = rdtsc_ordered();
 	pd->tsc_cs_mul = mul;
 	pd->tsc_cs_shift = shift;
 	atomic64_inc(&pd->fastpath_engaged);
@@ -294,6 +301,23 @@ static int pvtime_fastpath_engage(struct pvtime_dev *pd, u32 mul, s8 shift)
 	return ret;
 }
 
+/* How long after the last records doorbell pvtime-tsc went (debugfs). */
+static void pvtime_fastpath_note_drop_delay(struct pvtime_dev *pd)
+{
+	u64 irq_tsc = READ_ONCE(pd->records_irq_tsc), now = rdtsc_ordered();
+	s64 delay_ns;
+
+	/* No doorbell since this registration: not what ended it. */
+	if (irq_tsc < pd->tsc_cs_registered_tsc || now < irq_tsc)
+		return;
+	delay_ns = pvtime_cycles_to_ns(pd, now - irq_tsc);
+	if (delay_ns > PVTIME_FASTPATH_DROP_DELAY_MAX_NS)
+		return;
+	atomic64_set(&pd->fastpath_drop_delay_last_ns, delay_ns);
+	if (delay_ns > atomic64_read(&pd->fastpath_drop_delay_max_ns))
+		atomic64_set(&pd->fastpath_drop_delay_max_ns, delay_ns);
+}
+
 static int pvtime_tsc_cs_unregister(struct pvtime_dev *pd, const char *why)
 {
 	int ret;
@@ -307,6 +331,7 @@ static int pvtime_tsc_cs_unregister(struct pvtime_dev *pd, const char *why)
 			ret);
 		return ret;
 	}
+	pvtime_fastpath_note_drop_delay(pd);
 	pd->tsc_cs_registered = false;
 	atomic64_inc(&pd->fastpath_dropped);
 	dev_info(&pd->pdev->dev, "clocksource pvtime-tsc unregistered: %s\n",
@@ -409,7 +434,9 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 	 * moved): now that the kernel reads the records, tell the hyp where
 	 * the TSC is, so that its correction reaches the kernel's clock.
 	 */
-	if (stopped || (was_engaged && state == PVTIME_FP_NOT_STABLE))
+	if (stopped)
+		pvtime_calibrate_after_stop(pd);
+	else if (was_engaged && state == PVTIME_FP_NOT_STABLE)
 		pvtime_calibrate_now(pd);
 	if (state == PVTIME_FP_GUARD_AHEAD)
 		next = msecs_to_jiffies(PVTIME_GUARD_RECHECK_MS);
@@ -444,6 +471,7 @@ irqreturn_t pvtime_records_irq(int irq, void *data)
 	struct pvtime_dev *pd = data;
 
 	atomic64_inc(&pd->records_irqs);
+	WRITE_ONCE(pd->records_irq_tsc, rdtsc_ordered());
 	return IRQ_WAKE_THREAD;
 }
 
@@ -524,6 +552,10 @@ void pvtime_fastpath_show_state(struct pvtime_dev *pd, struct seq_file *m)
 		   atomic64_read(&pd->fastpath_engaged));
 	seq_printf(m, "fastpath_dropped %lld\n",
 		   atomic64_read(&pd->fastpath_dropped));
+	seq_printf(m, "fastpath_drop_delay_last_ns %lld\n",
+		   atomic64_read(&pd->fastpath_drop_delay_last_ns));
+	seq_printf(m, "fastpath_drop_delay_max_ns %lld\n",
+		   atomic64_read(&pd->fastpath_drop_delay_max_ns));
 	mutex_lock(&pd->fastpath_lock);
 	seq_printf(m, "fastpath_tsc_hz %llu\n", pd->tsc_cs_registered ?
 		   pvtime_hz_from_scale(pd->tsc_cs_mul, pd->tsc_cs_shift) : 0);

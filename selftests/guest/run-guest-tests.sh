@@ -631,7 +631,7 @@ mode_ntp() {
 	comment "wallclock_steps: $steps_before before the slews, $steps_after after"
 	echo "PVTIME-REPORT ntp_guest_wallclock_steps $((steps_after - steps_before))"
 	# What the records' rate changes left, and how much was slewed away.
-	sed -n 's/^\(takeups\|takeup_last_ns\|takeup_max_ns\) /PVTIME-REPORT ntp_\1 /p' \
+	sed -n 's/^\(takeups\|takeup_last_ns\|takeup_max_ns\|fastpath_drop_delay_max_ns\) /PVTIME-REPORT ntp_\1 /p' \
 		"$DEBUGFS/state"
 	grep -E '^(fastpath_(engaged|dropped)|takeup_bias_ns) ' "$DEBUGFS/state" |
 		comment_stream
