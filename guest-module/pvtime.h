@@ -188,6 +188,12 @@ struct pvtime_dev {
 	 */
 	atomic64_t fastpath_drop_delay_last_ns;
 	atomic64_t fastpath_drop_delay_max_ns;
+	/*
+	 * Where the longest delay went, TSC stamps: the irq thread began,
+	 * had fastpath_lock, called clocksource_unregister(), it returned.
+	 */
+	u64 drop_thread_tsc, drop_locked_tsc, drop_unregister_tsc;
+	u64 drop_max_stamps[4];
 	atomic64_t fastpath_engaged;	/* times pvtime-tsc was registered */
 	atomic64_t fastpath_dropped;	/* times it was unregistered */
 	atomic64_t clocksource_handoffs;	/* switches that lost no time */
@@ -209,8 +215,6 @@ struct pvtime_dev {
 	struct delayed_work calibrate_work;
 	u32 calibration_ms;		/* 0: the hyp does not calibrate */
 	bool calibrate_stopping;
-	/* The next round follows a guest stop: check REALTIME after it. */
-	atomic_t calibrate_after_stop;
 	bool vouched;			/* the records agree with the hyp */
 	unsigned int vouch_bad;		/* bad checks in a row */
 	unsigned int vouch_good;	/* good checks in a row */
@@ -373,7 +377,6 @@ s64 pvtime_record_time_at(const pvtime_time_info_t *rec, u64 tsc);
 void pvtime_calibrate_start(struct pvtime_dev *pd);
 void pvtime_calibrate_stop(struct pvtime_dev *pd);
 void pvtime_calibrate_now(struct pvtime_dev *pd);
-void pvtime_calibrate_after_stop(struct pvtime_dev *pd);
 bool pvtime_calibrating(struct pvtime_dev *pd);
 bool pvtime_records_vouched(struct pvtime_dev *pd);
 const char *pvtime_fastpath_state_name(int state);
@@ -382,7 +385,6 @@ const char *pvtime_fastpath_state_name(int state);
 void pvtime_wallclock_start(struct pvtime_dev *pd);
 void pvtime_wallclock_stop(struct pvtime_dev *pd);
 void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd);
-void pvtime_wallclock_check_soon(struct pvtime_dev *pd);
 void pvtime_wallclock_resync(struct pvtime_dev *pd, const char *why);
 void pvtime_wallclock_correct(struct pvtime_dev *pd, s64 offset_ns,
 			      u64 uncertainty_ns, const char *why);

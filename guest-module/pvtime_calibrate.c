@@ -118,9 +118,6 @@ static void pvtime_calibrate_work(struct work_struct *work)
 						&busy);
 	atomic64_inc(&pd->calibrations);
 	atomic64_add(busy, &pd->calibration_busy);
-	/* The hyp corrected a stop by this round: is REALTIME still right? */
-	if (atomic_xchg(&pd->calibrate_after_stop, 0))
-		pvtime_wallclock_check_soon(pd);
 	if (failures) {
 		atomic64_add(failures, &pd->calibration_failures);
 		pd->calibration_failed_rounds++;
@@ -144,17 +141,6 @@ void pvtime_calibrate_now(struct pvtime_dev *pd)
 {
 	if (READ_ONCE(pd->calibration_ms) && !READ_ONCE(pd->calibrate_stopping))
 		mod_delayed_work(system_highpri_wq, &pd->calibrate_work, 0);
-}
-
-/*
- * The guest was stopped: calibrate now, and check CLOCK_REALTIME against
- * the records once the hyp has corrected them by that round, not at the
- * next periodic check a second later.
- */
-void pvtime_calibrate_after_stop(struct pvtime_dev *pd)
-{
-	atomic_set(&pd->calibrate_after_stop, 1);
-	pvtime_calibrate_now(pd);
 }
 
 void pvtime_calibrate_start(struct pvtime_dev *pd)

@@ -314,8 +314,17 @@ static void pvtime_fastpath_note_drop_delay(struct pvtime_dev *pd)
 	if (delay_ns > PVTIME_FASTPATH_DROP_DELAY_MAX_NS)
 		return;
 	atomic64_set(&pd->fastpath_drop_delay_last_ns, delay_ns);
-	if (delay_ns > atomic64_read(&pd->fastpath_drop_delay_max_ns))
+	if (delay_ns > atomic64_read(&pd->fastpath_drop_delay_max_ns)) {
 		atomic64_set(&pd->fastpath_drop_delay_max_ns, delay_ns);
+		/* Stamps older than the doorbell are another drop's: 0. */
+		pd->drop_max_stamps[0] = pd->drop_thread_tsc >= irq_tsc ?
+					 pd->drop_thread_tsc - irq_tsc : 0;
+		pd->drop_max_stamps[1] = pd->drop_locked_tsc >= irq_tsc ?
+					 pd->drop_locked_tsc - irq_tsc : 0;
+		pd->drop_max_stamps[2] = pd->drop_unregister_tsc >= irq_tsc ?
+					 pd->drop_unregister_tsc - irq_tsc : 0;
+		pd->drop_max_stamps[3] = now - irq_tsc;
+	}
 }
 
 static int pvtime_tsc_cs_unregister(struct pvtime_dev *pd, const char *why)
@@ -325,6 +334,7 @@ static int pvtime_tsc_cs_unregister(struct pvtime_dev *pd, const char *why)
 	if (!pd->tsc_cs_registered)
 		return 0;
 	/* If it is current, the kernel switches to the best other (pvtime). */
+	pd->drop_unregister_tsc = rdtsc_ordered();
 	ret = clocksource_unregister(&pd->tsc_cs);
 	if (ret) {
 		dev_err(&pd->pdev->dev, "cannot unregister clocksource pvtime-tsc: %d\n",
@@ -379,6 +389,7 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 	s8 shift = 0;
 
 	mutex_lock(&pd->fastpath_lock);
+	pd->drop_locked_tsc = rdtsc_ordered();
 	if (pd->fastpath_stopping)
 		goto out;
 	switches = atomic64_read(&pd->fastpath_engaged) +
@@ -434,9 +445,7 @@ static void pvtime_fastpath_evaluate(struct pvtime_dev *pd)
 	 * moved): now that the kernel reads the records, tell the hyp where
 	 * the TSC is, so that its correction reaches the kernel's clock.
 	 */
-	if (stopped)
-		pvtime_calibrate_after_stop(pd);
-	else if (was_engaged && state == PVTIME_FP_NOT_STABLE)
+	if (stopped || (was_engaged && state == PVTIME_FP_NOT_STABLE))
 		pvtime_calibrate_now(pd);
 	if (state == PVTIME_FP_GUARD_AHEAD)
 		next = msecs_to_jiffies(PVTIME_GUARD_RECHECK_MS);
@@ -483,7 +492,10 @@ irqreturn_t pvtime_records_irq(int irq, void *data)
  */
 irqreturn_t pvtime_records_irq_thread(int irq, void *data)
 {
-	pvtime_fastpath_evaluate(data);
+	struct pvtime_dev *pd = data;
+
+	WRITE_ONCE(pd->drop_thread_tsc, rdtsc_ordered());
+	pvtime_fastpath_evaluate(pd);
 	return IRQ_HANDLED;
 }
 
@@ -557,6 +569,11 @@ void pvtime_fastpath_show_state(struct pvtime_dev *pd, struct seq_file *m)
 	seq_printf(m, "fastpath_drop_delay_max_ns %lld\n",
 		   atomic64_read(&pd->fastpath_drop_delay_max_ns));
 	mutex_lock(&pd->fastpath_lock);
+	seq_printf(m, "fastpath_drop_max_us thread %llu locked %llu unregister %llu done %llu\n",
+		   div_u64(pvtime_cycles_to_ns(pd, pd->drop_max_stamps[0]), 1000),
+		   div_u64(pvtime_cycles_to_ns(pd, pd->drop_max_stamps[1]), 1000),
+		   div_u64(pvtime_cycles_to_ns(pd, pd->drop_max_stamps[2]), 1000),
+		   div_u64(pvtime_cycles_to_ns(pd, pd->drop_max_stamps[3]), 1000));
 	seq_printf(m, "fastpath_tsc_hz %llu\n", pd->tsc_cs_registered ?
 		   pvtime_hz_from_scale(pd->tsc_cs_mul, pd->tsc_cs_shift) : 0);
 	seq_printf(m, "fastpath_worst_skew_ns %lld\n",

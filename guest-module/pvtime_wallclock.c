@@ -368,19 +368,6 @@ void pvtime_wallclock_sync_period_changed(struct pvtime_dev *pd)
 		cancel_delayed_work(&pd->wallclock_sync);
 }
 
-/*
- * Run the periodic check now rather than at the end of its period: after a
- * guest stop, once the hyp has corrected the records.  Under wallclock_lock,
- * so that nothing is queued once pvtime_wallclock_stop() has begun.
- */
-void pvtime_wallclock_check_soon(struct pvtime_dev *pd)
-{
-	mutex_lock(&pd->wallclock_lock);
-	if (READ_ONCE(pd->wallclock_running) && READ_ONCE(pvtime_wallclock_sync_ms))
-		mod_delayed_work(system_wq, &pd->wallclock_sync, 0);
-	mutex_unlock(&pd->wallclock_lock);
-}
-
 /* Hard irq: note when the doorbell came, step in the thread. */
 irqreturn_t pvtime_wallclock_irq(int irq, void *data)
 {
