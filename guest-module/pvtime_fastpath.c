@@ -301,6 +301,12 @@ static int pvtime_fastpath_engage(struct pvtime_dev *pd, u32 mul, s8 shift)
 	return ret;
 }
 
+/* Cycles from the doorbell to a stamp; 0 for another drop's (older) stamp. */
+static u64 pvtime_since_doorbell(u64 stamp, u64 irq_tsc)
+{
+	return stamp >= irq_tsc ? stamp - irq_tsc : 0;
+}
+
 /* How long after the last records doorbell pvtime-tsc went (debugfs). */
 static void pvtime_fastpath_note_drop_delay(struct pvtime_dev *pd)
 {
@@ -316,13 +322,12 @@ static void pvtime_fastpath_note_drop_delay(struct pvtime_dev *pd)
 	atomic64_set(&pd->fastpath_drop_delay_last_ns, delay_ns);
 	if (delay_ns > atomic64_read(&pd->fastpath_drop_delay_max_ns)) {
 		atomic64_set(&pd->fastpath_drop_delay_max_ns, delay_ns);
-		/* Stamps older than the doorbell are another drop's: 0. */
-		pd->drop_max_stamps[0] = pd->drop_thread_tsc >= irq_tsc ?
-					 pd->drop_thread_tsc - irq_tsc : 0;
-		pd->drop_max_stamps[1] = pd->drop_locked_tsc >= irq_tsc ?
-					 pd->drop_locked_tsc - irq_tsc : 0;
-		pd->drop_max_stamps[2] = pd->drop_unregister_tsc >= irq_tsc ?
-					 pd->drop_unregister_tsc - irq_tsc : 0;
+		pd->drop_max_stamps[0] =
+			pvtime_since_doorbell(pd->drop_thread_tsc, irq_tsc);
+		pd->drop_max_stamps[1] =
+			pvtime_since_doorbell(pd->drop_locked_tsc, irq_tsc);
+		pd->drop_max_stamps[2] =
+			pvtime_since_doorbell(pd->drop_unregister_tsc, irq_tsc);
 		pd->drop_max_stamps[3] = now - irq_tsc;
 	}
 }

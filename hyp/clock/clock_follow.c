@@ -41,14 +41,20 @@ void kernel_rate_from_timex(struct kernel_rate *k, long freq, long tick,
 	k->adjtime_ppm = adjtime_ppm;
 }
 
+/* A tight sample came with the look: its error is evidence. */
+static bool adjtime_look_usable(const struct adjtime_observation *o)
+{
+	return o->uncertainty_ns >= 0 &&
+	       o->uncertainty_ns <= KERNEL_ADJTIME_MAX_UNCERTAINTY_NS;
+}
+
 /* The end's evidence: the error moved the slew's way past both brackets. */
 static bool adjtime_end_seen(const struct adjtime_model *m,
 			     const struct adjtime_observation *o)
 {
 	int64_t moved = o->error_ns - m->end_ref_error_ns;
 
-	if (!m->end_ref_valid || o->uncertainty_ns < 0 ||
-	    o->uncertainty_ns > KERNEL_ADJTIME_MAX_UNCERTAINTY_NS)
+	if (!m->end_ref_valid || !adjtime_look_usable(o))
 		return false;
 	/* The kernel slowing (rate > 0) leaves the records ahead: error > 0. */
 	if (m->rate_ppm < 0)
@@ -60,8 +66,7 @@ static bool adjtime_end_seen(const struct adjtime_model *m,
 static void adjtime_note_end_ref(struct adjtime_model *m,
 				 const struct adjtime_observation *o)
 {
-	if (o->uncertainty_ns < 0 ||
-	    o->uncertainty_ns > KERNEL_ADJTIME_MAX_UNCERTAINTY_NS)
+	if (!adjtime_look_usable(o))
 		return;
 	m->end_ref_error_ns = o->error_ns;
 	m->end_ref_uncertainty_ns = o->uncertainty_ns;
@@ -84,8 +89,6 @@ long adjtime_model_update(struct adjtime_model *m,
 		m->last_left_us = left_us;
 		m->change_sec = sec;
 		m->end_ref_valid = false;
-		if (left_us || !m->rate_ppm)
-			return m->rate_ppm;
 	}
 	if (!m->rate_ppm || left_us)
 		return m->rate_ppm;

@@ -11,6 +11,7 @@
 #include "pvtime_ctl.h"
 #include "clock/wallclock.h"
 #include "core/log.h"
+#include "core/monotonic.h"
 #include "core/proc_fds.h"
 #include "core/sched_fifo.h"
 #include "core/timebase.h"
@@ -111,18 +112,16 @@ void domain_on_doorbell(struct ivshmem_server *srv, unsigned int vector)
 
 void domain_ring_wallclock(struct domain *d)
 {
-	struct timespec rung;
-	int ret;
+	int64_t rung_ns = monotonic_raw_ns();
+	int ret = ivshmem_server_ring(&d->ivshmem, PVTIME_VEC_WALLCLOCK);
 
-	clock_gettime(CLOCK_MONOTONIC_RAW, &rung);
-	ret = ivshmem_server_ring(&d->ivshmem, PVTIME_VEC_WALLCLOCK);
 	if (ret) {
 		log_warn("domain %s: cannot ring the wall-clock doorbell: %s",
 			 d->cfg.name, strerror(-ret));
 		return;
 	}
 	d->wallclock_rings++;
-	d->wallclock_ring_raw_ns = rung.tv_sec * 1000000000ll + rung.tv_nsec;
+	d->wallclock_ring_raw_ns = rung_ns;
 }
 
 void domain_ring_records(struct domain *d)

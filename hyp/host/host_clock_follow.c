@@ -8,6 +8,7 @@
 
 #include "core/event_loop.h"
 #include "core/log.h"
+#include "core/monotonic.h"
 #include "core/ratelimit.h"
 #include "core/timebase.h"
 #include "host/host_clock_follow.h"
@@ -29,22 +30,16 @@ static struct follow_sample take_sample(void)
 	};
 }
 
-static int64_t realtime_now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return now.tv_sec * 1000000000ll + now.tv_nsec;
-}
-
 /*
  * adjtimex(2), read-only: the kernel's frequency, tick and PLL state, and
  * what is left of an adjtime(3) (ADJ_OFFSET_SS_READ needs no privilege).
- * The sample s, taken just before, is the adjtime model's evidence of a
- * slew's end; before the follower starts there is none.
+ * The sample s, taken just before (CLOCK_REALTIME now_ns), is the adjtime
+ * model's evidence of a slew's end; before the follower starts there is
+ * none.
  */
 static int read_kernel_rate(struct kernel_rate *k,
-			    const struct follow_sample *s, bool following)
+			    const struct follow_sample *s, int64_t now_ns,
+			    bool following)
 {
 	struct timex tx = { .modes = 0 };
 	struct timex adj = { .modes = ADJ_OFFSET_SS_READ };
@@ -54,7 +49,7 @@ static int read_kernel_rate(struct kernel_rate *k,
 	if (adjtimex(&tx) < 0 || adjtimex(&adj) < 0)
 		return -errno;
 	look.left_us = adj.offset;
-	look.realtime_ns = realtime_now_ns();
+	look.realtime_ns = now_ns;
 	if (following) {
 		look.error_ns = clock_follow_error(&follower, s);
 		look.uncertainty_ns =
@@ -66,8 +61,8 @@ static int read_kernel_rate(struct kernel_rate *k,
 	return 0;
 }
 
-/* Every period, or densely while an adjtime() slew's change is due. */
-static void set_timer_period(bool watching)
+/* The sampling period: every period, or densely (adjtime() watch). */
+static int arm_timer(bool watching)
 {
 	long period_ns = watching ? KERNEL_ADJTIME_WATCH_PERIOD_NS :
 			 HOST_CLOCK_FOLLOW_PERIOD_MS * 1000000l;
@@ -76,15 +71,24 @@ static void set_timer_period(bool watching)
 		.it_interval.tv_nsec = period_ns,
 	};
 
+	if (timerfd_settime(timer.fd, 0, &period, NULL) < 0)
+		return -errno;
+	timer_watching = watching;
+	return 0;
+}
+
+/* Dense around an adjtime() slew's boundaries, else every period. */
+static void set_timer_period(bool watching)
+{
+	int ret;
+
 	if (watching == timer_watching)
 		return;
-	if (timerfd_settime(timer.fd, 0, &period, NULL) < 0) {
+	ret = arm_timer(watching);
+	if (ret)
 		log_ratelimited(&follow_rl, LOG_LEVEL_WARN,
-				"host clock: cannot set the sampling period to %ld ns: %s",
-				period_ns, strerror(errno));
-		return;
-	}
-	timer_watching = watching;
+				"host clock: cannot change the sampling period: %s",
+				strerror(-ret));
 }
 
 /* One sample: the model steps, and every domain gets a new rate. */
@@ -93,14 +97,15 @@ static void follow_once(void)
 	struct kernel_rate k;
 	struct follow_sample s;
 	uint64_t kernel_changes = follower.kernel_changes;
+	int64_t now_ns;
 	bool changed;
 
 	s = take_sample();
-	if (read_kernel_rate(&k, &s, true))
+	now_ns = realtime_ns();
+	if (read_kernel_rate(&k, &s, now_ns, true))
 		k = follower.kernel;
 	changed = clock_follow_step(&follower, &s, &k);
-	set_timer_period(adjtime_model_watching(&adjtime_slew,
-						realtime_now_ns()));
+	set_timer_period(adjtime_model_watching(&adjtime_slew, now_ns));
 	if (!changed)
 		return;
 	if (follower.kernel_changes != kernel_changes)
@@ -131,36 +136,30 @@ void host_clock_follow_host_stepped(void)
 {
 	if (!host_clock_follow_active())
 		return;
-	adjtime_model_host_stepped(&adjtime_slew, realtime_now_ns());
+	adjtime_model_host_stepped(&adjtime_slew, realtime_ns());
 	follow_once();
 }
 
 int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz))
 {
-	struct itimerspec period = {
-		.it_value.tv_nsec = HOST_CLOCK_FOLLOW_PERIOD_MS * 1000000l,
-		.it_interval.tv_nsec = HOST_CLOCK_FOLLOW_PERIOD_MS * 1000000l,
-	};
 	struct follow_sample s;
 	struct kernel_rate k;
 	int ret;
 
 	s = take_sample();
-	ret = read_kernel_rate(&k, &s, false);
+	ret = read_kernel_rate(&k, &s, realtime_ns(), false);
 	if (ret)
 		return ret;
 	ret = clock_follow_init(&follower, nominal_hz, &k, &s);
 	if (ret)
 		return ret;
 	apply_rate = apply;
-	timer_watching = false;
 	timer.handler = on_timer;
 	timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (timer.fd < 0)
 		return -errno;
-	if (timerfd_settime(timer.fd, 0, &period, NULL) < 0 ||
-	    (ret = event_loop_add(&timer))) {
-		ret = ret ? ret : -errno;
+	ret = arm_timer(false);
+	if (ret || (ret = event_loop_add(&timer))) {
 		host_clock_follow_stop();
 		return ret;
 	}
