@@ -23,7 +23,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pvtime_host import Daemon, LogFollower, config_copy, log  # noqa: E402
+from pvtime_host import (Daemon, LogFollower, config_copy, log,  # noqa: E402
+                         percentile)
 
 SUITE = "guest:hostile"
 NEIGHBOUR = "pvtime-neighbour"
@@ -106,13 +107,6 @@ class Console:
         fresh = [(now, line) for line in self.follower.lines()]
         self.lines += fresh
         return fresh
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def window_offsets(samples, start, end):

@@ -27,6 +27,15 @@ def log(text=""):
     print(text, flush=True)
 
 
+def percentile(values, fraction):
+    """The value at fraction (0..1) of the sorted values: the one at index
+    int(fraction * n), the last for 1.0; NaN for none."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 def parse_tap_line(line):
     """Return 'pass', 'fail', 'skip' for a TAP result line, else None.
 

@@ -41,7 +41,7 @@ import time
 from host_clock import Timex, clock_adjtime
 from pvtime_host import (Daemon, GuestConsole, Meter, Results,
                          control_request, find_key, log, meter_guest_config,
-                         tail_file)
+                         percentile, tail_file)
 
 SUITE = "steps"
 GUEST = "pvtime-steps"
@@ -197,10 +197,9 @@ class DoorbellTally:
                     f"{self.kind} steps: pvtimed rang the wall-clock doorbell "
                     f"once per step ({len(self.not_once)} otherwise)",
                     self.not_once[:5])
-        rung = sorted(self.to_ring_ns)
-        if rung:
+        if self.to_ring_ns:
             for name, q in (("p50", 0.50), ("p99", 0.99)):
-                at = rung[min(len(rung) - 1, int(q * len(rung)))]
+                at = percentile(self.to_ring_ns, q)
                 figures[f"steps_{self.kind}_to_ring_{name}_us"] = f"{at / 1e3:.1f}"
 
 
