@@ -227,6 +227,11 @@ static void on_host_stepped(void)
 	host_clock_follow_host_stepped();
 }
 
+static const struct host_clock_follow_listener host_clock_follower = {
+	.apply_rate = domain_follow_rate_all,
+	.hold_fastpath = domain_hold_fastpath_all,
+};
+
 static const struct host_clock_watch_ops host_clock_events = {
 	.tick = on_host_tick,
 	.stepped = on_host_stepped,
@@ -380,7 +385,7 @@ int main(int argc, char **argv)
 		return PVTIME_EXIT_FAILURE;
 	}
 	if (opts.follow_host_ntp) {
-		ret = host_clock_follow_start(tb.tsc_hz, domain_follow_rate_all);
+		ret = host_clock_follow_start(tb.tsc_hz, &host_clock_follower);
 		if (ret) {
 			log_error("cannot follow the host clock: %s (--host-clock raw runs without)",
 				  strerror(-ret));

@@ -51,7 +51,8 @@ CHECK_MAX_RTT_US = 4
 PVTIME_F_HOST_NTP = 0x80
 # pvxl info host_clock counters the run reports (as differences).
 FOLLOWER_COUNTS = ("kernel_changes", "rate_changes", "trims", "breaks",
-                   "adjtime_ends_measured", "adjtime_ends_by_deadline")
+                   "adjtime_ends_measured", "adjtime_ends_by_deadline",
+                   "adjtime_fastpath_holds")
 READY_TIMEOUT_S = 90
 END_TIMEOUT_S = 60
 WINDOW_RE = re.compile(r"^PVTIME-METER-WINDOW (.*)$")
@@ -324,6 +325,14 @@ def run_ntp_follow(results, build, daemon, workdir, suite="ntp",
         results.own(int(after.get("kernel_changes", 0)) -
                     int(before.get("kernel_changes", 0)) >= 2, suite,
                     "pvtimed saw the host's frequency changes (pvxl info host_clock)",
+                    [json.dumps(after)] + daemon.log_tail(10))
+        # Each adjtime() starts and ends at a boundary pvtimed can see coming.
+        changes = 2 * sum(1 for _, _, action in schedule
+                          if isinstance(action, tuple) and action[0] == "adjtime")
+        holds = figures["follower"].get("adjtime_fastpath_holds", 0)
+        results.own(holds >= changes, suite,
+                    f"the guests left the fast path ahead of each adjtime() rate "
+                    f"change ({holds} holds, {changes} changes)",
                     [json.dumps(after)] + daemon.log_tail(10))
     except (OSError, RuntimeError) as err:
         results.own(False, suite, f"NTP follow scenario: {err}")

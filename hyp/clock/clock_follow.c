@@ -128,6 +128,24 @@ bool adjtime_model_watching(const struct adjtime_model *m, int64_t realtime_ns)
 	return sec > m->change_sec && into_sec < KERNEL_ADJTIME_END_DEADLINE_NS;
 }
 
+int64_t adjtime_model_next_change(const struct adjtime_model *m,
+				  int64_t realtime_ns)
+{
+	int64_t sec = realtime_ns / 1000000000ll;
+	long next_ppm = m->last_left_us;
+
+	if (next_ppm > KERNEL_ADJTIME_PPM)
+		next_ppm = KERNEL_ADJTIME_PPM;
+	else if (next_ppm < -KERNEL_ADJTIME_PPM)
+		next_ppm = -KERNEL_ADJTIME_PPM;
+	if (next_ppm == m->rate_ppm)
+		return -1;
+	if (sec > m->change_sec &&
+	    realtime_ns % 1000000000ll < KERNEL_ADJTIME_END_DEADLINE_NS)
+		return sec * 1000000000ll;
+	return (sec + 1) * 1000000000ll;
+}
+
 static bool kernel_rate_equal(const struct kernel_rate *a,
 			      const struct kernel_rate *b)
 {

@@ -131,6 +131,9 @@ struct adjtime_model {
 	bool end_ref_valid;
 	/* For pvxl info and the tests: how each slew's end was found. */
 	uint64_t ends_measured, ends_by_deadline;
+	/* ...and how often the guests' fast path was held off ahead of a
+	 * change (host_clock_follow.c). */
+	uint64_t fastpath_holds;
 };
 
 /* One look at the kernel: what is left, when, and the follower's error then. */
@@ -165,6 +168,16 @@ void adjtime_model_host_stepped(struct adjtime_model *m, int64_t realtime_ns);
  * change shows (or the deadline passes).  The caller samples densely then.
  */
 bool adjtime_model_watching(const struct adjtime_model *m, int64_t realtime_ns);
+
+/*
+ * The boundary (CLOCK_REALTIME ns) at which adjtime() next changes the
+ * rate, or -1 if it will not: a start, a share unlike the running one (the
+ * last, partial share) or the end.  A change due at the boundary just
+ * passed and not seen yet is still ahead.  What is left now decides it, so
+ * an adjtime() call between now and the boundary can still move it.
+ */
+int64_t adjtime_model_next_change(const struct adjtime_model *m,
+				  int64_t realtime_ns);
 
 /* CLOCK_MONOTONIC's rate over CLOCK_MONOTONIC_RAW's, as the kernel sets it. */
 double kernel_rate_factor(const struct kernel_rate *k);

@@ -892,6 +892,23 @@ int records_follow_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 	return ret;
 }
 
+bool records_hold_stable(struct domain_clock *clk, struct pvtime_shm *shm,
+			 uint64_t ns)
+{
+	bool changed = false;
+
+	pthread_mutex_lock(&clk->lock);
+	hold_stable_locked(clk, ns);
+	if (clk->offset_known && (clk->flags & PVTIME_FLAG_TSC_STABLE)) {
+		clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
+		clk->stable_rate_hold = true;
+		write_records_locked(clk, shm, 0);
+		changed = true;
+	}
+	pthread_mutex_unlock(&clk->lock);
+	return changed;
+}
+
 /*
  * Records are rewritten one vCPU at a time.  Were TSC_STABLE cleared in the
  * same pass that moves the skew, a reader could take vCPU 1's new record

@@ -230,6 +230,7 @@ static void emit_host_clock(struct emit *e, const uint64_t *domain_hz)
 		emit_u64(e, "breaks", cf.breaks);
 		emit_u64(e, "adjtime_ends_measured", adjtime.ends_measured);
 		emit_u64(e, "adjtime_ends_by_deadline", adjtime.ends_by_deadline);
+		emit_u64(e, "adjtime_fastpath_holds", adjtime.fastpath_holds);
 	}
 	emit_object_end(e);
 }

@@ -194,6 +194,12 @@ void domain_set_tsc_hz_all(uint64_t tsc_hz);
  * second) for every running domain, and the rate new ones start at.
  */
 void domain_follow_rate_all(uint64_t hz);
+/*
+ * The follower's rate is about to change: every running domain's records
+ * lose TSC_STABLE for ns (doorbell rung where they had it), so guests are
+ * off the raw-TSC fast path when it does.
+ */
+void domain_hold_fastpath_all(uint64_t ns);
 /* What a new domain starts at (tsc_hz before any of the above). */
 uint64_t domain_rate_for_new(uint64_t tsc_hz, bool *host_ntp);
 

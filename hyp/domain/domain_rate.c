@@ -73,3 +73,15 @@ void domain_follow_rate_all(uint64_t hz)
 	domains_follow_host_ntp = true;
 	apply_all(hz, true);
 }
+
+void domain_hold_fastpath_all(uint64_t ns)
+{
+	struct domain *d;
+
+	for (d = domain_first(); d; d = d->next)
+		if (d->state == DOMAIN_RUNNING &&
+		    records_hold_stable(&d->clock, &d->shm, ns))
+			domain_ring_records(d);
+	/* The change's own hold takes over if it comes; if not, this ends it. */
+	host_clock_watch_recheck_in(ns + 5000000);
+}

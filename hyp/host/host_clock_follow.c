@@ -17,7 +17,9 @@ static struct event_source timer = { .fd = -1 };
 static bool timer_watching;	/* at the adjtime() watch period */
 static struct clock_follow follower;
 static struct adjtime_model adjtime_slew;
-static void (*apply_rate)(uint64_t hz);
+static const struct host_clock_follow_listener *listener;
+/* The adjtime() boundary the fast path was last held off for. */
+static int64_t held_for_boundary_ns = -1;
 static struct ratelimit follow_rl = RATELIMIT_INIT(60000000000ull, 10);
 
 static struct follow_sample take_sample(void)
@@ -91,6 +93,27 @@ static void set_timer_period(bool watching)
 				strerror(-ret));
 }
 
+/*
+ * adjtime() changes the rate at a boundary soon: the guests leave the fast
+ * path now, so that they are on the records when it changes (once per
+ * boundary; a cancelled slew's hold runs out by itself).
+ */
+static void hold_fastpath_ahead(int64_t now_ns)
+{
+	int64_t boundary = adjtime_model_next_change(&adjtime_slew, now_ns);
+	int64_t hold_ns;
+
+	if (boundary < 0 || boundary == held_for_boundary_ns ||
+	    boundary - now_ns > HOST_CLOCK_FASTPATH_LEAD_NS)
+		return;
+	held_for_boundary_ns = boundary;
+	hold_ns = boundary - now_ns + HOST_CLOCK_FASTPATH_HOLD_AFTER_NS;
+	if (hold_ns <= 0)
+		return;
+	adjtime_slew.fastpath_holds++;
+	listener->hold_fastpath((uint64_t)hold_ns);
+}
+
 /* One sample: the model steps, and every domain gets a new rate. */
 static void follow_once(void)
 {
@@ -106,6 +129,7 @@ static void follow_once(void)
 		k = follower.kernel;
 	changed = clock_follow_step(&follower, &s, &k);
 	set_timer_period(adjtime_model_watching(&adjtime_slew, now_ns));
+	hold_fastpath_ahead(now_ns);
 	if (!changed)
 		return;
 	if (follower.kernel_changes != kernel_changes)
@@ -119,7 +143,7 @@ static void follow_once(void)
 			  (unsigned long long)follower.applied_hz,
 			  (long long)follower.last_error_ns,
 			  follower.trimming ? ", trimming" : "");
-	apply_rate(follower.applied_hz);
+	listener->apply_rate(follower.applied_hz);
 }
 
 static void on_timer(struct event_source *src, uint32_t events)
@@ -140,7 +164,8 @@ void host_clock_follow_host_stepped(void)
 	follow_once();
 }
 
-int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz))
+int host_clock_follow_start(uint64_t nominal_hz,
+			    const struct host_clock_follow_listener *l)
 {
 	struct follow_sample s;
 	struct kernel_rate k;
@@ -153,7 +178,7 @@ int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz))
 	ret = clock_follow_init(&follower, nominal_hz, &k, &s);
 	if (ret)
 		return ret;
-	apply_rate = apply;
+	listener = l;
 	timer.handler = on_timer;
 	timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (timer.fd < 0)

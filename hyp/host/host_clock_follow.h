@@ -18,10 +18,28 @@
 #define HOST_CLOCK_FOLLOW_TRIES		4
 
 /*
- * Start following; apply(hz) is called with every new rate (cycles per
- * host CLOCK_MONOTONIC second).  0 or -errno.
+ * How far ahead of an adjtime() rate change the guests leave their raw-TSC
+ * fast path.  A guest on it keeps the old rate until it has switched
+ * clocksources, which takes it 5-30 ms here (stop_machine() under TCG),
+ * more on a busy host; on the pvtime clocksource it follows the records at
+ * once.  Chosen well above that; the fast path is off about this long
+ * plus RECORDS_RATE_HOLD_NS per change.
  */
-int host_clock_follow_start(uint64_t nominal_hz, void (*apply)(uint64_t hz));
+#define HOST_CLOCK_FASTPATH_LEAD_NS	200000000ll
+/* The hold lasts past the boundary until the change must have shown. */
+#define HOST_CLOCK_FASTPATH_HOLD_AFTER_NS \
+	(KERNEL_ADJTIME_END_DEADLINE_NS + 10000000ll)
+
+struct host_clock_follow_listener {
+	/* Every new rate (cycles per host CLOCK_MONOTONIC second). */
+	void (*apply_rate)(uint64_t hz);
+	/* A rate change is coming: no TSC_STABLE in any domain for ns. */
+	void (*hold_fastpath)(uint64_t ns);
+};
+
+/* Start following, telling listener (kept, not copied).  0 or -errno. */
+int host_clock_follow_start(uint64_t nominal_hz,
+			    const struct host_clock_follow_listener *listener);
 void host_clock_follow_stop(void);
 
 /*

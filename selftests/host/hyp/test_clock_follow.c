@@ -126,7 +126,7 @@ int main(void)
 	struct run_stats st;
 	uint64_t changes;
 
-	tap_plan(26);
+	tap_plan(27);
 	tap_ok(fabs(kernel_rate_factor(&k50) - 1.00005) < 1e-12 &&
 	       fabs(kernel_rate_factor(&tick) - 1.0001) < 1e-12,
 	       "adjtimex freq and tick scale the rate as the kernel does");
@@ -151,29 +151,34 @@ int main(void)
 		 * moves +200 ns a ms from there.  Then adjtime(-600 us) at
 		 * 16.2 s: 500, 100; the kernel stops at 19.006 s, the error
 		 * moves -100 ns a ms.  Uncertainty 30 ns, or -1: no sample.
+		 * next: where the next rate change is due (the start, the
+		 * partial last share, the end), ahead until it shows.
 		 */
-		static const struct { double t; long left; int64_t err, unc; long rate; } seq[] = {
-			{ 10.3, 1200, 5, 30, 0 }, { 10.9, 1200, 5, 30, 0 },
-			{ 11.002, 700, 5, 30, 500 }, { 11.5, 700, 5, 30, 500 },
-			{ 12.003, 200, 5, 30, 500 }, { 12.9, 200, 5, 30, 500 },
-			{ 13.001, 0, 5, 30, 200 }, { 13.5, 0, 8, 30, 200 },
-			{ 13.9995, 0, 10, 30, 200 },
+		static const struct {
+			double t; long left; int64_t err, unc; long rate;
+			int next;	/* s of the next change; 0: none */
+		} seq[] = {
+			{ 10.3, 1200, 5, 30, 0, 11 }, { 10.9, 1200, 5, 30, 0, 11 },
+			{ 11.002, 700, 5, 30, 500, 0 }, { 11.5, 700, 5, 30, 500, 0 },
+			{ 12.003, 200, 5, 30, 500, 13 }, { 12.9, 200, 5, 30, 500, 13 },
+			{ 13.001, 0, 5, 30, 200, 14 }, { 13.5, 0, 8, 30, 200, 14 },
+			{ 13.9995, 0, 10, 30, 200, 14 },
 			/* Past the boundary, not moved yet: still slewing. */
-			{ 14.002, 0, 12, 30, 200 }, { 14.004, 0, 10, 30, 200 },
+			{ 14.002, 0, 12, 30, 200, 14 }, { 14.004, 0, 10, 30, 200, 14 },
 			/* Moved 90 ns: not past both brackets and 50 ns. */
-			{ 14.00445, 0, 100, 30, 200 },
+			{ 14.00445, 0, 100, 30, 200, 14 },
 			/* A wide sample far off proves nothing. */
-			{ 14.0045, 0, 900, 400, 200 },
+			{ 14.0045, 0, 900, 400, 200, 14 },
 			/* Moved 150 ns the slew's way: over. */
-			{ 14.00475, 0, 160, 30, 0 }, { 15.5, 0, 160, 30, 0 },
-			{ 16.2, -600, 0, 30, 0 }, { 17.004, -100, 0, 30, -500 },
-			{ 18.003, 0, 0, 30, -100 }, { 18.9, 0, 0, 30, -100 },
+			{ 14.00475, 0, 160, 30, 0, 0 }, { 15.5, 0, 160, 30, 0, 0 },
+			{ 16.2, -600, 0, 30, 0, 17 }, { 17.004, -100, 0, 30, -500, 18 },
+			{ 18.003, 0, 0, 30, -100, 19 }, { 18.9, 0, 0, 30, -100, 19 },
 			/* Moved the wrong way: not the end. */
-			{ 19.005, 0, 200, 30, -100 }, { 19.0055, 0, 0, 30, -100 },
-			{ 19.007, 0, -150, 30, 0 },
+			{ 19.005, 0, 200, 30, -100, 19 }, { 19.0055, 0, 0, 30, -100, 19 },
+			{ 19.007, 0, -150, 30, 0, 0 },
 		};
 		struct adjtime_model m = { 0 };
-		unsigned int i, bad = 0;
+		unsigned int i, bad = 0, bad_next = 0;
 
 		for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 			struct adjtime_observation o = {
@@ -183,7 +188,14 @@ int main(void)
 				.uncertainty_ns = seq[i].unc,
 			};
 			long r = adjtime_model_update(&m, &o);
+			int64_t next = adjtime_model_next_change(&m, o.realtime_ns);
+			int64_t want_next = seq[i].next ? seq[i].next * 1000000000ll : -1;
 
+			if (next != want_next) {
+				tap_diag("at %.4f s: next change at %lld ns, want %lld",
+					 seq[i].t, (long long)next, (long long)want_next);
+				bad_next++;
+			}
 			if (r != seq[i].rate) {
 				tap_diag("at %.4f s, %ld us left, error %lld: %ld ppm, want %ld",
 					 seq[i].t, seq[i].left, (long long)seq[i].err,
@@ -197,6 +209,10 @@ int main(void)
 		       "its way (%llu measured, %llu by deadline)",
 		       (unsigned long long)m.ends_measured,
 		       (unsigned long long)m.ends_by_deadline);
+		tap_ok(!bad_next,
+		       "adjtime(): the next rate change is the start, a share "
+		       "unlike the running one, or the end, and stays ahead "
+		       "until seen; none mid-slew or after the end");
 	}
 	{
 		/* No usable sample after the last share: over at the deadline. */
