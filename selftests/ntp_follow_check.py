@@ -194,7 +194,11 @@ def pause_and_resume(results, daemon, guest, host, suite, max_abs_us):
                 f"REALTIME within {max_abs_us} us of the host's (independent "
                 f"meter) from {PAUSE_SETTLE_S:.0f} s after a {PAUSE_S:.0f} s "
                 f"pause on: max {worst} ns over {len(settled)} windows of 0.2 s",
-                [json.dumps(row) for _, row in guest.pause_windows[:12]])
+                [json.dumps(row) for _, row in guest.pause_windows[:12]] +
+                # What pvtimed did across the pause (step, slews, stability)
+                # and what the guest said after it.
+                [line for line in daemon.log_tail(40) if GUEST in line][-12:] +
+                tail_file(daemon.domain_log(GUEST), 12))
     return figures
 
 

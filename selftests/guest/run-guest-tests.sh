@@ -657,6 +657,8 @@ mode_ntp() {
 	result $? "the meter probe ran across the pause"
 	sed -n 's/^{/PVTIME-METER-PAUSE-WINDOW {/p' "$TMP.pause"
 	comment "wallclock_steps after the pause: $(wallclock_steps)"
+	grep -E '^(takeup|fastpath |fastpath_drop_delay_last|guest_stopped)' \
+		"$DEBUGFS/state" | comment_stream
 }
 
 # The clock_status/ directory of the bound pvtime device, if any.
