@@ -337,7 +337,7 @@ run_timers() {
 # kernel's NTP state, the leap second armed with STA_INS included
 # (ntp_clear() sets ntp_next_leap_sec to never), so a fast-path switch
 # between its adjtimex() and midnight cancels the leap it waits for
-# (seen once in 14 s with two switches).
+# (it failed once with two switches in its 14 s; output not kept).
 run_timers_pinned() {
 	echo pvtime >"$CLOCKSOURCE/current_clocksource"
 	run_timers "$@"
