@@ -52,6 +52,11 @@ STEP_NS = 2_000_000     # X: small, the host's own clock moves by it
 # 30 ms; the sampler's gaps p99 24 ms), so a step could meet the next
 # one before the guest took it, and 9 of 100 had no sample to judge by.
 GAP_S = 0.06
+# ...and at most this much longer, waiting for a guest sample to have seen
+# the step land (step_log.h "seen"): a slow host paces the steps rather
+# than leaving some with no sample to judge them.  One never seen (a step
+# that did not land) is judged missed after this.
+SEEN_TIMEOUT_S = 1.0
 READY_TIMEOUT_S = 90    # boot, insmod, first samples
 END_TIMEOUT_S = 120     # analysis and the date checks
 # The guest takes a sample (3 exchanges) every 50 us around each step and
@@ -139,6 +144,10 @@ class StepLog:
         while raw_ns() < when:
             time.sleep(max(0, when - raw_ns()) / 1e9)
 
+    def seen(self):
+        """How many steps the guest has seen land."""
+        return struct.unpack_from("<I", self.map, STEP_LOG_OFFSET + 12)[0]
+
     def done(self):
         struct.pack_into("<I", self.map, STEP_LOG_OFFSET + 8, 1)
 
@@ -203,16 +212,30 @@ class DoorbellTally:
                 figures[f"steps_{self.kind}_to_ring_{name}_us"] = f"{at / 1e3:.1f}"
 
 
-def follow_step(guest, tally, index, before):
-    """The gap after a step: the console, and half way pvtimed's tally."""
+def follow_step(guest, steplog, tally, index, before):
+    """The gap after a step: the console, and half way pvtimed's tally;
+    then, if the guest has not seen the step land yet, up to
+    SEEN_TIMEOUT_S more for it.  Returns the extra wait (s)."""
     follow_for(guest, GAP_S / 2)
     tally.after_step(index, before)
     follow_for(guest, GAP_S / 2)
+    start = time.monotonic()
+    while (steplog.seen() < steplog.count and
+           time.monotonic() - start < SEEN_TIMEOUT_S):
+        follow_for(guest, 0.005)
+    return time.monotonic() - start
+
+
+def report_waits(figures, kind, waits):
+    """Steps after which the runner waited for the guest to see one land."""
+    waited = [w for w in waits if w > 0.001]
+    figures[f"steps_{kind}_waited_for_guest"] = (
+        f"{len(waited)} ({sum(waited) * 1e3:.0f} ms)")
 
 
 def pvxl_steps(results, daemon, guest, steplog, figures):
     """set-wallclock rel +X / -X through the control socket."""
-    expect, costs = 0, []
+    expect, costs, waits = 0, [], []
     tally = DoorbellTally(daemon, "pvxl")
     for i in range(STEPS):
         delta = STEP_NS if i % 2 == 0 else -STEP_NS
@@ -224,9 +247,10 @@ def pvxl_steps(results, daemon, guest, steplog, figures):
         expect += delta
         steplog.add(before, after, expect, STEP_KIND_PVXL)
         costs.append(after - before)
-        follow_step(guest, tally, i, before)
+        waits.append(follow_step(guest, steplog, tally, i, before))
     costs.sort()
     figures["steps_pvxl_request_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
+    report_waits(figures, "pvxl", waits)
     tally.report(results, figures)
     return expect
 
@@ -234,7 +258,7 @@ def pvxl_steps(results, daemon, guest, steplog, figures):
 def host_steps(results, daemon, guest, steplog, expect, figures):
     """clock_adjtime(ADJ_SETOFFSET) +X / -X; the host ends where it began."""
     pending = 0
-    costs = []
+    costs, waits = [], []
     tally = DoorbellTally(daemon, "host")
     try:
         for i in range(STEPS):
@@ -246,12 +270,13 @@ def host_steps(results, daemon, guest, steplog, expect, figures):
             pending += delta
             steplog.add(before, after, expect, STEP_KIND_HOST)
             costs.append(after - before)
-            follow_step(guest, tally, i, before)
+            waits.append(follow_step(guest, steplog, tally, i, before))
     finally:
         if pending:
             host_step(-pending)
     costs.sort()
     figures["steps_host_syscall_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
+    report_waits(figures, "host", waits)
     tally.report(results, figures)
 
 

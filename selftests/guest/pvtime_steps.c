@@ -327,8 +327,37 @@ static void spin_for(int64_t ns)
 	}
 }
 
+/*
+ * Tell the runner the latest step has landed: a sample within the round
+ * trip judged and the tolerance of where the step puts the guest, taken
+ * after it was asked for (after it was done, for a host step, which
+ * leaves the expected offset where it was).  judge_step() decides later;
+ * this only paces the runner.
+ */
+static void note_seen(struct step_log *log, const struct sample *x,
+		      const struct steps_options *o)
+{
+	uint32_t count = __atomic_load_n(&log->count, __ATOMIC_ACQUIRE);
+	const struct step_log_entry *e;
+	int64_t from;
+
+	if (!count || count > STEP_LOG_MAX ||
+	    __atomic_load_n(&log->seen, __ATOMIC_RELAXED) >= count)
+		return;
+	e = &log->entry[count - 1];
+	from = count > 1 &&
+	       e->expect_offset_ns == log->entry[count - 2].expect_offset_ns ?
+	       e->after_raw_ns : e->before_raw_ns;
+	if (x->host_raw_ns <= from ||
+	    !rtt_within(x, (int64_t)o->max_rtt_us * NSEC_PER_USEC) ||
+	    llabs(x->offset_ns - e->expect_offset_ns) >
+	    (int64_t)o->tolerance_us * NSEC_PER_USEC)
+		return;
+	__atomic_store_n(&log->seen, count, __ATOMIC_RELEASE);
+}
+
 /* A copy of the log, once the runner is done with it. */
-static int wait_for_log(struct meter *m, const struct step_log *log,
+static int wait_for_log(struct meter *m, struct step_log *log,
 			const struct steps_options *o, struct samples *all,
 			struct step_log *copy)
 {
@@ -352,6 +381,7 @@ static int wait_for_log(struct meter *m, const struct step_log *log,
 				all->n);
 			return -ENOMEM;
 		}
+		note_seen(log, &all->v[all->n - 1], o);
 		if (!ready) {
 			printf("PVTIME-STEPS-READY\n");
 			fflush(stdout);
@@ -898,7 +928,7 @@ int main(int argc, char **argv)
 	struct samples all = { 0 };
 	struct meter m = { 0 };
 	struct step_log *copy;
-	const struct step_log *log;
+	struct step_log *log;
 	bool ok;
 	int ret;
 
@@ -925,7 +955,7 @@ int main(int argc, char **argv)
 		meter_close(&m);
 		return 1;
 	}
-	log = (const struct step_log *)((const char *)m.page + STEP_LOG_OFFSET);
+	log = (struct step_log *)((char *)m.page + STEP_LOG_OFFSET);
 	copy = malloc(sizeof(*copy));
 	if (!copy) {
 		meter_close(&m);

@@ -12,7 +12,10 @@
  * each step it sets announce_raw_ns to when it will step, a few
  * milliseconds ahead, so the guest samples back to back only around the
  * steps and naps otherwise (a guest spinning all along would take a whole
- * host core from the processes being timed).  Times are host
+ * host core from the processes being timed).  The guest sets seen to i + 1
+ * once one of its samples has shown step i landed; the runner waits for
+ * that (up to a timeout) before the next step, so that on a slow host no
+ * step goes by with no sample to judge it.  Times are host
  * CLOCK_MONOTONIC_RAW, the clock the meter answers with.
  */
 #ifndef PVTIME_STEP_LOG_H
@@ -43,13 +46,15 @@ struct step_log {
 	uint32_t magic;
 	uint32_t count;		/* entries written */
 	uint32_t done;		/* 1: no more entries will come */
-	uint32_t reserved;
+	uint32_t seen;		/* guest: steps it has seen land */
 	int64_t announce_raw_ns;	/* the next step, about then */
 	uint8_t pad[40];
 	struct step_log_entry entry[STEP_LOG_MAX];
 };
 
 _Static_assert(sizeof(struct step_log_entry) == 32, "step log entry layout");
+_Static_assert(__builtin_offsetof(struct step_log, seen) == 12,
+	       "step log seen");
 _Static_assert(__builtin_offsetof(struct step_log, announce_raw_ns) == 16,
 	       "step log announce");
 _Static_assert(__builtin_offsetof(struct step_log, entry) == 64,
