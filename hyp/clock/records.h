@@ -372,14 +372,14 @@ int records_set_rate(struct domain_clock *clk, struct pvtime_shm *shm,
  * an error nobody then removes.  TSC_STABLE still goes first, so readers
  * keep their guard over the rewrite.  Returns 0 or -EINVAL.
  */
+int records_follow_rate(struct domain_clock *clk, struct pvtime_shm *shm,
+			uint64_t hz, bool *ring);
 /*
  * No TSC_STABLE for ns from now (a longer hold stays): a rate change is
  * coming.  True when the records changed (ring the records doorbell).
  */
 bool records_hold_stable(struct domain_clock *clk, struct pvtime_shm *shm,
 			 uint64_t ns);
-int records_follow_rate(struct domain_clock *clk, struct pvtime_shm *shm,
-			uint64_t hz, bool *ring);
 
 /*
  * Inject a per-vCPU skew (0 removes it).  TSC_STABLE is cleared while a

@@ -496,6 +496,35 @@ static void test_refinement(void)
 	pvtime_shm_destroy(&m);
 }
 
+/*
+ * A rate change seen coming (host_clock_follow.c: an adjtime() boundary):
+ * TSC_STABLE goes at once and stays off for the hold, then comes back.
+ */
+static void test_hold_stable(void)
+{
+	struct domain_clock c;
+	struct pvtime_shm m;
+	bool first, again, held, back;
+
+	if (steer_fixture(&c, &m, STOPPED_TIME_STEP, 0)) {
+		tap_ok(0, "hold fixture: stable records");
+		return;
+	}
+	first = records_hold_stable(&c, &m, 20000000);
+	again = records_hold_stable(&c, &m, 20000000);
+	held = !records_refresh_stability(&c, &m) &&
+	       !(pvtime_vcpu_time(m.si, 0)->flags & PVTIME_FLAG_TSC_STABLE) &&
+	       !(pvtime_vcpu_time(m.si, 1)->flags & PVTIME_FLAG_TSC_STABLE);
+	usleep(30000);
+	back = records_refresh_stability(&c, &m) &&
+	       (pvtime_vcpu_time(m.si, 0)->flags & PVTIME_FLAG_TSC_STABLE) &&
+	       (pvtime_vcpu_time(m.si, 1)->flags & PVTIME_FLAG_TSC_STABLE);
+	tap_ok(first && !again && held && back,
+	       "a hold ahead of a rate change clears TSC_STABLE on every record once (ring %d, then %d), keeps it off for the hold (%d), and it comes back after (%d)",
+	       first, again, held, back);
+	steer_teardown(&c, &m);
+}
+
 int main(void)
 {
 	struct pvtime_shm_identity id = { .abi_version = 1, .domid = 1,
@@ -508,7 +537,7 @@ int main(void)
 	bool ring;
 
 	log_setup(false, LOG_LEVEL_WARN);
-	tap_plan(40);
+	tap_plan(41);
 	if (pvtime_shm_create(&shm, "test", &id) ||
 	    domain_clock_init(&clk, "test", HZ, 2, TSC_STABLE_AUTO)) {
 		tap_ok(0, "shared memory and clock");
@@ -627,6 +656,7 @@ int main(void)
 	test_skew_mid_pass();
 	test_steering();
 	test_refinement();
+	test_hold_stable();
 
 	if (domain_clock_init(&off, "off", HZ, 1, TSC_STABLE_OFF) == 0) {
 		records_submit_offset(&off, &shm, 0, 0, 100, 0, &ring);
