@@ -351,10 +351,56 @@ static void next_probe(struct rate_sample *p, long ms)
  * before, and CLOCK_REALTIME are within 1 ms of the host's: how long
  * after t0 that was, or -1 if still off 20 s after t0 (said on stdout).
  */
+/*
+ * The probes after a resume, so that a slow recovery shows which clock
+ * was off and when it came back: the first BACK_TRACE_FIRST, then the
+ * last BACK_TRACE_LAST.
+ */
+#define BACK_TRACE_FIRST	16
+#define BACK_TRACE_LAST		8
+struct back_probe {
+	int64_t t_ns, raw_moved_ns, realtime_ns;
+};
+static struct back_probe back_trace[BACK_TRACE_FIRST + BACK_TRACE_LAST];
+static unsigned int back_probes;
+
+static void back_trace_add(const struct rate_sample *p,
+			   const struct rate_sample *before, int64_t t0)
+{
+	unsigned int slot = back_probes < BACK_TRACE_FIRST ? back_probes :
+		BACK_TRACE_FIRST + (back_probes - BACK_TRACE_FIRST) % BACK_TRACE_LAST;
+
+	back_trace[slot] = (struct back_probe){
+		p->host_raw_ns - t0, p->raw_offset_ns - before->raw_offset_ns,
+		p->realtime_offset_ns };
+	back_probes++;
+}
+
+static void back_trace_print(void)
+{
+	unsigned int i, n = back_probes < BACK_TRACE_FIRST + BACK_TRACE_LAST ?
+			    back_probes : BACK_TRACE_FIRST + BACK_TRACE_LAST;
+
+	printf("# %u probes after the resume (ms after it: raw clock moved, REALTIME off); the first %d and the last %d:\n",
+	       back_probes, BACK_TRACE_FIRST, BACK_TRACE_LAST);
+	for (i = 0; i < n; i++) {
+		/* The ring's oldest first. */
+		unsigned int slot = i < BACK_TRACE_FIRST || back_probes <= n ? i :
+			BACK_TRACE_FIRST + (back_probes - BACK_TRACE_FIRST + i -
+					    BACK_TRACE_FIRST) % BACK_TRACE_LAST;
+
+		printf("#   %9.1f ms: raw %+" PRId64 " ns, REALTIME %+" PRId64 " ns\n",
+		       back_trace[slot].t_ns / 1e6, back_trace[slot].raw_moved_ns,
+		       back_trace[slot].realtime_ns);
+	}
+}
+
 static int64_t probe_until_back(struct rate_sample *p,
 				const struct rate_sample *before, int64_t t0)
 {
+	back_probes = 0;
 	while (p->host_raw_ns - t0 <= 20000 * MS) {
+		back_trace_add(p, before, t0);
 		if (abs64(p->raw_offset_ns - before->raw_offset_ns) <= ONE_MS &&
 		    abs64(p->realtime_offset_ns) <= ONE_MS)
 			return p->host_raw_ns - t0;
@@ -413,6 +459,7 @@ static int pause_under_load(int pause_s, int64_t *paused_ns,
 	if (*recovery_ns < 0 || *recovery_ns > PAUSE_LOADED_RECOVERY_LIMIT_NS) {
 		printf("# under load: not back within 1 ms within %lld ms of the resume\n",
 		       (long long)(PAUSE_LOADED_RECOVERY_LIMIT_NS / MS));
+		back_trace_print();
 		return -1;
 	}
 	return 0;
@@ -497,6 +544,8 @@ static int cmd_stop(const struct stop_kind *kind, int seconds,
 			       failed_probes);
 		else if (recovery > kind->step_limit_ns)
 			ret = 1;
+		if (ret)
+			back_trace_print();
 		break;
 	case POLICY_KEEP:
 		/* Behind by what the first probe after the pause saw, and staying. */

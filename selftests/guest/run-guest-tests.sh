@@ -188,6 +188,13 @@ run_reporting() { # NAME COMMAND...
 		{ print "# " $0; fflush() }'
 	rc=$(cat "$TMP.rc")
 	result "$rc" "$name" "exit code $KSFT_SKIP"
+	# After a failure (where the host runner shows comments): the module's
+	# view of the clock then.
+	if [ "$rc" != 0 ] && [ "$rc" != "$KSFT_SKIP" ]; then
+		grep -E '^(fastpath|takeup|wallclock_(steps|last|residual)|guest_stopped|calibration|vouch)' \
+			"$DEBUGFS/state" 2>/dev/null | comment_stream
+		dmesg | grep -E 'pvtime|clocksource' | tail -n 12 | comment_stream
+	fi
 }
 
 # The guest's CLOCK_REALTIME against the host's through the test time
