@@ -248,8 +248,7 @@ def pvxl_steps(results, daemon, guest, steplog, figures):
         steplog.add(before, after, expect, STEP_KIND_PVXL)
         costs.append(after - before)
         waits.append(follow_step(guest, steplog, tally, i, before))
-    costs.sort()
-    figures["steps_pvxl_request_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
+    figures["steps_pvxl_request_p50_us"] = f"{percentile(costs, 0.5) / 1e3:.1f}"
     report_waits(figures, "pvxl", waits)
     tally.report(results, figures)
     return expect
@@ -274,8 +273,7 @@ def host_steps(results, daemon, guest, steplog, expect, figures):
     finally:
         if pending:
             host_step(-pending)
-    costs.sort()
-    figures["steps_host_syscall_p50_us"] = f"{costs[len(costs) // 2] / 1e3:.1f}"
+    figures["steps_host_syscall_p50_us"] = f"{percentile(costs, 0.5) / 1e3:.1f}"
     report_waits(figures, "host", waits)
     tally.report(results, figures)
 

@@ -116,16 +116,25 @@ void adjtime_model_host_stepped(struct adjtime_model *m, int64_t realtime_ns)
 	m->end_ref_valid = false;
 }
 
+/*
+ * Past a boundary the last change did not come from, and not yet past the
+ * deadline by which a change there must have shown.
+ */
+static bool adjtime_boundary_unseen(const struct adjtime_model *m,
+				    int64_t realtime_ns)
+{
+	return realtime_ns / 1000000000ll > m->change_sec &&
+	       realtime_ns % 1000000000ll < KERNEL_ADJTIME_END_DEADLINE_NS;
+}
+
 bool adjtime_model_watching(const struct adjtime_model *m, int64_t realtime_ns)
 {
-	int64_t sec = realtime_ns / 1000000000ll;
-	int64_t into_sec = realtime_ns % 1000000000ll;
-
 	if (!m->rate_ppm && !m->last_left_us)
 		return false;
-	if (into_sec >= 1000000000ll - KERNEL_ADJTIME_WATCH_LEAD_NS)
+	if (realtime_ns % 1000000000ll >=
+	    1000000000ll - KERNEL_ADJTIME_WATCH_LEAD_NS)
 		return true;
-	return sec > m->change_sec && into_sec < KERNEL_ADJTIME_END_DEADLINE_NS;
+	return adjtime_boundary_unseen(m, realtime_ns);
 }
 
 int64_t adjtime_model_next_change(const struct adjtime_model *m,
@@ -140,8 +149,7 @@ int64_t adjtime_model_next_change(const struct adjtime_model *m,
 		next_ppm = -KERNEL_ADJTIME_PPM;
 	if (next_ppm == m->rate_ppm)
 		return -1;
-	if (sec > m->change_sec &&
-	    realtime_ns % 1000000000ll < KERNEL_ADJTIME_END_DEADLINE_NS)
+	if (adjtime_boundary_unseen(m, realtime_ns))
 		return sec * 1000000000ll;
 	return (sec + 1) * 1000000000ll;
 }

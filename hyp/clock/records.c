@@ -308,6 +308,24 @@ int64_t records_lead_ns_locked(const struct domain_clock *clk,
 }
 
 /*
+ * A rate change now or soon: no TSC_STABLE for ns (a longer hold stays),
+ * and records that had it are rewritten without it before anything else
+ * changes, so that readers keep their guard.  True when rewritten (ring
+ * the records doorbell).  Lock held.
+ */
+static bool withdraw_stable_locked(struct domain_clock *clk,
+				   struct pvtime_shm *shm, uint64_t ns)
+{
+	hold_stable_locked(clk, ns);
+	if (!clk->offset_known || !(clk->flags & PVTIME_FLAG_TSC_STABLE))
+		return false;
+	clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
+	clk->stable_rate_hold = true;
+	write_records_locked(clk, shm, 0);
+	return true;
+}
+
+/*
  * fn's rate: the true one, plus an injected step, plus the slew.  When it
  * changes, TSC_STABLE goes first (every record rewritten without it: from
  * then on readers keep their guard), then the new function; it comes back
@@ -335,15 +353,9 @@ static int apply_rate_locked(struct domain_clock *clk, struct pvtime_shm *shm,
 	ret = reanchor_ref_locked(clk, ref_mul, ref_shift);
 	if (ret || (mul == clk->fn.mul && shift == clk->fn.shift))
 		return ret;
-	if (clk->offset_known) {
-		hold_stable_locked(clk, RECORDS_RATE_HOLD_NS);
-		if (clk->flags & PVTIME_FLAG_TSC_STABLE) {
-			clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
-			clk->stable_rate_hold = true;
-			write_records_locked(clk, shm, 0);
-			*ring = true;
-		}
-	}
+	if (clk->offset_known && withdraw_stable_locked(clk, shm,
+							 RECORDS_RATE_HOLD_NS))
+		*ring = true;
 	ret = reanchor_window_locked(clk, mul, shift, window);
 	if (ret)
 		return ret;
@@ -895,16 +907,10 @@ int records_follow_rate(struct domain_clock *clk, struct pvtime_shm *shm,
 bool records_hold_stable(struct domain_clock *clk, struct pvtime_shm *shm,
 			 uint64_t ns)
 {
-	bool changed = false;
+	bool changed;
 
 	pthread_mutex_lock(&clk->lock);
-	hold_stable_locked(clk, ns);
-	if (clk->offset_known && (clk->flags & PVTIME_FLAG_TSC_STABLE)) {
-		clk->flags &= ~PVTIME_FLAG_TSC_STABLE;
-		clk->stable_rate_hold = true;
-		write_records_locked(clk, shm, 0);
-		changed = true;
-	}
+	changed = withdraw_stable_locked(clk, shm, ns);
 	pthread_mutex_unlock(&clk->lock);
 	return changed;
 }

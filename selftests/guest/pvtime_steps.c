@@ -327,6 +327,28 @@ static void spin_for(int64_t ns)
 	}
 }
 
+/* Samples with a slower round trip are not judged. */
+static bool judged_sample(const struct sample *x, const struct steps_options *o)
+{
+	return rtt_within(x, (int64_t)o->max_rtt_us * NSEC_PER_USEC);
+}
+
+/*
+ * From when a sample can show step k landed.  A step of the guest's wall
+ * clock alone (pvxl) moves the expected offset: a sample there after the
+ * request went out shows it landed, even before the request's answer came
+ * back.  A host step leaves the expected offset where it was; until the
+ * host's clock has certainly moved, a sample there shows nothing.
+ */
+static int64_t step_shows_from(const struct step_log *log, unsigned int k)
+{
+	const struct step_log_entry *e = &log->entry[k];
+	int64_t last_expect = k ? log->entry[k - 1].expect_offset_ns : 0;
+
+	return e->expect_offset_ns != last_expect ? e->before_raw_ns :
+						    e->after_raw_ns;
+}
+
 /*
  * Tell the runner the latest step has landed: a sample within the round
  * trip judged and the tolerance of where the step puts the guest, taken
@@ -339,17 +361,13 @@ static void note_seen(struct step_log *log, const struct sample *x,
 {
 	uint32_t count = __atomic_load_n(&log->count, __ATOMIC_ACQUIRE);
 	const struct step_log_entry *e;
-	int64_t from;
 
 	if (!count || count > STEP_LOG_MAX ||
 	    __atomic_load_n(&log->seen, __ATOMIC_RELAXED) >= count)
 		return;
 	e = &log->entry[count - 1];
-	from = count > 1 &&
-	       e->expect_offset_ns == log->entry[count - 2].expect_offset_ns ?
-	       e->after_raw_ns : e->before_raw_ns;
-	if (x->host_raw_ns <= from ||
-	    !rtt_within(x, (int64_t)o->max_rtt_us * NSEC_PER_USEC) ||
+	if (x->host_raw_ns <= step_shows_from(log, count - 1) ||
+	    !judged_sample(x, o) ||
 	    llabs(x->offset_ns - e->expect_offset_ns) >
 	    (int64_t)o->tolerance_us * NSEC_PER_USEC)
 		return;
@@ -413,12 +431,6 @@ static int wait_for_log(struct meter *m, struct step_log *log,
 }
 
 enum guest_at { GUEST_AT, GUEST_ELSEWHERE, GUEST_UNSEEN };
-
-/* Samples with a slower round trip are not judged. */
-static bool judged_sample(const struct sample *x, const struct steps_options *o)
-{
-	return rtt_within(x, (int64_t)o->max_rtt_us * NSEC_PER_USEC);
-}
 
 /*
  * Was the guest at expect_ns (within the tolerance) by its last judged
@@ -527,15 +539,7 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 	case GUEST_AT:
 		break;
 	}
-	/*
-	 * A step of the guest's wall clock alone (pvxl) moves the expected
-	 * offset: a sample there after the request went out shows it landed,
-	 * even before the request's answer came back.  A host step leaves
-	 * the expected offset where it was; until the host's clock has
-	 * certainly moved, a sample there shows nothing.
-	 */
-	from = e->expect_offset_ns != last_expect ? e->before_raw_ns :
-						    e->after_raw_ns;
+	from = step_shows_from(log, k);
 	for (i = 0; i < all->n; i++) {
 		const struct sample *x = &all->v[i];
 

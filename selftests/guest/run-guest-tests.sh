@@ -172,6 +172,14 @@ run_commented() {
 	[ -n "$skip_reason" ] || skip_reason="exit code $KSFT_SKIP"
 }
 
+# After a failed result (the host runner shows the comments that follow
+# one): the module's view of the clock then, and its dmesg lines.
+comment_module_state() {
+	grep -E '^(fastpath|takeup|wallclock_(steps|last|residual)|guest_stopped|calibration|vouch)' \
+		"$DEBUGFS/state" 2>/dev/null | comment_stream
+	dmesg | grep -E 'pvtime|clocksource' | tail -n 12 | comment_stream
+}
+
 # Run COMMAND... as one result NAME: PVTIME- lines go to the host runner
 # as they are, everything else as comments.
 run_reporting() { # NAME COMMAND...
@@ -188,12 +196,8 @@ run_reporting() { # NAME COMMAND...
 		{ print "# " $0; fflush() }'
 	rc=$(cat "$TMP.rc")
 	result "$rc" "$name" "exit code $KSFT_SKIP"
-	# After a failure (where the host runner shows comments): the module's
-	# view of the clock then.
 	if [ "$rc" != 0 ] && [ "$rc" != "$KSFT_SKIP" ]; then
-		grep -E '^(fastpath|takeup|wallclock_(steps|last|residual)|guest_stopped|calibration|vouch)' \
-			"$DEBUGFS/state" 2>/dev/null | comment_stream
-		dmesg | grep -E 'pvtime|clocksource' | tail -n 12 | comment_stream
+		comment_module_state
 	fi
 }
 
@@ -315,14 +319,12 @@ run_timers() {
 	rc=$(cat "$TMP.rc")
 	skip_reason=$(grep -i 'skip' "$TMP.out" | tail -n 1 | sed 's/^[# ]*//')
 	result "$rc" "timers.$name" "${skip_reason:-exit code $KSFT_SKIP}"
-	# A failure explains itself after its result (the host runner shows
-	# the comments that follow a failure): the test's last words, and did
-	# the kernel change clocksource meanwhile?
+	# A failure explains itself after its result: the test's last words,
+	# and did the kernel change clocksource meanwhile?
 	if [ "$rc" != 0 ] && [ "$rc" != "$KSFT_SKIP" ]; then
 		tail -n 25 "$TMP.out" | comment_stream
 		comment "fast-path switches during it: $switches_before -> $(fastpath_switches) (engaged+dropped); clocksource now $(current_clocksource)"
-		grep -E '^(fastpath|takeup)' "$DEBUGFS/state" | comment_stream
-		dmesg | grep -E 'pvtime|clocksource' | tail -n 8 | comment_stream
+		comment_module_state
 	fi
 }
 
