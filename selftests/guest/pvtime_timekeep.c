@@ -347,14 +347,9 @@ static void next_probe(struct rate_sample *p, long ms)
 }
 
 /*
- * Probe (from *p on) until both the raw clock, against where it was
- * before, and CLOCK_REALTIME are within 1 ms of the host's: how long
- * after t0 that was, or -1 if still off 20 s after t0 (said on stdout).
- */
-/*
  * The probes after a resume, so that a slow recovery shows which clock
- * was off and when it came back: the first BACK_TRACE_FIRST, then the
- * last BACK_TRACE_LAST.
+ * was off and when it came back: the first BACK_TRACE_FIRST, then a ring
+ * of the last BACK_TRACE_LAST.
  */
 #define BACK_TRACE_FIRST	16
 #define BACK_TRACE_LAST		8
@@ -364,37 +359,43 @@ struct back_probe {
 static struct back_probe back_trace[BACK_TRACE_FIRST + BACK_TRACE_LAST];
 static unsigned int back_probes;
 
+/* Where probe number k is (or was) kept. */
+static struct back_probe *back_slot(unsigned int k)
+{
+	return &back_trace[k < BACK_TRACE_FIRST ? k :
+			   BACK_TRACE_FIRST + (k - BACK_TRACE_FIRST) % BACK_TRACE_LAST];
+}
+
 static void back_trace_add(const struct rate_sample *p,
 			   const struct rate_sample *before, int64_t t0)
 {
-	unsigned int slot = back_probes < BACK_TRACE_FIRST ? back_probes :
-		BACK_TRACE_FIRST + (back_probes - BACK_TRACE_FIRST) % BACK_TRACE_LAST;
-
-	back_trace[slot] = (struct back_probe){
+	*back_slot(back_probes++) = (struct back_probe){
 		p->host_raw_ns - t0, p->raw_offset_ns - before->raw_offset_ns,
 		p->realtime_offset_ns };
-	back_probes++;
 }
 
 static void back_trace_print(void)
 {
-	unsigned int i, n = back_probes < BACK_TRACE_FIRST + BACK_TRACE_LAST ?
-			    back_probes : BACK_TRACE_FIRST + BACK_TRACE_LAST;
+	unsigned int k, first = back_probes < BACK_TRACE_FIRST ? back_probes :
+							       BACK_TRACE_FIRST;
+	unsigned int last_from = back_probes > first + BACK_TRACE_LAST ?
+				 back_probes - BACK_TRACE_LAST : first;
 
 	printf("# %u probes after the resume (ms after it: raw clock moved, REALTIME off); the first %d and the last %d:\n",
 	       back_probes, BACK_TRACE_FIRST, BACK_TRACE_LAST);
-	for (i = 0; i < n; i++) {
-		/* The ring's oldest first. */
-		unsigned int slot = i < BACK_TRACE_FIRST || back_probes <= n ? i :
-			BACK_TRACE_FIRST + (back_probes - BACK_TRACE_FIRST + i -
-					    BACK_TRACE_FIRST) % BACK_TRACE_LAST;
+	for (k = 0; k < back_probes; k = k + 1 == first ? last_from : k + 1) {
+		const struct back_probe *b = back_slot(k);
 
 		printf("#   %9.1f ms: raw %+" PRId64 " ns, REALTIME %+" PRId64 " ns\n",
-		       back_trace[slot].t_ns / 1e6, back_trace[slot].raw_moved_ns,
-		       back_trace[slot].realtime_ns);
+		       b->t_ns / 1e6, b->raw_moved_ns, b->realtime_ns);
 	}
 }
 
+/*
+ * Probe (from *p on) until both the raw clock, against where it was
+ * before, and CLOCK_REALTIME are within 1 ms of the host's: how long
+ * after t0 that was, or -1 if still off 20 s after t0 (said on stdout).
+ */
 static int64_t probe_until_back(struct rate_sample *p,
 				const struct rate_sample *before, int64_t t0)
 {
