@@ -338,6 +338,8 @@ static int cmd_info(int argc, char **argv, struct emit *e, char *err,
 	emit_u64(e, "handshake_rtt_ns",
 		 timebase_cycles_to_ns(snap.handshake_rtt_cycles));
 	emit_u64(e, "mailbox_sessions", atomic_load(&d->mailbox.sessions));
+	emit_u64(e, "mailbox_probes_held",
+		 atomic_load(&d->mailbox.answers_held));
 	emit_stability(e, &snap, now_tsc);
 	emit_calibration(e, &snap, now_tsc);
 	emit_time_function(e, &snap);

@@ -617,8 +617,12 @@ int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
 		snprintf(err, errlen, "domain '%s' is already paused", d->cfg.name);
 		return -1;
 	}
-	if (domain_qmp(d, "stop", &stop_tsc, qmp_rtt_ns, err, errlen))
+	mailbox_server_guest_stopping(&d->mailbox);
+	if (domain_qmp(d, "stop", &stop_tsc, qmp_rtt_ns, err, errlen)) {
+		/* Taken as running, as d->paused says: serve it as running. */
+		mailbox_server_guest_running(&d->mailbox);
 		return -1;
+	}
 	records_guest_paused(&d->clock);
 	d->paused = true;
 	d->pause_stop_tsc = stop_tsc;
@@ -652,10 +656,10 @@ int domain_unpause(struct domain *d, enum stopped_time_policy stopped,
 		domain_ring_records(d);
 	/*
 	 * A guest stopped in the middle of a request finds its session
-	 * ended (idle while it stood still): serve at once, so its first
-	 * request after the resume is answered without a doorbell.
+	 * ended (idle, or its probe held while it stood still): serve at
+	 * once, so that request is answered without a doorbell.
 	 */
-	mailbox_server_kick(&d->mailbox);
+	mailbox_server_guest_running(&d->mailbox);
 	d->paused = false;
 	*paused_ns = cont_tsc > d->pause_stop_tsc ?
 		     timebase_cycles_to_ns(cont_tsc - d->pause_stop_tsc) : 0;

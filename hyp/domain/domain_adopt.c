@@ -289,6 +289,8 @@ static int adopt_running(struct domain *d, const struct domain_saved *st,
 	       sizeof(d->guest_eventfd_id));
 	d->fd_ids_known = true;
 	d->paused = st->clock.paused;
+	if (d->paused)
+		mailbox_server_guest_stopping(&d->mailbox);
 	d->pause_stop_tsc = st->pause_stop_tsc;
 	d->pauses = st->pauses;
 	d->paused_total_ns = st->paused_total_ns;

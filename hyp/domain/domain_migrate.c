@@ -111,6 +111,8 @@ char *domain_migrate_header(struct domain *d, bool stopped, char *err,
 /* The stop took effect after host TSC stop_tsc: tell the records. */
 static void migrate_mark_stopped(struct domain *d, uint64_t stop_tsc)
 {
+	/* QEMU stopped it on its own: hold probes from now at least. */
+	mailbox_server_guest_stopping(&d->mailbox);
 	records_guest_paused(&d->clock);
 	d->paused = true;
 	d->pause_stop_tsc = stop_tsc;
@@ -135,6 +137,7 @@ static void migrate_undo(struct domain *d, bool stopped, uint64_t stop_tsc)
 		/* Stopped and resumed by QEMU: the samples find the moved TSC. */
 		if (stopped && records_mark_guest_stopped(&d->clock, &d->shm))
 			domain_ring_records(d);
+		mailbox_server_guest_running(&d->mailbox);
 		return;
 	}
 	if (!stopped)

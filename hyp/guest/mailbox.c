@@ -227,24 +227,28 @@ static void answer_set_wallclock(struct mailbox_server *srv,
 
 /*
  * Decode and answer the request the guest posted (selftests/fuzz drives
- * this directly).  Returns true if the guest ended the session.
+ * this directly).  *told_time says whether the answer carries the host's
+ * time (a probe).  Returns true if the guest ended the session.
  */
 static bool answer_request(struct mailbox_server *srv,
 			   struct pvtime_mailbox *mb,
 			   struct mailbox_session *session,
-			   const struct serve_limits *limits)
+			   const struct serve_limits *limits, bool *told_time)
 {
 	uint64_t now;
 
+	*told_time = false;
 	switch (READ_ONCE(mb->request)) {
 	case PVTIME_REQ_TSC_PROBE:
 		now = pvtime_rdtsc();
 		mailbox_session_hand_out(session, now);
 		WRITE_ONCE(mb->host_tsc, now);
 		WRITE_ONCE(mb->status, 0);
+		*told_time = true;
 		return false;
 	case PVTIME_REQ_REALTIME_PROBE:
 		answer_realtime_probe(srv, mb, session);
+		*told_time = true;
 		return false;
 	case PVTIME_REQ_SET_OFFSET:
 		answer_set_offset(srv, mb, session, limits);
@@ -296,6 +300,26 @@ static uint64_t wait_for_budget(struct mailbox_server *srv)
 	return mailbox_budget_grant_ns(&srv->budget, monotonic_ns());
 }
 
+/*
+ * Whether a probe answer just made may be published.  The host's time in
+ * it is the guest's only while the guest runs: a guest that QEMU froze
+ * after it posted would read, on its resume, a host time from inside the
+ * stop against a TSC and clocks that stood still, and its bracket would
+ * look tight.  guest_stopped is set before QMP stop is sent, so an answer
+ * made before this look, while it was clear, was made before the stop.
+ */
+static const char END_GUEST_STOPPED[] =
+	"the guest is stopped: its probe waits for the resume";
+
+static bool time_answer_true(struct mailbox_server *srv)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load(&srv->guest_stopped))
+		return true;
+	atomic_fetch_add(&srv->answers_held, 1);
+	return false;
+}
+
 static void serve_session(struct mailbox_server *srv)
 {
 	struct pvtime_mailbox *mb = &srv->shm->ctl->mailbox;
@@ -307,6 +331,7 @@ static void serve_session(struct mailbox_server *srv)
 	uint32_t answered;
 	unsigned long requests = 0;
 	const char *end_reason;
+	bool told_time;
 
 	grant_ns = wait_for_budget(srv);
 	if (!grant_ns)
@@ -363,8 +388,12 @@ static void serve_session(struct mailbox_server *srv)
 			continue;
 		}
 		pvtime_rmb();
-		end = answer_request(srv, mb, &session, &limits);
+		end = answer_request(srv, mb, &session, &limits, &told_time);
 		pvtime_wmb();
+		if (told_time && !time_answer_true(srv)) {
+			end_reason = END_GUEST_STOPPED;
+			break;
+		}
 		WRITE_ONCE(mb->response_seq, seq);
 		answered = seq;
 		requests++;
@@ -384,7 +413,9 @@ static void serve_session(struct mailbox_server *srv)
 	}
 	mailbox_budget_charge(&srv->budget, monotonic_ns(),
 			      monotonic_ns() - start_ns);
-	if (!strcmp(end_reason, "guest sent END"))
+	/* The two ends a well-behaved guest brings about itself. */
+	if (!strcmp(end_reason, "guest sent END") ||
+	    end_reason == END_GUEST_STOPPED)
 		log_debug("domain %s: mailbox session ended: %s after %lu requests",
 			  srv->domain_name, end_reason, requests);
 	else
@@ -418,7 +449,8 @@ static bool wait_for_doorbell(struct mailbox_server *srv)
 	pthread_mutex_lock(&srv->wake_lock);
 	srv->kicked = false;
 	pthread_mutex_unlock(&srv->wake_lock);
-	if (request_waiting(srv))
+	/* A stopped guest's probe waits for mailbox_server_guest_running(). */
+	if (request_waiting(srv) && !atomic_load(&srv->guest_stopped))
 		return !atomic_load(&srv->stop);
 	pthread_mutex_lock(&srv->wake_lock);
 	if (!srv->kicked)
@@ -461,6 +493,8 @@ void mailbox_server_init(struct mailbox_server *srv, const char *domain_name,
 	atomic_init(&srv->active, false);
 	atomic_init(&srv->stop, false);
 	atomic_init(&srv->sessions, 0);
+	atomic_init(&srv->guest_stopped, false);
+	atomic_init(&srv->answers_held, 0);
 	mailbox_budget_init(&srv->budget, monotonic_ns());
 	srv->offset_rl = (struct ratelimit)RATELIMIT_INIT(LOG_INTERVAL_NS,
 							   OFFSET_LOG_BURST);
@@ -506,6 +540,21 @@ int mailbox_server_kick(struct mailbox_server *srv)
 	pthread_cond_signal(&srv->wake);
 	pthread_mutex_unlock(&srv->wake_lock);
 	return 0;
+}
+
+void mailbox_server_guest_stopping(struct mailbox_server *srv)
+{
+	atomic_store(&srv->guest_stopped, true);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+int mailbox_server_guest_running(struct mailbox_server *srv)
+{
+	atomic_store(&srv->guest_stopped, false);
+	/* Its probe may have waited out the stop: serve it now. */
+	if (!srv->thread_started)
+		return 0;
+	return mailbox_server_kick(srv);
 }
 
 void mailbox_server_stop(struct mailbox_server *srv)

@@ -10,7 +10,8 @@
  * request, MAILBOX_SESSION_MAX_REQUESTS requests, or 2 s in total.  The
  * sessions of a domain share a budget (mailbox_budget.h): a doorbell while
  * it is spent is served once it has refilled, and a session ends when it
- * runs out.
+ * runs out.  While the guest is being stopped or stands still (QMP stop
+ * to cont), probe answers are held back until it runs again.
  */
 #ifndef PVTIMED_MAILBOX_H
 #define PVTIMED_MAILBOX_H
@@ -79,6 +80,12 @@ struct mailbox_server {
 	atomic_bool active;		/* a session runs or is about to */
 	atomic_bool stop;		/* end the session now, and the thread */
 	atomic_ulong sessions;
+	/*
+	 * The guest is being stopped or stands still: probe answers are
+	 * made but not published (see mailbox_server_guest_stopping()).
+	 */
+	atomic_bool guest_stopped;
+	atomic_ulong answers_held;	/* probe answers not published so */
 	/* Owned by the session thread (one at a time, joined before the next). */
 	struct mailbox_budget budget;
 	unsigned long deferred;		/* sessions that waited for budget */
@@ -108,6 +115,20 @@ void mailbox_server_set_time_source(struct mailbox_server *srv, bool source,
  * -errno if no thread could be started.
  */
 int mailbox_server_kick(struct mailbox_server *srv);
+
+/*
+ * Before QMP stop is sent: from now on no probe is answered (an answer
+ * the guest reads only after its resume would carry host time from the
+ * stop, which its frozen TSC and clocks never saw); a probe waits until
+ * mailbox_server_guest_running().  Other requests are still answered.
+ */
+void mailbox_server_guest_stopping(struct mailbox_server *srv);
+
+/*
+ * After QMP cont returned (or the stop did not happen): probes are
+ * answered again, a waiting one at once.  Returns mailbox_server_kick()'s.
+ */
+int mailbox_server_guest_running(struct mailbox_server *srv);
 
 /* End any session and wait for its thread. */
 void mailbox_server_stop(struct mailbox_server *srv);

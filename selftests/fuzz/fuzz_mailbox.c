@@ -142,12 +142,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (n = 0; in.left && n < MAX_REQUESTS; n++) {
 		int64_t hyp_offset = wallclock_hyp_offset_ns();
 		int32_t status;
+		uint32_t request;
+		bool told_time;
 
 		post_request(&in, mb);
 		WRITE_ONCE(mb->status, 1);	/* no answer yet */
-		if (answer_request(&srv, mb, &session, &limits))
+		request = READ_ONCE(mb->request);
+		if (answer_request(&srv, mb, &session, &limits, &told_time))
 			mailbox_session_init(&session);	/* the next doorbell */
 		status = READ_ONCE(mb->status);
+		/* The serve loop holds exactly these back from a stopped guest. */
+		fuzz_check(told_time == (request == PVTIME_REQ_TSC_PROBE ||
+					 request == PVTIME_REQ_REALTIME_PROBE),
+			   "request %u: told_time %d", request, told_time);
 		if (READ_ONCE(mb->request) == PVTIME_REQ_SET_WALLCLOCK) {
 			fuzz_check(status == 0 || status == -EINVAL ||
 				   status == -ERANGE || status == -EAGAIN ||
