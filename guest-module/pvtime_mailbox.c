@@ -123,20 +123,22 @@ static u32 pvtime_mailbox_send(struct pvtime_dev *pd, u32 request)
 /*
  * Wait for the answer to seq until give_up, or for max_cycles of the TSC
  * if not 0 (a clock stuck on an odd record must not stretch that; the
- * probes' interrupts-off wait): the hyp's status (0 or -errno), or
- * -ETIMEDOUT.  It never sleeps: a waiting session must not sit idle (the
- * hyp ends it after 50 ms).  Past the tight spins of an interrupts-on
+ * probes' interrupts-off wait, which then notes in *stalled the longest
+ * stretch between two of its looks at the TSC: time this vCPU did not
+ * run): the hyp's status (0 or -errno), or -ETIMEDOUT.  It never
+ * sleeps: a waiting session must not sit idle (the hyp ends it after
+ * 50 ms).  Past the tight spins of an interrupts-on
  * wait it does let a task that must run now have the CPU: under
  * voluntary preemption (Debian's default) nothing else would, and the
  * wall-clock doorbell's irq thread would wait for the whole session.
  */
 static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
-			       u64 max_cycles)
+			       u64 max_cycles, u64 *stalled)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
 	ktime_t now = ktime_get();
 	ktime_t rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
-	u64 start = rdtsc_ordered();
+	u64 start = rdtsc_ordered(), looked = start;
 	unsigned int spins = 0, jumps = 0;
 	ktime_t last;
 
@@ -156,8 +158,15 @@ static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 			cpu_relax();
 			cond_resched();
 		}
-		if (max_cycles && rdtsc_ordered() - start > max_cycles)
-			return -ETIMEDOUT;
+		if (max_cycles) {
+			u64 tsc = rdtsc_ordered();
+
+			if (stalled && tsc - looked > *stalled)
+				*stalled = tsc - looked;
+			looked = tsc;
+			if (tsc - start > max_cycles)
+				return -ETIMEDOUT;
+		}
 		last = now;
 		now = ktime_get();
 		if (ktime_ms_delta(now, last) > PVTIME_MAILBOX_JUMP_MS &&
@@ -186,7 +195,7 @@ static int pvtime_mailbox_post(struct pvtime_dev *pd, u32 request)
 
 	return pvtime_mailbox_wait(pd, seq,
 				   ktime_add_ms(ktime_get(),
-						PVTIME_MAILBOX_TIMEOUT_MS), 0);
+						PVTIME_MAILBOX_TIMEOUT_MS), 0, NULL);
 }
 
 /* TSC cycles (at the hyp's rate, which the guest TSC runs at) to ns. */
@@ -206,6 +215,7 @@ u64 pvtime_cycles_to_ns(struct pvtime_dev *pd, u64 cycles)
 struct pvtime_probe_window {
 	unsigned long flags;
 	u64 start_tsc;
+	u64 stalled_cycles;	/* longest the vCPU did not run in the wait */
 	ktime_t deadline;	/* of the whole request */
 	u32 seq;
 };
@@ -213,6 +223,7 @@ struct pvtime_probe_window {
 static void pvtime_probe_irqs_off(struct pvtime_probe_window *w)
 {
 	local_irq_save(w->flags);
+	w->stalled_cycles = 0;
 	w->start_tsc = rdtsc_ordered();
 	w->deadline = ktime_add_ms(ktime_get(), PVTIME_MAILBOX_TIMEOUT_MS);
 }
@@ -227,7 +238,8 @@ static int pvtime_probe_post(struct pvtime_dev *pd,
 	w->seq = pvtime_mailbox_send(pd, request);
 	/* A hyp without a TSC rate gets the least wait, not an endless one. */
 	return pvtime_mailbox_wait(pd, w->seq, w->deadline,
-				   budget > spent ? budget - spent : 1);
+				   budget > spent ? budget - spent : 1,
+				   &w->stalled_cycles);
 }
 
 /*
@@ -237,15 +249,20 @@ static int pvtime_probe_post(struct pvtime_dev *pd,
 static int pvtime_probe_irqs_on(struct pvtime_dev *pd,
 				struct pvtime_probe_window *w, int ret)
 {
-	u64 off_ns = pvtime_cycles_to_ns(pd, rdtsc_ordered() - w->start_tsc);
+	u64 off_cycles = rdtsc_ordered() - w->start_tsc;
+	u64 off_ns = pvtime_cycles_to_ns(pd, off_cycles);
+	/* What the module held them off for: less a stretch the host took. */
+	u64 ran_ns = pvtime_cycles_to_ns(pd, off_cycles - w->stalled_cycles);
 
 	local_irq_restore(w->flags);
 	if (off_ns > pd->mailbox_irqs_off_max_ns)
 		WRITE_ONCE(pd->mailbox_irqs_off_max_ns, off_ns);
+	if (ran_ns > pd->mailbox_irqs_off_max_ran_ns)
+		WRITE_ONCE(pd->mailbox_irqs_off_max_ran_ns, ran_ns);
 	if (ret != -ETIMEDOUT || ktime_after(ktime_get(), w->deadline))
 		return ret;
 	pd->mailbox_slow_answers++;
-	ret = pvtime_mailbox_wait(pd, w->seq, w->deadline, 0);
+	ret = pvtime_mailbox_wait(pd, w->seq, w->deadline, 0, NULL);
 	return ret ? ret : -EAGAIN;
 }
 
@@ -817,6 +834,8 @@ void pvtime_mailbox_show_state(struct pvtime_dev *pd, struct seq_file *m)
 	seq_printf(m, "handshake_rounds %u\n", pd->handshake_rounds);
 	seq_printf(m, "mailbox_irqs_off_max_ns %llu\n",
 		   READ_ONCE(pd->mailbox_irqs_off_max_ns));
+	seq_printf(m, "mailbox_irqs_off_max_ran_ns %llu\n",
+		   READ_ONCE(pd->mailbox_irqs_off_max_ran_ns));
 	seq_printf(m, "mailbox_irqs_off_limit_ns %llu\n",
 		   (u64)PVTIME_IRQS_OFF_MAX_US * NSEC_PER_USEC);
 	seq_printf(m, "mailbox_slow_answers %llu\n",

@@ -779,12 +779,13 @@ TEST(guest_stopped_honoured)
  * come tens of ms late.  Probes must not wait for them with interrupts
  * off for longer than the module's bound (debugfs
  * mailbox_irqs_off_limit_ns).  The guest TSC, which times the stretch,
- * runs on while the host deschedules the vCPU's thread, so a stretch may
- * exceed the bound by one such wait: MAILBOX_HOST_WAIT_NS allows one of a
- * busy host's scheduling latency (CFS: up to 24 ms; 25.1 ms seen in a
- * make check on a slow host).  A deferred doorbell keeps the hyp from
- * answering for 45 ms or more: waited out with interrupts off, that still
- * fails the check.
+ * runs on while the host deschedules the vCPU's thread: the module takes
+ * the longest such gap inside its wait off the stretch
+ * (mailbox_irqs_off_max_ran_ns; 55 ms descheduled was seen on a busy
+ * host), and MAILBOX_HOST_WAIT_NS allows one more of a busy host's
+ * scheduling latency outside the wait (CFS: up to 24 ms).  A deferred
+ * doorbell keeps the hyp from answering for 45 ms or more: waited out
+ * with interrupts off, that still fails the check.
  */
 #define MAILBOX_LOAD_NS		(8 * NSEC_PER_SEC)
 #define MAILBOX_HOST_WAIT_NS	(40 * NSEC_PER_MSEC)
@@ -792,7 +793,7 @@ TEST(guest_stopped_honoured)
 TEST(mailbox_irqs_off_bounded)
 {
 	int64_t end = clock_ns(CLOCK_MONOTONIC) + MAILBOX_LOAD_NS;
-	int64_t limit, longest, slow;
+	int64_t limit, longest, ran, slow;
 	unsigned int probes = 0, failed = 0;
 	char line[256];
 
@@ -804,12 +805,16 @@ TEST(mailbox_irqs_off_bounded)
 	}
 	limit = state_value("mailbox_irqs_off_limit_ns");
 	longest = state_value("mailbox_irqs_off_max_ns");
+	ran = state_value("mailbox_irqs_off_max_ran_ns");
 	slow = state_value("mailbox_slow_answers");
-	printf("# %u realtime probes (%u failed); longest irqs-off stretch %" PRId64 " ns (bound %" PRId64 " ns); %" PRId64 " answers waited out with irqs on\n",
-	       probes, failed, longest, limit, slow);
+	printf("# %u realtime probes (%u failed); longest irqs-off stretch %" PRId64 " ns, %" PRId64 " ns less the vCPU's longest stall in it (bound %" PRId64 " ns); %" PRId64 " answers waited out with irqs on\n",
+	       probes, failed, longest, ran, limit, slow);
 	printf("PVTIME-REPORT mailbox_irqs_off_max_ns %" PRId64 "\n", longest);
+	printf("PVTIME-REPORT mailbox_irqs_off_max_ran_ns %" PRId64 "\n", ran);
 	ASSERT_GT(limit, 0);
-	EXPECT_LE(longest, limit + MAILBOX_HOST_WAIT_NS);
+	ASSERT_GT(longest, 0);
+	EXPECT_LE(ran, longest);
+	EXPECT_LE(ran, limit + MAILBOX_HOST_WAIT_NS);
 	/* Otherwise the hyp was never slow and this proved nothing. */
 	EXPECT_GT(slow, 0);
 }

@@ -121,6 +121,14 @@ static void sleep_ms(long ms)
 		;
 }
 
+static int64_t raw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (int64_t)ts.tv_sec * 1000 * MS + ts.tv_nsec;
+}
+
 static int report_monotonic(struct monotonic_check *mc)
 {
 	struct monotonic_result res;
@@ -330,15 +338,20 @@ static int parse_policy(const char *text, enum policy *policy, long *ppm)
  * is a mailbox session, and the hyp budgets them per domain.
  */
 static unsigned int failed_probes;
+/* How long the last next_probe() waited for its answer (guest raw clock). */
+static int64_t last_probe_took_ns;
 
 static void next_probe(struct rate_sample *p, long ms)
 {
 	struct rate_sample fresh;
+	int64_t asked;
 	int tries;
 
 	for (tries = 0; tries < 1500; tries++) {
 		sleep_ms(tries ? 10 : ms);
+		asked = raw_now_ns();
 		if (!rate_sample_take(&fresh)) {
+			last_probe_took_ns = raw_now_ns() - asked;
 			*p = fresh;
 			return;
 		}
@@ -356,7 +369,7 @@ static void next_probe(struct rate_sample *p, long ms)
 #define BACK_TRACE_FIRST	16
 #define BACK_TRACE_LAST		8
 struct back_probe {
-	int64_t t_ns, raw_moved_ns, realtime_ns;
+	int64_t t_ns, raw_moved_ns, realtime_ns, rtt_ns, took_ns;
 };
 static struct back_probe back_trace[BACK_TRACE_FIRST + BACK_TRACE_LAST];
 static unsigned int back_probes;
@@ -373,7 +386,7 @@ static void back_trace_add(const struct rate_sample *p,
 {
 	*back_slot(back_probes++) = (struct back_probe){
 		p->host_raw_ns - t0, p->raw_offset_ns - before->raw_offset_ns,
-		p->realtime_offset_ns };
+		p->realtime_offset_ns, p->rtt_ns, last_probe_took_ns };
 }
 
 static void back_trace_print(void)
@@ -383,13 +396,14 @@ static void back_trace_print(void)
 	unsigned int last_from = back_probes > first + BACK_TRACE_LAST ?
 				 back_probes - BACK_TRACE_LAST : first;
 
-	printf("# %u probes after the resume (ms after it: raw clock moved, REALTIME off); the first %d and the last %d:\n",
+	printf("# %u probes after the resume (ms after it: raw clock moved, REALTIME off, the probe's round trip, how long the guest waited for it); the first %d and the last %d:\n",
 	       back_probes, BACK_TRACE_FIRST, BACK_TRACE_LAST);
 	for (k = 0; k < back_probes; k = k + 1 == first ? last_from : k + 1) {
 		const struct back_probe *b = back_slot(k);
 
-		printf("#   %9.1f ms: raw %+" PRId64 " ns, REALTIME %+" PRId64 " ns\n",
-		       b->t_ns / 1e6, b->raw_moved_ns, b->realtime_ns);
+		printf("#   %9.1f ms: raw %+" PRId64 " ns, REALTIME %+" PRId64 " ns, rtt %" PRId64 " ns, took %.1f ms\n",
+		       b->t_ns / 1e6, b->raw_moved_ns, b->realtime_ns,
+		       b->rtt_ns, b->took_ns / 1e6);
 	}
 }
 
@@ -416,14 +430,6 @@ static int64_t probe_until_back(struct rate_sample *p,
 
 /* Guest TSC cycles per ns of its CLOCK_MONOTONIC_RAW, measured once. */
 static double tsc_per_ns;
-
-static int64_t raw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	return (int64_t)ts.tv_sec * 1000 * MS + ts.tv_nsec;
-}
 
 static void measure_tsc_rate(void)
 {

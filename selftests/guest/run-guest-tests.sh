@@ -175,7 +175,7 @@ run_commented() {
 # After a failed result (the host runner shows the comments that follow
 # one): the module's view of the clock then, and its dmesg lines.
 comment_module_state() {
-	grep -E '^(fastpath|takeup|wallclock_(steps|last|residual)|guest_stopped|calibration|vouch)' \
+	grep -E '^(fastpath|takeup|wallclock_(steps|last|residual)|guest_stopped|calibration|vouch|mailbox)' \
 		"$DEBUGFS/state" 2>/dev/null | comment_stream
 	dmesg | grep -E 'pvtime|clocksource' | tail -n 12 | comment_stream
 }
