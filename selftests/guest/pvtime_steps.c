@@ -121,6 +121,8 @@ struct step_result {
 	int64_t to_irq_ns;	/* request -> the guest's hard irq */
 	int64_t in_guest_ns;	/* hard irq -> do_settimeofday64() returned */
 	const struct doorbell *doorbell;	/* that doorbell's trace */
+	/* Judged samples after the trace's moment still without the step. */
+	size_t contradicted;
 };
 
 /* What the doorbell trace is read against, if there is one. */
@@ -493,6 +495,14 @@ static void find_applied(const struct applied_view *av, int64_t before,
 }
 
 /*
+ * A judged sample this long after the trace's moment that still shows the
+ * guest where it was contradicts the trace (its round trip and the TSC
+ * map's residual are well under it): the independent check that a step
+ * the module says it applied is in CLOCK_REALTIME.
+ */
+#define CONTRADICTS_AFTER_NS	(1000 * 1000)
+
+/*
  * From when a judged step shows in the guest's CLOCK_REALTIME: its
  * doorbell's moment by the trace if there is one, else its request.  A
  * sample taken before then says nothing about whether the step landed.
@@ -554,6 +564,9 @@ static void judge_step(const struct samples *all, const struct step_log *log,
 			r->latency_ns = x->host_raw_ns - e->before_raw_ns;
 			break;
 		}
+		/* The trace says REALTIME's readers had the step by now. */
+		if (r->applied_known && x->host_raw_ns >= settled + CONTRADICTS_AFTER_NS)
+			r->contradicted++;
 	}
 	r->unobserved = !r->judged;
 	if (r->landed &&
@@ -592,12 +605,18 @@ static void report_spread(const char *kind, const char *what,
 #define UNOBSERVED_MAX_DIV	20
 
 /* Why a kind fails, or its figures if it passes, into reason. */
-static bool verdict(const struct steps_options *o, bool applied, size_t n,
-		    size_t missed, size_t unobserved, size_t unapplied,
-		    int64_t seen_p99, int64_t applied_p99, char *reason,
-		    size_t len)
+struct kind_counts {
+	size_t n, missed, unobserved, unapplied;
+	size_t contradicted;	/* steps with a sample against the trace */
+};
+
+static bool verdict(const struct steps_options *o, bool applied,
+		    const struct kind_counts *c, int64_t seen_p99,
+		    int64_t applied_p99, char *reason, size_t len)
 {
 	int64_t judged = applied ? applied_p99 : seen_p99;
+	size_t n = c->n, missed = c->missed, unobserved = c->unobserved;
+	size_t unapplied = c->unapplied;
 
 	if (n < o->min_steps)
 		snprintf(reason, len, "only %zu steps logged, %lu needed", n,
@@ -611,6 +630,9 @@ static bool verdict(const struct steps_options *o, bool applied, size_t n,
 	else if (applied && unapplied)
 		snprintf(reason, len, "%zu of %zu steps have no doorbell in the module's trace",
 			 unapplied, n);
+	else if (applied && c->contradicted)
+		snprintf(reason, len, "%zu of %zu steps: a sample over %d us after the trace's moment still showed the guest where it was",
+			 c->contradicted, n, CONTRADICTS_AFTER_NS / 1000);
 	else if (judged > (int64_t)o->max_latency_us * NSEC_PER_USEC)
 		snprintf(reason, len, "p99 latency %s %.1f us over %lu us",
 			 applied ? "until applied" : "until seen",
@@ -643,7 +665,8 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 	int64_t *to_irq = calloc(slots, sizeof(*to_irq));
 	int64_t *in_guest = calloc(slots, sizeof(*in_guest));
 	int64_t *returned = calloc(slots, sizeof(*returned));
-	size_t n = 0, nl = 0, nr = 0, na = 0, nu = 0;
+	size_t n = 0, nl = 0, nr = 0, na = 0, nu = 0, nc = 0;
+	struct kind_counts counts;
 	char reason[200] = "";
 	bool ok = false;
 	unsigned int i;
@@ -660,6 +683,8 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 			lat[nl++] = res[i].latency_ns;
 		else if (res[i].unobserved && applied)
 			nu++;
+		if (res[i].contradicted)
+			nc++;
 		if (res[i].have_residual)
 			resid[nr++] = llabs(res[i].residual_ns);
 		if (res[i].applied_known) {
@@ -682,6 +707,8 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 	printf("PVTIME-REPORT steps_%s_count %zu\n", name, n);
 	printf("PVTIME-REPORT steps_%s_missed %zu\n", name, n - nl - nu);
 	printf("PVTIME-REPORT steps_%s_unobserved %zu\n", name, nu);
+	if (applied)
+		printf("PVTIME-REPORT steps_%s_contradicted %zu\n", name, nc);
 	/* "latency": until a sample saw it, the figure before there was a trace. */
 	report_spread(name, "latency", lat, nl);
 	if (applied) {
@@ -699,8 +726,10 @@ static bool judge_kind(const struct step_result *res, unsigned int count,
 		printf("PVTIME-REPORT steps_%s_residual_abs_max_ns %lld\n", name,
 		       (long long)resid[nr - 1]);
 	}
-	ok = verdict(o, applied, n, n - nl - nu, nu, n - na,
-		     nl ? percentile(lat, nl, 99) : 0,
+	counts = (struct kind_counts){ .n = n, .missed = n - nl - nu,
+				       .unobserved = nu, .unapplied = n - na,
+				       .contradicted = nc };
+	ok = verdict(o, applied, &counts, nl ? percentile(lat, nl, 99) : 0,
 		     na ? percentile(done, na, 99) : 0, reason, sizeof(reason));
 	printf("PVTIME-STEPS-VERDICT %s %s %s\n", name, ok ? "ok" : "fail",
 	       reason);
@@ -821,11 +850,11 @@ static bool analyse(const struct samples *all, const struct step_log *log,
 			       (long long)e->expect_offset_ns,
 			       (long long)res[k].before_offset_ns);
 		else if (res[k].landed && res[k].applied_known)
-			printf("# step %u %s at raw %lld expect %+lld ns: irq %.1f us, applied %.1f us, seen %.1f us, residual %s%lld ns%s\n",
+			printf("# step %u %s at raw %lld expect %+lld ns: irq %.1f us, applied %.1f us, seen %.1f us (%zu samples after the trace's moment without it), residual %s%lld ns%s\n",
 			       k, kind_names[e->kind], (long long)e->before_raw_ns,
 			       (long long)e->expect_offset_ns,
 			       res[k].to_irq_ns / 1e3, res[k].applied_ns / 1e3,
-			       res[k].latency_ns / 1e3,
+			       res[k].latency_ns / 1e3, res[k].contradicted,
 			       res[k].have_residual ? "" : "(none) ",
 			       (long long)res[k].residual_ns,
 			       describe_doorbell(res[k].doorbell, what,

@@ -895,15 +895,20 @@ STEPS_TIMEOUT_S=${STEPS_TIMEOUT_S:-120}
 # 0.42-0.96 ms in 10 runs of 12, 1.7-2.4 ms in two, where host hiccups
 # before the guest's irq made the p99 (the second worst of 100; once one
 # step waited 11 ms).  And on a slow host the whole phase runs ten to
-# thirty times slower: applied p99 18.5 and 21 ms, seen p99 37 and 66 ms
-# (two runs).  The regression that matters, steps left to the periodic
-# check (61-174 ms), fails structurally: every step must have its own
-# doorbell in the module's trace ("no doorbell in the module's trace").  So the bounds here only catch a gross
-# slowdown: 50 ms to the guest's timekeeper, 150 ms until a sample on the
-# other vCPU sees it (under single-threaded TCG that vCPU gets the host
-# thread back only when the stepping one lets go of it).
-STEPS_MAX_LATENCY_US=${STEPS_MAX_LATENCY_US:-50000}
-STEPS_MAX_OBSERVED_US=${STEPS_MAX_OBSERVED_US:-150000}
+# thirty times slower: applied p99 18.5, 21, 24.7 and 34.5 ms, seen p99
+# 37, 66 and 150.5 ms (the last on a host whose own pvxl-to-irq p50 was
+# 4 ms).  The regression that matters, steps left to the periodic check
+# (61-174 ms), fails structurally: every step must have its own doorbell
+# in the module's trace ("no doorbell in the module's trace"), and no
+# judged sample over a millisecond after the trace's moment may still
+# show the guest where it was (the independent check that the step is in
+# CLOCK_REALTIME).  So the bounds here only catch a gross slowdown:
+# 100 ms to the guest's timekeeper, 1 s until a sample on the other vCPU
+# sees it (that is the sampler's scheduling: under single-threaded TCG
+# that vCPU gets the host thread back only when the stepping one lets go
+# of it).
+STEPS_MAX_LATENCY_US=${STEPS_MAX_LATENCY_US:-100000}
+STEPS_MAX_OBSERVED_US=${STEPS_MAX_OBSERVED_US:-1000000}
 mode_steps() {
 	run_commented insmod "$MODULE"
 	check "insmod pvtime.ko" [ "$rc" = 0 ] || return
