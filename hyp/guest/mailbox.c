@@ -300,17 +300,18 @@ static uint64_t wait_for_budget(struct mailbox_server *srv)
 	return mailbox_budget_grant_ns(&srv->budget, monotonic_ns());
 }
 
+static const char END_GUEST_STOPPED[] =
+	"the guest is stopped: its probe waits for the resume";
+
 /*
  * Whether a probe answer just made may be published.  The host's time in
  * it is the guest's only while the guest runs: a guest that QEMU froze
  * after it posted would read, on its resume, a host time from inside the
  * stop against a TSC and clocks that stood still, and its bracket would
  * look tight.  guest_stopped is set before QMP stop is sent, so an answer
- * made before this look, while it was clear, was made before the stop.
+ * made before this look, while it was clear, was made before the stop
+ * (QEMU takes far longer to stop the vCPUs than the look takes).
  */
-static const char END_GUEST_STOPPED[] =
-	"the guest is stopped: its probe waits for the resume";
-
 static bool time_answer_true(struct mailbox_server *srv)
 {
 	atomic_thread_fence(memory_order_seq_cst);

@@ -900,8 +900,8 @@ STEPS_TIMEOUT_S=${STEPS_TIMEOUT_S:-120}
 # 4 ms).  The regression that matters, steps left to the periodic check
 # (61-174 ms), fails structurally: every step must have its own doorbell
 # in the module's trace ("no doorbell in the module's trace"), and no
-# judged sample over a millisecond after the trace's moment may still
-# show the guest where it was (the independent check that the step is in
+# judged sample over a millisecond after a one-attempt step's moment in
+# the trace may miss the step (the independent check that the step is in
 # CLOCK_REALTIME).  So the bounds here only catch a gross slowdown:
 # 100 ms to the guest's timekeeper, 1 s until a sample on the other vCPU
 # sees it (that is the sampler's scheduling: under single-threaded TCG
