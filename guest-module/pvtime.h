@@ -93,8 +93,8 @@ struct pvtime_dev {
 	unsigned int handshake_rounds;
 	unsigned int handshake_vcpu;	/* vCPU whose probe set the offset */
 	u64 mailbox_irqs_off_max_ns;	/* longest probe with irqs off */
-	/* The same less the longest stretch the vCPU did not run in it. */
-	u64 mailbox_irqs_off_max_ran_ns;
+	/* Longest wait for the hyp in one, less the host's longest stall. */
+	u64 mailbox_irqs_off_wait_max_ns;
 	u64 mailbox_slow_answers;	/* probes waited out with irqs on */
 	u64 mailbox_jumps_forgiven;	/* clock jumps not held against a wait */
 

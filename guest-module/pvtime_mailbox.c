@@ -121,11 +121,21 @@ static u32 pvtime_mailbox_send(struct pvtime_dev *pd, u32 request)
 }
 
 /*
+ * A probe's interrupts-off wait, timed by the TSC: how long it waited for
+ * the hyp, and the longest stretch between two of its looks at the TSC,
+ * which is time the host did not run this vCPU (or, in ktime_get(), its
+ * other vCPU in the middle of a timekeeping update), not the hyp's.
+ */
+struct pvtime_irqs_off_wait {
+	u64 waited_cycles;
+	u64 stalled_cycles;
+};
+
+/*
  * Wait for the answer to seq until give_up, or for max_cycles of the TSC
  * if not 0 (a clock stuck on an odd record must not stretch that; the
- * probes' interrupts-off wait, which then notes in *stalled the longest
- * stretch between two of its looks at the TSC: time this vCPU did not
- * run): the hyp's status (0 or -errno), or -ETIMEDOUT.  It never
+ * probes' interrupts-off wait, accounted in *off): the hyp's status (0 or
+ * -errno), or -ETIMEDOUT.  It never
  * sleeps: a waiting session must not sit idle (the hyp ends it after
  * 50 ms).  Past the tight spins of an interrupts-on
  * wait it does let a task that must run now have the CPU: under
@@ -133,12 +143,12 @@ static u32 pvtime_mailbox_send(struct pvtime_dev *pd, u32 request)
  * wall-clock doorbell's irq thread would wait for the whole session.
  */
 static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
-			       u64 max_cycles, u64 *stalled)
+			       u64 max_cycles, struct pvtime_irqs_off_wait *off)
 {
 	struct pvtime_mailbox *mb = &pd->ctl->mailbox;
+	u64 start = rdtsc_ordered(), looked = start;
 	ktime_t now = ktime_get();
 	ktime_t rering = ktime_add_ms(now, PVTIME_MAILBOX_RERING_MS);
-	u64 start = rdtsc_ordered(), looked = start;
 	unsigned int spins = 0, jumps = 0;
 	ktime_t last;
 
@@ -161,9 +171,11 @@ static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 		if (max_cycles) {
 			u64 tsc = rdtsc_ordered();
 
-			if (stalled && tsc - looked > *stalled)
-				*stalled = tsc - looked;
+			if (off && tsc - looked > off->stalled_cycles)
+				off->stalled_cycles = tsc - looked;
 			looked = tsc;
+			if (off)
+				off->waited_cycles = tsc - start;
 			if (tsc - start > max_cycles)
 				return -ETIMEDOUT;
 		}
@@ -215,17 +227,18 @@ u64 pvtime_cycles_to_ns(struct pvtime_dev *pd, u64 cycles)
 struct pvtime_probe_window {
 	unsigned long flags;
 	u64 start_tsc;
-	u64 stalled_cycles;	/* longest the vCPU did not run in the wait */
+	struct pvtime_irqs_off_wait wait;
 	ktime_t deadline;	/* of the whole request */
 	u32 seq;
 };
 
 static void pvtime_probe_irqs_off(struct pvtime_probe_window *w)
 {
-	local_irq_save(w->flags);
-	w->stalled_cycles = 0;
-	w->start_tsc = rdtsc_ordered();
+	/* Before: ktime_get() may wait for the other vCPU's update. */
 	w->deadline = ktime_add_ms(ktime_get(), PVTIME_MAILBOX_TIMEOUT_MS);
+	w->wait = (struct pvtime_irqs_off_wait){ 0 };
+	local_irq_save(w->flags);
+	w->start_tsc = rdtsc_ordered();
 }
 
 static int pvtime_probe_post(struct pvtime_dev *pd,
@@ -239,7 +252,7 @@ static int pvtime_probe_post(struct pvtime_dev *pd,
 	/* A hyp without a TSC rate gets the least wait, not an endless one. */
 	return pvtime_mailbox_wait(pd, w->seq, w->deadline,
 				   budget > spent ? budget - spent : 1,
-				   &w->stalled_cycles);
+				   &w->wait);
 }
 
 /*
@@ -249,16 +262,16 @@ static int pvtime_probe_post(struct pvtime_dev *pd,
 static int pvtime_probe_irqs_on(struct pvtime_dev *pd,
 				struct pvtime_probe_window *w, int ret)
 {
-	u64 off_cycles = rdtsc_ordered() - w->start_tsc;
-	u64 off_ns = pvtime_cycles_to_ns(pd, off_cycles);
-	/* What the module held them off for: less a stretch the host took. */
-	u64 ran_ns = pvtime_cycles_to_ns(pd, off_cycles - w->stalled_cycles);
+	u64 off_ns = pvtime_cycles_to_ns(pd, rdtsc_ordered() - w->start_tsc);
+	/* What waiting for the hyp cost, less a stretch the host took. */
+	u64 wait_ns = pvtime_cycles_to_ns(pd, w->wait.waited_cycles -
+					  w->wait.stalled_cycles);
 
 	local_irq_restore(w->flags);
 	if (off_ns > pd->mailbox_irqs_off_max_ns)
 		WRITE_ONCE(pd->mailbox_irqs_off_max_ns, off_ns);
-	if (ran_ns > pd->mailbox_irqs_off_max_ran_ns)
-		WRITE_ONCE(pd->mailbox_irqs_off_max_ran_ns, ran_ns);
+	if (wait_ns > pd->mailbox_irqs_off_wait_max_ns)
+		WRITE_ONCE(pd->mailbox_irqs_off_wait_max_ns, wait_ns);
 	if (ret != -ETIMEDOUT || ktime_after(ktime_get(), w->deadline))
 		return ret;
 	pd->mailbox_slow_answers++;
@@ -834,8 +847,8 @@ void pvtime_mailbox_show_state(struct pvtime_dev *pd, struct seq_file *m)
 	seq_printf(m, "handshake_rounds %u\n", pd->handshake_rounds);
 	seq_printf(m, "mailbox_irqs_off_max_ns %llu\n",
 		   READ_ONCE(pd->mailbox_irqs_off_max_ns));
-	seq_printf(m, "mailbox_irqs_off_max_ran_ns %llu\n",
-		   READ_ONCE(pd->mailbox_irqs_off_max_ran_ns));
+	seq_printf(m, "mailbox_irqs_off_wait_max_ns %llu\n",
+		   READ_ONCE(pd->mailbox_irqs_off_wait_max_ns));
 	seq_printf(m, "mailbox_irqs_off_limit_ns %llu\n",
 		   (u64)PVTIME_IRQS_OFF_MAX_US * NSEC_PER_USEC);
 	seq_printf(m, "mailbox_slow_answers %llu\n",

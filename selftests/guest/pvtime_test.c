@@ -778,14 +778,16 @@ TEST(guest_stopped_honoured)
  * burst, 200 ms a second) runs out and it defers doorbells: answers then
  * come tens of ms late.  Probes must not wait for them with interrupts
  * off for longer than the module's bound (debugfs
- * mailbox_irqs_off_limit_ns).  The guest TSC, which times the stretch,
- * runs on while the host deschedules the vCPU's thread: the module takes
- * the longest such gap inside its wait off the stretch
- * (mailbox_irqs_off_max_ran_ns; 55 ms descheduled was seen on a busy
- * host), and MAILBOX_HOST_WAIT_NS allows one more of a busy host's
- * scheduling latency outside the wait (CFS: up to 24 ms).  A deferred
- * doorbell keeps the hyp from answering for 45 ms or more: waited out
- * with interrupts off, that still fails the check.
+ * mailbox_irqs_off_limit_ns).  The guest TSC that times the wait runs on
+ * while the host deschedules the vCPU (or, inside ktime_get(), the other
+ * vCPU in the middle of a timekeeping update): the module takes the
+ * longest such stall between two of its looks off the wait
+ * (mailbox_irqs_off_wait_max_ns), and MAILBOX_HOST_WAIT_NS allows one
+ * more (CFS: up to 24 ms).  Whole irqs-off stretches, clock reads around
+ * the wait included, of 52 and 56 ms were seen on a busy host; their
+ * longest is reported, not judged.  A deferred doorbell keeps the hyp
+ * from answering for 45 ms or more: waited out with interrupts off, that
+ * still fails the check.
  */
 #define MAILBOX_LOAD_NS		(8 * NSEC_PER_SEC)
 #define MAILBOX_HOST_WAIT_NS	(40 * NSEC_PER_MSEC)
@@ -793,7 +795,7 @@ TEST(guest_stopped_honoured)
 TEST(mailbox_irqs_off_bounded)
 {
 	int64_t end = clock_ns(CLOCK_MONOTONIC) + MAILBOX_LOAD_NS;
-	int64_t limit, longest, ran, slow;
+	int64_t limit, longest, waited, slow;
 	unsigned int probes = 0, failed = 0;
 	char line[256];
 
@@ -805,16 +807,17 @@ TEST(mailbox_irqs_off_bounded)
 	}
 	limit = state_value("mailbox_irqs_off_limit_ns");
 	longest = state_value("mailbox_irqs_off_max_ns");
-	ran = state_value("mailbox_irqs_off_max_ran_ns");
+	waited = state_value("mailbox_irqs_off_wait_max_ns");
 	slow = state_value("mailbox_slow_answers");
-	printf("# %u realtime probes (%u failed); longest irqs-off stretch %" PRId64 " ns, %" PRId64 " ns less the vCPU's longest stall in it (bound %" PRId64 " ns); %" PRId64 " answers waited out with irqs on\n",
-	       probes, failed, longest, ran, limit, slow);
+	printf("# %u realtime probes (%u failed); longest wait for the hyp with irqs off %" PRId64 " ns less the host's longest stall in it (bound %" PRId64 " ns); longest irqs-off stretch %" PRId64 " ns; %" PRId64 " answers waited out with irqs on\n",
+	       probes, failed, waited, limit, longest, slow);
 	printf("PVTIME-REPORT mailbox_irqs_off_max_ns %" PRId64 "\n", longest);
-	printf("PVTIME-REPORT mailbox_irqs_off_max_ran_ns %" PRId64 "\n", ran);
+	printf("PVTIME-REPORT mailbox_irqs_off_wait_max_ns %" PRId64 "\n", waited);
 	ASSERT_GT(limit, 0);
-	ASSERT_GT(longest, 0);
-	EXPECT_LE(ran, longest);
-	EXPECT_LE(ran, limit + MAILBOX_HOST_WAIT_NS);
+	/* A wait over the bound is one the module did not cut short. */
+	EXPECT_GE(waited, limit / 2);
+	EXPECT_LE(waited, longest);
+	EXPECT_LE(waited, limit + MAILBOX_HOST_WAIT_NS);
 	/* Otherwise the hyp was never slow and this proved nothing. */
 	EXPECT_GT(slow, 0);
 }
