@@ -135,12 +135,11 @@ struct pvtime_irqs_off_wait {
  * Wait for the answer to seq until give_up, or for max_cycles of the TSC
  * if not 0 (a clock stuck on an odd record must not stretch that; the
  * probes' interrupts-off wait, accounted in *off): the hyp's status (0 or
- * -errno), or -ETIMEDOUT.  It never
- * sleeps: a waiting session must not sit idle (the hyp ends it after
- * 50 ms).  Past the tight spins of an interrupts-on
- * wait it does let a task that must run now have the CPU: under
- * voluntary preemption (Debian's default) nothing else would, and the
- * wall-clock doorbell's irq thread would wait for the whole session.
+ * -errno), or -ETIMEDOUT.  It never sleeps: a waiting session must not
+ * sit idle (the hyp ends it after 50 ms).  Past the tight spins of an
+ * interrupts-on wait it does let a task that must run now have the CPU:
+ * under voluntary preemption (Debian's default) nothing else would, and
+ * the wall-clock doorbell's irq thread would wait for the whole session.
  */
 static int pvtime_mailbox_wait(struct pvtime_dev *pd, u32 seq, ktime_t give_up,
 			       u64 max_cycles, struct pvtime_irqs_off_wait *off)
