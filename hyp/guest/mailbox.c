@@ -300,6 +300,8 @@ static uint64_t wait_for_budget(struct mailbox_server *srv)
 	return mailbox_budget_grant_ns(&srv->budget, monotonic_ns());
 }
 
+/* Session ends a well-behaved guest brings about itself. */
+static const char END_GUEST_SENT_END[] = "guest sent END";
 static const char END_GUEST_STOPPED[] =
 	"the guest is stopped: its probe waits for the resume";
 
@@ -400,7 +402,7 @@ static void serve_session(struct mailbox_server *srv)
 		requests++;
 		last = pvtime_rdtsc();
 		if (end) {
-			end_reason = "guest sent END";
+			end_reason = END_GUEST_SENT_END;
 			break;
 		}
 		if (last - start > limits.session_cycles) {
@@ -414,8 +416,7 @@ static void serve_session(struct mailbox_server *srv)
 	}
 	mailbox_budget_charge(&srv->budget, monotonic_ns(),
 			      monotonic_ns() - start_ns);
-	/* The two ends a well-behaved guest brings about itself. */
-	if (!strcmp(end_reason, "guest sent END") ||
+	if (end_reason == END_GUEST_SENT_END ||
 	    end_reason == END_GUEST_STOPPED)
 		log_debug("domain %s: mailbox session ended: %s after %lu requests",
 			  srv->domain_name, end_reason, requests);

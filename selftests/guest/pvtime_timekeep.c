@@ -88,6 +88,7 @@
 #include "cpu_load.h"
 #include "guest_files.h"
 #include "monotonic_check.h"
+#include "prog_common.h"
 #include "rate_probe.h"
 
 #define KSFT_SKIP		4
@@ -119,14 +120,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static int64_t raw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	return (int64_t)ts.tv_sec * 1000 * MS + ts.tv_nsec;
 }
 
 static int report_monotonic(struct monotonic_check *mc)
@@ -349,9 +342,9 @@ static void next_probe(struct rate_sample *p, long ms)
 
 	for (tries = 0; tries < 1500; tries++) {
 		sleep_ms(tries ? 10 : ms);
-		asked = raw_now_ns();
+		asked = clock_ns(CLOCK_MONOTONIC_RAW);
 		if (!rate_sample_take(&fresh)) {
-			last_probe_took_ns = raw_now_ns() - asked;
+			last_probe_took_ns = clock_ns(CLOCK_MONOTONIC_RAW) - asked;
 			*p = fresh;
 			return;
 		}
@@ -433,11 +426,11 @@ static double tsc_per_ns;
 
 static void measure_tsc_rate(void)
 {
-	int64_t t0 = raw_now_ns();
+	int64_t t0 = clock_ns(CLOCK_MONOTONIC_RAW);
 	uint64_t c0 = __rdtsc();
 
 	sleep_ms(50);
-	tsc_per_ns = (double)(__rdtsc() - c0) / (double)(raw_now_ns() - t0);
+	tsc_per_ns = (double)(__rdtsc() - c0) / (double)(clock_ns(CLOCK_MONOTONIC_RAW) - t0);
 }
 
 /*
