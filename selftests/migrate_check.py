@@ -166,6 +166,20 @@ def make_run_class(GuestRun):
                          ["this pvtimed's own control socket"], src, dst)
             self.refused("usage: no DEST", run("migrate", name), 2,
                          ["usage"], src, dst)
+            self.refused("usage: --live and --stopped",
+                         run("migrate", "--live", "--stopped", name,
+                             dst.socket), 2,
+                         ["--live and --stopped exclude each other"], src,
+                         dst)
+            answer = control_request(
+                src.socket,
+                f"text migrate {name} {dst.socket} sideways\n".encode()
+            ).strip()
+            self.results.own(
+                answer == "error 2 migration mode 'sideways' is not auto, "
+                "live or stopped" and listed(src, name) == "running",
+                self.suite, f"a migration mode that does not exist: refused "
+                f"('{answer}'), the guest runs on here")
             fakes = (("DEST not a pvtimed", b"hello\n",
                       ["does not answer as a pvtimed"]),
                      ("DEST a pvtimed without migration",
@@ -265,6 +279,13 @@ def make_run_class(GuestRun):
                 "migrate_total_ms": (reply.get("elapsed_ns") or 0) / 1e6,
                 "migrate_pvxl_ms": (t1 - t0) * 1000,
             })
+            # A tcg guest goes stopped by default: TCG loses guest writes
+            # made during a live migration (Documentation/pvtimed.rst).
+            self.results.own(reply.get("mode") == "stopped" and
+                             reply.get("live_ns") == 0, self.suite,
+                             f"a tcg domain migrates stopped by default "
+                             f"(mode {reply.get('mode')!r}, live_ns "
+                             f"{reply.get('live_ns')!r})", [result.describe()])
             here, there = listed(src, self.domain), listed(dst, self.domain)
             self.results.own(here == "" and there == "running" and
                              reply.get("state") == "running", self.suite,

@@ -604,6 +604,22 @@ static int domain_qmp(struct domain *d, const char *command,
 	return 0;
 }
 
+/*
+ * Until the guest's mailbox session has ended, at most ms: a guest stopped
+ * between two requests of a probe goes on with it after the restore (or
+ * migration), in a fresh QEMU whose translation cache is cold, and its first calibration
+ * sample (which the step waits for) queues behind it.  And once stopped,
+ * the shared memory's mailbox pages should be final before QEMU copies
+ * them: pvtimed's writes to them are not dirty-tracked.
+ */
+void domain_wait_mailbox_idle(struct domain *d, unsigned int ms)
+{
+	uint64_t deadline = monotonic_ns() + ms * 1000000ull;
+
+	while (atomic_load(&d->mailbox.active) && monotonic_ns() < deadline)
+		sleep_ms(2);
+}
+
 int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,
 		 size_t errlen)
 {

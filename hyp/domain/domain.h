@@ -281,12 +281,13 @@ struct domain_migrate_result {
 
 /*
  * QMP migrate of the running d to uri (unix:PATH, no quotes or
- * backslashes), the guest running (its doorbells served) until QEMU
- * switches over.  0: the stream is complete and d stopped (paused in
+ * backslashes).  live: the guest runs (its doorbells served) until QEMU
+ * switches over; else it is paused first and the whole stream is sent
+ * with it stopped.  0: the stream is complete and d stopped (paused in
  * the records at res->stop_tsc).  -1 with err: d runs here again (QEMU
  * continued it, or cont).
  */
-int domain_migrate_send(struct domain *d, const char *uri,
+int domain_migrate_send(struct domain *d, const char *uri, bool live,
 			struct domain_migrate_result *res, char *err,
 			size_t errlen);
 

@@ -140,16 +140,37 @@ static void migrate_undo(struct domain *d, bool stopped, uint64_t stop_tsc)
 		mailbox_server_guest_running(&d->mailbox);
 		return;
 	}
-	if (!stopped)
-		stop_tsc = pvtime_rdtsc();
-	migrate_mark_stopped(d, stop_tsc);
+	/* A stopped migration paused it first, as pvxl pause does. */
+	if (!d->paused) {
+		if (!stopped)
+			stop_tsc = pvtime_rdtsc();
+		migrate_mark_stopped(d, stop_tsc);
+	}
 	if (domain_unpause(d, d->cfg.stopped_time, d->cfg.stopped_slew_ppm,
 			   &rtt_ns, &paused_ns, why, sizeof(why)))
 		log_warn("domain %s: QEMU is '%s' after the failed migration and cannot be continued: %s",
 			 d->cfg.name, status, why);
 }
 
-int domain_migrate_send(struct domain *d, const char *uri,
+/*
+ * A stopped migration stops the guest first, as pvxl pause does (its
+ * probes held, the stop timed by the QMP round trip): the stream then
+ * carries memory that no longer changes.
+ */
+static int migrate_stop_first(struct domain *d, uint64_t *stop_tsc,
+			      char *err, size_t errlen)
+{
+	uint64_t rtt_ns;
+
+	domain_wait_mailbox_idle(d, 300);
+	if (domain_pause(d, &rtt_ns, err, errlen))
+		return -1;
+	*stop_tsc = d->pause_stop_tsc;
+	domain_wait_mailbox_idle(d, 200);
+	return 0;
+}
+
+int domain_migrate_send(struct domain *d, const char *uri, bool live,
 			struct domain_migrate_result *res, char *err,
 			size_t errlen)
 {
@@ -171,12 +192,21 @@ int domain_migrate_send(struct domain *d, const char *uri,
 		snprintf(err, errlen, "migration URI too long");
 		return -1;
 	}
+	if (!live) {
+		if (migrate_stop_first(d, &stop_tsc, err, errlen))
+			return -1;
+		stopped = true;
+		res->stop_seen_ns = monotonic_ns() - t0;
+	}
 	/* Running until the migration starts, at the earliest. */
 	last_running = start_tsc = pvtime_rdtsc();
-	if (domain_qmp_run(d, "migrate", args, &reply, err, errlen))
+	if (domain_qmp_run(d, "migrate", args, &reply, err, errlen)) {
+		if (!live)
+			migrate_undo(d, stopped, stop_tsc);
 		return -1;
-	log_info("domain %s: migrating to %s, the guest running", d->cfg.name,
-		 uri);
+	}
+	log_info("domain %s: migrating to %s, %s", d->cfg.name, uri,
+		 live ? "the guest running" : "the guest stopped");
 	deadline = monotonic_ns() + MIGRATE_TIMEOUT_MS * 1000000ull;
 	for (i = 0;; i++) {
 		char why[320];
@@ -248,9 +278,10 @@ int domain_migrate_send(struct domain *d, const char *uri,
 		stop_tsc = last_running;
 		res->stop_seen_ns = monotonic_ns() - t0;
 	}
-	migrate_mark_stopped(d, stop_tsc);
+	if (live)
+		migrate_mark_stopped(d, stop_tsc);
 	res->stop_tsc = stop_tsc;
-	res->live_ns = stop_tsc > start_tsc ?
+	res->live_ns = live && stop_tsc > start_tsc ?
 		       timebase_cycles_to_ns(stop_tsc - start_tsc) : 0;
 	res->elapsed_ns = monotonic_ns() - t0;
 	log_info("domain %s: migration stream complete in %" PRIu64 " ms (%u polls; the guest stopped within %" PRIu64 " ms of the start)",

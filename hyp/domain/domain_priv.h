@@ -61,6 +61,12 @@ struct save_header;
 struct qmp_reply;
 
 /* One QMP command to d's QEMU; a failure is put in err with d's name. */
+/*
+ * Until d's mailbox session has ended, ms at most: before a stop whose
+ * stream copies the shared memory (save, stopped migration).
+ */
+void domain_wait_mailbox_idle(struct domain *d, unsigned int ms);
+
 int domain_qmp_run(struct domain *d, const char *cmd, const char *args,
 		   struct qmp_reply *reply, char *err, size_t errlen);
 

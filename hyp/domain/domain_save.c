@@ -162,22 +162,6 @@ static int wait_migration(struct domain *d, char *err, size_t errlen)
 	}
 }
 
-/*
- * Until the guest's mailbox session has ended, at most ms: a guest stopped
- * between two requests of a probe goes on with it after the restore, in a
- * fresh QEMU whose translation cache is cold, and its first calibration
- * sample (which the step waits for) queues behind it.  And once stopped,
- * the shared memory's mailbox pages should be final before QEMU copies
- * them: pvtimed's writes to them are not dirty-tracked.
- */
-static void wait_mailbox_idle(struct domain *d, unsigned int ms)
-{
-	uint64_t deadline = monotonic_ns() + ms * 1000000ull;
-
-	while (atomic_load(&d->mailbox.active) && monotonic_ns() < deadline)
-		sleep_ms(2);
-}
-
 void domain_header_fill(struct domain *d, struct save_header *h, char *config)
 {
 	char policy[STOPPED_TIME_NAME_MAX];
@@ -237,14 +221,14 @@ int domain_save(struct domain *d, const char *path,
 	if (!config)
 		return -1;
 	if (!d->paused) {
-		wait_mailbox_idle(d, 300);
+		domain_wait_mailbox_idle(d, 300);
 		if (domain_pause(d, &rtt_ns, err, errlen)) {
 			free(config);
 			return -1;
 		}
 		paused_here = true;
 	}
-	wait_mailbox_idle(d, 200);
+	domain_wait_mailbox_idle(d, 200);
 	domain_header_fill(d, &h, config);
 	block = save_header_format(&h);
 	if (!block) {

@@ -67,7 +67,11 @@
  *	against the host's: the time intact.
  *	Reports migrate_fail_*.
  *
- *   Both: CLOCK_MONOTONIC never goes back on any vCPU.
+ *   Both: CLOCK_MONOTONIC never goes back on any vCPU, and guest memory
+ *	written all along comes through intact: a thread rewrites a 32 MiB
+ *	buffer page by page, checking each page still holds what it wrote
+ *	there the pass before, for two passes at least after the move (or
+ *	the failure).  Reports *_memory_lost_pages.
  *
  * Output: "# " comments and PVTIME-REPORT lines; exit 0 pass, 1 fail,
  * 2 usage, 4 skip (no pvtime debugfs).
@@ -87,6 +91,7 @@
 
 #include "cpu_load.h"
 #include "guest_files.h"
+#include "memory_check.h"
 #include "monotonic_check.h"
 #include "prog_common.h"
 #include "rate_probe.h"
@@ -715,17 +720,56 @@ static int64_t settle(struct rate_sample *p, int64_t from_ns)
 	return -1;
 }
 
+/* Probes 100 ms apart: one this far from the last spans a stop. */
+#define STOP_STRADDLE_NS	(400 * MS)
+
+/* 32 MiB: a pass takes milliseconds, and QEMU sends it in a few more. */
+#define MEMORY_CHECK_PAGES	8192
+#define MEMORY_CHECK_WAIT_MS	10000
+
+/*
+ * Stop the memory check once it has walked the buffer twice since
+ * passes_then (10 s at most): 1 if a page lost a write or it could not.
+ */
+static int report_memory(struct memory_check *mem, uint64_t passes_then,
+			 const char *prefix)
+{
+	struct memory_result res;
+	long waited = 0;
+
+	while (memory_check_passes(mem) < passes_then + 2 &&
+	       waited < MEMORY_CHECK_WAIT_MS) {
+		sleep_ms(10);
+		waited += 10;
+	}
+	memory_check_stop(mem, &res);
+	printf("# memory: %" PRIu64 " passes over %zu pages (%" PRIu64
+	       " of them after), %" PRIu64 " page(s) lost a write\n",
+	       res.passes, res.pages, res.passes - passes_then,
+	       res.lost_pages);
+	if (res.lost_pages)
+		printf("# memory: the first, page %" PRIu64 ", held pass %" PRIu64
+		       " where pass %" PRIu64 " was written\n",
+		       res.first_lost_page, res.first_lost_found,
+		       res.first_lost_want);
+	printf("PVTIME-REPORT %s_memory_lost_pages %" PRIu64 "\n", prefix,
+	       res.lost_pages);
+	return res.lost_pages || res.passes < passes_then + 2;
+}
+
 static int cmd_migrate(int seconds, bool fail, const char *kind)
 {
 	const char *prefix = fail ? "migrate_fail" : "migrate";
 	struct load_thread hammers[LOAD_MAX_THREADS];
 	struct monotonic_check mc = { 0 };
+	struct memory_check mem;
 	atomic_bool stop = false;
 	struct rate_sample before, last, p;
 	int64_t seen0, gap = 0, worst = 0, t0, recovery = -1, settled, error;
 	int64_t give_up;
+	uint64_t mem_passes = 0;
 	int ret = 0, nr_hammers;
-	bool stopped;
+	bool stopped, mem_running;
 
 	if (rate_sample_take(&before)) {
 		printf("# no realtime probe (is pvtime loaded, debugfs mounted?)\n");
@@ -734,6 +778,9 @@ static int cmd_migrate(int seconds, bool fail, const char *kind)
 	nr_hammers = start_checked_load(&mc, hammers, &stop);
 	if (nr_hammers <= 0)
 		return 1;
+	mem_running = !memory_check_start(&mem, MEMORY_CHECK_PAGES);
+	if (!mem_running)
+		ret = 1;
 	next_probe(&before, 200);
 	seen0 = guest_stopped_seen();
 	printf("# %d vCPU(s) busy; before: REALTIME %" PRId64 " ns off the hyp's, raw offset %" PRId64 " ns\n",
@@ -763,12 +810,19 @@ static int cmd_migrate(int seconds, bool fail, const char *kind)
 			}
 			break;
 		}
-		/* Before the move (or all along, for a failed one). */
-		if (abs64(p.realtime_offset_ns) > abs64(worst))
+		/*
+		 * Before the move (or all along, for a failed one).  A probe
+		 * far from the one before may straddle a stop (a stopped
+		 * migration that failed): its bracket then says nothing.
+		 */
+		if (p.host_raw_ns - last.host_raw_ns < STOP_STRADDLE_NS &&
+		    abs64(p.realtime_offset_ns) > abs64(worst))
 			worst = p.realtime_offset_ns;
 		last = p;
 	}
 	t0 = p.host_raw_ns;
+	if (mem_running)
+		mem_passes = memory_check_passes(&mem);
 	printf("PVTIME-REPORT %s_live_realtime_worst_ns %" PRId64 "\n", prefix,
 	       worst);
 	if (fail) {
@@ -799,6 +853,9 @@ static int cmd_migrate(int seconds, bool fail, const char *kind)
 	printf("PVTIME-REPORT %s_realtime_error_ns %" PRId64 "\n", prefix,
 	       p.realtime_offset_ns);
 	printf("PVTIME-REPORT %s_raw_error_ns %" PRId64 "\n", prefix, error);
+	if (mem_running)
+		ret |= report_memory(&mem, mem_passes, prefix);
+	mem_running = false;
 	/*
 	 * The load was the migration's; a probe under it is loose (round
 	 * trips of a few hundred us), too loose to show 50 us.
@@ -824,6 +881,11 @@ static int cmd_migrate(int seconds, bool fail, const char *kind)
 	       worst, p.realtime_offset_ns, error,
 	       settled < 0 ? settled : settled / MS);
 out:
+	if (mem_running) {
+		struct memory_result unjudged;
+
+		memory_check_stop(&mem, &unjudged);
+	}
 	if (nr_hammers > 0)
 		printf("# %" PRIu64 " load loops\n",
 		       load_threads_stop(hammers, nr_hammers, &stop));

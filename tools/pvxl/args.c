@@ -41,6 +41,11 @@ int pvxl_parse_args(const struct pvxl_command *cmd, int argc, char **argv,
 			}
 			if (!*a->stopped_time)
 				return pvxl_usage_error(cmd, "--stopped-time needs a POLICY");
+		} else if (is_option && (cmd->options & PVXL_OPT_MIGRATE_MODE) &&
+			   (!strcmp(arg, "--live") || !strcmp(arg, "--stopped"))) {
+			if (a->migrate_mode && strcmp(a->migrate_mode, arg + 2))
+				return pvxl_usage_error(cmd, "--live and --stopped exclude each other");
+			a->migrate_mode = arg + 2;
 		} else if (is_option && (cmd->options & PVXL_OPT_PLOT) &&
 			   !strncmp(arg, "--plot", 6) && (arg[6] == '=' || !arg[6])) {
 			if (arg[6] == '=')

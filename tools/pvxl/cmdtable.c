@@ -106,18 +106,23 @@ const struct pvxl_command pvxl_commands[] = {
 	{
 		.name = "migrate",
 		.run = pvxl_cmd_migrate,
-		.options = PVXL_OPT_JSON,
+		.options = PVXL_OPT_JSON | PVXL_OPT_MIGRATE_MODE,
 		.min_args = 2,
 		.max_args = 2,
-		.summary = "Move a running domain live to another pvtimed on this host",
-		.usage = "[--json] DOM DEST",
+		.summary = "Move a running domain to another pvtimed on this host",
+		.usage = "[--json] [--live|--stopped] DOM DEST",
 		.details = "DEST is the control socket of another pvtimed on this host (its\n"
 			   "own --state-dir and --socket).  That pvtimed starts a QEMU\n"
-			   "waiting for the guest; QEMU's migration stream goes to it while\n"
-			   "the guest runs; then the guest stops for the last part, the\n"
-			   "destination takes its clock over (GUEST_STOPPED, the time it\n"
-			   "stood still made up per the domain's stopped_time policy) and\n"
-			   "continues it, and the domain ends here, as with xl migrate.\n"
+			   "waiting for the guest, and QEMU's migration stream goes to it.\n"
+			   "Live, the guest runs while its memory is sent and stops for\n"
+			   "the last part only; stopped, it is paused first and stands\n"
+			   "still for the whole stream (about a second for 512 MiB).  By\n"
+			   "default a kvm domain goes live and a tcg one stopped: QEMU\n"
+			   "7.2's TCG loses guest writes made during a live migration,\n"
+			   "and the guest's kernel can crash on the destination.  Then the\n"
+			   "destination takes the clock over (GUEST_STOPPED, the time the\n"
+			   "guest stood still made up per the domain's stopped_time policy)\n"
+			   "and continues it, and the domain ends here, as with xl migrate.\n"
 			   "If the migration fails or DEST does not take the domain over,\n"
 			   "the guest runs on here with its time intact and DEST keeps\n"
 			   "nothing.  Refused: an unknown, shut-down or paused domain, a\n"
@@ -125,9 +130,13 @@ const struct pvxl_command pvxl_commands[] = {
 			   "migrations, or already runs a domain of that name.\n"
 			   "Exit status: 0 moved, 1 refused or failed (the domain runs on\n"
 			   "here), 2 usage.\n"
-			   "--json   machine-readable output\n"
-			   "Example:\n"
-			   "  pvxl migrate guest1 /run/pvtimed-b/control.sock",
+			   "--live      migrate live even on tcg (for a QEMU known to track\n"
+			   "            TCG writes during migration)\n"
+			   "--stopped   pause the guest for the whole stream, even on kvm\n"
+			   "--json      machine-readable output\n"
+			   "Examples:\n"
+			   "  pvxl migrate guest1 /run/pvtimed-b/control.sock\n"
+			   "  pvxl migrate --stopped guest1 /run/pvtimed-b/control.sock",
 	},
 	{
 		.name = "console",

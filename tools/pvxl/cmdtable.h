@@ -20,6 +20,7 @@ struct pvxl_context {
 #define PVXL_OPT_ALL	(1u << 1)	/* --all: every domain */
 #define PVXL_OPT_STOPPED (1u << 2)	/* --stopped-time POLICY */
 #define PVXL_OPT_PLOT	(1u << 3)	/* --plot FILE.svg */
+#define PVXL_OPT_MIGRATE_MODE (1u << 4)	/* --live, --stopped */
 
 #define PVXL_ARGS_MAX	4
 
@@ -29,6 +30,7 @@ struct pvxl_args {
 	bool all;
 	const char *stopped_time;	/* --stopped-time's value, or NULL */
 	const char *plot;		/* --plot's FILE, or NULL */
+	const char *migrate_mode;	/* "live", "stopped" or NULL (auto) */
 	int count;
 	char *pos[PVXL_ARGS_MAX];
 };

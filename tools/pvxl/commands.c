@@ -211,10 +211,10 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_migrate)
 		.socket_path = ctx->socket_path,
 		.json = a->json,
 		.command = "migrate",
-		.argc = 2,
+		.argc = a->migrate_mode ? 3 : 2,
 	};
 	char dest[PATH_MAX], *body = NULL;
-	const char *wire[2] = { a->pos[0], dest };
+	const char *wire[3] = { a->pos[0], dest, a->migrate_mode };
 	size_t body_len = 0;
 	long long downtime, elapsed;
 	struct stat st;
@@ -239,8 +239,11 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_migrate)
 		fprintf(stderr, "pvxl: migrate: %s\n", strerror(errno));
 		return PVTIME_EXIT_FAILURE;
 	}
-	fprintf(stderr, "pvxl: migrate: moving %s to the pvtimed at %s, the guest running (a few seconds)\n",
-		a->pos[0], dest);
+	fprintf(stderr, "pvxl: migrate: moving %s to the pvtimed at %s, %s (a few seconds)\n",
+		a->pos[0], dest,
+		!a->migrate_mode ? "live on kvm, stopped on tcg" :
+		!strcmp(a->migrate_mode, "live") ? "the guest running" :
+						   "the guest stopped");
 	rc = pvxl_ctl_call(&req, mem);
 	fclose(mem);
 	if (body && body_len)
@@ -248,8 +251,15 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_migrate)
 	if (rc == PVTIME_EXIT_OK) {
 		downtime = body_number(body, "downtime_ns");
 		elapsed = body_number(body, "elapsed_ns");
-		fprintf(stderr, "pvxl: migrate: %s runs at %s (stopped at most %lld ms, %lld ms in all)\n",
-			a->pos[0], dest, downtime / 1000000, elapsed / 1000000);
+		const char *how = "";
+
+		if (body && strstr(body, "\"mode\":\"live\""))
+			how = "live migration; ";
+		else if (body && strstr(body, "\"mode\":\"stopped\""))
+			how = "stopped migration; ";
+		fprintf(stderr, "pvxl: migrate: %s runs at %s (%sstopped at most %lld ms, %lld ms in all)\n",
+			a->pos[0], dest, how, downtime / 1000000,
+			elapsed / 1000000);
 	}
 	free(body);
 	return rc;

@@ -309,6 +309,12 @@ static void test_usage_errors(void)
 		  "pvxl: migrate: unexpected argument 'x'" },
 		{ { "migrate", "--stopped-time", "step", "g", "d" },
 		  "pvxl: migrate: unknown option '--stopped-time'" },
+		{ { "migrate", "--live", "--stopped", "g", "d" },
+		  "pvxl: migrate: --live and --stopped exclude each other" },
+		{ { "migrate", "--stopped", "--live", "g", "d" },
+		  "pvxl: migrate: --live and --stopped exclude each other" },
+		{ { "save", "--live", "g", "f" },
+		  "pvxl: save: unknown option '--live'" },
 	};
 	char socket_arg[160];
 	size_t i;
@@ -610,6 +616,24 @@ static void test_migrate_wire(void)
 	       strstr(r.err, "pvxl: domain 'g1': QEMU's migration failed: x; domain 'g1' runs on here"),
 	       "migrate refused by pvtimed: exit 1, its message (got %d: %s)",
 	       r.status, flat(r.err));
+	run_served(&r, &s, "ok\n{\"mode\":\"live\",\"downtime_ns\":30000000,\"elapsed_ns\":1300000000}\n",
+		   tmpdir, (const char *const[]){ "migrate", "--live", "g1",
+						  ctl_path, NULL });
+	snprintf(expect, sizeof(expect), "text migrate g1 %s live\n", ctl_path);
+	tap_ok(r.status == 0 && !strcmp(s.request, expect) &&
+	       strstr(r.err, "the guest running") &&
+	       strstr(r.err, "(live migration; stopped at most 30 ms, 1300 ms in all)"),
+	       "migrate --live sends mode live and says what was done (got %d, req '%s', err '%s')",
+	       r.status, flat(s.request), flat(r.err));
+	run_served(&r, &s, "ok\n{\"mode\":\"stopped\",\"downtime_ns\":1100000000,\"elapsed_ns\":1300000000}\n",
+		   tmpdir, (const char *const[]){ "migrate", "--stopped", "--stopped",
+						  "g1", ctl_path, NULL });
+	snprintf(expect, sizeof(expect), "text migrate g1 %s stopped\n", ctl_path);
+	tap_ok(r.status == 0 && !strcmp(s.request, expect) &&
+	       strstr(r.err, "the guest stopped") &&
+	       strstr(r.err, "(stopped migration; stopped at most 1100 ms, 1300 ms in all)"),
+	       "migrate --stopped (twice) sends mode stopped once (got %d, req '%s', err '%s')",
+	       r.status, flat(s.request), flat(r.err));
 	RUN(&r, "--socket", ctl_path, "migrate", "g1", "/nonexistent/dest.sock");
 	tap_ok(r.status == 1 && strstr(r.err, "cannot use destination '/nonexistent/dest.sock'") &&
 	       !control_socket_touched(),
@@ -693,7 +717,7 @@ int main(void)
 	snprintf(console_path, sizeof(console_path), "%s/guest1.console", tmpdir);
 	ctl_listen_fd = listen_unix(ctl_path);
 
-	tap_plan(43 + 18 + 2 + 12 + 6 + 3 + 3 + 3 + 3 + 3 + 4);
+	tap_plan(46 + 18 + 2 + 12 + 6 + 3 + 3 + 3 + 3 + 3 + 6);
 	test_usage_errors();
 	test_help();
 	test_cannot_connect();
