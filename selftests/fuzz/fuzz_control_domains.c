@@ -161,10 +161,11 @@ char *domain_migrate_header(struct domain *d, bool stopped, char *err,
 	return NULL;
 }
 
-int domain_migrate_send(struct domain *d, const char *uri,
+int domain_migrate_send(struct domain *d, const char *uri, bool live,
 			struct domain_migrate_result *res, char *err,
 			size_t errlen)
 {
+	(void)live;
 	memset(res, 0, sizeof(*res));
 	snprintf(err, errlen, "fuzz: domain %s has no QEMU to send to %s",
 		 d->cfg.name, uri);
