@@ -428,10 +428,13 @@ def timekeep_report(data):
                    f"{fmt(abs(loaded['worst_realtime_ns']) if isinstance(loaded.get('worst_realtime_ns'), int) else None, 'd')}"
                    f" ns, proven error {fmt(loaded.get('proven_error_ns'), 'd')}"
                    f" ns ({fmt(loaded.get('probes'), 'd')} probes)")
+    recovery = pause.get("recovery_us")
+    back = (f"within 1 ms {fmt(recovery, 'd')} us after its first probe"
+            if not isinstance(recovery, int) or recovery >= 0 else
+            "NOT within 1 ms 20 s after its first probe")
     out.append(f"  pause {fmt(pause.get('paused_ms'), 'd')} ms, step: hyp "
                f"corrected {tk.get('resume_step_correction_ms') or '-'} ms "
-               f"after cont; guest within 1 ms {fmt(pause.get('recovery_us'), 'd')}"
-               f" us after its first probe (which saw "
+               f"after cont; guest {back} (which saw "
                f"{fmt(pause.get('first_error_ns'), 'd')} ns)")
     saved = tk.get("timekeep-save-restore-step", {})
     how = tk.get("save_restore") or {}

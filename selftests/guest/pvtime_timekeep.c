@@ -572,13 +572,17 @@ static int cmd_stop(const struct stop_kind *kind, int seconds,
 		p = resumed;
 		failed_probes = 0;
 		recovery = probe_until_back(&p, &before, t0);
-		printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
-		       recovery / 1000, (long long)(kind->step_limit_ns / MS));
+		/* Not back: -1 in the figures, not a "0 us" (-1 / 1000). */
+		if (recovery >= 0)
+			printf("# step: back within 1 ms after %" PRId64 " us (limit %lld ms)\n",
+			       recovery / 1000,
+			       (long long)(kind->step_limit_ns / MS));
 		printf("PVTIME-REPORT %s_step_recovery_us %" PRId64 "\n",
-		       kind->prefix, recovery / 1000);
+		       kind->prefix, recovery < 0 ? recovery : recovery / 1000);
 		printf("PVTIME-BENCH %s paused_ms=%" PRId64
 		       " first_error_ns=%" PRId64 " recovery_us=%" PRId64 "\n",
-		       kind->bench, paused_ns / MS, first_error, recovery / 1000);
+		       kind->bench, paused_ns / MS, first_error,
+		       recovery < 0 ? recovery : recovery / 1000);
 		if (recovery < 0)
 			ret = 1;
 		else if (recovery > kind->step_limit_ns && failed_probes)

@@ -175,9 +175,9 @@ run_commented() {
 # After a failed result (the host runner shows the comments that follow
 # one): the module's view of the clock then, and its dmesg lines.
 comment_module_state() {
-	grep -E '^(fastpath|takeup|wallclock_(steps|last|residual)|guest_stopped|calibration|vouch|mailbox)' \
+	grep -E '^(fastpath|takeup|wallclock_(steps|last|residual)|guest_stopped|calibration|vouch|mailbox|odd_record|guard_last|clocksource_)' \
 		"$DEBUGFS/state" 2>/dev/null | comment_stream
-	dmesg | grep -E 'pvtime|clocksource' | tail -n 12 | comment_stream
+	dmesg | grep -E 'pvtime|clocksource' | tail -n 24 | comment_stream
 }
 
 # Run COMMAND... as one result NAME: PVTIME- lines go to the host runner
