@@ -61,6 +61,8 @@ DOORBELL_WINDOW_S = 0.1
 EDGE_S = 1.0
 # What the hostile guest's SET_OFFSETs and scribbles must not reach.
 RECORD_KEYS = ("guest_tsc_offset", "guest_tsc_offset_known", "wall_offset_ns")
+# pvtimed's line for an offset a domain's own TSC probe taught it.
+OWN_OFFSET_RE = re.compile(r": vCPU \d+: guest TSC offset moved to (-?\d+) ")
 PROBE_RE = re.compile(r"^PVTIME-NEIGHBOUR offset_ns (-?\d+) rtt_ns (\d+)")
 # A probe knows the offset to within half its round trip: one whose best
 # round trip was longer (its vCPU lost the host CPU) measures nothing.
@@ -360,9 +362,23 @@ def run_hostile_suite(results, daemon, guest_dir, workdir, phase_s=PHASE_S):
                     about[:10])
         moved = {key: (before.get(key), after.get(key)) for key in RECORD_KEYS
                  if before.get(key) != after.get(key)}
+        # The neighbour's own TSC probes refine its offset now and then (a
+        # few hundred cycles): a move pvtimed logged as learnt from the
+        # neighbour, to exactly the value found after, is its own.
+        learnt = {int(m.group(1)) for line in
+                  log_lines_about(daemon.log_path, NEIGHBOUR, log_offset)
+                  if (m := OWN_OFFSET_RE.search(line))}
+        own = ("guest_tsc_offset" in moved and
+               moved["guest_tsc_offset"][1] in learnt)
+        if own:
+            del moved["guest_tsc_offset"]
         results.own(bool(before and after and not moved), SUITE,
                     "the neighbour's TSC offset and wall-clock offset are "
-                    "untouched by the attack", [f"changed: {moved}"])
+                    "untouched by the attack" +
+                    (" (its offset moved once more by its own probes)"
+                     if own else ""),
+                    [f"changed: {moved}", f"learnt by the neighbour's own "
+                     f"probes: {sorted(learnt)}"])
     finally:
         for name in (HOSTILE, NEIGHBOUR):
             daemon.pvxl("destroy", name, timeout=60)
