@@ -607,17 +607,33 @@ static int domain_qmp(struct domain *d, const char *command,
 /*
  * Until the guest's mailbox session has ended, at most ms: a guest stopped
  * between two requests of a probe goes on with it after the restore (or
- * migration), in a fresh QEMU whose translation cache is cold, and its first calibration
- * sample (which the step waits for) queues behind it.  And once stopped,
- * the shared memory's mailbox pages should be final before QEMU copies
- * them: pvtimed's writes to them are not dirty-tracked.
+ * migration), in a fresh QEMU whose translation cache is cold, and its
+ * first calibration sample (which the step waits for) queues behind it.
+ * And once stopped, the shared memory's mailbox pages should be final
+ * before QEMU copies them: pvtimed's writes to them are not dirty-tracked.
  */
-void domain_wait_mailbox_idle(struct domain *d, unsigned int ms)
+static void wait_mailbox_idle(struct domain *d, unsigned int ms)
 {
 	uint64_t deadline = monotonic_ns() + ms * 1000000ull;
 
 	while (atomic_load(&d->mailbox.active) && monotonic_ns() < deadline)
 		sleep_ms(2);
+}
+
+int domain_stop_for_stream(struct domain *d, bool *paused_here, char *err,
+			   size_t errlen)
+{
+	uint64_t rtt_ns;
+
+	*paused_here = false;
+	if (!d->paused) {
+		wait_mailbox_idle(d, 300);
+		if (domain_pause(d, &rtt_ns, err, errlen))
+			return -1;
+		*paused_here = true;
+	}
+	wait_mailbox_idle(d, 200);
+	return 0;
 }
 
 int domain_pause(struct domain *d, uint64_t *qmp_rtt_ns, char *err,

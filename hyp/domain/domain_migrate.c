@@ -152,24 +152,6 @@ static void migrate_undo(struct domain *d, bool stopped, uint64_t stop_tsc)
 			 d->cfg.name, status, why);
 }
 
-/*
- * A stopped migration stops the guest first, as pvxl pause does (its
- * probes held, the stop timed by the QMP round trip): the stream then
- * carries memory that no longer changes.
- */
-static int migrate_stop_first(struct domain *d, uint64_t *stop_tsc,
-			      char *err, size_t errlen)
-{
-	uint64_t rtt_ns;
-
-	domain_wait_mailbox_idle(d, 300);
-	if (domain_pause(d, &rtt_ns, err, errlen))
-		return -1;
-	*stop_tsc = d->pause_stop_tsc;
-	domain_wait_mailbox_idle(d, 200);
-	return 0;
-}
-
 int domain_migrate_send(struct domain *d, const char *uri, bool live,
 			struct domain_migrate_result *res, char *err,
 			size_t errlen)
@@ -192,10 +174,15 @@ int domain_migrate_send(struct domain *d, const char *uri, bool live,
 		snprintf(err, errlen, "migration URI too long");
 		return -1;
 	}
+	/*
+	 * Stopped: paused first, as pvxl pause does (its probes held, the
+	 * stop timed by the QMP round trip), so the stream carries memory
+	 * that no longer changes.  cmd_migrate refuses a paused domain.
+	 */
 	if (!live) {
-		if (migrate_stop_first(d, &stop_tsc, err, errlen))
+		if (domain_stop_for_stream(d, &stopped, err, errlen))
 			return -1;
-		stopped = true;
+		stop_tsc = d->pause_stop_tsc;
 		res->stop_seen_ns = monotonic_ns() - t0;
 	}
 	/* Running until the migration starts, at the earliest. */
@@ -281,7 +268,8 @@ int domain_migrate_send(struct domain *d, const char *uri, bool live,
 	if (live)
 		migrate_mark_stopped(d, stop_tsc);
 	res->stop_tsc = stop_tsc;
-	res->live_ns = live && stop_tsc > start_tsc ?
+	/* 0 for a stopped one: its stop came before start_tsc. */
+	res->live_ns = stop_tsc > start_tsc ?
 		       timebase_cycles_to_ns(stop_tsc - start_tsc) : 0;
 	res->elapsed_ns = monotonic_ns() - t0;
 	log_info("domain %s: migration stream complete in %" PRIu64 " ms (%u polls; the guest stopped within %" PRIu64 " ms of the start)",

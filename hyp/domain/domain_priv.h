@@ -56,17 +56,19 @@ struct domain *domain_prepare(const char *config_path, const char *config_text,
 int domain_start(struct domain *d, const struct domain_restore_ctx *rc,
 		 char *err, size_t errlen);
 
+/*
+ * Before QEMU streams d's memory (save, a stopped migration): pause d as
+ * pvxl pause does unless it is paused (*paused_here says which), each
+ * time first letting its mailbox session end.  0, or -1 with err.
+ */
+int domain_stop_for_stream(struct domain *d, bool *paused_here, char *err,
+			   size_t errlen);
+
 /* domain_save.c, shared with domain_migrate.c. */
 struct save_header;
 struct qmp_reply;
 
 /* One QMP command to d's QEMU; a failure is put in err with d's name. */
-/*
- * Until d's mailbox session has ended, ms at most: before a stop whose
- * stream copies the shared memory (save, stopped migration).
- */
-void domain_wait_mailbox_idle(struct domain *d, unsigned int ms);
-
 int domain_qmp_run(struct domain *d, const char *cmd, const char *args,
 		   struct qmp_reply *reply, char *err, size_t errlen);
 

@@ -11,7 +11,6 @@
  * synchronously in the event loop (a second or two under TCG).
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -220,15 +219,10 @@ int domain_save(struct domain *d, const char *path,
 	config = domain_config_read(d->saved_config_path, err, errlen);
 	if (!config)
 		return -1;
-	if (!d->paused) {
-		domain_wait_mailbox_idle(d, 300);
-		if (domain_pause(d, &rtt_ns, err, errlen)) {
-			free(config);
-			return -1;
-		}
-		paused_here = true;
+	if (domain_stop_for_stream(d, &paused_here, err, errlen)) {
+		free(config);
+		return -1;
 	}
-	domain_wait_mailbox_idle(d, 200);
 	domain_header_fill(d, &h, config);
 	block = save_header_format(&h);
 	if (!block) {

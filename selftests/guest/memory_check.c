@@ -15,10 +15,10 @@ static void memory_check_page(struct memory_check *mc, size_t page,
 	volatile uint64_t *word = mc->buf + page * mc->page_words;
 	uint64_t found = *word;
 
-	if (found != pass && !mc->lost_pages++) {
-		mc->first_lost_page = page;
-		mc->first_lost_found = found;
-		mc->first_lost_want = pass;
+	if (found != pass && !mc->found.lost_pages++) {
+		mc->found.first_lost_page = page;
+		mc->found.first_lost_found = found;
+		mc->found.first_lost_want = pass;
 	}
 	*word = pass + 1;
 }
@@ -82,11 +82,8 @@ void memory_check_stop(struct memory_check *mc, struct memory_result *res)
 		return;
 	atomic_store(&mc->stop, true);
 	pthread_join(mc->thread, NULL);
+	*res = mc->found;
 	res->passes = atomic_load(&mc->passes);
-	res->lost_pages = mc->lost_pages;
-	res->first_lost_page = mc->first_lost_page;
-	res->first_lost_found = mc->first_lost_found;
-	res->first_lost_want = mc->first_lost_want;
 	res->pages = mc->pages;
 	munmap((void *)mc->buf, mc->pages * mc->page_words * sizeof(uint64_t));
 	mc->buf = NULL;

@@ -30,8 +30,7 @@ struct memory_check {
 	pthread_t thread;
 	atomic_bool stop;
 	_Atomic uint64_t passes;
-	uint64_t lost_pages;
-	uint64_t first_lost_page, first_lost_found, first_lost_want;
+	struct memory_result found;	/* the walker's; read once it stopped */
 	volatile uint64_t *buf;
 	size_t pages, page_words;
 };

@@ -192,17 +192,44 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_restore)
 	return call(ctx, "restore", a->json, 3, wire);
 }
 
+/*
+ * Where key's value starts in the reply body, text ("key: v" on a line of
+ * its own, maybe indented) or JSON ("key":v); NULL if none.  Not a key
+ * that only ends in key ("state" in "xstate").
+ */
+static const char *body_value_at(const char *body, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p;
+
+	for (p = body ? strstr(body, key) : NULL; p; p = strstr(p + 1, key))
+		if ((p == body || strchr("\n\" ", p[-1])) &&
+		    (p[n] == ':' || p[n] == '"'))
+			break;
+	if (!p)
+		return NULL;
+	p += n;
+	while (*p == '"' || *p == ':' || *p == ' ')
+		p++;
+	return p;
+}
+
 /* A figure of the reply body, text ("key: N") or JSON ("key":N); -1 if none. */
 static long long body_number(const char *body, const char *key)
 {
-	const char *p = body ? strstr(body, key) : NULL;
+	const char *p = body_value_at(body, key);
 
-	if (!p)
-		return -1;
-	p += strlen(key);
-	while (*p == '"' || *p == ':' || *p == ' ')
-		p++;
-	return (*p >= '0' && *p <= '9') ? strtoll(p, NULL, 10) : -1;
+	return p && *p >= '0' && *p <= '9' ? strtoll(p, NULL, 10) : -1;
+}
+
+/* Whether key's value is word: text ("key: word") or JSON ("key":"word"). */
+static bool body_is(const char *body, const char *key, const char *word)
+{
+	const char *p = body_value_at(body, key);
+	size_t n = strlen(word);
+
+	return p && !strncmp(p, word, n) &&
+	       (p[n] == '"' || p[n] == '\n' || !p[n]);
 }
 
 PVXL_COMMAND_HANDLER(pvxl_cmd_migrate)
@@ -249,14 +276,13 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_migrate)
 	if (body && body_len)
 		fwrite(body, 1, body_len, stdout);
 	if (rc == PVTIME_EXIT_OK) {
+		const char *how = body_is(body, "mode", "live") ?
+				  "live migration; " :
+				  body_is(body, "mode", "stopped") ?
+				  "stopped migration; " : "";
+
 		downtime = body_number(body, "downtime_ns");
 		elapsed = body_number(body, "elapsed_ns");
-		const char *how = "";
-
-		if (body && strstr(body, "\"mode\":\"live\""))
-			how = "live migration; ";
-		else if (body && strstr(body, "\"mode\":\"stopped\""))
-			how = "stopped migration; ";
 		fprintf(stderr, "pvxl: migrate: %s runs at %s (%sstopped at most %lld ms, %lld ms in all)\n",
 			a->pos[0], dest, how, downtime / 1000000,
 			elapsed / 1000000);

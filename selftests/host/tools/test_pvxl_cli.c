@@ -592,12 +592,28 @@ static void test_save_restore_wire(void)
 	unlink(file);
 }
 
+/* pvxl migrate's mode options; without --json pvtimed answers in text. */
+static const struct migrate_mode_case {
+	const char *options[2];		/* the second may be NULL */
+	const char *reply, *mode, *progress, *result;
+} migrate_modes[] = {
+	{ { "--live", NULL },
+	  "ok\nmode: live\ndowntime_ns: 30000000\nelapsed_ns: 1300000000\n",
+	  "live", "the guest running",
+	  "(live migration; stopped at most 30 ms, 1300 ms in all)" },
+	{ { "--stopped", "--stopped" },
+	  "ok\nmode: stopped\ndowntime_ns: 1100000000\nelapsed_ns: 1300000000\n",
+	  "stopped", "the guest stopped",
+	  "(stopped migration; stopped at most 1100 ms, 1300 ms in all)" },
+};
+
 /* migrate sends DEST's absolute path; DEST must be a socket. */
 static void test_migrate_wire(void)
 {
 	char expect[400], file[200];
 	struct fake_server s;
 	struct run r;
+	size_t i;
 	int fd;
 
 	run_served(&r, &s, "ok\n{\"downtime_ns\":12000000,\"elapsed_ns\":480000000}\n",
@@ -616,24 +632,25 @@ static void test_migrate_wire(void)
 	       strstr(r.err, "pvxl: domain 'g1': QEMU's migration failed: x; domain 'g1' runs on here"),
 	       "migrate refused by pvtimed: exit 1, its message (got %d: %s)",
 	       r.status, flat(r.err));
-	run_served(&r, &s, "ok\n{\"mode\":\"live\",\"downtime_ns\":30000000,\"elapsed_ns\":1300000000}\n",
-		   tmpdir, (const char *const[]){ "migrate", "--live", "g1",
-						  ctl_path, NULL });
-	snprintf(expect, sizeof(expect), "text migrate g1 %s live\n", ctl_path);
-	tap_ok(r.status == 0 && !strcmp(s.request, expect) &&
-	       strstr(r.err, "the guest running") &&
-	       strstr(r.err, "(live migration; stopped at most 30 ms, 1300 ms in all)"),
-	       "migrate --live sends mode live and says what was done (got %d, req '%s', err '%s')",
-	       r.status, flat(s.request), flat(r.err));
-	run_served(&r, &s, "ok\n{\"mode\":\"stopped\",\"downtime_ns\":1100000000,\"elapsed_ns\":1300000000}\n",
-		   tmpdir, (const char *const[]){ "migrate", "--stopped", "--stopped",
-						  "g1", ctl_path, NULL });
-	snprintf(expect, sizeof(expect), "text migrate g1 %s stopped\n", ctl_path);
-	tap_ok(r.status == 0 && !strcmp(s.request, expect) &&
-	       strstr(r.err, "the guest stopped") &&
-	       strstr(r.err, "(stopped migration; stopped at most 1100 ms, 1300 ms in all)"),
-	       "migrate --stopped (twice) sends mode stopped once (got %d, req '%s', err '%s')",
-	       r.status, flat(s.request), flat(r.err));
+	for (i = 0; i < sizeof(migrate_modes) / sizeof(migrate_modes[0]); i++) {
+		const struct migrate_mode_case *c = &migrate_modes[i];
+		const char *args[6] = { "migrate", c->options[0] };
+		int n = 2;
+
+		if (c->options[1])
+			args[n++] = c->options[1];
+		args[n++] = "g1";
+		args[n] = ctl_path;
+		run_served(&r, &s, c->reply, tmpdir, args);
+		snprintf(expect, sizeof(expect), "text migrate g1 %s %s\n",
+			 ctl_path, c->mode);
+		tap_ok(r.status == 0 && !strcmp(s.request, expect) &&
+		       strstr(r.err, c->progress) && strstr(r.err, c->result),
+		       "migrate %s%s%s sends mode %s once and says what was done (got %d, req '%s', err '%s')",
+		       c->options[0], c->options[1] ? " " : "",
+		       c->options[1] ? c->options[1] : "", c->mode, r.status,
+		       flat(s.request), flat(r.err));
+	}
 	RUN(&r, "--socket", ctl_path, "migrate", "g1", "/nonexistent/dest.sock");
 	tap_ok(r.status == 1 && strstr(r.err, "cannot use destination '/nonexistent/dest.sock'") &&
 	       !control_socket_touched(),
