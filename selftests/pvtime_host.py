@@ -8,6 +8,7 @@ guest prints on it (GuestConsole), TAP line parsing and printing (Tap), and the 
 run's results (Results).  Python 3 standard library only.
 """
 
+import collections
 import json
 import os
 import re
@@ -512,10 +513,15 @@ class GuestConsole:
     as the log grows: the PVTIME-GUEST-BEGIN and -END markers, the TAP
     plan and results between them (each added to `results` under `suite`,
     the '#' lines after a failed one shown), PVTIME-REPORT figures, and
-    PVTIME-HOST-REQUEST lines, handed to host_request().
+    PVTIME-HOST-REQUEST lines, handed to host_request().  A failed
+    result also shows the last COMMENTS_BEFORE_FAILURE '#' lines before
+    it: a test's own account of what went wrong (a trace of probes,
+    say) is printed before its result.
 
     A phase's guest takes the lines only it knows in own_line(), which
     sees every line first."""
+
+    COMMENTS_BEFORE_FAILURE = 40
 
     def __init__(self, results, suite, console_path):
         self.results = results
@@ -527,6 +533,8 @@ class GuestConsole:
         self.tap_count = 0
         self.tap_failed = 0
         self.after_failure = False
+        self.comments_since_result = collections.deque(
+            maxlen=self.COMMENTS_BEFORE_FAILURE)
 
     def follow_console(self):
         """Handle what the console gained since the last call."""
@@ -574,13 +582,22 @@ class GuestConsole:
             self.tap_failed += kind == "fail"
             self.results.add(kind, self.suite, line)
             self.after_failure = kind == "fail"
+            if self.after_failure and self.comments_since_result:
+                log(f"    | (the last {len(self.comments_since_result)} comment line(s) before it:)")
+                for text in self.comments_since_result:
+                    log(f"    |   {text}")
+                log("    | (after it:)")
+            self.comments_since_result.clear()
         elif line.startswith("#"):
             self.comment(line[1:].strip())
 
     def comment(self, text):
-        """A '#' line between the markers, shown after a failed result."""
+        """A '#' line between the markers: shown after a failed result,
+        kept for the next result's failure otherwise."""
         if self.after_failure:
             log(f"    | {text}")
+        else:
+            self.comments_since_result.append(text)
 
     def host_request(self, words):
         """A phase whose guest asks nothing of the host refuses any ask."""

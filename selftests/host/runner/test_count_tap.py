@@ -52,23 +52,45 @@ GUEST_CASES = [
 ]
 
 
-def guest_failures(body):
-    """Failures GuestRun counts for a finished guest console."""
+def guest_run(body):
+    """(failures, what was printed) when GuestRun reads a finished console."""
     results = run_check.Results()
+    out = io.StringIO()
     with tempfile.NamedTemporaryFile("w", suffix=".log") as console:
         console.write("PVTIME-GUEST-BEGIN main\nTAP version 13\n" + body +
                       "PVTIME-GUEST-END main\n")
         console.flush()
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(out):
             run = run_check.GuestRun(results, "guest", "main", console.name)
             run.follow(5, lambda: False)
             run.verdict("test")
-    return results.failed
+    return results.failed, out.getvalue()
+
+
+def guest_failures(body):
+    """Failures GuestRun counts for a finished guest console."""
+    return guest_run(body)[0]
+
+
+# A test prints its own account of a failure before its result line.
+COMMENTED = ("# quiet before a pass\nok 1 - a\n"
+             "# probe trace: raw -2822 ms\nnot ok 2 - b\n"
+             "# module state after\n1..2\n")
+
+
+def comments_around_failure():
+    """The comments before and after a failed result are shown, those
+    before a passed one are not."""
+    _, printed = guest_run(COMMENTED)
+    return ("probe trace: raw -2822 ms" in printed and
+            "module state after" in printed and
+            "quiet before a pass" not in printed and
+            printed.index("probe trace") < printed.index("module state after"))
 
 
 def main():
     print("TAP version 13")
-    print(f"1..{len(CASES) + 1 + len(GUEST_CASES)}")
+    print(f"1..{len(CASES) + 2 + len(GUEST_CASES)}")
     failed = 0
     for number, (name, text, found_want, failures_want) in \
             enumerate(CASES, 1):
@@ -99,6 +121,11 @@ def main():
         failed += not passed
         print(f"{'' if passed else 'not '}ok {number} - {name}: "
               f"{failures} failures (want {failures_want})")
+    passed = comments_around_failure()
+    failed += not passed
+    print(f"{'' if passed else 'not '}ok {len(CASES) + 2 + len(GUEST_CASES)}"
+          " - a failed guest result shows the comments before it and after"
+          " it, a passed one none")
     return 1 if failed else 0
 
 
