@@ -604,9 +604,10 @@ def main():
                         help="seconds for the main guest suite (default "
                         f"{GUEST_TIMEOUT}, with --soak {SOAK_TIMEOUT})")
     parser.add_argument("--guest-mode", default="main",
-                        choices=["main", "timekeep", "module"],
+                        choices=["main", "timekeep", "pausestep", "module"],
                         help="the main guest's pvtest= mode (timekeep: only "
-                             "the moving-TSC tests; module: only pvtime_test "
+                             "the moving-TSC tests; pausestep: only the 3 s "
+                             "step pause, 12 times; module: only pvtime_test "
                              "and the unload checks)")
     parser.add_argument("--fuzz-seconds", type=int, default=3,
                         help="fuzzing time per harness (default 3; the "
