@@ -123,11 +123,15 @@ struct pvtime_dev {
 	seqcount_latch_t takeup_seq;
 	struct pvtime_takeup_ramp takeup_ramp[2];	/* the pvtime read's bias */
 	s64 takeup_lead_ns;		/* MONOTONIC - records at engaging */
+	u64 takeup_lead_bracket_ns;	/* how tightly that was read */
 	s64 takeup_stops;		/* guest_stopped_touches then */
 	bool takeup_lead_known;
 	atomic64_t takeups;
 	atomic64_t takeup_last_ns;	/* what the last rate change left */
 	atomic64_t takeup_max_ns;	/* the most any left, in magnitude */
+	atomic64_t takeup_jumps;	/* missed records jumps caught up */
+	atomic64_t takeup_jump_last_ns;
+	atomic64_t takeup_jumps_unsure;	/* seen, but too loosely to jump */
 
 	/* Wall clock. */
 	struct delayed_work wallclock_sync;	/* periodic drift check */

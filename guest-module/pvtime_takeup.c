@@ -19,6 +19,16 @@
  * (never fast enough to turn time back) until the kernel stands where it
  * stood before.  pvtime-tsc waits until then.  The bias stays afterwards:
  * it is what the kernel's clock needs to read the records' time.
+ *
+ * The records may also have jumped forward while the kernel read the raw
+ * TSC: the hyp steps them only for a guest that said it reads the records
+ * (PVTIME_SAMPLE_F_KERNEL_PATH), but a sample built just before pvtime-tsc
+ * took over says so too, and a guest stopped in between lets the hyp act
+ * on it seconds later.  A clocksource switch carries the kernel's time
+ * over unchanged, so that step would be lost for good: the kernel's
+ * CLOCK_MONOTONIC would stay behind its own records by it.  More than
+ * PVTIME_TAKEUP_MAX_NS behind is no rate change's doing, so the bias
+ * jumps forward by it at once, as the step would have moved the kernel.
  */
 #include <linux/math64.h>
 #include <linux/seq_file.h>
@@ -32,6 +42,12 @@
 #define PVTIME_TAKEUP_MIN_NS		200
 #define PVTIME_TAKEUP_MAX_NS		(1 * NSEC_PER_MSEC)
 #define PVTIME_LEAD_TRIES		4
+/*
+ * A jump is taken only from two leads read this tightly (half a bracket
+ * is each one's error): a vCPU that lost its host CPU inside every
+ * bracket must not move the clock.
+ */
+#define PVTIME_JUMP_BRACKET_MAX_NS	(20 * NSEC_PER_USEC)
 
 static s64 notrace pvtime_takeup_bias_of(const struct pvtime_takeup_ramp *r,
 					 u64 now)
@@ -71,9 +87,10 @@ static void pvtime_takeup_publish(struct pvtime_dev *pd,
 
 /*
  * CLOCK_MONOTONIC minus the records' time (the pvtime clocksource without
- * its bias), from the tightest of a few brackets.
+ * its bias), from the tightest of a few brackets; *bracket_ns gets its
+ * width (U64_MAX: none was usable).
  */
-static s64 pvtime_kernel_lead(struct pvtime_dev *pd)
+static s64 pvtime_kernel_lead(struct pvtime_dev *pd, u64 *bracket_ns)
 {
 	u64 best = U64_MAX;
 	s64 lead = 0;
@@ -89,13 +106,14 @@ static s64 pvtime_kernel_lead(struct pvtime_dev *pd)
 		best = after - before;
 		lead = (s64)mono - (s64)(before + best / 2);
 	}
+	*bracket_ns = best;
 	return lead;
 }
 
 /* pvtime-tsc is about to be registered: where the kernel stands now. */
 void pvtime_takeup_note_engage(struct pvtime_dev *pd)
 {
-	pd->takeup_lead_ns = pvtime_kernel_lead(pd);
+	pd->takeup_lead_ns = pvtime_kernel_lead(pd, &pd->takeup_lead_bracket_ns);
 	pd->takeup_stops = atomic64_read(&pd->guest_stopped_touches);
 	pd->takeup_lead_known = true;
 }
@@ -107,25 +125,57 @@ void pvtime_takeup_forget(struct pvtime_dev *pd)
 }
 
 /*
+ * The records jumped lost_ns forward while the kernel read the raw TSC:
+ * move the pvtime clocksource, and with it CLOCK_MONOTONIC, forward by
+ * as much now, then bring CLOCK_REALTIME back onto the hyp's wall clock
+ * (it moved with CLOCK_MONOTONIC, and the periodic check may already
+ * have stepped it by the same amount).
+ */
+static void pvtime_takeup_jump(struct pvtime_dev *pd, s64 lost_ns)
+{
+	/* Only the fast path's work publishes: a slew under way goes on. */
+	struct pvtime_takeup_ramp r = pd->takeup_ramp[1];
+
+	r.from_ns += lost_ns;
+	r.to_ns += lost_ns;
+	pvtime_takeup_publish(pd, &r);
+	atomic64_inc(&pd->takeup_jumps);
+	atomic64_set(&pd->takeup_jump_last_ns, lost_ns);
+	dev_info(&pd->pdev->dev, "the records jumped %lld ns forward while the kernel read the raw TSC: CLOCK_MONOTONIC follows\n",
+		 lost_ns);
+	pvtime_wallclock_resync(pd, "records jump caught up");
+}
+
+/*
  * pvtime-tsc was unregistered and pvtime has taken over: slew away what
  * the kernel gained on the records meanwhile.  A move of the guest TSC
  * moved both alike and leaves nothing; a rate change leaves the old
  * rate's gain.  Not after a guest stop (the hyp corrects those itself)
- * or a lead that no rate change explains.
+ * or a lead that no rate change explains.  A kernel left behind by more
+ * than a rate change could leave missed a jump of the records: it jumps
+ * after them, stop or not.
  */
 void pvtime_takeup_start(struct pvtime_dev *pd)
 {
 	struct pvtime_takeup_ramp r;
+	u64 bracket, now;
 	s64 gained;
-	u64 now;
 
 	if (!pd->takeup_lead_known)
 		return;
 	pd->takeup_lead_known = false;
+	gained = pvtime_kernel_lead(pd, &bracket) - pd->takeup_lead_ns;
+	if (gained < -PVTIME_TAKEUP_MAX_NS) {
+		if (bracket <= PVTIME_JUMP_BRACKET_MAX_NS &&
+		    pd->takeup_lead_bracket_ns <= PVTIME_JUMP_BRACKET_MAX_NS)
+			pvtime_takeup_jump(pd, -gained);
+		else
+			atomic64_inc(&pd->takeup_jumps_unsure);
+		return;
+	}
 	/* The fast path's check counts every guest stop it saw flagged. */
 	if (atomic64_read(&pd->guest_stopped_touches) != pd->takeup_stops)
 		return;
-	gained = pvtime_kernel_lead(pd) - pd->takeup_lead_ns;
 	atomic64_set(&pd->takeup_last_ns, gained);
 	if (abs(gained) > atomic64_read(&pd->takeup_max_ns))
 		atomic64_set(&pd->takeup_max_ns, abs(gained));
@@ -165,4 +215,9 @@ void pvtime_takeup_show_state(struct pvtime_dev *pd, struct seq_file *m)
 	seq_printf(m, "takeup_max_ns %lld\n", atomic64_read(&pd->takeup_max_ns));
 	seq_printf(m, "takeup_bias_ns %lld\n",
 		   pvtime_takeup_bias(pd, pvtime_clock_now(pd)));
+	seq_printf(m, "takeup_jumps %lld\n", atomic64_read(&pd->takeup_jumps));
+	seq_printf(m, "takeup_jump_last_ns %lld\n",
+		   atomic64_read(&pd->takeup_jump_last_ns));
+	seq_printf(m, "takeup_jumps_unsure %lld\n",
+		   atomic64_read(&pd->takeup_jumps_unsure));
 }

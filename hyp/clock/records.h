@@ -389,6 +389,18 @@ bool records_hold_stable(struct domain_clock *clk, struct pvtime_shm *shm,
 bool records_set_skew(struct domain_clock *clk, struct pvtime_shm *shm,
 		      int64_t skew_ns);
 
+/*
+ * Fault injection: TSC_STABLE withdrawn for hold_ns and the records
+ * stepped jump_ns forward at once, as a step is when the hyp acts on a
+ * sample that said the guest reads the records while it was already
+ * switching to its raw-TSC fast path.  The guest's clock must follow
+ * the jump all the same; the records then lead the host by jump_ns and
+ * are slewed back.  Returns true (ring RECORDS) when the records are
+ * live, false (nothing done) before the offset is known.
+ */
+bool records_jump_unannounced(struct domain_clock *clk, struct pvtime_shm *shm,
+			      uint64_t jump_ns, uint64_t hold_ns);
+
 /* Leave a vCPU's record version odd, or write it again. */
 void records_hold_odd(struct domain_clock *clk, struct pvtime_shm *shm,
 		      uint32_t vcpu);

@@ -277,6 +277,16 @@ int fault_apply(struct domain *d, const struct fault_request *req,
 	case FAULT_CLOCK_STATUS_ODD:
 		clock_status_hold_odd(d, req->duration_ms);
 		break;
+	case FAULT_JUMP:
+		if (!records_jump_unannounced(&d->clock, &d->shm,
+					      req->duration_ms * NS_PER_MS,
+					      FAULT_JUMP_HOLD_NS)) {
+			snprintf(err, errlen, "domain '%s' has no records yet (its guest TSC offset is not known)",
+				 d->cfg.name);
+			return -1;
+		}
+		ring_records(d, true);
+		break;
 	}
 	if (ret)
 		return -1;

@@ -2,7 +2,8 @@
 /*
  * Fault injection for tests (pvtimed --enable-fault-injection): storms of
  * record rewrites, per-vCPU skew, rate steps, re-anchors, records left odd
- * the guest-stopped flag, and the clock-status block hidden (as from a hyp
+ * the guest-stopped flag, a jump of the records with TSC_STABLE withdrawn
+ * in the same moment, and the clock-status block hidden (as from a hyp
  * without PVTIME_F_CLOCK_STATUS) or held odd, each driven from the event loop and bounded
  * in size or time.  Documentation/control-protocol.rst lists the modes.
  *
@@ -25,6 +26,9 @@
 #define FAULT_SKEW_NS_MAX		1000000000ll
 #define FAULT_PPM_MAX			1000
 #define FAULT_ODD_MS_MAX		5000
+#define FAULT_JUMP_MS_MAX		10000
+/* TSC_STABLE stays off this long after a jump (as after a rate change). */
+#define FAULT_JUMP_HOLD_NS		200000000ull
 
 enum fault_mode {
 	FAULT_STORM,
@@ -36,13 +40,14 @@ enum fault_mode {
 	FAULT_CLEAR,
 	FAULT_CLOCK_STATUS_OFF,		/* clock-status block as an older hyp's */
 	FAULT_CLOCK_STATUS_ODD,		/* clock-status seq held odd */
+	FAULT_JUMP,			/* records forward, TSC_STABLE off at once */
 };
 
 /* fault_request.c */
 struct fault_request {
 	enum fault_mode mode;
 	uint32_t rate_hz;		/* storm */
-	uint32_t duration_ms;		/* storm, odd, clock-status-odd */
+	uint32_t duration_ms;		/* storm, odd, clock-status-odd, jump */
 	int64_t skew_ns;		/* skew */
 	int32_t ppm;			/* freq-step */
 	uint32_t vcpu;			/* odd */

@@ -18,6 +18,7 @@ static const char *const mode_names[] = {
 	[FAULT_CLEAR] = "clear",
 	[FAULT_CLOCK_STATUS_OFF] = "clock-status-off",
 	[FAULT_CLOCK_STATUS_ODD] = "clock-status-odd",
+	[FAULT_JUMP] = "jump",
 };
 
 /* Arguments after the mode name. */
@@ -25,7 +26,7 @@ static const int mode_args[] = {
 	[FAULT_STORM] = 2, [FAULT_SKEW] = 1, [FAULT_FREQ_STEP] = 1,
 	[FAULT_REANCHOR] = 0, [FAULT_ODD] = 2, [FAULT_GUEST_STOPPED] = 0,
 	[FAULT_CLEAR] = 0, [FAULT_CLOCK_STATUS_OFF] = 0,
-	[FAULT_CLOCK_STATUS_ODD] = 1,
+	[FAULT_CLOCK_STATUS_ODD] = 1, [FAULT_JUMP] = 1,
 };
 
 static const char *const mode_usage[] = {
@@ -38,6 +39,7 @@ static const char *const mode_usage[] = {
 	[FAULT_CLEAR] = "clear",
 	[FAULT_CLOCK_STATUS_OFF] = "clock-status-off",
 	[FAULT_CLOCK_STATUS_ODD] = "clock-status-odd <ms 1..5000>",
+	[FAULT_JUMP] = "jump <ms 1..10000>",
 };
 
 const char *fault_mode_name(enum fault_mode mode)
@@ -53,14 +55,14 @@ int fault_request_parse(int argc, char **argv, uint32_t nr_vcpus,
 
 	memset(req, 0, sizeof(*req));
 	if (argc < 1) {
-		snprintf(err, errlen, "missing mode (storm, skew, freq-step, reanchor, odd, guest-stopped, clear, clock-status-off or clock-status-odd)");
+		snprintf(err, errlen, "missing mode (storm, skew, freq-step, reanchor, odd, guest-stopped, clear, clock-status-off, clock-status-odd or jump)");
 		return -1;
 	}
 	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
 		if (!strcmp(argv[0], mode_names[i]))
 			break;
 	if (i == sizeof(mode_names) / sizeof(mode_names[0])) {
-		snprintf(err, errlen, "unknown mode '%s' (expected storm, skew, freq-step, reanchor, odd, guest-stopped, clear, clock-status-off or clock-status-odd)",
+		snprintf(err, errlen, "unknown mode '%s' (expected storm, skew, freq-step, reanchor, odd, guest-stopped, clear, clock-status-off, clock-status-odd or jump)",
 			 argv[0]);
 		return -1;
 	}
@@ -100,6 +102,11 @@ int fault_request_parse(int argc, char **argv, uint32_t nr_vcpus,
 		break;
 	case FAULT_CLOCK_STATUS_ODD:
 		if (parse_int_strict(argv[1], 1, FAULT_ODD_MS_MAX, &a))
+			goto bad;
+		req->duration_ms = (uint32_t)a;
+		break;
+	case FAULT_JUMP:
+		if (parse_int_strict(argv[1], 1, FAULT_JUMP_MS_MAX, &a))
 			goto bad;
 		req->duration_ms = (uint32_t)a;
 		break;

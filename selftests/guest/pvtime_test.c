@@ -632,6 +632,79 @@ TEST(freq_step_followed)
 	EXPECT_LE(fabs(back - base), FREQ_TOLERANCE_PPM / 3);
 }
 
+/*
+ * inject jump: TSC_STABLE withdrawn and the records stepped JUMP_MS
+ * forward in one moment, as pvtimed steps a guest whose sample said it
+ * reads the records while its fast path was already taking over.  If the
+ * kernel was on pvtime-tsc then, the hand-over back to pvtime must carry
+ * the jump to CLOCK_MONOTONIC (takeup_jumps), or the guest would end
+ * JUMP_MS behind the host once pvtimed has slewed its records back.  The
+ * fast path is off whenever pvtimed changes the rate (seconds at a time),
+ * so the jump may find it off: then the kernel follows the records itself.
+ * Either way the raw clock must end where it was against the host's, by
+ * the mailbox; up to JUMP_TRIES jumps, until one found the fast path on.
+ */
+#define JUMP_ARGS		"jump 20"	/* ms */
+#define JUMP_TRIES		3
+/* No new try this late: the harness ends a test at 30 s. */
+#define JUMP_LAST_TRY_NS	(15 * NSEC_PER_SEC)
+#define JUMP_BACK_NS		(8 * NSEC_PER_SEC)
+#define JUMP_BACK_WITHIN_NS	(1 * NSEC_PER_MSEC)
+
+/* Probe until the raw clock is back within JUMP_BACK_WITHIN_NS: 0 or -1. */
+static int wait_raw_back(const struct rate_sample *before, int64_t *moved)
+{
+	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + JUMP_BACK_NS;
+	struct rate_sample now;
+
+	*moved = INT64_MAX;
+	for (;;) {
+		/* Each probe is a mailbox session: gently. */
+		sleep_ns(200 * NSEC_PER_MSEC);
+		if (!rate_sample_take(&now)) {
+			*moved = now.raw_offset_ns - before->raw_offset_ns;
+			if (llabs(*moved) <= JUMP_BACK_WITHIN_NS &&
+			    llabs(now.realtime_offset_ns) <= JUMP_BACK_WITHIN_NS)
+				return 0;
+		}
+		if (clock_ns(CLOCK_MONOTONIC) > deadline)
+			return -1;
+	}
+}
+
+TEST(jump_missed_by_fast_path)
+{
+	int64_t last_try = clock_ns(CLOCK_MONOTONIC) + JUMP_LAST_TRY_NS;
+	int64_t jumps = 0, dropped, now, moved = 0;
+	struct rate_sample before;
+	int try;
+
+	for (try = 1; try <= JUMP_TRIES && !jumps &&
+	     llabs(moved) <= JUMP_BACK_WITHIN_NS &&
+	     clock_ns(CLOCK_MONOTONIC) < last_try; try++) {
+		ASSERT_EQ(0, wait_clocksource("pvtime-tsc", FASTPATH_WAIT_NS));
+		jumps = state_value("takeup_jumps");
+		dropped = state_value("fastpath_dropped");
+		ASSERT_EQ(0, rate_sample_take(&before));
+		inject(JUMP_ARGS);
+		/* The jump withdrew TSC_STABLE: the fast path goes. */
+		EXPECT_EQ(0, wait_counter_above("fastpath_dropped", dropped,
+						EFFECT_WAIT_NS, &now));
+		EXPECT_EQ(0, wait_raw_back(&before, &moved)) {
+			TH_LOG("try %d: the raw clock is %" PRId64 " ns off where it was against the host's %lld s after " JUMP_ARGS,
+			       try, moved, JUMP_BACK_NS / NSEC_PER_SEC);
+		}
+		jumps = state_value("takeup_jumps") - jumps;
+		printf("# try %d: %s; takeup_jumps +%" PRId64 " (last %" PRId64 " ns, %" PRId64 " unsure), raw clock %+" PRId64 " ns against before\n",
+		       try, JUMP_ARGS, jumps, state_value("takeup_jump_last_ns"),
+		       state_value("takeup_jumps_unsure"), moved);
+	}
+	printf("PVTIME-REPORT jump_tries %d\n", try - 1);
+	if (!jumps)
+		printf("# the fast path was off at every jump: the catch-up was not exercised\n");
+	run_monotonic(_metadata, NSEC_PER_SEC / 2, JUMP_ARGS);
+}
+
 TEST(odd_record_falls_back)
 {
 	cpu_set_t odd_cpu, all_cpus;

@@ -363,7 +363,7 @@ PVXL_COMMAND_HANDLER(pvxl_cmd_set_wallclock)
 /* Modes pvtimed's inject knows; it validates their arguments. */
 static const char *const inject_modes[] = {
 	"storm", "skew", "freq-step", "reanchor", "odd", "guest-stopped", "clear",
-	"clock-status-off", "clock-status-odd",
+	"clock-status-off", "clock-status-odd", "jump",
 };
 
 PVXL_COMMAND_HANDLER(pvxl_cmd_inject)

@@ -51,6 +51,11 @@ static const struct bad_case bad[] = {
 	{ "clock-status-odd 0", "bad arguments for clock-status-odd" },
 	{ "clock-status-odd 5001", "bad arguments for clock-status-odd" },
 	{ "clock-status-odd 1 2", "usage: inject <dom> clock-status-odd" },
+	{ "jump", "usage: inject <dom> jump <ms 1..10000>" },
+	{ "jump 0", "bad arguments for jump" },
+	{ "jump 10001", "bad arguments for jump" },
+	{ "jump -5", "bad arguments for jump" },
+	{ "jump 5 5", "usage: inject <dom> jump" },
 };
 
 int main(void)
@@ -59,7 +64,7 @@ int main(void)
 	char err[256];
 	size_t i;
 
-	tap_plan(9 + (int)(sizeof(bad) / sizeof(bad[0])));
+	tap_plan(10 + (int)(sizeof(bad) / sizeof(bad[0])));
 	tap_ok(!parse("storm 10000 600000", &req, err, sizeof(err)) &&
 	       req.mode == FAULT_STORM && req.rate_hz == 10000 &&
 	       req.duration_ms == 600000, "storm at its upper bounds");
@@ -85,6 +90,11 @@ int main(void)
 	       req.mode == FAULT_CLOCK_STATUS_ODD && req.duration_ms == 5000 &&
 	       !strcmp(fault_mode_name(FAULT_CLOCK_STATUS_ODD), "clock-status-odd"),
 	       "clock-status-off; clock-status-odd at its limit");
+	tap_ok(!parse("jump 10000", &req, err, sizeof(err)) &&
+	       req.mode == FAULT_JUMP && req.duration_ms == 10000 &&
+	       !parse("jump 1", &req, err, sizeof(err)) && req.duration_ms == 1 &&
+	       !strcmp(fault_mode_name(FAULT_JUMP), "jump"),
+	       "jump at both limits");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int ret = parse(bad[i].line, &req, err, sizeof(err));
 

@@ -129,6 +129,9 @@ BAD_INJECTS = [
     ["clock-status-odd"],
     ["clock-status-odd", "0"],
     ["clock-status-odd", "5001"],
+    ["jump"],
+    ["jump", "0"],
+    ["jump", "10001"],
 ]
 
 # The duplicate-create domain's stopped-time policy, shown by `pvxl info`.
