@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -523,12 +524,43 @@ TEST(guard_follows_unguarded_reads)
 	EXPECT_EQ(0, select_clocksource(""));
 }
 
+/*
+ * REALTIME against the hyp's by the realtime probe with the shortest
+ * round trip of a few, 100 ms apart: a busy host can stretch one to
+ * hundreds of microseconds (473 us seen while another build ran), more
+ * than the tolerance it is judged against.  0 or -1.
+ */
+#define PROBE_TRIES		5
+static int tightest_realtime_probe(long long *offset, long long *rtt)
+{
+	long long try_offset, try_rtt;
+	char line[256];
+	int i;
+
+	*rtt = LLONG_MAX;
+	for (i = 0; i < PROBE_TRIES; i++) {
+		if (i)
+			sleep_ns(NSEC_PER_SEC / 10);
+		if (read_small_file(PVTIME_DEBUGFS "/realtime_probe", line,
+				    sizeof(line)) ||
+		    sscanf(line, "offset_ns %lld rtt_ns %lld", &try_offset,
+			   &try_rtt) != 2)
+			continue;
+		if (try_rtt < *rtt) {
+			*rtt = try_rtt;
+			*offset = try_offset;
+		}
+		if (*rtt <= REALTIME_TOLERANCE_NS / 10)
+			break;
+	}
+	return *rtt == LLONG_MAX ? -1 : 0;
+}
+
 /* A 1 kHz storm of re-anchored records, read through the given path. */
 static void storm(struct __test_metadata *_metadata, const char *clocksource)
 {
 	int64_t gen_before, gen_after;
 	long long offset, rtt;
-	char line[256];
 
 	if (clocksource) {
 		ASSERT_EQ(0, select_clocksource(clocksource));
@@ -543,12 +575,11 @@ static void storm(struct __test_metadata *_metadata, const char *clocksource)
 	EXPECT_GE(gen_after - gen_before, STORM_MIN_REANCHORS) {
 		TH_LOG("the storm did not reach the records");
 	}
-	ASSERT_EQ(0, read_small_file(PVTIME_DEBUGFS "/realtime_probe", line,
-				     sizeof(line)));
-	ASSERT_EQ(2, sscanf(line, "offset_ns %lld rtt_ns %lld", &offset, &rtt));
+	ASSERT_EQ(0, tightest_realtime_probe(&offset, &rtt));
 	printf("# after the storm: REALTIME %lld ns off the hyp (rtt %lld)\n",
 	       offset, rtt);
-	EXPECT_LE(llabs(offset), REALTIME_TOLERANCE_NS);
+	/* Half the round trip is what the probe cannot tell apart. */
+	EXPECT_LE(llabs(offset), REALTIME_TOLERANCE_NS + rtt / 2);
 	if (clocksource)
 		EXPECT_EQ(0, select_clocksource(""));
 }
