@@ -141,8 +141,8 @@ static void pvtime_takeup_jump(struct pvtime_dev *pd, s64 lost_ns)
 	pvtime_takeup_publish(pd, &r);
 	atomic64_inc(&pd->takeup_jumps);
 	atomic64_set(&pd->takeup_jump_last_ns, lost_ns);
-	dev_info(&pd->pdev->dev, "the records jumped %lld ns forward while the kernel read the raw TSC: CLOCK_MONOTONIC follows\n",
-		 lost_ns);
+	dev_info_ratelimited(&pd->pdev->dev, "the records jumped %lld ns forward while the kernel read the raw TSC: CLOCK_MONOTONIC follows\n",
+			     lost_ns);
 	pvtime_wallclock_resync(pd, "records jump caught up");
 }
 

@@ -991,25 +991,25 @@ void records_release_odd(struct domain_clock *clk, struct pvtime_shm *shm,
 	pthread_mutex_unlock(&clk->lock);
 }
 
-bool records_jump_unannounced(struct domain_clock *clk, struct pvtime_shm *shm,
-			      uint64_t jump_ns, uint64_t hold_ns)
+int records_jump_unannounced(struct domain_clock *clk, struct pvtime_shm *shm,
+			     uint64_t jump_ns, uint64_t hold_ns)
 {
-	bool live;
+	int ret = -ENODATA;
 
 	pthread_mutex_lock(&clk->lock);
-	live = clk->offset_known;
-	if (live) {
+	if (clk->offset_known) {
 		withdraw_stable_locked(clk, shm, hold_ns);
-		if (!reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0))
+		ret = reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0);
+		if (!ret)
 			clk->fn.system_ns += jump_ns;
 		write_records_locked(clk, shm, 0);
 	}
 	pthread_mutex_unlock(&clk->lock);
-	if (live)
+	if (!ret)
 		log_info("domain %s: injected: records %llu ns forward, TSC_STABLE held off %llu ms",
 			 clk->name, (unsigned long long)jump_ns,
 			 (unsigned long long)(hold_ns / 1000000));
-	return live;
+	return ret;
 }
 
 bool records_mark_guest_stopped(struct domain_clock *clk,

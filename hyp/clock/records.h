@@ -395,11 +395,12 @@ bool records_set_skew(struct domain_clock *clk, struct pvtime_shm *shm,
  * sample that said the guest reads the records while it was already
  * switching to its raw-TSC fast path.  The guest's clock must follow
  * the jump all the same; the records then lead the host by jump_ns and
- * are slewed back.  Returns true (ring RECORDS) when the records are
- * live, false (nothing done) before the offset is known.
+ * are slewed back.  Returns 0 (ring RECORDS), -ENODATA before the
+ * guest's TSC offset is known (nothing done), or the re-anchor's -errno
+ * (TSC_STABLE withdrawn, no jump).
  */
-bool records_jump_unannounced(struct domain_clock *clk, struct pvtime_shm *shm,
-			      uint64_t jump_ns, uint64_t hold_ns);
+int records_jump_unannounced(struct domain_clock *clk, struct pvtime_shm *shm,
+			     uint64_t jump_ns, uint64_t hold_ns);
 
 /* Leave a vCPU's record version odd, or write it again. */
 void records_hold_odd(struct domain_clock *clk, struct pvtime_shm *shm,

@@ -278,14 +278,16 @@ int fault_apply(struct domain *d, const struct fault_request *req,
 		clock_status_hold_odd(d, req->duration_ms);
 		break;
 	case FAULT_JUMP:
-		if (!records_jump_unannounced(&d->clock, &d->shm,
-					      req->duration_ms * NS_PER_MS,
-					      FAULT_JUMP_HOLD_NS)) {
+		ret = records_jump_unannounced(&d->clock, &d->shm,
+					       req->duration_ms * NS_PER_MS,
+					       FAULT_JUMP_HOLD_NS);
+		ring_records(d, ret != -ENODATA);
+		if (ret == -ENODATA)
 			snprintf(err, errlen, "domain '%s' has no records yet (its guest TSC offset is not known)",
 				 d->cfg.name);
-			return -1;
-		}
-		ring_records(d, true);
+		else if (ret)
+			snprintf(err, errlen, "cannot re-anchor the records for the jump: %s",
+				 strerror(-ret));
 		break;
 	}
 	if (ret)
