@@ -617,7 +617,8 @@ static int cmd_stop(const struct stop_kind *kind, int seconds,
 		       " first_error_ns=%" PRId64 " recovery_us=%" PRId64 "\n",
 		       kind->bench, paused_ns / MS, first_error,
 		       recovery < 0 ? recovery : recovery / 1000);
-		if (ret)
+		/* A late first good probe passes, but says why it was late. */
+		if (ret || recovery > kind->step_limit_ns)
 			back_trace_print();
 		break;
 	case POLICY_KEEP: {
