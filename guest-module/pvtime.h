@@ -122,7 +122,7 @@ struct pvtime_dev {
 	/* Take-up of what the fast path owes the records (pvtime_takeup.c). */
 	seqcount_latch_t takeup_seq;
 	struct pvtime_takeup_ramp takeup_ramp[2];	/* the pvtime read's bias */
-	s64 takeup_lead_ns;		/* MONOTONIC - records at engaging */
+	s64 takeup_lead_ns;		/* MONOTONIC_RAW - records at engaging */
 	u64 takeup_lead_bracket_ns;	/* how tightly that was read */
 	s64 takeup_stops;		/* guest_stopped_touches then */
 	bool takeup_lead_known;

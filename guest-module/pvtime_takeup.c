@@ -12,9 +12,12 @@
  * clock and the records for good, since a clocksource switch carries the
  * kernel's time over unchanged.
  *
- * So the fast path notes where the kernel's CLOCK_MONOTONIC stands
+ * So the fast path notes where the kernel's CLOCK_MONOTONIC_RAW stands
  * against the records when it registers pvtime-tsc, and again once
- * pvtime has taken over; the difference is slewed away on the pvtime
+ * pvtime has taken over (raw: the guest's own NTP, adjtimex() or chrony,
+ * moves CLOCK_MONOTONIC away from its clocksource on purpose, by 428 ms
+ * over the timers selftests' tick changes in one check, and that is not
+ * the records' doing); the difference is slewed away on the pvtime
  * clocksource: its reads carry a bias that moves at PVTIME_TAKEUP_PPM
  * (never fast enough to turn time back) until the kernel stands where it
  * stood before.  pvtime-tsc waits until then.  The bias stays afterwards:
@@ -26,7 +29,7 @@
  * took over says so too, and a guest stopped in between lets the hyp act
  * on it seconds later.  A clocksource switch carries the kernel's time
  * over unchanged, so that step would be lost for good: the kernel's
- * CLOCK_MONOTONIC would stay behind its own records by it.  More than
+ * clocks would stay behind its own records by it.  More than
  * PVTIME_TAKEUP_MAX_NS behind is no rate change's doing, so the bias
  * jumps forward by it at once, as the step would have moved the kernel.
  */
@@ -86,9 +89,9 @@ static void pvtime_takeup_publish(struct pvtime_dev *pd,
 }
 
 /*
- * CLOCK_MONOTONIC minus the records' time (the pvtime clocksource without
- * its bias), from the tightest of a few brackets; *bracket_ns gets its
- * width (U64_MAX: none was usable).
+ * CLOCK_MONOTONIC_RAW minus the records' time (the pvtime clocksource
+ * without its bias), from the tightest of a few brackets; *bracket_ns
+ * gets its width (U64_MAX: none was usable).
  */
 static s64 pvtime_kernel_lead(struct pvtime_dev *pd, u64 *bracket_ns)
 {
@@ -98,13 +101,13 @@ static s64 pvtime_kernel_lead(struct pvtime_dev *pd, u64 *bracket_ns)
 
 	for (i = 0; i < PVTIME_LEAD_TRIES; i++) {
 		u64 before = pvtime_clock_now(pd);
-		u64 mono = ktime_get_ns();
+		u64 raw = ktime_get_raw_ns();
 		u64 after = pvtime_clock_now(pd);
 
 		if (after < before || after - before >= best)
 			continue;
 		best = after - before;
-		lead = (s64)mono - (s64)(before + best / 2);
+		lead = (s64)raw - (s64)(before + best / 2);
 	}
 	*bracket_ns = best;
 	return lead;
@@ -126,8 +129,8 @@ void pvtime_takeup_forget(struct pvtime_dev *pd)
 
 /*
  * The records jumped lost_ns forward while the kernel read the raw TSC:
- * move the pvtime clocksource, and with it CLOCK_MONOTONIC, forward by
- * as much now, then bring CLOCK_REALTIME back onto the hyp's wall clock
+ * move the pvtime clocksource, and with it the kernel's clocks, forward
+ * by as much now, then bring CLOCK_REALTIME back onto the hyp's wall clock
  * (it moved with CLOCK_MONOTONIC, and the periodic check may already
  * have stepped it by the same amount).
  */
