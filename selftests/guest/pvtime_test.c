@@ -34,7 +34,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -531,36 +530,28 @@ TEST(guard_follows_unguarded_reads)
  * than the tolerance it is judged against.  0 or -1.
  */
 #define PROBE_TRIES		5
-static int tightest_realtime_probe(long long *offset, long long *rtt)
+static int tightest_realtime_probe(struct rate_sample *best)
 {
-	long long try_offset, try_rtt;
-	char line[256];
+	struct rate_sample sample;
 	int i;
 
-	*rtt = LLONG_MAX;
+	best->rtt_ns = INT64_MAX;
 	for (i = 0; i < PROBE_TRIES; i++) {
 		if (i)
 			sleep_ns(NSEC_PER_SEC / 10);
-		if (read_small_file(PVTIME_DEBUGFS "/realtime_probe", line,
-				    sizeof(line)) ||
-		    sscanf(line, "offset_ns %lld rtt_ns %lld", &try_offset,
-			   &try_rtt) != 2)
-			continue;
-		if (try_rtt < *rtt) {
-			*rtt = try_rtt;
-			*offset = try_offset;
-		}
-		if (*rtt <= REALTIME_TOLERANCE_NS / 10)
+		if (!rate_sample_take(&sample) && sample.rtt_ns < best->rtt_ns)
+			*best = sample;
+		if (best->rtt_ns <= REALTIME_TOLERANCE_NS / 10)
 			break;
 	}
-	return *rtt == LLONG_MAX ? -1 : 0;
+	return best->rtt_ns == INT64_MAX ? -1 : 0;
 }
 
 /* A 1 kHz storm of re-anchored records, read through the given path. */
 static void storm(struct __test_metadata *_metadata, const char *clocksource)
 {
 	int64_t gen_before, gen_after;
-	long long offset, rtt;
+	struct rate_sample probe;
 
 	if (clocksource) {
 		ASSERT_EQ(0, select_clocksource(clocksource));
@@ -575,11 +566,12 @@ static void storm(struct __test_metadata *_metadata, const char *clocksource)
 	EXPECT_GE(gen_after - gen_before, STORM_MIN_REANCHORS) {
 		TH_LOG("the storm did not reach the records");
 	}
-	ASSERT_EQ(0, tightest_realtime_probe(&offset, &rtt));
-	printf("# after the storm: REALTIME %lld ns off the hyp (rtt %lld)\n",
-	       offset, rtt);
+	ASSERT_EQ(0, tightest_realtime_probe(&probe));
+	printf("# after the storm: REALTIME %" PRId64 " ns off the hyp (rtt %" PRId64 ")\n",
+	       probe.realtime_offset_ns, probe.rtt_ns);
 	/* Half the round trip is what the probe cannot tell apart. */
-	EXPECT_LE(llabs(offset), REALTIME_TOLERANCE_NS + rtt / 2);
+	EXPECT_LE(llabs(probe.realtime_offset_ns),
+		  REALTIME_TOLERANCE_NS + probe.rtt_ns / 2);
 	if (clocksource)
 		EXPECT_EQ(0, select_clocksource(""));
 }
