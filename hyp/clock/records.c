@@ -423,15 +423,28 @@ static uint64_t small_slew_ppm(int64_t lead)
 	return ppm > RECORDS_SLEW_MAX_PPM ? RECORDS_SLEW_MAX_PPM : ppm;
 }
 
+/*
+ * fn jumps ns forward from a fresh anchor (no reader window: the jump is
+ * forward, so no reader can see time go back).  0, or the re-anchor's
+ * -errno with fn unchanged.  Lock held.
+ */
+static int jump_fn_locked(struct domain_clock *clk, uint64_t ns)
+{
+	int ret = reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0);
+
+	if (!ret)
+		clk->fn.system_ns += ns;
+	return ret;
+}
+
 /* Forward to the reference: the guest's clock jumps ahead. */
 static void step_forward_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, int64_t lead)
 {
 	uint64_t jump = abs64(lead);
 
-	if (reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0))
+	if (jump_fn_locked(clk, jump))
 		return;
-	clk->fn.system_ns += jump;
 	clk->forward_steps++;
 	clk->forward_step_ns_total += jump;
 	clk->last_forward_step_ns = (int64_t)jump;
@@ -584,9 +597,8 @@ static bool publish_skip_locked(struct domain_clock *clk,
 				struct pvtime_shm *shm, uint64_t skip_ns,
 				uint64_t at_ns)
 {
-	if (reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0))
+	if (jump_fn_locked(clk, skip_ns))
 		return false;
-	clk->fn.system_ns += skip_ns;
 	if (clk->mode == CLOCK_MODE_HOST)
 		clk->lag_ns -= (int64_t)skip_ns;
 	drift_note_skip(&clk->drift, at_ns, skip_ns);
@@ -999,9 +1011,7 @@ int records_jump_unannounced(struct domain_clock *clk, struct pvtime_shm *shm,
 	pthread_mutex_lock(&clk->lock);
 	if (clk->offset_known) {
 		withdraw_stable_locked(clk, shm, hold_ns);
-		ret = reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0);
-		if (!ret)
-			clk->fn.system_ns += jump_ns;
+		ret = jump_fn_locked(clk, jump_ns);
 		write_records_locked(clk, shm, 0);
 	}
 	pthread_mutex_unlock(&clk->lock);
