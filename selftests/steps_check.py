@@ -34,6 +34,7 @@ import mmap
 import os
 import re
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,6 +68,16 @@ END_TIMEOUT_S = 120     # analysis and the date checks
 # thread the guest needs (the vCPU's, pvtimed's mailbox thread) then
 # waits its turn on the other; measured, p99 latencies of 4-24 ms.
 METER_ARGS = ["--spin-us", "20"]
+
+# bench-host-wakeups (tools/bench/host_wakeups.c) before the guest boots:
+# what this host adds to a step's three wake-ups with no guest and no
+# pvtime at work, beside the steps' own figures.  A figure, not a verdict:
+# it shows whether a slow run was the host's.  About 3 s here, 11 s in
+# make bench.
+HOST_WAKEUPS_ARGS = ["--rounds", "100", "--gap-us", "20000", "--spin-s", "1"]
+HOST_WAKEUPS_BENCH_ARGS = ["--rounds", "300", "--gap-us", "20000",
+                           "--spin-s", "5"]
+HOST_WAKEUPS_TIMEOUT_S = 120
 
 # selftests/host/meter/step_log.h
 STEP_LOG_MAGIC = 0x50455453
@@ -383,7 +394,27 @@ def wait_for(guest, predicate, timeout, daemon):
     return predicate()
 
 
-def phase_steps(results, args, daemon, workdir):
+def measure_host_wakeups(results, build, extra_args, figures):
+    """Run bench-host-wakeups; its figures go into figures as
+    steps_host_wakeups_<key>.  A run that fails is a failed result."""
+    cmd = [os.path.join(build, "bench-host-wakeups"), "--json"] + extra_args
+    try:
+        run = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=HOST_WAKEUPS_TIMEOUT_S, check=False)
+        measured = json.loads(run.stdout) if run.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError) as err:
+        results.own(False, SUITE, f"bench-host-wakeups measures this host: {err}")
+        return
+    if not results.own(isinstance(measured, dict), SUITE,
+                       "bench-host-wakeups measures this host (no guest yet)",
+                       [f"exit {run.returncode}: {run.stderr.strip()}"]):
+        return
+    for key, value in measured.items():
+        figures[f"steps_host_wakeups_{key}"] = value
+
+
+def phase_steps(results, args, daemon, workdir,
+                host_wakeups_args=HOST_WAKEUPS_ARGS):
     log("== phase 3e: host steps reach the guest; dates past 2038 and 2106")
     meter = Meter(args.build, os.path.join(workdir, f"{GUEST}.meter"),
                   extra_args=["--size", str(STEP_LOG_METER_SIZE)] +
@@ -392,6 +423,7 @@ def phase_steps(results, args, daemon, workdir):
     figures = {}
     created = False
     try:
+        measure_host_wakeups(results, args.build, host_wakeups_args, figures)
         try:
             meter.start()
         except (OSError, RuntimeError) as err:
@@ -442,7 +474,8 @@ def bench_steps(args, daemon, workdir):
     """For `make bench`: the phase's figures (its verdicts not counted,
     a benchmark measures).  A dict of PVTIME-REPORT key -> value."""
     collector = Results()
-    phase_steps(collector, args, daemon, workdir)
+    phase_steps(collector, args, daemon, workdir,
+                host_wakeups_args=HOST_WAKEUPS_BENCH_ARGS)
     figures = {key: value for _, key, value in collector.reports}
     figures["results_failed"] = collector.failed
     return figures
@@ -479,6 +512,17 @@ def steps_report(figures):
                    f"p99 {get('latency_p99_us')} us; |residual| p50 "
                    f"{get('residual_abs_p50_ns')} ns, p99 "
                    f"{get('residual_abs_p99_ns')} ns")
+    def wake(key):
+        return figures.get(f"steps_host_wakeups_{key}", "-")
+    out.append(f"  this host alone, before the guest booted (bench-host-wakeups): "
+               f"a step's {wake('chain_hops')} wake-ups (FIFO "
+               f"{wake('chain_fifo_prio')}, one below, OTHER), "
+               f"{wake('chain_rounds')} rounds {wake('chain_gap_us')} us apart: "
+               f"p50 {wake('chain_p50_us')} us, p99 {wake('chain_p99_us')} us, "
+               f"max {wake('chain_max_us')} us, {wake('chain_over_1ms')} over 1 ms")
+    out.append(f"  {'':<20} a CPU that never sleeps lost {wake('spin_lost_percent')} % "
+               f"of {wake('spin_s')} s, {wake('spin_stretches_over_1ms_per_cpu_s')} "
+               f"stretches over 1 ms a second (max {wake('spin_max_stretch_us')} us)")
     out.append(f"  guest samples every {figures.get('steps_sample_gap_p50_us', '-')}"
                f" us (p50; p99 {figures.get('steps_sample_gap_p99_us', '-')} us); "
                f"offset before the steps {figures.get('steps_baseline_offset_ns', '-')} ns")
