@@ -71,6 +71,10 @@ TIMEKEEP_LINES = ["timekeep-load", "timekeep-load-pause", "timekeep-pause-step",
                   "timekeep-save-restore-recovery", "timekeep-save-restore-step",
                   "timekeep-migrate"]
 CHRONY_LINE = "chrony-phc"
+# The guest's alternating rounds of the fast path and the forced tsc vDSO
+# (run-guest-tests.sh bench_alternate): PVTIME-BENCH alternate-<round>-<cs>.
+ALTERNATE_PREFIX = "alternate-"
+ALTERNATE_RE = re.compile(r"^alternate-(\d+)-(pvtime-tsc|tsc)$")
 BENCH_RE = re.compile(r"^PVTIME-BENCH (\S+)\s*(.*)$")
 # The guest kernel's own TSC calibration, from its dmesg (the bench mode
 # prints it, as a PVTIME-BENCH line or as commented dmesg lines).
@@ -583,9 +587,15 @@ def build_report(data):
                    f"{rate_text(row):>20}")
     out.append("")
     derived = data["derived"]
+    ratios = alternating_ratios(data)
+    how = (f"median of {len(ratios)} alternating rounds: "
+           + ", ".join(f"{r:.3f}" for r in ratios)
+           + f"; the two rows above alone: "
+           f"{fmt(derived.get('fast_vs_tsc_single'), '.3f')}x") if ratios \
+        else "the two rows above; no alternating rounds"
     out.append(f"fast path (pvtime-tsc) / forced tsc vDSO:  "
                f"{fmt(derived.get('fast_vs_tsc'), '.3f')}x "
-               f"(goal <= {FAST_VS_TSC_MAX})")
+               f"(goal <= {FAST_VS_TSC_MAX}; {how})")
     out.append(f"hpet / fast path (pvtime-tsc):             "
                f"{fmt(derived.get('hpet_vs_fast'), '.2f')}x "
                f"(goal >= {HPET_VS_FAST_MIN})")
@@ -636,6 +646,26 @@ def build_report(data):
     return out
 
 
+def alternating_rounds(bench):
+    """{round: {"tsc": mono_ns, "pvtime-tsc": mono_ns}} for the rounds
+    that measured both, keyed by round number as a string (JSON)."""
+    rounds = {}
+    for name, row in bench.items():
+        match = ALTERNATE_RE.match(name)
+        mono = row.get("mono_ns")
+        if match and isinstance(mono, (int, float)) and mono > 0:
+            rounds.setdefault(match.group(1), {})[match.group(2)] = mono
+    return {key: value for key, value in sorted(rounds.items(),
+                                                key=lambda kv: int(kv[0]))
+            if len(value) == 2}
+
+
+def alternating_ratios(data):
+    """pvtime-tsc / tsc of each alternating round, in round order."""
+    return [pair["pvtime-tsc"] / pair["tsc"]
+            for pair in (data.get("alternating") or {}).values()]
+
+
 def derive(data):
     rows = data["clocksources"]
 
@@ -649,7 +679,15 @@ def derive(data):
 
     derived = {}
     if mono("pvtime-tsc") and mono("tsc"):
-        derived["fast_vs_tsc"] = mono("pvtime-tsc") / mono("tsc")
+        derived["fast_vs_tsc_single"] = mono("pvtime-tsc") / mono("tsc")
+    # The goal judges the alternating rounds' median: each round's two
+    # windows are next to each other in host time.
+    ratios = sorted(alternating_ratios(data))
+    if ratios:
+        derived["fast_vs_tsc"] = ratios[len(ratios) // 2] if len(ratios) % 2 \
+            else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+    elif "fast_vs_tsc_single" in derived:
+        derived["fast_vs_tsc"] = derived["fast_vs_tsc_single"]
     if mono("hpet") and mono("pvtime-tsc"):
         derived["hpet_vs_fast"] = mono("hpet") / mono("pvtime-tsc")
     if mono("hpet") and mono("pvtime"):
@@ -867,7 +905,9 @@ def main():
                               other=other, workdir=workdir)
         data["clocksources"] = {name: row for name, row in run.bench.items()
                                 if name not in TCG_LINES + TIMEKEEP_LINES +
-                                [CHRONY_LINE]}
+                                [CHRONY_LINE] and
+                                not name.startswith(ALTERNATE_PREFIX)}
+        data["alternating"] = alternating_rounds(run.bench)
         if not args.skip_chrony:
             data["chrony"] = run.bench.get(CHRONY_LINE, {})
         if args.timekeep_seconds > 0:

@@ -4,6 +4,7 @@
  * on whatever clocksource is current:
  *
  *   pvtime-bench [-r RUNS] [-n CALLS] [-b SECONDS] [-d SECONDS] [-i MS]
+ *                [-c NAME]
  *
  * prints one line
  *
@@ -15,7 +16,14 @@
  * backward: readings below an earlier one seen by one pinned thread per
  * CPU over -b SECONDS (default 3); rate_ppm: CLOCK_MONOTONIC_RAW against
  * the host's over -d SECONDS (default 20, 0 = skip), from realtime_probe
- * every -i MS (default 500).  Exit 0, 1 on failure, 2 on usage errors.
+ * every -i MS (default 500).  With -c NAME only the cost is measured, and
+ * the line is
+ *
+ *   PVTIME-BENCH NAME clocksource=<clocksource> mono_ns=<x> real_ns=<x>
+ *
+ * (NAME: letters, digits and '-', up to 40): the bench alternates two
+ * clocksources that way to compare them in the same stretch of host time.
+ * Exit 0, 1 on failure, 2 on usage errors.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +40,7 @@
 #include "rate_probe.h"
 
 #define MAX_RUNS	101
+#define MAX_NAME	40
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -76,6 +85,21 @@ static void cost_ns(unsigned long runs, unsigned long calls,
 	*real_ns = real[runs / 2];
 }
 
+/* A -c NAME the bench's parser takes as one word. */
+static int parse_name(const char *s, const char **out)
+{
+	size_t i, len = strlen(s);
+
+	if (!len || len > MAX_NAME)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!(s[i] == '-' || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+			return -EINVAL;
+	*out = s;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long runs = 11, calls = 200000, back_s = 3, rate_s = 20;
@@ -83,11 +107,12 @@ int main(int argc, char **argv)
 	struct monotonic_result mono;
 	struct monotonic_check mc;
 	struct rate_result rate = { 0 };
+	const char *cost_name = NULL;
 	char cs[64], line[512];
 	double mono_ns, real_ns;
 	int opt, ret, rate_ret, len;
 
-	while ((opt = getopt(argc, argv, "r:n:b:d:i:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:b:d:i:c:")) != -1) {
 		switch (opt) {
 		case 'r':
 			ret = parse_ulong_option("-r", optarg, 1, MAX_RUNS, &runs);
@@ -104,11 +129,17 @@ int main(int argc, char **argv)
 		case 'i':
 			ret = parse_ulong_option("-i", optarg, 10, 60000, &interval);
 			break;
+		case 'c':
+			ret = parse_name(optarg, &cost_name);
+			if (ret)
+				fprintf(stderr, "pvtime-bench: -c '%s': want 1..%d letters, digits or '-'\n",
+					optarg, MAX_NAME);
+			break;
 		default:
 			ret = -EINVAL;
 		}
 		if (ret) {
-			fprintf(stderr, "usage: pvtime-bench [-r RUNS] [-n CALLS] [-b SECONDS] [-d SECONDS] [-i MS]\n");
+			fprintf(stderr, "usage: pvtime-bench [-r RUNS] [-n CALLS] [-b SECONDS] [-d SECONDS] [-i MS] [-c NAME]\n");
 			return 2;
 		}
 	}
@@ -122,6 +153,11 @@ int main(int argc, char **argv)
 	}
 
 	cost_ns(runs, calls, &mono_ns, &real_ns);
+	if (cost_name) {
+		printf("PVTIME-BENCH %s clocksource=%s mono_ns=%.1f real_ns=%.1f\n",
+		       cost_name, cs, mono_ns, real_ns);
+		return 0;
+	}
 	if (monotonic_check_start(&mc))
 		return 1;
 	sleep((unsigned int)back_s);
