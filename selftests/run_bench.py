@@ -47,6 +47,7 @@ import os
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,6 @@ TIMEKEEP_LINES = ["timekeep-load", "timekeep-load-pause", "timekeep-pause-step",
 CHRONY_LINE = "chrony-phc"
 # The guest's alternating rounds of the fast path and the forced tsc vDSO
 # (run-guest-tests.sh bench_alternate): PVTIME-BENCH alternate-<round>-<cs>.
-ALTERNATE_PREFIX = "alternate-"
 ALTERNATE_RE = re.compile(r"^alternate-(\d+)-(pvtime-tsc|tsc)$")
 BENCH_RE = re.compile(r"^PVTIME-BENCH (\S+)\s*(.*)$")
 # The guest kernel's own TSC calibration, from its dmesg (the bench mode
@@ -682,10 +682,9 @@ def derive(data):
         derived["fast_vs_tsc_single"] = mono("pvtime-tsc") / mono("tsc")
     # The goal judges the alternating rounds' median: each round's two
     # windows are next to each other in host time.
-    ratios = sorted(alternating_ratios(data))
+    ratios = alternating_ratios(data)
     if ratios:
-        derived["fast_vs_tsc"] = ratios[len(ratios) // 2] if len(ratios) % 2 \
-            else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+        derived["fast_vs_tsc"] = statistics.median(ratios)
     elif "fast_vs_tsc_single" in derived:
         derived["fast_vs_tsc"] = derived["fast_vs_tsc_single"]
     if mono("hpet") and mono("pvtime-tsc"):
@@ -906,7 +905,7 @@ def main():
         data["clocksources"] = {name: row for name, row in run.bench.items()
                                 if name not in TCG_LINES + TIMEKEEP_LINES +
                                 [CHRONY_LINE] and
-                                not name.startswith(ALTERNATE_PREFIX)}
+                                not ALTERNATE_RE.match(name)}
         data["alternating"] = alternating_rounds(run.bench)
         if not args.skip_chrony:
             data["chrony"] = run.bench.get(CHRONY_LINE, {})

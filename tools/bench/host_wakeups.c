@@ -60,8 +60,6 @@ struct hop {
 	const bool *stop;
 	int in_fd;
 	int out_fd;
-	int policy;
-	int prio;
 	uint64_t ran_ns;	/* written by the hop, read after the round */
 };
 
@@ -262,25 +260,25 @@ static int start_hops(struct hop *hops, int *fds, int fifo_prio,
 	int i, ret;
 
 	for (i = 0; i < HOPS; i++) {
-		struct sched_param param = { .sched_priority = 0 };
+		int policy = fifo_prio && i < 2 ? SCHED_FIFO : SCHED_OTHER;
+		struct sched_param param = {
+			.sched_priority = policy == SCHED_FIFO ? fifo_prio - i : 0,
+		};
 		pthread_attr_t attr;
 
 		hops[i].stop = stop;
 		hops[i].in_fd = fds[i];
 		hops[i].out_fd = fds[i + 1];
-		hops[i].policy = fifo_prio && i < 2 ? SCHED_FIFO : SCHED_OTHER;
-		hops[i].prio = hops[i].policy == SCHED_FIFO ? fifo_prio - i : 0;
-		param.sched_priority = hops[i].prio;
 		pthread_attr_init(&attr);
 		pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-		pthread_attr_setschedpolicy(&attr, hops[i].policy);
+		pthread_attr_setschedpolicy(&attr, policy);
 		pthread_attr_setschedparam(&attr, &param);
 		ret = pthread_create(&hops[i].thread, &attr, hop_thread, &hops[i]);
 		pthread_attr_destroy(&attr);
 		if (ret) {
 			fprintf(stderr, "bench-host-wakeups: cannot start hop %d at %s %d: %s%s\n",
-				i, hops[i].policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_OTHER",
-				hops[i].prio, strerror(ret),
+				i, policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_OTHER",
+				param.sched_priority, strerror(ret),
 				ret == EPERM ? " (SCHED_FIFO needs root; --fifo 0 runs without)" : "");
 			return i;
 		}
@@ -433,28 +431,34 @@ static int run_spin(const struct options *o, struct spin_result **out, int *coun
 	return 0;
 }
 
+/* One figure, as a "key value" line or a JSON member. */
+static void emit(const struct options *o, bool *first, const char *key,
+		 double value, int decimals)
+{
+	if (o->json)
+		printf("%s\"%s\": %.*f", *first ? "{" : ", ", key, decimals, value);
+	else
+		printf("%s %.*f\n", key, decimals, value);
+	*first = false;
+}
+
 static void report(const struct options *o, const struct chain_result *c,
 		   const struct spin_result *s, int cpus)
 {
-	const char *fmt_u = o->json ? "%s\"%s\": %llu" : "%s%s %llu\n";
-	const char *fmt_f = o->json ? "%s\"%s\": %.1f" : "%s%s %.1f\n";
-	const char *fmt_f2 = o->json ? "%s\"%s\": %.2f" : "%s%s %.2f\n";
-	const char *sep = o->json ? ", " : "";
 	double lost = 0, longs = 0, very_longs = 0, seconds = 0;
 	uint64_t max_stretch = 0;
+	bool first = true;
 	int i;
 
-	if (o->json)
-		printf("{");
-	printf(fmt_u, "", "chain_hops", (unsigned long long)HOPS);
-	printf(fmt_u, sep, "chain_fifo_prio", (unsigned long long)o->fifo_prio);
-	printf(fmt_u, sep, "chain_gap_us", (unsigned long long)o->gap_us);
-	printf(fmt_u, sep, "chain_rounds", (unsigned long long)c->rounds);
-	printf(fmt_f, sep, "chain_p50_us", (double)c->p50_ns / 1e3);
-	printf(fmt_f, sep, "chain_p90_us", (double)c->p90_ns / 1e3);
-	printf(fmt_f, sep, "chain_p99_us", (double)c->p99_ns / 1e3);
-	printf(fmt_f, sep, "chain_max_us", (double)c->max_ns / 1e3);
-	printf(fmt_u, sep, "chain_over_1ms", (unsigned long long)c->over_1ms);
+	emit(o, &first, "chain_hops", HOPS, 0);
+	emit(o, &first, "chain_fifo_prio", o->fifo_prio, 0);
+	emit(o, &first, "chain_gap_us", (double)o->gap_us, 0);
+	emit(o, &first, "chain_rounds", (double)c->rounds, 0);
+	emit(o, &first, "chain_p50_us", (double)c->p50_ns / 1e3, 1);
+	emit(o, &first, "chain_p90_us", (double)c->p90_ns / 1e3, 1);
+	emit(o, &first, "chain_p99_us", (double)c->p99_ns / 1e3, 1);
+	emit(o, &first, "chain_max_us", (double)c->max_ns / 1e3, 1);
+	emit(o, &first, "chain_over_1ms", (double)c->over_1ms, 0);
 	for (i = 0; i < cpus; i++) {
 		lost += (double)s[i].lost_ns / 1e9;
 		longs += (double)s[i].long_stretches;
@@ -463,13 +467,13 @@ static void report(const struct options *o, const struct chain_result *c,
 		if (s[i].max_stretch_ns > max_stretch)
 			max_stretch = s[i].max_stretch_ns;
 	}
-	printf(fmt_u, sep, "spin_cpus", (unsigned long long)cpus);
-	printf(fmt_f, sep, "spin_s", cpus ? seconds / cpus : 0.0);
+	emit(o, &first, "spin_cpus", cpus, 0);
+	emit(o, &first, "spin_s", cpus ? seconds / cpus : 0.0, 1);
 	if (cpus && seconds > 0) {
-		printf(fmt_f2, sep, "spin_lost_percent", 100.0 * lost / seconds);
-		printf(fmt_f2, sep, "spin_stretches_over_100us_per_cpu_s", longs / seconds);
-		printf(fmt_f2, sep, "spin_stretches_over_1ms_per_cpu_s", very_longs / seconds);
-		printf(fmt_f, sep, "spin_max_stretch_us", (double)max_stretch / 1e3);
+		emit(o, &first, "spin_lost_percent", 100.0 * lost / seconds, 2);
+		emit(o, &first, "spin_stretches_over_100us_per_cpu_s", longs / seconds, 2);
+		emit(o, &first, "spin_stretches_over_1ms_per_cpu_s", very_longs / seconds, 2);
+		emit(o, &first, "spin_max_stretch_us", (double)max_stretch / 1e3, 1);
 	}
 	if (o->json)
 		printf("}\n");
