@@ -126,12 +126,18 @@ struct pvtime_dev {
 	u64 takeup_lead_bracket_ns;	/* how tightly that was read */
 	s64 takeup_stops;		/* guest_stopped_touches then */
 	bool takeup_lead_known;
+	u64 takeup_hyp_jumped_ns;	/* control->records_jumped_ns then */
+	bool takeup_hyp_jumped_known;	/* the hyp keeps that total */
+	u64 takeup_switch_jumped_ns;	/* that total when pvtime took over */
+	bool takeup_switch_seen;	/* ...noted by the hand-over */
 	atomic64_t takeups;
 	atomic64_t takeup_last_ns;	/* what the last rate change left */
 	atomic64_t takeup_max_ns;	/* the most any left, in magnitude */
 	atomic64_t takeup_jumps;	/* missed records jumps caught up */
 	atomic64_t takeup_jump_last_ns;
 	atomic64_t takeup_jumps_unsure;	/* seen, but too loosely to jump */
+	atomic64_t takeup_unexplained;	/* lost more than the records jumped */
+	atomic64_t takeup_unexplained_last_ns;	/* by how much, not taken */
 
 	/* Wall clock. */
 	struct delayed_work wallclock_sync;	/* periodic drift check */
@@ -349,6 +355,8 @@ s64 pvtime_clock_guard_floor(struct pvtime_dev *pd);
 s64 pvtime_takeup_bias(struct pvtime_dev *pd, u64 now);
 void pvtime_takeup_init(struct pvtime_dev *pd);
 void pvtime_takeup_note_engage(struct pvtime_dev *pd);
+void pvtime_takeup_note_switch(struct pvtime_dev *pd);
+void pvtime_takeup_before_drop(struct pvtime_dev *pd);
 void pvtime_takeup_forget(struct pvtime_dev *pd);
 void pvtime_takeup_start(struct pvtime_dev *pd);
 unsigned long pvtime_takeup_remaining(struct pvtime_dev *pd);

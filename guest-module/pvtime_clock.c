@@ -304,9 +304,11 @@ static u64 notrace pvtime_cs_read(struct clocksource *cs)
 		return now + pvtime_takeup_bias(pd, now);
 	from = pvtime_handoff_slow(pd, cs, tsc);
 	/* Taking over from pvtime-tsc: answer for the TSC it last read. */
-	if (from != tsc && pd->tsc_cs_mul)
+	if (from != tsc && pd->tsc_cs_mul) {
 		now -= pvtime_scale_delta(tsc - from, pd->tsc_cs_mul,
 					  pd->tsc_cs_shift);
+		pvtime_takeup_note_switch(pd);
+	}
 	return now + pvtime_takeup_bias(pd, now);
 }
 

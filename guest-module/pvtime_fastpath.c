@@ -364,7 +364,10 @@ static int pvtime_fastpath_disengage(struct pvtime_dev *pd, const char *why)
 {
 	u64 handoffs = atomic64_read(&pd->clocksource_handoffs);
 	bool was_registered = pd->tsc_cs_registered;
-	int ret = pvtime_tsc_cs_unregister(pd, why);
+	int ret;
+
+	pvtime_takeup_before_drop(pd);
+	ret = pvtime_tsc_cs_unregister(pd, why);
 
 	if (ret || !was_registered)
 		return ret;

@@ -31,13 +31,18 @@
  * over unchanged, so that step would be lost for good: the kernel's
  * clocks would stay behind its own records by it.  More than
  * PVTIME_TAKEUP_MAX_NS behind is no rate change's doing, so the bias
- * jumps forward by it at once, as the step would have moved the kernel.
+ * jumps forward by it at once, as the step would have moved the kernel:
+ * by no more than the hyp says its records jumped meanwhile
+ * (PVTIME_F_RECORDS_JUMPED, shared/pvtime_catch_up.h).  A kernel found
+ * further behind than that is counted and logged, and left where it is:
+ * a jump forward can never be taken back.
  */
 #include <linux/math64.h>
 #include <linux/seq_file.h>
 #include <linux/timekeeping.h>
 
 #include "pvtime.h"
+#include "pvtime_catch_up.h"
 
 /* Slew rate: the kernel's own adjtime() limit. */
 #define PVTIME_TAKEUP_PPM		500
@@ -113,12 +118,51 @@ static s64 pvtime_kernel_lead(struct pvtime_dev *pd, u64 *bracket_ns)
 	return lead;
 }
 
+/* The hyp's total of records jumps, if it keeps one (0 or -ENODATA). */
+static int pvtime_records_jumped(struct pvtime_dev *pd, u64 *total_ns)
+{
+	if (!(READ_ONCE(pd->ctl->features) & PVTIME_F_RECORDS_JUMPED))
+		return -ENODATA;
+	*total_ns = READ_ONCE(pd->ctl->records_jumped_ns);
+	return 0;
+}
+
 /* pvtime-tsc is about to be registered: where the kernel stands now. */
 void pvtime_takeup_note_engage(struct pvtime_dev *pd)
 {
+	/* Before the lead: a jump in between is then counted, not missed. */
+	pd->takeup_hyp_jumped_known =
+		!pvtime_records_jumped(pd, &pd->takeup_hyp_jumped_ns);
+	pd->takeup_switch_seen = false;
+	/* Pairs with the hyp's barrier between the total and the records. */
+	smp_rmb();
 	pd->takeup_lead_ns = pvtime_kernel_lead(pd, &pd->takeup_lead_bracket_ns);
 	pd->takeup_stops = atomic64_read(&pd->guest_stopped_touches);
 	pd->takeup_lead_known = true;
+}
+
+/*
+ * pvtime's first read after pvtime-tsc, in the clocksource switch: the
+ * records read there, and every one after, carry the jumps in the hyp's
+ * total so far, so the kernel can have missed no later one.  (The hyp
+ * publishes the total before the records: a jump written in between is
+ * counted as missed though the kernel will see it; the lead it measures
+ * then bounds the catch-up.)
+ */
+void notrace pvtime_takeup_note_switch(struct pvtime_dev *pd)
+{
+	u64 total;
+
+	if (pvtime_records_jumped(pd, &total))
+		return;
+	pd->takeup_switch_jumped_ns = total;
+	pd->takeup_switch_seen = true;
+}
+
+/* pvtime-tsc goes now: only the switch this makes is to be noted. */
+void pvtime_takeup_before_drop(struct pvtime_dev *pd)
+{
+	pd->takeup_switch_seen = false;
 }
 
 /* pvtime-tsc did not take over from pvtime: nothing to compare with. */
@@ -150,6 +194,35 @@ static void pvtime_takeup_jump(struct pvtime_dev *pd, s64 lost_ns)
 }
 
 /*
+ * The kernel is lost_ns behind the records it read before the fast path:
+ * jump by what the hyp's records jumped before pvtime took over, at most.
+ */
+static void pvtime_takeup_catch_up(struct pvtime_dev *pd, u64 lost_ns)
+{
+	struct pvtime_catch_up c;
+	u64 total = 0;
+	bool known;
+
+	/* Without the switch's note, the total now: a bound all the same. */
+	if (pd->takeup_switch_seen)
+		total = pd->takeup_switch_jumped_ns;
+	known = pd->takeup_hyp_jumped_known &&
+		(pd->takeup_switch_seen || !pvtime_records_jumped(pd, &total)) &&
+		total >= pd->takeup_hyp_jumped_ns;
+
+	c = pvtime_catch_up(lost_ns, known,
+			    known ? total - pd->takeup_hyp_jumped_ns : 0);
+	if (c.unexplained_ns) {
+		atomic64_inc(&pd->takeup_unexplained);
+		atomic64_set(&pd->takeup_unexplained_last_ns, c.unexplained_ns);
+		dev_warn_ratelimited(&pd->pdev->dev, "the kernel's clock looks %llu ns behind the records, but they jumped only %llu ns while it read the raw TSC: not moving it for the other %llu ns\n",
+				     lost_ns, c.jump_ns, c.unexplained_ns);
+	}
+	if (c.jump_ns)
+		pvtime_takeup_jump(pd, c.jump_ns);
+}
+
+/*
  * pvtime-tsc was unregistered and pvtime has taken over: slew away what
  * the kernel gained on the records meanwhile.  A move of the guest TSC
  * moved both alike and leaves nothing; a rate change leaves the old
@@ -171,7 +244,7 @@ void pvtime_takeup_start(struct pvtime_dev *pd)
 	if (gained < -PVTIME_TAKEUP_MAX_NS) {
 		if (bracket <= PVTIME_JUMP_BRACKET_MAX_NS &&
 		    pd->takeup_lead_bracket_ns <= PVTIME_JUMP_BRACKET_MAX_NS)
-			pvtime_takeup_jump(pd, -gained);
+			pvtime_takeup_catch_up(pd, -gained);
 		else
 			atomic64_inc(&pd->takeup_jumps_unsure);
 		return;
@@ -223,4 +296,8 @@ void pvtime_takeup_show_state(struct pvtime_dev *pd, struct seq_file *m)
 		   atomic64_read(&pd->takeup_jump_last_ns));
 	seq_printf(m, "takeup_jumps_unsure %lld\n",
 		   atomic64_read(&pd->takeup_jumps_unsure));
+	seq_printf(m, "takeup_unexplained %lld\n",
+		   atomic64_read(&pd->takeup_unexplained));
+	seq_printf(m, "takeup_unexplained_last_ns %lld\n",
+		   atomic64_read(&pd->takeup_unexplained_last_ns));
 }

@@ -93,6 +93,14 @@
  * only when the host's wall clock (or the domain's) is stepped.
  */
 #define PVTIME_F_HOST_NTP		0x80ull
+/*
+ * control->records_jumped_ns is kept: the total of every forward jump of
+ * the records' time function so far (steps after a stop, drift skips,
+ * injected jumps), published before the records that carry the jump.  A
+ * guest whose kernel read the raw TSC meanwhile lost at most the growth
+ * of this total, so that is all it may catch up by.
+ */
+#define PVTIME_F_RECORDS_JUMPED		0x100ull
 
 /* control->status bits, written by the hyp. */
 #define PVTIME_STATUS_RECORDS_VALID	0x1u	/* offset learned, records live */
@@ -218,7 +226,7 @@ struct pvtime_control {
 	__s64 guest_tsc_offset;		/* guest TSC - host TSC, as adopted */
 	__u32 records_generation;	/* bumped whenever the hyp re-anchors */
 	__u32 calibration_ms;		/* PVTIME_F_CALIBRATION: sample period */
-	__u8 reserved0[0x40 - 0x38];
+	__u64 records_jumped_ns;	/* PVTIME_F_RECORDS_JUMPED: at 0x38 */
 	struct pvtime_clock_status clock_status;	/* at 0x40 */
 	__u8 reserved1[0x100 - 0x80];
 	struct pvtime_mailbox mailbox;	/* at 0x100 */
@@ -227,6 +235,8 @@ struct pvtime_control {
 static_assert(offsetof(struct pvtime_control, guest_tsc_offset) == 0x28,
 	      "control layout");
 static_assert(offsetof(struct pvtime_control, calibration_ms) == 0x34,
+	      "control layout");
+static_assert(offsetof(struct pvtime_control, records_jumped_ns) == 0x38,
 	      "control layout");
 static_assert(offsetof(struct pvtime_control, clock_status) == 0x40,
 	      "clock status at control+0x40");

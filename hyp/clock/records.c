@@ -154,6 +154,9 @@ static void write_records_locked(struct domain_clock *clk,
 
 	if (!clk->offset_known)
 		return;
+	/* Before the records: a guest sees no jump it was not told of. */
+	WRITE_ONCE(shm->ctl->records_jumped_ns, clk->records_jumped_ns);
+	pvtime_wmb();
 	for (cpu = 0; cpu < clk->nr_vcpus; cpu++) {
 		if (clk->odd_vcpus & (1u << cpu))
 			continue;
@@ -432,8 +435,10 @@ static int jump_fn_locked(struct domain_clock *clk, uint64_t ns)
 {
 	int ret = reanchor_window_locked(clk, clk->fn.mul, clk->fn.shift, 0);
 
-	if (!ret)
+	if (!ret) {
 		clk->fn.system_ns += ns;
+		clk->records_jumped_ns += ns;
+	}
 	return ret;
 }
 
@@ -1218,6 +1223,7 @@ int domain_clock_adopt(struct domain_clock *clk, const char *name,
 	clk->slews = saved->slews;
 	clk->kept_ns_total = saved->kept_ns_total;
 	clk->generation = READ_ONCE(ctl->records_generation);
+	clk->records_jumped_ns = READ_ONCE(ctl->records_jumped_ns);
 	clk->fn = saved->fn;
 	clk->ref = saved->ref;
 	clk->offset_known = READ_ONCE(ctl->status) & PVTIME_STATUS_RECORDS_VALID;
@@ -1379,6 +1385,8 @@ bool records_restored_publish(struct domain_clock *clk, struct pvtime_shm *shm)
 
 	pthread_mutex_lock(&clk->lock);
 	clk->generation = READ_ONCE(ctl->records_generation);
+	/* The guest compares it with what it read before the save. */
+	clk->records_jumped_ns = READ_ONCE(ctl->records_jumped_ns);
 	clk->flags = 0;
 	WRITE_ONCE(ctl->tsc_hz, clk->records_hz);
 	live = clk->offset_known;

@@ -127,6 +127,12 @@ struct domain_clock {
 	uint64_t forward_steps;
 	uint64_t forward_step_ns_total;
 	int64_t last_forward_step_ns;
+	/*
+	 * Every forward jump of fn (steps, skips, injections), published as
+	 * control->records_jumped_ns; carried over from the shared memory by
+	 * an adopting pvtimed and by a restore.
+	 */
+	uint64_t records_jumped_ns;
 	uint64_t slews;
 	uint64_t kept_ns_total;		/* lag added by the keep policy */
 	struct ratelimit steer_rl;	/* step/slew messages */

@@ -47,7 +47,7 @@ int pvtime_shm_create(struct pvtime_shm *shm, const char *name,
 	shm->ctl->nr_vcpus = id->nr_vcpus;
 	shm->ctl->features = PVTIME_F_WALLCLOCK_DOORBELL | PVTIME_F_REALTIME_PROBE |
 			     PVTIME_F_RECORDS_DOORBELL | PVTIME_F_TSC_STABLE_EVIDENCE |
-			     PVTIME_F_CLOCK_STATUS |
+			     PVTIME_F_CLOCK_STATUS | PVTIME_F_RECORDS_JUMPED |
 			     (id->calibration_ms ? PVTIME_F_CALIBRATION : 0) |
 			     (id->host_ntp ? PVTIME_F_HOST_NTP : 0) |
 			     (id->time_source ? PVTIME_F_TIME_SOURCE : 0);

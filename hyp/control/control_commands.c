@@ -170,6 +170,7 @@ static void emit_calibration(struct emit *e, const struct domain_clock *snap,
 	emit_u64(e, "forward_steps", snap->forward_steps);
 	emit_u64(e, "forward_step_ns_total", snap->forward_step_ns_total);
 	emit_s64(e, "last_forward_step_ns", snap->last_forward_step_ns);
+	emit_u64(e, "records_jumped_ns", snap->records_jumped_ns);
 	emit_u64(e, "slews", snap->slews);
 	emit_s64(e, "slew_ppm", snap->slew_ppm);
 	emit_bool(e, "correction_pending", snap->correction_pending);
