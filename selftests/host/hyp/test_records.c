@@ -344,6 +344,7 @@ static void test_steering(void)
 	pvtime_time_info_t old;
 	int64_t lead;
 	bool ring;
+	int ret;
 
 	if (steer_fixture(&c, &m, STOPPED_TIME_STEP, 0)) {
 		tap_ok(0, "steering fixture");
@@ -389,8 +390,10 @@ static void test_steering(void)
 	       "resume: GUEST_STOPPED, TSC_STABLE off, a correction pending");
 	out = records_submit_offset(&c, &m, 1, -10 * (int64_t)MS_CYCLES, 500,
 				    PVTIME_SAMPLE_F_PERIODIC, &ring);
-	tap_ok(out == OFFSET_MOVED && c.forward_steps == 0 && c.correction_pending,
-	       "a sample from the fast path does not step (the jump would be lost)");
+	tap_ok(out == OFFSET_MOVED && c.forward_steps == 0 && c.correction_pending &&
+	       (m.ctl->features & PVTIME_F_RECORDS_JUMPED) &&
+	       m.ctl->records_jumped_ns == 0,
+	       "a sample from the fast path does not step (the jump would be lost); records_jumped_ns still 0");
 	out = records_submit_offset(&c, &m, 1, -10 * (int64_t)MS_CYCLES, 500,
 				    PVTIME_SAMPLE_F_PERIODIC | PVTIME_SAMPLE_F_KERNEL_PATH,
 				    &ring);
@@ -399,6 +402,15 @@ static void test_steering(void)
 	       c.last_forward_step_ns > 9900000 && lead < 5000 && lead > -5000,
 	       "a kernel-path sample steps forward by %lld ns; lead now %lld ns",
 	       (long long)c.last_forward_step_ns, (long long)lead);
+	tap_ok(m.ctl->records_jumped_ns == (uint64_t)c.last_forward_step_ns,
+	       "records_jumped_ns published with the step: %llu ns (step %lld ns)",
+	       (unsigned long long)m.ctl->records_jumped_ns,
+	       (long long)c.last_forward_step_ns);
+	ret = records_jump_unannounced(&c, &m, 20000000, 0);
+	tap_ok(ret == 0 && m.ctl->records_jumped_ns ==
+	       (uint64_t)c.last_forward_step_ns + 20000000,
+	       "an injected 20 ms jump adds to it: %llu ns",
+	       (unsigned long long)m.ctl->records_jumped_ns);
 	steer_teardown(&c, &m);
 
 	/* keep: the lag becomes drift, nothing jumps. */
@@ -537,7 +549,7 @@ int main(void)
 	bool ring;
 
 	log_setup(false, LOG_LEVEL_WARN);
-	tap_plan(41);
+	tap_plan(43);
 	if (pvtime_shm_create(&shm, "test", &id) ||
 	    domain_clock_init(&clk, "test", HZ, 2, TSC_STABLE_AUTO)) {
 		tap_ok(0, "shared memory and clock");

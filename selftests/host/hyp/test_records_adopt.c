@@ -50,6 +50,8 @@ int main(void)
 	}
 	tap_ok(1, "a live, stable domain to adopt");
 	old.lag_ns = RECORDS_LEAD_DEADBAND_NS - 23;	/* under the dead band: no slew */
+	/* What the old daemon published of its jumps (it keeps no copy). */
+	m.ctl->records_jumped_ns = 1234567;
 	records_save_state(&old, &st);
 	for (v = 0; v < VCPUS; v++)
 		before[v] = *rec(&m, v);
@@ -65,8 +67,9 @@ int main(void)
 	tap_ok(adopted.guest_tsc_offset == OFFSET &&
 	       time_function_at(&adopted.fn, now) == time_function_at(&old.fn, now) &&
 	       time_function_at(&adopted.ref, now) == time_function_at(&old.ref, now) &&
-	       adopted.lag_ns == RECORDS_LEAD_DEADBAND_NS - 23,
-	       "offset, records' function, reference and drift taken over");
+	       adopted.lag_ns == RECORDS_LEAD_DEADBAND_NS - 23 &&
+	       adopted.records_jumped_ns == 1234567,
+	       "offset, records' function, reference, drift and jump total taken over");
 	records_refresh_stability(&adopted, &m);
 	tap_ok(rec(&m, 0)->flags & PVTIME_FLAG_TSC_STABLE,
 	       "TSC_STABLE kept through the grace while vCPUs confirm");
