@@ -361,6 +361,7 @@ void pvtime_takeup_forget(struct pvtime_dev *pd);
 void pvtime_takeup_start(struct pvtime_dev *pd);
 unsigned long pvtime_takeup_remaining(struct pvtime_dev *pd);
 void pvtime_takeup_show_state(struct pvtime_dev *pd, struct seq_file *m);
+void pvtime_takeup_debugfs(struct pvtime_dev *pd, struct dentry *dir);
 
 /* pvtime_fastpath.c */
 enum pvtime_fastpath_state {

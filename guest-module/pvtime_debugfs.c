@@ -175,6 +175,7 @@ void pvtime_debugfs_init(struct pvtime_dev *pd)
 	debugfs_create_file("clock_sequence", 0444, dir, pd,
 			    &pvtime_clock_sequence_fops);
 	pvtime_timesource_debugfs(pd, dir);
+	pvtime_takeup_debugfs(pd, dir);
 }
 
 void pvtime_debugfs_exit(struct pvtime_dev *pd)

@@ -37,6 +37,7 @@
  * further behind than that is counted and logged, and left where it is:
  * a jump forward can never be taken back.
  */
+#include <linux/debugfs.h>
 #include <linux/math64.h>
 #include <linux/seq_file.h>
 #include <linux/timekeeping.h>
@@ -300,4 +301,38 @@ void pvtime_takeup_show_state(struct pvtime_dev *pd, struct seq_file *m)
 		   atomic64_read(&pd->takeup_unexplained));
 	seq_printf(m, "takeup_unexplained_last_ns %lld\n",
 		   atomic64_read(&pd->takeup_unexplained_last_ns));
+}
+
+/* The most a test may make the noted lead misread by: 10 s. */
+#define PVTIME_MISREAD_MAX_NS	(10 * NSEC_PER_SEC)
+
+/*
+ * Fault injection (debugfs "takeup_misread_ns", root only): make the lead
+ * noted when pvtime-tsc took over read ns too high, as a measurement that
+ * went wrong would, so that the next switch back finds the kernel ns
+ * further behind the records than it is.  Only the hyp's jump total may
+ * then move the clock (pvtime_test's misread_lead_not_caught_up).
+ */
+static int pvtime_takeup_misread_set(void *data, u64 ns)
+{
+	struct pvtime_dev *pd = data;
+	int ret = 0;
+
+	if (!ns || ns > PVTIME_MISREAD_MAX_NS)
+		return -EINVAL;
+	mutex_lock(&pd->fastpath_lock);
+	if (pd->takeup_lead_known)
+		pd->takeup_lead_ns += ns;
+	else
+		ret = -ENODATA;	/* no take-over from pvtime noted */
+	mutex_unlock(&pd->fastpath_lock);
+	return ret;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(pvtime_takeup_misread_fops, NULL,
+			 pvtime_takeup_misread_set, "%llu\n");
+
+void pvtime_takeup_debugfs(struct pvtime_dev *pd, struct dentry *dir)
+{
+	debugfs_create_file_unsafe("takeup_misread_ns", 0200, dir, pd,
+				   &pvtime_takeup_misread_fops);
 }
