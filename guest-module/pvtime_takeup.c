@@ -211,8 +211,10 @@ static void pvtime_takeup_catch_up(struct pvtime_dev *pd, u64 lost_ns)
 		(pd->takeup_switch_seen || !pvtime_records_jumped(pd, &total)) &&
 		total >= pd->takeup_hyp_jumped_ns;
 
+	/* Over by less than a rate change leaves: only cut back. */
 	c = pvtime_catch_up(lost_ns, known,
-			    known ? total - pd->takeup_hyp_jumped_ns : 0);
+			    known ? total - pd->takeup_hyp_jumped_ns : 0,
+			    PVTIME_TAKEUP_MAX_NS);
 	if (c.unexplained_ns) {
 		atomic64_inc(&pd->takeup_unexplained);
 		atomic64_set(&pd->takeup_unexplained_last_ns, c.unexplained_ns);

@@ -33,17 +33,21 @@ struct pvtime_catch_up {
  * records_jumped_ns) both when the fast path started and when the kernel
  * switched back, and the total did not go back (a hyp that lost it).
  * hyp_jumped_ns: how far the total grew in between.  Without the hyp's
- * figure the measurement is all there is.
+ * figure the measurement is all there is.  slack_ns: what the measurement
+ * may be over by without anything wrong (an old rate's gain, read noise):
+ * cut back, but not reported as unexplained.
  */
 static __always_inline struct pvtime_catch_up
-pvtime_catch_up(__u64 lost_ns, bool hyp_known, __u64 hyp_jumped_ns)
+pvtime_catch_up(__u64 lost_ns, bool hyp_known, __u64 hyp_jumped_ns,
+		__u64 slack_ns)
 {
 	struct pvtime_catch_up c = { lost_ns, 0 };
 
 	if (!hyp_known || lost_ns <= hyp_jumped_ns)
 		return c;
 	c.jump_ns = hyp_jumped_ns;
-	c.unexplained_ns = lost_ns - hyp_jumped_ns;
+	if (lost_ns - hyp_jumped_ns > slack_ns)
+		c.unexplained_ns = lost_ns - hyp_jumped_ns;
 	return c;
 }
 

@@ -695,32 +695,47 @@ static int wait_raw_back(const struct rate_sample *before, int64_t *moved)
 	}
 }
 
+/*
+ * Where a try of the take-up tests starts: pvtime-tsc current, the
+ * take-up counters, and a probe to hold the raw clock against.
+ */
+struct takeup_try {
+	int64_t jumps, unexplained, dropped;
+	struct rate_sample before;
+};
+
+static int takeup_try_start(struct takeup_try *t)
+{
+	if (wait_clocksource("pvtime-tsc", FASTPATH_WAIT_NS))
+		return -1;
+	t->jumps = state_value("takeup_jumps");
+	t->unexplained = state_value("takeup_unexplained");
+	t->dropped = state_value("fastpath_dropped");
+	return rate_sample_take(&t->before) ? -1 : 0;
+}
+
 TEST(jump_missed_by_fast_path)
 {
 	int64_t last_try = clock_ns(CLOCK_MONOTONIC) + JUMP_LAST_TRY_NS;
-	int64_t jumps = 0, dropped, now, moved = 0, unexplained;
-	struct rate_sample before;
+	int64_t jumps = 0, now, moved = 0;
+	struct takeup_try t;
 	int try;
 
 	for (try = 1; try <= JUMP_TRIES && !jumps &&
 	     llabs(moved) <= JUMP_BACK_WITHIN_NS &&
 	     clock_ns(CLOCK_MONOTONIC) < last_try; try++) {
-		ASSERT_EQ(0, wait_clocksource("pvtime-tsc", FASTPATH_WAIT_NS));
-		jumps = state_value("takeup_jumps");
-		unexplained = state_value("takeup_unexplained");
-		dropped = state_value("fastpath_dropped");
-		ASSERT_EQ(0, rate_sample_take(&before));
+		ASSERT_EQ(0, takeup_try_start(&t));
 		inject(JUMP_ARGS);
 		/* The jump withdrew TSC_STABLE: the fast path goes. */
-		EXPECT_EQ(0, wait_counter_above("fastpath_dropped", dropped,
+		EXPECT_EQ(0, wait_counter_above("fastpath_dropped", t.dropped,
 						EFFECT_WAIT_NS, &now));
-		EXPECT_EQ(0, wait_raw_back(&before, &moved)) {
+		EXPECT_EQ(0, wait_raw_back(&t.before, &moved)) {
 			TH_LOG("try %d: the raw clock is %" PRId64 " ns off where it was against the host's %lld s after " JUMP_ARGS,
 			       try, moved, JUMP_BACK_NS / NSEC_PER_SEC);
 		}
-		jumps = state_value("takeup_jumps") - jumps;
+		jumps = state_value("takeup_jumps") - t.jumps;
 		/* The hyp's jump total covers the whole catch-up. */
-		EXPECT_EQ(unexplained, state_value("takeup_unexplained"));
+		EXPECT_EQ(t.unexplained, state_value("takeup_unexplained"));
 		printf("# try %d: %s; takeup_jumps +%" PRId64 " (last %" PRId64 " ns, %" PRId64 " unsure), raw clock %+" PRId64 " ns against before\n",
 		       try, JUMP_ARGS, jumps, state_value("takeup_jump_last_ns"),
 		       state_value("takeup_jumps_unsure"), moved);
@@ -749,36 +764,33 @@ TEST(jump_missed_by_fast_path)
 TEST(misread_lead_not_caught_up)
 {
 	int64_t last_try = clock_ns(CLOCK_MONOTONIC) + JUMP_LAST_TRY_NS;
-	int64_t jumps, unexplained = 0, dropped, now, moved;
-	struct rate_sample before, after;
+	int64_t now, moved;
+	struct rate_sample after;
+	struct takeup_try t;
 	char ns[32];
 	int try, seen = 0;
 
 	snprintf(ns, sizeof(ns), "%d\n", MISREAD_NS);
 	for (try = 1; try <= MISREAD_TRIES && !seen &&
 	     clock_ns(CLOCK_MONOTONIC) < last_try; try++) {
-		ASSERT_EQ(0, wait_clocksource("pvtime-tsc", FASTPATH_WAIT_NS));
-		jumps = state_value("takeup_jumps");
-		unexplained = state_value("takeup_unexplained");
-		dropped = state_value("fastpath_dropped");
-		ASSERT_EQ(0, rate_sample_take(&before));
+		ASSERT_EQ(0, takeup_try_start(&t));
 		if (write_small_file(PVTIME_DEBUGFS "/takeup_misread_ns", ns)) {
 			printf("# try %d: no take-over noted to misread\n", try);
 			sleep_ns(NSEC_PER_SEC);
 			continue;
 		}
 		inject("skew 20000");
-		EXPECT_EQ(0, wait_counter_above("fastpath_dropped", dropped,
+		EXPECT_EQ(0, wait_counter_above("fastpath_dropped", t.dropped,
 						EFFECT_WAIT_NS, &now));
 		inject("clear");
-		seen = state_value("takeup_unexplained") > unexplained;
-		EXPECT_EQ(jumps, state_value("takeup_jumps"));
+		seen = state_value("takeup_unexplained") > t.unexplained;
+		EXPECT_EQ(t.jumps, state_value("takeup_jumps"));
 		ASSERT_EQ(0, rate_sample_take(&after));
-		moved = after.raw_offset_ns - before.raw_offset_ns;
+		moved = after.raw_offset_ns - t.before.raw_offset_ns;
 		printf("# try %d: takeup_unexplained +%" PRId64 " (last %" PRId64 " ns), takeup_jumps +%" PRId64 ", raw clock %+" PRId64 " ns against before\n",
-		       try, state_value("takeup_unexplained") - unexplained,
+		       try, state_value("takeup_unexplained") - t.unexplained,
 		       state_value("takeup_unexplained_last_ns"),
-		       state_value("takeup_jumps") - jumps, moved);
+		       state_value("takeup_jumps") - t.jumps, moved);
 		EXPECT_LE(llabs(moved), JUMP_BACK_WITHIN_NS);
 	}
 	EXPECT_TRUE(seen) {

@@ -10,6 +10,9 @@
  * - A real jump the kernel missed (a 1 s step after a pause, the 20 ms
  *   injected jump) is caught up in full, and a measurement that is off
  *   on top of it is cut back to the jump.
+ * - A measurement over the jump by up to the slack (1 ms, what a rate
+ *   change may leave) is cut back without being reported; past it, the
+ *   excess is reported.
  * - A kernel that saw part of a jump (it read the records for a while)
  *   catches up only the part it missed.
  * - Without the hyp's figure (an older hyp, or a total that went back
@@ -20,6 +23,9 @@
 
 #include "pvtime_catch_up.h"
 #include "tap.h"
+
+/* The guest module's PVTIME_TAKEUP_MAX_NS: 1 ms. */
+#define SLACK_NS	1000000
 
 struct catch_up_case {
 	const char *what;
@@ -47,7 +53,14 @@ static const struct catch_up_case cases[] = {
 	{ "total went back (restore): the measurement as it is", 20000000,
 	  false, 0, 20000000, 0 },
 	{ "a jump of 1 ns, 2 ms lost", 2000000, true, 1, 1, 1999999 },
-	{ "extremes", UINT64_MAX, true, UINT64_MAX - 1, UINT64_MAX - 1, 1 },
+	{ "the 20 ms injected jump, measured 3 us over: cut back, not reported",
+	  20002930, true, 20000000, 20000000, 0 },
+	{ "a 20 ms jump, measured 1 ms over: cut back, not reported",
+	  21000000, true, 20000000, 20000000, 0 },
+	{ "a 20 ms jump, measured 1 ms + 1 ns over: reported",
+	  21000001, true, 20000000, 20000000, 1000001 },
+	{ "extremes", UINT64_MAX, true, UINT64_MAX - 2000000,
+	  UINT64_MAX - 2000000, 2000000 },
 };
 
 int main(void)
@@ -59,7 +72,8 @@ int main(void)
 		const struct catch_up_case *c = &cases[i];
 		struct pvtime_catch_up got = pvtime_catch_up(c->lost_ns,
 							     c->hyp_known,
-							     c->hyp_jumped_ns);
+							     c->hyp_jumped_ns,
+							     SLACK_NS);
 
 		tap_ok(got.jump_ns == c->jump_ns &&
 		       got.unexplained_ns == c->unexplained_ns,
