@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -190,15 +191,29 @@ static int read_answer(const struct meter_page *page, uint64_t seq,
 	return v1 == v2 && answered == seq;
 }
 
-/* One request/answer, bracketed by guest CLOCK_REALTIME.  0 or -ETIMEDOUT. */
+/*
+ * How far the REALTIME bracket may differ from the CLOCK_MONOTONIC_RAW
+ * one around it: two clock reads and a 500 ppm NTP slew over the bracket
+ * are far less.  More is a step of the guest's REALTIME inside it (or the
+ * vCPU lost right between two adjacent reads: one sample less).
+ */
+#define METER_STEP_IN_BRACKET_NS	5000
+
+/*
+ * One request/answer, bracketed by guest CLOCK_REALTIME.  0 or -ETIMEDOUT.
+ * A bracket that REALTIME stepped inside gets rtt_ns -1: a backward step
+ * of 2 ms inside a 2.05 ms bracket read as a 50 us one, its midpoint a
+ * millisecond off (a steps check counted a step missed on it).
+ */
 static int exchange(struct meter *m, int64_t timeout_ns, struct meter_sample *s)
 {
 	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + timeout_ns;
-	int64_t host_realtime, host_raw, before, after;
+	int64_t host_realtime, host_raw, before, after, raw_before, raw_after;
 	uint64_t seq = ++m->seq, tsc_before, tsc_after;
 	unsigned int spins = 0;
 
 	tsc_before = guest_tsc();
+	raw_before = clock_ns(CLOCK_MONOTONIC_RAW);
 	before = guest_realtime(m);
 	__atomic_store_n(&m->page->request_seq, seq, __ATOMIC_RELEASE);
 	while (!read_answer(m->page, seq, &host_realtime, &host_raw)) {
@@ -207,9 +222,12 @@ static int exchange(struct meter *m, int64_t timeout_ns, struct meter_sample *s)
 		cpu_relax();
 	}
 	after = guest_realtime(m);
+	raw_after = clock_ns(CLOCK_MONOTONIC_RAW);
 	tsc_after = guest_tsc();
 	s->guest_tsc = tsc_before + (tsc_after - tsc_before) / 2;
 	s->rtt_ns = after - before;
+	if (llabs((raw_after - raw_before) - s->rtt_ns) > METER_STEP_IN_BRACKET_NS)
+		s->rtt_ns = -1;
 	s->guest_realtime_ns = before + (after - before) / 2;
 	s->host_realtime_ns = host_realtime;
 	s->host_raw_ns = host_raw;

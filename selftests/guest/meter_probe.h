@@ -73,8 +73,9 @@ int meter_sample(struct meter *m, unsigned int exchanges,
 /*
  * One exchange, no wake-up exchange before it: for callers that keep the
  * meter busy (a request at least every burst, 5 ms by default).  0 or
- * -ETIMEDOUT after timeout_ns; s->exchanges is 1, s->rtt_ns may be
- * negative if the guest clock stepped back inside the bracket.
+ * -ETIMEDOUT after timeout_ns; s->exchanges is 1, s->rtt_ns is
+ * negative if the guest's REALTIME stepped inside the bracket (judged
+ * against CLOCK_MONOTONIC_RAW around it): no measurement.
  */
 int meter_exchange(struct meter *m, int64_t timeout_ns, struct meter_sample *s);
 
